@@ -1,0 +1,398 @@
+"""The ``gigawatt`` command line.
+
+Each command imports what it needs when it runs, so that ``gigawatt --help``
+and ``gigawatt check`` stay fast. Bad input prints every problem with its path,
+line and a hint, and exits with status 2; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from gigawatt import __version__
+
+app = typer.Typer(
+    name="gigawatt",
+    help=(
+        "Plan and simulate gigawatt-scale AI compute deals: what the power, money and chip "
+        "roadmap of a deal buy month by month, and what binds first.\n\n"
+        "Start with: gigawatt run scenarios/anthropic-aws-2026.yaml"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+EXIT_BAD_INPUT = 2
+
+
+def _stderr():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def _stdout():
+    from rich.console import Console
+
+    # Piped output keeps whole table rows instead of wrapping at 80 columns.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
+def _fail(message: str, hint: str | None = None) -> None:
+    err = _stderr()
+    err.print(f"[bold red]error:[/] {message}", markup=True)
+    if hint:
+        err.print(f"  hint: {hint}", markup=False)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _load(path: Path):
+    """Load a scenario or exit 2 with every problem listed."""
+    from gigawatt.errors import GigawattError, ScenarioError
+    from gigawatt.scenario import load_scenario
+
+    try:
+        return load_scenario(path)
+    except ScenarioError as exc:
+        err = _stderr()
+        n = len(exc.problems)
+        err.print(f"[bold red]{path}: {n} problem{'s' if n != 1 else ''}[/]", markup=True)
+        for p in exc.problems:
+            err.print(p.format(str(path)), markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except GigawattError as exc:
+        _fail(str(exc))
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        print(f"gigawatt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """gigawatt: compute deals in, a decade of capacity, power and money out."""
+
+
+# --------------------------------------------------------------------------- check
+
+
+@app.command()
+def check(scenario: Path = typer.Argument(..., help="Scenario YAML file to validate.")) -> None:
+    """Validate a scenario file: schema, units, catalog names. Lists every problem; exit 2 if any."""
+    scn = _load(scenario)
+    chips = ", ".join(e.chip for e in scn.roadmap)
+    _stdout().print(
+        f"ok: {scn.name}: {len(scn.sites)} site(s), roadmap {chips}, {scn.horizon.start} to {scn.horizon.end}",
+        markup=False,
+    )
+
+
+# --------------------------------------------------------------------------- run
+
+
+def _fmt_w(watts: float) -> str:
+    return f"{watts / 1e9:.2f}"
+
+
+def _fmt_usd_b(usd: float) -> str:
+    return f"{usd / 1e9:,.1f}"
+
+
+def _fmt_chips(n: int) -> str:
+    if n >= 1e6:
+        return f"{n / 1e6:.2f}M"
+    if n >= 1e3:
+        return f"{n / 1e3:.0f}k"
+    return str(n)
+
+
+def _build(scn, show_progress: bool):
+    from gigawatt.fleet import build_fleet
+
+    if not show_progress:
+        return build_fleet(scn)
+    from rich.progress import Progress
+
+    with Progress(console=_stderr(), transient=True) as bar:
+        task = bar.add_task(f"building {scn.name}", total=len(scn.months()))
+        return build_fleet(scn, progress=lambda done, total: bar.update(task, completed=done))
+
+
+def _run_one(scenario: Path, show_progress: bool):
+    from gigawatt.results import summarize
+
+    scn = _load(scenario)
+    fleet = _build(scn, show_progress)
+    return scn, fleet, summarize(scn, fleet)
+
+
+def _years_table(summary, title: str):
+    from rich.table import Table
+
+    chip_ids = list(summary.years[0]["chips"]) if summary.years else []
+    table = Table(title=title, title_justify="left")
+    for col in ["year", "IT GW", "facility GW"]:
+        table.add_column(col, justify="right")
+    for c in chip_ids:
+        table.add_column(c, justify="right")
+    for col in ["BF16 EFLOP/s", "FP8 EFLOP/s", "spend $B", "cum. $B", "TWh", "binding"]:
+        table.add_column(col, justify="right")
+    for row in summary.years:
+        table.add_row(
+            str(row["year"]),
+            _fmt_w(row["it_power_w"]),
+            _fmt_w(row["facility_power_w"]),
+            *[_fmt_chips(row["chips"][c]) for c in chip_ids],
+            f"{row['peak_bf16_flops'] / 1e18:,.0f}",
+            f"{row['peak_fp8_flops'] / 1e18:,.0f}",
+            _fmt_usd_b(row["spend_usd"]),
+            _fmt_usd_b(row["cumulative_spend_usd"]),
+            f"{row['energy_j'] / 3.6e15:,.1f}",
+            row["binding"],
+        )
+    return table
+
+
+def _print_summary(summary, out_dir: Path | None) -> None:
+    con = _stdout()
+    con.print(_years_table(summary, f"{summary.scenario} (seed {summary.seed})"))
+    t, imp = summary.totals, summary.implied
+    con.print(
+        f"Spend over the horizon ${t['spend_usd'] / 1e9:,.1f}B; in the commitment term "
+        f"${t['spend_in_commitment_term_usd'] / 1e9:,.1f}B against a commitment of ${t['commitment_usd'] / 1e9:,.1f}B "
+        f"({100 * t['commitment_covered_share']:.0f}%). Energy at full load {t['energy_j'] / 3.6e15:,.0f} TWh.",
+        markup=False,
+    )
+    con.print(
+        f"Implied by the commitment: ${imp['usd_per_gw_year'] / 1e9:,.2f}B per GW-year of IT capacity, "
+        f"${imp['usd_per_chip_hour']:.2f} per chip-hour (contract prices average "
+        f"${imp['contract_usd_per_chip_hour']:.2f}).",
+        markup=False,
+    )
+    for note in summary.notes:
+        con.print(f"note: {note}", markup=False)
+    if out_dir is not None:
+        con.print(f"Results written to {out_dir}/", markup=False)
+
+
+@app.command()
+def run(
+    scenario: Path = typer.Argument(..., help="Scenario YAML file."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="Folder for results (netCDF, CSV, JSON, the scenario). Default: gigawatt-runs/<name>."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object to stdout, nothing else."),
+    no_write: bool = typer.Option(False, "--no-write", help="Do not write the results folder."),
+) -> None:
+    """Run a scenario: chips, power, FLOP/s, spend, energy and the binding constraint per year.
+
+    Keys of the --json object: scenario, gigawatt_version, seed, years[] (year, it_power_w,
+    facility_power_w, energized_it_power_w, chips{chip: n}, chips_added, peak_bf16_flops,
+    peak_fp8_flops, spend_usd, cumulative_spend_usd, energy_j, binding), totals (spend_usd,
+    commitment_usd, energy_j, ...), implied (usd_per_gw_year, usd_per_chip_hour, ...).
+    All values in SI units (W, J, FLOP/s, USD).
+    """
+    from gigawatt.errors import GigawattError
+
+    scn, fleet, summary = _run_one(scenario, show_progress=not json_out and sys.stderr.isatty())
+    out_dir = None
+    if not no_write:
+        from gigawatt.results import write_outputs
+
+        out_dir = out or Path("gigawatt-runs") / scn.name
+        try:
+            write_outputs(out_dir, scn, fleet, summary, scenario.read_text(encoding="utf-8"))
+        except (OSError, GigawattError) as exc:
+            _fail(f"--out: cannot write results to {out_dir}: {exc}", "choose a writable folder with --out")
+    if json_out:
+        print(json.dumps(summary.to_dict(), allow_nan=False, default=_json_default))
+    else:
+        _print_summary(summary, out_dir)
+
+
+def _json_default(value):
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serializable: {type(value)}")
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def _summary_of(path: Path):
+    """A run summary from a scenario file, or from a results folder's summary.json."""
+    if path.is_dir():
+        f = path / "summary.json"
+        if not f.exists():
+            _fail(f"{path} has no summary.json", "give a scenario YAML file or a folder written by `gigawatt run`")
+        return json.loads(f.read_text())
+    _, _, summary = _run_one(path, show_progress=False)
+    return summary.to_dict()
+
+
+@app.command()
+def compare(
+    a: Path = typer.Argument(..., help="First scenario YAML (or a results folder from `gigawatt run`)."),
+    b: Path = typer.Argument(..., help="Second scenario YAML (or a results folder)."),
+    json_out: bool = typer.Option(False, "--json", help="Print {a: ..., b: ...} as one JSON object."),
+) -> None:
+    """Put two runs side by side: power, chips, FLOP/s, spend and binding per year, then totals."""
+    sa, sb = _summary_of(a), _summary_of(b)
+    if json_out:
+        print(json.dumps({"a": sa, "b": sb}, allow_nan=False, default=_json_default))
+        return
+    from rich.table import Table
+
+    by_year_b = {r["year"]: r for r in sb["years"]}
+    table = Table(title=f"A = {sa['scenario']}   B = {sb['scenario']}", title_justify="left")
+    for col in ["year", "IT GW A", "IT GW B", "chips A", "chips B", "BF16 EF/s A", "BF16 EF/s B",
+                "spend $B A", "spend $B B", "binding A", "binding B"]:
+        table.add_column(col, justify="right")
+    for ra in sa["years"]:
+        rb = by_year_b.get(ra["year"])
+        cells_b = (
+            [_fmt_w(rb["it_power_w"]), _fmt_chips(sum(rb["chips"].values())), f"{rb['peak_bf16_flops'] / 1e18:,.0f}",
+             _fmt_usd_b(rb["spend_usd"]), rb["binding"]] if rb else ["-"] * 5
+        )
+        table.add_row(
+            str(ra["year"]), _fmt_w(ra["it_power_w"]), cells_b[0], _fmt_chips(sum(ra["chips"].values())), cells_b[1],
+            f"{ra['peak_bf16_flops'] / 1e18:,.0f}", cells_b[2], _fmt_usd_b(ra["spend_usd"]), cells_b[3],
+            ra["binding"], cells_b[4],
+        )
+    con = _stdout()
+    con.print(table)
+    totals = Table(title="totals and implied economics", title_justify="left")
+    totals.add_column("")
+    totals.add_column("A", justify="right")
+    totals.add_column("B", justify="right")
+    rows = [
+        ("spend over horizon $B", lambda s: _fmt_usd_b(s["totals"]["spend_usd"])),
+        ("commitment $B", lambda s: _fmt_usd_b(s["totals"]["commitment_usd"])),
+        ("energy TWh", lambda s: f"{s['totals']['energy_j'] / 3.6e15:,.0f}"),
+        ("implied $B per GW-year", lambda s: f"{s['implied']['usd_per_gw_year'] / 1e9:,.2f}"),
+        ("implied $ per chip-hour", lambda s: f"{s['implied']['usd_per_chip_hour']:.2f}"),
+        ("contract $ per chip-hour", lambda s: f"{s['implied']['contract_usd_per_chip_hour']:.2f}"),
+    ]
+    for label, fn in rows:
+        totals.add_row(label, fn(sa), fn(sb))
+    con.print(totals)
+
+
+# --------------------------------------------------------------------------- catalog
+
+
+class CatalogKind(str, Enum):
+    chips = "chips"
+    systems = "systems"
+    models = "models"
+    prices = "prices"
+
+
+_CATALOG_COLUMNS = {
+    "chips": [("peak_bf16_flops", 1e12, "BF16 TF/s"), ("peak_fp8_flops", 1e12, "FP8 TF/s"), ("hbm_bytes", 1e9, "HBM GB"),
+              ("hbm_bw_bytes_per_s", 1e12, "HBM TB/s"), ("scaleup_bw_bytes_per_s", 1e9, "scale-up GB/s"),
+              ("tdp_w", 1, "TDP W"), ("available", None, "available")],
+    "systems": [("chip", None, "chip"), ("chips_per_node", 1, "per node"), ("chips_per_scaleup", 1, "scale-up"),
+                ("it_w_per_chip", 1, "IT W/chip"), ("node_power_w", 1e3, "node kW")],
+    "models": [("params_total", 1e9, "params B"), ("params_active", 1e9, "active B"), ("layers", 1, "layers"),
+               ("d_model", 1, "d_model"), ("attention", None, "attn"), ("moe_experts", 1, "experts")],
+    "prices": [("chip", None, "chip"), ("instance", None, "instance"), ("list_usd_per_chip_h", 1, "list $/h"),
+               ("committed_usd_per_chip_h", 1, "committed $/h")],
+}
+
+
+def _catalog_rows(kind: str) -> list[dict]:
+    from gigawatt import catalog
+    from gigawatt.power import it_power_w_per_chip
+
+    rows = []
+    for entry in catalog.load(kind).values():
+        row = entry.model_dump(mode="json")
+        if kind == "systems":
+            chip = catalog.get_chip(entry.chip)
+            row["it_w_per_chip"] = float(it_power_w_per_chip(chip.tdp_w, entry.host_power_w or 0.0,
+                                                             entry.node_other_power_w or 0.0, entry.chips_per_node,
+                                                             entry.network_power_w_per_chip or 0.0))
+        row["estimated_fields"] = sorted(f for f in type(entry).numeric_fields() if getattr(entry, f) is not None
+                                         and entry.is_estimate(f))
+        rows.append(row)
+    return rows
+
+
+@app.command("catalog")
+def catalog_cmd(
+    kind: CatalogKind = typer.Argument(..., help="Which catalog to list."),
+    json_out: bool = typer.Option(False, "--json", help="Print the entries as JSON (SI units), with provenance."),
+) -> None:
+    """List the catalog: chips, systems, models or prices, with sources. Values marked * are estimates."""
+    from gigawatt.errors import GigawattError
+
+    try:
+        rows = _catalog_rows(kind.value)
+    except GigawattError as exc:
+        _fail(str(exc))
+    if json_out:
+        print(json.dumps(rows, indent=1))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"catalog: {kind.value} ({len(rows)})", title_justify="left")
+    table.add_column("id")
+    cols = _CATALOG_COLUMNS[kind.value]
+    for _, _, label in cols:
+        table.add_column(label, justify="right")
+    table.add_column("source", overflow="fold", max_width=60)
+    for row in rows:
+        cells = []
+        for key, scale, _ in cols:
+            value = row.get(key)
+            if value is None:
+                cells.append("-")
+            elif scale is None:
+                cells.append(str(value))
+            else:
+                text = f"{value / scale:,.4g}" if abs(value / scale) < 1e5 else f"{value / scale:,.0f}"
+                cells.append(text + ("*" if key in row["estimated_fields"] else ""))
+        est = " (estimate)" if row.get("estimate") else ""
+        table.add_row(row["id"], *cells, (row["source"] + est))
+    _stdout().print(table)
+
+
+def _register_perf() -> None:
+    """Attach ``gigawatt perf`` and ``gigawatt backtest`` where the perf layer provides them."""
+    try:
+        from gigawatt.perf import cli as perf_cli
+    except ImportError:
+        return
+    if hasattr(perf_cli, "app"):
+        app.add_typer(perf_cli.app, name="perf", help="Training and inference performance of one workload on one chip.")
+    if hasattr(perf_cli, "backtest_command"):
+        app.command("backtest", help="Predict the published training and inference measurements and report the errors.")(
+            perf_cli.backtest_command
+        )
+
+
+_register_perf()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,26 @@
+"""Performance models of LLM training and inference on every catalog chip.
+
+Plain vectorized numpy functions, one topic module each:
+
+- :mod:`~gigawatt.perf.transformer`: parameters, FLOPs, activation and KV bytes, collectives.
+- :mod:`~gigawatt.perf.hardware`: a chip and its system as the numbers the models use.
+- :mod:`~gigawatt.perf.calibration`: achievable fractions of peak per chip family.
+- :mod:`~gigawatt.perf.training`: training step time, memory, tokens/s, MFU.
+- :mod:`~gigawatt.perf.search`: vectorized search over parallel layouts.
+- :mod:`~gigawatt.perf.inference`: prefill, decode, continuous batching, agentic tasks.
+- :mod:`~gigawatt.perf.backtest`: predictions against published measurements.
+- :mod:`~gigawatt.perf.matrix`: the throughput matrix the fleet uses.
+
+Heavy imports (pandas, xarray) happen inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+__all__ = ["throughput_matrix"]
+
+
+def throughput_matrix(*args, **kwargs):
+    """See :func:`gigawatt.perf.matrix.throughput_matrix`."""
+    from gigawatt.perf.matrix import throughput_matrix as _tm
+
+    return _tm(*args, **kwargs)

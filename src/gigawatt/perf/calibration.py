@@ -1,0 +1,157 @@
+"""Per-chip-family calibration: the achievable fractions of peak.
+
+Each coefficient lives in ``perf/data/calibration.yaml`` with its provenance
+(what it was fitted to, or the public measurement it comes from). A family
+(``hopper``, ``ampere``, ``blackwell``, ``tpu``, ``neuron``, ``cdna``) shares
+its coefficients across every workload; a chip may override single
+coefficients under ``chips:``. No coefficient belongs to a single validation
+row: the backtest judges the same coefficients on every row of the chip.
+
+>>> calibration_for("h100-sxm").family
+'hopper'
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, fields, replace
+from importlib import resources
+from typing import Any
+
+from gigawatt.errors import GigawattError
+from gigawatt.perf.hardware import chip_family
+
+__all__ = ["Calibration", "calibration_for", "load_calibration_file", "provenance"]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Coefficients of one chip family. Fractions are [1], times [s], sizes [1].
+
+    Attributes
+    ----------
+    matmul_eff : float
+        Fraction of the BF16 peak that large GEMMs reach [1].
+    matmul_eff_fp8, matmul_eff_fp4 : float
+        Fraction of the FP8 / FP4 peak that large GEMMs reach [1].
+    matmul_half_width : float
+        GEMM width (``d_model / tp`` or expert size) at which efficiency falls
+        to half of its maximum: ``eff = max · w / (w + w_half)`` [1].
+    matmul_half_tokens : float
+        Rows (tokens) of a GEMM at which efficiency halves [tokens].
+    attention_eff_ratio : float
+        Efficiency of the attention core relative to GEMMs [1].
+    hbm_eff : float
+        Fraction of HBM bandwidth that streaming kernels reach [1].
+    scaleup_eff, scaleout_eff : float
+        Fraction of link / network bandwidth collectives reach [1].
+    collective_latency_s : float
+        Fixed cost of one collective call [s].
+    tp_overlap, dp_overlap, ep_overlap : float
+        Fraction of that communication hidden behind compute [1].
+    step_overhead_frac : float
+        Optimizer, data loading, kernel gaps: added fraction of compute time [1].
+    usable_hbm_frac : float
+        Fraction of HBM usable for weights, activations and KV cache [1].
+    decode_step_overhead_s : float
+        Fixed host/launch cost of one decode or prefill iteration [s].
+    max_decode_batch : float
+        Largest continuous batch an engine runs [sequences].
+    prefill_eff_ratio : float
+        Prefill GEMM efficiency relative to training GEMMs [1].
+    """
+
+    family: str = "generic"
+    matmul_eff: float = 0.60
+    matmul_eff_fp8: float = 0.45
+    matmul_eff_fp4: float = 0.35
+    matmul_half_width: float = 256.0
+    matmul_half_tokens: float = 64.0
+    attention_eff_ratio: float = 0.7
+    hbm_eff: float = 0.8
+    scaleup_eff: float = 0.7
+    scaleout_eff: float = 0.7
+    collective_latency_s: float = 20e-6
+    tp_overlap: float = 0.0
+    dp_overlap: float = 0.7
+    ep_overlap: float = 0.3
+    step_overhead_frac: float = 0.05
+    usable_hbm_frac: float = 0.9
+    decode_step_overhead_s: float = 2e-3
+    max_decode_batch: float = 512.0
+    prefill_eff_ratio: float = 1.0
+
+    def matmul_peak_eff(self, precision: str) -> float:
+        """Largest achievable fraction of the ``precision`` peak [1]."""
+        p = precision.lower()
+        if p == "fp8":
+            return self.matmul_eff_fp8
+        if p == "fp4":
+            return self.matmul_eff_fp4
+        return self.matmul_eff
+
+    def with_(self, **changes: Any) -> "Calibration":
+        return replace(self, **changes)
+
+
+_COEFFS = {f.name for f in fields(Calibration)} - {"family"}
+
+
+@functools.cache
+def load_calibration_file() -> dict[str, Any]:
+    """The parsed ``calibration.yaml`` (cached)."""
+    import yaml
+
+    text = (resources.files("gigawatt.perf") / "data" / "calibration.yaml").read_text(encoding="utf-8")
+    doc = yaml.safe_load(text)
+    if not isinstance(doc, dict) or "families" not in doc:
+        raise GigawattError("perf/data/calibration.yaml must be a mapping with 'families'")
+    return doc
+
+
+def _values(block: dict[str, Any] | None, where: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for key, item in (block or {}).items():
+        if key in ("family", "notes"):
+            continue
+        if key not in _COEFFS:
+            raise GigawattError(f"calibration.yaml: {where}: unknown coefficient {key!r}; known: {sorted(_COEFFS)}")
+        value = item["value"] if isinstance(item, dict) else item
+        out[key] = float(value)
+    return out
+
+
+@functools.cache
+def calibration_for(chip_or_family: str) -> Calibration:
+    """Coefficients for a chip id (or a family name): family values, then the chip's overrides."""
+    doc = load_calibration_file()
+    key = chip_or_family.lower()
+    chips = {k.lower(): v for k, v in (doc.get("chips") or {}).items()}
+    families = doc["families"]
+    if key in families:
+        family, chip_block = key, None
+    else:
+        chip_block = chips.get(key)
+        family = (chip_block or {}).get("family") or chip_family(key)
+    values = _values(doc.get("defaults"), "defaults")
+    if family in families:
+        values.update(_values(families[family], f"families.{family}"))
+    if chip_block:
+        values.update(_values(chip_block, f"chips.{key}"))
+    return Calibration(family=family, **values)
+
+
+def provenance(chip_or_family: str) -> dict[str, str]:
+    """Where each coefficient of a chip's calibration comes from (coefficient -> source)."""
+    doc = load_calibration_file()
+    cal = calibration_for(chip_or_family)
+    out: dict[str, str] = {}
+    for where in (doc.get("defaults") or {}, doc["families"].get(cal.family) or {}):
+        for key, item in where.items():
+            if isinstance(item, dict) and "source" in item:
+                out[key] = str(item["source"])
+    chip_block = (doc.get("chips") or {}).get(chip_or_family.lower()) or {}
+    for key, item in chip_block.items():
+        if isinstance(item, dict) and "source" in item:
+            out[key] = str(item["source"])
+    return out

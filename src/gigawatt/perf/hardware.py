@@ -1,0 +1,155 @@
+"""A chip in its system, as the handful of numbers the performance models use.
+
+:class:`Hardware` holds peaks, memory, bandwidths and the scale-up domain of one
+chip, read from the catalog (:meth:`Hardware.from_catalog`) or given directly
+(tests, what-if studies). Bandwidths are per chip; the catalog gives link
+bandwidth in both directions, and a collective uses one direction of it, so
+:attr:`Hardware.scaleup_bw_one_way_bytes_per_s` halves it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+__all__ = ["Hardware", "chip_family"]
+
+#: chip-id patterns -> calibration family (first match wins)
+_FAMILY_PATTERNS = [
+    (r"^a100", "ampere"),
+    (r"^(h100|h800|h200|h20|gh200)", "hopper"),
+    (r"^(b200|gb200|b300|gb300|b100|rubin|vr200)", "blackwell"),
+    (r"^(tpu|ironwood|trillium)", "tpu"),
+    (r"^(trainium|trn|inferentia|inf)", "neuron"),
+    (r"^mi\d", "cdna"),
+]
+
+
+def chip_family(chip_id: str) -> str:
+    """The calibration family of a chip id (``h100-sxm`` -> ``hopper``); ``generic`` if unknown."""
+    key = chip_id.lower()
+    for pattern, family in _FAMILY_PATTERNS:
+        if re.search(pattern, key):
+            return family
+    return "generic"
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """One accelerator as deployed in a system.
+
+    Parameters
+    ----------
+    chip : str
+        Catalog id of the chip.
+    peak_flops : dict
+        Dense peak per precision name (``bf16``, ``fp16``, ``fp8``, ``fp4``) [FLOP/s].
+    hbm_bytes : float
+        Memory per chip [B].
+    hbm_bw_bytes_per_s : float
+        Memory bandwidth per chip [B/s].
+    scaleup_bw_bytes_per_s : float
+        Scale-up link bandwidth per chip, both directions [B/s].
+    scaleout_bw_bytes_per_s : float
+        Scale-out network bandwidth per chip, one direction [B/s].
+    chips_per_scaleup : int
+        Chips in one scale-up domain (NVLink domain, Neuron ring, TPU slice) [1].
+    chips_per_node : int
+        Chips per server [1].
+    cores_per_chip : int
+        NeuronCores or TensorCores per chip; 1 for GPUs [1].
+    tdp_w : float
+        Thermal design power [W].
+    family : str
+        Calibration family; derived from ``chip`` when empty.
+    """
+
+    chip: str
+    peak_flops: dict[str, float]
+    hbm_bytes: float
+    hbm_bw_bytes_per_s: float
+    scaleup_bw_bytes_per_s: float
+    scaleout_bw_bytes_per_s: float
+    chips_per_scaleup: int = 8
+    chips_per_node: int = 8
+    cores_per_chip: int = 1
+    tdp_w: float = 700.0
+    family: str = ""
+    system: str = ""
+    notes: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.family:
+            object.__setattr__(self, "family", chip_family(self.chip))
+
+    @property
+    def scaleup_bw_one_way_bytes_per_s(self) -> float:
+        """What one direction of the scale-up links carries [B/s]."""
+        return self.scaleup_bw_bytes_per_s / 2.0
+
+    def peak(self, precision: str) -> float:
+        """Dense peak for ``precision``, falling back to the next wider format [FLOP/s].
+
+        A chip without FP4 runs FP4 work at its FP8 rate, without FP8 at BF16.
+        """
+        order = ["fp4", "fp8", "bf16", "fp16"]
+        p = precision.lower()
+        if p == "fp16" and "fp16" not in self.peak_flops:
+            p = "bf16"
+        start = order.index(p) if p in order else order.index("bf16")
+        for name in order[start:]:
+            value = self.peak_flops.get(name)
+            if value:
+                return float(value)
+        raise ValueError(f"{self.chip}: no peak FLOP/s for {precision}")
+
+    def with_(self, **changes: Any) -> "Hardware":
+        return replace(self, **changes)
+
+    @classmethod
+    def from_catalog(cls, chip: str, system: str | None = None) -> "Hardware":
+        """Read a chip and a system of it from the catalog.
+
+        Parameters
+        ----------
+        chip : str
+            Chip id or alias (``h100-sxm``, ``trn2``, ``tpu-v5p``).
+        system : str, optional
+            System id; by default the chip's system with the largest scale-up
+            domain (NVL72 for GB200, the UltraServer for Trainium2).
+
+        Raises
+        ------
+        gigawatt.errors.CatalogError
+            Unknown chip or system (the message suggests close names).
+        """
+        from gigawatt.catalog import get_chip, get_system, systems_for_chip
+
+        c = get_chip(chip)
+        if system:
+            s = get_system(system)
+        else:
+            candidates = systems_for_chip(c.id)
+            s = max(candidates, key=lambda x: x.chips_per_scaleup) if candidates else None
+        peaks = {}
+        for p in ("bf16", "fp16", "fp8", "fp4"):
+            value = c.peak_flops(p)
+            if value:
+                peaks[p] = float(value)
+        scaleup = (s.scaleup_bw_bytes_per_s if s is not None and s.scaleup_bw_bytes_per_s else None) or c.scaleup_bw_bytes_per_s
+        scaleout = (s.scaleout_bw_bytes_per_s if s is not None and s.scaleout_bw_bytes_per_s else None) or c.scaleout_bw_bytes_per_s
+        return cls(
+            chip=c.id,
+            peak_flops=peaks,
+            hbm_bytes=float(c.hbm_bytes or 0.0),
+            hbm_bw_bytes_per_s=float(c.hbm_bw_bytes_per_s or 0.0),
+            scaleup_bw_bytes_per_s=float(scaleup or 0.0),
+            scaleout_bw_bytes_per_s=float(scaleout or 12.5e9),
+            chips_per_scaleup=int(s.chips_per_scaleup) if s is not None else 1,
+            chips_per_node=int(s.chips_per_node) if s is not None else 1,
+            cores_per_chip=int(c.cores_per_chip or 1),
+            tdp_w=float(c.tdp_w or 0.0),
+            family=chip_family(c.id),
+            system=s.id if s is not None else "",
+        )

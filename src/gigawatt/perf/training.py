@@ -1,0 +1,350 @@
+"""Training step time, memory per chip, tokens/s and MFU.
+
+:func:`training_step` takes an architecture, a chip in its system, a
+calibration and a parallel layout; every layout argument may be a numpy array,
+so the same function evaluates one layout or millions of them at once (see
+:mod:`gigawatt.perf.search`).
+
+The model follows Megatron-LM [1]_ and Calculon [2]_: one step runs
+``m = B / (dp·mb)`` micro-batches through ``pp`` pipeline stages with the
+1F1B schedule (``vpp`` virtual stages per chip); a micro-batch costs its
+compute plus the exposed tensor-, context- and expert-parallel communication;
+the pipeline adds ``(pp-1)/vpp`` micro-batch times of bubble; gradient
+synchronisation over data parallelism (ZeRO-1, or FSDP) is exposed where the
+backward pass cannot hide it; the optimizer step streams its state through HBM.
+Each collective runs on the tier its group spans: the scale-up links when the
+group fits in one scale-up domain, the network otherwise.
+
+References
+----------
+.. [1] D. Narayanan et al., "Efficient Large-Scale Language Model Training on GPU
+   Clusters Using Megatron-LM", SC'21 (pipeline bubble (p-1)/(v·m), eq. 3).
+.. [2] M. Isaev et al., "Calculon: a Methodology and Tool for High-Level
+   Co-Design of Systems and Large Language Models", SC'23.
+.. [3] V. Korthikanti et al., "Reducing Activation Recomputation in Large
+   Transformer Models", 2022.
+.. [4] A. Grattafiori et al., "The Llama 3 Herd of Models", 2024, section 3.3.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gigawatt.perf import transformer as tf
+from gigawatt.perf.calibration import Calibration, calibration_for
+from gigawatt.perf.hardware import Hardware
+
+__all__ = [
+    "gemm_efficiency",
+    "pipeline_bubble_fraction",
+    "collective_time_s",
+    "training_step",
+    "memory_per_chip_bytes",
+    "RECOMPUTE",
+]
+
+RECOMPUTE = tf.RECOMPUTE_CODES
+
+#: bytes per parameter held by mixed-precision Adam: bf16 weight, fp32 gradient,
+#: fp32 master weight and two moments (Megatron distributed optimizer).
+WEIGHT_BYTES = 2.0
+GRAD_BYTES = 4.0
+OPTIMIZER_BYTES = 12.0
+
+
+def gemm_efficiency(width: Any, tokens: Any, peak_eff: float, half_width: float, half_tokens: float) -> np.ndarray:
+    """Achieved fraction of peak of a GEMM with ``width`` columns and ``tokens`` rows [1].
+
+    Parameters
+    ----------
+    width : array_like
+        Smaller weight dimension of the GEMM on one chip, e.g. ``d_model / tp`` [1].
+    tokens : array_like
+        Rows of the GEMM (tokens of a micro-batch on one chip) [tokens].
+    peak_eff : float
+        Efficiency of a very large GEMM [1].
+    half_width, half_tokens : float
+        Sizes at which each factor halves [1], [tokens].
+
+    Notes
+    -----
+    ``eff = e_max · w/(w + w_½) · n/(n + n_½)``: small GEMMs fill fewer tiles
+    and spend more of their time in prologue and epilogue (a saturating fit in
+    the spirit of Calculon's per-size efficiency tables [2]_).
+    """
+    w = np.asarray(width, dtype=float)
+    n = np.asarray(tokens, dtype=float)
+    return peak_eff * w / (w + half_width) * n / (n + half_tokens)
+
+
+def pipeline_bubble_fraction(pp: Any, n_microbatches: Any, vpp: Any = 1) -> np.ndarray:
+    """Pipeline bubble as a fraction of the ideal step time, ``(p-1)/(v·m)`` [1].
+
+    Examples
+    --------
+    >>> float(pipeline_bubble_fraction(8, 32, 1))
+    0.21875
+    """
+    return (np.asarray(pp, dtype=float) - 1.0) / (np.asarray(vpp, dtype=float) * np.asarray(n_microbatches, dtype=float))
+
+
+def collective_time_s(bytes_per_chip: Any, group_span: Any, hw: Hardware, cal: Calibration, n_calls: Any = 1) -> np.ndarray:
+    """Time for collectives that send ``bytes_per_chip`` over the tier the group spans [s].
+
+    Parameters
+    ----------
+    bytes_per_chip : array_like
+        Bytes each chip sends [B].
+    group_span : array_like
+        Consecutive chips the group covers (size × stride) [1].
+    n_calls : array_like
+        Number of collective calls, each paying the latency once [1].
+
+    Notes
+    -----
+    ``t = bytes / (bw · eff) + n_calls · latency`` with the one-way scale-up
+    bandwidth if ``span ≤ chips_per_scaleup`` and the network otherwise.
+    """
+    span = np.asarray(group_span, dtype=float)
+    up = hw.scaleup_bw_one_way_bytes_per_s * cal.scaleup_eff
+    out = hw.scaleout_bw_bytes_per_s * cal.scaleout_eff
+    bw = np.where(span <= hw.chips_per_scaleup, up, out)
+    b = np.asarray(bytes_per_chip, dtype=float)
+    return np.where(b > 0, b / bw + np.asarray(n_calls, dtype=float) * cal.collective_latency_s, 0.0)
+
+
+def _params_per_chip(arch: tf.Arch, tp: np.ndarray, pp: np.ndarray, ep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(dense, expert) parameters one chip holds before ZeRO/FSDP sharding [1]."""
+    dense = (arch.params_total - arch.expert_params) / (tp * pp)
+    expert_tp = np.where(ep > 1, 1.0, tp)
+    expert = arch.expert_params / (ep * expert_tp * pp)
+    return dense, expert
+
+
+def memory_per_chip_bytes(
+    arch: tf.Arch,
+    *,
+    seq_len: Any,
+    tp: Any = 1,
+    pp: Any = 1,
+    dp: Any = 1,
+    ep: Any = 1,
+    cp: Any = 1,
+    vpp: Any = 1,
+    micro_batch: Any = 1,
+    n_microbatches: Any = 1,
+    recompute: Any = 1,
+    fsdp: Any = False,
+) -> np.ndarray:
+    """Bytes of HBM one chip needs: weights, gradients, optimizer state, activations [B].
+
+    Notes
+    -----
+    Weights 2 B, gradients 4 B and Adam state 12 B per parameter; ZeRO-1 shards
+    the optimizer state over data parallelism, FSDP shards all three.
+    Activations of the 1F1B schedule: the first stage holds ``min(m, pp)``
+    micro-batches of its ``L/pp`` layers, times ``1 + (pp-1)/(pp·v)`` with
+    interleaving [3]_; plus the fp32 logits of one micro-batch.
+    """
+    tp, pp, dp, ep, cp, vpp, mb, m = (np.asarray(x, dtype=float) for x in (tp, pp, dp, ep, cp, vpp, micro_batch, n_microbatches))
+    fsdp = np.asarray(fsdp, dtype=bool)
+    dense, expert = _params_per_chip(arch, tp, pp, ep)
+    dense_dp = dp * cp
+    expert_dp = np.maximum(dp * cp / ep, 1.0)
+    shard_dense = np.where(fsdp, dense_dp, 1.0)
+    shard_expert = np.where(fsdp, expert_dp, 1.0)
+    states = (WEIGHT_BYTES + GRAD_BYTES) * (dense / shard_dense + expert / shard_expert)
+    states = states + OPTIMIZER_BYTES * (dense / dense_dp + expert / expert_dp)
+    tokens_mb = mb * np.asarray(seq_len, dtype=float) / cp
+    act_layer = tf.activation_bytes_per_token_layer(arch, tp, recompute)
+    inflight = np.minimum(m, pp) * (1.0 + (pp - 1.0) / (pp * vpp))
+    acts = act_layer * tokens_mb * (arch.layers / pp) * inflight
+    # one layer's full working set is live during its backward pass under recompute
+    acts = acts + tf.activation_bytes_per_token_layer(arch, tp, 0) * tokens_mb
+    logits = tokens_mb * arch.vocab / tp * 4.0
+    gathered = np.where(fsdp, WEIGHT_BYTES * 2.0 * (dense + expert) / arch.layers * 1.0, 0.0)
+    return states + acts + logits + gathered
+
+
+def training_step(
+    arch: tf.Arch,
+    hw: Hardware,
+    *,
+    n_chips: Any,
+    seq_len: Any,
+    global_batch_seqs: Any,
+    tp: Any = 1,
+    pp: Any = 1,
+    ep: Any = 1,
+    cp: Any = 1,
+    vpp: Any = 1,
+    micro_batch: Any = 1,
+    recompute: Any = 1,
+    fsdp: Any = False,
+    precision: str = "bf16",
+    cal: Calibration | None = None,
+) -> dict[str, np.ndarray]:
+    """Step time and its breakdown, memory per chip, tokens/s and MFU of one training layout.
+
+    Parameters
+    ----------
+    arch : Arch
+        Model architecture.
+    hw : Hardware
+        Chip in its system.
+    n_chips : array_like
+        Chips in the job; ``dp = n_chips / (tp·pp·cp)`` [1].
+    seq_len : array_like
+        Tokens per sequence [tokens].
+    global_batch_seqs : array_like
+        Sequences per optimizer step [1].
+    tp, pp, ep, cp, vpp : array_like
+        Tensor, pipeline, expert (carved out of data), context parallel degrees,
+        and virtual pipeline stages per chip [1].
+    micro_batch : array_like
+        Sequences per micro-batch [1].
+    recompute : array_like of int
+        0 none, 1 selective, 2 full (see ``RECOMPUTE``).
+    fsdp : array_like of bool
+        Shard weights and gradients too (ZeRO-3 / FSDP) instead of ZeRO-1.
+    precision : str
+        Matmul precision: ``bf16``, ``fp16``, ``fp8`` or ``fp4``.
+    cal : Calibration, optional
+        Coefficients; by default those of ``hw.chip``.
+
+    Returns
+    -------
+    dict of ndarray
+        ``step_time_s``, ``compute_s``, ``bubble_s``, ``tp_comm_s``, ``ep_comm_s``,
+        ``pp_comm_s``, ``dp_comm_s`` (exposed parts), ``overhead_s`` [s];
+        ``memory_bytes`` [B], ``fits`` [bool], ``tokens_per_s`` [tokens/s],
+        ``mfu`` [1] (model FLOPs, 6·N·D plus causal attention, over the peak of
+        ``precision``), ``dp``, ``n_microbatches`` [1].
+
+    Notes
+    -----
+    With ``t_mb`` the time of one micro-batch on one stage,
+    ``T = (m + (pp-1)/vpp)·t_mb + t_dp,exposed + t_opt + overhead`` where
+    ``t_mb = F_mb / (peak·eff) + t_tp·(1-o_tp) + t_ep·(1-o_ep) + t_pp`` [1]_ [2]_.
+
+    Examples
+    --------
+    >>> from gigawatt.perf.hardware import Hardware
+    >>> hw = Hardware("a100-80gb", {"bf16": 312e12}, 80e9, 2.0e12, 600e9, 25e9)
+    >>> a = tf.Arch("gpt-7.5b", 36, 4096, 32, 32, 128, 16384, 51200, ffn_type="gelu", attention="mha")
+    >>> r = training_step(a, hw, n_chips=128, seq_len=2048, global_batch_seqs=512, tp=4, recompute=2)
+    >>> 0.3 < float(r["mfu"]) < 0.6
+    True
+    """
+    cal = cal or calibration_for(hw.chip)
+    n = np.asarray(n_chips, dtype=float)
+    s = np.asarray(seq_len, dtype=float)
+    gbs = np.asarray(global_batch_seqs, dtype=float)
+    tp, pp, ep, cp, vpp, mb = (np.asarray(x, dtype=float) for x in (tp, pp, ep, cp, vpp, micro_batch))
+    rc = np.asarray(recompute)
+    fsdp = np.asarray(fsdp, dtype=bool)
+    dp = n / (tp * pp * cp)
+    m = np.maximum(gbs / (dp * mb), 1.0)
+    tokens_mb = mb * s / cp  # tokens one chip's micro-batch holds
+
+    # ---- compute per micro-batch per stage (one chip)
+    peak = hw.peak(precision)
+    e_max = cal.matmul_peak_eff(precision)
+    chips_model = tp * pp * cp  # chips that share one replica's work per micro-batch
+    attn_fwd = tf.attention_core_flops_per_token(arch, s)
+    dense_matmul_fwd = 2.0 * (arch.matmul_params_active - _expert_active_params(arch))
+    expert_fwd = 2.0 * _expert_active_params(arch)
+    recompute_fwd = tf.recompute_flops_per_token(arch, s, rc)
+    # split recompute between attention core and matmuls
+    rc_attn = np.where(rc >= 1, attn_fwd, 0.0)
+    rc_matmul = recompute_fwd - rc_attn
+    rc_dense = rc_matmul * np.where(rc == 2, dense_matmul_fwd / np.maximum(dense_matmul_fwd + expert_fwd, 1.0), 0.0)
+    rc_expert = rc_matmul - rc_dense
+    tokens_replica_mb = mb * s  # tokens of one micro-batch of one replica
+    eff_dense = gemm_efficiency(arch.d_model / tp, tokens_mb, e_max, cal.matmul_half_width, cal.matmul_half_tokens)
+    if arch.is_moe:
+        expert_tp = np.where(ep > 1, 1.0, tp)
+        tokens_per_expert = tokens_mb * ep * arch.moe_active / arch.moe_experts
+        eff_expert = gemm_efficiency(
+            np.minimum(arch.moe_d_ff / expert_tp, arch.d_model), tokens_per_expert, e_max,
+            cal.matmul_half_width, cal.matmul_half_tokens,
+        )
+    else:
+        eff_expert = eff_dense
+    eff_attn = e_max * cal.attention_eff_ratio * np.ones_like(eff_dense)
+    flops_dense = (3.0 * dense_matmul_fwd + rc_dense) * tokens_replica_mb / chips_model
+    flops_expert = (3.0 * expert_fwd + rc_expert) * tokens_replica_mb / chips_model
+    flops_attn = (3.0 * attn_fwd + rc_attn) * tokens_replica_mb / chips_model
+    compute_mb = flops_dense / (peak * eff_dense) + flops_expert / (peak * eff_expert) + flops_attn / (peak * eff_attn)
+
+    # ---- communication per micro-batch per stage
+    layers_stage = arch.layers / pp
+    tp_passes = np.where(rc == 2, 1.25, 1.0)  # full recompute repeats the forward all-reduces
+    tp_bytes = tf.tp_allreduce_bytes_per_layer(arch, tokens_mb, tp) * layers_stage * tp_passes
+    tp_t = collective_time_s(tp_bytes, tp, hw, cal, n_calls=np.where(tp > 1, 4.0 * layers_stage, 0.0))
+    cp_bytes = np.where(
+        cp > 1, 3.0 * (cp - 1.0) / cp * mb * s * 2.0 * arch.n_kv_heads * arch.head_dim * 2.0 * layers_stage / tp, 0.0
+    )
+    cp_t = collective_time_s(cp_bytes, tp * cp, hw, cal)
+    if arch.is_moe:
+        moe_layers_stage = arch.moe_layers / pp
+        ep_bytes = tf.ep_alltoall_bytes_per_layer(arch, tokens_mb / tp, ep) * moe_layers_stage
+        ep_t = collective_time_s(ep_bytes, tp * ep, hw, cal, n_calls=np.where(ep > 1, 4.0 * moe_layers_stage, 0.0))
+    else:
+        ep_t = np.zeros_like(tp_t)
+    pp_bytes = np.where(pp > 1, tf.pp_p2p_bytes(arch, tokens_mb, tp), 0.0)
+    pp_t = collective_time_s(pp_bytes, n, hw, cal, n_calls=np.where(pp > 1, 2.0, 0.0))
+    exposed_mb = tp_t * (1.0 - cal.tp_overlap) + cp_t * (1.0 - cal.tp_overlap) + ep_t * (1.0 - cal.ep_overlap) + pp_t
+    t_mb = compute_mb + exposed_mb
+
+    # ---- data-parallel gradient synchronisation, once per step (FSDP: per micro-batch)
+    dense_p, expert_p = _params_per_chip(arch, tp, pp, ep)
+    dense_dp = dp * cp
+    expert_dp = np.maximum(dp * cp / ep, 1.0)
+    dp_bytes = tf.dp_gradient_bytes(dense_p, dense_dp, fsdp=fsdp) + tf.dp_gradient_bytes(expert_p, expert_dp, fsdp=fsdp)
+    dp_bytes = dp_bytes * np.where(fsdp, m, 1.0)
+    dp_t = collective_time_s(dp_bytes, tp * cp * dp, hw, cal, n_calls=np.where(dp > 1, 2.0 * layers_stage, 0.0))
+    compute_total = m * compute_mb
+    dp_exposed = np.maximum(dp_t * (1.0 - cal.dp_overlap), dp_t - compute_total)
+
+    # ---- optimizer: ~32 bytes of state traffic per locally owned parameter
+    opt_t = 32.0 * (dense_p / dense_dp + expert_p / expert_dp) / (hw.hbm_bw_bytes_per_s * cal.hbm_eff)
+
+    bubble = (pp - 1.0) / vpp * t_mb
+    overhead = cal.step_overhead_frac * compute_total
+    step = m * t_mb + bubble + dp_exposed + opt_t + overhead
+    tokens_step = gbs * s
+    tokens_per_s = tokens_step / step
+    model_flops = tf.training_flops_per_token(arch, s)
+    mfu = model_flops * tokens_per_s / (n * peak)
+    memory = memory_per_chip_bytes(
+        arch, seq_len=s, tp=tp, pp=pp, dp=dp, ep=ep, cp=cp, vpp=vpp, micro_batch=mb,
+        n_microbatches=m, recompute=rc, fsdp=fsdp,
+    )
+    fits = memory <= cal.usable_hbm_frac * hw.hbm_bytes
+    return {
+        "step_time_s": step,
+        "compute_s": compute_total,
+        "bubble_s": bubble,
+        "tp_comm_s": m * (tp_t + cp_t) * (1.0 - cal.tp_overlap),
+        "ep_comm_s": m * ep_t * (1.0 - cal.ep_overlap),
+        "pp_comm_s": m * pp_t,
+        "dp_comm_s": dp_exposed,
+        "optimizer_s": opt_t,
+        "overhead_s": overhead,
+        "memory_bytes": memory,
+        "fits": fits,
+        "tokens_per_s": tokens_per_s,
+        "mfu": mfu,
+        "dp": dp,
+        "n_microbatches": m,
+    }
+
+
+def _expert_active_params(arch: tf.Arch) -> float:
+    """Parameters of the routed and shared experts a token uses, all MoE layers [1]."""
+    if not arch.is_moe:
+        return 0.0
+    return float(arch.moe_layers * (arch.moe_active + arch.moe_shared) * arch.ffn_matrices * arch.d_model * arch.moe_d_ff)

@@ -1,0 +1,187 @@
+"""Results of a run: yearly summary, implied economics, and files on disk.
+
+Presentation-free: numbers stay in SI here; the CLI formats GW, TWh and $B.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gigawatt import __version__
+from gigawatt.economics import buyer
+from gigawatt.fleet.buildout import BINDING, Fleet
+
+
+def _year_mode(codes: np.ndarray) -> str:
+    """The binding constraint of most months in a year; ties go to the later month."""
+    counts = np.bincount(codes, minlength=len(BINDING))
+    best = counts.max()
+    for code in codes[::-1]:
+        if counts[code] == best:
+            return BINDING[int(code)]
+    return "none"
+
+
+@dataclass
+class RunSummary:
+    """The per-year table and totals of one run (sample 0 where there are several)."""
+
+    scenario: str
+    seed: int
+    years: list[dict[str, Any]]
+    totals: dict[str, float]
+    implied: dict[str, float]
+    notes: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario,
+            "gigawatt_version": __version__,
+            "seed": self.seed,
+            "years": self.years,
+            "totals": self.totals,
+            "implied": self.implied,
+            "notes": self.notes,
+        }
+
+
+def summarize(scn, fleet: Fleet, sample: int = 0) -> RunSummary:
+    """Per-year figures, totals and the deal's implied economics.
+
+    Per year: IT and facility power installed at the year's last month [W],
+    chips installed by generation then, peak FLOP/s then, spend and energy at
+    full load summed over the year's months, and the binding constraint of most
+    of its months. The implied figures divide the commitment by what was
+    installed during its term: chip-hours, and IT GW-years.
+    """
+    months = np.array(fleet.months)
+    years = np.array([int(m[:4]) for m in months])
+    it_w = fleet.it_power_w()[sample].sum(axis=(1, 2))  # (period,)
+    fac_w = fleet.facility_power_w()[sample].sum(axis=(1, 2))
+    energized = fleet.energized_it_w[sample].sum(axis=1)
+    chips = fleet.installed[sample].sum(axis=1)  # (period, chip)
+    bf16 = fleet.peak_flops("bf16")[sample].sum(axis=(1, 2))
+    fp8 = fleet.peak_flops("fp8")[sample].sum(axis=(1, 2))
+    spend = fleet.spend_usd()[sample].sum(axis=(1, 2))
+    energy = fleet.energy_j()[sample].sum(axis=(1, 2))
+    binding = fleet.binding[sample]
+
+    rows = []
+    cumulative = 0.0
+    for year in np.unique(years):
+        idx = np.nonzero(years == year)[0]
+        last = idx[-1]
+        cumulative += float(spend[idx].sum())
+        rows.append(
+            {
+                "year": int(year),
+                "it_power_w": float(it_w[last]),
+                "facility_power_w": float(fac_w[last]),
+                "energized_it_power_w": float(energized[last]),
+                "chips": {c: int(round(chips[last, j])) for j, c in enumerate(fleet.chip_ids)},
+                "chips_added": {c: int(round(fleet.added[sample][idx, :, j].sum())) for j, c in enumerate(fleet.chip_ids)},
+                "peak_bf16_flops": float(bf16[last]),
+                "peak_fp8_flops": float(fp8[last]),
+                "spend_usd": float(spend[idx].sum()),
+                "cumulative_spend_usd": cumulative,
+                "energy_j": float(energy[idx].sum()),
+                "binding": _year_mode(binding[idx]),
+            }
+        )
+
+    commitment = scn.deal.commitment.total_usd
+    term = fleet.in_commitment
+    chip_h = float((chips[term] * (fleet.period_s[term, None] / 3600.0)).sum())
+    it_ws = float((it_w[term] * fleet.period_s[term]).sum())
+    spend_term = float(spend[term].sum())
+    notes = []
+    term_months = int(round(scn.deal.commitment.term_s / (buyer.SECONDS_PER_YEAR / 12)))
+    if int(term.sum()) < term_months:
+        notes.append(
+            f"the horizon covers {int(term.sum())} of the commitment's {term_months} months; "
+            "implied figures use the covered months only"
+        )
+    totals = {
+        "spend_usd": float(spend.sum()),
+        "spend_in_commitment_term_usd": spend_term,
+        "commitment_usd": float(commitment),
+        "commitment_covered_share": spend_term / commitment,
+        "energy_j": float(energy.sum()),
+        "chip_hours_in_commitment_term": chip_h,
+    }
+    implied = {
+        "usd_per_gw_year": buyer.implied_usd_per_gw_year(commitment, it_ws),
+        "usd_per_chip_hour": buyer.implied_usd_per_chip_hour(commitment, chip_h),
+        "contract_usd_per_chip_hour": spend_term / chip_h if chip_h > 0 else float("nan"),
+    }
+    return RunSummary(scn.name, scn.seed, rows, totals, implied, notes)
+
+
+def write_outputs(out_dir: str | Path, scn, fleet: Fleet, summary: RunSummary, scenario_text: str) -> Path:
+    """Write the run's files into ``out_dir``, replacing it only when all are written.
+
+    Files: ``fleet.nc`` (netCDF, the ``(sample, period, site, chip)`` arrays),
+    ``summary.json``, ``years.csv`` (one row per year, for spreadsheets),
+    ``scenario.yaml`` (the file as given), ``scenario.resolved.json`` (every
+    quantity in SI, defaults filled in) and ``manifest.json`` (version, seed,
+    files). Files are written to a temporary folder next to ``out_dir`` and
+    moved into place at the end, so an interrupted run leaves the previous
+    results untouched.
+    """
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; results are ordinary files
+    try:
+        ds = fleet.to_dataset()
+        ds.to_netcdf(tmp / "fleet.nc")
+        (tmp / "summary.json").write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
+        _write_years_csv(tmp / "years.csv", summary, fleet.chip_ids)
+        (tmp / "scenario.yaml").write_text(scenario_text)
+        resolved = scn.model_dump(mode="json")
+        resolved["resolved_chips"] = [
+            {"chip": c.chip, "system": c.system, "it_w_per_chip": c.it_w_per_chip,
+             "lifetime_months": c.lifetime_months, "supply_per_year": None if np.isinf(c.supply_per_year) else c.supply_per_year}
+            for c in fleet.chips
+        ]
+        (tmp / "scenario.resolved.json").write_text(json.dumps(resolved, indent=2) + "\n")
+        manifest = {
+            "gigawatt_version": __version__,
+            "scenario": scn.name,
+            "seed": scn.seed,
+            "files": sorted(p.name for p in tmp.iterdir()) + ["manifest.json"],
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        if out_dir.exists():
+            backup = out_dir.with_name(f".{out_dir.name}.old")
+            if backup.exists():
+                shutil.rmtree(backup)
+            os.replace(out_dir, backup)
+            os.replace(tmp, out_dir)
+            shutil.rmtree(backup, ignore_errors=True)
+        else:
+            os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def _write_years_csv(path: Path, summary: RunSummary, chip_ids: list[str]) -> None:
+    import csv
+
+    cols = ["year", "it_power_w", "facility_power_w", "energized_it_power_w", "peak_bf16_flops", "peak_fp8_flops",
+            "spend_usd", "cumulative_spend_usd", "energy_j", "binding"]
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(cols + [f"chips_{c}" for c in chip_ids])
+        for row in summary.years:
+            writer.writerow([row[c] for c in cols] + [row["chips"][c] for c in chip_ids])

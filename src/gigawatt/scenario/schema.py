@@ -1,0 +1,190 @@
+"""The scenario file, version 1: a pydantic schema.
+
+Quantities are written with units in the YAML ("5 GW", "$1.80/h") and parsed
+here into SI floats; every field name ends in the unit it holds once parsed
+(the YAML key ``pue`` stays ``pue``, ``capacity_cap`` is stored in W). Unknown
+keys are errors. Cross-field rules (a price for every roadmap chip, known chip
+and system names) are checked in :mod:`gigawatt.scenario.loader`, which also
+attaches a line number and a hint to every problem.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from gigawatt import units
+
+SCHEMA_VERSION = 1
+
+
+def _q(dimension: str):
+    def parse(value: Any) -> float:
+        return units.parse(value, dimension)
+
+    return BeforeValidator(parse)
+
+
+def _month(value: Any) -> str:
+    return units.parse_month(value)
+
+
+Power = Annotated[float, _q("power")]
+Money = Annotated[float, _q("money")]
+PricePerHour = Annotated[float, _q("price_per_hour")]
+Duration = Annotated[float, _q("time")]
+Month = Annotated[str, BeforeValidator(_month)]
+Count = Annotated[float, BeforeValidator(lambda v: units.parse_count(v))]
+GrowthPerYear = Annotated[float, BeforeValidator(lambda v: units.parse_growth_per_year(v))]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Horizon(_Strict):
+    """The months a run covers, both ends included."""
+
+    start: Month
+    end: Month
+    step: Literal["month"] = "month"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Horizon":
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}; swap them")
+        return self
+
+
+class Commitment(_Strict):
+    """The buyer's committed spend."""
+
+    total_usd: Money = Field(validation_alias=AliasChoices("total", "total_usd"), gt=0)
+    start: Month
+    term_s: Duration = Field(validation_alias=AliasChoices("term", "term_s"), gt=0)
+    min_per_year_usd: Money | None = Field(default=None, validation_alias=AliasChoices("min_per_year", "min_per_year_usd"), ge=0)
+
+
+class SpendLimit(_Strict):
+    """The most the buyer will spend on the deal."""
+
+    per_year_usd: Money | None = Field(default=None, validation_alias=AliasChoices("per_year", "per_year_usd"), gt=0)
+
+    @model_validator(mode="after")
+    def _one(self) -> "SpendLimit":
+        if self.per_year_usd is None:
+            raise ValueError("give per_year, for example {per_year: $20B}")
+        return self
+
+
+class Investment(_Strict):
+    """Cash from one party to the other, possibly contingent."""
+
+    date: Month | None = None
+    amount_usd: Money = Field(validation_alias=AliasChoices("amount", "amount_usd"), gt=0)
+    from_party: Literal["provider", "buyer", "other"] = Field(default="provider", validation_alias=AliasChoices("from", "from_party"))
+    contingent: bool = False
+    condition: str | None = None
+    include: bool = True
+    note: str | None = None
+
+
+class Deal(_Strict):
+    """The terms of the deal."""
+
+    buyer: str | None = None
+    provider: str | None = None
+    commitment: Commitment
+    capacity_cap_w: Power | None = Field(default=None, validation_alias=AliasChoices("capacity_cap", "capacity_cap_w"), gt=0)
+    capacity_basis: Literal["it", "facility"] = "it"
+    spend_limit: SpendLimit | None = None
+    investments: list[Investment] = Field(default_factory=list)
+
+
+class Site(_Strict):
+    """A datacenter site with its energization ramp."""
+
+    name: str = Field(min_length=1)
+    pue: float = Field(default=1.2, ge=1.0, le=3.0)
+    energized_w: dict[Month, Power] = Field(validation_alias=AliasChoices("energized", "energized_w"))
+    ramp: Literal["linear", "step"] = "linear"
+    chips: list[str] | None = None
+
+    @field_validator("energized_w")
+    @classmethod
+    def _ramp_ok(cls, value: dict[str, float]) -> dict[str, float]:
+        if not value:
+            raise ValueError("give at least one point, for example {2026-01: 1 GW}")
+        for month, power in value.items():
+            if power < 0:
+                raise ValueError(f"power at {month} is negative ({power:g} W); power online cannot be below zero")
+        return dict(sorted(value.items()))
+
+
+class RoadmapEntry(_Strict):
+    """A chip generation the deal may deploy, and when."""
+
+    chip: str
+    system: str | None = None
+    from_month: Month = Field(validation_alias=AliasChoices("from", "from_month"))
+    until: Month | None = None
+    supply_per_year: Count | None = Field(default=None, ge=0)
+    lifetime_s: Duration = Field(default=6 * 365.25 * 86400, validation_alias=AliasChoices("lifetime", "lifetime_s"), gt=0)
+    estimate: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "RoadmapEntry":
+        if self.until is not None and self.until < self.from_month:
+            raise ValueError(f"until {self.until} is before from {self.from_month}")
+        return self
+
+
+class Price(_Strict):
+    """Contract price per chip-hour of one chip."""
+
+    price_usd_per_chip_h: PricePerHour = Field(validation_alias=AliasChoices("price", "price_usd_per_chip_h"), gt=0)
+    decline_factor_per_year: GrowthPerYear = Field(default=1.0, validation_alias=AliasChoices("decline", "decline_factor_per_year"))
+    from_month: Month | None = Field(default=None, validation_alias=AliasChoices("from", "from_month"))
+
+
+def _price_short_form(value: Any) -> Any:
+    if isinstance(value, (str, int, float)):
+        return {"price": value}
+    return value
+
+
+class Scenario(_Strict):
+    """A validated scenario: every quantity in SI, names still as written."""
+
+    schema_version: Literal[1]
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    title: str | None = None
+    description: str | None = None
+    horizon: Horizon
+    seed: int = 0
+    deal: Deal
+    sites: list[Site] = Field(min_length=1)
+    roadmap: list[RoadmapEntry] = Field(min_length=1)
+    prices: dict[str, Annotated[Price, BeforeValidator(_price_short_form)]]
+    fill: Literal["newest", "roadmap"] = "newest"
+
+    def months(self) -> list[str]:
+        """The period labels (YYYY-MM) of the horizon."""
+        y0, m0 = map(int, self.horizon.start.split("-"))
+        y1, m1 = map(int, self.horizon.end.split("-"))
+        n = (y1 - y0) * 12 + (m1 - m0) + 1
+        return [f"{y0 + (m0 - 1 + i) // 12:04d}-{(m0 - 1 + i) % 12 + 1:02d}" for i in range(n)]
+
+
+def month_index(month: str) -> int:
+    """Months since year 0 of a ``YYYY-MM`` label (``12*year + month - 1``)."""
+    y, m = month.split("-")
+    return int(y) * 12 + int(m) - 1
+
+
+def _date_to_str(value: Any) -> Any:  # pragma: no cover - helper for YAML dates
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()
+    return value

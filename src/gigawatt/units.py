@@ -1,0 +1,322 @@
+"""Quantity strings in, SI floats out.
+
+Inputs (scenario YAML, catalog data files, CLI flags) carry their units as text:
+``"5 GW"``, ``"$100B"``, ``"$1.80/h"``, ``"2.9 TB/s"``, ``"96 GiB"``, ``"6 years"``,
+``"3x/year"``. Inside the code every quantity is a float in SI units (W, J, s,
+bytes, FLOP, FLOP/s, USD) and the variable name ends with its unit. This module
+is the only place that converts between the two.
+
+Parsing is done by pint [1]_ with two additions: ``FLOP`` and ``USD`` are base
+dimensions of their own, and ``bit``/``byte`` carry an ``[information]``
+dimension so that "5 GB" can never pass for a power or a plain number.
+
+References
+----------
+.. [1] pint, https://pint.readthedocs.io
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from gigawatt.errors import UnitError
+
+__all__ = [
+    "DIMENSIONS",
+    "parse",
+    "parse_count",
+    "parse_fraction",
+    "parse_growth_per_year",
+    "parse_month",
+    "registry",
+]
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """A kind of quantity the inputs use, with the SI unit it is stored in."""
+
+    name: str
+    si_unit: str  # what the float means once parsed
+    pint_unit: str  # the pint unit to convert into
+    example: str
+
+
+#: Dimensions known to the input layer, by name. ``si_unit`` is the unit of the
+#: float that ``parse`` returns; it is what a field name's suffix says.
+DIMENSIONS: dict[str, Dimension] = {
+    d.name: d
+    for d in [
+        Dimension("power", "W", "W", "5 GW"),
+        Dimension("energy", "J", "J", "3 TWh"),
+        Dimension("time", "s", "s", "6 years"),
+        Dimension("data", "B", "B", "96 GiB"),
+        Dimension("bandwidth", "B/s", "B/s", "2.9 TB/s"),
+        Dimension("compute_rate", "FLOP/s", "FLOP/s", "667 TFLOP/s"),
+        Dimension("compute", "FLOP", "FLOP", "3.8e25 FLOP"),
+        Dimension("money", "USD", "USD", "$100B"),
+        Dimension("price_per_hour", "USD/h", "USD/h", "$1.80/h"),
+        Dimension("price_per_energy", "USD/MWh", "USD/MWh", "$80/MWh"),
+        Dimension("money_per_power", "USD/W", "USD/W", "$10M/MW"),
+        Dimension("dimensionless", "1", "dimensionless", "1.15"),
+    ]
+}
+
+
+@functools.cache
+def registry():
+    """The shared pint registry, built once on first use.
+
+    pint's default definitions are patched so that ``bit`` has an
+    ``[information]`` dimension (pint makes it dimensionless), ``FLOP`` and
+    ``USD`` are base units, and ``Gb`` is not read as a gilbert.
+    """
+    import pathlib
+    import tempfile
+
+    import pint
+
+    src = pathlib.Path(pint.__file__).parent
+    text = (src / "default_en.txt").read_text(encoding="utf-8")
+    text = text.replace("\nbit = []", "\nbit = [information]", 1)
+    text += "\nFLOP = [flop] = flop = flops\nUSD = [currency] = dollar = usd\n"
+    with tempfile.TemporaryDirectory(prefix="gigawatt-units-") as tmp:
+        tmpdir = pathlib.Path(tmp)
+        (tmpdir / "default_en.txt").write_text(text, encoding="utf-8")
+        (tmpdir / "constants_en.txt").write_text(
+            (src / "constants_en.txt").read_text(encoding="utf-8"), encoding="utf-8"
+        )
+        ureg = pint.UnitRegistry(str(tmpdir / "default_en.txt"), cache_folder=None)
+    return ureg
+
+
+_MONEY = re.compile(
+    r"^\s*(?P<sign>-?)\s*\$\s*(?P<num>[0-9][0-9_,]*\.?[0-9]*(?:[eE][-+]?[0-9]+)?)\s*"
+    r"(?P<mult>[kKmMbBtT])?(?![a-zA-Z])\s*(?P<rest>.*)$"
+)
+_MULT = {"k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
+_BITS = re.compile(r"(?<![A-Za-z])([kKMGTP]?)b(?:ps|/s)\b")
+_LEADING_NUMBER = re.compile(r"^\s*[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?(?![0-9])")
+_HOURLY = {"/h": "/hour", "/hr": "/hour", "/yr": "/year", "/y": "/year", "/mo": "/month"}
+
+
+def _normalize(text: str) -> str:
+    """Rewrite money shorthand and network bit rates into pint syntax."""
+    m = _MONEY.match(text)
+    if m:
+        num = float(m.group("num").replace(",", "").replace("_", ""))
+        if m.group("mult"):
+            num *= _MULT[m.group("mult").lower()]
+        if m.group("sign"):
+            num = -num
+        rest = m.group("rest").strip()
+        for short, long in _HOURLY.items():
+            if rest == short or rest.startswith(short + " "):
+                rest = long + rest[len(short) :]
+        # "$10M/MW": the money part sits before the slash
+        return f"{num!r} USD {rest}".strip()
+    text = _BITS.sub(lambda mm: f"{mm.group(1)}bit/s", text)
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
+    return text
+
+
+def _describe(dimensionality: Any) -> str:
+    for dim in DIMENSIONS.values():
+        if dim.name == "dimensionless":
+            continue
+        if registry().Quantity(1, dim.pint_unit).dimensionality == dimensionality:
+            return dim.name
+    return str(dimensionality)
+
+
+def parse(value: Any, dimension: str, *, field: str | None = None) -> float:
+    """Parse a quantity into an SI float of the expected dimension.
+
+    Parameters
+    ----------
+    value : str or float
+        A quantity string such as ``"5 GW"`` or ``"$1.80/h"``. A bare number
+        is accepted only for ``dimensionless``.
+    dimension : str
+        A key of :data:`DIMENSIONS`, for example ``"power"``.
+    field : str, optional
+        The input field being parsed; named in the error message.
+
+    Returns
+    -------
+    float
+        The value in the dimension's SI unit (``DIMENSIONS[dimension].si_unit``).
+
+    Raises
+    ------
+    UnitError
+        If the text does not parse, or has another dimension.
+
+    Examples
+    --------
+    >>> parse("5 GW", "power")
+    5000000000.0
+    >>> parse("$1.80/h", "price_per_hour")
+    1.8
+    >>> parse("96 GiB", "data")
+    103079215104.0
+    """
+    dim = DIMENSIONS[dimension]
+    where = f"{field}: " if field else ""
+    if isinstance(value, bool):
+        raise UnitError(f"{where}expected {dim.name} like '{dim.example}', got {value!r}", field_name=field)
+    if isinstance(value, (int, float)):
+        if dim.name == "dimensionless":
+            return float(value)
+        raise UnitError(
+            f"{where}a bare number {value!r} has no unit; expected {dim.name} in {dim.si_unit}",
+            field_name=field,
+            hint=f"write it with its unit, for example '{dim.example}'",
+        )
+    if not isinstance(value, str) or not value.strip():
+        raise UnitError(f"{where}expected {dim.name} like '{dim.example}', got {value!r}", field_name=field)
+    text = _normalize(value)
+    if not _LEADING_NUMBER.match(text):
+        raise UnitError(
+            f"{where}{value!r} has no number; expected {dim.name} like '{dim.example}'",
+            field_name=field,
+            hint=f"write it like '{dim.example}'",
+        )
+    ureg = registry()
+    try:
+        q = ureg.Quantity(text)
+    except Exception as exc:  # pint raises several unrelated types
+        raise UnitError(
+            f"{where}cannot read {value!r} as {dim.name}: {exc}",
+            field_name=field,
+            hint=f"write it like '{dim.example}'",
+        ) from None
+    if not hasattr(q, "magnitude"):
+        q = ureg.Quantity(q)
+    target = ureg.Quantity(1, dim.pint_unit)
+    if q.dimensionality != target.dimensionality:
+        raise UnitError(
+            f"{where}{value!r} is {_describe(q.dimensionality)}, expected {dim.name} "
+            f"(a quantity in {dim.si_unit}, like '{dim.example}')",
+            field_name=field,
+            hint=f"write it like '{dim.example}'",
+        )
+    out = float(q.to(dim.pint_unit).magnitude)
+    if not math.isfinite(out):
+        raise UnitError(f"{where}{value!r} is not a finite number", field_name=field)
+    return out
+
+
+_COUNT = re.compile(r"^\s*(?P<num>[0-9][0-9_,]*\.?[0-9]*(?:[eE][-+]?[0-9]+)?)\s*(?P<mult>[kKMBT])?\s*$")
+_COUNT_MULT = {"k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
+
+
+def parse_count(value: Any, *, field: str | None = None) -> float:
+    """Parse a plain count: ``40T`` tokens, ``2e12``, ``1,000,000``, ``500k``.
+
+    >>> parse_count("40T")
+    40000000000000.0
+    """
+    if isinstance(value, bool):
+        raise UnitError(f"{field or 'value'}: expected a number, got {value!r}", field_name=field)
+    if isinstance(value, (int, float)):
+        return float(value)
+    m = _COUNT.match(str(value))
+    if not m:
+        raise UnitError(
+            f"{field or 'value'}: cannot read {value!r} as a count",
+            field_name=field,
+            hint="write a number like 2e12, 40T, 500k or 1,000,000",
+        )
+    num = float(m.group("num").replace(",", "").replace("_", ""))
+    return num * _COUNT_MULT.get(m.group("mult") or "", 1.0)
+
+
+def parse_fraction(value: Any, *, field: str | None = None) -> float:
+    """Parse a share: ``"8%"`` or ``0.08`` -> 0.08.
+
+    >>> parse_fraction("12.5%")
+    0.125
+    """
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    text = str(value).strip()
+    if text.endswith("%"):
+        try:
+            return float(text[:-1]) / 100.0
+        except ValueError:
+            pass
+    try:
+        return float(text)
+    except ValueError:
+        raise UnitError(
+            f"{field or 'value'}: cannot read {value!r} as a share",
+            field_name=field,
+            hint="write a percentage like '8%' or a fraction like 0.08",
+        ) from None
+
+
+_GROWTH = re.compile(
+    r"^\s*(?P<num>[-+]?[0-9]*\.?[0-9]+)\s*(?P<kind>x|%)\s*(?:/|per)\s*(?P<per>year|yr|y|month|mo)\s*$"
+)
+
+
+def parse_growth_per_year(value: Any, *, field: str | None = None) -> float:
+    """Parse a growth or decline rate into a factor per year.
+
+    ``"3x/year"`` -> 3.0; ``"-10%/year"`` -> 0.9; ``"10%/year"`` -> 1.1;
+    ``"1.1x/month"`` -> 1.1**12. A bare number is a factor per year.
+
+    >>> parse_growth_per_year("3x/year")
+    3.0
+    >>> round(parse_growth_per_year("-10%/year"), 6)
+    0.9
+    """
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        factor = float(value)
+    else:
+        m = _GROWTH.match(str(value))
+        if not m:
+            raise UnitError(
+                f"{field or 'value'}: cannot read {value!r} as a rate per year",
+                field_name=field,
+                hint="write a factor like '3x/year' or a change like '-10%/year'",
+            )
+        num = float(m.group("num"))
+        factor = num if m.group("kind") == "x" else 1.0 + num / 100.0
+        if m.group("per") in ("month", "mo"):
+            factor = factor**12
+    if factor <= 0:
+        raise UnitError(
+            f"{field or 'value'}: a growth factor must be positive, got {value!r}",
+            field_name=field,
+            hint="a decline of 10% a year is '-10%/year' (factor 0.9)",
+        )
+    return factor
+
+
+_MONTH = re.compile(r"^\s*(?P<y>\d{4})-(?P<m>\d{1,2})(?:-(?P<d>\d{1,2}))?\s*$")
+
+
+def parse_month(value: Any, *, field: str | None = None) -> str:
+    """Parse a date into a ``YYYY-MM`` month string (days are dropped).
+
+    >>> parse_month("2026-04-20")
+    '2026-04'
+    """
+    import datetime as _dt
+
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return f"{value.year:04d}-{value.month:02d}"
+    m = _MONTH.match(str(value))
+    if not m or not 1 <= int(m.group("m")) <= 12:
+        raise UnitError(
+            f"{field or 'value'}: cannot read {value!r} as a month",
+            field_name=field,
+            hint="write a month as YYYY-MM, for example 2026-04",
+        )
+    return f"{int(m.group('y')):04d}-{int(m.group('m')):02d}"

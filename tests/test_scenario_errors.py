@@ -1,0 +1,102 @@
+"""Bad scenario files: every problem reported at once, each with its path, line and a hint."""
+
+import pytest
+
+from gigawatt.errors import ScenarioError
+from gigawatt.scenario import load_scenario, load_scenario_text
+
+
+def problems(text):
+    with pytest.raises(ScenarioError) as err:
+        load_scenario_text(text, "bad.yaml")
+    return err.value.problems
+
+
+def test_minimal_is_valid(minimal_text):
+    scn = load_scenario_text(minimal_text)
+    assert scn.deal.capacity_cap_w == 1e9
+    assert scn.sites[0].energized_w == {"2026-01": 1e8, "2027-01": 6e8}
+    assert scn.prices["trainium2"].price_usd_per_chip_h == 1.5
+    assert scn.roadmap[0].lifetime_s == pytest.approx(5 * 365.25 * 86400)
+    assert len(scn.months()) == 24
+
+
+def test_yaml_syntax_error_has_line(minimal_text):
+    text = minimal_text.replace("  capacity_cap: 1 GW", "  capacity_cap: [1 GW")
+    (p,) = problems(text)
+    assert "YAML syntax" in p.message
+    assert p.line is not None and 7 <= p.line <= 8
+
+
+def test_unknown_key_did_you_mean(minimal_text):
+    text = minimal_text.replace("    pue: 1.2", "    peu: 1.2")
+    (p,) = problems(text)
+    assert p.path == "sites[0].peu"
+    assert p.line == 10
+    assert "unknown key" in p.message and "'pue'" in p.hint
+
+
+def test_unknown_chip_lists_close_names(minimal_text):
+    text = minimal_text.replace("{chip: trainium2,", "{chip: trainum2,")
+    ps = problems(text)
+    p = next(p for p in ps if p.path == "roadmap[0].chip")
+    assert "unknown chip 'trainum2'" in p.message
+    assert "trainium2" in p.hint
+    assert p.line == 13
+
+
+def test_negative_power(minimal_text):
+    text = minimal_text.replace("2027-01: 600 MW", "2027-01: -600 MW")
+    (p,) = problems(text)
+    assert p.path == "sites[0].energized"
+    assert "negative" in p.message
+    assert p.line == 11
+
+
+def test_wrong_dimension_for_power(minimal_text):
+    text = minimal_text.replace("capacity_cap: 1 GW", "capacity_cap: 5 GB")
+    (p,) = problems(text)
+    assert p.path == "deal.capacity_cap"
+    assert "power" in p.message and "data" in p.message
+    assert p.line == 7
+
+
+def test_missing_required_field(minimal_text):
+    text = minimal_text.replace("      commitment: {total: $10B, start: 2026-01, term: 2 years}\n", "")
+    text = text.replace("  commitment: {total: $10B, start: 2026-01, term: 2 years}\n", "")
+    (p,) = problems(text)
+    assert p.path == "deal.commitment"
+    assert "missing" in p.message
+    assert p.line == 5
+
+
+def test_all_problems_at_once(minimal_text):
+    text = (minimal_text.replace("    pue: 1.2", "    peu: 1.2")
+            .replace("capacity_cap: 1 GW", "capacity_cap: 5 GB")
+            .replace("{chip: trainium2,", "{chip: trainum2,"))
+    paths = {p.path for p in problems(text)}
+    assert {"sites[0].peu", "deal.capacity_cap", "roadmap[0].chip"} <= paths
+
+
+def test_missing_price_and_schema_version(minimal_text):
+    text = minimal_text.replace("schema_version: 1\n", "").replace("  trainium2: $1.50/h", "  {}")
+    paths = {p.path for p in problems(text.replace("prices:\n  {}", "prices: {}"))}
+    assert "schema_version" in paths
+
+
+def test_missing_price_for_roadmap_chip(minimal_text):
+    text = minimal_text.replace("prices:\n  trainium2: $1.50/h", "prices: {}")
+    (p,) = problems(text)
+    assert p.path == "roadmap[0].chip" and "no contract price" in p.message
+
+
+def test_system_of_another_chip(minimal_text):
+    text = minimal_text.replace("system: trn2-48xlarge", "system: dgx-h100")
+    (p,) = problems(text)
+    assert p.path == "roadmap[0].system" and "trn2" in p.hint
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(tmp_path / "nope.yaml")
+    assert "no such file" in str(err.value)
