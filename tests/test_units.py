@@ -72,3 +72,17 @@ def test_bare_number_needs_a_unit():
 def test_bad_growth(bad):
     with pytest.raises(UnitError):
         units.parse_growth_per_year(bad)
+
+
+def test_fast_unit_table_agrees_with_pint():
+    """Every unit read without pint gives the value pint gives, in the same dimension."""
+    ureg = units.registry()
+    for text, (dimension, factor) in units._FAST.items():
+        target = units.DIMENSIONS[dimension].pint_unit
+        expected = ureg.Quantity(1.0, ureg.parse_units(text.replace("KB", "kB"))).to(target).magnitude
+        assert factor == pytest.approx(expected, rel=1e-12), text
+
+
+def test_fast_path_wrong_dimension_message():
+    with pytest.raises(UnitError, match="is data, expected power"):
+        units.parse("5 GB", "power")

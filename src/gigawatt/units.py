@@ -118,10 +118,52 @@ def _normalize(text: str) -> str:
             if rest == short or rest.startswith(short + " "):
                 rest = long + rest[len(short) :]
         # "$10M/MW": the money part sits before the slash
-        return f"{num!r} USD {rest}".strip()
+        return (f"{num!r} USD{rest}" if rest.startswith("/") else f"{num!r} USD {rest}").strip()
     text = _BITS.sub(lambda mm: f"{mm.group(1)}bit/s", text)
     text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
     return text
+
+
+def _fast_units() -> dict[str, tuple[str, float]]:
+    """Common unit spellings -> (dimension, factor to SI), without pint.
+
+    Building pint's registry costs about 0.3 s, most of ``gigawatt check``. The
+    units that inputs use nearly always are read from this table instead; a test
+    checks every entry against pint, and anything else goes to pint.
+    """
+    si = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
+    binary = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50}
+    year = 365.25 * 86400.0
+    table: dict[str, tuple[str, float]] = {}
+    for p, f in si.items():
+        table[f"{p}W"] = ("power", f)
+        table[f"{p}Wh"] = ("energy", f * 3600.0)
+        table[f"{p}J"] = ("energy", f)
+        table[f"{p}FLOP/s"] = ("compute_rate", f)
+        table[f"{p}FLOP"] = ("compute", f)
+        table[f"{p}bit/s"] = ("bandwidth", f / 8.0)
+        table[f"USD/{p}W"] = ("money_per_power", 1.0 / f)
+        table[f"USD/{p}Wh"] = ("price_per_energy", 1e6 / (f * 1.0))
+        for kb in ({p, "K"} if p == "k" else {p}):  # "KB" is common for kilobyte
+            table[f"{kb}B"] = ("data", f)
+            table[f"{kb}B/s"] = ("bandwidth", f)
+    for p, f in binary.items():
+        table[f"{p}B"] = ("data", f)
+        table[f"{p}B/s"] = ("bandwidth", f)
+    for names, secs in [(("s", "second", "seconds"), 1.0), (("ms",), 1e-3), (("us",), 1e-6),
+                        (("min", "minute", "minutes"), 60.0), (("h", "hour", "hours"), 3600.0),
+                        (("day", "days"), 86400.0), (("week", "weeks"), 7 * 86400.0),
+                        (("month", "months"), year / 12), (("year", "years"), year)]:
+        for name in names:
+            table[name] = ("time", secs)
+    table["USD"] = ("money", 1.0)
+    table["USD/hour"] = ("price_per_hour", 1.0)
+    table["USD/MWh"] = ("price_per_energy", 1.0)
+    return table
+
+
+_FAST = _fast_units()
+_FAST_RE = re.compile(r"^\s*([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z/]+)\s*$")
 
 
 def _describe(dimensionality: Any) -> str:
@@ -186,6 +228,17 @@ def parse(value: Any, dimension: str, *, field: str | None = None) -> float:
             field_name=field,
             hint=f"write it like '{dim.example}'",
         )
+    fast = _FAST_RE.match(text)
+    if fast and fast.group(2) in _FAST:
+        found, factor = _FAST[fast.group(2)]
+        if found != dim.name:
+            raise UnitError(
+                f"{where}{value!r} is {found}, expected {dim.name} "
+                f"(a quantity in {dim.si_unit}, like '{dim.example}')",
+                field_name=field,
+                hint=f"write it like '{dim.example}'",
+            )
+        return float(fast.group(1)) * factor
     ureg = registry()
     try:
         q = ureg.Quantity(text)

@@ -1,0 +1,229 @@
+"""Backtest: predict every published measurement and report the error.
+
+:func:`run_backtest` reads the validation CSV files (by default the copies
+shipped in ``perf/data``; see ``perf/data/README.md``), predicts each row with
+the calibrated models, and returns the JSON object of issue 3::
+
+    {"training": {"n", "median_abs_error", "max_abs_error", "rows": [...]},
+     "inference": {...}}
+
+``error = (predicted - measured) / measured``. A row that cannot be predicted
+has ``predicted: null`` and a ``reason`` and counts as a miss (an error of
+100% in the summary statistics).
+
+Row conventions (the same for every row):
+
+- the row's layout is used where given; an empty ``tp`` or ``pp`` means the
+  layout is searched (:func:`gigawatt.perf.search.search_training`);
+- Trainium/Inferentia rows count ``tp``, ``pp``, ``dp`` in NeuronCores; the chip
+  is then modeled as that many devices, each with its share of the chip;
+- TPU rows with pure data parallelism are FSDP, as MaxText runs them;
+- ``recompute`` ``unknown`` is taken as selective;
+- ``chip_hours`` rows: chip-hours = tokens / (tokens/s · goodput) · chips / 3600
+  with :func:`gigawatt.perf.goodput.training_goodput`; where the source gives
+  no chip count, 2,048 chips are assumed, and where it gives no batch,
+  16M tokens per step (Llama 3's batch at scale).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import statistics
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable
+
+from gigawatt.perf.hardware import Hardware
+
+__all__ = ["run_backtest", "load_rows", "predict_training_row", "predict_inference_row", "row_hardware"]
+
+DEFAULT_CHIPS_CHIP_HOURS = 2048
+DEFAULT_BATCH_TOKENS = 16 * 2**20
+
+HardwareLookup = Callable[[str], Hardware]
+
+
+def _packaged(name: str) -> Path:
+    return Path(str(resources.files("gigawatt.perf") / "data" / name))
+
+
+def load_rows(path: str | Path) -> list[dict[str, str]]:
+    """Rows of a validation CSV file as dicts of strings (empty cells are '')."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        return [dict(r) for r in csv.DictReader(fh)]
+
+
+def _f(row: dict[str, Any], key: str) -> float | None:
+    v = row.get(key)
+    if v is None or (isinstance(v, str) and not v.strip()):
+        return None
+    try:
+        out = float(v)
+    except ValueError:
+        return None
+    return None if math.isnan(out) else out
+
+
+def _default_lookup(chip: str) -> Hardware:
+    return Hardware.from_catalog(chip)
+
+
+def row_hardware(row: dict[str, Any], lookup: HardwareLookup | None = None) -> tuple[Hardware, float]:
+    """The device a row's layout counts and how many of them make one chip.
+
+    Neuron rows count NeuronCores: ``devices_per_chip = (tp·pp·dp) / n_chips``
+    (2 on Trainium1, 4 logical cores on Trainium2 with LNC=2), and the chip's
+    peaks, memory and links are split evenly among them.
+    """
+    hw = (lookup or _default_lookup)(str(row["chip"]).strip())
+    per_chip = 1.0
+    if hw.family == "neuron":
+        n = _f(row, "n_chips") or 1.0
+        cores = (_f(row, "tp") or 1.0) * (_f(row, "pp") or 1.0) * (_f(row, "dp") or 1.0)
+        per_chip = cores / n if cores > n else float(hw.cores_per_chip or 1)
+        if per_chip > 1:
+            hw = hw.with_(
+                peak_flops={k: v / per_chip for k, v in hw.peak_flops.items()},
+                hbm_bytes=hw.hbm_bytes / per_chip,
+                hbm_bw_bytes_per_s=hw.hbm_bw_bytes_per_s / per_chip,
+                scaleup_bw_bytes_per_s=hw.scaleup_bw_bytes_per_s / per_chip,
+                scaleout_bw_bytes_per_s=hw.scaleout_bw_bytes_per_s / per_chip,
+                chips_per_scaleup=int(hw.chips_per_scaleup * per_chip),
+                chips_per_node=int(hw.chips_per_node * per_chip),
+                tdp_w=hw.tdp_w / per_chip,
+            )
+    return hw, per_chip
+
+
+def _recompute_code(value: str | None) -> int:
+    from gigawatt.perf.training import RECOMPUTE
+
+    return RECOMPUTE.get((value or "unknown").strip().lower(), 1)
+
+
+def predict_training_row(row: dict[str, Any], lookup: HardwareLookup | None = None) -> dict[str, Any]:
+    """Predict one training row: ``{"predicted": float|None, "reason"?, "detail": {...}}``."""
+    from gigawatt.perf.goodput import run_chip_hours, training_goodput
+    from gigawatt.perf.search import search_training
+    from gigawatt.perf.training import training_step
+    from gigawatt.perf.transformer import Arch
+
+    arch = Arch.from_row(row)
+    hw, per_chip = row_hardware(row, lookup)
+    kind = str(row["measured_kind"]).strip()
+    seq = _f(row, "seq_len") or 4096.0
+    n_chips = _f(row, "n_chips") or float(DEFAULT_CHIPS_CHIP_HOURS)
+    n_dev = n_chips * per_chip
+    gbs = _f(row, "global_batch_seqs") or max(DEFAULT_BATCH_TOKENS // seq, 1)
+    precision = (row.get("precision") or "bf16").strip().lower() or "bf16"
+    tp, pp = _f(row, "tp"), _f(row, "pp")
+    cp = _f(row, "cp") or 1.0
+    ep = _f(row, "ep") or 1.0
+    rc = _recompute_code(row.get("recompute"))
+    detail: dict[str, Any] = {}
+    if tp is None or pp is None or _f(row, "n_chips") is None or _f(row, "global_batch_seqs") is None:
+        fixed = {"tp": tp, "pp": pp, "ep": ep if arch.is_moe and _f(row, "ep") else None}
+        res = search_training(arch, hw, n_chips=int(n_dev), seq_len=int(seq), global_batch_seqs=int(gbs),
+                              precision=precision, fixed=fixed)
+        if res["layout"] is None:
+            return {"predicted": None, "reason": res.get("reason", "search found no layout"), "detail": {}}
+        tokens_per_s = res["result"]["tokens_per_s"]
+        detail = {"layout": res["layout"], "mfu": res["result"]["mfu"], "searched": True}
+    else:
+        fsdp = hw.family == "tpu" and tp * pp == 1
+        vpp = _f(row, "vpp") or 1.0
+        mb = _f(row, "micro_batch") or 1.0
+        r = training_step(arch, hw, n_chips=n_dev, seq_len=seq, global_batch_seqs=gbs, tp=tp, pp=pp, ep=ep,
+                          cp=cp, vpp=vpp, micro_batch=mb, recompute=rc, fsdp=fsdp, precision=precision)
+        tokens_per_s = float(r["tokens_per_s"])
+        detail = {k: float(v) for k, v in r.items() if k != "fits"}
+        detail["fits"] = bool(r["fits"])
+    if kind == "tokens_per_s":
+        return {"predicted": tokens_per_s, "detail": detail}
+    if kind == "chip_hours":
+        tokens_b = _f(row, "tokens_b")
+        if tokens_b is None:
+            return {"predicted": None, "reason": "chip_hours row without tokens_b", "detail": detail}
+        detail["goodput"] = float(training_goodput(n_chips))
+        return {"predicted": float(run_chip_hours(tokens_b * 1e9, tokens_per_s, n_chips)), "detail": detail}
+    return {"predicted": None, "reason": f"unknown measured_kind {kind!r}", "detail": detail}
+
+
+def predict_inference_row(row: dict[str, Any], lookup: HardwareLookup | None = None) -> dict[str, Any]:
+    """Predict one inference row: ``{"predicted": float|None, "reason"?, "detail": {...}}``."""
+    from gigawatt.perf.inference import predict_row
+
+    hw, per_chip = row_hardware(row, lookup)
+    return predict_row(row, hw, devices_per_chip=per_chip)
+
+
+def _summarise(rows: list[dict[str, str]], predict: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+    out_rows = []
+    errors = []
+    for row in rows:
+        measured = _f(row, "measured_value")
+        try:
+            res = predict(row)
+        except Exception as exc:  # a row the model cannot handle is a reported miss, never a crash
+            res = {"predicted": None, "reason": f"{type(exc).__name__}: {exc}"}
+        item: dict[str, Any] = {
+            "id": row.get("id", ""),
+            "measured_kind": row.get("measured_kind", ""),
+            "measured": measured,
+            "predicted": res.get("predicted"),
+        }
+        if item["predicted"] is None or not measured:
+            item["predicted"] = None
+            item["error"] = None
+            item["reason"] = res.get("reason") or "no measured value"
+            errors.append(1.0)
+        else:
+            item["error"] = (item["predicted"] - measured) / measured
+            errors.append(abs(item["error"]))
+        out_rows.append(item)
+    return {
+        "n": len(out_rows),
+        "median_abs_error": statistics.median(errors) if errors else 0.0,
+        "max_abs_error": max(errors) if errors else 0.0,
+        "rows": out_rows,
+    }
+
+
+def run_backtest(training_csv: str | Path | None = None, inference_csv: str | Path | None = None, *,
+                 hardware: HardwareLookup | None = None) -> dict[str, Any]:
+    """Predict every row of the training and inference files and summarise the errors.
+
+    Parameters
+    ----------
+    training_csv, inference_csv : path, optional
+        Files in the format of ``shared/validation/README.md``; by default the
+        copies shipped in ``gigawatt/perf/data``.
+    hardware : callable, optional
+        ``chip name -> Hardware``; by default :meth:`Hardware.from_catalog`.
+
+    Returns
+    -------
+    dict
+        ``{"training": {...}, "inference": {...}}``, each with ``n``,
+        ``median_abs_error``, ``max_abs_error`` and ``rows`` (``id``,
+        ``measured_kind``, ``measured``, ``predicted``, ``error``, and
+        ``reason`` where ``predicted`` is null).
+    """
+    training_csv = training_csv or _packaged("training_runs.csv")
+    inference_csv = inference_csv or _packaged("inference_runs.csv")
+    return {
+        "training": _summarise(load_rows(training_csv), lambda r: predict_training_row(r, hardware)),
+        "inference": _summarise(load_rows(inference_csv), lambda r: predict_inference_row(r, hardware)),
+    }
+
+
+def summary_by_chip(result: dict[str, Any], csv_rows: list[dict[str, str]]) -> dict[str, dict[str, float]]:
+    """Median and max absolute error per chip of one file's result (misses count as 1.0)."""
+    chip_of = {r.get("id", ""): r.get("chip", "") for r in csv_rows}
+    groups: dict[str, list[float]] = {}
+    for row in result["rows"]:
+        err = 1.0 if row["error"] is None else abs(row["error"])
+        groups.setdefault(chip_of.get(row["id"], ""), []).append(err)
+    return {k: {"n": len(v), "median_abs_error": statistics.median(v), "max_abs_error": max(v)}
+            for k, v in sorted(groups.items())}

@@ -1,0 +1,124 @@
+"""Buildout: monthly cohorts against numbers worked by hand from the catalog's watts per chip."""
+
+import math
+
+import numpy as np
+import pytest
+
+from gigawatt import catalog, power
+from gigawatt.fleet import BINDING, build_fleet
+from gigawatt.scenario import load_scenario_text
+
+
+def it_w(system_id):
+    s = catalog.get_system(system_id)
+    c = catalog.get_chip(s.chip)
+    return float(power.it_power_w_per_chip(c.tdp_w, s.host_power_w or 0, s.node_other_power_w or 0,
+                                           s.chips_per_node, s.network_power_w_per_chip or 0))
+
+
+def fleet_of(text):
+    scn = load_scenario_text(text)
+    return scn, build_fleet(scn)
+
+
+def binding_names(fleet):
+    return [BINDING[c] for c in fleet.binding[0]]
+
+
+def test_power_bound_fill_matches_hand_count(minimal_text):
+    scn, fleet = fleet_of(minimal_text)
+    w = it_w("trn2-48xlarge")
+    assert fleet.installed.shape == (1, 24, 1, 1)
+    # January 2026: 100 MW energized -> floor(1e8 / w) chips
+    assert fleet.installed[0, 0, 0, 0] == math.floor(1e8 / w)
+    # July 2026: halfway up the ramp from 100 to 600 MW -> 350 MW
+    assert fleet.installed[0, 6, 0, 0] == math.floor(3.5e8 / w)
+    # January 2027 and after: 600 MW
+    assert fleet.installed[0, 12, 0, 0] == math.floor(6e8 / w)
+    assert fleet.installed[0, 23, 0, 0] == math.floor(6e8 / w)
+    assert binding_names(fleet)[:13] == ["power"] * 13
+    # spend in January 2026 (31 days): chips x $1.50 x 744 h
+    assert fleet.spend_usd()[0, 0].sum() == pytest.approx(math.floor(1e8 / w) * 1.5 * 744)
+    # energy at full load: chips x w x PUE x 744 h
+    assert fleet.energy_j()[0, 0].sum() == pytest.approx(math.floor(1e8 / w) * w * 1.2 * 744 * 3600)
+
+
+def test_supply_cap_binds_and_resets_each_year(minimal_text):
+    text = minimal_text.replace("lifetime: 5 years}", "lifetime: 5 years, supply_per_year: 200k}")
+    scn, fleet = fleet_of(text)
+    added = fleet.added[0, :, 0, 0]
+    assert added[:12].sum() == 200_000
+    assert added[12:].sum() == pytest.approx(min(200_000, math.floor(6e8 / it_w("trn2-48xlarge")) - 200_000))
+    names = binding_names(fleet)
+    assert names[0] == "power"  # 135k chips fit in January, under the yearly cap
+    assert names[6] == "supply"  # by July the year's 200k are used up
+
+
+def test_capacity_cap_binds(minimal_text):
+    text = minimal_text.replace("capacity_cap: 1 GW", "capacity_cap: 50 MW")
+    scn, fleet = fleet_of(text)
+    w = it_w("trn2-48xlarge")
+    it_power = fleet.it_power_w()[0].sum(axis=(1, 2))
+    assert it_power.max() <= 50e6
+    assert fleet.installed[0, -1, 0, 0] == math.floor(50e6 / w)
+    assert set(binding_names(fleet)) == {"cap"}
+
+
+def test_capacity_cap_on_facility_basis(minimal_text):
+    text = minimal_text.replace("capacity_cap: 1 GW", "capacity_cap: 60 MW\n  capacity_basis: facility")
+    scn, fleet = fleet_of(text)
+    assert fleet.facility_power_w()[0].sum(axis=(1, 2)).max() <= 60e6
+    # 60 MW of facility power at PUE 1.2 is 50 MW of IT power
+    assert fleet.installed[0, -1, 0, 0] == math.floor(50e6 / it_w("trn2-48xlarge"))
+
+
+def test_spend_limit_binds(minimal_text):
+    text = minimal_text.replace("capacity_cap: 1 GW", "capacity_cap: 1 GW\n  spend_limit: {per_year: $1B}")
+    scn, fleet = fleet_of(text)
+    spend = fleet.spend_usd()[0].sum(axis=(1, 2))
+    month_budget = 1e9 * fleet.period_s / (365.25 * 86400)
+    assert np.all(spend <= month_budget + 1e-6)
+    # $1B a year buys 1e9 / (1.5 * 8766 h) = 76,054 chips at any time
+    assert fleet.installed[0, -1, 0, 0] == pytest.approx(1e9 / (1.5 * 8766), rel=0.002)
+    assert binding_names(fleet)[-1] == "money"
+
+
+def test_retirement_frees_power_for_the_newest_generation(minimal_text):
+    text = minimal_text.replace(
+        "  - {chip: trainium2, system: trn2-48xlarge, from: 2025-01, lifetime: 5 years}",
+        "  - {chip: trainium2, system: trn2-48xlarge, from: 2025-01, until: 2026-03, lifetime: 6 months}\n"
+        "  - {chip: trainium3, system: trn3-ultraserver-64, from: 2026-06, lifetime: 6 years}",
+    ).replace("  trainium2: $1.50/h", "  trainium2: $1.50/h\n  trainium3: {price: $2.50/h, decline: -10%/year}")
+    scn, fleet = fleet_of(text)
+    inst = fleet.installed[0, :, 0, :]
+    # cohorts of January 2026 retire in July 2026, six months later
+    assert fleet.retired[0, 6, 0, 0] == fleet.added[0, 0, 0, 0] > 0
+    assert inst[9, 0] == 0  # every Trainium2 cohort (Jan-Mar 2026) is gone by October
+    # after that the site is all Trainium3, filling the 600 MW from 2027
+    assert inst[12, 1] == math.floor(6e8 / it_w("trn3-ultraserver-64"))
+    # Trainium3 price falls 10% a year from the horizon start
+    assert fleet.price_usd_per_chip_h[12, 1] == pytest.approx(2.5 * 0.9)
+
+
+def test_newest_generation_fills_first(minimal_text):
+    text = minimal_text.replace(
+        "  - {chip: trainium2, system: trn2-48xlarge, from: 2025-01, lifetime: 5 years}",
+        "  - {chip: trainium2, system: trn2-48xlarge, from: 2025-01}\n"
+        "  - {chip: trainium3, system: trn3-ultraserver-64, from: 2025-12, supply_per_year: 50k}",
+    ).replace("  trainium2: $1.50/h", "  trainium2: $1.50/h\n  trainium3: $2.50/h")
+    scn, fleet = fleet_of(text)
+    jan = fleet.added[0, 0, 0]
+    assert jan[1] == 50_000  # Trainium3 first, up to its supply
+    w2, w3 = it_w("trn2-48xlarge"), it_w("trn3-ultraserver-64")
+    assert jan[0] == math.floor((1e8 - 50_000 * w3) / w2)  # Trainium2 takes the rest
+    roadmap_order = build_fleet(load_scenario_text(text + "fill: roadmap\n"))
+    assert roadmap_order.added[0, 0, 0, 1] == 0  # Trainium2 fills all the power first
+
+
+def test_to_dataset_dims(minimal_text):
+    scn, fleet = fleet_of(minimal_text)
+    ds = fleet.to_dataset()
+    assert ds["installed"].dims == ("sample", "period", "site", "chip")
+    assert str(ds["period"].dtype).startswith("datetime64")
+    assert ds.sizes["period"] == 24
