@@ -118,27 +118,38 @@ def predict_training_row(row: dict[str, Any], lookup: HardwareLookup | None = No
     gbs = _f(row, "global_batch_seqs") or max(DEFAULT_BATCH_TOKENS // seq, 1)
     precision = (row.get("precision") or "bf16").strip().lower() or "bf16"
     tp, pp = _f(row, "tp"), _f(row, "pp")
-    cp = _f(row, "cp") or 1.0
-    ep = _f(row, "ep") or 1.0
-    rc = _recompute_code(row.get("recompute"))
+    rc_text = (row.get("recompute") or "").strip().lower()
+    fixed: dict[str, Any] = {
+        "tp": tp, "pp": pp, "cp": _f(row, "cp"),
+        "ep": (_f(row, "ep") or 1.0) if arch.is_moe else 1.0,
+        "vpp": 1.0 if pp == 1 else _f(row, "vpp"),
+        "micro_batch": _f(row, "micro_batch"),
+        "recompute": None if rc_text in ("", "unknown") else _recompute_code(rc_text),
+        "fsdp": None,
+    }
+    if tp is not None and pp is not None:
+        # a given layout is Megatron-style ZeRO-1, except pure data parallelism on TPUs (MaxText FSDP)
+        fixed["fsdp"] = 1 if (hw.family == "tpu" and tp * pp == 1) else 0
+        fixed["cp"] = fixed["cp"] or 1.0
+    res = search_training(arch, hw, n_chips=int(n_dev), seq_len=int(seq), global_batch_seqs=int(gbs),
+                          precision=precision, fixed=fixed)
     detail: dict[str, Any] = {}
-    if tp is None or pp is None or _f(row, "n_chips") is None or _f(row, "global_batch_seqs") is None:
-        fixed = {"tp": tp, "pp": pp, "ep": ep if arch.is_moe and _f(row, "ep") else None}
-        res = search_training(arch, hw, n_chips=int(n_dev), seq_len=int(seq), global_batch_seqs=int(gbs),
-                              precision=precision, fixed=fixed)
-        if res["layout"] is None:
-            return {"predicted": None, "reason": res.get("reason", "search found no layout"), "detail": {}}
+    if res["layout"] is not None:
         tokens_per_s = res["result"]["tokens_per_s"]
-        detail = {"layout": res["layout"], "mfu": res["result"]["mfu"], "searched": True}
-    else:
-        fsdp = hw.family == "tpu" and tp * pp == 1
-        vpp = _f(row, "vpp") or 1.0
-        mb = _f(row, "micro_batch") or 1.0
-        r = training_step(arch, hw, n_chips=n_dev, seq_len=seq, global_batch_seqs=gbs, tp=tp, pp=pp, ep=ep,
-                          cp=cp, vpp=vpp, micro_batch=mb, recompute=rc, fsdp=fsdp, precision=precision)
+        detail = {"layout": res["layout"], **res["result"]}
+    elif tp is not None and pp is not None:
+        # the published layout ran, even where our memory model says it does not fit
+        layout = {k: (v if v is not None else d) for (k, v), d in zip(
+            fixed.items(), (1, 1, 1, 1, 1, 1, 1, 0))}
+        r = training_step(arch, hw, n_chips=n_dev, seq_len=seq, global_batch_seqs=gbs, tp=layout["tp"],
+                          pp=layout["pp"], ep=layout["ep"], cp=layout["cp"], vpp=layout["vpp"],
+                          micro_batch=layout["micro_batch"], recompute=layout["recompute"],
+                          fsdp=bool(layout["fsdp"]), precision=precision)
         tokens_per_s = float(r["tokens_per_s"])
-        detail = {k: float(v) for k, v in r.items() if k != "fits"}
-        detail["fits"] = bool(r["fits"])
+        detail = {"layout": layout, **{k: float(v) for k, v in r.items()}}
+        detail["note"] = "published layout evaluated although the memory model says it does not fit"
+    else:
+        return {"predicted": None, "reason": res.get("reason", "search found no layout"), "detail": {}}
     if kind == "tokens_per_s":
         return {"predicted": tokens_per_s, "detail": detail}
     if kind == "chip_hours":

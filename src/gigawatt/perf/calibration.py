@@ -39,6 +39,9 @@ class Calibration:
         to half of its maximum: ``eff = max · w / (w + w_half)`` [1].
     matmul_half_tokens : float
         Rows (tokens) of a GEMM at which efficiency halves [tokens].
+    expert_half_width : float
+        Like ``matmul_half_width`` for the grouped GEMMs of routed experts,
+        which also pay for token permutation, padding and load imbalance [1].
     attention_eff_ratio : float
         Efficiency of the attention core relative to GEMMs [1].
     hbm_eff : float
@@ -67,6 +70,7 @@ class Calibration:
     matmul_eff_fp4: float = 0.35
     matmul_half_width: float = 256.0
     matmul_half_tokens: float = 64.0
+    expert_half_width: float = 2048.0
     attention_eff_ratio: float = 0.7
     hbm_eff: float = 0.8
     scaleup_eff: float = 0.7

@@ -269,7 +269,7 @@ def training_step(
         tokens_per_expert = tokens_mb * ep * arch.moe_active / arch.moe_experts
         eff_expert = gemm_efficiency(
             np.minimum(arch.moe_d_ff / expert_tp, arch.d_model), tokens_per_expert, e_max,
-            cal.matmul_half_width, cal.matmul_half_tokens,
+            cal.expert_half_width, cal.matmul_half_tokens,
         )
     else:
         eff_expert = eff_dense
@@ -278,6 +278,13 @@ def training_step(
     flops_expert = (3.0 * expert_fwd + rc_expert) * tokens_replica_mb / chips_model
     flops_attn = (3.0 * attn_fwd + rc_attn) * tokens_replica_mb / chips_model
     compute_mb = flops_dense / (peak * eff_dense) + flops_expert / (peak * eff_expert) + flops_attn / (peak * eff_attn)
+    # memory-bound elementwise work (norms, activations, residuals, MoE permutation): each
+    # activation byte is written and read in the forward pass and about twice in the backward
+    hbm_rate = hw.hbm_bw_bytes_per_s * cal.hbm_eff
+    elem_bytes = tf.activation_bytes_per_token_layer(arch, tp, 0) * tokens_mb * (arch.layers / pp) * 2.0 * 3.0
+    if arch.is_moe:
+        elem_bytes = elem_bytes + 4.0 * arch.moe_active * arch.d_model * 2.0 * 3.0 * tokens_mb / tp * (arch.moe_layers / pp)
+    compute_mb = compute_mb + elem_bytes * np.where(rc == 2, 4.0 / 3.0, 1.0) / hbm_rate
 
     # ---- communication per micro-batch per stage
     layers_stage = arch.layers / pp
