@@ -122,3 +122,21 @@ def test_to_dataset_dims(minimal_text):
     assert ds["installed"].dims == ("sample", "period", "site", "chip")
     assert str(ds["period"].dtype).startswith("datetime64")
     assert ds.sizes["period"] == 24
+
+
+def test_take_or_pay_shortfall_in_summary(minimal_text):
+    from gigawatt.results import summarize
+
+    text = minimal_text.replace("term: 2 years}", "term: 2 years, min_per_year: $6B}")
+    scn, fleet = fleet_of(text)
+    summary = summarize(scn, fleet)
+    y2026, y2027 = summary.years
+    # 2026 is wholly inside the term: the minimum is $6B x 365 / 365.25 days
+    assert y2026["commitment_min_usd"] == pytest.approx(6e9 * 365 / 365.25)
+    assert y2026["shortfall_usd"] == pytest.approx(max(y2026["commitment_min_usd"] - y2026["spend_usd"], 0.0))
+    assert y2026["shortfall_usd"] > 0  # about $4.3B of spend in 2026 against $6B
+    assert summary.totals["shortfall_usd"] == pytest.approx(y2026["shortfall_usd"] + y2027["shortfall_usd"])
+    # implied price: the $10B commitment over the chip-hours installed in its term
+    chip_h = (fleet.installed[0].sum(axis=(1, 2)) * fleet.period_s / 3600).sum()
+    assert summary.implied["usd_per_chip_hour"] == pytest.approx(10e9 / chip_h)
+    assert summary.implied["contract_usd_per_chip_hour"] == pytest.approx(1.5)

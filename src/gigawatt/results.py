@@ -74,12 +74,19 @@ def summarize(scn, fleet: Fleet, sample: int = 0) -> RunSummary:
     energy = fleet.energy_j()[sample].sum(axis=(1, 2))
     binding = fleet.binding[sample]
 
+    commitment = scn.deal.commitment.total_usd
+    term = fleet.in_commitment
+    min_per_year = scn.deal.commitment.min_per_year_usd
     rows = []
     cumulative = 0.0
     for year in np.unique(years):
         idx = np.nonzero(years == year)[0]
         last = idx[-1]
         cumulative += float(spend[idx].sum())
+        # take-or-pay: the minimum applies pro rata to the months of the year inside the term
+        in_term_s = float(fleet.period_s[idx][term[idx]].sum())
+        minimum = (min_per_year or 0.0) * in_term_s / buyer.SECONDS_PER_YEAR
+        shortfall = float(buyer.commitment_shortfall_usd(float(spend[idx][term[idx]].sum()), minimum))
         rows.append(
             {
                 "year": int(year),
@@ -94,11 +101,11 @@ def summarize(scn, fleet: Fleet, sample: int = 0) -> RunSummary:
                 "cumulative_spend_usd": cumulative,
                 "energy_j": float(energy[idx].sum()),
                 "binding": _year_mode(binding[idx]),
+                "commitment_min_usd": minimum,
+                "shortfall_usd": shortfall,
             }
         )
 
-    commitment = scn.deal.commitment.total_usd
-    term = fleet.in_commitment
     chip_h = float((chips[term] * (fleet.period_s[term, None] / 3600.0)).sum())
     it_ws = float((it_w[term] * fleet.period_s[term]).sum())
     spend_term = float(spend[term].sum())
@@ -117,10 +124,15 @@ def summarize(scn, fleet: Fleet, sample: int = 0) -> RunSummary:
         "energy_j": float(energy.sum()),
         "chip_hours_in_commitment_term": chip_h,
     }
+    contract_price = spend_term / chip_h if chip_h > 0 else float("nan")
+    totals["shortfall_usd"] = float(sum(r["shortfall_usd"] for r in rows))
     implied = {
         "usd_per_gw_year": buyer.implied_usd_per_gw_year(commitment, it_ws),
         "usd_per_chip_hour": buyer.implied_usd_per_chip_hour(commitment, chip_h),
-        "contract_usd_per_chip_hour": spend_term / chip_h if chip_h > 0 else float("nan"),
+        "contract_usd_per_chip_hour": contract_price,
+        # what the commitment alone buys at the run's average contract price
+        "commitment_buys_chip_hours": float(buyer.chip_hours_for_budget(commitment, contract_price))
+        if chip_h > 0 else 0.0,
     }
     return RunSummary(scn.name, scn.seed, rows, totals, implied, notes)
 

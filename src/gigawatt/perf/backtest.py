@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import statistics
 from importlib import resources
 from pathlib import Path
@@ -131,8 +132,10 @@ def predict_training_row(row: dict[str, Any], lookup: HardwareLookup | None = No
         # a given layout is Megatron-style ZeRO-1, except pure data parallelism on TPUs (MaxText FSDP)
         fixed["fsdp"] = 1 if (hw.family == "tpu" and tp * pp == 1) else 0
         fixed["cp"] = fixed["cp"] or 1.0
+    m_etp = re.search(r"\bETP=(\d+)", str(row.get("conversion") or ""))
+    etp = int(m_etp.group(1)) if m_etp and arch.is_moe else None
     res = search_training(arch, hw, n_chips=int(n_dev), seq_len=int(seq), global_batch_seqs=int(gbs),
-                          precision=precision, fixed=fixed)
+                          precision=precision, fixed=fixed, etp=etp)
     detail: dict[str, Any] = {}
     if res["layout"] is not None:
         tokens_per_s = res["result"]["tokens_per_s"]
@@ -144,7 +147,7 @@ def predict_training_row(row: dict[str, Any], lookup: HardwareLookup | None = No
         r = training_step(arch, hw, n_chips=n_dev, seq_len=seq, global_batch_seqs=gbs, tp=layout["tp"],
                           pp=layout["pp"], ep=layout["ep"], cp=layout["cp"], vpp=layout["vpp"],
                           micro_batch=layout["micro_batch"], recompute=layout["recompute"],
-                          fsdp=bool(layout["fsdp"]), precision=precision)
+                          fsdp=bool(layout["fsdp"]), precision=precision, etp=etp)
         tokens_per_s = float(r["tokens_per_s"])
         detail = {"layout": layout, **{k: float(v) for k, v in r.items()}}
         detail["note"] = "published layout evaluated although the memory model says it does not fit"

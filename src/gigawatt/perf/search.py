@@ -88,7 +88,7 @@ def layout_grid(arch: tf.Arch, hw: Hardware, *, n_chips: int, seq_len: int, glob
 
 def search_training(arch: tf.Arch, hw: Hardware, *, n_chips: int, seq_len: int, global_batch_seqs: int,
                     precision: str = "bf16", cal: Calibration | None = None,
-                    fixed: dict[str, Any] | None = None) -> dict[str, Any]:
+                    fixed: dict[str, Any] | None = None, etp: int | None = None) -> dict[str, Any]:
     """The fastest layout that fits, with its breakdown.
 
     Returns
@@ -116,7 +116,7 @@ def search_training(arch: tf.Arch, hw: Hardware, *, n_chips: int, seq_len: int, 
     r = training_step(
         arch, hw, n_chips=n_chips, seq_len=seq_len, global_batch_seqs=global_batch_seqs,
         tp=g["tp"], pp=g["pp"], ep=g["ep"], cp=g["cp"], vpp=g["vpp"], micro_batch=g["micro_batch"],
-        recompute=g["recompute"], fsdp=g["fsdp"].astype(bool), precision=precision, cal=cal,
+        recompute=g["recompute"], fsdp=g["fsdp"].astype(bool), precision=precision, cal=cal, etp=etp,
     )
     fits = np.asarray(r["fits"], dtype=bool)
     n_fit = int(fits.sum())

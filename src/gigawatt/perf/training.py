@@ -115,11 +115,18 @@ def collective_time_s(bytes_per_chip: Any, group_span: Any, hw: Hardware, cal: C
     return np.where(b > 0, b / bw + np.asarray(n_calls, dtype=float) * cal.collective_latency_s, 0.0)
 
 
-def _params_per_chip(arch: tf.Arch, tp: np.ndarray, pp: np.ndarray, ep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _expert_tp(tp: np.ndarray, ep: np.ndarray, etp: Any) -> np.ndarray:
+    """Tensor parallelism of the experts: given, else 1 with expert parallelism and ``tp`` without."""
+    if etp is None:
+        return np.where(ep > 1, 1.0, tp)
+    return np.asarray(etp, dtype=float)
+
+
+def _params_per_chip(arch: tf.Arch, tp: np.ndarray, pp: np.ndarray, ep: np.ndarray,
+                     etp: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """(dense, expert) parameters one chip holds before ZeRO/FSDP sharding [1]."""
     dense = (arch.params_total - arch.expert_params) / (tp * pp)
-    expert_tp = np.where(ep > 1, 1.0, tp)
-    expert = arch.expert_params / (ep * expert_tp * pp)
+    expert = arch.expert_params / (ep * _expert_tp(tp, ep, etp) * pp)
     return dense, expert
 
 
@@ -137,6 +144,7 @@ def memory_per_chip_bytes(
     n_microbatches: Any = 1,
     recompute: Any = 1,
     fsdp: Any = False,
+    etp: Any = None,
 ) -> np.ndarray:
     """Bytes of HBM one chip needs: weights, gradients, optimizer state, activations [B].
 
@@ -150,9 +158,9 @@ def memory_per_chip_bytes(
     """
     tp, pp, dp, ep, cp, vpp, mb, m = (np.asarray(x, dtype=float) for x in (tp, pp, dp, ep, cp, vpp, micro_batch, n_microbatches))
     fsdp = np.asarray(fsdp, dtype=bool)
-    dense, expert = _params_per_chip(arch, tp, pp, ep)
+    dense, expert = _params_per_chip(arch, tp, pp, ep, etp)
     dense_dp = dp * cp
-    expert_dp = np.maximum(dp * cp / ep, 1.0)
+    expert_dp = np.maximum(dp * cp * tp / (ep * _expert_tp(tp, ep, etp)), 1.0)
     shard_dense = np.where(fsdp, dense_dp, 1.0)
     shard_expert = np.where(fsdp, expert_dp, 1.0)
     states = (WEIGHT_BYTES + GRAD_BYTES) * (dense / shard_dense + expert / shard_expert)
@@ -185,6 +193,7 @@ def training_step(
     fsdp: Any = False,
     precision: str = "bf16",
     cal: Calibration | None = None,
+    etp: Any = None,
 ) -> dict[str, np.ndarray]:
     """Step time and its breakdown, memory per chip, tokens/s and MFU of one training layout.
 
@@ -209,6 +218,9 @@ def training_step(
         0 none, 1 selective, 2 full (see ``RECOMPUTE``).
     fsdp : array_like of bool
         Shard weights and gradients too (ZeRO-3 / FSDP) instead of ZeRO-1.
+    etp : array_like, optional
+        Tensor parallelism inside each expert; by default 1 with expert
+        parallelism, else ``tp`` [1].
     precision : str
         Matmul precision: ``bf16``, ``fp16``, ``fp8`` or ``fp4``.
     cal : Calibration, optional
@@ -265,7 +277,7 @@ def training_step(
     tokens_replica_mb = mb * s  # tokens of one micro-batch of one replica
     eff_dense = gemm_efficiency(arch.d_model / tp, tokens_mb, e_max, cal.matmul_half_width, cal.matmul_half_tokens)
     if arch.is_moe:
-        expert_tp = np.where(ep > 1, 1.0, tp)
+        expert_tp = _expert_tp(tp, ep, etp)
         tokens_per_expert = tokens_mb * ep * arch.moe_active / arch.moe_experts
         eff_expert = gemm_efficiency(
             np.minimum(arch.moe_d_ff / expert_tp, arch.d_model), tokens_per_expert, e_max,
@@ -307,9 +319,9 @@ def training_step(
     t_mb = compute_mb + exposed_mb
 
     # ---- data-parallel gradient synchronisation, once per step (FSDP: per micro-batch)
-    dense_p, expert_p = _params_per_chip(arch, tp, pp, ep)
+    dense_p, expert_p = _params_per_chip(arch, tp, pp, ep, etp)
     dense_dp = dp * cp
-    expert_dp = np.maximum(dp * cp / ep, 1.0)
+    expert_dp = np.maximum(dp * cp * tp / (ep * _expert_tp(tp, ep, etp)), 1.0)
     dp_bytes = tf.dp_gradient_bytes(dense_p, dense_dp, fsdp=fsdp) + tf.dp_gradient_bytes(expert_p, expert_dp, fsdp=fsdp)
     dp_bytes = dp_bytes * np.where(fsdp, m, 1.0)
     dp_t = collective_time_s(dp_bytes, tp * cp * dp, hw, cal, n_calls=np.where(dp > 1, 2.0 * layers_stage, 0.0))
@@ -328,7 +340,7 @@ def training_step(
     mfu = model_flops * tokens_per_s / (n * peak)
     memory = memory_per_chip_bytes(
         arch, seq_len=s, tp=tp, pp=pp, dp=dp, ep=ep, cp=cp, vpp=vpp, micro_batch=mb,
-        n_microbatches=m, recompute=rc, fsdp=fsdp,
+        n_microbatches=m, recompute=rc, fsdp=fsdp, etp=etp,
     )
     fits = memory <= cal.usable_hbm_frac * hw.hbm_bytes
     return {

@@ -390,12 +390,17 @@ def activation_bytes_per_token_layer(arch: Arch, tp: Any, recompute: Any, *, seq
 
     Notes
     -----
-    Korthikanti et al. [2]_ give ``s·b·h·(34 + 5·a·s/h)`` bytes per layer in
-    16-bit; with flash attention the ``5·a·s/h`` score term is not stored. Here
-    the terms are generalised to GQA and gated FFNs: attention ``11·h`` + norms
-    ``4·h`` + FFN ``2·h + (2m)·f`` with ``f`` the FFN width a token uses, all
-    divided by ``tp`` with sequence parallelism. Full recompute keeps only the
-    layer input, ``2·h / tp``.
+    Counted tensor by tensor in 16-bit for a pre-norm block with flash
+    attention (which stores ``Q, K, V, O`` and no score matrix), after
+    Korthikanti et al. [2]_: norm inputs ``2·2h``, norm outputs ``2·2h``,
+    ``Q`` and ``O`` ``2·2h``, ``K, V`` ``4·KV·hd`` (MLA: the latent,
+    ``2·(r_kv + rope)`` plus the up-projected ``K, V``), the FFN input and
+    its ``m`` hidden outputs ``2·m·f`` (``f`` the FFN width a token uses, ``m`` =
+    3 gated or 2). For a GELU FFN with ``f = 4h`` and MHA this is ``32·h``, the
+    paper's ``34·h`` without dropout masks. Selective recompute re-runs the
+    cheap norms and activation functions and drops ``2·2h + 2·f``; full
+    recompute keeps only the layer input ``2h``. Sequence parallelism divides
+    all of it by ``tp``.
     """
     t = np.asarray(tp, dtype=float)
     r = np.asarray(recompute)
@@ -403,12 +408,16 @@ def activation_bytes_per_token_layer(arch: Arch, tp: Any, recompute: Any, *, seq
         f = (arch.moe_active + arch.moe_shared) * arch.moe_d_ff
     else:
         f = arch.d_ff
-    kv_ratio = (arch.n_kv_heads * arch.head_dim) / max(arch.d_model, 1)
-    attn = arch.d_model * (7.0 + 4.0 * kv_ratio)
-    per_token = attn + 4.0 * arch.d_model + 2.0 * arch.d_model + 2.0 * arch.ffn_matrices * f
+    d = arch.d_model
+    q_o = 2.0 * 2.0 * arch.n_heads * arch.v_dim
+    if arch.attention == "mla":
+        kv = 2.0 * (arch.kv_lora_rank + arch.qk_rope_head_dim) + 2.0 * arch.n_heads * (arch.qk_head_dim + arch.v_dim)
+    else:
+        kv = 4.0 * arch.n_kv_heads * arch.head_dim
+    none = 4.0 * d + 4.0 * d + q_o + kv + 2.0 * arch.ffn_matrices * f
+    selective = none - 4.0 * d - 2.0 * f
     div = t if sequence_parallel else 1.0
-    full = 2.0 * arch.d_model / div
-    return np.where(r == 2, full, per_token / t)
+    return np.where(r == 2, 2.0 * d / div, np.where(r == 1, selective, none) / t)
 
 
 # ---------------------------------------------------------------- collectives
