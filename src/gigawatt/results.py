@@ -158,12 +158,7 @@ def write_outputs(out_dir: str | Path, scn, fleet: Fleet, summary: RunSummary, s
         (tmp / "summary.json").write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
         _write_years_csv(tmp / "years.csv", summary, fleet.chip_ids)
         (tmp / "scenario.yaml").write_text(scenario_text)
-        resolved = scn.model_dump(mode="json")
-        resolved["resolved_chips"] = [
-            {"chip": c.chip, "system": c.system, "it_w_per_chip": c.it_w_per_chip,
-             "lifetime_months": c.lifetime_months, "supply_per_year": None if np.isinf(c.supply_per_year) else c.supply_per_year}
-            for c in fleet.chips
-        ]
+        resolved = resolved_scenario(scn, fleet)
         (tmp / "scenario.resolved.json").write_text(json.dumps(resolved, indent=2) + "\n")
         manifest = {
             "gigawatt_version": __version__,
@@ -197,3 +192,93 @@ def _write_years_csv(path: Path, summary: RunSummary, chip_ids: list[str]) -> No
         writer.writerow(cols + [f"chips_{c}" for c in chip_ids])
         for row in summary.years:
             writer.writerow([row[c] for c in cols] + [row["chips"][c] for c in chip_ids])
+
+
+@dataclass
+class Results:
+    """Everything one run produced, with its provenance.
+
+    Attributes
+    ----------
+    dataset : xarray.Dataset
+        Monthly arrays with dimensions ``(sample, period, site, chip[, workload])``.
+        Always present: ``installed``, ``added``, ``retired``, ``it_power_w``,
+        ``facility_power_w``, ``spend_usd``, ``energy_j``, ``peak_bf16_flops``,
+        ``peak_fp8_flops``, ``energized_it_w``, ``binding``, ``price_usd_per_chip_h``.
+        With demand in the scenario, the simulation adds ``allocated``
+        (chips per workload), ``power_drawn_w``, ``energy_drawn_j``,
+        ``utilization``, ``inference_demand_tokens``, ``inference_served_tokens``
+        and ``training_flop``.
+    events : list of dict
+        One row per training run: ``name``, ``model``, ``chip``, ``site``,
+        ``chips``, ``start``, ``finish``, ``deadline``, ``delay_days``, ``status``.
+    summary : dict
+        The JSON of ``gigawatt run --json``.
+    scenario_text : str
+        The scenario file as given.
+    resolved : dict
+        The scenario with every value in SI and defaults filled in.
+    version : str
+        The gigawatt version that produced it.
+    seed : int
+        The scenario's seed.
+    timings_s : dict
+        Wall time of each stage [s].
+    """
+
+    dataset: Any
+    events: list
+    summary: dict
+    scenario_text: str
+    resolved: dict
+    version: str
+    seed: int
+    timings_s: dict
+
+    @property
+    def name(self) -> str:
+        return str(self.summary.get("scenario", ""))
+
+    def events_frame(self):
+        """The events as a pandas DataFrame."""
+        import pandas as pd
+
+        cols = ["name", "model", "chip", "site", "chips", "start", "finish", "deadline", "delay_days", "status"]
+        return pd.DataFrame(self.events, columns=cols)
+
+    def to_frame(self, variable: str):
+        """One variable of the dataset as a long pandas DataFrame."""
+        return self.dataset[variable].to_dataframe().reset_index()
+
+
+def resolved_scenario(scn, fleet: Fleet) -> dict:
+    """The scenario with every value in SI, defaults and catalog lookups filled in."""
+    resolved = scn.model_dump(mode="json")
+    resolved["resolved_chips"] = [
+        {"chip": c.chip, "system": c.system, "it_w_per_chip": c.it_w_per_chip,
+         "lifetime_months": c.lifetime_months, "supply_per_year": None if np.isinf(c.supply_per_year) else c.supply_per_year}
+        for c in fleet.chips
+    ]
+    return resolved
+
+
+def build_results(scn, fleet: Fleet, scenario_text: str, timings_s: dict | None = None, simulation=None) -> Results:
+    """Bundle a run into :class:`Results` (buildout only, or with a simulation)."""
+    summary = summarize(scn, fleet)
+    ds = fleet.to_dataset()
+    events: list = []
+    out = summary.to_dict()
+    if simulation is not None:
+        ds = ds.merge(simulation.to_dataset())
+        events = simulation.events()
+        out.update(simulation.summary_dict())
+    return Results(
+        dataset=ds,
+        events=events,
+        summary=out,
+        scenario_text=scenario_text,
+        resolved=resolved_scenario(scn, fleet),
+        version=__version__,
+        seed=scn.seed,
+        timings_s=dict(timings_s or {}),
+    )

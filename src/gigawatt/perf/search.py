@@ -38,7 +38,7 @@ def _candidates(arch: tf.Arch, hw: Hardware, n_chips: int, seq_len: int) -> dict
     cp = [c for c in (1, 2, 4, 8, 16, 32) if c == 1 or seq_len >= 8192 * c // 2]
     ep = [e for e in _POW2 if arch.is_moe and arch.moe_experts % e == 0] or [1]
     return {
-        "tp": tp, "pp": pp, "cp": cp, "ep": ep, "vpp": [1, 2, 3, 4, 6, 8],
+        "tp": tp, "pp": pp, "cp": cp, "ep": ep, "vpp": [1, 2, 3, 4, 5, 6, 7, 8],
         "micro_batch": [1, 2, 4, 8, 16], "recompute": [0, 1, 2], "fsdp": [0, 1],
     }
 
@@ -61,7 +61,8 @@ def layout_grid(arch: tf.Arch, hw: Hardware, *, n_chips: int, seq_len: int, glob
     Notes
     -----
     Kept: ``tp·pp·cp`` divides ``n_chips``; ``dp·mb`` divides the global
-    batch; ``ep`` divides ``dp·cp`` and the expert count; ``pp·vpp ≤ L`` and
+    batch; ``ep`` divides ``tp·cp·dp`` (Megatron-Core's expert
+    grid with expert TP 1) and the expert count; ``pp·vpp ≤ L`` and
     ``vpp = 1`` without pipelining; FSDP only without pipelining.
     """
     cand = _candidates(arch, hw, n_chips, seq_len)
@@ -75,7 +76,7 @@ def layout_grid(arch: tf.Arch, hw: Hardware, *, n_chips: int, seq_len: int, glob
     dp = np.where(ok, n_chips // np.maximum(model, 1), 0)
     ok &= dp >= 1
     ok &= (global_batch_seqs % np.maximum(dp * g["micro_batch"], 1)) == 0
-    ok &= ((dp * g["cp"]) % g["ep"]) == 0
+    ok &= ((dp * g["cp"] * g["tp"]) % g["ep"]) == 0  # experts are carved out of tp x cp x dp (etp = 1)
     ok &= g["pp"] * g["vpp"] <= arch.layers
     ok &= (g["pp"] > 1) | (g["vpp"] == 1)
     ok &= (g["fsdp"] == 0) | (g["pp"] == 1)

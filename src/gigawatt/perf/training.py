@@ -40,6 +40,7 @@ __all__ = [
     "gemm_efficiency",
     "pipeline_bubble_fraction",
     "collective_time_s",
+    "alltoall_time_s",
     "training_step",
     "memory_per_chip_bytes",
     "RECOMPUTE",
@@ -115,6 +116,24 @@ def collective_time_s(bytes_per_chip: Any, group_span: Any, hw: Hardware, cal: C
     return np.where(b > 0, b / bw + np.asarray(n_calls, dtype=float) * cal.collective_latency_s, 0.0)
 
 
+def alltoall_time_s(bytes_per_chip: Any, group_span: Any, hw: Hardware, cal: Calibration, n_calls: Any = 1) -> np.ndarray:
+    """Time of all-to-alls whose peers are spread evenly over ``group_span`` chips [s].
+
+    Notes
+    -----
+    A share ``min(1, S/span)`` of the traffic stays in the scale-up domain of
+    ``S`` chips; the two tiers run concurrently, so
+    ``t = max(b·f_in / bw_up, b·(1-f_in) / bw_out) + n_calls·latency``.
+    """
+    span = np.maximum(np.asarray(group_span, dtype=float), 1.0)
+    f_in = np.minimum(1.0, hw.chips_per_scaleup / span)
+    b = np.asarray(bytes_per_chip, dtype=float)
+    up = hw.scaleup_bw_one_way_bytes_per_s * cal.scaleup_eff
+    out = hw.scaleout_bw_bytes_per_s * cal.scaleout_eff
+    t = np.maximum(b * f_in / up, b * (1.0 - f_in) / out)
+    return np.where(b > 0, t + np.asarray(n_calls, dtype=float) * cal.collective_latency_s, 0.0)
+
+
 def _expert_tp(tp: np.ndarray, ep: np.ndarray, etp: Any) -> np.ndarray:
     """Tensor parallelism of the experts: given, else 1 with expert parallelism and ``tp`` without."""
     if etp is None:
@@ -154,7 +173,7 @@ def memory_per_chip_bytes(
     the optimizer state over data parallelism, FSDP shards all three.
     Activations of the 1F1B schedule: the first stage holds ``min(m, pp)``
     micro-batches of its ``L/pp`` layers, times ``1 + (pp-1)/(pp·v)`` with
-    interleaving [3]_; plus the fp32 logits of one micro-batch.
+    interleaving [1]_ [3]_; plus the fp32 logits of one micro-batch.
     """
     tp, pp, dp, ep, cp, vpp, mb, m = (np.asarray(x, dtype=float) for x in (tp, pp, dp, ep, cp, vpp, micro_batch, n_microbatches))
     fsdp = np.asarray(fsdp, dtype=bool)
@@ -167,7 +186,7 @@ def memory_per_chip_bytes(
     states = states + OPTIMIZER_BYTES * (dense / dense_dp + expert / expert_dp)
     tokens_mb = mb * np.asarray(seq_len, dtype=float) / cp
     act_layer = tf.activation_bytes_per_token_layer(arch, tp, recompute)
-    inflight = np.minimum(m, pp) * (1.0 + (pp - 1.0) / (pp * vpp))
+    inflight = np.minimum(m, pp) * np.where(vpp > 1, 1.0 + (pp - 1.0) / (pp * vpp), 1.0)
     acts = act_layer * tokens_mb * (arch.layers / pp) * inflight
     # one layer's full working set is live during its backward pass under recompute
     acts = acts + tf.activation_bytes_per_token_layer(arch, tp, 0) * tokens_mb
@@ -280,7 +299,7 @@ def training_step(
         expert_tp = _expert_tp(tp, ep, etp)
         tokens_per_expert = tokens_mb * ep * arch.moe_active / arch.moe_experts
         eff_expert = gemm_efficiency(
-            np.minimum(arch.moe_d_ff / expert_tp, arch.d_model), tokens_per_expert, e_max,
+            np.minimum(arch.moe_d_ff / expert_tp, arch.d_model), tokens_per_expert, e_max,  # smaller GEMM side
             cal.expert_half_width, cal.matmul_half_tokens,
         )
     else:
@@ -310,7 +329,7 @@ def training_step(
     if arch.is_moe:
         moe_layers_stage = arch.moe_layers / pp
         ep_bytes = tf.ep_alltoall_bytes_per_layer(arch, tokens_mb / tp, ep) * moe_layers_stage
-        ep_t = collective_time_s(ep_bytes, tp * ep, hw, cal, n_calls=np.where(ep > 1, 4.0 * moe_layers_stage, 0.0))
+        ep_t = alltoall_time_s(ep_bytes, tp * ep, hw, cal, n_calls=np.where(ep > 1, 4.0 * moe_layers_stage, 0.0))
     else:
         ep_t = np.zeros_like(tp_t)
     pp_bytes = np.where(pp > 1, tf.pp_p2p_bytes(arch, tokens_mb, tp), 0.0)
