@@ -46,6 +46,7 @@ class ChipSpec:
     supply_per_year: float
     lifetime_months: int
     estimate: bool
+    max_chips_per_run: float = np.inf  # largest cluster the system is built for [1]
     provenance: dict[str, str] = field(default_factory=dict)
 
 
@@ -180,6 +181,7 @@ def resolve_chips(scn) -> list[ChipSpec]:
                 supply_per_year=float(supply),
                 lifetime_months=max(1, int(round(entry.lifetime_s / SECONDS_PER_MONTH_AVG))),
                 estimate=bool(entry.estimate or chip.estimate),
+                max_chips_per_run=float(system.max_chips_per_cluster or np.inf),
                 provenance={"chip": chip.source, "system": system.source},
             )
         )

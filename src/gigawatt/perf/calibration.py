@@ -60,8 +60,11 @@ class Calibration:
         Fixed host/launch cost of one decode or prefill iteration [s].
     max_decode_batch : float
         Largest continuous batch an engine runs [sequences].
-    prefill_eff_ratio : float
-        Prefill GEMM efficiency relative to training GEMMs [1].
+    serving_eff_ratio : float
+        GEMM and attention efficiency of serving engines relative to training [1].
+    server_utilization : float
+        Share of the best latency-feasible throughput a ``server`` run keeps,
+        the headroom that holds tail latency under random arrivals [1].
     """
 
     family: str = "generic"
@@ -83,7 +86,8 @@ class Calibration:
     usable_hbm_frac: float = 0.9
     decode_step_overhead_s: float = 2e-3
     max_decode_batch: float = 512.0
-    prefill_eff_ratio: float = 1.0
+    serving_eff_ratio: float = 1.0
+    server_utilization: float = 0.88
 
     def matmul_peak_eff(self, precision: str) -> float:
         """Largest achievable fraction of the ``precision`` peak [1]."""

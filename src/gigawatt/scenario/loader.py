@@ -103,9 +103,14 @@ def _input_names(model) -> list[str]:
 
 def _model_at(path: Path_):
     """The schema model that holds the mapping at ``path`` (for did-you-mean)."""
+    from gigawatt.scenario import economics_schema as e
+    from gigawatt.scenario import demand_schema as d
     from gigawatt.scenario import schema as s
 
     table = {
+        ("economics",): e.Economics,
+        ("economics", "discount"): e.Discount,
+        ("economics", "power_price"): e.PowerPrices,
         (): s.Scenario,
         ("horizon",): s.Horizon,
         ("deal",): s.Deal,
@@ -115,6 +120,11 @@ def _model_at(path: Path_):
         ("sites", int): s.Site,
         ("roadmap", int): s.RoadmapEntry,
         ("prices", str): s.Price,
+        ("demand",): d.Demand,
+        ("demand", "training", int): d.TrainingRun,
+        ("demand", "training", int, "generate"): d.GeneratedRuns,
+        ("demand", "inference", int): d.InferenceStream,
+        ("demand", "inference", int, "agentic"): d.Agentic,
     }
     key = tuple(int if isinstance(p, int) else p for p in path)
     if key in table:
@@ -136,7 +146,8 @@ def _schema_problems(exc, data: Any, lines: dict[Path_, int]) -> list[Problem]:
 
     problems = []
     for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("function-" in p or p.startswith("Price"))))
+        loc = tuple(p for p in err["loc"]
+                    if not (isinstance(p, str) and ("function-" in p or p.startswith("Price") or p.startswith("<"))))
         kind = err["type"]
         msg = _clean(err["msg"])
         hint = None

@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from gigawatt import units
+from gigawatt.scenario.demand_schema import Demand
+from gigawatt.scenario.economics_schema import Economics
 
 SCHEMA_VERSION = 1
 
@@ -89,6 +91,11 @@ class Investment(_Strict):
     condition: str | None = None
     include: bool = True
     note: str | None = None
+    #: chance the tranche is paid [1]; the ledger counts amount x probability (non-binding deals < 1)
+    probability: float = Field(default=1.0, ge=0.0, le=1.0)
+    #: cash, convertible_note and equity are paid in cash at ``date``; services is a credit the
+    #: buyer draws down against its spend with the provider
+    instrument: Literal["cash", "convertible_note", "equity", "services"] = "cash"
 
 
 class Deal(_Strict):
@@ -101,6 +108,10 @@ class Deal(_Strict):
     capacity_basis: Literal["it", "facility"] = "it"
     spend_limit: SpendLimit | None = None
     investments: list[Investment] = Field(default_factory=list)
+    #: false for a letter of intent or term sheet; the ledger then enforces no take-or-pay
+    binding: bool = True
+    #: the buyer pays any shortfall against the yearly minimum and, at the term's end, the total
+    take_or_pay: bool = True
 
 
 class Site(_Strict):
@@ -169,6 +180,8 @@ class Scenario(_Strict):
     roadmap: list[RoadmapEntry] = Field(min_length=1)
     prices: dict[str, Annotated[Price, BeforeValidator(_price_short_form)]]
     fill: Literal["newest", "roadmap"] = "newest"
+    demand: Demand | None = None
+    economics: Economics | None = None
 
     def months(self) -> list[str]:
         """The period labels (YYYY-MM) of the horizon."""

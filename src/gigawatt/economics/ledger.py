@@ -1,0 +1,567 @@
+"""The deal ledger: both parties' monthly cash flows, NPV, IRR and implied figures.
+
+The lab (the buyer of compute) and the provider (the cloud) each get a monthly
+cash-flow table, positive in and negative out:
+
+========================  ====================================  ==============================
+line                      lab                                   provider
+========================  ====================================  ==============================
+``investment_usd``        + investments received in cash        - investments paid in cash
+``spend_usd``             - contract spend paid in cash         + the same, as revenue
+``shortfall_usd``         - take-or-pay shortfall               + the same
+``capex_chips_usd``                                             - chips, servers, network
+``capex_datacenter_usd``                                        - build cost x new energized MW
+``power_usd``                                                   - facility energy x site price
+``opex_usd``                                                    - operations and maintenance
+``residual_usd``                                                + book value at the horizon end
+========================  ====================================  ==============================
+
+What one party pays the other appears on both sides with opposite signs.
+Investments paid as cloud services are a credit the lab draws down against its
+spend, so they lower both the lab's cash spend and the provider's cash revenue.
+The equity the provider receives for its investment has no cash value in the
+ledger (it is not sold within the horizon).
+
+Arrays have the dimensions ``(sample, period)``; the summaries use sample 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gigawatt.economics import buyer, finance, tco
+from gigawatt.errors import GigawattError
+
+__all__ = ["Ledger", "build_ledger", "ledger_json", "resolve_costs"]
+
+LAB_LINES = ("investment_usd", "spend_usd", "shortfall_usd")
+PROVIDER_LINES = ("investment_usd", "spend_usd", "shortfall_usd", "capex_chips_usd", "capex_datacenter_usd",
+                  "power_usd", "opex_usd", "residual_usd")
+
+
+@dataclass
+class Costs:
+    """The provider's cost inputs for one scenario, resolved to SI, with where each came from."""
+
+    discount_lab: float
+    discount_provider: float
+    capex_per_chip_usd: np.ndarray  # (chip,)
+    build_cost_usd_per_w: float
+    datacenter_life_months: int
+    opex_usd_per_w_year: float
+    maintenance_share_per_year: float
+    power_load_factor: float
+    power_price_usd_per_mwh: np.ndarray  # (site,)
+    residual: str
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Ledger:
+    """Monthly cash flows of both parties, and what they add up to."""
+
+    months: list[str]
+    period_years: np.ndarray  # (period,) years since the first period
+    lab: dict[str, np.ndarray]  # line -> (sample, period) [USD]
+    provider: dict[str, np.ndarray]  # line -> (sample, period) [USD]
+    depreciation_usd: np.ndarray  # (sample, period) chips + datacenter [USD]
+    costs: Costs
+    summary: dict[str, Any]
+    tco_by_year: list[dict[str, Any]]
+    notes: list[str]
+
+    def net_usd(self, party: str) -> np.ndarray:
+        """Net cash flow of ``party`` ('lab' or 'provider'), (sample, period) [USD]."""
+        lines = self.lab if party == "lab" else self.provider
+        return sum(lines.values())
+
+    def yearly(self, party: str, sample: int = 0) -> list[dict[str, float]]:
+        """Each line of ``party`` summed per calendar year, with net and cumulative net [USD]."""
+        lines = self.lab if party == "lab" else self.provider
+        years = np.array([int(m[:4]) for m in self.months])
+        rows, cumulative = [], 0.0
+        net = self.net_usd(party)[sample]
+        for year in np.unique(years):
+            idx = years == year
+            row: dict[str, float] = {"year": int(year)}
+            row.update({name: float(values[sample, idx].sum()) for name, values in lines.items()})
+            row["net_usd"] = float(net[idx].sum())
+            cumulative += row["net_usd"]
+            row["cumulative_net_usd"] = cumulative
+            rows.append(row)
+        return rows
+
+
+def _month_index(month: str) -> int:
+    y, m = month.split("-")
+    return int(y) * 12 + int(m) - 1
+
+
+def resolve_costs(scn, fleet, discount: float | None = None) -> Costs:
+    """The scenario's ``economics:`` section over the sourced defaults.
+
+    Parameters
+    ----------
+    scn : Scenario
+    fleet : Fleet
+    discount : float, optional
+        One annual rate for both parties [1/year]; overrides the scenario.
+
+    Raises
+    ------
+    GigawattError
+        A site or chip named under ``economics`` that the scenario does not have.
+    """
+    from gigawatt import catalog
+    from gigawatt.economics.defaults import cost_defaults
+    from gigawatt.errors import CatalogError
+
+    d = cost_defaults()
+    e = scn.economics
+    src: dict[str, str] = {}
+
+    def pick(name: str, scenario_value, label: str):
+        if scenario_value is not None:
+            src[label] = "scenario economics"
+            return scenario_value
+        s = d.values[name]
+        src[label] = s.source + (" (estimate)" if s.estimate else "")
+        return s.value
+
+    lab_rate = pick("discount_lab", e.discount.lab if e else None, "discount_lab")
+    provider_rate = pick("discount_provider", e.discount.provider if e else None, "discount_provider")
+    if discount is not None:
+        lab_rate = provider_rate = float(discount)
+        src["discount_lab"] = src["discount_provider"] = "--discount"
+
+    by_id: dict[str, float] = {}
+    if e is not None:
+        for name, usd in e.capex_per_chip_usd.items():
+            try:
+                by_id[catalog.resolve("chips", name)] = usd
+            except CatalogError:
+                raise GigawattError(f"economics.capex_per_chip: unknown chip {name!r}; "
+                                    f"use a roadmap chip: {', '.join(fleet.chip_ids)}") from None
+    it_capex = pick("it_capex_usd_per_w", e.it_capex_usd_per_w if e else None, "it_capex_usd_per_w")
+    capex = np.zeros(len(fleet.chips))
+    for j, spec in enumerate(fleet.chips):
+        if spec.chip in by_id:
+            capex[j] = by_id[spec.chip]
+            src[f"capex_{spec.chip}"] = "scenario economics"
+        elif spec.chip in d.capex_per_chip_usd:
+            s = d.capex_per_chip_usd[spec.chip]
+            capex[j] = s.value
+            src[f"capex_{spec.chip}"] = s.source + (" (estimate)" if s.estimate else "")
+        else:
+            capex[j] = it_capex * spec.it_w_per_chip
+            src[f"capex_{spec.chip}"] = (f"it_capex_usd_per_w ${it_capex:g}/W x {spec.it_w_per_chip:.0f} W all-in "
+                                         f"(catalog system {spec.system})")
+
+    prices = e.power_price if e else None
+    regions = d.power_price_usd_per_mwh
+
+    def price_of(value, label: str) -> float:
+        if isinstance(value, str):
+            src[label] = regions[value].source
+            return regions[value].value
+        src[label] = "scenario economics"
+        return float(value)
+
+    default_price = price_of(prices.default if prices and prices.default is not None else "us-average",
+                             "power_price_default")
+    if prices is not None:
+        unknown = sorted(set(prices.sites) - set(fleet.sites))
+        if unknown:
+            raise GigawattError(f"economics.power_price.sites: no site named {', '.join(map(repr, unknown))}; "
+                                f"sites are {', '.join(fleet.sites)}")
+    site_price = np.array([
+        price_of(prices.sites[s], f"power_price_{s}") if prices is not None and s in prices.sites else default_price
+        for s in fleet.sites
+    ])
+    life_s = pick("datacenter_life_s", e.datacenter_life_s if e else None, "datacenter_life_s")
+    return Costs(
+        discount_lab=float(lab_rate),
+        discount_provider=float(provider_rate),
+        capex_per_chip_usd=capex,
+        build_cost_usd_per_w=float(pick("build_cost_usd_per_w", e.build_cost_usd_per_w if e else None,
+                                        "build_cost_usd_per_w")),
+        datacenter_life_months=max(1, int(round(life_s / (buyer.SECONDS_PER_YEAR / 12)))),
+        opex_usd_per_w_year=float(pick("opex_usd_per_w_year", e.opex_usd_per_w_year if e else None,
+                                       "opex_usd_per_w_year")),
+        maintenance_share_per_year=float(pick("maintenance_share_per_year",
+                                              e.maintenance_share_per_year if e else None,
+                                              "maintenance_share_per_year")),
+        power_load_factor=float(pick("power_load_factor", e.power_load_factor if e else None, "power_load_factor")),
+        power_price_usd_per_mwh=site_price,
+        residual=e.residual if e else "book",
+        sources=src,
+    )
+
+
+def _investments(scn, fleet, n_s: int):
+    """Expected investment flows by period: cash provider->lab, cash lab->provider, cash other->lab, services."""
+    n_t = len(fleet.months)
+    index = {m: t for t, m in enumerate(fleet.months)}
+    cash_from_provider = np.zeros((n_s, n_t))
+    cash_from_lab = np.zeros((n_s, n_t))
+    cash_from_other = np.zeros((n_s, n_t))
+    services = np.zeros((n_s, n_t))
+    notes = []
+    for inv in scn.deal.investments:
+        if not inv.include:
+            continue
+        month = inv.date or scn.deal.commitment.start
+        t = index.get(month)
+        if t is None:
+            t = 0 if month < fleet.months[0] else None
+        if t is None:
+            notes.append(f"investment of ${inv.amount_usd / 1e9:,.1f}B dated {month} falls after the horizon; "
+                         "left out")
+            continue
+        amount = inv.amount_usd * inv.probability
+        if inv.instrument == "services":
+            if inv.from_party != "provider":
+                raise GigawattError("deal.investments: instrument 'services' must come from the provider; "
+                                    "use instrument: cash for other investors")
+            services[:, t] += amount
+        elif inv.from_party == "provider":
+            cash_from_provider[:, t] += amount
+        elif inv.from_party == "buyer":
+            cash_from_lab[:, t] += amount
+        else:
+            cash_from_other[:, t] += amount
+    return cash_from_provider, cash_from_lab, cash_from_other, services, notes
+
+
+def _shortfall(scn, fleet, spend: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Take-or-pay: yearly minimum per calendar year (pro rata in the term), then the total at term end."""
+    n_s, n_t = spend.shape
+    out = np.zeros_like(spend)
+    notes: list[str] = []
+    deal = scn.deal
+    if not (deal.take_or_pay and deal.binding):
+        return out, notes
+    term = fleet.in_commitment
+    years = np.array([int(m[:4]) for m in fleet.months])
+    minimum = deal.commitment.min_per_year_usd
+    if minimum:
+        for year in np.unique(years):
+            idx = np.nonzero((years == year) & term)[0]
+            if idx.size == 0:
+                continue
+            owed = minimum * fleet.period_s[idx].sum() / buyer.SECONDS_PER_YEAR
+            out[:, idx[-1]] += buyer.commitment_shortfall_usd(spend[:, idx].sum(axis=1), owed)
+    c = deal.commitment
+    end = _month_index(c.start) + int(round(c.term_s / (buyer.SECONDS_PER_YEAR / 12))) - 1
+    t_end = end - _month_index(fleet.months[0])
+    if 0 <= t_end < n_t:
+        paid = spend[:, term].sum(axis=1) + out[:, term].sum(axis=1)
+        out[:, t_end] += np.maximum(c.total_usd - paid, 0.0)
+    else:
+        notes.append("the commitment's term ends after the horizon, so no end-of-term shortfall is booked")
+    return out, notes
+
+
+def _services_drawdown(credit: np.ndarray, spend: np.ndarray) -> np.ndarray:
+    """Credit used against spend each period: min(balance, spend), balance carried forward."""
+    used = np.zeros_like(spend)
+    balance = np.zeros(spend.shape[0])
+    for t in range(spend.shape[1]):
+        balance += credit[:, t]
+        used[:, t] = np.minimum(balance, spend[:, t])
+        balance -= used[:, t]
+    return used
+
+
+def build_ledger(scn, fleet, discount: float | None = None) -> Ledger:
+    """Both parties' monthly cash flows, their NPV and IRR, and the deal's implied figures.
+
+    Parameters
+    ----------
+    scn : Scenario
+        A validated scenario.
+    fleet : Fleet
+        Its buildout, from :func:`gigawatt.fleet.build_fleet`.
+    discount : float, optional
+        One annual discount rate for both parties [1/year]; by default the
+        scenario's ``economics.discount``, else the sourced defaults.
+
+    Returns
+    -------
+    Ledger
+
+    Notes
+    -----
+    For the provider, per period :math:`t`, site :math:`s` and chip :math:`c`:
+
+    .. math::
+        F^{prov}_t = I^{in}_t - I^{out}_t + S_t - U_t + Y_t
+          - k_c\\,a_{t,s,c} - b\\,\\max(\\Delta E_{t,s}, 0)
+          - \\lambda\\,E^{fac}_{t,s,c}\\,p_s / 3.6\\times10^9
+          - o\\,E_{t,s}\\,\\Delta t / \\mathrm{yr} - m\\,K_t\\,\\Delta t / \\mathrm{yr}
+          + B_T\\,[t = T]
+
+    with :math:`S` the contract spend, :math:`U` the services credit used,
+    :math:`Y` the take-or-pay shortfall, :math:`k_c` capex per chip,
+    :math:`a` chips added, :math:`b` build cost per W, :math:`E` energized IT
+    power, :math:`\\lambda` the load factor, :math:`E^{fac}` facility energy
+    at full load, :math:`p_s` the site's power price, :math:`o` operations per
+    W-year, :math:`m` the maintenance share of the gross chip capex in service
+    :math:`K_t`, and :math:`B_T` the book value at the horizon's end. The lab's
+    flow is :math:`F^{lab}_t = I^{cash}_t - (S_t - U_t) - Y_t`. NPV discounts
+    month :math:`k` by :math:`(1 + r)^{-k/12}`.
+    """
+    n_s, n_t = fleet.installed.shape[:2]
+    costs = resolve_costs(scn, fleet, discount)
+    notes: list[str] = []
+    period_years = np.arange(n_t) / 12.0
+    year_s = buyer.SECONDS_PER_YEAR
+
+    spend = fleet.spend_usd().sum(axis=(2, 3))  # (sample, period)
+    from_provider, from_lab, from_other, credit, inv_notes = _investments(scn, fleet, n_s)
+    notes += inv_notes
+    credit_used = _services_drawdown(credit, spend)
+    if credit.sum() > credit_used.sum() + 1.0:
+        notes.append(f"${(credit.sum() - credit_used.sum()) / n_s / 1e9:,.1f}B of services credit is unused "
+                     "at the horizon's end")
+    spend_cash = spend - credit_used
+    shortfall, sf_notes = _shortfall(scn, fleet, spend)
+    notes += sf_notes
+
+    # provider costs
+    added_capex = (fleet.added * costs.capex_per_chip_usd).sum(axis=2)  # (sample, period, chip)
+    life = np.array([c.lifetime_months for c in fleet.chips])
+    chip_dep = tco.straight_line_depreciation_usd(np.moveaxis(added_capex, 1, -1), life)  # (sample, chip, period)
+    chip_dep = np.moveaxis(chip_dep, -1, 1)  # (sample, period, chip)
+    energized = fleet.energized_it_w  # (sample, period, site)
+    new_w = np.diff(energized, axis=1, prepend=0.0).clip(min=0.0)
+    dc_capex = new_w.sum(axis=2) * costs.build_cost_usd_per_w  # (sample, period)
+    dc_dep = tco.straight_line_depreciation_usd(dc_capex, costs.datacenter_life_months)
+    energy = fleet.energy_j() * costs.power_load_factor  # (sample, period, site, chip)
+    power = tco.energy_cost_usd(energy, costs.power_price_usd_per_mwh[None, None, :, None])  # same shape
+    opex_ops = energized.sum(axis=2) * costs.opex_usd_per_w_year * fleet.period_s / year_s  # (sample, period)
+    in_service_capex = (fleet.installed * costs.capex_per_chip_usd).sum(axis=2)  # (sample, period, chip)
+    maintenance = in_service_capex * costs.maintenance_share_per_year * (fleet.period_s / year_s)[None, :, None]
+    residual = np.zeros((n_s, n_t))
+    if costs.residual == "book":
+        book = (np.cumsum(added_capex.sum(axis=2) + dc_capex, axis=1)
+                - np.cumsum(chip_dep.sum(axis=2) + dc_dep, axis=1))
+        residual[:, -1] = book[:, -1]
+
+    lab = {
+        "investment_usd": from_provider + from_other - from_lab,
+        "spend_usd": -spend_cash,
+        "shortfall_usd": -shortfall,
+    }
+    provider = {
+        "investment_usd": from_lab - from_provider,
+        "spend_usd": spend_cash.copy(),
+        "shortfall_usd": shortfall.copy(),
+        "capex_chips_usd": -added_capex.sum(axis=2),
+        "capex_datacenter_usd": -dc_capex,
+        "power_usd": -power.sum(axis=(2, 3)),
+        "opex_usd": -(opex_ops + maintenance.sum(axis=2)),
+        "residual_usd": residual,
+    }
+    ledger = Ledger(list(fleet.months), period_years, lab, provider, chip_dep.sum(axis=2) + dc_dep, costs, {}, [],
+                    notes)
+    ledger.tco_by_year = _tco_by_year(fleet, chip_dep, dc_dep, power, opex_ops, maintenance)
+    ledger.summary = _summary(scn, fleet, ledger, spend, credit, from_provider, chip_dep, dc_dep, power, opex_ops,
+                              maintenance, residual)
+    return ledger
+
+
+def _tco_by_year(fleet, chip_dep, dc_dep, power, opex_ops, maintenance, sample: int = 0) -> list[dict[str, Any]]:
+    """Provider's accounting cost per chip-hour by chip and year, against the contract price.
+
+    Datacenter depreciation and site operations are shared over the chips by
+    their share of installed IT power; idle energized power is carried by the
+    chips installed.
+    """
+    years = np.array([int(m[:4]) for m in fleet.months])
+    hours = fleet.period_s / 3600.0
+    chips = fleet.installed[sample].sum(axis=1)  # (period, chip)
+    it_w = fleet.it_power_w()[sample].sum(axis=1)  # (period, chip)
+    total_w = it_w.sum(axis=1, keepdims=True)
+    share = np.divide(it_w, total_w, out=np.zeros_like(it_w), where=total_w > 0)
+    shared = (dc_dep[sample] + opex_ops[sample])[:, None] * share
+    cost = chip_dep[sample] + shared + power[sample].sum(axis=1) + maintenance[sample]  # (period, chip)
+    spend = fleet.spend_usd()[sample].sum(axis=1)  # (period, chip)
+    rows = []
+    for year in np.unique(years):
+        idx = years == year
+        for j, spec in enumerate(fleet.chips):
+            chip_h = float((chips[idx, j] * hours[idx]).sum())
+            if chip_h <= 0:
+                continue
+            c = float(cost[idx, j].sum()) / chip_h
+            p = float(spend[idx, j].sum()) / chip_h
+            rows.append({"year": int(year), "chip": spec.chip, "chip_hours": chip_h, "cost_usd_per_chip_h": c,
+                         "price_usd_per_chip_h": p, "margin_usd_per_chip_h": p - c,
+                         "margin_share": (p - c) / p if p > 0 else None})
+    return rows
+
+
+def _market_prices(fleet, chip_h_by_chip: np.ndarray) -> dict[str, Any]:
+    """Chip-hour-weighted list and committed catalog prices for the chips that have them."""
+    from gigawatt import catalog
+
+    by_chip = {p.chip: p for p in catalog.load("prices").values()}
+    out: dict[str, Any] = {"by_chip": {}}
+    weights, lists, committed = [], [], []
+    for j, spec in enumerate(fleet.chips):
+        p = by_chip.get(spec.chip)
+        if p is None:
+            continue
+        out["by_chip"][spec.chip] = {"list_usd_per_chip_h": p.list_usd_per_chip_h,
+                                     "committed_usd_per_chip_h": p.committed_usd_per_chip_h, "source": p.source}
+        if p.list_usd_per_chip_h is not None and p.committed_usd_per_chip_h is not None:
+            weights.append(chip_h_by_chip[j])
+            lists.append(p.list_usd_per_chip_h)
+            committed.append(p.committed_usd_per_chip_h)
+    w = np.array(weights, dtype=float)
+    total = float(chip_h_by_chip.sum())
+    out["coverage_share"] = float(w.sum() / total) if total > 0 else 0.0
+    out["list_usd_per_chip_h"] = float(np.dot(w, lists) / w.sum()) if w.sum() > 0 else None
+    out["committed_usd_per_chip_h"] = float(np.dot(w, committed) / w.sum()) if w.sum() > 0 else None
+    return out
+
+
+def _irr_or_none(flows: np.ndarray, period_years: np.ndarray) -> float | None:
+    """IRR of an investment-shaped series (its first flow is money out), else None.
+
+    A series that starts with money in (the lab receiving an investment, then
+    paying for compute) has a "borrowing" rate, not a return; it is not reported.
+    """
+    nonzero = flows[np.abs(flows) > 1e-6 * max(np.abs(flows).max(initial=0.0), 1.0)]
+    if nonzero.size == 0 or nonzero[0] > 0:
+        return None
+    return finance.irr(flows, period_years)
+
+
+def _summary(scn, fleet, ledger: Ledger, spend, credit, from_provider, chip_dep, dc_dep, power, opex_ops,
+             maintenance, residual, sample: int = 0) -> dict[str, Any]:
+    costs = ledger.costs
+    t_years = ledger.period_years
+    lab_net = ledger.net_usd("lab")[sample]
+    prov_net = ledger.net_usd("provider")[sample]
+    term = fleet.in_commitment
+    hours = fleet.period_s / 3600.0
+    chips = fleet.installed[sample].sum(axis=1)  # (period, chip)
+    chip_h_term_by_chip = (chips[term] * hours[term, None]).sum(axis=0)
+    chip_h_term = float(chip_h_term_by_chip.sum())
+    it_w = fleet.it_power_w()[sample].sum(axis=(1, 2))
+    it_ws_term = float((it_w[term] * fleet.period_s[term]).sum())
+    spend_term = float(spend[sample, term].sum())
+    commitment = scn.deal.commitment.total_usd
+    mw_years_term = it_ws_term / (1e6 * buyer.SECONDS_PER_YEAR)
+
+    implied_chip_h = buyer.implied_usd_per_chip_hour(commitment, chip_h_term)
+    implied_mw_year = buyer.implied_usd_per_gw_year(commitment, it_ws_term) / 1e3
+    contract_chip_h = spend_term / chip_h_term if chip_h_term > 0 else float("nan")
+    contract_mw_year = spend_term / mw_years_term if mw_years_term > 0 else float("nan")
+
+    # provider's accounting cost over the whole horizon
+    chip_h_all = float((chips * hours[:, None]).sum())
+    mw_years_all = float((it_w * fleet.period_s).sum()) / (1e6 * buyer.SECONDS_PER_YEAR)
+    cost_all = float(chip_dep[sample].sum() + dc_dep[sample].sum() + power[sample].sum() + opex_ops[sample].sum()
+                     + maintenance[sample].sum())
+    market = _market_prices(fleet, chip_h_term_by_chip)
+
+    # how much of the 5 GW the commitment pays for over its term, at the run's prices
+    cap_w = scn.deal.capacity_cap_w
+    term_years = scn.deal.commitment.term_s / buyer.SECONDS_PER_YEAR
+    cap_share = None
+    if cap_w and mw_years_term > 0:
+        cap_share = commitment / (cap_w / 1e6 * term_years * contract_mw_year)
+
+    # break-even utilization: present values at the provider's rate
+    r = costs.discount_provider
+    pv = lambda x: finance.npv_usd(x, r, t_years)  # noqa: E731
+    p = ledger.provider
+    fixed = -pv(p["capex_chips_usd"][sample] + p["capex_datacenter_usd"][sample] + p["opex_usd"][sample]
+                + p["residual_usd"][sample])
+    breakeven = tco.breakeven_utilization(fixed, pv(spend[sample]), -pv(p["power_usd"][sample]))
+
+    # how the investment comes back as cloud revenue
+    invested = float(from_provider[sample].sum() + credit[sample].sum())
+    paid = np.cumsum(ledger.provider["spend_usd"][sample] + ledger.provider["shortfall_usd"][sample])
+    cum_inv = np.cumsum(from_provider[sample] + credit[sample])
+    back = np.nonzero((paid >= cum_inv) & (cum_inv >= invested - 1.0) & (invested > 0))[0]
+
+    def _f(x):
+        return None if x is None or not np.isfinite(x) else float(x)
+
+    return {
+        "lab": {
+            "npv_usd": float(finance.npv_usd(lab_net, costs.discount_lab, t_years)),
+            # the lab's return is what it earns with the compute, which the ledger does not value
+            "irr": None,
+            "discount_rate": costs.discount_lab,
+            "total_usd": float(lab_net.sum()),
+        },
+        "provider": {
+            "npv_usd": float(finance.npv_usd(prov_net, costs.discount_provider, t_years)),
+            "irr": _irr_or_none(prov_net, t_years),
+            "discount_rate": costs.discount_provider,
+            "total_usd": float(prov_net.sum()),
+            "breakeven_utilization": _f(float(breakeven)),
+            "cost_usd_per_chip_hour": cost_all / chip_h_all if chip_h_all > 0 else None,
+            "cost_usd_per_mw_year": cost_all / mw_years_all if mw_years_all > 0 else None,
+        },
+        "implied_usd_per_chip_hour": _f(implied_chip_h),
+        "implied_usd_per_mw_year": _f(implied_mw_year),
+        "contract_usd_per_chip_hour": _f(contract_chip_h),
+        "contract_usd_per_mw_year": _f(contract_mw_year),
+        "market": {
+            "list_usd_per_chip_hour": market["list_usd_per_chip_h"],
+            "committed_usd_per_chip_hour": market["committed_usd_per_chip_h"],
+            "chip_hour_share_with_catalog_price": market["coverage_share"],
+            "by_chip": market["by_chip"],
+            "epoch_tco_usd_per_mw_year": _epoch_tco() * 1e6,
+        },
+        "commitment_usd": float(commitment),
+        "spend_in_term_usd": spend_term,
+        "capacity_cap_share_paid_by_commitment": _f(cap_share),
+        "flows": {
+            "investment_usd": invested,
+            "lab_paid_provider_usd": float(paid[-1]),
+            "investment_returned_by": fleet.months[int(back[0])] if back.size else None,
+            "revenue_per_investment_dollar": float(paid[-1]) / invested if invested > 0 else None,
+        },
+    }
+
+
+def _epoch_tco() -> float:
+    from gigawatt.economics.defaults import cost_defaults
+
+    return cost_defaults()["epoch_tco_usd_per_w_year"]
+
+
+def ledger_json(scn, fleet, discount: float | None = None) -> dict[str, Any]:
+    """The ledger's summary as plain JSON-ready values (SI; None where undefined).
+
+    Parameters
+    ----------
+    scn : Scenario
+    fleet : Fleet
+    discount : float, optional
+        One annual rate for both parties [1/year].
+
+    Returns
+    -------
+    dict
+        ``{"lab": {"npv_usd", "irr", ...}, "provider": {"npv_usd", "irr", ...},
+        "implied_usd_per_chip_hour", "implied_usd_per_mw_year", ...,
+        "years": {"lab": [...], "provider": [...]}, "tco_by_year": [...], "notes": [...]}``
+    """
+    ledger = build_ledger(scn, fleet, discount)
+    out = dict(ledger.summary)
+    out["years"] = {"lab": ledger.yearly("lab"), "provider": ledger.yearly("provider")}
+    out["tco_by_year"] = ledger.tco_by_year
+    out["cost_sources"] = ledger.costs.sources
+    out["notes"] = ledger.notes
+    return out

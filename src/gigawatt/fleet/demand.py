@@ -1,0 +1,236 @@
+"""Demand resolved for the engine: training runs and inference streams as arrays.
+
+The scenario's ``demand:`` section names models and chips; this module expands
+generated runs, turns dates into period indices and volumes into per-period
+arrays, so that the engine itself never reads the scenario.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gigawatt.economics.buyer import SECONDS_PER_YEAR
+
+__all__ = ["RunSpec", "StreamSpec", "Workloads", "resolve_workloads", "agentic_request_shape"]
+
+
+@dataclass
+class RunSpec:
+    """One training run, as the engine sees it."""
+
+    name: str
+    model: str
+    flop: float  # total training FLOP [FLOP]
+    tokens: float  # training tokens [1]
+    start: int  # earliest start, period index
+    deadline: int | None  # period index of the deadline month (end of it), None if none
+    min_chips: float
+    max_chips: float
+    allowed: np.ndarray  # (chip,) bool
+    priority: int = 0
+    batch_tokens: float = 16 * 2**20  # tokens per optimizer step
+    generated: bool = False
+    start_month: str = ""
+    deadline_month: str | None = None
+
+
+@dataclass
+class StreamSpec:
+    """One inference stream, as the engine sees it."""
+
+    name: str
+    model: str
+    tokens_per_day: np.ndarray  # (period,) input + output tokens per day
+    input_tokens: float  # per request, new (uncached) prompt tokens the chips must prefill
+    context_tokens: float  # per request, whole context the decode attends to
+    output_tokens: float  # per request
+    ttft_s: float | None
+    tpot_s: float | None
+    peak_to_mean: float
+    precision: str
+    allowed: np.ndarray  # (chip,) bool
+    agentic: dict | None = None  # steps, prompt, tool output, output per step, cache hit rate
+
+    @property
+    def output_share(self) -> float:
+        """Output tokens per token of traffic (input counted whole, cached or not)."""
+        return self.output_tokens / (self.context_tokens + self.output_tokens)
+
+
+@dataclass
+class Workloads:
+    runs: list[RunSpec] = field(default_factory=list)
+    streams: list[StreamSpec] = field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.streams] + [r.name for r in self.runs]
+
+
+def agentic_request_shape(input_tokens, output_tokens, steps, context_growth, cache_hit_rate):
+    """Tokens of one agentic task, and the average shape of one of its steps.
+
+    A task of ``N`` steps starts from a prompt of ``P`` tokens; each step
+    generates ``O`` tokens, and its tool returns ``T`` tokens; both join the
+    context. Of what a step has seen before, a share ``h`` is served from the
+    prefix cache and is not prefilled again. This is the accounting of
+    :func:`gigawatt.perf.inference.agentic_task`.
+
+    Parameters
+    ----------
+    input_tokens : float
+        Prompt of the first step, ``P`` [tokens].
+    output_tokens : float
+        Tokens generated per step, ``O`` [tokens].
+    steps : float
+        Steps per task, ``N`` [1].
+    context_growth : float
+        Tool output added to the context per step, ``T`` [tokens].
+    cache_hit_rate : float
+        Share of already-seen context found in the prefix cache, ``h`` [1].
+
+    Returns
+    -------
+    dict
+        Per task: ``task_input_tokens`` (all context read), ``task_cached_tokens``,
+        ``task_new_input_tokens`` (prefilled), ``task_output_tokens``; per step on
+        average: ``context_tokens``, ``new_input_tokens``, ``output_tokens``.
+
+    Notes
+    -----
+    .. math::
+        c_i = P + i\,(T + O), \quad
+        \text{cached} = h \sum_{i \ge 1} (c_i - T), \quad
+        \text{input} = \sum_{i=0}^{N-1} c_i = N P + (T+O)\,N(N-1)/2
+
+    Examples
+    --------
+    >>> s = agentic_request_shape(4000, 400, 20, 1500, 0.8)
+    >>> s["task_input_tokens"], s["task_output_tokens"]
+    (441000.0, 8000.0)
+    >>> round(s["task_cached_tokens"])  # 0.8 * (441000 - 4000 - 19 * 1500)
+    326800
+    """
+    n = float(steps)
+    total_in = n * input_tokens + (context_growth + output_tokens) * n * (n - 1) / 2.0
+    seen = total_in - input_tokens - (n - 1) * context_growth  # sum over i >= 1 of (c_i - T)
+    cached = cache_hit_rate * seen
+    return {
+        "task_input_tokens": float(total_in),
+        "task_cached_tokens": float(cached),
+        "task_new_input_tokens": float(total_in - cached),
+        "task_output_tokens": float(n * output_tokens),
+        "context_tokens": float(total_in / n),
+        "new_input_tokens": float((total_in - cached) / n),
+        "output_tokens": float(output_tokens),
+    }
+
+
+def _month_index(month: str) -> int:
+    y, m = month.split("-")
+    return int(y) * 12 + int(m) - 1
+
+
+def _label(index: int) -> str:
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def resolve_workloads(scn, chip_ids: list[str], flop_per_token) -> Workloads:
+    """Expand the scenario's demand into run and stream specs.
+
+    Parameters
+    ----------
+    scn : Scenario
+    chip_ids : list of str
+        The fleet's chips, in its order.
+    flop_per_token : callable
+        ``flop_per_token(model_id) -> float``: training FLOP per token of a model.
+    """
+    from gigawatt import catalog
+
+    out = Workloads()
+    demand = scn.demand
+    if demand is None:
+        return out
+    months = scn.months()
+    t0 = _month_index(months[0])
+    t_idx = np.array([_month_index(m) for m in months])
+    n_c = len(chip_ids)
+
+    def allowed(names) -> np.ndarray:
+        if not names:
+            return np.ones(n_c, dtype=bool)
+        ids = {catalog.resolve("chips", n) for n in names}
+        return np.array([c in ids for c in chip_ids], dtype=bool)
+
+    used = set()
+
+    def unique(name: str) -> str:
+        base, k = name, 2
+        while name in used:
+            name, k = f"{base}-{k}", k + 1
+        used.add(name)
+        return name
+
+    for item in demand.training:
+        if hasattr(item, "generate"):
+            g = item.generate
+            model = catalog.get_model(g.model).id
+            every_m = max(1, int(round(g.every_s / (SECONDS_PER_YEAR / 12))))
+            dur_m = max(1, int(round(g.duration_s / (SECONDS_PER_YEAR / 12))))
+            start = _month_index(g.first)
+            last = _month_index(g.until) if g.until else _month_index(months[-1])
+            k = 0
+            while start + k * every_m <= last and (g.count is None or k < g.count):
+                s = start + k * every_m
+                flop = g.compute_flop * g.compute_growth ** (k * every_m / 12.0)
+                fpt = flop_per_token(model)
+                out.runs.append(RunSpec(
+                    name=unique(f"{g.name}-{k + 1}"), model=model, flop=flop, tokens=flop / fpt,
+                    start=s - t0, deadline=s + dur_m - 1 - t0, min_chips=g.min_chips,
+                    max_chips=g.max_chips if g.max_chips is not None else np.inf, allowed=allowed(g.chips),
+                    generated=True, start_month=_label(s), deadline_month=_label(s + dur_m - 1),
+                    batch_tokens=g.batch_tokens,
+                ))
+                k += 1
+        else:
+            model = catalog.get_model(item.model).id
+            fpt = flop_per_token(model)
+            tokens = item.tokens if item.tokens is not None else item.compute_flop / fpt
+            out.runs.append(RunSpec(
+                name=unique(item.name), model=model, flop=tokens * fpt, tokens=tokens,
+                start=_month_index(item.start) - t0,
+                deadline=_month_index(item.deadline) - t0 if item.deadline else None,
+                min_chips=item.min_chips, max_chips=item.max_chips if item.max_chips is not None else np.inf,
+                allowed=allowed(item.chips), priority=item.priority, start_month=item.start,
+                batch_tokens=item.batch_tokens,
+                deadline_month=item.deadline,
+            ))
+
+    for i, s in enumerate(demand.inference):
+        model = catalog.get_model(s.model).id
+        years = (t_idx - _month_index(s.at)) / 12.0
+        if s.agentic is not None:
+            a = s.agentic
+            shape = agentic_request_shape(s.input_tokens, s.output_tokens, a.steps_per_task,
+                                          a.context_growth_tokens, a.cache_hit_rate)
+            per_day = a.tasks_per_day * (shape["task_input_tokens"] + shape["task_output_tokens"])
+            if s.tokens_per_day is not None:
+                per_day += s.tokens_per_day
+            context, new_in = shape["context_tokens"], shape["new_input_tokens"]
+        else:
+            per_day = s.tokens_per_day
+            context = new_in = s.input_tokens
+        out.streams.append(StreamSpec(
+            name=unique(s.name or f"inference-{i + 1}"), model=model,
+            tokens_per_day=per_day * s.growth ** years, input_tokens=new_in, context_tokens=context,
+            output_tokens=s.output_tokens, ttft_s=s.ttft_s, tpot_s=s.tpot_s, peak_to_mean=s.peak_to_mean,
+            precision=s.precision, allowed=allowed(s.chips),
+            agentic=None if s.agentic is None else {
+                "steps": int(round(s.agentic.steps_per_task)), "system_prompt_tokens": s.input_tokens,
+                "tool_output_tokens": s.agentic.context_growth_tokens, "output_tokens_per_step": s.output_tokens,
+                "prefix_cache_hit_rate": s.agentic.cache_hit_rate},
+        ))
+    return out

@@ -1,0 +1,208 @@
+"""``gigawatt perf train|serve`` and ``gigawatt backtest``.
+
+Only typer and the standard library are imported here at module level; the
+models, numpy and rich load inside the commands so that ``gigawatt --help``
+stays fast. Bad input prints one line naming the flag and a fix, and exits 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+app = typer.Typer(
+    help="Training and inference performance of one model on one chip (calibrated, backtested models).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_BAD_INPUT = 2
+
+
+def _fail(flag: str, message: str, hint: str = "") -> None:
+    text = message if message.startswith(flag) else f"{flag}: {message}"
+    if hint:
+        text += f" (fix: {hint})"
+    print(f"error: {text}", file=sys.stderr)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _run(call, flags: dict[str, str]):
+    """Run an API call, turning input errors into one-line messages and exit 2."""
+    from gigawatt.errors import CatalogError, GigawattError
+    from gigawatt.perf.api import LayoutError
+
+    try:
+        return call()
+    except LayoutError as exc:
+        _fail(exc.flag, str(exc), exc.hint)
+    except CatalogError as exc:
+        text = str(exc)
+        flag = "--model" if "model" in text else ("--chip" if "chip" in text else "--system")
+        _fail(flag, text, flags.get(flag, ""))
+    except GigawattError as exc:
+        _fail("input", str(exc))
+
+
+def _parse(value: Optional[str], dimension: str, flag: str) -> Optional[float]:
+    if value is None:
+        return None
+    from gigawatt import units
+    from gigawatt.errors import UnitError
+
+    try:
+        return units.parse_count(value, field=flag) if dimension == "count" else units.parse(value, dimension, field=flag)
+    except UnitError as exc:
+        _fail(flag, f"cannot read {value!r}: {exc}", "write e.g. '2s', '50ms', '15.6T'")
+    return None
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, default=float))
+
+
+_HINTS = {"--model": "see `gigawatt catalog models`", "--chip": "see `gigawatt catalog chips`"}
+
+
+@app.command("train")
+def train_command(
+    model: str = typer.Option(..., "--model", help="Catalog model id, e.g. llama3.1-405b."),
+    chip: str = typer.Option(..., "--chip", help="Catalog chip id or alias, e.g. trainium2, h100-sxm."),
+    chips: int = typer.Option(..., "--chips", help="Chips in the job."),
+    tp: Optional[int] = typer.Option(None, "--tp", help="Tensor parallel degree (searched if omitted)."),
+    pp: Optional[int] = typer.Option(None, "--pp", help="Pipeline parallel degree."),
+    ep: Optional[int] = typer.Option(None, "--ep", help="Expert parallel degree."),
+    cp: Optional[int] = typer.Option(None, "--cp", help="Context parallel degree."),
+    vpp: Optional[int] = typer.Option(None, "--vpp", help="Virtual pipeline stages per chip."),
+    micro_batch: Optional[int] = typer.Option(None, "--micro-batch", help="Sequences per micro-batch."),
+    recompute: Optional[str] = typer.Option(None, "--recompute", help="none, selective or full."),
+    search: bool = typer.Option(False, "--search", help="Search every degree (ignores --tp ... )."),
+    seq_len: int = typer.Option(8192, "--seq-len", help="Tokens per sequence."),
+    global_batch: Optional[int] = typer.Option(None, "--global-batch", help="Sequences per step (default 16M tokens)."),
+    precision: str = typer.Option("bf16", "--precision", help="bf16, fp8 or fp4."),
+    tokens: str = typer.Option("15.6T", "--tokens", help="Training tokens for the days-to-train figure."),
+    system: Optional[str] = typer.Option(None, "--system", help="Catalog system (default: largest scale-up)."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Step time breakdown, memory, tokens/s, MFU and days to train of one training layout."""
+    from gigawatt.perf.api import train_plan
+
+    n_tokens = _parse(tokens, "count", "--tokens")
+    r = _run(lambda: train_plan(model, chip, chips, tp=tp, pp=pp, ep=ep, cp=cp, vpp=vpp, micro_batch=micro_batch,
+                                recompute=recompute, search=search, seq_len=seq_len, global_batch_seqs=global_batch,
+                                precision=precision.lower(), tokens=n_tokens, system=system), _HINTS)
+    if json_out:
+        _print_json(r)
+        return
+    from rich.table import Table
+
+    lay = r["layout"]
+    rc = {0: "none", 1: "selective", 2: "full"}[lay["recompute"]]
+    t = Table(title=f"{r['model']} on {r['chips']:,} x {r['chip']} ({r['precision']}, seq {r['seq_len']}, "
+                    f"batch {r['global_batch_seqs']} seqs)")
+    t.add_column("quantity")
+    t.add_column("value", justify="right")
+    t.add_row("layout", f"TP{lay['tp']} PP{lay['pp']} (v{lay['vpp']}) CP{lay['cp']} EP{lay['ep']} DP{lay['dp']}, "
+                        f"mb {lay['micro_batch']}, recompute {rc}, {'FSDP' if lay['fsdp'] else 'ZeRO-1'}")
+    for key, label in (("step_time_s", "step time"), ("compute_s", "  compute"), ("bubble_s", "  pipeline bubble"),
+                       ("tp_comm_s", "  TP/CP comm (exposed)"), ("ep_comm_s", "  EP all-to-all (exposed)"),
+                       ("pp_comm_s", "  PP send/recv"), ("dp_comm_s", "  DP sync (exposed)"),
+                       ("optimizer_s", "  optimizer"), ("overhead_s", "  other overhead")):
+        t.add_row(label, f"{r[key]:.3f} s")
+    t.add_row("memory per chip", f"{r['memory_bytes'] / 1e9:.1f} of {r['hbm_bytes'] / 1e9:.0f} GB")
+    t.add_row("tokens/s", f"{r['tokens_per_s']:,.0f}")
+    t.add_row("MFU", f"{r['mfu']:.1%}")
+    t.add_row(f"days to train {r['tokens'] / 1e12:.1f}T tokens", f"{r['days_to_train']:.1f} "
+              f"({r['days_to_train_with_goodput']:.1f} at {r['goodput']:.0%} goodput)")
+    t.add_row("layouts evaluated", f"{r['n_evaluated']:,}")
+    _console().print(t)
+
+
+@app.command("serve")
+def serve_command(
+    model: str = typer.Option(..., "--model", help="Catalog model id."),
+    chip: str = typer.Option(..., "--chip", help="Catalog chip id or alias."),
+    chips: int = typer.Option(..., "--chips", help="Chips in the system."),
+    input_len: float = typer.Option(2000, "--input", help="Prompt tokens per request."),
+    output_len: float = typer.Option(200, "--output", help="Generated tokens per request."),
+    ttft: Optional[str] = typer.Option(None, "--ttft", help="TTFT limit, e.g. 2s (server regime)."),
+    tpot: Optional[str] = typer.Option(None, "--tpot", help="TPOT limit, e.g. 50ms (server regime)."),
+    tp: Optional[int] = typer.Option(None, "--tp", help="Tensor parallel degree per replica (searched if omitted)."),
+    pp: int = typer.Option(1, "--pp", help="Pipeline parallel degree per replica."),
+    batch: Optional[int] = typer.Option(None, "--batch", help="Fixed batch (latency regime)."),
+    precision: str = typer.Option("bf16", "--precision", help="bf16, fp8 or fp4 weights and matmuls."),
+    system: Optional[str] = typer.Option(None, "--system", help="Catalog system."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Throughput, TTFT and TPOT of serving one request mix under continuous batching."""
+    from gigawatt.perf.api import serve_plan
+
+    ttft_s = _parse(ttft, "time", "--ttft")
+    tpot_s = _parse(tpot, "time", "--tpot")
+    if input_len <= 0 or output_len <= 0:
+        _fail("--input/--output", "token counts must be positive", "e.g. --input 2000 --output 200")
+    r = _run(lambda: serve_plan(model, chip, chips, input_len=input_len, output_len=output_len, tp=tp, pp=pp,
+                                precision=precision.lower(), ttft_limit_s=ttft_s, tpot_limit_s=tpot_s, batch=batch,
+                                system=system), _HINTS)
+    if json_out:
+        _print_json(r)
+        return
+    from rich.table import Table
+
+    t = Table(title=f"{r['model']} on {r['chips']} x {r['chip']} ({r['precision']}, {r['regime']}, "
+                    f"{input_len:.0f} in / {output_len:.0f} out)")
+    t.add_column("quantity")
+    t.add_column("value", justify="right")
+    t.add_row("replicas", f"{r['replicas']:.0f} of TP{r['tp']} x PP{r['pp']}")
+    t.add_row("batch per replica", f"{r['batch']:.0f}")
+    t.add_row("output tokens/s", f"{r['output_tokens_per_s']:,.0f}")
+    t.add_row("output tokens/s per chip", f"{r['output_tokens_per_s_per_chip']:,.0f}")
+    t.add_row("TTFT", f"{r['ttft_s'] * 1e3:.0f} ms")
+    t.add_row("TPOT", f"{r['tpot_s'] * 1e3:.1f} ms")
+    t.add_row("KV cache per replica", f"{r['kv_capacity_tokens']:,.0f} tokens")
+    _console().print(t)
+
+
+def backtest_command(
+    training: Path = typer.Option(None, "--training", help="Training CSV (default: the packaged published rows)."),
+    inference: Path = typer.Option(None, "--inference", help="Inference CSV (default: the packaged published rows)."),
+    json_out: bool = typer.Option(False, "--json", help="Print only the JSON object."),
+) -> None:
+    """Predict published measurements and print measured, predicted and error per row."""
+    for flag, path in (("--training", training), ("--inference", inference)):
+        if path is not None and not Path(path).is_file():
+            _fail(flag, f"no such file {str(path)!r}", "give a CSV in the format of shared/validation/README.md")
+    from gigawatt.perf.backtest import run_backtest
+
+    try:
+        result = run_backtest(training, inference)
+    except (KeyError, ValueError, UnicodeDecodeError) as exc:
+        _fail("--training/--inference", f"cannot read the CSV: {exc}", "check the columns against the README")
+    if json_out:
+        print(json.dumps(result))
+        return
+    from rich.table import Table
+
+    console = _console()
+    for name, part in result.items():
+        t = Table(title=f"{name}: {part['n']} rows")
+        for col, just in (("id", "left"), ("kind", "left"), ("measured", "right"), ("predicted", "right"),
+                          ("error", "right")):
+            t.add_column(col, justify=just)  # type: ignore[arg-type]
+        for row in part["rows"]:
+            pred = "-" if row["predicted"] is None else f"{row['predicted']:.4g}"
+            err = row.get("reason", "miss") if row["error"] is None else f"{row['error']:+.1%}"
+            t.add_row(row["id"], row["measured_kind"], f"{row['measured']:.4g}" if row["measured"] else "-", pred, err)
+        console.print(t)
+        console.print(f"{name}: median |error| {part['median_abs_error']:.1%}, max {part['max_abs_error']:.1%}\n")

@@ -1,0 +1,377 @@
+"""Inference: prefill and decode step times, KV capacity, continuous batching, regimes.
+
+One *replica* is the group of ``tp·pp`` chips that holds one copy of the
+weights; a system of ``n_chips`` runs ``n_chips / (tp·pp)`` replicas. Times
+come from a roofline per engine iteration, in the spirit of Vidur [1]_ and
+GenZ [2]_: an iteration reads the weights it touches and the KV cache of its
+batch from HBM, and does the FLOPs of its decode tokens and of the prompt
+tokens it prefills; it takes the larger of the two times at the chip's
+calibrated efficiencies, plus the tensor-parallel all-reduces (two per layer)
+and a fixed engine overhead.
+
+Regimes (the validation README's): ``offline`` picks the batch with the
+highest throughput that fits the KV cache; ``server`` picks the highest
+throughput whose iteration time and prefill meet the TPOT and TTFT limits, and
+runs at ``server_utilization`` of it (queueing headroom for tail latency);
+``latency`` runs a fixed batch.
+
+References
+----------
+.. [1] A. Agrawal et al., "Vidur: A Large-Scale Simulation Framework for LLM
+   Inference", MLSys 2024.
+.. [2] A. Bambhaniya et al., "Demystifying Platform Requirements for Diverse
+   LLM Inference Use Cases" (GenZ), 2024.
+.. [3] W. Kwon et al., "Efficient Memory Management for Large Language Model
+   Serving with PagedAttention" (vLLM), SOSP 2023.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import numpy as np
+
+from gigawatt.perf import transformer as tf
+from gigawatt.perf.calibration import Calibration, calibration_for
+from gigawatt.perf.hardware import Hardware
+from gigawatt.perf.training import gemm_efficiency
+
+__all__ = [
+    "BYTES_PER_PARAM",
+    "weight_bytes",
+    "kv_capacity_tokens",
+    "iteration_time_s",
+    "prefill_time_s",
+    "decode_step_time_s",
+    "serve",
+    "agentic_task",
+    "predict_row",
+]
+
+#: bytes per weight by precision; FP4 (NVFP4) adds one FP8 scale per 16 values
+BYTES_PER_PARAM = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "fp4": 0.5625}
+
+
+def weight_bytes(arch: tf.Arch, precision: str = "bf16") -> float:
+    """Bytes of all weights at ``precision`` (embeddings at 16 bit) [B]."""
+    per = BYTES_PER_PARAM.get(precision.lower(), 2.0)
+    return (arch.params_total - arch.embedding_params) * per + arch.embedding_params * 2.0
+
+
+def kv_capacity_tokens(arch: tf.Arch, hw: Hardware, chips: float, *, precision: str = "bf16",
+                       kv_bytes_per_value: float = 2.0, cal: Calibration | None = None) -> float:
+    """Tokens of KV cache that fit on ``chips`` chips after the weights [tokens].
+
+    Notes
+    -----
+    ``(f_usable · HBM · chips - W) / kv_bytes_per_token``; negative means the
+    weights do not fit.
+
+    Examples
+    --------
+    Llama 2 70B in FP8 with an FP8 KV cache on one 141 GB H200:
+
+    >>> hw = Hardware("h200", {"bf16": 989e12, "fp8": 1979e12}, 141e9, 4.8e12, 900e9, 50e9)
+    >>> a = tf.Arch("llama2-70b", 80, 8192, 64, 8, 128, 28672, 32000)
+    >>> round(kv_capacity_tokens(a, hw, 1, precision="fp8", kv_bytes_per_value=1.0) / 1e3)
+    361
+    """
+    cal = cal or calibration_for(hw.chip)
+    free = cal.usable_hbm_frac * hw.hbm_bytes * chips - weight_bytes(arch, precision)
+    return free / tf.kv_cache_bytes_per_token(arch, kv_bytes_per_value)
+
+
+def _touched_weight_bytes(arch: tf.Arch, precision: str, tokens: np.ndarray) -> np.ndarray:
+    """Weight bytes an iteration of ``tokens`` tokens reads: idle experts are skipped [B]."""
+    total = weight_bytes(arch, precision)
+    if not arch.is_moe:
+        return np.full_like(tokens, total, dtype=float)
+    per = BYTES_PER_PARAM.get(precision.lower(), 2.0)
+    expert_bytes = arch.expert_params * per
+    # expected share of experts hit by `tokens` tokens each choosing k of E
+    hit = 1.0 - (1.0 - arch.moe_active / arch.moe_experts) ** np.maximum(tokens, 0.0)
+    return total - expert_bytes + expert_bytes * hit
+
+
+def iteration_time_s(arch: tf.Arch, hw: Hardware, *, decode_tokens: Any, decode_context: Any,
+                     prefill_tokens: Any = 0.0, prefill_context: Any = 0.0, tp: int = 1, pp: int = 1,
+                     precision: str = "bf16", kv_bytes_per_value: float = 2.0,
+                     cal: Calibration | None = None) -> dict[str, np.ndarray]:
+    """Time of one engine iteration of a replica: decode tokens plus prefilled prompt tokens [s].
+
+    Parameters
+    ----------
+    decode_tokens : array_like
+        Sequences that each generate one token this iteration [1].
+    decode_context : array_like
+        Mean context those sequences attend to [tokens].
+    prefill_tokens : array_like
+        Prompt tokens processed this iteration [tokens].
+    prefill_context : array_like
+        Mean keys a prompt token attends to (half the prompt, causal) [tokens].
+    tp, pp : int
+        Tensor and pipeline parallel degrees of the replica [1].
+    kv_bytes_per_value : float
+        Bytes per cached key or value element [B].
+
+    Returns
+    -------
+    dict of ndarray
+        ``time_s`` and its parts ``compute_s``, ``memory_s``, ``comm_s``, ``overhead_s`` [s].
+
+    Notes
+    -----
+    GEMMs and attention each take the larger of their compute and memory time:
+    ``t = max((d+p)·2N / R, W_touched / BW) + max(A / R_attn, (d·c_d + p)·kv / BW) + t_tp + t_0``
+    with ``A = (d·c_d + p·c_p)·2·L·H·(d_qk + d_v)``, ``R = n·peak·e_mm·e_serve``,
+    ``BW = n·HBM·e_hbm`` and ``t_tp = 2L·(latency + 2(t-1)/t·(d+p)·h·2 / bw)``.
+    """
+    cal = cal or calibration_for(hw.chip)
+    d = np.asarray(decode_tokens, dtype=float)
+    p = np.asarray(prefill_tokens, dtype=float)
+    cd = np.asarray(decode_context, dtype=float)
+    cp_ = np.asarray(prefill_context, dtype=float)
+    chips = float(tp * pp)
+    tokens = d + p
+    attn_per_ctx = 2.0 * arch.layers * arch.n_heads * (arch.qk_head_dim + arch.v_dim)
+    matmul = 2.0 * arch.matmul_params_active
+    peak = hw.peak(precision)
+    e_max = cal.matmul_peak_eff(precision)
+    eff = gemm_efficiency(arch.d_model / tp, np.maximum(tokens, 1.0), e_max, cal.matmul_half_width, cal.matmul_half_tokens)
+    eff = eff * cal.serving_eff_ratio
+    eff_attn = e_max * cal.attention_eff_ratio * cal.serving_eff_ratio
+    hbm = chips * hw.hbm_bw_bytes_per_s * cal.hbm_eff
+    # GEMMs and attention are separate kernels, each bound by compute or by its own memory traffic
+    gemm_compute = tokens * matmul / (eff * chips * peak)
+    gemm_memory = _touched_weight_bytes(arch, precision, tokens) / hbm
+    kv_token = tf.kv_cache_bytes_per_token(arch, kv_bytes_per_value)
+    attn_compute = (d * cd + p * cp_) * attn_per_ctx / (eff_attn * chips * peak)
+    attn_memory = (d * cd + p) * kv_token / hbm
+    compute = gemm_compute + attn_compute
+    memory = gemm_memory + attn_memory
+    busy = np.maximum(gemm_compute, gemm_memory) + np.maximum(attn_compute, attn_memory)
+    if tp > 1:
+        size = tokens * arch.d_model * 2.0
+        per_ar = 2.0 * (tp - 1) / tp * size / (hw.scaleup_bw_one_way_bytes_per_s * cal.scaleup_eff) + cal.collective_latency_s
+        comm = 2.0 * arch.layers * per_ar / 1.0
+    else:
+        comm = np.zeros_like(tokens)
+    if pp > 1:
+        comm = comm + (pp - 1) * (cal.collective_latency_s + tokens * arch.d_model * 2.0 / hw.scaleout_bw_bytes_per_s)
+    overhead = np.full_like(tokens, cal.decode_step_overhead_s)
+    time = busy + comm + overhead
+    return {"time_s": time, "compute_s": compute, "memory_s": memory, "comm_s": comm, "overhead_s": overhead}
+
+
+def prefill_time_s(arch: tf.Arch, hw: Hardware, *, batch: Any, input_len: Any, tp: int = 1, pp: int = 1,
+                   precision: str = "bf16", kv_bytes_per_value: float = 2.0, cal: Calibration | None = None) -> np.ndarray:
+    """Time to first token of a batch of prompts run in one prefill [s].
+
+    Notes
+    -----
+    One iteration with ``p = batch·input_len`` prompt tokens attending to
+    ``(input_len+1)/2`` keys on average, plus one decode iteration for the
+    first token.
+    """
+    b = np.asarray(batch, dtype=float)
+    s = np.asarray(input_len, dtype=float)
+    pre = iteration_time_s(arch, hw, decode_tokens=0.0, decode_context=0.0, prefill_tokens=b * s,
+                           prefill_context=(s + 1.0) / 2.0, tp=tp, pp=pp, precision=precision,
+                           kv_bytes_per_value=kv_bytes_per_value, cal=cal)["time_s"]
+    return pre
+
+
+def decode_step_time_s(arch: tf.Arch, hw: Hardware, *, batch: Any, context: Any, tp: int = 1, pp: int = 1,
+                       precision: str = "bf16", kv_bytes_per_value: float = 2.0, cal: Calibration | None = None) -> np.ndarray:
+    """Time per output token of a fixed batch decoding at ``context`` tokens [s]."""
+    return iteration_time_s(arch, hw, decode_tokens=batch, decode_context=context, tp=tp, pp=pp, precision=precision,
+                            kv_bytes_per_value=kv_bytes_per_value, cal=cal)["time_s"]
+
+
+def serve(arch: tf.Arch, hw: Hardware, *, n_chips: int, input_len: float, output_len: float, tp: int = 1,
+          pp: int = 1, precision: str = "bf16", kv_bytes_per_value: float | None = None,
+          regime: str = "offline", batch: int | None = None, ttft_limit_s: float | None = None,
+          tpot_limit_s: float | None = None, cal: Calibration | None = None) -> dict[str, Any]:
+    """Throughput and latency of serving one request mix under continuous batching.
+
+    Parameters
+    ----------
+    n_chips : int
+        Chips in the system; ``n_chips / (tp·pp)`` replicas [1].
+    input_len, output_len : float
+        Prompt and generated tokens per request [tokens].
+    regime : str
+        ``offline``, ``server`` or ``latency`` (needs ``batch``).
+    batch : int, optional
+        Fixed batch (``latency`` regime, or an offline run at a fixed batch) [1].
+    ttft_limit_s, tpot_limit_s : float, optional
+        Latency limits of the ``server`` regime [s].
+
+    Returns
+    -------
+    dict
+        ``output_tokens_per_s`` (whole system) [tokens/s], ``batch`` (per
+        replica) [1], ``ttft_s``, ``tpot_s`` [s], ``kv_capacity_tokens``
+        [tokens], ``replicas`` [1]; ``error`` where nothing fits.
+
+    Notes
+    -----
+    In steady state a replica with ``B`` sequences in flight finishes
+    ``B/out`` requests per iteration, so each iteration decodes ``B`` tokens
+    and prefills ``B·in/out`` prompt tokens (chunked prefill). Throughput is
+    ``B / t_iter`` per replica; TPOT is ``t_iter``; TTFT is the prefill of one
+    prompt plus one iteration of waiting.
+    """
+    cal = cal or calibration_for(hw.chip)
+    if kv_bytes_per_value is None:
+        kv_bytes_per_value = 1.0 if precision in ("fp8", "fp4") else 2.0
+    chips = tp * pp
+    replicas = n_chips / chips
+    cap = kv_capacity_tokens(arch, hw, chips, precision=precision, kv_bytes_per_value=kv_bytes_per_value, cal=cal)
+    if cap <= 0:
+        return {"error": f"the weights ({weight_bytes(arch, precision) / 1e9:.0f} GB at {precision}) do not fit "
+                         f"on {chips} chips of {hw.hbm_bytes / 1e9:.0f} GB; raise tp or pp",
+                "output_tokens_per_s": None}
+    ctx = input_len + output_len / 2.0
+    common = dict(tp=tp, pp=pp, precision=precision, kv_bytes_per_value=kv_bytes_per_value, cal=cal)
+    if regime == "latency" or batch is not None:
+        b = float(batch or 1)
+        ttft = float(prefill_time_s(arch, hw, batch=b, input_len=input_len, **common))
+        tpot = float(decode_step_time_s(arch, hw, batch=b, context=ctx, **common))
+        per_request = ttft + output_len * tpot
+        return {"output_tokens_per_s": replicas * b * output_len / per_request, "batch": b, "ttft_s": ttft,
+                "tpot_s": tpot, "kv_capacity_tokens": cap, "replicas": replicas, "fits": b * (input_len + output_len) <= cap}
+    max_b = min(cal.max_decode_batch, cap / max(ctx, 1.0))
+    if max_b < 1:
+        return {"error": f"one request of {input_len + output_len:.0f} tokens does not fit the KV cache "
+                         f"({cap:.0f} tokens); raise tp or use a smaller KV precision", "output_tokens_per_s": None}
+    b = np.unique(np.concatenate([np.geomspace(1.0, max_b, 64), [max_b]]))
+    it = iteration_time_s(arch, hw, decode_tokens=b, decode_context=ctx, prefill_tokens=b * input_len / output_len,
+                          prefill_context=(input_len + 1.0) / 2.0, **common)
+    t_iter = it["time_s"]
+    ttft_one = float(prefill_time_s(arch, hw, batch=1, input_len=input_len, **common))
+    ttft = ttft_one + t_iter
+    ok = np.ones_like(b, dtype=bool)
+    if regime == "server":
+        if tpot_limit_s:
+            ok &= t_iter <= tpot_limit_s
+        if ttft_limit_s:
+            ok &= ttft <= ttft_limit_s
+        if not ok.any():
+            return {"error": "no batch meets the latency limits; relax --ttft/--tpot or add chips per replica",
+                    "output_tokens_per_s": None}
+    rate = np.where(ok, b / t_iter, -np.inf)
+    i = int(np.argmax(rate))
+    util = cal.server_utilization if regime == "server" else 1.0
+    return {"output_tokens_per_s": float(rate[i]) * replicas * util, "batch": float(b[i]), "ttft_s": float(ttft[i]),
+            "tpot_s": float(t_iter[i]), "kv_capacity_tokens": cap, "replicas": replicas,
+            "compute_s": float(it["compute_s"][i]), "memory_s": float(it["memory_s"][i]),
+            "comm_s": float(it["comm_s"][i])}
+
+
+def agentic_task(arch: tf.Arch, hw: Hardware, *, steps: int, system_prompt_tokens: float, tool_output_tokens: float,
+                 output_tokens_per_step: float, prefix_cache_hit_rate: float = 0.9, n_chips: int = 8, tp: int = 8,
+                 pp: int = 1, precision: str = "bf16", cal: Calibration | None = None) -> dict[str, float]:
+    """Tokens and chip-seconds of one agentic task of ``steps`` tool-calling steps.
+
+    Parameters
+    ----------
+    steps : int
+        Model calls per task [1].
+    system_prompt_tokens : float
+        Prompt at the first step (system prompt, tools, user request) [tokens].
+    tool_output_tokens : float
+        Tokens each tool result adds to the context [tokens].
+    output_tokens_per_step : float
+        Tokens the model generates per step (they also join the context) [tokens].
+    prefix_cache_hit_rate : float
+        Share of a step's already-seen context served from the prefix cache [1].
+
+    Returns
+    -------
+    dict
+        ``input_tokens_new``, ``input_tokens_cached``, ``output_tokens`` [tokens],
+        ``chip_s`` [chip·s], ``final_context_tokens`` [tokens].
+
+    Notes
+    -----
+    Step ``i`` (from 0) sees context ``c_i = P + i·(T + O)``; of it,
+    ``i·(T+O)`` minus the newest tool output was seen before and hits the cache
+    with rate ``h``. New tokens are prefilled at the prefill cost per token,
+    cached ones cost their KV read only, output tokens cost the offline decode
+    cost per token at context ``c_i``.
+    """
+    cal = cal or calibration_for(hw.chip)
+    i = np.arange(steps, dtype=float)
+    ctx = system_prompt_tokens + i * (tool_output_tokens + output_tokens_per_step)
+    seen = np.where(i > 0, ctx - tool_output_tokens, 0.0)
+    cached = prefix_cache_hit_rate * seen
+    new = ctx - cached
+    out_total = output_tokens_per_step * steps
+    chips = tp * pp
+    kv = 1.0 if precision in ("fp8", "fp4") else 2.0
+    chip_s = 0.0
+    for c, n_new in zip(ctx, new):
+        r = serve(arch, hw, n_chips=chips, input_len=float(c), output_len=output_tokens_per_step, tp=tp, pp=pp,
+                  precision=precision, kv_bytes_per_value=kv, cal=cal)
+        if r.get("output_tokens_per_s") is None:
+            raise ValueError(r["error"])
+        # serve() charges the whole prompt as new; credit back the prefill of the cached share
+        t_request = chips * output_tokens_per_step / r["output_tokens_per_s"]
+        t_prefill = chips * float(prefill_time_s(arch, hw, batch=1, input_len=c, tp=tp, pp=pp, precision=precision,
+                                                 kv_bytes_per_value=kv, cal=cal))
+        chip_s += max(t_request - t_prefill * (1.0 - n_new / max(c, 1.0)), 0.0)
+    return {"input_tokens_new": float(new.sum()), "input_tokens_cached": float(cached.sum()),
+            "output_tokens": float(out_total), "chip_s": float(chip_s), "final_context_tokens": float(ctx[-1])}
+
+
+# --------------------------------------------------------------------- backtest rows
+def _f(row: dict[str, Any], key: str) -> float | None:
+    v = row.get(key)
+    try:
+        out = float(v) if v not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+    return None if out is None or math.isnan(out) else out
+
+
+def row_input_len(row: dict[str, Any]) -> float:
+    """A row's prompt length; where empty, half the prompt cap its note states, else 4 × output [tokens].
+
+    MLPerf's OpenOrca rows cap prompts at 1,024 tokens without a verified mean;
+    half the cap is the assumption here, applied the same way to every such row.
+    """
+    value = _f(row, "input_len")
+    if value:
+        return value
+    note = str(row.get("conversion") or "")
+    m = re.search(r"capped at ([\d,]+) tokens", note) or re.search(r"at most ([\d,]+) tokens", note)
+    if m:
+        return float(m.group(1).replace(",", "")) / 2.0
+    return 4.0 * (_f(row, "output_len") or 256.0)
+
+
+def predict_row(row: dict[str, Any], hw: Hardware, *, devices_per_chip: float = 1.0) -> dict[str, Any]:
+    """Predict one row of the inference validation file (see :mod:`gigawatt.perf.backtest`)."""
+    arch = tf.Arch.from_row(row)
+    n = (_f(row, "n_chips") or 1.0) * devices_per_chip
+    tp = int(_f(row, "tp") or 1)
+    pp = int(_f(row, "pp") or 1)
+    precision = (row.get("precision") or "bf16").strip().lower()
+    note = str(row.get("conversion") or "")
+    kv = 1.0 if (precision in ("fp8", "fp4") or re.search(r"fp8 kv|kv_cache_dtype fp8", note, re.I)) else 2.0
+    regime = (row.get("scenario") or "offline").strip().lower()
+    out_len = _f(row, "output_len") or 256.0
+    res = serve(arch, hw, n_chips=int(round(n)), input_len=row_input_len(row), output_len=out_len, tp=tp, pp=pp,
+                precision=precision, kv_bytes_per_value=kv, regime=regime,
+                batch=int(_f(row, "batch")) if _f(row, "batch") else None,
+                ttft_limit_s=_f(row, "ttft_slo_s"), tpot_limit_s=_f(row, "tpot_slo_s"))
+    if res.get("output_tokens_per_s") is None:
+        return {"predicted": None, "reason": res.get("error", "no prediction"), "detail": res}
+    kind = (row.get("measured_kind") or "").strip()
+    key = {"output_tokens_per_s": "output_tokens_per_s", "tpot_s": "tpot_s", "ttft_s": "ttft_s"}.get(kind)
+    if key is None:
+        return {"predicted": None, "reason": f"unknown measured_kind {kind!r}", "detail": res}
+    return {"predicted": float(res[key]), "detail": res}

@@ -1,0 +1,322 @@
+"""The report's sections: one Plotly figure each, drawn only from data the run has.
+
+Each builder takes a :class:`gigawatt.results.Results` and returns a
+:class:`Section`. A builder whose variables are missing from the dataset (a
+scenario with no demand has no ``power_drawn_w``, no inference tokens and no
+training runs) returns a section with ``figure=None`` and a ``note`` saying
+what is missing, so the report never shows an empty chart.
+
+Values are SI in the dataset; this module is where they become GW, $B, TWh
+and trillion tokens per day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+GW = 1e9
+USD_B = 1e9
+J_PER_TWH = 3.6e15
+BINDING_COLORS = {"none": "#9aa5b1", "power": "#d62728", "supply": "#ff7f0e", "money": "#2ca02c", "cap": "#1f77b4"}
+_LAYOUT = dict(template="plotly_white", height=420, margin=dict(l=70, r=30, t=60, b=50),
+               legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+               hovermode="x unified")
+
+
+@dataclass
+class Section:
+    """One part of the report.
+
+    Attributes
+    ----------
+    key : str
+        Short id; the chart's div is ``chart-<key>`` and its PNG ``<key>.png``.
+    title : str
+        Heading.
+    figure : plotly.graph_objects.Figure or None
+        The chart, or None when the run lacks the data for it.
+    note : str
+        Text under the heading: what the chart shows, or why there is none.
+    """
+
+    key: str
+    title: str
+    figure: Any
+    note: str = ""
+
+
+def _sample0(ds, name: str, keep: tuple[str, ...] = ("period",)) -> np.ndarray:
+    """Variable ``name`` of sample 0, summed over every dimension not in ``keep``."""
+    da = ds[name]
+    if "sample" in da.dims:
+        da = da.isel(sample=0)
+    drop = [d for d in da.dims if d not in keep]
+    if drop:
+        da = da.sum(dim=drop)
+    return da.transpose(*[d for d in keep if d in da.dims]).values
+
+
+def _periods(ds) -> np.ndarray:
+    return ds["period"].values.astype("datetime64[D]")
+
+
+def _have(ds, *names: str) -> list[str]:
+    return [n for n in names if n not in ds.data_vars]
+
+
+def _figure(title: str, ytitle: str):
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    fig.update_layout(title=dict(text=title, x=0.01), yaxis_title=ytitle, **_LAYOUT)
+    return fig
+
+
+def capacity_section(results) -> Section:
+    """Stacked area of installed IT power by chip generation [GW], with the deal's cap."""
+    import plotly.graph_objects as go
+
+    ds = results.dataset
+    key, title = "capacity", "Capacity by chip generation"
+    missing = _have(ds, "it_power_w")
+    if missing:
+        return Section(key, title, None, f"Not drawn: the run has no {', '.join(missing)}.")
+    t = _periods(ds)
+    it_w = _sample0(ds, "it_power_w", ("period", "chip"))
+    chips = _sample0(ds, "installed", ("period", "chip")) if "installed" in ds else None
+    fig = _figure("Installed IT power by chip generation (stacked)", "IT power at full load [GW]")
+    for j, chip in enumerate(ds["chip"].values):
+        custom = chips[:, j] / 1e3 if chips is not None else None
+        fig.add_trace(go.Scatter(
+            x=t, y=it_w[:, j] / GW, name=str(chip), stackgroup="it", mode="lines", line=dict(width=0.5),
+            customdata=custom,
+            hovertemplate="%{y:.2f} GW" + (" (%{customdata:,.0f}k chips)" if custom is not None else "") + "<extra>%{fullData.name}</extra>",
+        ))
+    cap = ds.attrs.get("capacity_cap_w")
+    if cap is not None and np.isfinite(cap) and ds.attrs.get("capacity_basis", "it") == "it":
+        fig.add_hline(y=cap / GW, line_dash="dash", line_color="black",
+                      annotation_text=f"deal cap {cap / GW:.1f} GW", annotation_position="top left")
+    fig.update_xaxes(title_text="date")
+    return Section(key, title, fig, "Installed IT power at full load, all sites, by chip generation; hover for chip counts.")
+
+
+def power_section(results) -> Section:
+    """Power drawn against energized and installed IT power [GW]."""
+    import plotly.graph_objects as go
+
+    ds = results.dataset
+    key, title = "power", "Power drawn against energized power"
+    missing = _have(ds, "energized_it_w", "it_power_w")
+    if missing:
+        return Section(key, title, None, f"Not drawn: the run has no {', '.join(missing)}.")
+    t = _periods(ds)
+    fig = _figure("Power: energized, installed and drawn", "IT power [GW]")
+    fig.add_trace(go.Scatter(x=t, y=_sample0(ds, "energized_it_w") / GW, name="energized (sites online)",
+                             line=dict(color="black", dash="dash"), hovertemplate="%{y:.2f} GW"))
+    fig.add_trace(go.Scatter(x=t, y=_sample0(ds, "it_power_w") / GW, name="installed at full load",
+                             line=dict(color="#1f77b4"), hovertemplate="%{y:.2f} GW"))
+    note = "IT power of all sites: energized by the utility, installed (chips at full load) and drawn."
+    if "power_drawn_w" in ds:
+        fig.add_trace(go.Scatter(x=t, y=_sample0(ds, "power_drawn_w") / GW, name="drawn (at utilization)",
+                                 line=dict(color="#d62728"), hovertemplate="%{y:.2f} GW"))
+        if "energy_drawn_j" in ds:
+            note += f" Energy drawn over the horizon: {_sample0(ds, 'energy_drawn_j').sum() / J_PER_TWH:,.1f} TWh."
+    else:
+        note += (" Power drawn is not in this run (no demand in the scenario, so no utilization): "
+                 "the chart shows energized against installed power only.")
+    fig.update_xaxes(title_text="date")
+    return Section(key, title, fig, note)
+
+
+def spend_section(results) -> Section:
+    """Cumulative spend against the commitment [$B], the commitment's term shaded."""
+    import plotly.graph_objects as go
+
+    ds = results.dataset
+    key, title = "spend", "Spend against the commitment"
+    missing = _have(ds, "spend_usd")
+    if missing:
+        return Section(key, title, None, f"Not drawn: the run has no {', '.join(missing)}.")
+    t = _periods(ds)
+    cum = np.cumsum(_sample0(ds, "spend_usd")) / USD_B
+    fig = _figure("Cumulative spend against the commitment", "cumulative spend [$B]")
+    fig.add_trace(go.Scatter(x=t, y=cum, name="cumulative spend", line=dict(color="#2ca02c", width=3),
+                             hovertemplate="$%{y:,.1f}B"))
+    commitment = (results.summary.get("totals") or {}).get("commitment_usd")
+    note = "Buyer's spend at the contract prices, summed from the horizon's start."
+    if commitment:
+        fig.add_hline(y=commitment / USD_B, line_dash="dash", line_color="black",
+                      annotation_text=f"commitment ${commitment / USD_B:,.0f}B", annotation_position="top left")
+    c = ((results.resolved or {}).get("deal") or {}).get("commitment") or {}
+    if c.get("start") and c.get("term_s"):
+        start = np.datetime64(c["start"], "M")
+        end = start + np.timedelta64(int(round(c["term_s"] / (365.25 * 86400 / 12))), "M")
+        in_term = (t >= start.astype("datetime64[D]")) & (t < end.astype("datetime64[D]"))
+        if in_term.any() and not in_term.all():
+            term_cum = np.where(in_term, np.cumsum(np.where(in_term, _sample0(ds, "spend_usd"), 0.0)), np.nan) / USD_B
+            fig.add_trace(go.Scatter(x=t, y=term_cum, name="cumulative spend in the commitment term",
+                                     line=dict(color="#2ca02c", dash="dot"), hovertemplate="$%{y:,.1f}B"))
+        x1 = min(end.astype("datetime64[D]"), t[-1])
+        fig.add_vrect(x0=str(start.astype("datetime64[D]")), x1=str(x1), fillcolor="#2ca02c", opacity=0.07,
+                      line_width=0, annotation_text="commitment term", annotation_position="top right")
+        note += f" Shaded: the commitment's term, {c['start']} to {str(end)}."
+    fig.update_yaxes(tickprefix="$", ticksuffix="B")
+    fig.update_xaxes(title_text="date", range=[str(t[0]), str(t[-1])])
+    return Section(key, title, fig, note)
+
+
+def inference_section(results) -> Section:
+    """Inference tokens demanded against served, per day [trillion tokens/day]."""
+    import plotly.graph_objects as go
+
+    ds = results.dataset
+    key, title = "inference", "Inference demand against served"
+    missing = _have(ds, "inference_demand_tokens", "inference_served_tokens")
+    if missing:
+        return Section(key, title, None,
+                       "Not drawn: this run has no inference demand (the dataset has no "
+                       f"{' or '.join(missing)}; add demand.inference to the scenario).")
+    t = _periods(ds)
+    days = ds["period_s"].values / 86400.0 if "period_s" in ds else np.full(len(t), 30.4375)
+    demand = _sample0(ds, "inference_demand_tokens") / days / 1e12
+    served = _sample0(ds, "inference_served_tokens") / days / 1e12
+    fig = _figure("Inference tokens: demanded and served", "tokens per day [trillions]")
+    fig.add_trace(go.Scatter(x=t, y=demand, name="demanded", line=dict(color="black", dash="dash"),
+                             hovertemplate="%{y:,.2f}T/day"))
+    fig.add_trace(go.Scatter(x=t, y=served, name="served within targets", line=dict(color="#9467bd", width=3),
+                             fill="tozeroy", hovertemplate="%{y:,.2f}T/day"))
+    total_d, total_s = float(np.nansum(demand * days)), float(np.nansum(served * days))
+    share = total_s / total_d if total_d > 0 else float("nan")
+    fig.update_xaxes(title_text="date")
+    return Section(key, title, fig, f"All inference streams, per day (monthly averages). Over the horizon "
+                                    f"{100 * share:.1f}% of the tokens demanded were served within their targets.")
+
+
+def training_section(results) -> Section:
+    """Gantt chart of the training runs from ``results.events``, deadlines marked."""
+    import pandas as pd
+    import plotly.express as px
+    import plotly.graph_objects as go
+
+    key, title = "training", "Training runs"
+    events = list(results.events or [])
+    if not events:
+        return Section(key, title, None,
+                       "Not drawn: this run has no training runs (no demand.training in the scenario).")
+    ds = results.dataset
+    horizon_end = str((ds["period"].values[-1].astype("datetime64[M]") + np.timedelta64(1, "M")).astype("datetime64[D]"))
+    rows, never = [], []
+    for ev in events:
+        if not ev.get("start"):
+            never.append(str(ev.get("name")))
+            continue
+        finish = ev.get("finish") or horizon_end
+        chips = ev.get("chips")
+        rows.append({"run": str(ev.get("name")), "start": str(ev["start"]), "finish": str(finish),
+                     "chip": str(ev.get("chip") or "?"), "status": str(ev.get("status") or ""),
+                     "chips": f"{chips:,.0f}" if isinstance(chips, (int, float)) else "?",
+                     "site": str(ev.get("site") or ""), "delay_days": ev.get("delay_days"),
+                     "finished": bool(ev.get("finish"))})
+    if not rows:
+        return Section(key, title, None, f"Not drawn: no training run started in the horizon ({', '.join(never)}).")
+    frame = pd.DataFrame(rows)
+    frame["label"] = [f"{r['chips']} chips" + ("" if r["finished"] else ", running at the horizon's end")
+                      for r in rows]
+    fig = px.timeline(frame, x_start="start", x_end="finish", y="run", color="chip", text="label",
+                      hover_data={"chips": True, "site": True, "status": True, "delay_days": True, "label": False})
+    fig.update_traces(textposition="inside", insidetextanchor="start")
+    fig.update_yaxes(autorange="reversed", title_text="training run")
+    deadlines = [(str(ev.get("name")), str(ev["deadline"])) for ev in events if ev.get("deadline") and ev.get("start")]
+    if deadlines:
+        fig.add_trace(go.Scatter(x=[d for _, d in deadlines], y=[n for n, _ in deadlines], mode="markers",
+                                 name="deadline", marker=dict(symbol="line-ns-open", size=18, color="black",
+                                                              line=dict(width=3)),
+                                 hovertemplate="deadline %{x}<extra>%{y}</extra>"))
+    fig.update_layout(title=dict(text="Training runs: start to finish, by chip generation", x=0.01),
+                      **{k: v for k, v in _LAYOUT.items() if k not in ("hovermode",)})
+    fig.update_layout(height=max(300, 120 + 40 * len(rows)))
+    fig.update_xaxes(title_text="date")
+    note = "Each bar runs from start to finish on one chip generation; black ticks are deadlines."
+    open_runs = [r["run"] for r in rows if not r["finished"]]
+    if open_runs:
+        note += f" Not finished within the horizon (bar runs to its end): {', '.join(open_runs)}."
+    if never:
+        note += f" Never started: {', '.join(never)}."
+    return Section(key, title, fig, note)
+
+
+def binding_section(results) -> Section:
+    """Months per year that each constraint bound, stacked, with the year's verdict."""
+    import plotly.graph_objects as go
+
+    ds = results.dataset
+    key, title = "binding", "Binding constraint per year"
+    if "binding" not in ds:
+        years = (results.summary or {}).get("years") or []
+        if not years:
+            return Section(key, title, None, "Not drawn: the run has no binding constraint data.")
+    t = _periods(ds)
+    codes = ds["binding"].isel(sample=0).values.astype(str) if "sample" in ds["binding"].dims else ds["binding"].values.astype(str)
+    year_of = t.astype("datetime64[Y]").astype(int) + 1970
+    years = np.unique(year_of)
+    verdict = {r["year"]: r.get("binding") for r in (results.summary or {}).get("years", [])}
+    fig = _figure("Binding constraint: months per year", "months")
+    cats = [c for c in BINDING_COLORS if c in set(codes)] + sorted(set(codes) - set(BINDING_COLORS))
+    for cat in cats:
+        counts = [int(((year_of == y) & (codes == cat)).sum()) for y in years]
+        fig.add_trace(go.Bar(x=years, y=counts, name=cat, marker_color=BINDING_COLORS.get(cat),
+                             hovertemplate="%{y} months<extra>" + cat + "</extra>"))
+    fig.update_layout(barmode="stack", hovermode="x")
+    for y in years:
+        if verdict.get(int(y)):
+            fig.add_annotation(x=y, y=12, text=f"<b>{verdict[int(y)]}</b>", showarrow=False, yshift=10)
+    fig.update_xaxes(title_text="year", dtick=1)
+    fig.update_yaxes(range=[0, 13.5], dtick=3)
+    return Section(key, title, fig, "Which limit stopped growth in each month (power, chip supply, money, the "
+                                    "deal's cap, or none); the label above each bar is the year's binding constraint.")
+
+
+def cash_flow_section(results, ledger=None) -> Section:
+    """Cash flow per party, from the deal ledger: the hook for ``gigawatt.economics.ledger``.
+
+    Parameters
+    ----------
+    results : gigawatt.results.Results
+    ledger : pandas.DataFrame, optional
+        Tidy ledger rows with columns ``period`` (date), ``party`` (str) and
+        ``cash_flow_usd`` (signed, [USD], positive = money in). When None, the
+        section says the ledger is not available.
+
+    Returns
+    -------
+    Section
+        Cumulative cash flow per party [$B] over time.
+    """
+    import plotly.graph_objects as go
+
+    key, title = "cash_flow", "Cash flow per party"
+    if ledger is None or len(ledger) == 0:
+        return Section(key, title, None, "Not drawn: no deal ledger was given for this run.")
+    frame = ledger.copy()
+    frame["period"] = frame["period"].astype("datetime64[ns]")
+    fig = _figure("Cumulative cash flow per party", "cumulative cash flow [$B]")
+    for party, rows in frame.groupby("party", sort=False):
+        by_t = rows.groupby("period")["cash_flow_usd"].sum().sort_index()
+        fig.add_trace(go.Scatter(x=by_t.index, y=by_t.cumsum().values / USD_B, name=str(party),
+                                 hovertemplate="$%{y:,.1f}B"))
+    fig.add_hline(y=0, line_color="grey", line_width=1)
+    fig.update_xaxes(title_text="date")
+    return Section(key, title, fig, "Money in (positive) and out (negative) of each party, summed over time.")
+
+
+SECTION_BUILDERS: list[Callable] = [capacity_section, power_section, spend_section, inference_section,
+                                    training_section, binding_section]
+"""The report's sections, in order; :func:`cash_flow_section` is appended last."""
+
+
+def build_sections(results, ledger=None) -> list[Section]:
+    """Every section of the report for ``results``, in order."""
+    return [build(results) for build in SECTION_BUILDERS] + [cash_flow_section(results, ledger)]

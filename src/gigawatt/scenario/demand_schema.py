@@ -1,0 +1,144 @@
+"""The ``demand:`` section of a scenario: training runs and inference streams.
+
+Quantities are written with units and parsed into SI floats here, like the rest
+of the schema (:mod:`gigawatt.scenario.schema`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
+
+from gigawatt import units
+
+
+def _q(dimension: str):
+    return BeforeValidator(lambda v: units.parse(v, dimension))
+
+
+def _compute(value: Any) -> float:
+    """FLOP written as '3e26 FLOP' or a bare number."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return units.parse(value, "compute")
+
+
+Month = Annotated[str, BeforeValidator(lambda v: units.parse_month(v))]
+Count = Annotated[float, BeforeValidator(lambda v: units.parse_count(v))]
+Duration = Annotated[float, _q("time")]
+Compute = Annotated[float, BeforeValidator(_compute)]
+Growth = Annotated[float, BeforeValidator(lambda v: units.parse_growth_per_year(v))]
+Fraction = Annotated[float, BeforeValidator(lambda v: units.parse_fraction(v))]
+
+
+#: tokens per optimizer step by default: Llama 3 405B ended its pre-training at 16M
+#: (arXiv:2407.21783, section 3.4.1). Larger MoE runs go higher: DeepSeek-V3 kept
+#: 15,360 sequences of 4K tokens, about 63M (arXiv:2412.19437, section 4.2).
+DEFAULT_BATCH_TOKENS = 16 * 2**20
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class TrainingRun(_Strict):
+    """One training run, listed by name."""
+
+    name: str = Field(min_length=1)
+    model: str
+    tokens: Count | None = Field(default=None, gt=0)
+    compute_flop: Compute | None = Field(default=None, validation_alias=AliasChoices("compute", "compute_flop"), gt=0)
+    start: Month
+    deadline: Month | None = None
+    min_chips: Count = Field(gt=0)
+    max_chips: Count | None = Field(default=None, gt=0)
+    chips: list[str] | None = None
+    priority: int = 0
+    batch_tokens: Count = Field(default=DEFAULT_BATCH_TOKENS, gt=0)
+
+    @model_validator(mode="after")
+    def _size(self) -> "TrainingRun":
+        if (self.tokens is None) == (self.compute_flop is None):
+            raise ValueError("give exactly one of tokens (e.g. 40T) or compute (e.g. 3e26 FLOP)")
+        if self.max_chips is not None and self.max_chips < self.min_chips:
+            raise ValueError(f"max_chips {self.max_chips:g} is below min_chips {self.min_chips:g}")
+        return self
+
+
+class GeneratedRuns(_Strict):
+    """A frontier run every N months, each larger by a growth factor per year."""
+
+    name: str = "frontier"
+    model: str
+    first: Month
+    every_s: Duration = Field(validation_alias=AliasChoices("every", "every_s"), gt=0)
+    until: Month | None = None
+    count: int | None = Field(default=None, gt=0)
+    compute_flop: Compute = Field(validation_alias=AliasChoices("compute", "compute_flop"), gt=0)
+    compute_growth: Growth = 1.0
+    duration_s: Duration = Field(default=120 * 86400, validation_alias=AliasChoices("duration", "duration_s"), gt=0)
+    min_chips: Count = Field(gt=0)
+    max_chips: Count | None = Field(default=None, gt=0)
+    chips: list[str] | None = None
+    batch_tokens: Count = Field(default=DEFAULT_BATCH_TOKENS, gt=0)
+
+
+class Generate(_Strict):
+    generate: GeneratedRuns
+
+
+class Agentic(_Strict):
+    """Agentic tasks: N tool-calling steps whose context grows each step."""
+
+    tasks_per_day: Count = Field(gt=0)
+    steps_per_task: Count = Field(gt=0)
+    context_growth_tokens: Count = Field(default=0, validation_alias=AliasChoices("context_growth", "context_growth_tokens"), ge=0)
+    cache_hit_rate: Fraction = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class InferenceStream(_Strict):
+    """A stream of inference traffic on one model."""
+
+    name: str | None = None
+    model: str
+    tokens_per_day: Count | None = Field(default=None, gt=0)
+    at: Month
+    growth: Growth = 1.0
+    input_tokens: Count = Field(gt=0)
+    output_tokens: Count = Field(gt=0)
+    ttft_s: Duration | None = Field(default=None, validation_alias=AliasChoices("ttft", "ttft_s"), gt=0)
+    tpot_s: Duration | None = Field(default=None, validation_alias=AliasChoices("tpot", "tpot_s"), gt=0)
+    peak_to_mean: float = Field(default=1.0, ge=1.0)
+    precision: str = "fp8"
+    chips: list[str] | None = None
+    agentic: Agentic | None = None
+
+    @model_validator(mode="after")
+    def _volume(self) -> "InferenceStream":
+        if self.tokens_per_day is None and self.agentic is None:
+            raise ValueError("give tokens_per_day (e.g. 2e12) or an agentic block with tasks_per_day")
+        return self
+
+
+def _training_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "<generate>" if "generate" in value else "<run>"
+    return "<generate>" if isinstance(value, Generate) else "<run>"
+
+
+TrainingItem = Annotated[
+    Annotated[TrainingRun, Tag("<run>")] | Annotated[Generate, Tag("<generate>")],
+    Discriminator(_training_kind),
+]
+
+
+class Demand(_Strict):
+    """What the capacity must carry."""
+
+    training: list[TrainingItem] = Field(default_factory=list)
+    inference: list[InferenceStream] = Field(default_factory=list)
+    policy: str = "earliest_deadline_first"
+    checkpoint_interval_s: Duration = Field(default=3600.0, validation_alias=AliasChoices("checkpoint_interval", "checkpoint_interval_s"), gt=0)
+    restart_s: Duration = Field(default=1800.0, validation_alias=AliasChoices("restart_time", "restart_s"), ge=0)
+    idle_power_fraction: Fraction = Field(default=0.3, ge=0.0, le=1.0)

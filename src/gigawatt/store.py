@@ -1,0 +1,599 @@
+"""The results store: runs kept in one embedded DuckDB file.
+
+One file (default ``./gigawatt.duckdb``) holds every saved run. Each
+:func:`save` writes a whole run in one transaction: a run killed midway leaves
+no rows at all, and the file stays readable.
+
+Tables
+------
+``runs``
+    One row per run: ``id``, ``scenario``, ``created_at`` (UTC), ``version``
+    (gigawatt's), ``seed``, ``status``, ``scenario_yaml`` (the file as given),
+    and as JSON text ``resolved_json`` (the scenario in SI, defaults filled
+    in), ``summary_json`` (what ``gigawatt run --json`` prints),
+    ``timings_json`` (seconds per stage) and ``dataset_json`` (coordinates,
+    dtypes and attributes of the dataset, used to rebuild it exactly).
+``run_values``
+    The dataset in long ("tidy") form, one row per array element:
+    ``run_id, variable, sample, period, site, chip, workload, value, text``.
+    A dimension a variable lacks is NULL (``pue`` has only ``site``);
+    ``period`` is the DATE of the period's first day; numbers are in ``value``
+    (DOUBLE, SI units as the variable's name says), labels such as
+    ``binding`` in ``text``. Example: the IT power by chip in 2030,
+    ``SELECT chip, sum(value) FROM run_values WHERE run_id = ? AND variable =
+    'it_power_w' AND period = DATE '2030-12-01' GROUP BY chip``.
+``run_events``
+    The training runs: ``run_id, seq, name, model, chip, site, chips, start,
+    finish, deadline, delay_days, status, extra_json``; dates are ISO text
+    (``'2027-03-01'``, NULL when there is none; cast with ``::DATE``).
+``run_arrays``
+    Variables whose dimensions are not among ``sample, period, site, chip,
+    workload``, as a netCDF blob per run (none today; kept so that nothing is
+    silently dropped).
+
+Two processes writing at once: DuckDB lets one process hold the file for
+writing, so the second waits, retrying with backoff for up to ``timeout_s``
+seconds, and then lands; past that it raises :class:`StoreLocked` with a clear
+message. duckdb is imported inside the functions (it costs start-up time).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from gigawatt.errors import GigawattError
+
+DEFAULT_DB = Path("gigawatt.duckdb")
+DIMS = ("sample", "period", "site", "chip", "workload")
+"""Dimensions stored as columns of ``run_values``, in the architecture's order."""
+EVENT_COLUMNS = ("name", "model", "chip", "site", "chips", "start", "finish", "deadline", "delay_days", "status")
+STORE_SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS runs (
+    id VARCHAR PRIMARY KEY, scenario VARCHAR, created_at TIMESTAMP, version VARCHAR, seed BIGINT,
+    status VARCHAR, scenario_yaml VARCHAR, resolved_json VARCHAR, summary_json VARCHAR,
+    timings_json VARCHAR, dataset_json VARCHAR);
+CREATE TABLE IF NOT EXISTS run_values (
+    run_id VARCHAR, variable VARCHAR, sample BIGINT, period DATE, site VARCHAR, chip VARCHAR,
+    workload VARCHAR, value DOUBLE, text VARCHAR);
+CREATE TABLE IF NOT EXISTS run_events (
+    run_id VARCHAR, seq INTEGER, name VARCHAR, model VARCHAR, chip VARCHAR, site VARCHAR, chips DOUBLE,
+    start VARCHAR, finish VARCHAR, deadline VARCHAR, delay_days DOUBLE, status VARCHAR, extra_json VARCHAR);
+CREATE TABLE IF NOT EXISTS run_arrays (run_id VARCHAR, format VARCHAR, data BLOB);
+"""
+
+
+class StoreError(GigawattError):
+    """A problem with the results store; ``hint`` says how to fix it."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        self.hint = hint
+        super().__init__(message)
+
+
+class StoreMissing(StoreError):
+    """The store file does not exist."""
+
+
+class StoreLocked(StoreError):
+    """Another process held the store for longer than we were willing to wait."""
+
+
+class RunNotFound(StoreError):
+    """No run with that id (or id prefix) in the store."""
+
+
+# --------------------------------------------------------------------------- connections
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text or "conflict" in text
+
+
+def connect(db_path: str | Path = DEFAULT_DB, read_only: bool = False, timeout_s: float = 30.0):
+    """Open the store, waiting up to ``timeout_s`` [s] while another process holds it.
+
+    Parameters
+    ----------
+    db_path : str or Path
+        The DuckDB file. Opened read-only it must exist; for writing it is created.
+    read_only : bool
+        Open for reading only (what ``list``, ``show``, ``diff`` and ``report`` do).
+    timeout_s : float
+        Longest wait for another process's lock [s]; retries back off from
+        50 ms to 1 s.
+
+    Returns
+    -------
+    duckdb.DuckDBPyConnection
+    """
+    import duckdb
+
+    path = Path(db_path)
+    if read_only and not path.exists():
+        raise StoreMissing(f"no results store at {path}",
+                           "save a run first with `gigawatt run SCENARIO`, or point --db at an existing store")
+    deadline = time.monotonic() + timeout_s
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if not _is_lock_error(exc):
+                raise StoreError(f"cannot open the results store {path}: {exc}",
+                                 "check that the file is a gigawatt DuckDB store, or use another --db") from None
+            if time.monotonic() + delay > deadline:
+                raise StoreLocked(
+                    f"the results store {path} is in use by another process (waited {timeout_s:.0f} s)",
+                    "wait for the other gigawatt command to finish and try again, or use another --db",
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open the results store {path}: {exc}",
+                             "check that the file is a gigawatt DuckDB store, or use another --db") from None
+
+
+def _has_runs_table(con) -> bool:
+    rows = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'").fetchone()
+    return bool(rows[0])
+
+
+# --------------------------------------------------------------------------- save
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, default=_json_default)
+
+
+def _json_default(value):
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (datetime,)):
+        return value.isoformat()
+    return str(value)
+
+
+def _dataset_meta(ds) -> dict:
+    """What it takes to rebuild the dataset: coordinates, dtypes, attributes."""
+    import numpy as np
+
+    coords = {}
+    for name in ds.dims:
+        if name not in ds.coords:
+            coords[name] = {"values": list(range(ds.sizes[name])), "dtype": "int64", "index": False}
+            continue
+        values = ds[name].values
+        if np.issubdtype(values.dtype, np.datetime64):
+            listed = [str(v) for v in values.astype("datetime64[D]")]
+        else:
+            listed = values.tolist()
+        coords[name] = {"values": listed, "dtype": str(values.dtype), "index": True}
+    variables = {
+        name: {"dims": list(var.dims), "dtype": str(var.dtype), "attrs": _plain(var.attrs)}
+        for name, var in ds.data_vars.items()
+    }
+    return {"dims": list(ds.dims), "coords": coords, "variables": variables, "attrs": _plain(ds.attrs)}
+
+
+def _plain(attrs: dict) -> dict:
+    import numpy as np
+
+    out = {}
+    for k, v in attrs.items():
+        if isinstance(v, np.generic):
+            v = v.item()
+        elif isinstance(v, np.ndarray):
+            v = v.tolist()
+        out[str(k)] = v
+    return out
+
+
+def _values_frame(run_id: str, ds):
+    """The dataset's arrays with known dimensions as one long pandas frame."""
+    import numpy as np
+    import pandas as pd
+
+    labels = {}
+    for dim in DIMS:
+        if dim in ds.dims:
+            values = ds[dim].values if dim in ds.coords else np.arange(ds.sizes[dim])
+            if np.issubdtype(values.dtype, np.datetime64):
+                values = values.astype("datetime64[D]")
+            labels[dim] = values
+    parts = []
+    for name, var in ds.data_vars.items():
+        if not set(var.dims) <= set(DIMS):
+            continue
+        dims = [d for d in DIMS if d in var.dims]
+        arr = var.transpose(*dims).values
+        n = arr.size
+        cols: dict[str, Any] = {"variable": np.full(n, name, dtype=object)}
+        if dims:
+            grids = np.meshgrid(*[np.arange(ds.sizes[d]) for d in dims], indexing="ij")
+            for d, g in zip(dims, grids):
+                cols[d] = labels[d][g.ravel()]
+        flat = arr.ravel()
+        if flat.dtype.kind in "biuf":
+            cols["value"] = flat.astype(float)
+            cols["text"] = np.full(n, None, dtype=object)
+        else:
+            cols["value"] = np.full(n, np.nan)
+            cols["text"] = flat.astype(str).astype(object)
+        frame = pd.DataFrame(cols)
+        parts.append(frame)
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"variable": []})
+    for d in DIMS:
+        if d not in out:
+            out[d] = None
+    out.insert(0, "run_id", run_id)
+    out["period"] = pd.to_datetime(out["period"]) if out["period"].notna().any() else pd.NaT
+    out["sample"] = out["sample"].astype("Int64") if out["sample"].notna().any() else pd.array([None] * len(out), dtype="Int64")
+    for d in ("site", "chip", "workload"):
+        out[d] = out[d].astype(object).where(out[d].notna(), None)
+    return out[["run_id", "variable", *DIMS, "value", "text"]]
+
+
+def _other_arrays(ds) -> bytes | None:
+    """Variables with dimensions outside ``DIMS``, as netCDF bytes (or None)."""
+    names = [n for n, v in ds.data_vars.items() if not set(v.dims) <= set(DIMS)]
+    if not names:
+        return None
+    return bytes(ds[names].to_netcdf())
+
+
+def _event_rows(run_id: str, events: list) -> list[tuple]:
+    rows = []
+    for seq, ev in enumerate(events):
+        ev = dict(ev)
+        extra = {k: v for k, v in ev.items() if k not in EVENT_COLUMNS}
+
+        def num(key):
+            v = ev.get(key)
+            return None if v is None else float(v)
+
+        def date(key):
+            v = ev.get(key)
+            return None if v is None else str(v)[:10] if not isinstance(v, str) else v
+
+        rows.append((run_id, seq, ev.get("name"), ev.get("model"), ev.get("chip"), ev.get("site"), num("chips"),
+                     date("start"), date("finish"), date("deadline"), num("delay_days"), ev.get("status"),
+                     _json_text(extra) if extra else None))
+    return rows
+
+
+def _insert_values(con, frame) -> None:
+    con.register("gigawatt_values_frame", frame)
+    try:
+        con.execute("INSERT INTO run_values SELECT run_id, variable, sample, CAST(period AS DATE), site, chip, "
+                    "workload, value, text FROM gigawatt_values_frame")
+    finally:
+        con.unregister("gigawatt_values_frame")
+
+
+def _insert_events(con, rows: list[tuple]) -> None:
+    if rows:
+        con.executemany("INSERT INTO run_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def new_run_id() -> str:
+    """A fresh run id: 12 hex digits (any unique prefix of it works in the CLI)."""
+    return uuid.uuid4().hex[:12]
+
+
+def save(results, db_path: str | Path = DEFAULT_DB, status: str = "ok", timeout_s: float = 60.0,
+         run_id: str | None = None) -> str:
+    """Write one run into the store in a single transaction.
+
+    Parameters
+    ----------
+    results : gigawatt.results.Results
+        The run.
+    db_path : str or Path
+        The store file; created with its tables if it does not exist.
+    status : str
+        Recorded in ``runs.status`` (``ok`` for a finished run).
+    timeout_s : float
+        Longest wait for another process holding the file [s].
+    run_id : str, optional
+        Id to use; a fresh one by default.
+
+    Returns
+    -------
+    str
+        The run's id.
+
+    Raises
+    ------
+    StoreLocked
+        Another process held the store for longer than ``timeout_s``.
+    """
+    run_id = run_id or new_run_id()
+    ds = results.dataset
+    frame = _values_frame(run_id, ds)  # built before the file is locked, to hold the lock briefly
+    blob = _other_arrays(ds)
+    events = _event_rows(run_id, results.events or [])
+    created = datetime.now(timezone.utc).replace(tzinfo=None)
+    run_row = (run_id, results.name, created, results.version, int(results.seed), status, results.scenario_text,
+               _json_text(results.resolved), _json_text(results.summary), _json_text(results.timings_s),
+               _json_text(_dataset_meta(ds)))
+    Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        con = connect(db_path, read_only=False, timeout_s=max(deadline - time.monotonic(), 0.0))
+        try:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(_SCHEMA)
+                con.execute("INSERT OR IGNORE INTO store_meta VALUES ('schema_version', ?)", [str(STORE_SCHEMA_VERSION)])
+                con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", list(run_row))
+                _insert_values(con, frame)
+                _insert_events(con, events)
+                if blob is not None:
+                    con.execute("INSERT INTO run_arrays VALUES (?, 'netcdf', ?)", [run_id, blob])
+                con.execute("COMMIT")
+                return run_id
+            except BaseException as exc:
+                try:
+                    con.execute("ROLLBACK")
+                except Exception:
+                    pass
+                import duckdb
+
+                # a write-write conflict with a thread of this process: retry the whole run
+                if isinstance(exc, duckdb.TransactionException) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                raise
+        finally:
+            con.close()
+
+
+# --------------------------------------------------------------------------- read
+
+
+def _resolve_id(con, run_id: str, db_path) -> str:
+    if not _has_runs_table(con):
+        raise RunNotFound(f"no run {run_id!r} in {db_path}: the store has no runs",
+                          "save a run first with `gigawatt run SCENARIO`")
+    rows = con.execute("SELECT id FROM runs WHERE id LIKE ? ORDER BY id", [run_id.replace("%", "") + "%"]).fetchall()
+    ids = [r[0] for r in rows]
+    if run_id in ids:
+        return run_id
+    if len(ids) == 1:
+        return ids[0]
+    if not ids:
+        raise RunNotFound(f"no run {run_id!r} in {db_path}", f"list the runs with `gigawatt runs list --db {db_path}`")
+    raise RunNotFound(f"run id {run_id!r} is ambiguous in {db_path}: {', '.join(ids[:5])}",
+                      "give more characters of the id")
+
+
+def list_runs(db_path: str | Path = DEFAULT_DB, timeout_s: float = 30.0) -> list[dict]:
+    """Every run in the store, oldest first.
+
+    Returns
+    -------
+    list of dict
+        ``id, scenario, created_at`` (ISO, UTC), ``version, seed, status``,
+        and from the summary ``spend_usd`` and ``commitment_usd`` [USD].
+    """
+    con = connect(db_path, read_only=True, timeout_s=timeout_s)
+    try:
+        if not _has_runs_table(con):
+            return []
+        rows = con.execute("SELECT id, scenario, created_at, version, seed, status, summary_json FROM runs "
+                           "ORDER BY created_at, id").fetchall()
+    finally:
+        con.close()
+    out = []
+    for rid, scenario, created, version, seed, status, summary in rows:
+        totals = json.loads(summary).get("totals", {}) if summary else {}
+        out.append({"id": rid, "scenario": scenario, "created_at": created.isoformat(timespec="seconds") + "Z",
+                    "version": version, "seed": seed, "status": status,
+                    "spend_usd": totals.get("spend_usd"), "commitment_usd": totals.get("commitment_usd")})
+    return out
+
+
+def run_info(db_path: str | Path, run_id: str, timeout_s: float = 30.0) -> dict:
+    """A run's row without its dataset: id, scenario, created_at, version, seed, status,
+    summary, resolved scenario, scenario text, timings and events."""
+    con = connect(db_path, read_only=True, timeout_s=timeout_s)
+    try:
+        rid = _resolve_id(con, run_id, db_path)
+        row = con.execute("SELECT id, scenario, created_at, version, seed, status, scenario_yaml, resolved_json, "
+                          "summary_json, timings_json FROM runs WHERE id = ?", [rid]).fetchone()
+        events = _read_events(con, rid)
+    finally:
+        con.close()
+    return {"id": row[0], "scenario": row[1], "created_at": row[2].isoformat(timespec="seconds") + "Z",
+            "version": row[3], "seed": row[4], "status": row[5], "scenario_yaml": row[6],
+            "resolved": json.loads(row[7]), "summary": json.loads(row[8]), "timings_s": json.loads(row[9]),
+            "events": events}
+
+
+def _read_events(con, rid: str) -> list[dict]:
+    rows = con.execute("SELECT name, model, chip, site, chips, start, finish, deadline, delay_days, status, "
+                       "extra_json FROM run_events WHERE run_id = ? ORDER BY seq", [rid]).fetchall()
+    events = []
+    for r in rows:
+        ev = dict(zip(EVENT_COLUMNS, r[:10]))
+        for key in ("chips", "delay_days"):
+            v = ev[key]
+            if v is not None and math.isfinite(v) and float(v).is_integer():
+                ev[key] = int(v)
+        if r[10]:
+            ev.update(json.loads(r[10]))
+        events.append(ev)
+    return events
+
+
+def _rebuild_dataset(meta: dict, frame, blob: bytes | None):
+    """The xarray Dataset from ``run_values`` rows and the saved metadata."""
+    import numpy as np
+    import pandas as pd
+    import xarray as xr
+
+    coords = {}
+    for dim, c in meta["coords"].items():
+        if not c.get("index", True):
+            continue
+        values = np.array(c["values"])
+        if c["dtype"].startswith("datetime64"):
+            values = np.array(c["values"], dtype="datetime64[D]").astype(c["dtype"])
+        else:
+            values = values.astype(c["dtype"]) if len(values) else np.array([], dtype=c["dtype"])
+        coords[dim] = values
+    sizes = {d: len(c["values"]) for d, c in meta["coords"].items()}
+    # positions of each label along its dimension
+    positions = {}
+    for dim in DIMS:
+        if dim not in sizes or frame.empty:
+            continue
+        c = meta["coords"][dim]
+        if dim == "period":
+            lookup = pd.Index(pd.to_datetime(np.array(c["values"], dtype="datetime64[D]")))
+            col = pd.to_datetime(frame["period"])
+        else:
+            lookup = pd.Index(c["values"])
+            col = frame[dim]
+        positions[dim] = lookup.get_indexer(col)
+    data_vars = {}
+    groups = frame.groupby("variable", sort=False).indices if not frame.empty else {}
+    for name, spec in meta["variables"].items():
+        if name not in groups:
+            continue
+        idx = groups[name]
+        dims = [d for d in DIMS if d in spec["dims"]]
+        shape = tuple(sizes[d] for d in dims)
+        dtype = np.dtype(spec["dtype"])
+        if dtype.kind in "biuf":
+            arr = np.full(shape, np.nan)
+            src = frame["value"].to_numpy()[idx]
+        else:
+            arr = np.full(shape, "", dtype=object)
+            src = frame["text"].to_numpy()[idx]
+        where = tuple(positions[d][idx] for d in dims)
+        arr[where] = src
+        arr = arr.astype(dtype)
+        order = [dims.index(d) for d in spec["dims"]]
+        data_vars[name] = (spec["dims"], np.transpose(arr, order) if dims else arr, spec["attrs"])
+    ds = xr.Dataset(data_vars, coords=coords, attrs=meta["attrs"])
+    if blob:
+        import io
+
+        ds = ds.merge(xr.open_dataset(io.BytesIO(blob)).load())
+    # keep the saved variable order
+    return ds[[n for n in meta["variables"] if n in ds.data_vars]]
+
+
+def load_run(db_path: str | Path, run_id: str, timeout_s: float = 30.0):
+    """A saved run as :class:`gigawatt.results.Results`, its dataset rebuilt as xarray.
+
+    Parameters
+    ----------
+    db_path : str or Path
+        The store file.
+    run_id : str
+        The run's id, or a unique prefix of it.
+
+    Returns
+    -------
+    gigawatt.results.Results
+    """
+    from gigawatt.results import Results
+
+    con = connect(db_path, read_only=True, timeout_s=timeout_s)
+    try:
+        rid = _resolve_id(con, run_id, db_path)
+        row = con.execute("SELECT scenario_yaml, resolved_json, summary_json, timings_json, dataset_json, version, "
+                          "seed FROM runs WHERE id = ?", [rid]).fetchone()
+        frame = con.execute("SELECT variable, sample, period, site, chip, workload, value, text FROM run_values "
+                            "WHERE run_id = ?", [rid]).df()
+        blob_row = con.execute("SELECT data FROM run_arrays WHERE run_id = ?", [rid]).fetchone()
+        events = _read_events(con, rid)
+    finally:
+        con.close()
+    ds = _rebuild_dataset(json.loads(row[4]), frame, blob_row[0] if blob_row else None)
+    return Results(dataset=ds, events=events, summary=json.loads(row[2]), scenario_text=row[0],
+                   resolved=json.loads(row[1]), version=row[5], seed=int(row[6]), timings_s=json.loads(row[3]))
+
+
+# --------------------------------------------------------------------------- diff
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts and lists as ``{"a.b[0].c": leaf}``; lists of named dicts are keyed by name."""
+    out: dict[str, Any] = {}
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        for i, v in enumerate(value):
+            key = v.get("name") or v.get("chip") or i
+            out.update(_flatten(v, f"{prefix}[{key}]"))
+    else:
+        out[prefix] = value
+    return out
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _compare(a: dict, b: dict) -> list[dict]:
+    """Keys whose values differ: ``{key, a, b[, diff]}``, diff = b - a for numbers."""
+    fa, fb = _flatten(a), _flatten(b)
+    rows = []
+    for key in list(fa) + [k for k in fb if k not in fa]:
+        va, vb = fa.get(key), fb.get(key)
+        if va == vb or (_is_number(va) and _is_number(vb) and math.isnan(va) and math.isnan(vb)):
+            continue
+        row = {"key": key, "a": va, "b": vb}
+        if _is_number(va) and _is_number(vb):
+            row["diff"] = vb - va
+        rows.append(row)
+    return rows
+
+
+def diff(db_path: str | Path, id1: str, id2: str, timeout_s: float = 30.0) -> dict:
+    """What differs between two runs: per-year summary figures, totals, and the scenario.
+
+    Returns
+    -------
+    dict
+        ``a`` and ``b`` (id, scenario, version, seed); ``years``: one entry per
+        year of either run, ``{"year", "changes": [{key, a, b, diff}]}`` with
+        ``diff = b - a`` for numbers (SI units); ``summary``: the same for the
+        rest of the summary (totals, implied, simulation figures); ``scenario``:
+        the resolved scenario's differing values, by dotted path.
+    """
+    a, b = run_info(db_path, id1, timeout_s), run_info(db_path, id2, timeout_s)
+    years_a = {r["year"]: r for r in a["summary"].get("years", [])}
+    years_b = {r["year"]: r for r in b["summary"].get("years", [])}
+    years = []
+    for year in sorted(set(years_a) | set(years_b)):
+        changes = _compare(years_a.get(year, {}), years_b.get(year, {}))
+        years.append({"year": year, "changes": [c for c in changes if c["key"] != "year"]})
+    rest_a = {k: v for k, v in a["summary"].items() if k != "years"}
+    rest_b = {k: v for k, v in b["summary"].items() if k != "years"}
+    head = ("id", "scenario", "version", "seed", "created_at")
+    return {
+        "a": {k: a[k] for k in head},
+        "b": {k: b[k] for k in head},
+        "years": years,
+        "summary": _compare(rest_a, rest_b),
+        "scenario": _compare(a["resolved"], b["resolved"]),
+    }

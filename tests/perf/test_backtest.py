@@ -1,0 +1,96 @@
+"""The backtest on the packaged published rows.
+
+The thresholds are guards on what the model achieves today (issue 3 targets in
+brackets); tighten them as the model improves. Where today's figure misses the
+target, the guard holds the current level and the target is named in the comment.
+"""
+
+import json
+import statistics
+
+import pytest
+
+from gigawatt.perf.backtest import _packaged, load_rows, run_backtest, summary_by_chip
+
+
+@pytest.fixture(scope="module")
+def result():
+    return run_backtest()
+
+
+def _abs(rows, kind=None):
+    return [1.0 if r["error"] is None else abs(r["error"]) for r in rows if kind is None or r["measured_kind"] == kind]
+
+
+def test_json_shape(result):
+    assert set(result) == {"training", "inference"}
+    for part in result.values():
+        assert set(part) == {"n", "median_abs_error", "max_abs_error", "rows"}
+        assert part["n"] == len(part["rows"]) > 0
+        for row in part["rows"]:
+            assert {"id", "measured_kind", "measured", "predicted", "error"} <= set(row)
+            if row["predicted"] is None:
+                assert row["reason"]
+            else:
+                assert row["error"] == pytest.approx((row["predicted"] - row["measured"]) / row["measured"])
+    json.dumps(result)  # plain JSON types only
+
+
+def test_every_row_predicted(result):
+    assert all(r["predicted"] is not None for part in result.values() for r in part["rows"])
+
+
+def test_training_tokens_per_s(result):
+    errs = _abs(result["training"]["rows"], "tokens_per_s")
+    assert len(errs) == 42
+    assert statistics.median(errs) <= 0.07  # target median <= 10%: met (0.055 today)
+    # target: none worse than 25%; today two MoE rows miss it (Qwen3-30B-A3B on 16 H100 at +132%,
+    # gpt-oss-120b on B200 at +73%): fine-grained MoE on few GPUs runs far below its roofline
+    assert sum(e > 0.25 for e in errs) <= 2
+    assert max(errs) <= 1.4
+
+
+def test_training_chip_hours(result):
+    errs = _abs(result["training"]["rows"], "chip_hours")
+    assert len(errs) == 6
+    # target median <= 15%: missed today (0.235); Llama 3.1 8B/70B model-card hours imply
+    # far lower efficiency than their throughput rows, DeepSeek-V2 runs zero-bubble PP
+    assert statistics.median(errs) <= 0.26
+    by_id = {r["id"]: r for r in result["training"]["rows"]}
+    for rid in ("llama1-65b-gpuhours", "llama2-70b-gpuhours", "llama31-405b-gpuhours"):
+        assert abs(by_id[rid]["error"]) <= 0.10, rid
+
+
+def test_inference(result):
+    errs = _abs(result["inference"]["rows"])
+    assert statistics.median(errs) <= 0.13  # target median <= 15%: met (0.109 today)
+    # target: none worse than 35%; today 9 rows miss it (trn1 Llama 2 13B prefill, MLPerf v5.1
+    # rows whose prompt lengths the source does not give, Llama 3.1 405B on B200)
+    assert sum(e > 0.35 for e in errs) <= 9
+
+
+def test_per_chip_guards(result):
+    rows = load_rows(_packaged("training_runs.csv"))
+    by_chip = summary_by_chip(result["training"], rows)
+    assert by_chip["a100-80gb"]["median_abs_error"] <= 0.05
+    assert by_chip["h100-sxm"]["median_abs_error"] <= 0.09
+    assert by_chip["trn1"]["median_abs_error"] <= 0.09
+    inf = summary_by_chip(result["inference"], load_rows(_packaged("inference_runs.csv")))
+    assert inf["mi300x"]["median_abs_error"] <= 0.08
+    assert inf["h100-sxm"]["median_abs_error"] <= 0.08
+
+
+def test_bad_rows_are_misses_not_crashes(tmp_path):
+    rows = load_rows(_packaged("training_runs.csv"))[:2]
+    rows[0]["chip"] = "no-such-chip"
+    rows[1]["measured_kind"] = "joules"
+    path = tmp_path / "t.csv"
+    import csv
+
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    out = run_backtest(training_csv=path, inference_csv=_packaged("inference_runs.csv"))["training"]
+    assert out["n"] == 2 and all(r["predicted"] is None and r["reason"] for r in out["rows"])
+    assert out["max_abs_error"] == 1.0

@@ -1,0 +1,56 @@
+"""Calibration file: every coefficient has a provenance; families cover the validation chips."""
+
+import pytest
+
+from gigawatt.perf.backtest import _packaged, load_rows
+from gigawatt.perf.calibration import Calibration, calibration_for, load_calibration_file, provenance
+from gigawatt.perf.hardware import chip_family
+
+
+def test_every_coefficient_has_a_source():
+    doc = load_calibration_file()
+    blocks = [doc["defaults"]] + list(doc["families"].values()) + list((doc.get("chips") or {}).values())
+    for block in blocks:
+        for key, item in (block or {}).items():
+            if key in ("family", "notes"):
+                continue
+            assert isinstance(item, dict) and len(item.get("source", "")) > 10, key
+
+
+def test_defaults_cover_every_field():
+    fields = set(Calibration.__dataclass_fields__) - {"family"}
+    assert fields == set(load_calibration_file()["defaults"])
+
+
+def test_validation_chips_have_a_family():
+    for name in ("training_runs.csv", "inference_runs.csv"):
+        for row in load_rows(_packaged(name)):
+            assert chip_family(row["chip"]) != "generic", row["chip"]
+
+
+def test_chip_override_and_provenance():
+    assert calibration_for("tpu-v6e").matmul_eff != calibration_for("tpu-v5p").matmul_eff
+    assert calibration_for("tpu-v6e").family == "tpu"
+    assert "fitted" in provenance("h100-sxm")["matmul_eff"]
+
+
+def test_fractions_in_range():
+    for fam in load_calibration_file()["families"]:
+        cal = calibration_for(fam)
+        for name in ("matmul_eff", "matmul_eff_fp8", "matmul_eff_fp4", "hbm_eff", "scaleup_eff", "scaleout_eff",
+                     "tp_overlap", "dp_overlap", "ep_overlap", "usable_hbm_frac", "server_utilization"):
+            assert 0.0 <= getattr(cal, name) <= 1.0, (fam, name)
+        assert cal.matmul_eff * cal.serving_eff_ratio <= 1.0
+
+
+def test_unknown_coefficient_rejected(monkeypatch):
+    import gigawatt.perf.calibration as C
+
+    doc = {"defaults": {}, "families": {"hopper": {"matmul_efff": 0.5}}}
+    monkeypatch.setattr(C, "load_calibration_file", lambda: doc)
+    C.calibration_for.cache_clear()
+    try:
+        with pytest.raises(Exception, match="unknown coefficient"):
+            C.calibration_for("h100-sxm")
+    finally:
+        C.calibration_for.cache_clear()

@@ -1,0 +1,71 @@
+"""Inference model: KV capacity by hand, rooflines, regimes, agentic tasks."""
+
+import pytest
+
+from gigawatt.perf.calibration import calibration_for
+from gigawatt.perf.inference import (
+    agentic_task,
+    decode_step_time_s,
+    kv_capacity_tokens,
+    prefill_time_s,
+    serve,
+    weight_bytes,
+)
+
+
+def test_weight_bytes(llama2_70b):
+    # embeddings stay 16-bit; the rest at the serving precision
+    emb = 2 * 32000 * 8192
+    assert weight_bytes(llama2_70b, "fp8") == pytest.approx((llama2_70b.params_total - emb) + 2 * emb)
+    assert weight_bytes(llama2_70b, "bf16") == pytest.approx(2 * llama2_70b.params_total)
+
+
+def test_kv_capacity_by_hand(h100, llama2_70b):
+    cal = calibration_for("h100-sxm")
+    free = cal.usable_hbm_frac * 80e9 * 2 - weight_bytes(llama2_70b, "bf16")
+    assert kv_capacity_tokens(llama2_70b, h100, 2, precision="bf16") == pytest.approx(free / (2 * 80 * 8 * 128 * 2))
+    assert kv_capacity_tokens(llama2_70b, h100, 1, precision="bf16") < 0  # 138 GB of weights on one 80 GB chip
+
+
+def test_batch1_decode_is_memory_bound(h100, llama2_70b):
+    cal = calibration_for("h100-sxm")
+    t = float(decode_step_time_s(llama2_70b, h100, batch=1, context=1000, tp=8, precision="fp8"))
+    floor = weight_bytes(llama2_70b, "fp8") / (8 * 3.35e12 * cal.hbm_eff)
+    # at batch 1 a token costs the weight read plus the all-reduces and the engine overhead
+    assert floor < t < floor + 2 * 80 * (cal.collective_latency_s + 1e-5) + cal.decode_step_overhead_s + 1e-3
+
+
+def test_prefill_compute_bound_scales_with_prompt(h100, llama2_70b):
+    t1 = float(prefill_time_s(llama2_70b, h100, batch=1, input_len=4000, tp=8))
+    t2 = float(prefill_time_s(llama2_70b, h100, batch=1, input_len=8000, tp=8))
+    assert 1.9 < t2 / t1 < 2.3  # linear in tokens plus a growing attention share
+
+
+def test_regimes(h100, llama2_70b):
+    kw = dict(n_chips=8, input_len=2000, output_len=200, tp=8, precision="fp8")
+    off = serve(llama2_70b, h100, regime="offline", **kw)
+    srv = serve(llama2_70b, h100, regime="server", ttft_limit_s=2.0, tpot_limit_s=0.05, **kw)
+    lat = serve(llama2_70b, h100, regime="latency", batch=1, **kw)
+    assert off["output_tokens_per_s"] > srv["output_tokens_per_s"] > lat["output_tokens_per_s"] > 0
+    assert srv["tpot_s"] <= 0.05 and srv["ttft_s"] <= 2.0
+    assert lat["tpot_s"] < off["tpot_s"]
+    tight = serve(llama2_70b, h100, regime="server", ttft_limit_s=2.0, tpot_limit_s=0.001, **kw)
+    assert tight["output_tokens_per_s"] is None and "latency limits" in tight["error"]
+
+
+def test_weights_do_not_fit(h100, llama3_405b):
+    r = serve(llama3_405b, h100, n_chips=1, input_len=100, output_len=100, tp=1)
+    assert r["output_tokens_per_s"] is None and "raise tp" in r["error"]
+
+
+def test_agentic_task_tokens(h100, llama2_70b):
+    r = agentic_task(llama2_70b, h100, steps=3, system_prompt_tokens=1000, tool_output_tokens=500,
+                     output_tokens_per_step=100, prefix_cache_hit_rate=1.0, n_chips=8, tp=8, precision="fp8")
+    # contexts 1000, 1600, 2200; seen before: 0, 1100, 1700 -> new 1000 + 500 + 500
+    assert r["input_tokens_new"] == pytest.approx(2000)
+    assert r["input_tokens_cached"] == pytest.approx(2800)
+    assert r["output_tokens"] == 300 and r["final_context_tokens"] == 2200
+    assert r["chip_s"] > 0
+    no_cache = agentic_task(llama2_70b, h100, steps=3, system_prompt_tokens=1000, tool_output_tokens=500,
+                            output_tokens_per_step=100, prefix_cache_hit_rate=0.0, n_chips=8, tp=8, precision="fp8")
+    assert no_cache["chip_s"] > r["chip_s"]

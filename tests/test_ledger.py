@@ -1,0 +1,215 @@
+"""The deal ledger: identities between the parties, totals, NPV, sensitivities, CLI."""
+
+import json
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gigawatt.economics.ledger import build_ledger, ledger_json
+from gigawatt.fleet import build_fleet
+from gigawatt.scenario.loader import load_scenario, load_scenario_text
+
+SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.yaml"))
+
+DEAL = textwrap.dedent(
+    """\
+    schema_version: 1
+    name: ledger-test
+    horizon: {start: 2026-01, end: 2028-12}
+    seed: 1
+    deal:
+      buyer: Lab
+      provider: Cloud
+      commitment: {total: $20B, start: 2026-01, term: 3 years, min_per_year: $4B}
+      capacity_cap: 1 GW
+      investments:
+        - {date: 2026-03, amount: $2B, from: provider}
+        - {date: 2026-06, amount: $1B, from: provider, instrument: services}
+        - {date: 2027-01, amount: $4B, from: provider, contingent: true, probability: 0.5}
+        - {date: 2027-06, amount: $9B, from: provider, contingent: true, include: false}
+        - {date: 2026-02, amount: $3B, from: other}
+    sites:
+      - {name: a, pue: 1.2, energized: {2026-01: 100 MW, 2027-01: 400 MW}}
+      - {name: b, pue: 1.1, energized: {2026-06: 0 MW, 2027-06: 300 MW}}
+    roadmap:
+      - {chip: trainium2, system: trn2-48xlarge, from: 2025-01, lifetime: 2 years}
+    prices:
+      trainium2: $1.50/h
+    """
+)
+
+
+def _econ(text, block):
+    return text + "economics:\n" + textwrap.indent(textwrap.dedent(block), "  ")
+
+
+@pytest.fixture(scope="module")
+def deal():
+    scn = load_scenario_text(DEAL)
+    fleet = build_fleet(scn)
+    return scn, fleet, build_ledger(scn, fleet)
+
+
+def test_what_one_pays_the_other_appears_on_both_sides(deal):
+    _, _, led = deal
+    assert np.allclose(led.lab["spend_usd"], -led.provider["spend_usd"])
+    assert np.allclose(led.lab["shortfall_usd"], -led.provider["shortfall_usd"])
+    # the lab also gets $3B from a third party, which the provider never sees
+    other = np.zeros_like(led.lab["investment_usd"])
+    other[0, 1] = 3e9
+    assert np.allclose(led.lab["investment_usd"] - other, -led.provider["investment_usd"])
+
+
+def test_investments_expected_and_switched(deal):
+    _, _, led = deal
+    # $2B cash + $4B x 0.5 probability; the $9B is switched off; services are not cash
+    assert -led.provider["investment_usd"].sum() == pytest.approx(2e9 + 2e9)
+    assert led.summary["flows"]["investment_usd"] == pytest.approx(2e9 + 2e9 + 1e9)
+
+
+def test_services_credit_reduces_cash_spend(deal):
+    _, fleet, led = deal
+    spend = fleet.spend_usd().sum(axis=(2, 3))
+    assert -led.lab["spend_usd"].sum() == pytest.approx(spend.sum() - 1e9)
+    t = led.months.index("2026-06")
+    assert -led.lab["spend_usd"][0, t] < spend[0, t]  # credit is drawn from its month on
+    assert np.allclose(led.lab["spend_usd"][0, :t], -spend[0, :t])
+
+
+def test_take_or_pay_matches_summary(deal):
+    from gigawatt.results import summarize
+
+    scn, fleet, led = deal
+    rows = summarize(scn, fleet).years
+    yearly = led.yearly("lab")
+    for row, y in zip(rows, yearly[:-1]):  # the last year also carries the end-of-term top-up
+        assert -y["shortfall_usd"] == pytest.approx(row["shortfall_usd"])
+    total_paid = -(led.lab["spend_usd"] + led.lab["shortfall_usd"]).sum() + 1e9  # + services credit used
+    assert total_paid >= scn.deal.commitment.total_usd - 1.0  # take-or-pay: the total is owed at term end
+
+
+def test_cumulative_flows_match_totals(deal):
+    _, _, led = deal
+    for party in ("lab", "provider"):
+        rows = led.yearly(party)
+        assert rows[-1]["cumulative_net_usd"] == pytest.approx(led.net_usd(party)[0].sum())
+        assert led.summary[party]["total_usd"] == pytest.approx(led.net_usd(party)[0].sum())
+        for line in (led.lab if party == "lab" else led.provider):
+            assert sum(r[line] for r in rows) == pytest.approx((led.lab if party == "lab" else led.provider)[line].sum())
+
+
+def test_npv_at_zero_rate_is_plain_sum(deal):
+    scn, fleet, _ = deal
+    led = build_ledger(scn, fleet, discount=0.0)
+    for party in ("lab", "provider"):
+        assert led.summary[party]["npv_usd"] == pytest.approx(led.net_usd(party)[0].sum(), rel=1e-12)
+
+
+def test_residual_plus_depreciation_equals_capex(deal):
+    _, _, led = deal
+    p = led.provider
+    capex = -(p["capex_chips_usd"] + p["capex_datacenter_usd"]).sum()
+    assert led.depreciation_usd.sum() + p["residual_usd"].sum() == pytest.approx(capex)
+
+
+def test_higher_power_price_lowers_provider_npv_only(deal):
+    scn, fleet, base = deal
+    dear = load_scenario_text(_econ(DEAL, "power_price: $200/MWh\n"))
+    led = build_ledger(dear, fleet)
+    assert led.summary["provider"]["npv_usd"] < base.summary["provider"]["npv_usd"]
+    assert led.summary["lab"]["npv_usd"] == pytest.approx(base.summary["lab"]["npv_usd"])
+
+
+def test_other_sensitivity_signs(deal):
+    scn, fleet, base = deal
+    b = base.summary["provider"]
+    build = build_ledger(load_scenario_text(_econ(DEAL, "build_cost: $20M/MW\n")), fleet).summary["provider"]
+    assert build["npv_usd"] < b["npv_usd"]
+    chips = build_ledger(load_scenario_text(_econ(DEAL, "capex_per_chip: {trainium2: $40k}\n")), fleet)
+    assert chips.summary["provider"]["npv_usd"] < b["npv_usd"]
+    assert chips.summary["provider"]["breakeven_utilization"] > b["breakeven_utilization"]
+    higher_rate = build_ledger(scn, fleet, discount=0.20).summary["lab"]["npv_usd"]
+    assert higher_rate > base.summary["lab"]["npv_usd"]  # the lab's payments lie in the future
+
+
+def test_site_power_prices_and_regions(deal):
+    _, fleet, _ = deal
+    scn = load_scenario_text(_econ(DEAL, "power_price: {default: $50/MWh, sites: {b: indiana}}\n"))
+    led = build_ledger(scn, fleet)
+    assert led.costs.power_price_usd_per_mwh.tolist() == pytest.approx([50.0, 80.5])
+
+
+def test_unknown_site_in_economics_is_an_error(deal):
+    from gigawatt.errors import GigawattError
+
+    _, fleet, _ = deal
+    scn = load_scenario_text(_econ(DEAL, "power_price: {sites: {c: $50/MWh}}\n"))
+    with pytest.raises(GigawattError, match="economics.power_price.sites"):
+        build_ledger(scn, fleet)
+
+
+def test_economics_typo_gets_a_hint():
+    from gigawatt.errors import ScenarioError
+
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario_text(_econ(DEAL, "buld_cost: $10M/MW\npower_price: {default: indianna}\n"))
+    text = str(exc.value)
+    assert "did you mean 'build_cost'" in text and "indiana" in text
+
+
+def test_provider_irr_solves_its_npv(deal):
+    from gigawatt.economics import finance
+
+    _, _, led = deal
+    irr = led.summary["provider"]["irr"]
+    if irr is not None:
+        assert finance.npv_usd(led.net_usd("provider")[0], irr, led.period_years) == pytest.approx(0.0, abs=1e3)
+    assert led.summary["lab"]["irr"] is None  # the lab buys compute: its return is not in the ledger
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.name for p in SCENARIOS])
+def test_every_shipped_scenario_runs_through_the_ledger(path):
+    scn = load_scenario(path)
+    out = ledger_json(scn, build_fleet(scn))
+    json.dumps(out, allow_nan=False)
+    assert isinstance(out["lab"]["npv_usd"], float)
+    assert isinstance(out["provider"]["npv_usd"], float)
+    assert out["provider"]["irr"] is None or isinstance(out["provider"]["irr"], float)
+    assert out["implied_usd_per_chip_hour"] is None or out["implied_usd_per_chip_hour"] > 0
+
+
+def _app():
+    import typer
+
+    from gigawatt.economics.cli import deals_command, ledger_command
+
+    app = typer.Typer()
+    app.command("ledger")(ledger_command)
+    app.command("deals")(deals_command)
+    return app
+
+
+def test_cli_ledger_json_and_errors(write_scenario):
+    from typer.testing import CliRunner
+
+    path = write_scenario(DEAL)
+    runner = CliRunner()
+    res = runner.invoke(_app(), ["ledger", str(path), "--json", "--discount", "0%"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["lab"]["npv_usd"] == pytest.approx(out["lab"]["total_usd"])
+    res = runner.invoke(_app(), ["ledger", str(path), "--discount", "eight"])
+    assert res.exit_code == 2 and "--discount" in res.output
+    res = runner.invoke(_app(), ["ledger", str(path), "--party", "provider"])
+    assert res.exit_code == 0 and "NPV" in res.output
+
+
+def test_cli_deals_lists_every_scenario():
+    from typer.testing import CliRunner
+
+    folder = SCENARIOS[0].parent
+    res = CliRunner().invoke(_app(), ["deals", "--dir", str(folder)])
+    assert res.exit_code == 0, res.output
+    assert len(res.stdout.strip().splitlines()) == len(SCENARIOS)
