@@ -118,39 +118,49 @@ def _fmt_chips(n: int) -> str:
     return str(n)
 
 
-def _build(scn, show_progress: bool):
-    from gigawatt.fleet import build_fleet
-
-    if not show_progress:
-        return build_fleet(scn)
-    from rich.progress import Progress
-
-    with Progress(console=_stderr(), transient=True) as bar:
-        task = bar.add_task(f"building {scn.name}", total=len(scn.months()))
-        return build_fleet(scn, progress=lambda done, total: bar.update(task, completed=done))
-
-
 def _run_one(scenario: Path, show_progress: bool):
-    from gigawatt.results import summarize
+    """Load, build, simulate and bundle one scenario into Results."""
+    from gigawatt.fleet import run_fleet
+    from gigawatt.results import build_results
 
     scn = _load(scenario)
-    fleet = _build(scn, show_progress)
-    return scn, fleet, summarize(scn, fleet)
+    text = scenario.read_text(encoding="utf-8")
+    if not show_progress:
+        fleet, sim, timings = run_fleet(scn)
+    else:
+        from rich.progress import Progress
+
+        with Progress(console=_stderr(), transient=True) as bar:
+            tasks: dict = {}
+
+            def progress(stage, done, total):
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(f"{scn.name}: {stage}", total=total)
+                bar.update(tasks[stage], completed=done)
+
+            fleet, sim, timings = run_fleet(scn, progress=progress)
+    return scn, build_results(scn, fleet, text, timings, simulation=sim)
 
 
-def _years_table(summary, title: str):
+def _years_table(summary: dict, title: str):
     from rich.table import Table
 
-    chip_ids = list(summary.years[0]["chips"]) if summary.years else []
+    years = summary["years"]
+    chip_ids = list(years[0]["chips"]) if years else []
+    has_demand = bool(years) and years[0].get("inference_served_share", "absent") != "absent"
     table = Table(title=title, title_justify="left")
     for col in ["year", "IT GW", "facility GW"]:
         table.add_column(col, justify="right")
     for c in chip_ids:
         table.add_column(c, justify="right")
-    for col in ["BF16 EFLOP/s", "FP8 EFLOP/s", "spend $B", "cum. $B", "TWh", "binding"]:
+    for col in ["BF16 EFLOP/s", "FP8 EFLOP/s", "spend $B", "cum. $B", "TWh"]:
         table.add_column(col, justify="right")
-    for row in summary.years:
-        table.add_row(
+    if has_demand:
+        table.add_column("inference served", justify="right")
+        table.add_column("idle", justify="right")
+    table.add_column("binding", justify="right")
+    for row in years:
+        cells = [
             str(row["year"]),
             _fmt_w(row["it_power_w"]),
             _fmt_w(row["facility_power_w"]),
@@ -160,15 +170,36 @@ def _years_table(summary, title: str):
             _fmt_usd_b(row["spend_usd"]),
             _fmt_usd_b(row["cumulative_spend_usd"]),
             f"{row['energy_j'] / 3.6e15:,.1f}",
-            row["binding"],
-        )
+        ]
+        if has_demand:
+            cells += [_pct(row.get("inference_served_share")), _pct(row.get("idle_share"))]
+        table.add_row(*cells, row["binding"])
     return table
 
 
-def _print_summary(summary, out_dir: Path | None) -> None:
+def _pct(value) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+def _runs_table(runs: list[dict]):
+    from rich.table import Table
+
+    table = Table(title="training runs", title_justify="left")
+    for col in ["run", "chip", "site", "chips", "start", "finish", "deadline", "late (days)", "status"]:
+        table.add_column(col, justify="right" if col in ("chips", "late (days)") else "left")
+    for r in runs:
+        table.add_row(r["name"], r["chip"] or "-", r["site"] or "-", _fmt_chips(r["chips"]) if r["chips"] else "-",
+                      r["start"] or "-", r["finish"] or "-", r["deadline"] or "-",
+                      "-" if r["delay_days"] is None else str(r["delay_days"]), r["status"])
+    return table
+
+
+def _print_summary(summary: dict, out_dir: Path | None) -> None:
     con = _stdout()
-    con.print(_years_table(summary, f"{summary.scenario} (seed {summary.seed})"))
-    t, imp = summary.totals, summary.implied
+    con.print(_years_table(summary, f"{summary['scenario']} (seed {summary['seed']})"))
+    if summary.get("training_runs"):
+        con.print(_runs_table(summary["training_runs"]))
+    t, imp = summary["totals"], summary["implied"]
     con.print(
         f"Spend over the horizon ${t['spend_usd'] / 1e9:,.1f}B; in the commitment term "
         f"${t['spend_in_commitment_term_usd'] / 1e9:,.1f}B against a commitment of ${t['commitment_usd'] / 1e9:,.1f}B "
@@ -181,7 +212,18 @@ def _print_summary(summary, out_dir: Path | None) -> None:
         f"${imp['contract_usd_per_chip_hour']:.2f}).",
         markup=False,
     )
-    for note in summary.notes:
+    inf = summary.get("inference")
+    if inf and inf.get("served_share") is not None:
+        cost = inf.get("usd_per_million_tokens")
+        flop_cost = summary.get("usd_per_training_flop")
+        con.print(
+            f"Inference: {100 * inf['served_share']:.1f}% of {inf['demand_tokens'] / 1e15:,.1f} quadrillion tokens served"
+            + (f" at ${cost:.2f} per million tokens" if cost else "")
+            + f"; capacity idle {_pct(summary.get('idle_share'))}"
+            + (f"; training at ${flop_cost * 1e18:,.0f} per EFLOP." if flop_cost else "."),
+            markup=False,
+        )
+    for note in summary.get("notes", []) + summary.get("throughput_notes", []):
         con.print(f"note: {note}", markup=False)
     if out_dir is not None:
         con.print(f"Results written to {out_dir}/", markup=False)
@@ -206,20 +248,20 @@ def run(
     """
     from gigawatt.errors import GigawattError
 
-    scn, fleet, summary = _run_one(scenario, show_progress=not json_out and sys.stderr.isatty())
+    scn, results = _run_one(scenario, show_progress=not json_out and sys.stderr.isatty())
     out_dir = None
     if not no_write:
         from gigawatt.results import write_outputs
 
         out_dir = out or Path("gigawatt-runs") / scn.name
         try:
-            write_outputs(out_dir, scn, fleet, summary, scenario.read_text(encoding="utf-8"))
+            write_outputs(out_dir, results)
         except (OSError, GigawattError) as exc:
             _fail(f"--out: cannot write results to {out_dir}: {exc}", "choose a writable folder with --out")
     if json_out:
-        print(json.dumps(summary.to_dict(), allow_nan=False, default=_json_default))
+        print(json.dumps(results.summary, allow_nan=False, default=_json_default))
     else:
-        _print_summary(summary, out_dir)
+        _print_summary(results.summary, out_dir)
 
 
 def _json_default(value):
@@ -240,8 +282,8 @@ def _summary_of(path: Path):
         if not f.exists():
             _fail(f"{path} has no summary.json", "give a scenario YAML file or a folder written by `gigawatt run`")
         return json.loads(f.read_text())
-    _, _, summary = _run_one(path, show_progress=False)
-    return summary.to_dict()
+    _, results = _run_one(path, show_progress=False)
+    return results.summary
 
 
 @app.command()

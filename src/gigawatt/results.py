@@ -137,33 +137,36 @@ def summarize(scn, fleet: Fleet, sample: int = 0) -> RunSummary:
     return RunSummary(scn.name, scn.seed, rows, totals, implied, notes)
 
 
-def write_outputs(out_dir: str | Path, scn, fleet: Fleet, summary: RunSummary, scenario_text: str) -> Path:
-    """Write the run's files into ``out_dir``, replacing it only when all are written.
+def write_outputs(out_dir: str | Path, results: "Results") -> Path:
+    """Write a run's files into ``out_dir``, replacing it only when all are written.
 
-    Files: ``fleet.nc`` (netCDF, the ``(sample, period, site, chip)`` arrays),
-    ``summary.json``, ``years.csv`` (one row per year, for spreadsheets),
-    ``scenario.yaml`` (the file as given), ``scenario.resolved.json`` (every
-    quantity in SI, defaults filled in) and ``manifest.json`` (version, seed,
-    files). Files are written to a temporary folder next to ``out_dir`` and
-    moved into place at the end, so an interrupted run leaves the previous
-    results untouched.
+    Files: ``fleet.nc`` (netCDF, the ``(sample, period, site, chip[, workload])``
+    arrays), ``summary.json``, ``years.csv`` (one row per year, for
+    spreadsheets), ``training_runs.csv`` (one row per training run, when the
+    scenario has demand), ``scenario.yaml`` (the file as given),
+    ``scenario.resolved.json`` (every quantity in SI, defaults filled in) and
+    ``manifest.json`` (version, seed, files). Files are written to a temporary
+    folder next to ``out_dir`` and moved into place at the end, so an
+    interrupted run leaves the previous results untouched.
     """
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; results are ordinary files
     try:
-        ds = fleet.to_dataset()
-        ds.to_netcdf(tmp / "fleet.nc")
-        (tmp / "summary.json").write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
-        _write_years_csv(tmp / "years.csv", summary, fleet.chip_ids)
-        (tmp / "scenario.yaml").write_text(scenario_text)
-        resolved = resolved_scenario(scn, fleet)
-        (tmp / "scenario.resolved.json").write_text(json.dumps(resolved, indent=2) + "\n")
+        results.dataset.to_netcdf(tmp / "fleet.nc")
+        (tmp / "summary.json").write_text(json.dumps(results.summary, indent=2, default=_jsonable) + "\n")
+        chip_ids = [str(c) for c in results.dataset["chip"].values]
+        _write_years_csv(tmp / "years.csv", results.summary, chip_ids)
+        if results.events:
+            results.events_frame().to_csv(tmp / "training_runs.csv", index=False)
+        (tmp / "scenario.yaml").write_text(results.scenario_text)
+        (tmp / "scenario.resolved.json").write_text(json.dumps(results.resolved, indent=2, default=_jsonable) + "\n")
         manifest = {
-            "gigawatt_version": __version__,
-            "scenario": scn.name,
-            "seed": scn.seed,
+            "gigawatt_version": results.version,
+            "scenario": results.name,
+            "seed": results.seed,
+            "timings_s": results.timings_s,
             "files": sorted(p.name for p in tmp.iterdir()) + ["manifest.json"],
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
@@ -182,7 +185,15 @@ def write_outputs(out_dir: str | Path, scn, fleet: Fleet, summary: RunSummary, s
     return out_dir
 
 
-def _write_years_csv(path: Path, summary: RunSummary, chip_ids: list[str]) -> None:
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serializable: {type(value)}")
+
+
+def _write_years_csv(path: Path, summary: dict, chip_ids: list[str]) -> None:
     import csv
 
     cols = ["year", "it_power_w", "facility_power_w", "energized_it_power_w", "peak_bf16_flops", "peak_fp8_flops",
@@ -190,7 +201,7 @@ def _write_years_csv(path: Path, summary: RunSummary, chip_ids: list[str]) -> No
     with path.open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(cols + [f"chips_{c}" for c in chip_ids])
-        for row in summary.years:
+        for row in summary["years"]:
             writer.writerow([row[c] for c in cols] + [row["chips"][c] for c in chip_ids])
 
 
@@ -271,7 +282,13 @@ def build_results(scn, fleet: Fleet, scenario_text: str, timings_s: dict | None 
     if simulation is not None:
         ds = ds.merge(simulation.to_dataset())
         events = simulation.events()
-        out.update(simulation.summary_dict())
+        extra = simulation.summary_dict()
+        by_year = {row["year"]: row for row in extra["inference"]["years"]}
+        for row in out["years"]:
+            sim_year = by_year.get(row["year"], {})
+            row["inference_served_share"] = sim_year.get("served_share")
+            row["idle_share"] = sim_year.get("idle_share")
+        out.update(extra)
     return Results(
         dataset=ds,
         events=events,

@@ -202,13 +202,15 @@ def resolve_costs(scn, fleet, discount: float | None = None) -> Costs:
 
 
 def _investments(scn, fleet, n_s: int):
-    """Expected investment flows by period: cash provider->lab, cash lab->provider, cash other->lab, services."""
+    """Expected flows by period: cash provider->lab, cash lab->provider, cash other->lab, services credit,
+    prepayment credit."""
     n_t = len(fleet.months)
     index = {m: t for t, m in enumerate(fleet.months)}
     cash_from_provider = np.zeros((n_s, n_t))
     cash_from_lab = np.zeros((n_s, n_t))
     cash_from_other = np.zeros((n_s, n_t))
     services = np.zeros((n_s, n_t))
+    prepaid = np.zeros((n_s, n_t))
     notes = []
     for inv in scn.deal.investments:
         if not inv.include:
@@ -227,13 +229,19 @@ def _investments(scn, fleet, n_s: int):
                 raise GigawattError("deal.investments: instrument 'services' must come from the provider; "
                                     "use instrument: cash for other investors")
             services[:, t] += amount
+        elif inv.instrument == "prepayment":
+            if inv.from_party != "buyer":
+                raise GigawattError("deal.investments: instrument 'prepayment' is paid by the buyer; "
+                                    "write from: buyer")
+            cash_from_lab[:, t] += amount
+            prepaid[:, t] += amount
         elif inv.from_party == "provider":
             cash_from_provider[:, t] += amount
         elif inv.from_party == "buyer":
             cash_from_lab[:, t] += amount
         else:
             cash_from_other[:, t] += amount
-    return cash_from_provider, cash_from_lab, cash_from_other, services, notes
+    return cash_from_provider, cash_from_lab, cash_from_other, services, prepaid, notes
 
 
 def _shortfall(scn, fleet, spend: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -265,13 +273,13 @@ def _shortfall(scn, fleet, spend: np.ndarray) -> tuple[np.ndarray, list[str]]:
     return out, notes
 
 
-def _services_drawdown(credit: np.ndarray, spend: np.ndarray) -> np.ndarray:
-    """Credit used against spend each period: min(balance, spend), balance carried forward."""
+def _drawdown(credit: np.ndarray, spend: np.ndarray, share: float = 1.0) -> np.ndarray:
+    """Credit used against spend each period: min(balance, share x spend), balance carried forward."""
     used = np.zeros_like(spend)
     balance = np.zeros(spend.shape[0])
     for t in range(spend.shape[1]):
         balance += credit[:, t]
-        used[:, t] = np.minimum(balance, spend[:, t])
+        used[:, t] = np.minimum(balance, share * spend[:, t])
         balance -= used[:, t]
     return used
 
@@ -321,13 +329,19 @@ def build_ledger(scn, fleet, discount: float | None = None) -> Ledger:
     year_s = buyer.SECONDS_PER_YEAR
 
     spend = fleet.spend_usd().sum(axis=(2, 3))  # (sample, period)
-    from_provider, from_lab, from_other, credit, inv_notes = _investments(scn, fleet, n_s)
+    from_provider, from_lab, from_other, credit, prepaid, inv_notes = _investments(scn, fleet, n_s)
     notes += inv_notes
-    credit_used = _services_drawdown(credit, spend)
-    if credit.sum() > credit_used.sum() + 1.0:
+    credit_used = _drawdown(credit, spend)
+    if credit.sum() - credit_used.sum() > 0.01 * credit.sum():
         notes.append(f"${(credit.sum() - credit_used.sum()) / n_s / 1e9:,.1f}B of services credit is unused "
                      "at the horizon's end")
-    spend_cash = spend - credit_used
+    # a prepayment of p% of the commitment offsets p% of each invoice until it is used up
+    prepay_share = min(float(prepaid[0].sum()) / scn.deal.commitment.total_usd, 1.0)
+    prepaid_used = _drawdown(prepaid, spend - credit_used, prepay_share)
+    if prepaid.sum() - prepaid_used.sum() > 0.01 * prepaid.sum():
+        notes.append(f"${(prepaid.sum() - prepaid_used.sum()) / n_s / 1e9:,.1f}B of prepayment is not yet "
+                     "offset at the horizon's end")
+    spend_cash = spend - credit_used - prepaid_used
     shortfall, sf_notes = _shortfall(scn, fleet, spend)
     notes += sf_notes
 
@@ -430,18 +444,6 @@ def _market_prices(fleet, chip_h_by_chip: np.ndarray) -> dict[str, Any]:
     return out
 
 
-def _irr_or_none(flows: np.ndarray, period_years: np.ndarray) -> float | None:
-    """IRR of an investment-shaped series (its first flow is money out), else None.
-
-    A series that starts with money in (the lab receiving an investment, then
-    paying for compute) has a "borrowing" rate, not a return; it is not reported.
-    """
-    nonzero = flows[np.abs(flows) > 1e-6 * max(np.abs(flows).max(initial=0.0), 1.0)]
-    if nonzero.size == 0 or nonzero[0] > 0:
-        return None
-    return finance.irr(flows, period_years)
-
-
 def _summary(scn, fleet, ledger: Ledger, spend, credit, from_provider, chip_dep, dc_dep, power, opex_ops,
              maintenance, residual, sample: int = 0) -> dict[str, Any]:
     costs = ledger.costs
@@ -505,7 +507,7 @@ def _summary(scn, fleet, ledger: Ledger, spend, credit, from_provider, chip_dep,
         },
         "provider": {
             "npv_usd": float(finance.npv_usd(prov_net, costs.discount_provider, t_years)),
-            "irr": _irr_or_none(prov_net, t_years),
+            "irr": finance.irr(prov_net, t_years),
             "discount_rate": costs.discount_provider,
             "total_usd": float(prov_net.sum()),
             "breakeven_utilization": _f(float(breakeven)),

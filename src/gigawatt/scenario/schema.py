@@ -93,9 +93,10 @@ class Investment(_Strict):
     note: str | None = None
     #: chance the tranche is paid [1]; the ledger counts amount x probability (non-binding deals < 1)
     probability: float = Field(default=1.0, ge=0.0, le=1.0)
-    #: cash, convertible_note and equity are paid in cash at ``date``; services is a credit the
-    #: buyer draws down against its spend with the provider
-    instrument: Literal["cash", "convertible_note", "equity", "services"] = "cash"
+    #: cash, convertible_note and equity are paid in cash at ``date``; services is a credit from
+    #: the provider that the buyer draws down against its spend; prepayment is cash from the
+    #: buyer at ``date`` that offsets the same share of each later invoice until used up
+    instrument: Literal["cash", "convertible_note", "equity", "services", "prepayment"] = "cash"
 
 
 class Deal(_Strict):

@@ -1,0 +1,197 @@
+"""Command line for the results store and the report: ``gigawatt runs ...`` and ``gigawatt report``.
+
+``app`` holds ``list``, ``show ID`` and ``diff ID1 ID2``; :func:`report_command`
+writes the HTML report (and PNGs with ``--png``) of a stored run. Only typer and
+the standard library are imported at module level, so registering these costs
+the CLI no start-up time. Problems (no store, unknown run id, a store locked by
+another process, no browser for PNGs) print one message and a hint on stderr
+and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+EXIT_BAD_INPUT = 2
+DEFAULT_DB = Path("gigawatt.duckdb")
+
+app = typer.Typer(
+    help="Runs saved in the results store (a DuckDB file, default ./gigawatt.duckdb).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_DB_OPTION = typer.Option(DEFAULT_DB, "--db", help="The results store (DuckDB file).")
+_JSON_OPTION = typer.Option(False, "--json", help="Print one JSON object on stdout, nothing else (SI units).")
+
+
+def _fail(message: str, hint: str | None = None) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    if hint:
+        print(f"  hint: {hint}", file=sys.stderr)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _guard(fn, *args, **kwargs):
+    """Call ``fn``; turn store and report errors into one message and exit 2."""
+    from gigawatt.errors import GigawattError
+
+    try:
+        return fn(*args, **kwargs)
+    except GigawattError as exc:
+        _fail(str(exc), getattr(exc, "hint", None))
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, default=str)
+
+
+def _b(usd) -> str:
+    return "-" if usd is None else f"{usd / 1e9:,.1f}"
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
+@app.command("list")
+def list_cmd(db: Path = _DB_OPTION, json_out: bool = _JSON_OPTION) -> None:
+    """List the saved runs, oldest first: id, when, scenario, version, seed, status, spend."""
+    from gigawatt import store
+
+    runs = _guard(store.list_runs, db)
+    if json_out:
+        print(_dumps({"db": str(db), "runs": runs}))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"runs in {db} ({len(runs)})", title_justify="left")
+    for col in ("id", "created (UTC)", "scenario", "version", "seed", "status", "spend $B", "commitment $B"):
+        table.add_column(col, justify="right" if col in ("seed", "spend $B", "commitment $B") else "left")
+    for r in runs:
+        table.add_row(r["id"], r["created_at"], r["scenario"], r["version"], str(r["seed"]), r["status"],
+                      _b(r["spend_usd"]), _b(r["commitment_usd"]))
+    _console().print(table)
+
+
+@app.command("show")
+def show_cmd(
+    run_id: str = typer.Argument(..., help="Run id, or a unique prefix of it (see `gigawatt runs list`)."),
+    db: Path = _DB_OPTION,
+    json_out: bool = _JSON_OPTION,
+) -> None:
+    """Show one run: provenance, the yearly table, totals, training runs and timings."""
+    from gigawatt import store
+
+    info = _guard(store.run_info, db, run_id)
+    if json_out:
+        out = {k: v for k, v in info.items() if k != "scenario_yaml"}
+        print(_dumps(out))
+        return
+    from rich.table import Table
+
+    con = _console()
+    s = info["summary"]
+    con.print(f"run {info['id']}: {info['scenario']}, gigawatt {info['version']}, seed {info['seed']}, "
+              f"status {info['status']}, saved {info['created_at']}", markup=False)
+    years = s.get("years") or []
+    chip_ids = list(years[0].get("chips", {})) if years else []
+    table = Table(title="per year", title_justify="left")
+    for col in ["year", "IT GW", *chip_ids, "spend $B", "cum. $B", "TWh", "binding"]:
+        table.add_column(col, justify="right")
+    for r in years:
+        table.add_row(str(r["year"]), f"{r['it_power_w'] / 1e9:.2f}",
+                      *[f"{r['chips'][c] / 1e3:,.0f}k" for c in chip_ids],
+                      _b(r["spend_usd"]), _b(r["cumulative_spend_usd"]), f"{r['energy_j'] / 3.6e15:,.1f}",
+                      str(r["binding"]))
+    con.print(table)
+    t, imp = s.get("totals") or {}, s.get("implied") or {}
+    if t:
+        con.print(f"spend ${_b(t.get('spend_usd'))}B over the horizon against a commitment of "
+                  f"${_b(t.get('commitment_usd'))}B; implied ${imp.get('usd_per_chip_hour', float('nan')):.2f} "
+                  f"per chip-hour", markup=False)
+    inference = s.get("inference") or {}
+    if inference.get("served_share") is not None:
+        con.print(f"inference demand served: {100 * inference['served_share']:.1f}%", markup=False)
+    if info["events"]:
+        runs = Table(title="training runs", title_justify="left")
+        for col in ("name", "chip", "site", "chips", "start", "finish", "deadline", "delay days", "status"):
+            runs.add_column(col)
+        for e in info["events"]:
+            runs.add_row(*[("-" if e.get(k) is None else str(e.get(k))) for k in
+                           ("name", "chip", "site", "chips", "start", "finish", "deadline", "delay_days", "status")])
+        con.print(runs)
+    if info["timings_s"]:
+        con.print("timings: " + ", ".join(f"{k} {v:.3f} s" for k, v in info["timings_s"].items()), markup=False)
+
+
+def _fmt_value(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return "-" if v is None else str(v)
+
+
+@app.command("diff")
+def diff_cmd(
+    id1: str = typer.Argument(..., help="First run id (A)."),
+    id2: str = typer.Argument(..., help="Second run id (B)."),
+    db: Path = _DB_OPTION,
+    json_out: bool = _JSON_OPTION,
+) -> None:
+    """What differs between two runs: per-year figures, totals and the scenario (B - A, SI units)."""
+    from gigawatt import store
+
+    d = _guard(store.diff, db, id1, id2)
+    if json_out:
+        print(_dumps(d))
+        return
+    from rich.table import Table
+
+    con = _console()
+    con.print(f"A = {d['a']['id']} ({d['a']['scenario']}, seed {d['a']['seed']})   "
+              f"B = {d['b']['id']} ({d['b']['scenario']}, seed {d['b']['seed']})", markup=False)
+    groups = [("scenario", d["scenario"]), ("summary", d["summary"])]
+    groups += [(f"year {y['year']}", y["changes"]) for y in d["years"]]
+    shown = 0
+    for title, rows in groups:
+        if not rows:
+            continue
+        table = Table(title=title, title_justify="left")
+        for col, justify in (("key", "left"), ("A", "right"), ("B", "right"), ("B - A", "right")):
+            table.add_column(col, justify=justify)
+        for r in rows:
+            table.add_row(r["key"], _fmt_value(r["a"]), _fmt_value(r["b"]), _fmt_value(r.get("diff")))
+        con.print(table)
+        shown += len(rows)
+    if not shown:
+        con.print("the two runs have the same scenario and the same summary", markup=False)
+
+
+def report_command(
+    run_id: str = typer.Argument(..., help="Run id, or a unique prefix of it (see `gigawatt runs list`)."),
+    out: Path = typer.Option(None, "--out", help="HTML file to write. Default: <scenario>-<id>.html here."),
+    png: bool = typer.Option(False, "--png", help="Also write one PNG per chart, into <out>-png/ (needs Chromium)."),
+    db: Path = typer.Option(DEFAULT_DB, "--db", help="The results store (DuckDB file)."),
+) -> None:
+    """Write the report of a stored run: one self-contained HTML file that opens offline."""
+    from gigawatt import report, store
+
+    info = _guard(store.run_info, db, run_id)
+    results = _guard(store.load_run, db, info["id"])
+    path = out or Path(f"{info['scenario']}-{info['id']}.html")
+    try:
+        report.write_html(results, path, run_id=info["id"])
+    except OSError as exc:
+        _fail(f"--out: cannot write {path}: {exc}", "choose a writable file with --out")
+    print(f"report written to {path}")
+    if png:
+        folder = path.with_name(path.stem + "-png")
+        paths = _guard(report.write_pngs, results, folder)
+        print(f"{len(paths)} PNG images written to {folder}/")

@@ -1,0 +1,79 @@
+"""The perf CLI: tables, JSON, and one-line errors with exit status 2."""
+
+import json
+import subprocess
+import sys
+
+import typer
+from typer.testing import CliRunner
+
+from gigawatt.perf import cli
+
+runner = CliRunner()
+
+
+def _app():
+    app = typer.Typer()
+    app.add_typer(cli.app, name="perf")
+    app.command("backtest")(cli.backtest_command)
+    return app
+
+
+def test_cli_module_imports_light():
+    code = "import sys, gigawatt.perf.cli; print(any(m in sys.modules for m in ('numpy', 'rich', 'pandas')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_train_search_json():
+    r = runner.invoke(_app(), ["perf", "train", "--model", "llama3.1-405b", "--chip", "trainium2", "--chips",
+                               "65536", "--search", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["layout"]["tp"] >= 1 and 0 < out["mfu"] < 1 and out["days_to_train"] > 0
+
+
+def test_train_table():
+    r = runner.invoke(_app(), ["perf", "train", "--model", "llama3.1-8b", "--chip", "h100", "--chips", "64",
+                               "--tp", "2"])
+    assert r.exit_code == 0, r.output
+    assert "tokens/s" in r.stdout and "MFU" in r.stdout and "TP2" in r.stdout
+
+
+def test_serve_server_regime():
+    r = runner.invoke(_app(), ["perf", "serve", "--model", "llama3.1-70b", "--chip", "h100-sxm", "--chips", "8",
+                               "--input", "2000", "--output", "200", "--ttft", "2s", "--tpot", "50ms",
+                               "--precision", "fp8", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["regime"] == "server" and out["tpot_s"] <= 0.05
+
+
+def test_bad_input_exit_2():
+    cases = [
+        (["perf", "train", "--model", "llama9", "--chip", "h100", "--chips", "8"], "--model"),
+        (["perf", "train", "--model", "llama3.1-8b", "--chip", "h1000", "--chips", "8"], "--chip"),
+        (["perf", "train", "--model", "llama3.1-8b", "--chip", "h100", "--chips", "8", "--tp", "3"], "--tp"),
+        (["perf", "train", "--model", "llama3.1-405b", "--chip", "h100", "--chips", "8"], "--chips"),
+        (["perf", "serve", "--model", "llama3.1-405b", "--chip", "h100", "--chips", "1"], "--chips"),
+        (["perf", "serve", "--model", "llama3.1-70b", "--chip", "h100", "--chips", "8", "--tpot", "fast"], "--tpot"),
+        (["backtest", "--training", "/no/such.csv"], "--training"),
+    ]
+    for args, flag in cases:
+        r = runner.invoke(_app(), args)
+        assert r.exit_code == 2, (args, r.output)
+        err = r.stderr.strip()
+        assert err.startswith("error:") and flag in err and "\n" not in err, err
+
+
+def test_backtest_json_only():
+    r = runner.invoke(_app(), ["backtest", "--json"])
+    assert r.exit_code == 0
+    out = json.loads(r.stdout)
+    assert out["training"]["n"] == 48 and out["inference"]["n"] == 34
+
+
+def test_backtest_table():
+    r = runner.invoke(_app(), ["backtest"])
+    assert r.exit_code == 0
+    assert "median |error|" in r.stdout and "megatron21-t1-1p7b" in r.stdout
