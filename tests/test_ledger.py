@@ -213,3 +213,19 @@ def test_cli_deals_lists_every_scenario():
     res = CliRunner().invoke(_app(), ["deals", "--dir", str(folder)])
     assert res.exit_code == 0, res.output
     assert len(res.stdout.strip().splitlines()) == len(SCENARIOS)
+
+
+def test_prepayment_is_offset_against_later_invoices():
+    old = "    - {date: 2026-02, amount: $3B, from: other}\n"
+    assert old in DEAL
+    text = DEAL.replace(old, "    - {date: 2026-01, amount: $2B, from: buyer, instrument: prepayment}\n")
+    scn = load_scenario_text(text)
+    fleet = build_fleet(scn)
+    led = build_ledger(scn, fleet)
+    gross = fleet.spend_usd().sum()
+    prepaid = 2e9
+    # the lab pays the prepayment up front, then 10% ($2B of $20B) less of each invoice until it is used
+    lab_out = -(led.lab["spend_usd"] + led.lab["shortfall_usd"]).sum()
+    assert lab_out == pytest.approx(gross - 1e9 - prepaid + led.provider["shortfall_usd"].sum())
+    assert led.lab["investment_usd"][0, 0] == pytest.approx(-prepaid + 0.0)
+    assert np.allclose(led.lab["investment_usd"], -led.provider["investment_usd"])

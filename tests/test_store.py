@@ -161,7 +161,7 @@ CHILD = textwrap.dedent(
     def slow_values(con, frame):
         real_values(con, frame)
         marker.write_text("in transaction")
-        time.sleep(30 if mode == "hang" else 1.0)
+        time.sleep(30 if mode == "hang" else 0.5)
     store._insert_values = slow_values
     if mode == "hold":  # hold the file open for writing, as a long run would
         import duckdb
@@ -228,7 +228,7 @@ def test_locked_store_fails_with_a_clear_message(flagship, tmp_path):
     db = tmp_path / "g.duckdb"
     store.save(flagship, db)
     marker = tmp_path / "held"
-    proc = child(tmp_path, flagship, db, "hold", marker, 4)
+    proc = child(tmp_path, flagship, db, "hold", marker, 2.5)
     try:
         wait_for(marker)
         with pytest.raises(store.StoreLocked, match="in use by another process"):

@@ -254,7 +254,7 @@ class Results:
         """The events as a pandas DataFrame."""
         import pandas as pd
 
-        cols = ["name", "model", "chip", "site", "chips", "start", "finish", "deadline", "delay_days", "status"]
+        cols = ["name", "model", "chip", "site", "chips", "start", "finish", "deadline", "delay_days", "status", "moves"]
         return pd.DataFrame(self.events, columns=cols)
 
     def to_frame(self, variable: str):

@@ -11,6 +11,7 @@ and exit with status 2.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -35,6 +36,14 @@ def _fail(message: str, hint: str | None = None) -> None:
     if hint:
         print(f"  hint: {hint}", file=sys.stderr)
     raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _lock_timeout_s() -> float:
+    """How long to wait for another process holding the store [s]: $GIGAWATT_LOCK_TIMEOUT_S, default 30."""
+    try:
+        return float(os.environ.get("GIGAWATT_LOCK_TIMEOUT_S", "30"))
+    except ValueError:
+        return 30.0
 
 
 def _guard(fn, *args, **kwargs):
@@ -66,7 +75,7 @@ def list_cmd(db: Path = _DB_OPTION, json_out: bool = _JSON_OPTION) -> None:
     """List the saved runs, oldest first: id, when, scenario, version, seed, status, spend."""
     from gigawatt import store
 
-    runs = _guard(store.list_runs, db)
+    runs = _guard(store.list_runs, db, timeout_s=_lock_timeout_s())
     if json_out:
         print(_dumps({"db": str(db), "runs": runs}))
         return
@@ -76,7 +85,7 @@ def list_cmd(db: Path = _DB_OPTION, json_out: bool = _JSON_OPTION) -> None:
     for col in ("id", "created (UTC)", "scenario", "version", "seed", "status", "spend $B", "commitment $B"):
         table.add_column(col, justify="right" if col in ("seed", "spend $B", "commitment $B") else "left")
     for r in runs:
-        table.add_row(r["id"], r["created_at"], r["scenario"], r["version"], str(r["seed"]), r["status"],
+        table.add_row(r["id"], r["created_at"], _fmt_value(r["scenario"]), r["version"], str(r["seed"]), r["status"],
                       _b(r["spend_usd"]), _b(r["commitment_usd"]))
     _console().print(table)
 
@@ -90,7 +99,7 @@ def show_cmd(
     """Show one run: provenance, the yearly table, totals, training runs and timings."""
     from gigawatt import store
 
-    info = _guard(store.run_info, db, run_id)
+    info = _guard(store.run_info, db, run_id, timeout_s=_lock_timeout_s())
     if json_out:
         out = {k: v for k, v in info.items() if k != "scenario_yaml"}
         print(_dumps(out))
@@ -125,17 +134,40 @@ def show_cmd(
         for col in ("name", "chip", "site", "chips", "start", "finish", "deadline", "delay days", "status"):
             runs.add_column(col)
         for e in info["events"]:
-            runs.add_row(*[("-" if e.get(k) is None else str(e.get(k))) for k in
+            runs.add_row(*[_fmt_value(e.get(k)) for k in
                            ("name", "chip", "site", "chips", "start", "finish", "deadline", "delay_days", "status")])
         con.print(runs)
     if info["timings_s"]:
         con.print("timings: " + ", ".join(f"{k} {v:.3f} s" for k, v in info["timings_s"].items()), markup=False)
 
 
-def _fmt_value(v) -> str:
+_SCALES = (("_usd", 1e9, "$B"), ("_w", 1e9, "GW"), ("_j", 3.6e15, "TWh"), ("_flops", 1e18, "EFLOP/s"),
+           ("_s", 86400 * 365.25, "years"))
+
+
+def _scaled(key: str, v):
+    """Numbers whose key ends in an SI unit suffix, in the report's units (GW, $B, TWh)."""
+    leaf = key.rsplit(".", 1)[-1]
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        for suffix, scale, unit in _SCALES:
+            if leaf.endswith(suffix):
+                if unit == "$B":
+                    return f"{'-' if v < 0 else ''}${abs(v) / scale:,.4g}B"
+                return f"{v / scale:,.4g} {unit}"
+    return v
+
+
+def _fmt_value(v, width: int = 60) -> str:
+    """A value for the diff table: numbers to 6 significant digits, long text shortened."""
+    from rich.markup import escape
+
     if isinstance(v, float):
-        return f"{v:.6g}"
-    return "-" if v is None else str(v)
+        text = f"{v:.6g}"
+    else:
+        text = "-" if v is None else " ".join(str(v).split())
+    if len(text) > width:
+        text = text[: width - 1] + "…"
+    return escape(text)
 
 
 @app.command("diff")
@@ -145,10 +177,10 @@ def diff_cmd(
     db: Path = _DB_OPTION,
     json_out: bool = _JSON_OPTION,
 ) -> None:
-    """What differs between two runs: per-year figures, totals and the scenario (B - A, SI units)."""
+    """What differs between two runs: per-year figures, totals and the scenario (B - A; --json in SI units)."""
     from gigawatt import store
 
-    d = _guard(store.diff, db, id1, id2)
+    d = _guard(store.diff, db, id1, id2, timeout_s=_lock_timeout_s())
     if json_out:
         print(_dumps(d))
         return
@@ -167,7 +199,8 @@ def diff_cmd(
         for col, justify in (("key", "left"), ("A", "right"), ("B", "right"), ("B - A", "right")):
             table.add_column(col, justify=justify)
         for r in rows:
-            table.add_row(r["key"], _fmt_value(r["a"]), _fmt_value(r["b"]), _fmt_value(r.get("diff")))
+            k = r["key"]
+            table.add_row(_fmt_value(k, 80), *[_fmt_value(_scaled(k, r.get(c))) for c in ("a", "b", "diff")])
         con.print(table)
         shown += len(rows)
     if not shown:
@@ -183,8 +216,8 @@ def report_command(
     """Write the report of a stored run: one self-contained HTML file that opens offline."""
     from gigawatt import report, store
 
-    info = _guard(store.run_info, db, run_id)
-    results = _guard(store.load_run, db, info["id"])
+    info = _guard(store.run_info, db, run_id, timeout_s=_lock_timeout_s())
+    results = _guard(store.load_run, db, info["id"], timeout_s=_lock_timeout_s())
     path = out or Path(f"{info['scenario']}-{info['id']}.html")
     try:
         report.write_html(results, path, run_id=info["id"])

@@ -63,10 +63,11 @@ def test_training_chip_hours(result):
 
 def test_inference(result):
     errs = _abs(result["inference"]["rows"])
-    assert statistics.median(errs) <= 0.13  # target median <= 15%: met (0.109 today)
-    # target: none worse than 35%; today 9 rows miss it (trn1 Llama 2 13B prefill, MLPerf v5.1
-    # rows whose prompt lengths the source does not give, Llama 3.1 405B on B200)
-    assert sum(e > 0.35 for e in errs) <= 9
+    assert statistics.median(errs) <= 0.10  # target median <= 15%: met (0.083 today)
+    # target: none worse than 35%; today 8 rows miss it (trn1 Llama 2 13B prefill and the two
+    # fixed-batch rows that include it; MLPerf v5.1 rows whose mean prompt length the source
+    # does not give, among them Llama 3.1 405B on B200 at +180%)
+    assert sum(e > 0.35 for e in errs) <= 8
 
 
 def test_per_chip_guards(result):

@@ -221,13 +221,16 @@ def deals_command(
             rows.append({"file": path.name, "error": str(exc).splitlines()[0]})
             continue
         d = scn.deal
-        sure = sum(i.amount_usd * i.probability for i in d.investments if i.include)
-        contingent = sum(i.amount_usd for i in d.investments if not i.include)
+        into_lab = [i for i in d.investments if i.from_party != "buyer"]
+        sure = sum(i.amount_usd * i.probability for i in into_lab if i.include)
+        contingent = sum(i.amount_usd for i in into_lab if not i.include)
+        prepaid = sum(i.amount_usd for i in d.investments if i.from_party == "buyer" and i.include)
         rows.append({
             "file": path.name, "name": scn.name, "title": scn.title, "buyer": d.buyer, "provider": d.provider,
             "commitment_usd": d.commitment.total_usd, "commitment_start": d.commitment.start,
             "term_s": d.commitment.term_s, "capacity_cap_w": d.capacity_cap_w,
-            "investment_usd": sure, "contingent_investment_usd": contingent, "binding": d.binding,
+            "investment_usd": sure, "contingent_investment_usd": contingent, "buyer_prepaid_usd": prepaid,
+            "binding": d.binding,
             "chips": [e.chip for e in scn.roadmap],
         })
     if json_out:
@@ -238,10 +241,11 @@ def deals_command(
             print(f"{r['file']}: does not load ({r['error']}); run `gigawatt check` on it")
             continue
         cap = f", up to {r['capacity_cap_w'] / 1e9:g} GW" if r["capacity_cap_w"] else ""
-        inv = f"; invests {_money(r['investment_usd'])}" if r["investment_usd"] else ""
+        inv = f"; {_money(r['investment_usd'])} invested in the buyer" if r["investment_usd"] else ""
         inv += f" (+{_money(r['contingent_investment_usd'])} contingent)" if r["contingent_investment_usd"] else ""
+        inv += f"; buyer prepays {_money(r['buyer_prepaid_usd'])}" if r["buyer_prepaid_usd"] else ""
         years = r["term_s"] / (365.25 * 86400)
         tag = "" if r["binding"] else " [non-binding]"
         print(f"{r['name']}: {r['buyer'] or 'lab'} <- {r['provider'] or 'provider'}: "
               f"{_money(r['commitment_usd'])} over {years:g} years from {r['commitment_start']}{cap}{inv}; "
-              f"{', '.join(r['chips'])}{tag}")
+              f"{', '.join(r['chips'])}{tag}. {r['title'] or ''}".rstrip(". ") + ".")

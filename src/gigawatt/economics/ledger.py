@@ -543,7 +543,7 @@ def _epoch_tco() -> float:
     return cost_defaults()["epoch_tco_usd_per_w_year"]
 
 
-def ledger_json(scn, fleet, discount: float | None = None) -> dict[str, Any]:
+def ledger_json(scn, fleet, discount: float | None = None, detail: bool = True) -> dict[str, Any]:
     """The ledger's summary as plain JSON-ready values (SI; None where undefined).
 
     Parameters
@@ -552,6 +552,9 @@ def ledger_json(scn, fleet, discount: float | None = None) -> dict[str, Any]:
     fleet : Fleet
     discount : float, optional
         One annual rate for both parties [1/year].
+    detail : bool
+        Add the yearly lines of both parties, the provider's cost by chip and
+        year, the source of each cost input, and notes.
 
     Returns
     -------
@@ -562,6 +565,8 @@ def ledger_json(scn, fleet, discount: float | None = None) -> dict[str, Any]:
     """
     ledger = build_ledger(scn, fleet, discount)
     out = dict(ledger.summary)
+    if not detail:
+        return out
     out["years"] = {"lab": ledger.yearly("lab"), "provider": ledger.yearly("provider")}
     out["tco_by_year"] = ledger.tco_by_year
     out["cost_sources"] = ledger.costs.sources

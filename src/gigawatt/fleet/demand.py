@@ -128,6 +128,49 @@ def agentic_request_shape(input_tokens, output_tokens, steps, context_growth, ca
     }
 
 
+def growth_factor(t_idx, at_idx: int, growth) -> np.ndarray:
+    """Demand at months ``t_idx`` relative to its level at month ``at_idx``.
+
+    Parameters
+    ----------
+    t_idx : array_like of int
+        Months (``12*year + month - 1``).
+    at_idx : int
+        The month the level is given for.
+    growth : float or dict
+        A factor per year, or ``{month label: factor per year}``: each rate
+        holds from its month to the next; the first also holds before it.
+
+    Returns
+    -------
+    ndarray
+        Multipliers [1].
+
+    Notes
+    -----
+    .. math:: D(t) = D(t_0)\, \exp\Big(\sum_{m=t_0}^{t-1} \ln g(m) / 12\Big)
+
+    Examples
+    --------
+    >>> growth_factor([0, 12, 24], 0, 3.0).tolist()
+    [1.0, 3.0, 9.0]
+    >>> [round(float(x), 6) for x in growth_factor([0, 12, 24], 0, {"0000-01": 3.0, "0001-01": 2.0})]
+    [1.0, 3.0, 6.0]
+    """
+    t = np.asarray(t_idx, dtype=int)
+    if not isinstance(growth, dict):
+        return np.asarray(float(growth), dtype=float) ** ((t - at_idx) / 12.0)
+    points = sorted((_month_index(m), float(g)) for m, g in growth.items())
+    lo = min(int(t.min()), at_idx, points[0][0])
+    hi = max(int(t.max()), at_idx) + 1
+    months = np.arange(lo, hi)
+    starts = np.array([p[0] for p in points])
+    k = np.clip(np.searchsorted(starts, months, side="right") - 1, 0, len(points) - 1)
+    log_rate = np.log(np.array([p[1] for p in points]))[k] / 12.0
+    cum = np.concatenate([[0.0], np.cumsum(log_rate)])  # cum[i]: growth from lo to lo + i
+    return np.exp(cum[t - lo] - cum[at_idx - lo])
+
+
 def _month_index(month: str) -> int:
     y, m = month.split("-")
     return int(y) * 12 + int(m) - 1
@@ -211,7 +254,7 @@ def resolve_workloads(scn, chip_ids: list[str], flop_per_token) -> Workloads:
 
     for i, s in enumerate(demand.inference):
         model = catalog.get_model(s.model).id
-        years = (t_idx - _month_index(s.at)) / 12.0
+        factor = growth_factor(t_idx, _month_index(s.at), s.growth)
         if s.agentic is not None:
             a = s.agentic
             shape = agentic_request_shape(s.input_tokens, s.output_tokens, a.steps_per_task,
@@ -225,7 +268,7 @@ def resolve_workloads(scn, chip_ids: list[str], flop_per_token) -> Workloads:
             context = new_in = s.input_tokens
         out.streams.append(StreamSpec(
             name=unique(s.name or f"inference-{i + 1}"), model=model,
-            tokens_per_day=per_day * s.growth ** years, input_tokens=new_in, context_tokens=context,
+            tokens_per_day=per_day * factor, input_tokens=new_in, context_tokens=context,
             output_tokens=s.output_tokens, ttft_s=s.ttft_s, tpot_s=s.tpot_s, peak_to_mean=s.peak_to_mean,
             precision=s.precision, allowed=allowed(s.chips),
             agentic=None if s.agentic is None else {

@@ -21,6 +21,7 @@ Monte Carlo run is this function on a wider array, not a loop around it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +34,39 @@ from gigawatt.fleet.policies import get_policy
 
 __all__ = ["Simulation", "Throughput", "served_fraction", "simulate"]
 
-_CYCLE = np.sin(2 * np.pi * (np.arange(48) + 0.5) / 48)  # the daily cycle, half-hour steps
+_PHASE = np.sin(2 * np.pi * (np.arange(96) + 0.5) / 96)  # the daily cycle in quarter-hours
+
+
+@functools.lru_cache(maxsize=64)
+def _profile(peak_to_mean: float) -> np.ndarray:
+    return daily_profile(peak_to_mean)
+
+
+def daily_profile(peak_to_mean: float) -> np.ndarray:
+    """Demand over a day relative to its mean: mean 1, maximum ``peak_to_mean``, never negative.
+
+    Notes
+    -----
+    The von Mises shape :math:`s(\\tau) = e^{\\beta \\sin 2\\pi\\tau} / I_0(\\beta)` has mean 1
+    and peak :math:`e^{\\beta} / I_0(\\beta)`; :math:`\\beta` is solved for the asked peak.
+
+    Examples
+    --------
+    >>> p = daily_profile(2.5)
+    >>> round(float(p.mean()), 3), round(float(p.max()), 2), bool(p.min() > 0)
+    (1.0, 2.5, True)
+    """
+    if peak_to_mean <= 1.0:
+        return np.ones_like(_PHASE)
+    lo, hi = 0.0, 50.0
+    for _ in range(60):  # bisection: exp(b) / I0(b) grows with b
+        mid = 0.5 * (lo + hi)
+        if np.exp(mid) / np.i0(mid) < peak_to_mean:
+            lo = mid
+        else:
+            hi = mid
+    shape = np.exp(lo * _PHASE)
+    return shape / shape.mean()
 
 
 @dataclass
@@ -94,8 +127,9 @@ def served_fraction(capacity, mean_demand, peak_to_mean):
 
     Notes
     -----
-    The day follows :math:`d(\\tau) = \\bar d\\,(1 + (P-1)\\sin 2\\pi\\tau)`, and
-    what exceeds the capacity :math:`C` is not served:
+    The day follows :math:`d(\\tau) = \\bar d\\, s_P(\\tau)` with the shape of
+    :func:`daily_profile` (mean 1, peak :math:`P`), and what exceeds the
+    capacity :math:`C` is not served:
 
     .. math:: f = \\frac{\\int_0^1 \\min(d(\\tau), C)\\,d\\tau}{\\bar d}
 
@@ -108,7 +142,7 @@ def served_fraction(capacity, mean_demand, peak_to_mean):
     """
     c = np.asarray(capacity, dtype=float)[..., None]
     d = np.asarray(mean_demand, dtype=float)[..., None]
-    profile = d * (1.0 + (peak_to_mean - 1.0) * _CYCLE)
+    profile = d * _profile(float(peak_to_mean))
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.minimum(profile, c).mean(axis=-1) / d[..., 0]
     return np.where(d[..., 0] > 0, out, 1.0)
@@ -123,7 +157,8 @@ class Simulation:
     stream_chips: np.ndarray  # (sample, period, stream, pool) chips serving each stream
     run_chips: np.ndarray  # (sample, period, run) chips assigned to each run
     run_busy: np.ndarray  # (sample, period, run) chips x share of the period they trained
-    run_pool: np.ndarray  # (sample, run) pool index of each run, -1 if never started
+    moves: np.ndarray  # (sample, run) restarts on another pool after losing the pool it trained on
+    run_pool: np.ndarray  # (sample, period, run) pool each run trains on, -1 when it does not
     run_progress: np.ndarray  # (sample, period, run) tokens trained in the period
     run_finish: np.ndarray  # (sample, run) finish time in periods from the horizon start (nan: not finished)
     run_start: np.ndarray  # (sample, run) period of the first month with chips (nan: never)
@@ -144,22 +179,16 @@ class Simulation:
         out = np.zeros((n_s, n_t, n_i * n_c, n_w))
         n_streams = len(self.workloads.streams)
         out[..., :n_streams] = np.moveaxis(self.stream_chips, 2, 3)
-        for r in range(len(self.workloads.runs)):
-            pool = self.run_pool[:, r]
-            for s in range(n_s):
-                if pool[s] >= 0:
-                    out[s, :, pool[s], n_streams + r] = self.run_busy[s, :, r]
+        s_idx, t_idx, r_idx = np.nonzero(self.run_pool >= 0)
+        out[s_idx, t_idx, self.run_pool[s_idx, t_idx, r_idx], n_streams + r_idx] = self.run_busy[s_idx, t_idx, r_idx]
         return out.reshape(n_s, n_t, n_i, n_c, n_w)
 
     def busy_chips(self) -> np.ndarray:
         """Chips in use, ``(sample, period, site, chip)``."""
         n_s, n_t, n_i, n_c = self.fleet.installed.shape
         busy = self.stream_chips.sum(axis=2)  # (s, t, pool)
-        for r in range(len(self.workloads.runs)):
-            pool = self.run_pool[:, r]
-            ok = pool >= 0
-            for s in np.nonzero(ok)[0]:
-                busy[s, :, pool[s]] += self.run_busy[s, :, r]
+        s_idx, t_idx, r_idx = np.nonzero(self.run_pool >= 0)
+        np.add.at(busy, (s_idx, t_idx, self.run_pool[s_idx, t_idx, r_idx]), self.run_busy[s_idx, t_idx, r_idx])
         return busy.reshape(n_s, n_t, n_i, n_c)
 
     def utilization(self) -> np.ndarray:
@@ -212,16 +241,18 @@ class Simulation:
         days_per_period = fleet.period_s / 86400.0
         rows = []
         for r, run in enumerate(self.workloads.runs):
-            pool = int(self.run_pool[sample, r])
+            trained = np.nonzero(self.run_pool[sample, :, r] >= 0)[0]
             chips = self.run_chips[sample, :, r]
             row = {"name": run.name, "model": run.model, "chip": None, "site": None,
                    "chips": int(chips.max()) if chips.size else 0, "start": None, "finish": None,
-                   "deadline": _month_end(run.deadline_month), "delay_days": None, "status": "waiting"}
-            if pool >= 0:
+                   "deadline": _month_end(run.deadline_month), "delay_days": None, "status": "waiting",
+                   "moves": int(self.moves[sample, r])}
+            if trained.size:
+                pool = int(self.run_pool[sample, trained[-1], r])  # where it trained last
                 row["site"] = fleet.sites[pool // n_c]
                 row["chip"] = fleet.chips[pool % n_c].chip
                 row["start"] = str(months[int(self.run_start[sample, r])].astype("datetime64[D]"))
-                row["status"] = "running"
+                row["status"] = "running" if trained[-1] == len(months) - 1 else "paused"
             finish = self.run_finish[sample, r]
             if np.isfinite(finish):
                 k = int(np.floor(finish))
@@ -244,7 +275,7 @@ class Simulation:
         busy = self.busy_chips()[sample]
         spend = fleet.spend_usd()[sample]  # (t, i, c)
         with np.errstate(invalid="ignore", divide="ignore"):
-            share = np.where(installed > 0, self.allocated()[sample] / installed[..., None], 0.0)
+            share = np.where((installed > 0)[..., None], self.allocated()[sample] / installed[..., None], 0.0)
         n_streams = len(self.workloads.streams)
         spend_w = (spend[..., None] * share).sum(axis=(0, 1, 2))  # per workload [USD]
         demand = self.demand_tokens[sample].sum()
@@ -277,7 +308,7 @@ class Simulation:
         training_spend = float(spend_w[n_streams:].sum())
         return {
             "training_runs": [
-                {k: e[k] for k in ("name", "start", "finish", "chips", "chip", "site", "delay_days", "status", "deadline")}
+                {k: e[k] for k in ("name", "start", "finish", "chips", "chip", "site", "delay_days", "status", "deadline", "moves")}
                 for e in self.events(sample)
             ],
             "inference": {
@@ -371,9 +402,11 @@ def simulate(scn, fleet: Fleet, workloads: Workloads, throughput: Throughput,
     run_chips = np.zeros((n_s, n_t, n_r))
     run_busy = np.zeros((n_s, n_t, n_r))
     run_progress = np.zeros((n_s, n_t, n_r))
-    run_pool = np.full((n_s, n_r), -1, dtype=int)
+    run_pool = np.full((n_s, n_t, n_r), -1, dtype=int)
+    last_pool = np.full((n_s, n_r), -1, dtype=int)  # where each run last trained
     run_start = np.full((n_s, n_r), np.nan)
     run_finish = np.full((n_s, n_r), np.nan)
+    moved = np.zeros((n_s, n_r), dtype=int)
     remaining = np.tile(np.array([r.tokens for r in runs], dtype=float), (n_s, 1))
     rows = np.arange(n_s)
 
@@ -417,16 +450,22 @@ def simulate(scn, fleet: Fleet, workloads: Workloads, throughput: Throughput,
                 ok = (cand >= run.min_chips) & np.isfinite(rate_sp)
                 score = np.where(ok, cand * np.nan_to_num(rate_sp), -1.0)
                 best = np.argmax(score, axis=1)
-                pool = np.where(run_pool[:, r] >= 0, run_pool[:, r], np.where(score[rows, best] > 0, best, -1))
+                # a run stays where it trained last while that pool can hold it; otherwise it
+                # restarts from its checkpoint on the best pool that can (or waits)
+                here = last_pool[:, r]
+                stay = (here >= 0) & (score[rows, np.maximum(here, 0)] > 0)
+                pool = np.where(stay, here, np.where(score[rows, best] > 0, best, -1))
                 has = active & (pool >= 0)
                 chips = np.where(has, cand[rows, np.maximum(pool, 0)], 0.0)
                 chips = np.where(chips >= run.min_chips, chips, 0.0)
                 go = chips > 0
                 if not go.any():
                     continue
-                first = go & (run_pool[:, r] < 0)
-                run_pool[first, r] = pool[first]
+                first = go & (last_pool[:, r] < 0)
                 run_start[first, r] = t
+                moved[go & (last_pool[:, r] >= 0) & (pool != last_pool[:, r]), r] += 1
+                last_pool[go, r] = pool[go]
+                run_pool[go, t, r] = pool[go]
                 g = reliability.sample_goodput(rng, chips, hours, ckpt_s, restart_s)
                 rate_now = rate_sp[rows, np.maximum(pool, 0)]
                 tokens_per_s = chips * np.nan_to_num(rate_now) * g
@@ -447,7 +486,7 @@ def simulate(scn, fleet: Fleet, workloads: Workloads, throughput: Throughput,
             progress(t + 1, n_t)
 
     sim = Simulation(
-        fleet=fleet, workloads=workloads, stream_chips=stream_chips, run_chips=run_chips, run_busy=run_busy, run_pool=run_pool,
+        fleet=fleet, workloads=workloads, stream_chips=stream_chips, run_chips=run_chips, run_busy=run_busy, moves=moved, run_pool=run_pool,
         run_progress=run_progress, run_finish=run_finish, run_start=run_start, demand_tokens=demand_tokens,
         served_tokens=served_tokens, power_drawn_w=np.zeros((n_s, n_t, n_i, n_c)), idle_power_fraction=idle,
         throughput=throughput,

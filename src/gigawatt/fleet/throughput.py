@@ -53,7 +53,8 @@ def _training_rate(model_id: str, chip: str, system: str, n_chips: int, batch_to
     from gigawatt.perf.search import search_training
 
     seq = _seq_len(model_id)
-    batch = max(1, int(batch_tokens // seq))
+    # sequences per step, rounded to a power of two so that data-parallel degrees divide it
+    batch = int(2 ** max(0, round(np.log2(max(batch_tokens / seq, 1.0)))))
     best = search_training(_arch(model_id), Hardware.from_catalog(chip, system), n_chips=n_chips, seq_len=seq,
                            global_batch_seqs=batch)
     if best["layout"] is None:

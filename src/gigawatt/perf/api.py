@@ -24,13 +24,27 @@ class LayoutError(GigawattError, ValueError):
         super().__init__(message)
 
 
-def resolve(model: str, chip: str, system: str | None = None):
-    """(Arch, Hardware) for catalog names; CatalogError (with did-you-mean) if unknown."""
+PRECISIONS = ("bf16", "fp16", "fp8", "fp4")
+
+
+def resolve(model: str, chip: str, system: str | None = None, precision: str = "bf16"):
+    """(Arch, Hardware) for catalog names; CatalogError (with did-you-mean) if unknown.
+
+    Raises LayoutError for a precision the models do not know, or a chip without
+    the peak and memory figures they need (a host CPU, say).
+    """
     from gigawatt.catalog import get_model
     from gigawatt.perf.hardware import Hardware
     from gigawatt.perf.transformer import Arch
 
-    return Arch.from_model(get_model(model)), Hardware.from_catalog(chip, system)
+    if precision not in PRECISIONS:
+        raise LayoutError(f"--precision {precision!r} is not one of {', '.join(PRECISIONS)}", "--precision")
+    arch = Arch.from_model(get_model(model))
+    hw = Hardware.from_catalog(chip, system)
+    if not hw.peak_flops or hw.hbm_bytes <= 0 or hw.hbm_bw_bytes_per_s <= 0:
+        raise LayoutError(f"--chip {chip!r} has no accelerator peak or HBM figures in the catalog", "--chip",
+                          "pick an accelerator, see `gigawatt catalog chips`")
+    return arch, hw
 
 
 def train_plan(model: str, chip: str, chips: int, *, tp: int | None = None, pp: int | None = None,
@@ -53,13 +67,14 @@ def train_plan(model: str, chip: str, chips: int, *, tp: int | None = None, pp: 
     from gigawatt.perf.goodput import training_goodput
     from gigawatt.perf.search import search_training
 
-    arch, hw = resolve(model, chip, system)
+    arch, hw = resolve(model, chip, system, precision)
     if chips < 1:
         raise LayoutError(f"--chips must be at least 1, not {chips}", "--chips")
     if recompute is not None and recompute not in RECOMPUTE_NAMES:
         raise LayoutError(f"--recompute {recompute!r} is not one of none, selective, full", "--recompute")
     seq = int(seq_len or 8192)
-    gbs = int(global_batch_seqs or max(16 * 2**20 // seq, 1))
+    # default batch: Llama 3's 16M tokens, or 1,024 tokens per chip on larger jobs (as big runs grow it)
+    gbs = int(global_batch_seqs or max(max(16 * 2**20, 1024 * chips) // seq, 1))
     fixed: dict[str, Any] = {}
     if not search:
         fixed = {"tp": tp, "pp": pp, "ep": ep, "cp": cp, "vpp": vpp, "micro_batch": micro_batch,
@@ -73,7 +88,7 @@ def train_plan(model: str, chip: str, chips: int, *, tp: int | None = None, pp: 
     if res["layout"] is None:
         flag = "--chips" if search or not any(v is not None for v in fixed.values()) else "--tp/--pp"
         raise LayoutError(res.get("reason", "no feasible layout"), flag,
-                          "use more chips, a smaller global batch, or --search")
+                          "" if search else "or try --search, or a smaller --global-batch")
     r = res["result"]
     tokens_per_s = r["tokens_per_s"]
     goodput = float(training_goodput(chips))
@@ -99,7 +114,7 @@ def serve_plan(model: str, chip: str, chips: int, *, input_len: float, output_le
     """
     from gigawatt.perf.inference import serve
 
-    arch, hw = resolve(model, chip, system)
+    arch, hw = resolve(model, chip, system, precision)
     if chips < 1:
         raise LayoutError(f"--chips must be at least 1, not {chips}", "--chips")
     regime = "server" if (ttft_limit_s or tpot_limit_s) else ("latency" if batch else "offline")
@@ -117,8 +132,7 @@ def serve_plan(model: str, chip: str, chips: int, *, input_len: float, output_le
         if best is None or r["output_tokens_per_s"] > best["output_tokens_per_s"]:
             best = {**r, "tp": t, "pp": pp}
     if best is None:
-        raise LayoutError(errors[-1] if errors else "no layout serves this model", "--tp" if tp else "--chips",
-                          "use more chips per replica, a lower precision, or looser latency limits")
+        raise LayoutError(errors[-1] if errors else "no layout serves this model", "--tp" if tp else "--chips")
     return {"model": arch.name, "chip": hw.chip, "chips": int(chips), "regime": regime, "precision": precision,
             "input_len": input_len, "output_len": output_len,
             "output_tokens_per_s_per_chip": best["output_tokens_per_s"] / chips, **best}

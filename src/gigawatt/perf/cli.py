@@ -89,7 +89,7 @@ def train_command(
     recompute: Optional[str] = typer.Option(None, "--recompute", help="none, selective or full."),
     search: bool = typer.Option(False, "--search", help="Search every degree (ignores --tp ... )."),
     seq_len: int = typer.Option(8192, "--seq-len", help="Tokens per sequence."),
-    global_batch: Optional[int] = typer.Option(None, "--global-batch", help="Sequences per step (default 16M tokens)."),
+    global_batch: Optional[int] = typer.Option(None, "--global-batch", help="Sequences per step (default: 16M tokens, or 1,024 tokens per chip if more)."),
     precision: str = typer.Option("bf16", "--precision", help="bf16, fp8 or fp4."),
     tokens: str = typer.Option("15.6T", "--tokens", help="Training tokens for the days-to-train figure."),
     system: Optional[str] = typer.Option(None, "--system", help="Catalog system (default: largest scale-up)."),

@@ -102,7 +102,9 @@ class Hardware:
             value = self.peak_flops.get(name)
             if value:
                 return float(value)
-        raise ValueError(f"{self.chip}: no peak FLOP/s for {precision}")
+        from gigawatt.errors import GigawattError
+
+        raise GigawattError(f"{self.chip}: no peak FLOP/s for {precision} in the catalog")
 
     def with_(self, **changes: Any) -> "Hardware":
         return replace(self, **changes)

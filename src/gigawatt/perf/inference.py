@@ -76,7 +76,7 @@ def kv_capacity_tokens(arch: tf.Arch, hw: Hardware, chips: float, *, precision: 
     >>> hw = Hardware("h200", {"bf16": 989e12, "fp8": 1979e12}, 141e9, 4.8e12, 900e9, 50e9)
     >>> a = tf.Arch("llama2-70b", 80, 8192, 64, 8, 128, 28672, 32000)
     >>> round(kv_capacity_tokens(a, hw, 1, precision="fp8", kv_bytes_per_value=1.0) / 1e3)
-    361
+    350
     """
     cal = cal or calibration_for(hw.chip)
     free = cal.usable_hbm_frac * hw.hbm_bytes * chips - weight_bytes(arch, precision)
@@ -126,7 +126,7 @@ def iteration_time_s(arch: tf.Arch, hw: Hardware, *, decode_tokens: Any, decode_
     GEMMs and attention each take the larger of their compute and memory time:
     ``t = max((d+p)·2N / R, W_touched / BW) + max(A / R_attn, (d·c_d + p)·kv / BW) + t_tp + t_0``
     with ``A = (d·c_d + p·c_p)·2·L·H·(d_qk + d_v)``, ``R = n·peak·e_mm·e_serve``,
-    ``BW = n·HBM·e_hbm`` and ``t_tp = 2L·(latency + 2(t-1)/t·(d+p)·h·2 / bw)``.
+    ``BW = n·HBM·e_hbm`` and ``t_tp = 2L·(latency + (1-o_tp)·2(t-1)/t·(d+p)·h·2 / bw)``.
     """
     cal = cal or calibration_for(hw.chip)
     d = np.asarray(decode_tokens, dtype=float)
@@ -154,8 +154,9 @@ def iteration_time_s(arch: tf.Arch, hw: Hardware, *, decode_tokens: Any, decode_
     busy = np.maximum(gemm_compute, gemm_memory) + np.maximum(attn_compute, attn_memory)
     if tp > 1:
         size = tokens * arch.d_model * 2.0
-        per_ar = 2.0 * (tp - 1) / tp * size / (hw.scaleup_bw_one_way_bytes_per_s * cal.scaleup_eff) + cal.collective_latency_s
-        comm = 2.0 * arch.layers * per_ar / 1.0
+        transfer = 2.0 * (tp - 1) / tp * size / (hw.scaleup_bw_one_way_bytes_per_s * cal.scaleup_eff)
+        # the transfer part overlaps with compute as in training; the call latency does not
+        comm = 2.0 * arch.layers * (transfer * (1.0 - cal.tp_overlap) + cal.collective_latency_s)
     else:
         comm = np.zeros_like(tokens)
     if pp > 1:

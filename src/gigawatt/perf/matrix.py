@@ -32,7 +32,7 @@ def _evaluate(w: Workload, chip: str) -> tuple[float, float, float, str]:
     nan = float("nan")
     kind = str(w.get("kind", "training"))
     try:
-        arch, hw = resolve(str(w["model"]), chip)
+        arch, hw = resolve(str(w["model"]), chip, precision=str(w.get("precision", "bf16" if kind == "training" else "fp8")))
         if kind == "training":
             p = {**_TRAIN_DEFAULTS, **w}
             r = train_plan(str(w["model"]), chip, int(p["chips"]), search=True, seq_len=int(p["seq_len"]),

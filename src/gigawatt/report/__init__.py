@@ -63,7 +63,7 @@ def summary_rows(results, run_id: str | None = None) -> list[tuple[str, str]]:
     if years:
         peak = max(r.get("it_power_w", 0.0) for r in years)
         last = years[-1]
-        chips = ", ".join(f"{c} {n / 1e3:,.0f}k" for c, n in (last.get("chips") or {}).items())
+        chips = ", ".join(f"{c} {n / 1e3:,.0f}k" for c, n in (last.get("chips") or {}).items() if n)
         rows.append(("peak installed IT power", _fmt(peak, 1e9, "{:,.2f}", " GW")))
         rows.append((f"chips at the end of {last['year']}", chips or "–"))
     rows += [

@@ -191,8 +191,14 @@ def inference_section(results) -> Section:
     total_d, total_s = float(np.nansum(demand * days)), float(np.nansum(served * days))
     share = total_s / total_d if total_d > 0 else float("nan")
     fig.update_xaxes(title_text="date")
-    return Section(key, title, fig, f"All inference streams, per day (monthly averages). Over the horizon "
-                                    f"{100 * share:.1f}% of the tokens demanded were served within their targets.")
+    note = (f"All inference streams, per day (monthly averages). Over the horizon {100 * share:.1f}% of the "
+            "tokens demanded were served within their targets.")
+    positive = demand[demand > 0]
+    if positive.size and positive.max() / positive.min() > 100:  # years of fast growth: a log axis keeps the start visible
+        fig.update_yaxes(type="log")
+        fig.update_traces(fill=None)
+        note += " Logarithmic scale: demand grows by more than 100x over the horizon."
+    return Section(key, title, fig, note)
 
 
 def training_section(results) -> Section:

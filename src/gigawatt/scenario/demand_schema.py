@@ -104,7 +104,7 @@ class InferenceStream(_Strict):
     model: str
     tokens_per_day: Count | None = Field(default=None, gt=0)
     at: Month
-    growth: Growth = 1.0
+    growth: Growth | dict[Month, Growth] = 1.0
     input_tokens: Count = Field(gt=0)
     output_tokens: Count = Field(gt=0)
     ttft_s: Duration | None = Field(default=None, validation_alias=AliasChoices("ttft", "ttft_s"), gt=0)
