@@ -229,3 +229,25 @@ def test_prepayment_is_offset_against_later_invoices():
     assert lab_out == pytest.approx(gross - 1e9 - prepaid + led.provider["shortfall_usd"].sum())
     assert led.lab["investment_usd"][0, 0] == pytest.approx(-prepaid + 0.0)
     assert np.allclose(led.lab["investment_usd"], -led.provider["investment_usd"])
+
+
+def test_economics_short_forms_and_defaults():
+    from gigawatt.economics.defaults import cost_defaults
+
+    scn = load_scenario_text(_econ(DEAL, "discount: 12%\npower_price: ohio\nbuild_cost: $9M/MW\n"))
+    e = scn.economics
+    assert (e.discount.lab, e.discount.provider) == (pytest.approx(0.12), pytest.approx(0.12))
+    assert e.power_price.default == "ohio" and e.build_cost_usd_per_w == pytest.approx(9.0)
+    led = build_ledger(scn, build_fleet(scn))
+    assert led.costs.power_price_usd_per_mwh.tolist() == pytest.approx([71.3, 71.3])
+    assert led.costs.opex_usd_per_w_year == cost_defaults()["opex_usd_per_w_year"]
+    assert led.costs.sources["build_cost_usd_per_w"] == "scenario economics"
+
+
+def test_cli_deals_json():
+    from typer.testing import CliRunner
+
+    res = CliRunner().invoke(_app(), ["deals", "--json", "--dir", str(SCENARIOS[0].parent)])
+    rows = json.loads(res.stdout)
+    assert {r["name"] for r in rows} >= {"anthropic-aws-2026", "amazon-openai-2026"}
+    assert all(r["commitment_usd"] > 0 for r in rows)

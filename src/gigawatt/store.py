@@ -162,9 +162,7 @@ def _json_default(value):
         return value.item()
     if isinstance(value, np.ndarray):
         return value.tolist()
-    if isinstance(value, (datetime,)):
-        return value.isoformat()
-    return str(value)
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 def _dataset_meta(ds) -> dict:
@@ -190,16 +188,8 @@ def _dataset_meta(ds) -> dict:
 
 
 def _plain(attrs: dict) -> dict:
-    import numpy as np
-
-    out = {}
-    for k, v in attrs.items():
-        if isinstance(v, np.generic):
-            v = v.item()
-        elif isinstance(v, np.ndarray):
-            v = v.tolist()
-        out[str(k)] = v
-    return out
+    """Attributes as plain JSON values (numpy scalars and arrays become numbers and lists)."""
+    return json.loads(_json_text(dict(attrs)))
 
 
 def _values_frame(run_id: str, ds):
@@ -213,6 +203,8 @@ def _values_frame(run_id: str, ds):
             values = ds[dim].values if dim in ds.coords else np.arange(ds.sizes[dim])
             if np.issubdtype(values.dtype, np.datetime64):
                 values = values.astype("datetime64[D]")
+            elif dim != "sample":
+                values = values.astype(str).astype(object)
             labels[dim] = values
     parts = []
     for name, var in ds.data_vars.items():
@@ -252,7 +244,29 @@ def _other_arrays(ds) -> bytes | None:
     names = [n for n, v in ds.data_vars.items() if not set(v.dims) <= set(DIMS)]
     if not names:
         return None
-    return bytes(ds[names].to_netcdf())
+    return _netcdf_bytes(ds[names])
+
+
+def _netcdf_bytes(ds) -> bytes:
+    """A dataset as netCDF file bytes (through a temporary file, which every engine can write)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "arrays.nc"
+        ds.to_netcdf(path)
+        return path.read_bytes()
+
+
+def _netcdf_load(blob: bytes):
+    import tempfile
+
+    import xarray as xr
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "arrays.nc"
+        path.write_bytes(blob)
+        with xr.open_dataset(path) as ds:
+            return ds.load()
 
 
 def _event_rows(run_id: str, events: list) -> list[tuple]:
@@ -466,9 +480,9 @@ def _rebuild_dataset(meta: dict, frame, blob: bytes | None):
         if dim == "period":
             lookup = pd.Index(pd.to_datetime(np.array(c["values"], dtype="datetime64[D]")))
             col = pd.to_datetime(frame["period"])
-        else:
-            lookup = pd.Index(c["values"])
-            col = frame[dim]
+        else:  # labels compare as text: a dimension without coordinates is stored as its positions
+            lookup = pd.Index([str(v) for v in c["values"]])
+            col = frame[dim].astype(str)
         positions[dim] = lookup.get_indexer(col)
     data_vars = {}
     groups = frame.groupby("variable", sort=False).indices if not frame.empty else {}
@@ -492,9 +506,7 @@ def _rebuild_dataset(meta: dict, frame, blob: bytes | None):
         data_vars[name] = (spec["dims"], np.transpose(arr, order) if dims else arr, spec["attrs"])
     ds = xr.Dataset(data_vars, coords=coords, attrs=meta["attrs"])
     if blob:
-        import io
-
-        ds = ds.merge(xr.open_dataset(io.BytesIO(blob)).load())
+        ds = ds.merge(_netcdf_load(blob))
     # keep the saved variable order
     return ds[[n for n in meta["variables"] if n in ds.data_vars]]
 

@@ -56,8 +56,19 @@ def _guard(fn, *args, **kwargs):
         _fail(str(exc), getattr(exc, "hint", None))
 
 
+def _strict(value):
+    """NaN and infinities as null, so that --json output is strict JSON."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    return value
+
+
 def _dumps(value) -> str:
-    return json.dumps(value, default=str)
+    return json.dumps(_strict(value), default=str, allow_nan=False)
 
 
 def _b(usd) -> str:

@@ -69,3 +69,18 @@ def test_agentic_task_tokens(h100, llama2_70b):
     no_cache = agentic_task(llama2_70b, h100, steps=3, system_prompt_tokens=1000, tool_output_tokens=500,
                             output_tokens_per_step=100, prefix_cache_hit_rate=0.0, n_chips=8, tp=8, precision="fp8")
     assert no_cache["chip_s"] > r["chip_s"]
+
+
+def test_expert_parallel_and_kv_precision(h100):
+    from gigawatt.perf.transformer import Arch
+
+    moe = Arch("moe", 32, 4096, 32, 8, 128, 14336, 32000, moe_experts=8, moe_active=2, moe_d_ff=14336)
+    kw = dict(n_chips=8, input_len=1000, output_len=200, tp=8, precision="fp8")
+    tp_only = serve(moe, h100, **kw)
+    with_ep = serve(moe, h100, ep=8, **kw)
+    assert with_ep["output_tokens_per_s"] > 0 and with_ep["comm_s"] != tp_only["comm_s"]
+    assert serve(moe, h100, ep=16, **kw)["output_tokens_per_s"] is None
+    # an FP8 KV cache holds twice the tokens of a BF16 one
+    a = serve(moe, h100, kv_bytes_per_value=1.0, **kw)["kv_capacity_tokens"]
+    b = serve(moe, h100, kv_bytes_per_value=2.0, **kw)["kv_capacity_tokens"]
+    assert a == pytest.approx(2 * b)

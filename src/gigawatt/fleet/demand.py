@@ -70,7 +70,7 @@ class Workloads:
 
 
 def agentic_request_shape(input_tokens, output_tokens, steps, context_growth, cache_hit_rate):
-    """Tokens of one agentic task, and the average shape of one of its steps.
+    r"""Tokens of one agentic task, and the average shape of one of its steps.
 
     A task of ``N`` steps starts from a prompt of ``P`` tokens; each step
     generates ``O`` tokens, and its tool returns ``T`` tokens; both join the
@@ -129,7 +129,7 @@ def agentic_request_shape(input_tokens, output_tokens, steps, context_growth, ca
 
 
 def growth_factor(t_idx, at_idx: int, growth) -> np.ndarray:
-    """Demand at months ``t_idx`` relative to its level at month ``at_idx``.
+    r"""Demand at months ``t_idx`` relative to its level at month ``at_idx``.
 
     Parameters
     ----------

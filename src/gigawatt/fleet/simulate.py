@@ -34,7 +34,7 @@ from gigawatt.fleet.policies import get_policy
 
 __all__ = ["Simulation", "Throughput", "served_fraction", "simulate"]
 
-_PHASE = np.sin(2 * np.pi * (np.arange(96) + 0.5) / 96)  # the daily cycle in quarter-hours
+_PHASE = np.sin(2 * np.pi * np.arange(96) / 96)  # the daily cycle in quarter-hours
 
 
 @functools.lru_cache(maxsize=64)

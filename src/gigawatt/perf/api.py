@@ -105,12 +105,15 @@ def train_plan(model: str, chip: str, chips: int, *, tp: int | None = None, pp: 
 
 def serve_plan(model: str, chip: str, chips: int, *, input_len: float, output_len: float, tp: int | None = None,
                pp: int = 1, precision: str = "bf16", ttft_limit_s: float | None = None,
-               tpot_limit_s: float | None = None, batch: int | None = None, system: str | None = None) -> dict[str, Any]:
+               tpot_limit_s: float | None = None, batch: int | None = None, system: str | None = None,
+               ep: int = 1, kv_precision: str | None = None) -> dict[str, Any]:
     """Serving throughput of ``model`` on ``chips`` chips for one input/output mix.
 
     The regime is ``server`` when a TTFT or TPOT limit is given, ``latency`` with a
     fixed ``batch``, else ``offline``. With ``tp`` None, every power-of-two TP that
     divides the chips is tried and the one with the highest throughput kept.
+    ``ep`` shards the experts of an MoE model inside each replica; ``kv_precision``
+    (``bf16`` or ``fp8``) defaults to FP8 when the weights are FP8 or FP4.
     """
     from gigawatt.perf.inference import serve
 
@@ -121,11 +124,15 @@ def serve_plan(model: str, chip: str, chips: int, *, input_len: float, output_le
     if tp is not None and (chips % (tp * pp)):
         raise LayoutError(f"--tp {tp} x --pp {pp} does not divide --chips {chips}", "--tp",
                           "pick tp*pp dividing the chip count, or leave --tp out to search it")
+    if kv_precision not in (None, "bf16", "fp16", "fp8"):
+        raise LayoutError(f"--kv-precision {kv_precision!r} is not one of bf16, fp8", "--kv-precision")
+    kv = None if kv_precision is None else (1.0 if kv_precision == "fp8" else 2.0)
     candidates = [tp] if tp else [t for t in (1, 2, 4, 8, 16, 32, 64, 128) if chips % (t * pp) == 0]
     best, errors = None, []
     for t in candidates:
         r = serve(arch, hw, n_chips=int(chips), input_len=input_len, output_len=output_len, tp=t, pp=pp,
-                  precision=precision, regime=regime, batch=batch, ttft_limit_s=ttft_limit_s, tpot_limit_s=tpot_limit_s)
+                  precision=precision, regime=regime, batch=batch, ttft_limit_s=ttft_limit_s, tpot_limit_s=tpot_limit_s,
+                  ep=ep, kv_bytes_per_value=kv)
         if r.get("output_tokens_per_s") is None:
             errors.append(r.get("error", ""))
             continue

@@ -140,6 +140,8 @@ def serve_command(
     tpot: Optional[str] = typer.Option(None, "--tpot", help="TPOT limit, e.g. 50ms (server regime)."),
     tp: Optional[int] = typer.Option(None, "--tp", help="Tensor parallel degree per replica (searched if omitted)."),
     pp: int = typer.Option(1, "--pp", help="Pipeline parallel degree per replica."),
+    ep: int = typer.Option(1, "--ep", help="Expert parallel degree per replica (MoE)."),
+    kv_precision: Optional[str] = typer.Option(None, "--kv-precision", help="bf16 or fp8 KV cache (default: fp8 with fp8/fp4 weights)."),
     batch: Optional[int] = typer.Option(None, "--batch", help="Fixed batch (latency regime)."),
     precision: str = typer.Option("bf16", "--precision", help="bf16, fp8 or fp4 weights and matmuls."),
     system: Optional[str] = typer.Option(None, "--system", help="Catalog system."),
@@ -154,7 +156,7 @@ def serve_command(
         _fail("--input/--output", "token counts must be positive", "e.g. --input 2000 --output 200")
     r = _run(lambda: serve_plan(model, chip, chips, input_len=input_len, output_len=output_len, tp=tp, pp=pp,
                                 precision=precision.lower(), ttft_limit_s=ttft_s, tpot_limit_s=tpot_s, batch=batch,
-                                system=system), _HINTS)
+                                system=system, ep=ep, kv_precision=kv_precision), _HINTS)
     if json_out:
         _print_json(r)
         return

@@ -36,7 +36,7 @@ import numpy as np
 from gigawatt.perf import transformer as tf
 from gigawatt.perf.calibration import Calibration, calibration_for
 from gigawatt.perf.hardware import Hardware
-from gigawatt.perf.training import gemm_efficiency
+from gigawatt.perf.training import alltoall_time_s, gemm_efficiency
 
 __all__ = [
     "BYTES_PER_PARAM",
@@ -98,7 +98,7 @@ def _touched_weight_bytes(arch: tf.Arch, precision: str, tokens: np.ndarray) -> 
 def iteration_time_s(arch: tf.Arch, hw: Hardware, *, decode_tokens: Any, decode_context: Any,
                      prefill_tokens: Any = 0.0, prefill_context: Any = 0.0, tp: int = 1, pp: int = 1,
                      precision: str = "bf16", kv_bytes_per_value: float = 2.0,
-                     cal: Calibration | None = None) -> dict[str, np.ndarray]:
+                     cal: Calibration | None = None, ep: int = 1) -> dict[str, np.ndarray]:
     """Time of one engine iteration of a replica: decode tokens plus prefilled prompt tokens [s].
 
     Parameters
@@ -115,6 +115,8 @@ def iteration_time_s(arch: tf.Arch, hw: Hardware, *, decode_tokens: Any, decode_
         Tensor and pipeline parallel degrees of the replica [1].
     kv_bytes_per_value : float
         Bytes per cached key or value element [B].
+    ep : int
+        Expert parallel degree inside the replica (MoE only) [1].
 
     Returns
     -------
@@ -156,9 +158,15 @@ def iteration_time_s(arch: tf.Arch, hw: Hardware, *, decode_tokens: Any, decode_
         size = tokens * arch.d_model * 2.0
         transfer = 2.0 * (tp - 1) / tp * size / (hw.scaleup_bw_one_way_bytes_per_s * cal.scaleup_eff)
         # the transfer part overlaps with compute as in training; the call latency does not
-        comm = 2.0 * arch.layers * (transfer * (1.0 - cal.tp_overlap) + cal.collective_latency_s)
+        # two all-reduces per layer; an expert-parallel MoE layer replaces the FFN one with its all-to-alls
+        n_allreduce = 2.0 * arch.layers - (arch.moe_layers if (ep > 1 and arch.is_moe) else 0)
+        comm = n_allreduce * (transfer * (1.0 - cal.tp_overlap) + cal.collective_latency_s)
     else:
         comm = np.zeros_like(tokens)
+    if ep > 1 and arch.is_moe:
+        # dispatch and combine of each MoE layer: tokens/ep per chip, k copies of h values, (ep-1)/ep leave the chip
+        a2a_bytes = 2.0 * tokens / ep * arch.moe_active * arch.d_model * 2.0 * (ep - 1) / ep
+        comm = comm + arch.moe_layers * alltoall_time_s(a2a_bytes, ep, hw, cal, n_calls=2)
     if pp > 1:
         comm = comm + (pp - 1) * (cal.collective_latency_s + tokens * arch.d_model * 2.0 / hw.scaleout_bw_bytes_per_s)
     overhead = np.full_like(tokens, cal.decode_step_overhead_s)
@@ -167,7 +175,8 @@ def iteration_time_s(arch: tf.Arch, hw: Hardware, *, decode_tokens: Any, decode_
 
 
 def prefill_time_s(arch: tf.Arch, hw: Hardware, *, batch: Any, input_len: Any, tp: int = 1, pp: int = 1,
-                   precision: str = "bf16", kv_bytes_per_value: float = 2.0, cal: Calibration | None = None) -> np.ndarray:
+                   precision: str = "bf16", kv_bytes_per_value: float = 2.0, cal: Calibration | None = None,
+                   ep: int = 1) -> np.ndarray:
     """Time to first token of a batch of prompts run in one prefill [s].
 
     Notes
@@ -180,21 +189,22 @@ def prefill_time_s(arch: tf.Arch, hw: Hardware, *, batch: Any, input_len: Any, t
     s = np.asarray(input_len, dtype=float)
     pre = iteration_time_s(arch, hw, decode_tokens=0.0, decode_context=0.0, prefill_tokens=b * s,
                            prefill_context=(s + 1.0) / 2.0, tp=tp, pp=pp, precision=precision,
-                           kv_bytes_per_value=kv_bytes_per_value, cal=cal)["time_s"]
+                           kv_bytes_per_value=kv_bytes_per_value, cal=cal, ep=ep)["time_s"]
     return pre
 
 
 def decode_step_time_s(arch: tf.Arch, hw: Hardware, *, batch: Any, context: Any, tp: int = 1, pp: int = 1,
-                       precision: str = "bf16", kv_bytes_per_value: float = 2.0, cal: Calibration | None = None) -> np.ndarray:
+                       precision: str = "bf16", kv_bytes_per_value: float = 2.0, cal: Calibration | None = None,
+                       ep: int = 1) -> np.ndarray:
     """Time per output token of a fixed batch decoding at ``context`` tokens [s]."""
     return iteration_time_s(arch, hw, decode_tokens=batch, decode_context=context, tp=tp, pp=pp, precision=precision,
-                            kv_bytes_per_value=kv_bytes_per_value, cal=cal)["time_s"]
+                            kv_bytes_per_value=kv_bytes_per_value, cal=cal, ep=ep)["time_s"]
 
 
 def serve(arch: tf.Arch, hw: Hardware, *, n_chips: int, input_len: float, output_len: float, tp: int = 1,
           pp: int = 1, precision: str = "bf16", kv_bytes_per_value: float | None = None,
           regime: str = "offline", batch: int | None = None, ttft_limit_s: float | None = None,
-          tpot_limit_s: float | None = None, cal: Calibration | None = None) -> dict[str, Any]:
+          tpot_limit_s: float | None = None, cal: Calibration | None = None, ep: int = 1) -> dict[str, Any]:
     """Throughput and latency of serving one request mix under continuous batching.
 
     Parameters
@@ -209,6 +219,8 @@ def serve(arch: tf.Arch, hw: Hardware, *, n_chips: int, input_len: float, output
         Fixed batch (``latency`` regime, or an offline run at a fixed batch) [1].
     ttft_limit_s, tpot_limit_s : float, optional
         Latency limits of the ``server`` regime [s].
+    ep : int
+        Expert parallel degree inside a replica, at most ``tp·pp`` [1].
 
     Returns
     -------
@@ -236,7 +248,9 @@ def serve(arch: tf.Arch, hw: Hardware, *, n_chips: int, input_len: float, output
                          f"on {chips} chips of {hw.hbm_bytes / 1e9:.0f} GB; raise tp or pp",
                 "output_tokens_per_s": None}
     ctx = input_len + output_len / 2.0
-    common = dict(tp=tp, pp=pp, precision=precision, kv_bytes_per_value=kv_bytes_per_value, cal=cal)
+    if ep > chips:
+        return {"error": f"ep {ep} exceeds the {chips} chips of a replica (tp x pp)", "output_tokens_per_s": None}
+    common = dict(tp=tp, pp=pp, precision=precision, kv_bytes_per_value=kv_bytes_per_value, cal=cal, ep=ep)
     if regime == "latency" or batch is not None:
         b = float(batch or 1)
         ttft = float(prefill_time_s(arch, hw, batch=b, input_len=input_len, **common))
