@@ -334,23 +334,36 @@ def _month_end(month: str | None) -> str | None:
     return str((m + np.timedelta64(1, "M")).astype("datetime64[D]") - np.timedelta64(1, "D"))
 
 
-def _best_size(throughput: Throughput, run: int, pool_chip: np.ndarray, most, min_chips: float) -> np.ndarray:
-    """Chips a run takes in each pool: the job size with the most throughput, at most ``most``.
+def _peak_sizes(throughput: Throughput, run: int, pool_chip: np.ndarray, min_chips: float):
+    """Per pool, the evaluated job size with the most total throughput, and that throughput.
+
+    Returns ``(size, rate)`` arrays over pools; size 0 where no size at or above
+    ``min_chips`` was evaluated.
+    """
+    sizes = throughput.bucket_chips
+    table = throughput.training_tokens_per_chip_s[run][pool_chip]  # (p, k)
+    totals = np.where(np.isfinite(table) & (sizes >= min_chips), sizes * np.where(np.isfinite(table), table, 0.0), -1.0)
+    k = np.argmax(totals, axis=1)
+    rows = np.arange(len(pool_chip))
+    ok = totals[rows, k] > 0
+    return np.where(ok, sizes[k], 0.0), np.where(ok, table[rows, k], np.nan)
+
+
+def _choose_size(throughput: Throughput, run: int, pool_chip, most, peak_size, peak_rate):
+    """Chips a run takes in each pool, and its tokens/s per chip there.
 
     A fixed global batch makes per-chip throughput fall with the job's size, so
-    past some size more chips add little or even slow the job; the run takes
-    the power-of-two size (or all it may have) where ``n x rate(n)`` peaks.
+    past some size more chips add little or even slow the job. Total throughput
+    ``n x rate(n)`` is taken to rise up to its peak and fall after it: a run
+    takes every chip it may have up to the peak size, and past it either the
+    peak size or all it may have, whichever trains faster.
     """
-    sizes = throughput.bucket_chips  # (k,)
-    table = throughput.training_tokens_per_chip_s[run][pool_chip]  # (p, k)
+    rate_most = throughput.training_rate(run, pool_chip[None, :], most)  # (s, p)
     with np.errstate(invalid="ignore"):
-        totals = np.where(sizes[None, None, :] <= most[..., None], sizes * table[None, :, :], -1.0)  # (s, p, k)
-    totals = np.where((sizes >= min_chips)[None, None, :], np.nan_to_num(totals, nan=-1.0), -1.0)
-    k = np.argmax(totals, axis=-1)
-    best_bucket = np.take_along_axis(totals, k[..., None], axis=-1)[..., 0]
-    rate_all = throughput.training_rate(run, pool_chip[None, :], most)
-    total_all = np.where(most >= min_chips, np.nan_to_num(most * rate_all, nan=-1.0), -1.0)
-    return np.where(total_all >= best_bucket, most, np.where(best_bucket > 0, sizes[k], 0.0))
+        take_all = (most <= peak_size) | (most * rate_most >= peak_size * peak_rate)
+    size = np.where(take_all, most, peak_size)
+    rate = np.where(take_all, rate_most, peak_rate)
+    return size, rate
 
 
 def simulate(scn, fleet: Fleet, workloads: Workloads, throughput: Throughput,
@@ -413,6 +426,7 @@ def simulate(scn, fleet: Fleet, workloads: Workloads, throughput: Throughput,
     # per-run allowed pools and chip caps from the system's cluster limits
     max_cluster = np.array([c.max_chips_per_run for c in fleet.chips], dtype=float)
 
+    peaks = [_peak_sizes(throughput, r, pool_chip, run.min_chips) for r, run in enumerate(runs)]
     for t in range(n_t):
         free = installed[:, t, :].copy()  # (s, p)
         days = period_s[t] / 86400.0
@@ -444,11 +458,9 @@ def simulate(scn, fleet: Fleet, workloads: Workloads, throughput: Throughput,
                 if not active.any():
                     continue
                 cap_p = np.minimum(run.max_chips, max_cluster[pool_chip])
-                cand = _best_size(throughput, r, pool_chip, np.minimum(free, cap_p), run.min_chips)  # (s, p)
-                rate_sp = throughput.training_rate(r, pool_chip[None, :], cand)  # (s, p)
-                rate_sp = np.where(run.allowed[pool_chip][None, :], rate_sp, np.nan)
-                ok = (cand >= run.min_chips) & np.isfinite(rate_sp)
-                score = np.where(ok, cand * np.nan_to_num(rate_sp), -1.0)
+                cand, rate_sp = _choose_size(throughput, r, pool_chip, np.minimum(free, cap_p), *peaks[r])  # (s, p)
+                ok = (cand >= run.min_chips) & np.isfinite(rate_sp) & run.allowed[pool_chip][None, :]
+                score = np.where(ok, cand * np.where(ok, rate_sp, 0.0), -1.0)
                 best = np.argmax(score, axis=1)
                 # a run stays where it trained last while that pool can hold it; otherwise it
                 # restarts from its checkpoint on the best pool that can (or waits)
@@ -468,7 +480,7 @@ def simulate(scn, fleet: Fleet, workloads: Workloads, throughput: Throughput,
                 run_pool[go, t, r] = pool[go]
                 g = reliability.sample_goodput(rng, chips, hours, ckpt_s, restart_s)
                 rate_now = rate_sp[rows, np.maximum(pool, 0)]
-                tokens_per_s = chips * np.nan_to_num(rate_now) * g
+                tokens_per_s = chips * np.where(np.isfinite(rate_now), rate_now, 0.0) * g
                 # a run that finishes mid-month uses its chips only for the part of the month it needs
                 needed_s = np.where(tokens_per_s > 0, remaining[:, r] / np.maximum(tokens_per_s, 1e-30), np.inf)
                 used_s = np.where(go, np.minimum(needed_s, period_s[t]), 0.0)

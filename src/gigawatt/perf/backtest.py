@@ -17,7 +17,7 @@ Row conventions (the same for every row):
   layout is searched (:func:`gigawatt.perf.search.search_training`);
 - Trainium/Inferentia rows count ``tp``, ``pp``, ``dp`` in NeuronCores; the chip
   is then modeled as that many devices, each with its share of the chip;
-- TPU rows with pure data parallelism are FSDP, as MaxText runs them;
+- TPU rows without pipelining are FSDP (times any TP), as MaxText runs them;
 - ``recompute`` ``unknown`` is taken as selective;
 - ``chip_hours`` rows: chip-hours = tokens / (tokens/s · goodput) · chips / 3600
   with :func:`gigawatt.perf.goodput.training_goodput`; where the source gives
@@ -129,8 +129,8 @@ def predict_training_row(row: dict[str, Any], lookup: HardwareLookup | None = No
         "fsdp": None,
     }
     if tp is not None and pp is not None:
-        # a given layout is Megatron-style ZeRO-1, except pure data parallelism on TPUs (MaxText FSDP)
-        fixed["fsdp"] = 1 if (hw.family == "tpu" and tp * pp == 1) else 0
+        # a given layout is Megatron-style ZeRO-1, except on TPUs, where MaxText shards with FSDP
+        fixed["fsdp"] = 1 if (hw.family == "tpu" and pp == 1) else 0
         fixed["cp"] = fixed["cp"] or 1.0
     m_etp = re.search(r"\bETP=(\d+)", str(row.get("conversion") or ""))
     etp = int(m_etp.group(1)) if m_etp and arch.is_moe else None

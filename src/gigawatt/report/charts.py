@@ -229,10 +229,12 @@ def training_section(results) -> Section:
     if not rows:
         return Section(key, title, None, f"Not drawn: no training run started in the horizon ({', '.join(never)}).")
     frame = pd.DataFrame(rows)
-    frame["label"] = [f"{r['chips']} chips" + ("" if r["finished"] else ", running at the horizon's end")
-                      for r in rows]
+    frame["label"] = [_run_label(r) for r in rows]
+    frame["state"] = ["finished" if r["finished"] else "not finished in the horizon" for r in rows]
     fig = px.timeline(frame, x_start="start", x_end="finish", y="run", color="chip", text="label",
-                      hover_data={"chips": True, "site": True, "status": True, "delay_days": True, "label": False})
+                      pattern_shape="state", pattern_shape_map={"finished": "", "not finished in the horizon": "/"},
+                      hover_data={"chips": True, "site": True, "status": True, "delay_days": True, "label": False,
+                                  "state": False})
     fig.update_traces(textposition="inside", insidetextanchor="start")
     fig.update_yaxes(autorange="reversed", title_text="training run")
     deadlines = [(str(ev.get("name")), str(ev["deadline"])) for ev in events if ev.get("deadline") and ev.get("start")]
@@ -244,14 +246,25 @@ def training_section(results) -> Section:
     fig.update_layout(title=dict(text="Training runs: start to finish, by chip generation", x=0.01),
                       **{k: v for k, v in _LAYOUT.items() if k not in ("hovermode",)})
     fig.update_layout(height=max(300, 120 + 40 * len(rows)))
-    fig.update_xaxes(title_text="date")
-    note = "Each bar runs from start to finish on one chip generation; black ticks are deadlines."
+    horizon_start = str(ds["period"].values[0].astype("datetime64[D]"))
+    fig.update_xaxes(title_text="date", range=[horizon_start, horizon_end])
+    note = ("Each bar runs from start to finish on the chip generation it trained on last; black ticks are "
+            "deadlines; hatched bars did not finish within the horizon.")
     open_runs = [r["run"] for r in rows if not r["finished"]]
     if open_runs:
         note += f" Not finished within the horizon (bar runs to its end): {', '.join(open_runs)}."
     if never:
         note += f" Never started: {', '.join(never)}."
     return Section(key, title, fig, note)
+
+
+def _run_label(row: dict) -> str:
+    """Text on a training run's bar: chips, lateness, or why the bar runs to the horizon's end."""
+    text = f"{row['chips']} chips"
+    delay = row.get("delay_days")
+    if row["finished"]:
+        return text + (f", {delay:,.0f} days late" if isinstance(delay, (int, float)) and delay > 0 else "")
+    return text + f", {row['status'] or 'unfinished'}: not finished by the horizon's end"
 
 
 def binding_section(results) -> Section:
