@@ -34,6 +34,7 @@ def test_training_flops_6nd_plus_attention(llama3_405b):
     n_matmul = llama3_405b.matmul_params_active
     attn = 2 * 126 * 128 * (128 + 128) * (s + 1) / 2  # QK^T and AV, causal mean context
     assert float(tf.training_flops_per_token(llama3_405b, s)) == pytest.approx(3 * (2 * n_matmul + attn))
+    assert float(tf.backward_flops_per_token(llama3_405b, s)) == pytest.approx(2 * (2 * n_matmul + attn))
     # PaLM convention (non-causal, 6N + 12 L H Q T): within 5% of ours with causal=False
     palm = 6 * 405e9 + 12 * 126 * 128 * 128 * s
     assert float(tf.training_flops_per_token(llama3_405b, s, causal=False)) == pytest.approx(palm, rel=0.01)

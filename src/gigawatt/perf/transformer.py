@@ -44,6 +44,7 @@ __all__ = [
     "attention_params_per_layer",
     "ffn_params_per_layer",
     "forward_flops_per_token",
+    "backward_flops_per_token",
     "kv_cache_bytes_per_token",
     "activation_bytes_per_token_layer",
     "training_flops_per_token",
@@ -328,6 +329,11 @@ def forward_flops_per_token(arch: Arch, seq_len: Any, *, causal: bool = True) ->
     3296.0
     """
     return 2.0 * arch.matmul_params_active + attention_core_flops_per_token(arch, seq_len, causal=causal)
+
+
+def backward_flops_per_token(arch: Arch, seq_len: Any, *, causal: bool = True) -> np.ndarray:
+    """Backward FLOPs per token, ``2 × forward`` (input and weight gradients) [FLOP]."""
+    return 2.0 * forward_flops_per_token(arch, seq_len, causal=causal)
 
 
 def training_flops_per_token(arch: Arch, seq_len: Any, *, causal: bool = True) -> np.ndarray:
