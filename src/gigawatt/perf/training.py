@@ -333,8 +333,9 @@ def training_step(
         ep_t = alltoall_time_s(ep_bytes, tp * ep, hw, cal, n_calls=np.where(ep > 1, 4.0 * moe_layers_stage, 0.0))
     else:
         ep_t = np.zeros_like(tp_t)
-    pp_bytes = np.where(pp > 1, tf.pp_p2p_bytes(arch, tokens_mb, tp), 0.0)
-    pp_t = collective_time_s(pp_bytes, n, hw, cal, n_calls=np.where(pp > 1, 2.0, 0.0))
+    # each micro-batch crosses vpp stage boundaries per chip; neighbouring stages sit tp·cp·dp chips apart
+    pp_bytes = np.where(pp > 1, tf.pp_p2p_bytes(arch, tokens_mb, tp) * vpp, 0.0)
+    pp_t = collective_time_s(pp_bytes, 2.0 * tp * cp * dp, hw, cal, n_calls=np.where(pp > 1, 2.0 * vpp, 0.0))
     exposed_mb = tp_t * (1.0 - cal.tp_overlap) + cp_t * (1.0 - cal.tp_overlap) + ep_t * (1.0 - cal.ep_overlap) + pp_t
     t_mb = compute_mb + exposed_mb
 

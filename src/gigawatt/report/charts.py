@@ -113,13 +113,14 @@ def power_section(results) -> Section:
     if missing:
         return Section(key, title, None, f"Not drawn: the run has no {', '.join(missing)}.")
     t = _periods(ds)
-    fig = _figure("Power: energized, installed and drawn", "IT power [GW]")
+    drawn = "power_drawn_w" in ds
+    fig = _figure("Power: energized, installed" + (" and drawn" if drawn else ""), "IT power [GW]")
     fig.add_trace(go.Scatter(x=t, y=_sample0(ds, "energized_it_w") / GW, name="energized (sites online)",
                              line=dict(color="black", dash="dash"), hovertemplate="%{y:.2f} GW"))
     fig.add_trace(go.Scatter(x=t, y=_sample0(ds, "it_power_w") / GW, name="installed at full load",
                              line=dict(color="#1f77b4"), hovertemplate="%{y:.2f} GW"))
     note = "IT power of all sites: energized by the utility, installed (chips at full load) and drawn."
-    if "power_drawn_w" in ds:
+    if drawn:
         fig.add_trace(go.Scatter(x=t, y=_sample0(ds, "power_drawn_w") / GW, name="drawn (at utilization)",
                                  line=dict(color="#d62728"), hovertemplate="%{y:.2f} GW"))
         if "energy_drawn_j" in ds:
