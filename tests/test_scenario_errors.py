@@ -100,3 +100,30 @@ def test_missing_file(tmp_path):
     with pytest.raises(ScenarioError) as err:
         load_scenario(tmp_path / "nope.yaml")
     assert "no such file" in str(err.value)
+
+
+def test_demand_names_are_checked(minimal_text):
+    text = minimal_text + (
+        "demand:\n"
+        "  training:\n"
+        "    - {name: r, model: llama3-405b, tokens: 1T, start: 2026-02, min_chips: 1000, chips: [trainium3]}\n"
+        "  inference:\n"
+        "    - {model: llama3.1-70b, tokens_per_day: 1e9, at: 2026-01, input_tokens: 10, output_tokens: 10, ttfts: 2 s}\n"
+        "  policy: edf\n"
+    )
+    ps = {p.path: p for p in problems(text)}
+    assert "demand.inference[0].ttfts" in ps and "'ttft'" in ps["demand.inference[0].ttfts"].hint
+
+
+def test_demand_model_chip_and_policy(minimal_text):
+    text = minimal_text + (
+        "demand:\n"
+        "  training:\n"
+        "    - {name: r, model: llama3-405b, tokens: 1T, start: 2026-02, min_chips: 1000, chips: [trainium3]}\n"
+        "  policy: earliest_deadline\n"
+    )
+    ps = {p.path: p for p in problems(text)}
+    assert "llama3.1-405b" in ps["demand.training[0].model"].hint
+    assert ps["demand.training[0].model"].line == 18
+    assert "not in the roadmap" in ps["demand.training[0].chips[0]"].message
+    assert "earliest_deadline_first" in ps["demand.policy"].hint

@@ -43,17 +43,17 @@ def test_every_row_predicted(result):
 def test_training_tokens_per_s(result):
     errs = _abs(result["training"]["rows"], "tokens_per_s")
     assert len(errs) == 42
-    assert statistics.median(errs) <= 0.055  # target median <= 10%: met (0.043 today)
-    # target: none worse than 25%; today two MoE rows miss it (Qwen3-30B-A3B on 16 H100 at +132%,
+    assert statistics.median(errs) <= 0.055  # target median <= 10%: met (0.045 today)
+    # target: none worse than 25%; today two MoE rows miss it (Qwen3-30B-A3B on 16 H100 at +104%,
     # gpt-oss-120b on B200 at +73%): fine-grained MoE on few GPUs runs far below its roofline
     assert sum(e > 0.25 for e in errs) <= 2
-    assert max(errs) <= 1.4
+    assert max(errs) <= 1.1
 
 
 def test_training_chip_hours(result):
     errs = _abs(result["training"]["rows"], "chip_hours")
     assert len(errs) == 6
-    # target median <= 15%: missed today (0.242); Llama 3.1 8B/70B model-card hours imply
+    # target median <= 15%: missed today (0.244); Llama 3.1 8B/70B model-card hours imply
     # far lower efficiency than their throughput rows, DeepSeek-V2 runs zero-bubble PP
     assert statistics.median(errs) <= 0.26
     by_id = {r["id"]: r for r in result["training"]["rows"]}
@@ -73,7 +73,7 @@ def test_inference(result):
 def test_per_chip_guards(result):
     rows = load_rows(_packaged("training_runs.csv"))
     by_chip = summary_by_chip(result["training"], rows)
-    assert by_chip["a100-80gb"]["median_abs_error"] <= 0.03
+    assert by_chip["a100-80gb"]["median_abs_error"] <= 0.035
     assert by_chip["h100-sxm"]["median_abs_error"] <= 0.09
     assert by_chip["trn1"]["median_abs_error"] <= 0.09
     inf = summary_by_chip(result["inference"], load_rows(_packaged("inference_runs.csv")))

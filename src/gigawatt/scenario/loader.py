@@ -240,10 +240,55 @@ def _catalog_problems(scn, lines: dict[Path_, int]) -> list[Problem]:
             chip_id = chip_ok(("sites", i, "chips", j), name)
             if chip_id is not None and chip_id not in roadmap_chips:
                 add(("sites", i, "chips", j), f"{name!r} is not in the roadmap", "add it to the roadmap or remove it here")
+    problems += _demand_problems(scn, lines, roadmap_chips, chip_ok)
     names = [site.name for site in scn.sites]
     for i, name in enumerate(names):
         if names.index(name) != i:
             add(("sites", i, "name"), f"site name {name!r} is used twice", "give each site its own name")
+    return problems
+
+
+def _demand_problems(scn, lines, roadmap_chips: set, chip_ok) -> list[Problem]:
+    """Model, chip and policy names of the demand section."""
+    from gigawatt import catalog
+    from gigawatt.fleet.policies import POLICIES
+
+    problems: list[Problem] = []
+    demand = scn.demand
+    if demand is None:
+        return problems
+
+    def add(path: Path_, message: str, hint: str | None = None) -> None:
+        problems.append(Problem(format_path(path), message, _line_for(lines, path), hint))
+
+    def model_ok(path: Path_, name: str) -> None:
+        try:
+            catalog.resolve("models", name)
+        except CatalogError:
+            close = catalog.close_names("models", name)
+            add(path, f"unknown model {name!r}",
+                f"did you mean {', '.join(close)}?" if close else "see `gigawatt catalog models` for the names")
+
+    def chips_ok(path: Path_, names) -> None:
+        for j, name in enumerate(names or []):
+            chip_id = chip_ok(path + (j,), name)
+            if chip_id is not None and chip_id not in roadmap_chips:
+                add(path + (j,), f"{name!r} is not in the roadmap", "add it to the roadmap or remove it here")
+
+    for i, item in enumerate(demand.training):
+        if hasattr(item, "generate"):
+            model_ok(("demand", "training", i, "generate", "model"), item.generate.model)
+            chips_ok(("demand", "training", i, "generate", "chips"), item.generate.chips)
+        else:
+            model_ok(("demand", "training", i, "model"), item.model)
+            chips_ok(("demand", "training", i, "chips"), item.chips)
+    for i, stream in enumerate(demand.inference):
+        model_ok(("demand", "inference", i, "model"), stream.model)
+        chips_ok(("demand", "inference", i, "chips"), stream.chips)
+    if demand.policy not in POLICIES:
+        close = difflib.get_close_matches(demand.policy, list(POLICIES), n=1)
+        add(("demand", "policy"), f"unknown policy {demand.policy!r}",
+            f"did you mean {close[0]!r}?" if close else f"choose one of {', '.join(POLICIES)}")
     return problems
 
 
