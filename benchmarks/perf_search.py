@@ -16,6 +16,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core
 
 import numpy as np  # noqa: E402
 
+from gigawatt.catalog import get_model  # noqa: E402
 from gigawatt.perf.hardware import Hardware  # noqa: E402
 from gigawatt.perf.search import layout_grid, search_training  # noqa: E402
 from gigawatt.perf.training import training_step  # noqa: E402
@@ -24,11 +25,12 @@ from gigawatt.perf.transformer import Arch  # noqa: E402
 
 def main() -> None:
     h100 = Hardware.from_catalog("h100-sxm")
-    llama405 = Arch.from_model(__import__("gigawatt.catalog", fromlist=["get_model"]).get_model("llama3.1-405b"))
+    llama405 = Arch.from_model(get_model("llama3.1-405b"))
     llama70 = Arch("llama2-70b", 80, 8192, 64, 8, 128, 28672, 32000)
 
     # (1) evaluation rate on a large batch of feasible layouts
     g = layout_grid(llama70, h100, n_chips=4096, seq_len=4096, global_batch_seqs=4096)
+    g.pop("n_candidates")
     reps = 1_000_000 // g["tp"].size + 1
     g = {k: np.tile(v, reps) for k, v in g.items()}
     n = g["tp"].size
@@ -50,7 +52,8 @@ def main() -> None:
         times.append(time.perf_counter() - t)
     lay = r["layout"]
     print(f"search Llama 3.1 405B on 16,384 H100: {min(times) * 1e3:.1f} ms "
-          f"({r['n_evaluated']:,} feasible-by-divisibility layouts, {r['n_feasible']:,} fit in memory)")
+          f"({r['n_candidates']:,} candidates, {r['n_evaluated']:,} divide and are evaluated, "
+          f"{r['n_feasible']:,} fit in memory)")
     print(f"  best: TP{lay['tp']} PP{lay['pp']} v{lay['vpp']} CP{lay['cp']} DP{lay['dp']} mb{lay['micro_batch']} "
           f"recompute {lay['recompute']}: {r['result']['tokens_per_s']:,.0f} tokens/s, MFU {r['result']['mfu']:.1%}")
 

@@ -81,9 +81,14 @@ def test_spend_limit_respected(run):
 
 
 def test_flagship_json_end_to_end(tmp_path):
-    proc = gigawatt("run", FLAGSHIP, "--json", "--out", tmp_path / "out")
+    db = tmp_path / "store.duckdb"
+    proc = gigawatt("run", FLAGSHIP, "--json", "--out", tmp_path / "out", "--db", db)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)  # nothing but JSON on stdout
+    listed = json.loads(gigawatt("runs", "list", "--db", db, "--json").stdout)
+    assert [r["id"] for r in listed["runs"]] == [data["run_id"]]
+    assert data["inference"]["served_share"] is not None
+    assert {"name", "start", "finish", "chips", "chip", "delay_days"} <= set(data["training_runs"][0])
     assert data["scenario"] == "anthropic-aws-2026"
     assert data["seed"] == 7 and data["gigawatt_version"]
     years = data["years"]
@@ -103,9 +108,9 @@ def test_flagship_json_end_to_end(tmp_path):
 
 
 def test_same_seed_same_results(tmp_path):
-    a = gigawatt("run", FLAGSHIP, "--json", "--no-write")
-    b = gigawatt("run", FLAGSHIP, "--json", "--no-write")
-    assert a.stdout == b.stdout
+    a = json.loads(gigawatt("run", FLAGSHIP, "--json", "--no-write", "--no-store").stdout)
+    b = json.loads(gigawatt("run", FLAGSHIP, "--json", "--no-write", "--no-store").stdout)
+    assert a == b
 
 
 def test_check_lists_every_problem_and_exits_2(tmp_path, minimal_text):
@@ -126,11 +131,11 @@ def test_run_on_broken_file_exits_2_and_keeps_old_results(tmp_path, minimal_text
     good = tmp_path / "good.yaml"
     good.write_text(minimal_text)
     out = tmp_path / "out"
-    assert gigawatt("run", good, "--out", out).returncode == 0
+    assert gigawatt("run", good, "--out", out, "--no-store").returncode == 0
     before = (out / "summary.json").read_text()
     bad = tmp_path / "bad.yaml"
     bad.write_text(minimal_text.replace("pue: 1.2", "pue: [1.2"))
-    proc = gigawatt("run", bad, "--out", out)
+    proc = gigawatt("run", bad, "--out", out, "--no-store")
     assert proc.returncode == 2 and "YAML syntax" in proc.stderr
     assert (out / "summary.json").read_text() == before
 
@@ -143,7 +148,7 @@ def test_catalog_and_compare_commands(tmp_path):
     assert gigawatt("catalog", "systems").returncode == 0
     assert gigawatt("catalog", "gpus").returncode == 2
     contrast = ROOT / "scenarios" / "nvidia-gb-contrast-2026.yaml"
-    proc = gigawatt("compare", FLAGSHIP, contrast, "--json")
+    proc = gigawatt("compare", FLAGSHIP, contrast, "--json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     both = json.loads(proc.stdout)
     assert both["a"]["scenario"] == "anthropic-aws-2026" and both["b"]["scenario"] == "nvidia-gb-contrast-2026"

@@ -237,6 +237,8 @@ def run(
     ),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object to stdout, nothing else."),
     no_write: bool = typer.Option(False, "--no-write", help="Do not write the results folder."),
+    db: Path = typer.Option(Path("gigawatt.duckdb"), "--db", help="Results store (DuckDB file) the run is saved in."),
+    no_store: bool = typer.Option(False, "--no-store", help="Do not save the run in the results store."),
 ) -> None:
     """Run a scenario: chips, power, FLOP/s, spend, energy and the binding constraint per year.
 
@@ -258,10 +260,24 @@ def run(
             write_outputs(out_dir, results)
         except (OSError, GigawattError) as exc:
             _fail(f"--out: cannot write results to {out_dir}: {exc}", "choose a writable folder with --out")
+    run_id = None
+    if not no_store:
+        from gigawatt import store
+
+        try:
+            run_id = store.save(results, db)
+        except store.StoreError as exc:
+            _fail(f"--db: {exc}", getattr(exc, "hint", None))
+        except OSError as exc:
+            _fail(f"--db: cannot write the results store {db}: {exc}", "choose a writable file with --db, or --no-store")
+        results.summary["run_id"] = run_id
     if json_out:
         print(json.dumps(results.summary, allow_nan=False, default=_json_default))
     else:
         _print_summary(results.summary, out_dir)
+        if run_id is not None:
+            _stdout().print(f"Saved as run {run_id} in {db} (gigawatt runs show {run_id}; gigawatt report {run_id})",
+                            markup=False)
 
 
 def _json_default(value):
@@ -429,6 +445,19 @@ def _register_perf() -> None:
 
 
 _register_perf()
+
+
+def _register_store() -> None:
+    """Attach ``gigawatt runs ...`` and ``gigawatt report``."""
+    from gigawatt import store_cli
+
+    app.add_typer(store_cli.app, name="runs", help="Runs saved in the results store: list, show, diff.")
+    app.command("report", help="Write the HTML report of a stored run (opens offline); --png for images.")(
+        store_cli.report_command
+    )
+
+
+_register_store()
 
 
 def main() -> None:

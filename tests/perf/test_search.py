@@ -10,7 +10,7 @@ from gigawatt.perf.training import training_step
 
 def test_grid_divisibility(h100, llama2_70b):
     g = layout_grid(llama2_70b, h100, n_chips=512, seq_len=4096, global_batch_seqs=1024)
-    assert g["tp"].size > 1000
+    assert g["tp"].size > 1000 and int(g.pop("n_candidates")) > g["tp"].size
     assert np.all(512 % (g["tp"] * g["pp"] * g["cp"]) == 0)
     assert np.all(g["tp"] * g["pp"] * g["cp"] * g["dp"] == 512)
     assert np.all(1024 % (g["dp"] * g["micro_batch"]) == 0)
@@ -44,6 +44,7 @@ def test_search_speed(h100, llama3_405b, llama2_70b):
     search_training(llama3_405b, h100, n_chips=16384, seq_len=8192, global_batch_seqs=2048)
     assert time.perf_counter() - t < 4.0
     g = layout_grid(llama2_70b, h100, n_chips=4096, seq_len=4096, global_batch_seqs=4096)
+    g.pop("n_candidates")
     g = {k: np.tile(v, 200_000 // v.size + 1) for k, v in g.items()}  # a batch as large as big searches
     n = g["tp"].size
     t = time.perf_counter()

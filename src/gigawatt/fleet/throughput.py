@@ -10,6 +10,7 @@ tensor-parallel degree), in the spirit of Gavel's throughput matrix.
 from __future__ import annotations
 
 import functools
+import os
 
 import numpy as np
 
@@ -107,7 +108,81 @@ def bucket_index(n_chips):
     return np.clip(np.floor(np.log2(n)).astype(int) - 3, 0, len(BUCKET_CHIPS) - 1)
 
 
-def fleet_throughput(fleet: Fleet, workloads: Workloads) -> Throughput:
+@functools.cache
+def _model_fingerprint() -> str:
+    """A hash of everything the throughput depends on: perf code, calibration and catalog data."""
+    import hashlib
+    from importlib import resources
+
+    h = hashlib.sha256()
+    for package in ("gigawatt.perf", "gigawatt.catalog"):
+        root = resources.files(package)
+        for path in sorted(_walk(root), key=lambda p: str(p)):
+            h.update(str(path.name).encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _walk(root):
+    for entry in root.iterdir():
+        if entry.is_dir():
+            if entry.name != "__pycache__":
+                yield from _walk(entry)
+        elif entry.name.endswith((".py", ".yaml", ".csv")):
+            yield entry
+
+
+def _cache_path(key: str):
+    import os
+    from pathlib import Path
+
+    if os.environ.get("GIGAWATT_NO_CACHE"):
+        return None
+    base = os.environ.get("GIGAWATT_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "gigawatt")
+    return Path(base) / "throughput" / f"{key}.npz"
+
+
+def fleet_throughput(fleet: Fleet, workloads: Workloads, use_cache: bool = True) -> Throughput:
+    """The throughput matrix, read from the on-disk cache when the same inputs were seen before.
+
+    The cache key hashes the performance code, its calibration, the catalog and
+    every input of the matrix, so a change to any of them recomputes it. Set
+    ``GIGAWATT_NO_CACHE=1`` to turn the cache off, ``GIGAWATT_CACHE_DIR`` to move it.
+    """
+    import hashlib
+    import json
+
+    spec = {
+        "fingerprint": _model_fingerprint(),
+        "chips": [(c.chip, c.system, c.max_chips_per_run) for c in fleet.chips],
+        "most": fleet.installed.max(axis=(0, 1)).max(axis=0).tolist() if fleet.installed.size else [],
+        "runs": [(r.model, r.min_chips, r.max_chips, r.batch_tokens, r.allowed.tolist()) for r in workloads.runs],
+        "streams": [(s.model, s.input_tokens, s.output_tokens, s.precision, s.ttft_s, s.tpot_s,
+                     sorted(s.agentic.items()) if s.agentic else None, s.allowed.tolist()) for s in workloads.streams],
+    }
+    key = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:24]
+    path = _cache_path(key) if use_cache else None
+    if path is not None and path.exists():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return Throughput(z["train"], z["infer"], [str(n) for n in z["notes"]], z["buckets"])
+        except Exception:  # a damaged cache file is recomputed
+            pass
+    result = compute_fleet_throughput(fleet, workloads)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+            np.savez(tmp, train=result.training_tokens_per_chip_s, infer=result.inference_output_tokens_per_chip_s,
+                     notes=np.array(result.notes, dtype=str), buckets=result.bucket_chips)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only home is no reason to fail a run
+    return result
+
+
+def compute_fleet_throughput(fleet: Fleet, workloads: Workloads) -> Throughput:
     """The throughput matrix of the scenario's workloads on the fleet's chips.
 
     Training throughput per chip depends on the job's size, so it is evaluated

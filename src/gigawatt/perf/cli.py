@@ -185,7 +185,7 @@ def backtest_command(
     for flag, path in (("--training", training), ("--inference", inference)):
         if path is not None and not Path(path).is_file():
             _fail(flag, f"no such file {str(path)!r}", "give a CSV in the format of shared/validation/README.md")
-    from gigawatt.perf.backtest import run_backtest
+    from gigawatt.perf.backtest import _packaged, load_rows, run_backtest, summary_by_chip
 
     try:
         result = run_backtest(training, inference)
@@ -207,4 +207,12 @@ def backtest_command(
             err = row.get("reason", "miss") if row["error"] is None else f"{row['error']:+.1%}"
             t.add_row(row["id"], row["measured_kind"], f"{row['measured']:.4g}" if row["measured"] else "-", pred, err)
         console.print(t)
-        console.print(f"{name}: median |error| {part['median_abs_error']:.1%}, max {part['max_abs_error']:.1%}\n")
+        console.print(f"{name}: median |error| {part['median_abs_error']:.1%}, max {part['max_abs_error']:.1%}")
+        path = {"training": training, "inference": inference}[name] or _packaged(f"{name}_runs.csv")
+        chips = Table(title=f"{name}: by chip")
+        for col in ("chip", "rows", "median |error|", "max |error|"):
+            chips.add_column(col, justify="left" if col == "chip" else "right")
+        for chip, v in summary_by_chip(part, load_rows(path)).items():
+            chips.add_row(chip, str(v["n"]), f"{v['median_abs_error']:.1%}", f"{v['max_abs_error']:.1%}")
+        console.print(chips)
+        console.print()

@@ -63,7 +63,8 @@ def layout_grid(arch: tf.Arch, hw: Hardware, *, n_chips: int, seq_len: int, glob
     Kept: ``tp·pp·cp`` divides ``n_chips``; ``dp·mb`` divides the global
     batch; ``ep`` divides ``tp·cp·dp`` (Megatron-Core's expert
     grid with expert TP 1) and the expert count; ``pp·vpp ≤ L`` and
-    ``vpp = 1`` without pipelining; FSDP only without pipelining.
+    ``vpp = 1`` without pipelining; FSDP only without pipelining. The entry
+    ``n_candidates`` holds the size of the grid before filtering.
     """
     cand = _candidates(arch, hw, n_chips, seq_len)
     for key, value in (fixed or {}).items():
@@ -84,6 +85,7 @@ def layout_grid(arch: tf.Arch, hw: Hardware, *, n_chips: int, seq_len: int, glob
     ok &= (g["vpp"] == 1) | (m % np.maximum(g["pp"], 1) == 0)  # interleaving needs m % pp == 0
     out = {k: v[ok] for k, v in g.items()}
     out["dp"] = dp[ok]
+    out["n_candidates"] = np.asarray(ok.size)
     return out
 
 
@@ -96,7 +98,8 @@ def search_training(arch: tf.Arch, hw: Hardware, *, n_chips: int, seq_len: int, 
     -------
     dict
         ``layout`` (the degrees), ``result`` (``training_step`` outputs as
-        floats), ``n_evaluated`` (layouts evaluated) and ``n_feasible``; or
+        floats), ``n_candidates`` (the full grid), ``n_evaluated`` (layouts
+        that divide, all evaluated) and ``n_feasible`` (those that fit); or
         ``layout`` None when nothing fits (``reason`` says why).
 
     Examples
@@ -110,6 +113,7 @@ def search_training(arch: tf.Arch, hw: Hardware, *, n_chips: int, seq_len: int, 
     """
     cal = cal or calibration_for(hw.chip)
     g = layout_grid(arch, hw, n_chips=n_chips, seq_len=seq_len, global_batch_seqs=global_batch_seqs, fixed=fixed)
+    n_cand = int(g.pop("n_candidates"))
     n_eval = int(g["tp"].size)
     if n_eval == 0:
         return {"layout": None, "result": None, "n_evaluated": 0, "n_feasible": 0,
@@ -129,5 +133,5 @@ def search_training(arch: tf.Arch, hw: Hardware, *, n_chips: int, seq_len: int, 
     layout = {k: int(g[k][i]) for k in LAYOUT_KEYS + ("dp",)}
     layout["fsdp"] = bool(layout["fsdp"])
     result = {k: (bool(v[i]) if k == "fits" else float(np.broadcast_to(v, t.shape)[i])) for k, v in r.items()}
-    return {"layout": layout, "result": result, "n_evaluated": n_eval, "n_feasible": n_fit}
+    return {"layout": layout, "result": result, "n_evaluated": n_eval, "n_feasible": n_fit, "n_candidates": n_cand}
 
