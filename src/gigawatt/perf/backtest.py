@@ -17,7 +17,8 @@ Row conventions (the same for every row):
   layout is searched (:func:`gigawatt.perf.search.search_training`);
 - Trainium/Inferentia rows count ``tp``, ``pp``, ``dp`` in NeuronCores; the chip
   is then modeled as that many devices, each with its share of the chip;
-- TPU rows without pipelining are FSDP (times any TP), as MaxText runs them;
+- rows without pipelining are FSDP on TPUs (as MaxText runs them) or where the
+  row's note says FSDP / ZeRO-3; other given layouts are ZeRO-1;
 - ``recompute`` ``unknown`` is taken as selective;
 - ``chip_hours`` rows: chip-hours = tokens / (tokens/s · goodput) · chips / 3600
   with :func:`gigawatt.perf.goodput.training_goodput`; where the source gives
@@ -130,7 +131,8 @@ def predict_training_row(row: dict[str, Any], lookup: HardwareLookup | None = No
     }
     if tp is not None and pp is not None:
         # a given layout is Megatron-style ZeRO-1, except on TPUs, where MaxText shards with FSDP
-        fixed["fsdp"] = 1 if (hw.family == "tpu" and pp == 1) else 0
+        fsdp_note = re.search(r"\bFSDP\b|ZeRO-3", str(row.get("conversion") or ""))
+        fixed["fsdp"] = 1 if (pp == 1 and (hw.family == "tpu" or fsdp_note)) else 0
         fixed["cp"] = fixed["cp"] or 1.0
     m_etp = re.search(r"\bETP=(\d+)", str(row.get("conversion") or ""))
     etp = int(m_etp.group(1)) if m_etp and arch.is_moe else None

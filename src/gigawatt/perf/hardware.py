@@ -13,7 +13,13 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-__all__ = ["Hardware", "chip_family"]
+from gigawatt.errors import GigawattError
+
+__all__ = ["Hardware", "HardwareError", "chip_family"]
+
+
+class HardwareError(GigawattError, ValueError):
+    """A chip lacks a figure the performance models need."""
 
 #: chip-id patterns -> calibration family (first match wins)
 _FAMILY_PATTERNS = [
@@ -102,9 +108,7 @@ class Hardware:
             value = self.peak_flops.get(name)
             if value:
                 return float(value)
-        from gigawatt.errors import GigawattError
-
-        raise GigawattError(f"{self.chip}: no peak FLOP/s for {precision} in the catalog")
+        raise HardwareError(f"{self.chip}: no peak FLOP/s for {precision} in the catalog")
 
     def with_(self, **changes: Any) -> "Hardware":
         return replace(self, **changes)

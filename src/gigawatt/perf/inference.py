@@ -374,6 +374,7 @@ def predict_row(row: dict[str, Any], hw: Hardware, *, devices_per_chip: float = 
     n = (_f(row, "n_chips") or 1.0) * devices_per_chip
     tp = int(_f(row, "tp") or 1)
     pp = int(_f(row, "pp") or 1)
+    ep = int(_f(row, "ep") or 1) if arch.is_moe else 1
     precision = (row.get("precision") or "bf16").strip().lower()
     note = str(row.get("conversion") or "")
     kv = 1.0 if (precision in ("fp8", "fp4") or re.search(r"fp8 kv|kv_cache_dtype fp8", note, re.I)) else 2.0
@@ -382,7 +383,7 @@ def predict_row(row: dict[str, Any], hw: Hardware, *, devices_per_chip: float = 
     res = serve(arch, hw, n_chips=int(round(n)), input_len=row_input_len(row), output_len=out_len, tp=tp, pp=pp,
                 precision=precision, kv_bytes_per_value=kv, regime=regime,
                 batch=int(_f(row, "batch")) if _f(row, "batch") else None,
-                ttft_limit_s=_f(row, "ttft_slo_s"), tpot_limit_s=_f(row, "tpot_slo_s"))
+                ttft_limit_s=_f(row, "ttft_slo_s"), tpot_limit_s=_f(row, "tpot_slo_s"), ep=min(ep, tp * pp))
     if res.get("output_tokens_per_s") is None:
         return {"predicted": None, "reason": res.get("error", "no prediction"), "detail": res}
     kind = (row.get("measured_kind") or "").strip()
