@@ -281,11 +281,9 @@ def run(
 
 
 def _json_default(value):
-    import numpy as np
+    from gigawatt.results import jsonable
 
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON serializable: {type(value)}")
+    return jsonable(value)
 
 
 # --------------------------------------------------------------------------- compare

@@ -155,13 +155,13 @@ def write_outputs(out_dir: str | Path, results: "Results") -> Path:
     tmp.chmod(0o755)  # mkdtemp makes it private; results are ordinary files
     try:
         results.dataset.to_netcdf(tmp / "fleet.nc")
-        (tmp / "summary.json").write_text(json.dumps(results.summary, indent=2, default=_jsonable) + "\n")
+        (tmp / "summary.json").write_text(json.dumps(results.summary, indent=2, default=jsonable) + "\n")
         chip_ids = [str(c) for c in results.dataset["chip"].values]
         _write_years_csv(tmp / "years.csv", results.summary, chip_ids)
         if results.events:
             results.events_frame().to_csv(tmp / "training_runs.csv", index=False)
         (tmp / "scenario.yaml").write_text(results.scenario_text)
-        (tmp / "scenario.resolved.json").write_text(json.dumps(results.resolved, indent=2, default=_jsonable) + "\n")
+        (tmp / "scenario.resolved.json").write_text(json.dumps(results.resolved, indent=2, default=jsonable) + "\n")
         manifest = {
             "gigawatt_version": results.version,
             "scenario": results.name,
@@ -185,7 +185,8 @@ def write_outputs(out_dir: str | Path, results: "Results") -> Path:
     return out_dir
 
 
-def _jsonable(value):
+def jsonable(value):
+    """``json.dumps`` default for numpy scalars and arrays."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):

@@ -32,6 +32,8 @@ __all__ = [
     "parse_fraction",
     "parse_growth_per_year",
     "parse_month",
+    "month_index",
+    "month_label",
     "registry",
 ]
 
@@ -373,3 +375,22 @@ def parse_month(value: Any, *, field: str | None = None) -> str:
             hint="write a month as YYYY-MM, for example 2026-04",
         )
     return f"{int(m.group('y')):04d}-{int(m.group('m')):02d}"
+
+
+def month_index(month: str) -> int:
+    """Months since year 0 of a ``YYYY-MM`` label: ``12*year + month - 1``.
+
+    >>> month_index("2026-04") - month_index("2025-12")
+    4
+    """
+    y, m = month.split("-")[:2]
+    return int(y) * 12 + int(m) - 1
+
+
+def month_label(index: int) -> str:
+    """The ``YYYY-MM`` label of a month index (the inverse of :func:`month_index`).
+
+    >>> month_label(month_index("2026-04"))
+    '2026-04'
+    """
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"

@@ -23,6 +23,7 @@ import numpy as np
 
 from gigawatt import power as pw
 from gigawatt.economics import buyer
+from gigawatt.units import month_index as _month_index
 
 BINDING = ("none", "power", "supply", "money", "cap")
 """Codes of the ``binding`` array: index -> name."""
@@ -136,11 +137,6 @@ class Fleet:
                    "capacity_cap_w": self.capacity_cap_w if self.capacity_cap_w is not None else np.nan},
         )
         return ds
-
-
-def _month_index(month: str) -> int:
-    y, m = month.split("-")
-    return int(y) * 12 + int(m) - 1
 
 
 def _period_seconds(months: list[str]) -> np.ndarray:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gigawatt.economics.buyer import SECONDS_PER_YEAR
+from gigawatt.units import month_index as _month_index
+from gigawatt.units import month_label as _label
 
 __all__ = ["RunSpec", "StreamSpec", "Workloads", "resolve_workloads", "agentic_request_shape"]
 
@@ -169,15 +171,6 @@ def growth_factor(t_idx, at_idx: int, growth) -> np.ndarray:
     log_rate = np.log(np.array([p[1] for p in points]))[k] / 12.0
     cum = np.concatenate([[0.0], np.cumsum(log_rate)])  # cum[i]: growth from lo to lo + i
     return np.exp(cum[t - lo] - cum[at_idx - lo])
-
-
-def _month_index(month: str) -> int:
-    y, m = month.split("-")
-    return int(y) * 12 + int(m) - 1
-
-
-def _label(index: int) -> str:
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
 def resolve_workloads(scn, chip_ids: list[str], flop_per_token) -> Workloads:

@@ -10,7 +10,6 @@ attaches a line number and a hint to every problem.
 
 from __future__ import annotations
 
-import datetime as _dt
 from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
@@ -192,13 +191,4 @@ class Scenario(_Strict):
         return [f"{y0 + (m0 - 1 + i) // 12:04d}-{(m0 - 1 + i) % 12 + 1:02d}" for i in range(n)]
 
 
-def month_index(month: str) -> int:
-    """Months since year 0 of a ``YYYY-MM`` label (``12*year + month - 1``)."""
-    y, m = month.split("-")
-    return int(y) * 12 + int(m) - 1
-
-
-def _date_to_str(value: Any) -> Any:  # pragma: no cover - helper for YAML dates
-    if isinstance(value, (_dt.date, _dt.datetime)):
-        return value.isoformat()
-    return value
+month_index = units.month_index
