@@ -177,6 +177,10 @@ def _years_table(summary: dict, title: str):
     return table
 
 
+def _money(value) -> str:
+    return "-" if value is None else f"{value:,.2f}"
+
+
 def _pct(value) -> str:
     return "-" if value is None else f"{100 * value:.0f}%"
 
@@ -331,6 +335,23 @@ def compare(
         )
     con = _stdout()
     con.print(table)
+    if sa.get("training_runs") or sb.get("training_runs"):
+        runs = Table(title="training runs: finish (chip)", title_justify="left")
+        for col in ["run", "A", "B"]:
+            runs.add_column(col)
+        by_b = {r["name"]: r for r in sb.get("training_runs", [])}
+        names = [r["name"] for r in sa.get("training_runs", [])] + [n for n in by_b if n not in
+                                                                      {r["name"] for r in sa.get("training_runs", [])}]
+        by_a = {r["name"]: r for r in sa.get("training_runs", [])}
+
+        def cell(r):
+            if r is None:
+                return "-"
+            return f"{r['finish'] or r['status']} ({r['chip'] or '-'})"
+
+        for name in names:
+            runs.add_row(name, cell(by_a.get(name)), cell(by_b.get(name)))
+        con.print(runs)
     totals = Table(title="totals and implied economics", title_justify="left")
     totals.add_column("")
     totals.add_column("A", justify="right")
@@ -342,6 +363,9 @@ def compare(
         ("implied $B per GW-year", lambda s: f"{s['implied']['usd_per_gw_year'] / 1e9:,.2f}"),
         ("implied $ per chip-hour", lambda s: f"{s['implied']['usd_per_chip_hour']:.2f}"),
         ("contract $ per chip-hour", lambda s: f"{s['implied']['contract_usd_per_chip_hour']:.2f}"),
+        ("inference served", lambda s: _pct((s.get("inference") or {}).get("served_share"))),
+        ("idle capacity", lambda s: _pct(s.get("idle_share"))),
+        ("$ per million tokens", lambda s: _money((s.get("inference") or {}).get("usd_per_million_tokens"))),
     ]
     for label, fn in rows:
         totals.add_row(label, fn(sa), fn(sb))
