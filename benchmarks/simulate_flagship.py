@@ -33,7 +33,7 @@ def main() -> None:
 
     scn = load_scenario(args.scenario)
     fleet = build_fleet(scn)
-    work = resolve_workloads(scn, fleet.chip_ids, flop_per_token)
+    work = resolve_workloads(scn, fleet, flop_per_token)
     t0 = time.perf_counter()
     th = fleet_throughput(fleet, work)
     print(f"throughput matrix (perf layer, once): {time.perf_counter() - t0:.3f} s")

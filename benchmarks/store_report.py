@@ -31,7 +31,7 @@ def flagship_results(path: Path):
         from gigawatt.fleet.simulate import simulate
         from gigawatt.fleet.throughput import fleet_throughput, flop_per_token
 
-        work = resolve_workloads(scn, fleet.chip_ids, flop_per_token)
+        work = resolve_workloads(scn, fleet, flop_per_token)
         simulation = simulate(scn, fleet, work, fleet_throughput(fleet, work))
     except (ImportError, AttributeError, TypeError) as exc:  # engine absent or its API moved: buildout only
         print(f"(buildout only: {exc})")

@@ -140,3 +140,26 @@ def test_take_or_pay_shortfall_in_summary(minimal_text):
     chip_h = (fleet.installed[0].sum(axis=(1, 2)) * fleet.period_s / 3600).sum()
     assert summary.implied["usd_per_chip_hour"] == pytest.approx(10e9 / chip_h)
     assert summary.implied["contract_usd_per_chip_hour"] == pytest.approx(1.5)
+
+
+def test_weekly_step(minimal_text):
+    text = minimal_text.replace("horizon: {start: 2026-01, end: 2027-12}", "horizon: {start: 2026-01, end: 2027-12, step: week}")
+    scn, fleet = fleet_of(text)
+    assert fleet.months[:2] == ["2026-01-01", "2026-01-08"]
+    assert fleet.period_s[0] == 7 * 86400
+    # weeks cover the horizon from 2026-01-01 to at least the end of 2027
+    assert len(fleet.months) == 105  # 730 days / 7 = 104.3 -> 105 weeks
+    w = it_w("trn2-48xlarge")
+    # the week starting 2026-12-31 sits at 600 MW less 1/31 of the month's ramp; the next one is full
+    jan = fleet.months.index("2027-01-07")
+    assert fleet.installed[0, jan, 0, 0] == math.floor(6e8 / w)
+    # 5-year lifetime in weeks: 5 x 365.25 / 7 = 260.9 -> 261 weeks, past the horizon: nothing retires
+    assert fleet.retired.sum() == 0
+    # the yearly figures agree with the monthly run to within the ramp's weekly sampling
+    from gigawatt.results import summarize
+
+    weekly = summarize(scn, fleet)
+    monthly = summarize(*fleet_of(minimal_text))
+    assert weekly.years[1]["it_power_w"] == pytest.approx(monthly.years[1]["it_power_w"], rel=1e-6)
+    # 2027 is at full power all year; the 52 weeks that start in 2027 cover 364 of its days
+    assert weekly.years[1]["energy_j"] == pytest.approx(monthly.years[1]["energy_j"] * 364 / 365, rel=1e-9)

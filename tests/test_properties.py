@@ -65,7 +65,7 @@ def scenarios(draw):
 def run(text, rates):
     scn = load_scenario_text(text)
     fleet = build_fleet(scn)
-    work = resolve_workloads(scn, fleet.chip_ids, lambda m: 8.5e11)
+    work = resolve_workloads(scn, fleet, lambda m: 8.5e11)
     n_c = len(fleet.chips)
     th = Throughput(np.full((len(work.runs), n_c, len(BUCKET_CHIPS)), rates[0]),
                     np.full((len(work.streams), n_c), rates[1]), [], BUCKET_CHIPS.astype(float))

@@ -47,7 +47,7 @@ def n_chips():
 def setup(demand_yaml, train_rate=100.0, infer_rate=50.0):
     scn = load_scenario_text(BASE + demand_yaml)
     fleet = build_fleet(scn)
-    work = resolve_workloads(scn, fleet.chip_ids, lambda model: 6e9)  # 6e9 FLOP per token, by fiat
+    work = resolve_workloads(scn, fleet, lambda model: 6e9)  # 6e9 FLOP per token, by fiat
     train = np.full((len(work.runs), 1, len(BUCKET_CHIPS)), train_rate)
     infer = np.full((len(work.streams), 1), infer_rate)
     th = Throughput(train, infer, [], BUCKET_CHIPS.astype(float))
@@ -150,7 +150,7 @@ def test_same_seed_same_results_and_samples_differ():
 """
     scn = load_scenario_text(BASE.replace("checkpoint_interval: 1 s", "checkpoint_interval: 2 hours") + demand)
     fleet = build_fleet(scn, n_samples=64)
-    work = resolve_workloads(scn, fleet.chip_ids, lambda m: 6e9)
+    work = resolve_workloads(scn, fleet, lambda m: 6e9)
     th = Throughput(np.full((1, 1, len(BUCKET_CHIPS)), 100.0), np.zeros((0, 1)), [], BUCKET_CHIPS.astype(float))
     a = simulate(scn, fleet, work, th)
     b = simulate(scn, fleet, work, th)

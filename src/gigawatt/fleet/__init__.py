@@ -39,7 +39,7 @@ def run_fleet(scn, n_samples: int = 1, progress=None, rng=None):
     from gigawatt.fleet.throughput import fleet_throughput, flop_per_token
 
     t0 = time.perf_counter()
-    workloads = resolve_workloads(scn, fleet.chip_ids, flop_per_token)
+    workloads = resolve_workloads(scn, fleet, flop_per_token)
     throughput = fleet_throughput(fleet, workloads)
     timings["throughput_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()

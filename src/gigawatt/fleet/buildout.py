@@ -23,6 +23,7 @@ import numpy as np
 
 from gigawatt import power as pw
 from gigawatt.economics import buyer
+from gigawatt.fleet.periods import Periods, make_periods
 from gigawatt.units import month_index as _month_index
 
 BINDING = ("none", "power", "supply", "money", "cap")
@@ -58,7 +59,7 @@ class Fleet:
     Attributes with four dimensions are ``(sample, period, site, chip)``.
     """
 
-    months: list[str]
+    months: list[str]  # period labels: YYYY-MM, or YYYY-MM-DD for weekly periods
     period_s: np.ndarray  # (period,) [s]
     sites: list[str]
     chips: list[ChipSpec]
@@ -73,6 +74,12 @@ class Fleet:
     capacity_basis: str
     in_commitment: np.ndarray  # (period,) bool: inside the commitment's term
     seed: int = 0
+    periods: Periods | None = None
+
+    @property
+    def period_start(self) -> np.ndarray:
+        """First day of each period, datetime64[D]."""
+        return self.periods.start
 
     @property
     def chip_ids(self) -> list[str]:
@@ -109,7 +116,7 @@ class Fleet:
 
         coords = {
             "sample": np.arange(self.installed.shape[0]),
-            "period": np.array(self.months, dtype="datetime64[M]"),
+            "period": self.period_start,
             "site": self.sites,
             "chip": self.chip_ids,
         }
@@ -137,12 +144,6 @@ class Fleet:
                    "capacity_cap_w": self.capacity_cap_w if self.capacity_cap_w is not None else np.nan},
         )
         return ds
-
-
-def _period_seconds(months: list[str]) -> np.ndarray:
-    start = np.array(months, dtype="datetime64[M]")
-    end = start + np.timedelta64(1, "M")
-    return (end.astype("datetime64[s]") - start.astype("datetime64[s]")).astype(float)
 
 
 def resolve_chips(scn) -> list[ChipSpec]:
@@ -184,12 +185,12 @@ def resolve_chips(scn) -> list[ChipSpec]:
     return specs
 
 
-def _prices(scn, months: list[str], specs: list[ChipSpec]) -> np.ndarray:
+def _prices(scn, periods: Periods, specs: list[ChipSpec]) -> np.ndarray:
     from gigawatt import catalog
 
     by_chip = {catalog.resolve("chips", name): price for name, price in scn.prices.items()}
-    t = np.array([_month_index(m) for m in months], dtype=float)
-    out = np.zeros((len(months), len(specs)))
+    t = periods.month_pos
+    out = np.zeros((len(periods), len(specs)))
     for j, spec in enumerate(specs):
         price = by_chip[spec.chip]
         base_month = price.from_month or scn.horizon.start
@@ -239,28 +240,30 @@ def build_fleet(scn, n_samples: int = 1, progress=None) -> Fleet:
     facility basis), :math:`B_t` the spend limit of the period and
     :math:`S_t` the spend already committed in it.
     """
-    months = scn.months()
-    n_t = len(months)
+    periods = make_periods(scn.horizon.start, scn.horizon.end, scn.horizon.step)
+    months = periods.labels
+    n_t = len(periods)
     specs = resolve_chips(scn)
     n_c = len(specs)
     n_i = len(scn.sites)
     n_s = int(n_samples)
-    period_s = _period_seconds(months)
-    t_idx = np.array([_month_index(m) for m in months])
-    year_of = t_idx // 12
+    period_s = periods.seconds
+    t_pos = periods.month_pos  # fractional months, for ramps and prices
+    t_idx = periods.month  # whole months, for roadmap windows
+    year_of = periods.year
 
     pue = np.array([site.pue for site in scn.sites])
     energized = np.zeros((n_s, n_t, n_i))
     for i, site in enumerate(scn.sites):
         pts = list(site.energized_w.items())
-        energized[:, :, i] = pw.energized_power_w(t_idx, [_month_index(m) for m, _ in pts], [p for _, p in pts], site.ramp)
+        energized[:, :, i] = pw.energized_power_w(t_pos, [_month_index(m) for m, _ in pts], [p for _, p in pts], site.ramp)
 
     w = np.array([c.it_w_per_chip for c in specs])
     if np.any(w <= 0):
         bad = [c.chip for c in specs if c.it_w_per_chip <= 0]
         raise ValueError(f"chips without a positive IT power in the catalog: {bad}")
     supply_cap = np.array([c.supply_per_year for c in specs])
-    life = np.array([c.lifetime_months for c in specs])
+    life = np.array([periods.periods_in(c.lifetime_months * SECONDS_PER_MONTH_AVG) for c in specs])
     frm = np.array([_month_index(c.from_month) for c in specs])
     until = np.array([_month_index(c.until) if c.until else 10**9 for c in specs])
     allowed = np.ones((n_i, n_c), dtype=bool)
@@ -271,7 +274,7 @@ def build_fleet(scn, n_samples: int = 1, progress=None) -> Fleet:
             ids = {catalog.resolve("chips", n) for n in site.chips}
             allowed[i] = [c.chip in ids for c in specs]
 
-    price = _prices(scn, months, specs)
+    price = _prices(scn, periods, specs)
     order = _fill_order(specs, scn.fill)
     cap = scn.deal.capacity_cap_w
     basis = scn.deal.capacity_basis
@@ -289,7 +292,7 @@ def build_fleet(scn, n_samples: int = 1, progress=None) -> Fleet:
     for t in range(n_t):
         if t > 0 and year_of[t] != year_of[t - 1]:
             deployed_in_year[:] = 0.0
-        # 1. retirements: the cohort added `life` months ago leaves now
+        # 1. retirements: the cohort added `life` periods ago leaves now
         old = t - life
         for j in range(n_c):
             if old[j] >= 0:
@@ -357,7 +360,7 @@ def build_fleet(scn, n_samples: int = 1, progress=None) -> Fleet:
     c = scn.deal.commitment
     c_start = _month_index(c.start)
     c_months = int(round(c.term_s / SECONDS_PER_MONTH_AVG))
-    in_commitment = (t_idx >= c_start) & (t_idx < c_start + c_months)
+    in_commitment = (t_pos >= c_start) & (t_pos < c_start + c_months)
 
     return Fleet(
         months=months,
@@ -375,4 +378,5 @@ def build_fleet(scn, n_samples: int = 1, progress=None) -> Fleet:
         capacity_basis=basis,
         in_commitment=in_commitment,
         seed=scn.seed,
+        periods=periods,
     )

@@ -27,7 +27,7 @@ class RunSpec:
     flop: float  # total training FLOP [FLOP]
     tokens: float  # training tokens [1]
     start: int  # earliest start, period index
-    deadline: int | None  # period index of the deadline month (end of it), None if none
+    deadline: int | None  # month index of the deadline month (the run is due by its end), None if none
     min_chips: float
     max_chips: float
     allowed: np.ndarray  # (chip,) bool
@@ -173,14 +173,14 @@ def growth_factor(t_idx, at_idx: int, growth) -> np.ndarray:
     return np.exp(cum[t - lo] - cum[at_idx - lo])
 
 
-def resolve_workloads(scn, chip_ids: list[str], flop_per_token) -> Workloads:
+def resolve_workloads(scn, fleet, flop_per_token) -> Workloads:
     """Expand the scenario's demand into run and stream specs.
 
     Parameters
     ----------
     scn : Scenario
-    chip_ids : list of str
-        The fleet's chips, in its order.
+    fleet : Fleet
+        The buildout: its chips (in its order) and its periods.
     flop_per_token : callable
         ``flop_per_token(model_id) -> float``: training FLOP per token of a model.
     """
@@ -190,9 +190,9 @@ def resolve_workloads(scn, chip_ids: list[str], flop_per_token) -> Workloads:
     demand = scn.demand
     if demand is None:
         return out
-    months = scn.months()
-    t0 = _month_index(months[0])
-    t_idx = np.array([_month_index(m) for m in months])
+    periods = fleet.periods
+    chip_ids = fleet.chip_ids
+    t_idx = periods.month  # whole months, for growth
     n_c = len(chip_ids)
 
     def allowed(names) -> np.ndarray:
@@ -217,7 +217,7 @@ def resolve_workloads(scn, chip_ids: list[str], flop_per_token) -> Workloads:
             every_m = max(1, int(round(g.every_s / (SECONDS_PER_YEAR / 12))))
             dur_m = max(1, int(round(g.duration_s / (SECONDS_PER_YEAR / 12))))
             start = _month_index(g.first)
-            last = _month_index(g.until) if g.until else _month_index(months[-1])
+            last = _month_index(g.until) if g.until else int(periods.month[-1])
             k = 0
             while start + k * every_m <= last and (g.count is None or k < g.count):
                 s = start + k * every_m
@@ -225,7 +225,7 @@ def resolve_workloads(scn, chip_ids: list[str], flop_per_token) -> Workloads:
                 fpt = flop_per_token(model)
                 out.runs.append(RunSpec(
                     name=unique(f"{g.name}-{k + 1}"), model=model, flop=flop, tokens=flop / fpt,
-                    start=s - t0, deadline=s + dur_m - 1 - t0, min_chips=g.min_chips,
+                    start=periods.first_at_or_after(_label(s)), deadline=s + dur_m - 1, min_chips=g.min_chips,
                     max_chips=g.max_chips if g.max_chips is not None else np.inf, allowed=allowed(g.chips),
                     generated=True, start_month=_label(s), deadline_month=_label(s + dur_m - 1),
                     batch_tokens=g.batch_tokens,
@@ -237,8 +237,8 @@ def resolve_workloads(scn, chip_ids: list[str], flop_per_token) -> Workloads:
             tokens = item.tokens if item.tokens is not None else item.compute_flop / fpt
             out.runs.append(RunSpec(
                 name=unique(item.name), model=model, flop=tokens * fpt, tokens=tokens,
-                start=_month_index(item.start) - t0,
-                deadline=_month_index(item.deadline) - t0 if item.deadline else None,
+                start=periods.first_at_or_after(item.start),
+                deadline=_month_index(item.deadline) if item.deadline else None,
                 min_chips=item.min_chips, max_chips=item.max_chips if item.max_chips is not None else np.inf,
                 allowed=allowed(item.chips), priority=item.priority, start_month=item.start,
                 batch_tokens=item.batch_tokens,

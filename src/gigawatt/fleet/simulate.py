@@ -237,8 +237,9 @@ class Simulation:
         """One row per training run: where, on how many chips, when it started and finished."""
         fleet = self.fleet
         n_c = len(fleet.chips)
-        months = np.array(fleet.months, dtype="datetime64[M]")
+        starts = fleet.period_start
         days_per_period = fleet.period_s / 86400.0
+        horizon_end = starts[-1] + np.timedelta64(int(round(days_per_period[-1])), "D")
         rows = []
         for r, run in enumerate(self.workloads.runs):
             trained = np.nonzero(self.run_pool[sample, :, r] >= 0)[0]
@@ -251,20 +252,18 @@ class Simulation:
                 pool = int(self.run_pool[sample, trained[-1], r])  # where it trained last
                 row["site"] = fleet.sites[pool // n_c]
                 row["chip"] = fleet.chips[pool % n_c].chip
-                row["start"] = str(months[int(self.run_start[sample, r])].astype("datetime64[D]"))
-                row["status"] = "running" if trained[-1] == len(months) - 1 else "paused"
+                row["start"] = str(starts[int(self.run_start[sample, r])])
+                row["status"] = "running" if trained[-1] == len(starts) - 1 else "paused"
             finish = self.run_finish[sample, r]
             if np.isfinite(finish):
-                k = int(np.floor(finish))
-                k = min(k, len(months) - 1)
-                day = months[k].astype("datetime64[D]") + np.timedelta64(int(round((finish - k) * days_per_period[k])), "D")
+                k = min(int(np.floor(finish)), len(starts) - 1)
+                day = starts[k] + np.timedelta64(int(round((finish - k) * days_per_period[k])), "D")
                 row["finish"] = str(day)
                 row["status"] = "done"
                 if run.deadline_month is not None:
                     row["delay_days"] = max(0, int((day - np.datetime64(row["deadline"])).astype(int)))
-            elif run.deadline_month is not None and run.deadline is not None and run.deadline < len(months):
-                end = months[-1].astype("datetime64[D]") + np.timedelta64(int(days_per_period[-1]), "D")
-                row["delay_days"] = int((end - np.datetime64(row["deadline"])).astype(int))  # at least this late
+            elif row["deadline"] is not None and np.datetime64(row["deadline"]) < horizon_end:
+                row["delay_days"] = int((horizon_end - np.datetime64(row["deadline"])).astype(int))  # at least this late
             rows.append(row)
         return rows
 

@@ -50,7 +50,7 @@ class Horizon(_Strict):
 
     start: Month
     end: Month
-    step: Literal["month"] = "month"
+    step: Literal["month", "week"] = "month"
 
     @model_validator(mode="after")
     def _ordered(self) -> "Horizon":
