@@ -163,3 +163,11 @@ def test_weekly_step(minimal_text):
     assert weekly.years[1]["it_power_w"] == pytest.approx(monthly.years[1]["it_power_w"], rel=1e-6)
     # 2027 is at full power all year; the 52 weeks that start in 2027 cover 364 of its days
     assert weekly.years[1]["energy_j"] == pytest.approx(monthly.years[1]["energy_j"] * 364 / 365, rel=1e-9)
+
+
+def test_nothing_on_offer_binds_as_supply(minimal_text):
+    text = minimal_text.replace("from: 2025-01, lifetime: 5 years}", "from: 2025-01, until: 2026-06, lifetime: 6 months}")
+    scn, fleet = fleet_of(text)
+    names = binding_names(fleet)
+    assert fleet.installed[0, -1].sum() == 0  # the last cohort retired, none replaced it
+    assert names[-1] == "supply"

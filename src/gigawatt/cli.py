@@ -111,7 +111,7 @@ def _fmt_usd_b(usd: float) -> str:
 
 
 def _fmt_chips(n: int) -> str:
-    if n >= 1e6:
+    if n >= 999_500:
         return f"{n / 1e6:.2f}M"
     if n >= 1e3:
         return f"{n / 1e3:.0f}k"

@@ -346,6 +346,11 @@ def build_fleet(scn, n_samples: int = 1, progress=None) -> Fleet:
         code = np.full(n_s, _NONE, dtype=np.int8)
         code[~fits_power] = _POWER
         code[fits_power & ~fits_any] = _SUPPLY
+        if not np.isfinite(min_w):  # the roadmap offers nothing this period
+            binding[:, t] = _SUPPLY
+            if progress is not None:
+                progress(t + 1, n_t)
+            continue
         if limit is not None:
             code[fits_any & (money_room < min_cost)] = _MONEY
         if cap is not None:
