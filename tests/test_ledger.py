@@ -144,10 +144,9 @@ def test_site_power_prices_and_regions(deal):
 def test_unknown_site_in_economics_is_an_error(deal):
     from gigawatt.errors import GigawattError
 
-    _, fleet, _ = deal
-    scn = load_scenario_text(_econ(DEAL, "power_price: {sites: {c: $50/MWh}}\n"))
+    # caught when the scenario is read, before any ledger is built
     with pytest.raises(GigawattError, match="economics.power_price.sites"):
-        build_ledger(scn, fleet)
+        load_scenario_text(_econ(DEAL, "power_price: {sites: {c: $50/MWh}}\n"))
 
 
 def test_economics_typo_gets_a_hint():

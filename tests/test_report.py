@@ -21,7 +21,7 @@ from gigawatt.store_cli import report_command
 ROOT = Path(__file__).resolve().parents[1]
 FLAGSHIP = ROOT / "scenarios" / "anthropic-aws-2026.yaml"
 CONTRAST = ROOT / "scenarios" / "nvidia-gb-contrast-2026.yaml"
-ALL_CHARTS = ["capacity", "power", "spend", "inference", "training", "binding"]
+ALL_CHARTS = ["capacity", "power", "spend", "inference", "training", "binding", "cash_flow"]
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser")) if p), None)
 
 
@@ -93,13 +93,13 @@ def test_html_is_self_contained_with_one_div_per_chart(sim_html):
     assert len(rest) < len(text) - 1_000_000 and not re.search(r"https?://", rest)
     for label in ("anthropic-aws-2026", "abc123", "0.1.0", "seed", "$100.0B", "TWh", "inference demand served"):
         assert label in text
-    # the cash-flow hook says why it is empty
-    assert 'id="section-cash_flow"' in text and "no deal ledger" in text
+    # the deal ledger's cash flow per party is drawn from the run's cash_flow_usd
+    assert 'id="section-cash_flow"' in text and "no deal ledger" not in text
 
 
 def test_missing_variables_are_said_not_drawn(plain_results, tmp_path):
     text = report.write_html(plain_results, tmp_path / "plain.html").read_text()
-    assert chart_ids(text) == ["capacity", "power", "spend", "binding"]
+    assert chart_ids(text) == ["capacity", "power", "spend", "binding", "cash_flow"]
     assert "no inference demand" in text and "no training runs" in text
     assert "Power drawn is not in this run" in text
 
@@ -162,7 +162,15 @@ def test_png_without_a_browser_exits_2_naming_what_to_install(plain_results, tmp
 def test_pngs(plain_results, tmp_path):
     pytest.importorskip("kaleido", reason="kaleido is not installed (pip install kaleido)")
     paths = report.write_pngs(plain_results, tmp_path / "png")
-    assert [p.name for p in paths] == ["capacity.png", "power.png", "spend.png", "binding.png"]
+    assert [p.name for p in paths] == ["capacity.png", "power.png", "spend.png", "binding.png", "cash_flow.png"]
     for p in paths:
         head = p.read_bytes()[:8]
         assert head == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000
+
+
+def test_run_without_a_ledger_says_so(plain_results, tmp_path):
+    import dataclasses
+
+    bare = dataclasses.replace(plain_results, dataset=plain_results.dataset.drop_vars("cash_flow_usd"))
+    text = report.write_html(bare, tmp_path / "bare.html").read_text()
+    assert "cash_flow" not in chart_ids(text) and "no deal ledger" in text

@@ -127,3 +127,14 @@ def test_demand_model_chip_and_policy(minimal_text):
     assert ps["demand.training[0].model"].line == 18
     assert "not in the roadmap" in ps["demand.training[0].chips[0]"].message
     assert "earliest_deadline_first" in ps["demand.policy"].hint
+
+
+def test_economics_names_are_the_scenarios_own(minimal_text):
+    text = minimal_text + (
+        "economics:\n"
+        "  power_price: {default: $80/MWh, sites: {b: $70/MWh}}\n"
+        "  capex_per_chip: {trainium3: $20k}\n"
+    )
+    ps = {p.path: p for p in problems(text)}
+    assert "no site named 'b'" in ps["economics.power_price.sites.b"].message
+    assert "not in the roadmap" in ps["economics.capex_per_chip.trainium3"].message

@@ -92,3 +92,14 @@ def test_cost_defaults_are_sourced():
     assert d["epoch_tco_usd_per_w_year"] == pytest.approx(8.5)  # $8.5M per MW-year
     assert d.power_price_usd_per_mwh["indiana"].value == pytest.approx(80.5)
     assert d.values["it_capex_usd_per_w"].estimate
+
+
+def test_irr_uneven_periods_uses_brent_and_solves_npv():
+    t = [0.0, 0.5, 2.0]
+    r = finance.irr([-100.0, 50.0, 60.0], t)
+    assert r is not None and finance.npv_usd([-100.0, 50.0, 60.0], r, t) == pytest.approx(0.0, abs=1e-8)
+
+
+def test_irr_lowest_of_several_roots():
+    # -100, +230, -132: NPV zero at 10% and 20%
+    assert finance.irr([-100.0, 230.0, -132.0], [0.0, 1.0, 2.0]) == pytest.approx(0.10)

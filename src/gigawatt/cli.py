@@ -482,6 +482,21 @@ def _register_store() -> None:
 _register_store()
 
 
+def _register_economics() -> None:
+    """Attach ``gigawatt ledger`` and ``gigawatt deals``."""
+    from gigawatt.economics import cli as economics_cli
+
+    app.command("ledger", help="The deal's cash flows for both parties: yearly ledger, NPV, IRR, implied prices.")(
+        economics_cli.ledger_command
+    )
+    app.command("deals", help="The library of public compute deals shipped as scenarios, one line each.")(
+        economics_cli.deals_command
+    )
+
+
+_register_economics()
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

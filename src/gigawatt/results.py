@@ -274,12 +274,32 @@ def resolved_scenario(scn, fleet: Fleet) -> dict:
     return resolved
 
 
+def _ledger(scn, fleet: Fleet) -> dict | None:
+    """The deal ledger's JSON and its monthly net cash flow per party, as a dataset."""
+    import xarray as xr
+
+    from gigawatt.economics.ledger import build_ledger, ledger_json
+
+    ledger = build_ledger(scn, fleet)
+    net = np.stack([ledger.net_usd("lab"), ledger.net_usd("provider")], axis=-1)  # (sample, period, party)
+    ds = xr.Dataset(
+        {"cash_flow_usd": (("sample", "period", "party"), net,
+                           {"units": "USD", "long_name": "net cash flow of each party (positive: money in)"})},
+        coords={"party": ["lab", "provider"]},
+    )
+    return {"dataset": ds, "json": ledger_json(scn, fleet, detail=False)}
+
+
 def build_results(scn, fleet: Fleet, scenario_text: str, timings_s: dict | None = None, simulation=None) -> Results:
     """Bundle a run into :class:`Results` (buildout only, or with a simulation)."""
     summary = summarize(scn, fleet)
     ds = fleet.to_dataset()
     events: list = []
     out = summary.to_dict()
+    ledger = _ledger(scn, fleet)
+    if ledger is not None:
+        ds = ds.merge(ledger["dataset"])
+        out["ledger"] = ledger["json"]
     if simulation is not None:
         ds = ds.merge(simulation.to_dataset())
         events = simulation.events()

@@ -43,42 +43,60 @@ def test_every_row_predicted(result):
 def test_training_tokens_per_s(result):
     errs = _abs(result["training"]["rows"], "tokens_per_s")
     assert len(errs) == 42
-    assert statistics.median(errs) <= 0.055  # target median <= 10%: met (0.045 today)
-    # target: none worse than 25%; today two MoE rows miss it (Qwen3-30B-A3B on 16 H100 at +104%,
-    # gpt-oss-120b on B200 at +73%): fine-grained MoE on few GPUs runs far below its roofline
+    assert statistics.median(errs) <= 0.04  # target median <= 10%: met (0.035 today)
+    # target: none worse than 25%; today two MoE rows miss it (Qwen3-30B-A3B on 16 H100 at +97%,
+    # gpt-oss-120b on B200 at +52%): fine-grained MoE on few GPUs runs far below its roofline
     assert sum(e > 0.25 for e in errs) <= 2
-    assert max(errs) <= 1.1
+    assert max(errs) <= 1.0
+    by_id = {r["id"]: r for r in result["training"]["rows"]}
+    # the MoE rows the model explains (fp8 quantization traffic, EP overlap, DP window); DeepSeek-V3 +17%
+    for rid in ("mbridge2511-qwen3-235b-a22b-fp8-h100-256", "mbridge2511-qwen3-235b-a22b-bf16-gb200-256",
+                "dgxc-grok1-fp8-h100-512", "dgxc-grok1-bf16-gb200-128", "mbridge2511-deepseek-v3-fp8-b200-256"):
+        assert abs(by_id[rid]["error"]) <= 0.18, rid
 
 
 def test_training_chip_hours(result):
     errs = _abs(result["training"]["rows"], "chip_hours")
     assert len(errs) == 6
-    # target median <= 15%: missed today (0.244); Llama 3.1 8B/70B model-card hours imply
-    # far lower efficiency than their throughput rows, DeepSeek-V2 runs zero-bubble PP
-    assert statistics.median(errs) <= 0.26
+    assert statistics.median(errs) <= 0.12  # target median <= 15%: met (0.108 today)
     by_id = {r["id"]: r for r in result["training"]["rows"]}
     for rid in ("llama1-65b-gpuhours", "llama2-70b-gpuhours", "llama31-405b-gpuhours"):
         assert abs(by_id[rid]["error"]) <= 0.10, rid
+    # Llama 3.1 70B takes its chip count from the 405B row of the same model card (16,384);
+    # DeepSeek-V2 is MLA with selective recompute of the up-projection
+    assert abs(by_id["llama31-70b-gpuhours"]["error"]) <= 0.20
+    assert abs(by_id["deepseek-v2-gpuhours-per-1t"]["error"]) <= 0.20
+    # still missed: the model card's 8B hours imply half the MFU the model predicts (-37% today)
+    assert abs(by_id["llama31-8b-gpuhours"]["error"]) <= 0.40
 
 
 def test_inference(result):
     errs = _abs(result["inference"]["rows"])
-    assert statistics.median(errs) <= 0.10  # target median <= 15%: met (0.083 today)
-    # target: none worse than 35%; today 8 rows miss it (trn1 Llama 2 13B prefill and the two
-    # fixed-batch rows that include it; MLPerf v5.1 rows whose mean prompt length the source
-    # does not give, among them Llama 3.1 405B on B200 at +180%)
-    assert sum(e > 0.35 for e in errs) <= 8
+    assert statistics.median(errs) <= 0.08  # target median <= 15%: met (0.070 today)
+    # target: none worse than 35%; today 5 rows miss it (trn1 Llama 2 13B prefill and the two
+    # fixed-batch rows that include it; MLPerf Llama 3.1 405B on B200 at +200%, whose set's mean
+    # prompt length has no source)
+    assert sum(e > 0.35 for e in errs) <= 5
+    by_id = {r["id"]: r for r in result["inference"]["rows"]}
+    # the MLPerf OpenOrca rows, with the set's published mean prompt (222 tokens)
+    for rid in ("mlperf41-llama2-70b-h100x8-offline", "mlperf41-llama2-70b-h100x8-server",
+                "mlperf51-llama2-70b-b200x8-offline", "mlperf51-llama2-70b-gb200x4-server",
+                "mlperf51-llama2-70b-h200x8-offline-google"):
+        assert abs(by_id[rid]["error"]) <= 0.12, rid
 
 
 def test_per_chip_guards(result):
     rows = load_rows(_packaged("training_runs.csv"))
     by_chip = summary_by_chip(result["training"], rows)
-    assert by_chip["a100-80gb"]["median_abs_error"] <= 0.035
-    assert by_chip["h100-sxm"]["median_abs_error"] <= 0.09
-    assert by_chip["trn1"]["median_abs_error"] <= 0.09
+    assert by_chip["a100-80gb"]["median_abs_error"] <= 0.03
+    assert by_chip["h100-sxm"]["median_abs_error"] <= 0.06
+    assert by_chip["trn1"]["median_abs_error"] <= 0.07
+    assert by_chip["tpu-v6e"]["median_abs_error"] <= 0.03
     inf = summary_by_chip(result["inference"], load_rows(_packaged("inference_runs.csv")))
-    assert inf["mi300x"]["median_abs_error"] <= 0.08
-    assert inf["h100-sxm"]["median_abs_error"] <= 0.08
+    assert inf["mi300x"]["median_abs_error"] <= 0.04
+    assert inf["h100-sxm"]["median_abs_error"] <= 0.06
+    assert inf["h200"]["median_abs_error"] <= 0.03
+    assert inf["trn2"]["median_abs_error"] <= 0.12
 
 
 def test_bad_rows_are_misses_not_crashes(tmp_path):

@@ -40,6 +40,13 @@ def test_train_table():
     assert "tokens/s" in r.stdout and "MFU" in r.stdout and "TP2" in r.stdout
 
 
+def test_train_schedule_option():
+    r = runner.invoke(_app(), ["perf", "train", "--model", "llama3.1-70b", "--chip", "h100", "--chips", "256",
+                               "--tp", "8", "--pp", "8", "--vpp", "1", "--schedule", "zero-bubble"])
+    assert r.exit_code == 0, r.output
+    assert "zero-bubble" in r.stdout
+
+
 def test_serve_server_regime():
     r = runner.invoke(_app(), ["perf", "serve", "--model", "llama3.1-70b", "--chip", "h100-sxm", "--chips", "8",
                                "--input", "2000", "--output", "200", "--ttft", "2s", "--tpot", "50ms",
@@ -54,6 +61,8 @@ def test_bad_input_exit_2():
         (["perf", "train", "--model", "llama9", "--chip", "h100", "--chips", "8"], "--model"),
         (["perf", "train", "--model", "llama3.1-8b", "--chip", "h1000", "--chips", "8"], "--chip"),
         (["perf", "train", "--model", "llama3.1-8b", "--chip", "h100", "--chips", "8", "--tp", "3"], "--tp"),
+        (["perf", "train", "--model", "llama3.1-8b", "--chip", "h100", "--chips", "8", "--schedule", "gpipe"],
+         "--schedule"),
         (["perf", "train", "--model", "llama3.1-405b", "--chip", "h100", "--chips", "8"], "--chips"),
         (["perf", "serve", "--model", "llama3.1-405b", "--chip", "h100", "--chips", "1"], "--chips"),
         (["perf", "serve", "--model", "llama3.1-70b", "--chip", "h100", "--chips", "8", "--tpot", "fast"], "--tpot"),

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from gigawatt.perf.calibration import calibration_for
+from gigawatt.perf import transformer as tf
 from gigawatt.perf.goodput import run_chip_hours, training_goodput
 from gigawatt.perf.training import (
     collective_time_s,
@@ -80,3 +81,44 @@ def test_goodput_llama3_fact():
     assert float(training_goodput(1e7)) == 0.5
     hours = float(run_chip_hours(15.6e12, 2.5e6, 16384))
     assert hours == pytest.approx(15.6e12 / 2.5e6 / 0.9 * 16384 / 3600)
+
+
+def test_zero1_gradient_sync_hides_behind_one_microbatch(h100, llama2_70b):
+    # ZeRO-1 reduces gradients once they are final: only the last micro-batch's compute hides it
+    from gigawatt.perf.calibration import Calibration
+
+    cal = Calibration(family="t", dp_overlap=0.9)
+    kw = dict(n_chips=512, seq_len=4096, tp=8, pp=1, micro_batch=1, recompute=0, cal=cal)
+    few = training_step(llama2_70b, h100, global_batch_seqs=128, **kw)  # 2 micro-batches
+    t_mb = float(few["compute_s"]) / float(few["n_microbatches"])
+    dense_p = llama2_70b.params_total / 8
+    dp_t = 2 * 63 / 64 * dense_p * 2 / (50e9 * cal.scaleout_eff) + 2 * 80 * cal.collective_latency_s
+    assert float(few["dp_comm_s"]) == pytest.approx(max(dp_t * 0.1, dp_t - t_mb), rel=1e-6)
+    # the window is one micro-batch whatever the step's length: a larger batch hides no more
+    many = training_step(llama2_70b, h100, global_batch_seqs=1024, **kw)
+    assert float(many["dp_comm_s"]) == pytest.approx(float(few["dp_comm_s"]), rel=1e-6)
+
+
+def test_fp8_quantization_traffic(h100):
+    from gigawatt.perf.calibration import Calibration
+
+    small = tf.Arch("small", 24, 2048, 16, 4, 128, 6144, 32000)
+    kw = dict(n_chips=8, seq_len=4096, global_batch_seqs=64, tp=1, pp=1, micro_batch=1, recompute=0, precision="fp8")
+    with_cast = training_step(small, h100, cal=Calibration(family="t", fp8_cast_traffic=1.0), **kw)
+    without = training_step(small, h100, cal=Calibration(family="t", fp8_cast_traffic=0.0), **kw)
+    assert float(with_cast["step_time_s"]) > float(without["step_time_s"])
+    bf16 = dict(kw, precision="bf16")
+    assert float(training_step(small, h100, cal=Calibration(family="t", fp8_cast_traffic=1.0), **bf16)["step_time_s"]) \
+        == pytest.approx(float(training_step(small, h100, cal=Calibration(family="t", fp8_cast_traffic=0.0), **bf16)["step_time_s"]))
+
+
+def test_mla_selective_recompute_drops_up_projected_kv():
+    mla = tf.Arch("dsv2", 60, 5120, 128, 128, 128, 12288, 102400, attention="mla", moe_experts=160, moe_active=6,
+                  moe_shared=2, moe_d_ff=1536, dense_layers=1, kv_lora_rank=512, q_lora_rank=1536,
+                  qk_rope_head_dim=64, qk_nope_head_dim=128, v_head_dim=128)
+    none, sel = (float(tf.activation_bytes_per_token_layer(mla, 1, r)) for r in (0, 1))
+    assert none - sel == pytest.approx(4 * 5120 + 2 * 8 * 1536 + 2 * 128 * (192 + 128))
+    up = tf.mla_up_projection_flops_per_token(mla)
+    assert up == pytest.approx(2 * 60 * 512 * 128 * 256)
+    assert float(tf.recompute_flops_per_token(mla, 4096, 1)) == pytest.approx(
+        float(tf.attention_core_flops_per_token(mla, 4096)) + up)

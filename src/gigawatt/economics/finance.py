@@ -97,24 +97,32 @@ def irr(cash_flows_usd, period_years, low=-0.99, high=100.0):
     Returns
     -------
     float or None
-        The IRR [1/year], or ``None`` where none exists: the flows never change
-        sign, or the NPV keeps one sign over the whole range. Where several
-        rates solve the equation (flows that change sign more than once), the
-        lowest one above ``low`` is returned.
+        The IRR [1/year], or ``None`` where none exists in the range: the flows
+        never change sign, or the NPV keeps one sign over the whole range.
+        Where several rates solve the equation (flows that change sign more
+        than once), the lowest one is returned.
 
     Notes
     -----
-    Solves :math:`\\sum_t f_t (1 + r)^{-t} = 0` with Brent's method
-    (:func:`scipy.optimize.brentq`) inside the first bracket where the NPV
-    changes sign on a log-spaced grid of rates.
+    Solves :math:`\\sum_t f_t (1 + r)^{-t} = 0`. For evenly spaced periods
+    :math:`t_k = k\\,\\Delta t` this is the polynomial
+    :math:`\\sum_k f_k x^k = 0` in :math:`x = (1 + r)^{-\\Delta t}`, whose roots
+    :func:`numpy.roots` finds (eigenvalues of the companion matrix); each real
+    positive root gives :math:`r = x^{-1/\\Delta t} - 1`, kept if it solves the
+    NPV equation to a relative 1e-9. Uneven periods, or a root the polynomial
+    misses, go to Brent's method (:func:`scipy.optimize.brentq`) on the first
+    bracket where the NPV changes sign on a grid of rates. numpy alone keeps
+    the common case free of scipy's import time (about 0.7 s).
+
+    References
+    ----------
+    .. [1] R. Brealey, S. Myers, F. Allen, *Principles of Corporate Finance*, ch. 5.
 
     Examples
     --------
     >>> round(irr([-100.0, 110.0], [0.0, 1.0]), 9)
     0.1
     """
-    from scipy.optimize import brentq
-
     flows = np.asarray(cash_flows_usd, dtype=float)
     t = np.asarray(period_years, dtype=float)
     if flows.ndim != 1:
@@ -127,17 +135,25 @@ def irr(cash_flows_usd, period_years, low=-0.99, high=100.0):
     def f(r):
         return float((flows * (1.0 + r) ** (-t)).sum())
 
-    grid = np.unique(np.concatenate([
-        np.linspace(low, 0.0, 60, endpoint=False),
-        np.geomspace(1e-4, high, 120),
-        [0.0],
-    ]))
+    steps = np.diff(t)
+    if t.size > 1 and np.allclose(steps, steps[0]) and steps[0] > 0 and t[0] == 0.0:
+        dt = float(steps[0])
+        with np.errstate(all="ignore"):
+            x = np.roots(flows[::-1])
+            x = x[(np.abs(x.imag) < 1e-9 * np.maximum(np.abs(x), 1.0)) & (x.real > 0)].real
+            rates = np.sort(x ** (-1.0 / dt) - 1.0)
+        ok = [r for r in rates if low <= r <= high and np.isfinite(r)
+              and abs(f(r)) <= 1e-9 * np.abs(flows).sum()]
+        if ok:
+            return float(ok[0])
+
+    grid = np.unique(np.concatenate([np.linspace(low, 0.0, 60, endpoint=False), np.geomspace(1e-4, high, 120), [0.0]]))
     values = np.array([f(r) for r in grid])
-    sign_change = np.nonzero(np.sign(values[:-1]) * np.sign(values[1:]) <= 0)[0]
-    for k in sign_change:
-        a, b = grid[k], grid[k + 1]
+    for k in np.nonzero(np.sign(values[:-1]) * np.sign(values[1:]) <= 0)[0]:
         if values[k] == 0.0:
-            return float(a)
+            return float(grid[k])
         if np.isfinite(values[k]) and np.isfinite(values[k + 1]):
-            return float(brentq(f, a, b, xtol=1e-12, rtol=1e-10))
+            from scipy.optimize import brentq
+
+            return float(brentq(f, grid[k], grid[k + 1], xtol=1e-12, rtol=1e-10))
     return None

@@ -34,6 +34,8 @@ import numpy as np
 
 from gigawatt.economics import buyer, finance, tco
 from gigawatt.errors import GigawattError
+from gigawatt.units import month_index as _month_index
+from gigawatt.units import month_label
 
 __all__ = ["Ledger", "build_ledger", "ledger_json", "resolve_costs"]
 
@@ -95,9 +97,6 @@ class Ledger:
         return rows
 
 
-def _month_index(month: str) -> int:
-    y, m = month.split("-")
-    return int(y) * 12 + int(m) - 1
 
 
 def resolve_costs(scn, fleet, discount: float | None = None) -> Costs:
@@ -205,7 +204,7 @@ def _investments(scn, fleet, n_s: int):
     """Expected flows by period: cash provider->lab, cash lab->provider, cash other->lab, services credit,
     prepayment credit."""
     n_t = len(fleet.months)
-    index = {m: t for t, m in enumerate(fleet.months)}
+    periods = fleet.periods
     cash_from_provider = np.zeros((n_s, n_t))
     cash_from_lab = np.zeros((n_s, n_t))
     cash_from_other = np.zeros((n_s, n_t))
@@ -216,10 +215,9 @@ def _investments(scn, fleet, n_s: int):
         if not inv.include:
             continue
         month = inv.date or scn.deal.commitment.start
-        t = index.get(month)
-        if t is None:
-            t = 0 if month < fleet.months[0] else None
-        if t is None:
+        # an investment lands in the first period of its month; one dated before the horizon, in the first
+        t = periods.first_at_or_after(month)
+        if t >= n_t:
             notes.append(f"investment of ${inv.amount_usd / 1e9:,.1f}B dated {month} falls after the horizon; "
                          "left out")
             continue
@@ -264,7 +262,7 @@ def _shortfall(scn, fleet, spend: np.ndarray) -> tuple[np.ndarray, list[str]]:
             out[:, idx[-1]] += buyer.commitment_shortfall_usd(spend[:, idx].sum(axis=1), owed)
     c = deal.commitment
     end = _month_index(c.start) + int(round(c.term_s / (buyer.SECONDS_PER_YEAR / 12))) - 1
-    t_end = end - _month_index(fleet.months[0])
+    t_end = fleet.periods.last_in_or_before(month_label(end)) if end <= fleet.periods.month[-1] else n_t
     if 0 <= t_end < n_t:
         paid = spend[:, term].sum(axis=1) + out[:, term].sum(axis=1)
         out[:, t_end] += np.maximum(c.total_usd - paid, 0.0)
@@ -320,12 +318,12 @@ def build_ledger(scn, fleet, discount: float | None = None) -> Ledger:
     W-year, :math:`m` the maintenance share of the gross chip capex in service
     :math:`K_t`, and :math:`B_T` the book value at the horizon's end. The lab's
     flow is :math:`F^{lab}_t = I^{cash}_t - (S_t - U_t) - Y_t`. NPV discounts
-    month :math:`k` by :math:`(1 + r)^{-k/12}`.
+    a period starting :math:`y` years after the first by :math:`(1 + r)^{-y}`.
     """
     n_s, n_t = fleet.installed.shape[:2]
     costs = resolve_costs(scn, fleet, discount)
     notes: list[str] = []
-    period_years = np.arange(n_t) / 12.0
+    period_years = (fleet.periods.month_pos - fleet.periods.month_pos[0]) / 12.0
     year_s = buyer.SECONDS_PER_YEAR
 
     spend = fleet.spend_usd().sum(axis=(2, 3))  # (sample, period)
@@ -347,13 +345,14 @@ def build_ledger(scn, fleet, discount: float | None = None) -> Ledger:
 
     # provider costs
     added_capex = (fleet.added * costs.capex_per_chip_usd).sum(axis=2)  # (sample, period, chip)
-    life = np.array([c.lifetime_months for c in fleet.chips])
+    month_s = buyer.SECONDS_PER_YEAR / 12
+    life = np.array([fleet.periods.periods_in(c.lifetime_months * month_s) for c in fleet.chips])
     chip_dep = tco.straight_line_depreciation_usd(np.moveaxis(added_capex, 1, -1), life)  # (sample, chip, period)
     chip_dep = np.moveaxis(chip_dep, -1, 1)  # (sample, period, chip)
     energized = fleet.energized_it_w  # (sample, period, site)
     new_w = np.diff(energized, axis=1, prepend=0.0).clip(min=0.0)
     dc_capex = new_w.sum(axis=2) * costs.build_cost_usd_per_w  # (sample, period)
-    dc_dep = tco.straight_line_depreciation_usd(dc_capex, costs.datacenter_life_months)
+    dc_dep = tco.straight_line_depreciation_usd(dc_capex, fleet.periods.periods_in(costs.datacenter_life_months * month_s))
     energy = fleet.energy_j() * costs.power_load_factor  # (sample, period, site, chip)
     power = tco.energy_cost_usd(energy, costs.power_price_usd_per_mwh[None, None, :, None])  # same shape
     opex_ops = energized.sum(axis=2) * costs.opex_usd_per_w_year * fleet.period_s / year_s  # (sample, period)

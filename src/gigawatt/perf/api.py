@@ -51,7 +51,7 @@ def train_plan(model: str, chip: str, chips: int, *, tp: int | None = None, pp: 
                ep: int | None = None, cp: int | None = None, vpp: int | None = None,
                micro_batch: int | None = None, recompute: str | None = None, search: bool = False,
                seq_len: int | None = None, global_batch_seqs: int | None = None, precision: str = "bf16",
-               tokens: float = 15.6e12, system: str | None = None) -> dict[str, Any]:
+               tokens: float = 15.6e12, system: str | None = None, schedule: str = "1f1b") -> dict[str, Any]:
     """Training performance of ``model`` on ``chips`` chips: layout, breakdown, tokens/s, MFU, days.
 
     Degrees left as None are searched (all of them with ``search=True``).
@@ -83,8 +83,13 @@ def train_plan(model: str, chip: str, chips: int, *, tp: int | None = None, pp: 
         if value is not None and not search and chips % value:
             raise LayoutError(f"{name} {value} does not divide --chips {chips}", name,
                               "pick degrees whose product divides the chip count, or use --search")
+    from gigawatt.perf.training import SCHEDULES
+
+    if schedule != "any" and schedule not in SCHEDULES:
+        raise LayoutError(f"--schedule {schedule!r} is not one of {', '.join(SCHEDULES)} or any", "--schedule")
+    schedules = tuple(SCHEDULES) if schedule == "any" else (schedule,)
     res = search_training(arch, hw, n_chips=int(chips), seq_len=seq, global_batch_seqs=gbs, precision=precision,
-                          fixed=fixed)
+                          fixed=fixed, schedules=schedules)
     if res["layout"] is None:
         flag = "--chips" if search or not any(v is not None for v in fixed.values()) else "--tp/--pp"
         raise LayoutError(res.get("reason", "no feasible layout"), flag,

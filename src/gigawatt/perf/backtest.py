@@ -21,9 +21,10 @@ Row conventions (the same for every row):
   row's note says FSDP / ZeRO-3; other given layouts are ZeRO-1;
 - ``recompute`` ``unknown`` is taken as selective;
 - ``chip_hours`` rows: chip-hours = tokens / (tokens/s · goodput) · chips / 3600
-  with :func:`gigawatt.perf.goodput.training_goodput`; where the source gives
-  no chip count, 2,048 chips are assumed, and where it gives no batch,
-  16M tokens per step (Llama 3's batch at scale).
+  with :func:`gigawatt.perf.goodput.training_goodput`; where the row gives
+  no chip count, :func:`fill_chip_counts` takes the largest count another row
+  of the same source document reports, else 2,048 chips; where it gives no
+  batch, 16M tokens per step (Llama 3's batch at scale).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from typing import Any, Callable
 
 from gigawatt.perf.hardware import Hardware
 
-__all__ = ["run_backtest", "load_rows", "predict_training_row", "predict_inference_row", "row_hardware"]
+__all__ = ["run_backtest", "load_rows", "fill_chip_counts", "predict_training_row", "predict_inference_row", "row_hardware"]
 
 DEFAULT_CHIPS_CHIP_HOURS = 2048
 DEFAULT_BATCH_TOKENS = 16 * 2**20
@@ -98,6 +99,54 @@ def row_hardware(row: dict[str, Any], lookup: HardwareLookup | None = None) -> t
     return hw, per_chip
 
 
+def source_document(row: dict[str, Any]) -> str:
+    """The document a row cites: its ``source`` up to the first ``(`` or ``:`` (commit, table)."""
+    text = str(row.get("source") or "")
+    for sep in ("(", ":"):
+        text = text.split(sep, 1)[0]
+    return text.strip().rstrip(",;").strip()
+
+
+def fill_chip_counts(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Copies of ``rows`` with each missing ``n_chips`` filled by one rule, blind to the measured value.
+
+    A row without a chip count takes the largest chip count another row citing the same
+    document reports (a model card that gives the cluster of one run of a family: the
+    runs it lists shared that cluster); with none, ``DEFAULT_CHIPS_CHIP_HOURS``. The
+    filled count and where it came from are kept in ``_n_chips_rule``.
+    """
+    known: dict[str, float] = {}
+    for r in rows:
+        n = _f(r, "n_chips")
+        doc = source_document(r)
+        if n and doc:
+            known[doc] = max(known.get(doc, 0.0), n)
+    out = []
+    for r in rows:
+        r = dict(r)
+        if not _f(r, "n_chips"):
+            doc = source_document(r)
+            if doc in known:
+                r["n_chips"] = str(int(known[doc]))
+                r["_n_chips_rule"] = f"{int(known[doc])} chips: the largest count {doc!r} gives for its runs"
+            else:
+                r["n_chips"] = str(DEFAULT_CHIPS_CHIP_HOURS)
+                r["_n_chips_rule"] = f"{DEFAULT_CHIPS_CHIP_HOURS} chips: assumed, the source gives none"
+        out.append(r)
+    return out
+
+
+def _schedule_code(note: str) -> int:
+    """Pipeline schedule a row's note names: DualPipe, zero-bubble, else 1F1B."""
+    from gigawatt.perf.training import SCHEDULES
+
+    if re.search(r"DualPipe", note, flags=re.IGNORECASE):
+        return SCHEDULES["dualpipe"]
+    if re.search(r"zero[- ]bubble", note, flags=re.IGNORECASE):
+        return SCHEDULES["zero-bubble"]
+    return SCHEDULES["1f1b"]
+
+
 def _recompute_code(value: str | None) -> int:
     from gigawatt.perf.training import RECOMPUTE
 
@@ -128,6 +177,8 @@ def predict_training_row(row: dict[str, Any], lookup: HardwareLookup | None = No
         "micro_batch": _f(row, "micro_batch"),
         "recompute": None if rc_text in ("", "unknown") else _recompute_code(rc_text),
         "fsdp": None,
+        # the pipeline schedule a row names; 1F1B (Megatron's, with interleaving) otherwise
+        "schedule": _schedule_code(str(row.get("conversion") or "")),
     }
     if tp is not None and pp is not None:
         # a given layout is Megatron-style ZeRO-1, except on TPUs, where MaxText shards with FSDP
@@ -145,11 +196,11 @@ def predict_training_row(row: dict[str, Any], lookup: HardwareLookup | None = No
     elif tp is not None and pp is not None:
         # the published layout ran, even where our memory model says it does not fit
         layout = {k: (v if v is not None else d) for (k, v), d in zip(
-            fixed.items(), (1, 1, 1, 1, 1, 1, 1, 0))}
+            fixed.items(), (1, 1, 1, 1, 1, 1, 1, 0, 0))}
         r = training_step(arch, hw, n_chips=n_dev, seq_len=seq, global_batch_seqs=gbs, tp=layout["tp"],
                           pp=layout["pp"], ep=layout["ep"], cp=layout["cp"], vpp=layout["vpp"],
                           micro_batch=layout["micro_batch"], recompute=layout["recompute"],
-                          fsdp=bool(layout["fsdp"]), precision=precision, etp=etp)
+                          fsdp=bool(layout["fsdp"]), precision=precision, etp=etp, schedule=layout["schedule"])
         tokens_per_s = float(r["tokens_per_s"])
         detail = {"layout": layout, **{k: float(v) for k, v in r.items()}}
         detail["note"] = "published layout evaluated although the memory model says it does not fit"
@@ -162,6 +213,8 @@ def predict_training_row(row: dict[str, Any], lookup: HardwareLookup | None = No
         if tokens_b is None:
             return {"predicted": None, "reason": "chip_hours row without tokens_b", "detail": detail}
         detail["goodput"] = float(training_goodput(n_chips))
+        if row.get("_n_chips_rule"):
+            detail["n_chips_rule"] = row["_n_chips_rule"]
         return {"predicted": float(run_chip_hours(tokens_b * 1e9, tokens_per_s, n_chips)), "detail": detail}
     return {"predicted": None, "reason": f"unknown measured_kind {kind!r}", "detail": detail}
 
@@ -229,7 +282,7 @@ def run_backtest(training_csv: str | Path | None = None, inference_csv: str | Pa
     training_csv = training_csv or _packaged("training_runs.csv")
     inference_csv = inference_csv or _packaged("inference_runs.csv")
     return {
-        "training": _summarise(load_rows(training_csv), lambda r: predict_training_row(r, hardware)),
+        "training": _summarise(fill_chip_counts(load_rows(training_csv)), lambda r: predict_training_row(r, hardware)),
         "inference": _summarise(load_rows(inference_csv), lambda r: predict_inference_row(r, hardware)),
     }
 

@@ -13,15 +13,16 @@ row: the backtest judges the same coefficients on every row of the chip.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from dataclasses import dataclass, fields, replace
 from importlib import resources
-from typing import Any
+from typing import Any, Iterator
 
 from gigawatt.errors import GigawattError
 from gigawatt.perf.hardware import chip_family
 
-__all__ = ["Calibration", "calibration_for", "load_calibration_file", "provenance"]
+__all__ = ["Calibration", "calibration_for", "load_calibration_file", "overridden", "provenance"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,9 @@ class Calibration:
         Fixed cost of one collective call [s].
     tp_overlap, dp_overlap, ep_overlap : float
         Fraction of that communication hidden behind compute [1].
+    fp8_cast_traffic : float
+        Extra HBM traffic of quantizing GEMM inputs and gradients in FP8/FP4 training, as a
+        multiple of the elementwise activation traffic [1].
     step_overhead_frac : float
         Optimizer, data loading, kernel gaps: added fraction of compute time [1].
     usable_hbm_frac : float
@@ -83,6 +87,7 @@ class Calibration:
     dp_overlap: float = 0.7
     ep_overlap: float = 0.3
     step_overhead_frac: float = 0.05
+    fp8_cast_traffic: float = 1.0
     usable_hbm_frac: float = 0.9
     decode_step_overhead_s: float = 2e-3
     max_decode_batch: float = 512.0
@@ -129,6 +134,33 @@ def _values(block: dict[str, Any] | None, where: str) -> dict[str, float]:
     return out
 
 
+#: coefficients set in code over the file's (family or chip name -> {coefficient: value});
+#: only :func:`overridden` changes it, for refits (:mod:`gigawatt.perf.fit`)
+_OVERRIDES: dict[str, dict[str, float]] = {}
+
+
+@contextlib.contextmanager
+def overridden(values: dict[str, dict[str, float]]) -> Iterator[None]:
+    """Within the block, ``calibration_for`` uses ``values`` over the file's coefficients.
+
+    ``values`` maps a family (``hopper``) or chip id (``tpu-v6e``) to coefficients; a chip's
+    entry wins over its family's. Used by refits and the held-out check, never by the models.
+
+    >>> with overridden({"hopper": {"matmul_eff": 0.5}}):
+    ...     calibration_for("h100-sxm").matmul_eff
+    0.5
+    """
+    global _OVERRIDES
+    saved = _OVERRIDES
+    _OVERRIDES = {k.lower(): dict(v) for k, v in values.items()}
+    calibration_for.cache_clear()
+    try:
+        yield
+    finally:
+        _OVERRIDES = saved
+        calibration_for.cache_clear()
+
+
 @functools.cache
 def calibration_for(chip_or_family: str) -> Calibration:
     """Coefficients for a chip id (or a family name): family values, then the chip's overrides."""
@@ -146,6 +178,9 @@ def calibration_for(chip_or_family: str) -> Calibration:
         values.update(_values(families[family], f"families.{family}"))
     if chip_block:
         values.update(_values(chip_block, f"chips.{key}"))
+    values.update(_OVERRIDES.get(family, {}))
+    if key != family:
+        values.update(_OVERRIDES.get(key, {}))
     return Calibration(family=family, **values)
 
 

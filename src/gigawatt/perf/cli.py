@@ -93,6 +93,7 @@ def train_command(
     precision: str = typer.Option("bf16", "--precision", help="bf16, fp8 or fp4."),
     tokens: str = typer.Option("15.6T", "--tokens", help="Training tokens for the days-to-train figure."),
     system: Optional[str] = typer.Option(None, "--system", help="Catalog system (default: largest scale-up)."),
+    schedule: str = typer.Option("1f1b", "--schedule", help="Pipeline schedule: 1f1b, zero-bubble, dualpipe, or any (searched)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Step time breakdown, memory, tokens/s, MFU and days to train of one training layout."""
@@ -101,7 +102,8 @@ def train_command(
     n_tokens = _parse(tokens, "count", "--tokens")
     r = _run(lambda: train_plan(model, chip, chips, tp=tp, pp=pp, ep=ep, cp=cp, vpp=vpp, micro_batch=micro_batch,
                                 recompute=recompute, search=search, seq_len=seq_len, global_batch_seqs=global_batch,
-                                precision=precision.lower(), tokens=n_tokens, system=system), _HINTS)
+                                precision=precision.lower(), tokens=n_tokens, system=system,
+                                schedule=schedule.lower()), _HINTS)
     if json_out:
         _print_json(r)
         return
@@ -114,7 +116,8 @@ def train_command(
     t.add_column("quantity")
     t.add_column("value", justify="right")
     t.add_row("layout", f"TP{lay['tp']} PP{lay['pp']} (v{lay['vpp']}) CP{lay['cp']} EP{lay['ep']} DP{lay['dp']}, "
-                        f"mb {lay['micro_batch']}, recompute {rc}, {'FSDP' if lay['fsdp'] else 'ZeRO-1'}")
+                        f"mb {lay['micro_batch']}, recompute {rc}, {'FSDP' if lay['fsdp'] else 'ZeRO-1'}"
+                        + {0: "", 1: ", zero-bubble", 2: ", DualPipe"}[lay.get("schedule", 0)])
     for key, label in (("step_time_s", "step time"), ("compute_s", "  compute"), ("bubble_s", "  pipeline bubble"),
                        ("tp_comm_s", "  TP/CP comm (exposed)"), ("ep_comm_s", "  EP all-to-all (exposed)"),
                        ("pp_comm_s", "  PP send/recv"), ("dp_comm_s", "  DP sync (exposed)"),

@@ -27,8 +27,10 @@ References
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -352,16 +354,30 @@ def _f(row: dict[str, Any], key: str) -> float | None:
     return None if out is None or math.isnan(out) else out
 
 
-def row_input_len(row: dict[str, Any]) -> float:
-    """A row's prompt length; where empty, half the prompt cap its note states, else 4 × output [tokens].
+@functools.cache
+def benchmark_datasets() -> dict[str, dict[str, Any]]:
+    """Sourced facts about benchmark request sets (``perf/data/datasets.yaml``), by set name."""
+    import yaml
 
-    MLPerf's OpenOrca rows cap prompts at 1,024 tokens without a verified mean;
-    half the cap is the assumption here, applied the same way to every such row.
+    text = (resources.files("gigawatt.perf") / "data" / "datasets.yaml").read_text(encoding="utf-8")
+    return dict((yaml.safe_load(text) or {}).get("datasets") or {})
+
+
+def row_input_len(row: dict[str, Any]) -> float:
+    """A row's mean prompt length [tokens].
+
+    In order: the row's ``input_len``; the published mean of the benchmark set its note
+    names (``perf/data/datasets.yaml``, e.g. MLPerf's 24,576-sample OpenOrca set, 222
+    tokens); half the prompt cap the note states; four times the output length. The last
+    two are assumptions, applied the same way to every row that needs them.
     """
     value = _f(row, "input_len")
     if value:
         return value
     note = str(row.get("conversion") or "")
+    for entry in benchmark_datasets().values():
+        if entry.get("match") and str(entry["match"]) in note and entry.get("mean_input_tokens"):
+            return float(entry["mean_input_tokens"])
     m = re.search(r"capped at ([\d,]+) tokens", note) or re.search(r"at most ([\d,]+) tokens", note)
     if m:
         return float(m.group(1).replace(",", "")) / 2.0

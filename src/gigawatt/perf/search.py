@@ -22,11 +22,11 @@ import numpy as np
 from gigawatt.perf import transformer as tf
 from gigawatt.perf.calibration import Calibration, calibration_for
 from gigawatt.perf.hardware import Hardware
-from gigawatt.perf.training import training_step
+from gigawatt.perf.training import SCHEDULES, training_step
 
 __all__ = ["layout_grid", "search_training", "LAYOUT_KEYS"]
 
-LAYOUT_KEYS = ("tp", "pp", "cp", "ep", "vpp", "micro_batch", "recompute", "fsdp")
+LAYOUT_KEYS = ("tp", "pp", "cp", "ep", "vpp", "micro_batch", "recompute", "fsdp", "schedule")
 
 _POW2 = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
 
@@ -39,12 +39,12 @@ def _candidates(arch: tf.Arch, hw: Hardware, n_chips: int, seq_len: int) -> dict
     ep = [e for e in _POW2 if arch.is_moe and arch.moe_experts % e == 0] or [1]
     return {
         "tp": tp, "pp": pp, "cp": cp, "ep": ep, "vpp": [1, 2, 3, 4, 5, 6, 7, 8],
-        "micro_batch": [1, 2, 4, 8, 16], "recompute": [0, 1, 2], "fsdp": [0, 1],
+        "micro_batch": [1, 2, 4, 8, 16], "recompute": [0, 1, 2], "fsdp": [0, 1], "schedule": [0],
     }
 
 
 def layout_grid(arch: tf.Arch, hw: Hardware, *, n_chips: int, seq_len: int, global_batch_seqs: int,
-                fixed: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+                fixed: dict[str, Any] | None = None, schedules: tuple[str, ...] = ("1f1b",)) -> dict[str, np.ndarray]:
     """All layouts that satisfy divisibility, as flat arrays keyed by ``LAYOUT_KEYS`` (plus ``dp``).
 
     Parameters
@@ -57,16 +57,22 @@ def layout_grid(arch: tf.Arch, hw: Hardware, *, n_chips: int, seq_len: int, glob
         Sequences per step [1].
     fixed : dict, optional
         Degrees to hold fixed (e.g. ``{"tp": 8}``).
+    schedules : tuple of str
+        Pipeline schedules to consider (keys of ``training.SCHEDULES``); by default 1F1B
+        only, what Megatron-LM, NeMo, NxD and MaxText run.
 
     Notes
     -----
     Kept: ``tp·pp·cp`` divides ``n_chips``; ``dp·mb`` divides the global
     batch; ``ep`` divides ``tp·cp·dp`` (Megatron-Core's expert
     grid with expert TP 1) and the expert count; ``pp·vpp ≤ L`` and
-    ``vpp = 1`` without pipelining; FSDP only without pipelining. The entry
+    ``vpp = 1`` without pipelining; FSDP only without pipelining; zero-bubble and
+    DualPipe need pipelining, ``vpp = 1`` and at least ``pp`` micro-batches, DualPipe an
+    even ``pp`` and an even number of micro-batches. The entry
     ``n_candidates`` holds the size of the grid before filtering.
     """
     cand = _candidates(arch, hw, n_chips, seq_len)
+    cand["schedule"] = sorted({SCHEDULES[name] for name in schedules})
     for key, value in (fixed or {}).items():
         if value is not None:
             cand[key] = [int(value)]
@@ -83,6 +89,10 @@ def layout_grid(arch: tf.Arch, hw: Hardware, *, n_chips: int, seq_len: int, glob
     ok &= (g["fsdp"] == 0) | (g["pp"] == 1)
     m = global_batch_seqs // np.maximum(dp * g["micro_batch"], 1)
     ok &= (g["vpp"] == 1) | (m % np.maximum(g["pp"], 1) == 0)  # interleaving needs m % pp == 0
+    other = g["schedule"] != SCHEDULES["1f1b"]
+    ok &= ~other | ((g["pp"] > 1) & (g["vpp"] == 1) & (m >= g["pp"]))
+    dual = g["schedule"] == SCHEDULES["dualpipe"]
+    ok &= ~dual | ((g["pp"] % 2 == 0) & (m % 2 == 0))
     out = {k: v[ok] for k, v in g.items()}
     out["dp"] = dp[ok]
     out["n_candidates"] = np.asarray(ok.size)
@@ -91,8 +101,13 @@ def layout_grid(arch: tf.Arch, hw: Hardware, *, n_chips: int, seq_len: int, glob
 
 def search_training(arch: tf.Arch, hw: Hardware, *, n_chips: int, seq_len: int, global_batch_seqs: int,
                     precision: str = "bf16", cal: Calibration | None = None,
-                    fixed: dict[str, Any] | None = None, etp: int | None = None) -> dict[str, Any]:
+                    fixed: dict[str, Any] | None = None, etp: int | None = None,
+                    schedules: tuple[str, ...] = ("1f1b",)) -> dict[str, Any]:
     """The fastest layout that fits, with its breakdown.
+
+    ``schedules`` widens the search to zero-bubble (``"zero-bubble"``, Qi et al. 2024) or
+    DualPipe (``"dualpipe"``, DeepSeek-V3) pipelines; the layout's ``schedule`` is the code
+    of ``training.SCHEDULES`` (0 = 1F1B).
 
     Returns
     -------
@@ -112,7 +127,8 @@ def search_training(arch: tf.Arch, hw: Hardware, *, n_chips: int, seq_len: int, 
     True
     """
     cal = cal or calibration_for(hw.chip)
-    g = layout_grid(arch, hw, n_chips=n_chips, seq_len=seq_len, global_batch_seqs=global_batch_seqs, fixed=fixed)
+    g = layout_grid(arch, hw, n_chips=n_chips, seq_len=seq_len, global_batch_seqs=global_batch_seqs, fixed=fixed,
+                    schedules=schedules)
     n_cand = int(g.pop("n_candidates"))
     n_eval = int(g["tp"].size)
     if n_eval == 0:
@@ -122,6 +138,7 @@ def search_training(arch: tf.Arch, hw: Hardware, *, n_chips: int, seq_len: int, 
         arch, hw, n_chips=n_chips, seq_len=seq_len, global_batch_seqs=global_batch_seqs,
         tp=g["tp"], pp=g["pp"], ep=g["ep"], cp=g["cp"], vpp=g["vpp"], micro_batch=g["micro_batch"],
         recompute=g["recompute"], fsdp=g["fsdp"].astype(bool), precision=precision, cal=cal, etp=etp,
+        schedule=g["schedule"],
     )
     fits = np.asarray(r["fits"], dtype=bool)
     n_fit = int(fits.sum())

@@ -24,6 +24,11 @@ References
 .. [3] V. Korthikanti et al., "Reducing Activation Recomputation in Large
    Transformer Models", 2022.
 .. [4] A. Grattafiori et al., "The Llama 3 Herd of Models", 2024, section 3.3.
+.. [5] P. Qi et al., "Zero Bubble Pipeline Parallelism", ICLR 2024 (ZB-H1: bubble
+   (p-1)(T_F + T_B - T_W) at 1F1B's activation memory).
+.. [6] DeepSeek-AI, "DeepSeek-V3 Technical Report", 2024, section 3.2.1 and table 2 (DualPipe:
+   bubble (p/2-1)(T_F&B + T_B - 3T_W), 2x parameters, p+1 micro-batches of activations,
+   all-to-all hidden behind computation).
 """
 
 from __future__ import annotations
@@ -44,9 +49,13 @@ __all__ = [
     "training_step",
     "memory_per_chip_bytes",
     "RECOMPUTE",
+    "SCHEDULES",
 ]
 
 RECOMPUTE = tf.RECOMPUTE_CODES
+
+#: pipeline schedules: 1F1B (interleaved with virtual stages) [1]_, zero-bubble ZB-H1 [5]_, DualPipe [6]_
+SCHEDULES = {"1f1b": 0, "zero-bubble": 1, "dualpipe": 2}
 
 #: bytes per parameter held by mixed-precision Adam: bf16 weight, fp32 gradient,
 #: fp32 master weight and two moments (Megatron distributed optimizer).
@@ -164,6 +173,7 @@ def memory_per_chip_bytes(
     recompute: Any = 1,
     fsdp: Any = False,
     etp: Any = None,
+    schedule: Any = 0,
 ) -> np.ndarray:
     """Bytes of HBM one chip needs: weights, gradients, optimizer state, activations [B].
 
@@ -173,7 +183,9 @@ def memory_per_chip_bytes(
     the optimizer state over data parallelism, FSDP shards all three.
     Activations of the 1F1B schedule: the first stage holds ``min(m, pp)``
     micro-batches of its ``L/pp`` layers, times ``1 + (pp-1)/(pp·v)`` with
-    interleaving [1]_ [3]_; plus the fp32 logits of one micro-batch.
+    interleaving [1]_ [3]_; plus the fp32 logits of one micro-batch. Zero-bubble ZB-H1 [5]_
+    keeps 1F1B's memory; DualPipe [6]_ holds two copies of the stage's weights and gradients
+    and ``pp + 1`` micro-batches of activations.
     """
     tp, pp, dp, ep, cp, vpp, mb, m = (np.asarray(x, dtype=float) for x in (tp, pp, dp, ep, cp, vpp, micro_batch, n_microbatches))
     fsdp = np.asarray(fsdp, dtype=bool)
@@ -182,11 +194,14 @@ def memory_per_chip_bytes(
     expert_dp = np.maximum(dp * cp * tp / (ep * _expert_tp(tp, ep, etp)), 1.0)
     shard_dense = np.where(fsdp, dense_dp, 1.0)
     shard_expert = np.where(fsdp, expert_dp, 1.0)
-    states = (WEIGHT_BYTES + GRAD_BYTES) * (dense / shard_dense + expert / shard_expert)
+    sch = np.asarray(schedule)
+    copies = np.where(sch == SCHEDULES["dualpipe"], 2.0, 1.0)
+    states = copies * (WEIGHT_BYTES + GRAD_BYTES) * (dense / shard_dense + expert / shard_expert)
     states = states + OPTIMIZER_BYTES * (dense / dense_dp + expert / expert_dp)
     tokens_mb = mb * np.asarray(seq_len, dtype=float) / cp
     act_layer = tf.activation_bytes_per_token_layer(arch, tp, recompute)
     inflight = np.minimum(m, pp) * np.where(vpp > 1, 1.0 + (pp - 1.0) / (pp * vpp), 1.0)
+    inflight = np.where(sch == SCHEDULES["dualpipe"], np.minimum(m, pp + 1.0), inflight)
     acts = act_layer * tokens_mb * (arch.layers / pp) * inflight
     # one layer's full working set is live during its backward pass under recompute
     acts = acts + tf.activation_bytes_per_token_layer(arch, tp, 0) * tokens_mb
@@ -213,6 +228,7 @@ def training_step(
     precision: str = "bf16",
     cal: Calibration | None = None,
     etp: Any = None,
+    schedule: Any = 0,
 ) -> dict[str, np.ndarray]:
     """Step time and its breakdown, memory per chip, tokens/s and MFU of one training layout.
 
@@ -242,6 +258,9 @@ def training_step(
         parallelism, else ``tp`` [1].
     precision : str
         Matmul precision: ``bf16``, ``fp16``, ``fp8`` or ``fp4``.
+    schedule : array_like of int
+        Pipeline schedule (``SCHEDULES``): 0 1F1B, interleaved when ``vpp > 1`` [1]_;
+        1 zero-bubble ZB-H1 [5]_; 2 DualPipe [6]_ (both with ``vpp = 1``).
     cal : Calibration, optional
         Coefficients; by default those of ``hw.chip``.
 
@@ -293,7 +312,9 @@ def training_step(
     # split recompute between attention core and matmuls
     rc_attn = np.where(rc >= 1, attn_fwd, 0.0)
     rc_matmul = recompute_fwd - rc_attn
-    rc_dense = rc_matmul * np.where(rc == 2, dense_matmul_fwd / np.maximum(dense_matmul_fwd + expert_fwd, 1.0), 0.0)
+    # full recompute splits its GEMMs between dense and expert layers; selective recompute's only
+    # GEMM is MLA's key/value up-projection, a dense one
+    rc_dense = rc_matmul * np.where(rc == 2, dense_matmul_fwd / np.maximum(dense_matmul_fwd + expert_fwd, 1.0), 1.0)
     rc_expert = rc_matmul - rc_dense
     tokens_replica_mb = mb * s  # tokens of one micro-batch of one replica
     eff_dense = gemm_efficiency(arch.d_model / tp, tokens_mb, e_max, cal.matmul_half_width, cal.matmul_half_tokens)
@@ -317,6 +338,11 @@ def training_step(
     elem_bytes = tf.activation_bytes_per_token_layer(arch, tp, 0) * tokens_mb * (arch.layers / pp) * 2.0 * 3.0
     if arch.is_moe:
         elem_bytes = elem_bytes + 4.0 * arch.moe_active * arch.d_model * 2.0 * 3.0 * tokens_mb / tp * (arch.moe_layers / pp)
+    if precision.lower() in ("fp8", "fp4"):
+        # low-precision GEMMs quantize each input and output gradient: read the 16-bit tensor
+        # for its scale and again to cast it, write row- and column-wise copies (~6 B per
+        # element, as much traffic again as the elementwise passes above)
+        elem_bytes = elem_bytes * (1.0 + cal.fp8_cast_traffic)
     compute_mb = compute_mb + elem_bytes * np.where(rc == 2, 4.0 / 3.0, 1.0) / hbm_rate
 
     # ---- communication per micro-batch per stage
@@ -337,7 +363,10 @@ def training_step(
     # each micro-batch crosses vpp stage boundaries per chip; neighbouring stages sit tp·cp·dp chips apart
     pp_bytes = np.where(pp > 1, tf.pp_p2p_bytes(arch, tokens_mb, tp) * vpp, 0.0)
     pp_t = collective_time_s(pp_bytes, 2.0 * tp * cp * dp, hw, cal, n_calls=np.where(pp > 1, 2.0 * vpp, 0.0))
-    exposed_mb = tp_t * (1.0 - cal.tp_overlap) + cp_t * (1.0 - cal.tp_overlap) + ep_t * (1.0 - cal.ep_overlap) + pp_t
+    sch = np.asarray(schedule)
+    # DualPipe overlaps each chunk's all-to-all with the computation of the other direction [6]_
+    ep_overlap = np.where(sch == SCHEDULES["dualpipe"], 1.0, cal.ep_overlap)
+    exposed_mb = tp_t * (1.0 - cal.tp_overlap) + cp_t * (1.0 - cal.tp_overlap) + ep_t * (1.0 - ep_overlap) + pp_t
     t_mb = compute_mb + exposed_mb
 
     # ---- data-parallel gradient synchronisation, once per step (FSDP: per micro-batch)
@@ -348,12 +377,21 @@ def training_step(
     dp_bytes = dp_bytes * np.where(fsdp, m, 1.0)
     dp_t = collective_time_s(dp_bytes, tp * cp * dp, hw, cal, n_calls=np.where(dp > 1, 2.0 * layers_stage, 0.0))
     compute_total = m * compute_mb
-    dp_exposed = np.maximum(dp_t * (1.0 - cal.dp_overlap), dp_t - compute_total)
+    # ZeRO-1 reduces gradients once they are final, i.e. during the backward pass of the last
+    # micro-batch, and gathers parameters during the forward pass of the first one: about one
+    # micro-batch of compute can hide it, however many micro-batches the step runs. FSDP gathers
+    # and reduces every micro-batch, so the whole step's compute is its window.
+    window = np.where(fsdp, compute_total, compute_mb)
+    dp_exposed = np.maximum(dp_t * (1.0 - cal.dp_overlap), dp_t - window)
 
     # ---- optimizer: ~32 bytes of state traffic per locally owned parameter
     opt_t = 32.0 * (dense_p / dense_dp + expert_p / expert_dp) / (hw.hbm_bw_bytes_per_s * cal.hbm_eff)
 
-    bubble = (pp - 1.0) / vpp * t_mb
+    # 1F1B: (p-1)/v micro-batch times. ZB-H1 splits the backward pass into input and weight
+    # gradients and fills the bubble with the latter: (p-1)(T_F + T_B - T_W), a third of 1F1B's
+    # with equal passes. DualPipe: (p/2-1)(T_F&B + T_B - 3T_W), about zero with equal passes [5]_ [6]_.
+    bubble = np.where(sch == SCHEDULES["zero-bubble"], (pp - 1.0) * t_mb / 3.0,
+                      np.where(sch == SCHEDULES["dualpipe"], 0.0, (pp - 1.0) / vpp * t_mb))
     overhead = cal.step_overhead_frac * compute_total
     step = m * t_mb + bubble + dp_exposed + opt_t + overhead
     tokens_step = gbs * s
@@ -362,7 +400,7 @@ def training_step(
     mfu = model_flops * tokens_per_s / (n * peak)
     memory = memory_per_chip_bytes(
         arch, seq_len=s, tp=tp, pp=pp, dp=dp, ep=ep, cp=cp, vpp=vpp, micro_batch=mb,
-        n_microbatches=m, recompute=rc, fsdp=fsdp, etp=etp,
+        n_microbatches=m, recompute=rc, fsdp=fsdp, etp=etp, schedule=sch,
     )
     fits = memory <= cal.usable_hbm_frac * hw.hbm_bytes
     return {
@@ -370,7 +408,7 @@ def training_step(
         "compute_s": compute_total,
         "bubble_s": bubble,
         "tp_comm_s": m * (tp_t + cp_t) * (1.0 - cal.tp_overlap),
-        "ep_comm_s": m * ep_t * (1.0 - cal.ep_overlap),
+        "ep_comm_s": m * ep_t * (1.0 - ep_overlap),
         "pp_comm_s": m * pp_t,
         "dp_comm_s": dp_exposed,
         "optimizer_s": opt_t,

@@ -49,6 +49,7 @@ __all__ = [
     "activation_bytes_per_token_layer",
     "training_flops_per_token",
     "recompute_flops_per_token",
+    "mla_up_projection_flops_per_token",
     "tp_allreduce_bytes_per_layer",
     "dp_gradient_bytes",
     "ep_alltoall_bytes_per_layer",
@@ -359,8 +360,20 @@ def recompute_flops_per_token(arch: Arch, seq_len: Any, recompute: Any) -> np.nd
     fwd = forward_flops_per_token(arch, seq_len)
     # the output head is never recomputed
     full = fwd - 2.0 * arch.vocab * arch.d_model
-    sel = attention_core_flops_per_token(arch, seq_len)
+    sel = attention_core_flops_per_token(arch, seq_len) + mla_up_projection_flops_per_token(arch)
     return np.where(r == 2, full, np.where(r == 1, sel, 0.0))
+
+
+def mla_up_projection_flops_per_token(arch: Arch) -> float:
+    """Forward FLOPs of MLA's key/value up-projection from the latent, all layers; 0 without MLA [FLOP].
+
+    Selective recompute of an MLA model re-runs this small GEMM (``2·r_kv·H·(nope + v)``
+    per token and layer) instead of storing the up-projected keys and values, as
+    DeepSeek-V2 recomputes "a portion of operators" (sec. 3.2.3) [4]_.
+    """
+    if arch.attention != "mla":
+        return 0.0
+    return float(2.0 * arch.layers * arch.kv_lora_rank * arch.n_heads * (arch.qk_nope_head_dim + arch.v_head_dim))
 
 
 def kv_cache_bytes_per_token(arch: Arch, bytes_per_value: float = 2.0) -> float:
@@ -404,7 +417,8 @@ def activation_bytes_per_token_layer(arch: Arch, tp: Any, recompute: Any, *, seq
     its ``m`` hidden outputs ``2·m·f`` (``f`` the FFN width a token uses, ``m`` =
     3 gated or 2). For a GELU FFN with ``f = 4h`` and MHA this is ``32·h``, the
     paper's ``34·h`` without dropout masks. Selective recompute re-runs the
-    cheap norms and activation functions and drops ``2·2h + 2·f``; full
+    cheap norms and activation functions and drops ``2·2h + 2·f`` (with MLA also
+    the up-projected keys and values, recomputed from the latent); full
     recompute keeps only the layer input ``2h``. Sequence parallelism divides
     all of it by ``tp``.
     """
@@ -422,6 +436,8 @@ def activation_bytes_per_token_layer(arch: Arch, tp: Any, recompute: Any, *, seq
         kv = 4.0 * arch.n_kv_heads * arch.head_dim
     none = 4.0 * d + 4.0 * d + q_o + kv + 2.0 * arch.ffn_matrices * f
     selective = none - 4.0 * d - 2.0 * f
+    if arch.attention == "mla":  # selective recompute re-runs the up-projection from the cached latent
+        selective = selective - 2.0 * arch.n_heads * (arch.qk_head_dim + arch.v_dim)
     div = t if sequence_parallel else 1.0
     return np.where(r == 2, 2.0 * d / div, np.where(r == 1, selective, none) / t)
 

@@ -103,6 +103,8 @@ def render_html(results, run_id: str | None = None, ledger=None) -> str:
     """The report as one HTML string with Plotly's JavaScript embedded."""
     from plotly.offline import get_plotlyjs
 
+    if ledger is None:
+        ledger = ledger_frame(results)
     sections = build_sections(results, ledger)
     esc = html.escape
     parts = [
@@ -136,6 +138,15 @@ def render_html(results, run_id: str | None = None, ledger=None) -> str:
     parts.append(f"<footer>gigawatt {esc(str(results.version))}; values computed in SI units and formatted "
                  "here (GW, $B, TWh).</footer></body></html>")
     return "\n".join(parts)
+
+
+def ledger_frame(results):
+    """The run's cash flow per party as tidy rows (period, party, cash_flow_usd), or None."""
+    ds = results.dataset
+    if "cash_flow_usd" not in ds:
+        return None
+    frame = ds["cash_flow_usd"].isel(sample=0).to_dataframe().reset_index()
+    return frame[["period", "party", "cash_flow_usd"]]
 
 
 def write_html(results, path: str | Path, run_id: str | None = None, ledger=None) -> Path:
@@ -215,6 +226,8 @@ def write_pngs(results, folder: str | Path, ledger=None, width: int = 1100, heig
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     figs, paths = [], []
+    if ledger is None:
+        ledger = ledger_frame(results)
     for sec in build_sections(results, ledger):
         if sec.figure is None:
             continue

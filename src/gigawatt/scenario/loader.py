@@ -241,6 +241,7 @@ def _catalog_problems(scn, lines: dict[Path_, int]) -> list[Problem]:
             if chip_id is not None and chip_id not in roadmap_chips:
                 add(("sites", i, "chips", j), f"{name!r} is not in the roadmap", "add it to the roadmap or remove it here")
     problems += _demand_problems(scn, lines, roadmap_chips, chip_ok)
+    problems += _economics_problems(scn, lines, roadmap_chips, chip_ok)
     names = [site.name for site in scn.sites]
     for i, name in enumerate(names):
         if names.index(name) != i:
@@ -289,6 +290,28 @@ def _demand_problems(scn, lines, roadmap_chips: set, chip_ok) -> list[Problem]:
         close = difflib.get_close_matches(demand.policy, list(POLICIES), n=1)
         add(("demand", "policy"), f"unknown policy {demand.policy!r}",
             f"did you mean {close[0]!r}?" if close else f"choose one of {', '.join(POLICIES)}")
+    return problems
+
+
+def _economics_problems(scn, lines, roadmap_chips: set, chip_ok) -> list[Problem]:
+    """Sites and chips named in the economics section must be the scenario's own."""
+    econ = getattr(scn, "economics", None)
+    problems: list[Problem] = []
+    if econ is None:
+        return problems
+    sites = [site.name for site in scn.sites]
+    for name in econ.power_price.sites:
+        if name not in sites:
+            path = ("economics", "power_price", "sites", name)
+            close = difflib.get_close_matches(name, sites, n=2)
+            problems.append(Problem(format_path(path), f"no site named {name!r} in this scenario", _line_for(lines, path),
+                                    f"did you mean {', '.join(close)}?" if close else f"sites: {', '.join(sites)}"))
+    for name in (getattr(econ, "capex_per_chip_usd", None) or {}):
+        path = ("economics", "capex_per_chip", name)
+        chip_id = chip_ok(path, name)
+        if chip_id is not None and chip_id not in roadmap_chips:
+            problems.append(Problem(format_path(path), f"{name!r} is not in the roadmap", _line_for(lines, path),
+                                    "remove it, or add the chip to the roadmap"))
     return problems
 
 
