@@ -171,6 +171,6 @@ def test_pngs(plain_results, tmp_path):
 def test_run_without_a_ledger_says_so(plain_results, tmp_path):
     import dataclasses
 
-    bare = dataclasses.replace(plain_results, dataset=plain_results.dataset.drop_vars("cash_flow_usd"))
+    bare = dataclasses.replace(plain_results, dataset=plain_results.dataset.drop_vars(["cash_flow_usd", "cash_flow_lines_usd"]))
     text = report.write_html(bare, tmp_path / "bare.html").read_text()
     assert "cash_flow" not in chart_ids(text) and "no deal ledger" in text

@@ -282,10 +282,18 @@ def _ledger(scn, fleet: Fleet) -> dict | None:
 
     ledger = build_ledger(scn, fleet)
     net = np.stack([ledger.net_usd("lab"), ledger.net_usd("provider")], axis=-1)  # (sample, period, party)
+    flows = list(dict.fromkeys([*ledger.lab, *ledger.provider]))
+    lines = np.zeros(net.shape + (len(flows),))
+    for p, party_lines in enumerate((ledger.lab, ledger.provider)):
+        for f, name in enumerate(flows):
+            if name in party_lines:
+                lines[:, :, p, f] = party_lines[name]
     ds = xr.Dataset(
         {"cash_flow_usd": (("sample", "period", "party"), net,
-                           {"units": "USD", "long_name": "net cash flow of each party (positive: money in)"})},
-        coords={"party": ["lab", "provider"]},
+                           {"units": "USD", "long_name": "net cash flow of each party (positive: money in)"}),
+         "cash_flow_lines_usd": (("sample", "period", "party", "flow"), lines,
+                                 {"units": "USD", "long_name": "cash flow of each party by ledger line"})},
+        coords={"party": ["lab", "provider"], "flow": flows},
     )
     return {"dataset": ds, "json": ledger_json(scn, fleet, detail=False)}
 

@@ -299,37 +299,76 @@ def binding_section(results) -> Section:
                                     "deal's cap, or none); the label above each bar is the year's binding constraint.")
 
 
+_FLOW_LABELS = {
+    "investment_usd": "investment", "spend_usd": "cloud spend", "shortfall_usd": "take-or-pay shortfall",
+    "capex_chips_usd": "chips and servers", "capex_datacenter_usd": "datacenter build", "power_usd": "power",
+    "opex_usd": "operations and maintenance", "residual_usd": "book value at the end",
+}
+
+
 def cash_flow_section(results, ledger=None) -> Section:
-    """Cash flow per party, from the deal ledger: the hook for ``gigawatt.economics.ledger``.
+    """Cash flow per party, from the deal ledger: one panel per party.
 
     Parameters
     ----------
     results : gigawatt.results.Results
+        With ``cash_flow_lines_usd`` (sample, period, party, flow) in its
+        dataset, each panel stacks the party's yearly flows by ledger line [$B]
+        and draws its cumulative net flow.
     ledger : pandas.DataFrame, optional
-        Tidy ledger rows with columns ``period`` (date), ``party`` (str) and
-        ``cash_flow_usd`` (signed, [USD], positive = money in). When None, the
+        Tidy rows with columns ``period``, ``party`` and ``cash_flow_usd``
+        (signed [USD], positive = money in), used when the dataset has no lines:
+        then each panel shows the yearly net flow. When neither is there, the
         section says the ledger is not available.
 
     Returns
     -------
     Section
-        Cumulative cash flow per party [$B] over time.
     """
+    import pandas as pd
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
     key, title = "cash_flow", "Cash flow per party"
-    if ledger is None or len(ledger) == 0:
+    ds = results.dataset
+    if "cash_flow_lines_usd" in ds:
+        da = ds["cash_flow_lines_usd"].isel(sample=0)
+        frame = da.to_dataframe().reset_index()
+        frame = frame.rename(columns={"cash_flow_lines_usd": "usd"})
+    elif ledger is not None and len(ledger):
+        frame = ledger.rename(columns={"cash_flow_usd": "usd"}).assign(flow="net_usd")
+    else:
         return Section(key, title, None, "Not drawn: no deal ledger was given for this run.")
-    frame = ledger.copy()
-    frame["period"] = frame["period"].astype("datetime64[ns]")
-    fig = _figure("Cumulative cash flow per party", "cumulative cash flow [$B]")
-    for party, rows in frame.groupby("party", sort=False):
-        by_t = rows.groupby("period")["cash_flow_usd"].sum().sort_index()
-        fig.add_trace(go.Scatter(x=by_t.index, y=by_t.cumsum().values / USD_B, name=str(party),
-                                 hovertemplate="$%{y:,.1f}B"))
-    fig.add_hline(y=0, line_color="grey", line_width=1)
-    fig.update_xaxes(title_text="date")
-    return Section(key, title, fig, "Money in (positive) and out (negative) of each party, summed over time.")
+    frame["year"] = pd.to_datetime(frame["period"]).dt.year
+    parties = list(dict.fromkeys(frame["party"]))
+    fig = make_subplots(rows=len(parties), cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=[f"{party}: cash flow by year, and cumulative net" for party in parties])
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#17becf"]
+    colors = {flow: palette[i % len(palette)] for i, flow in enumerate(dict.fromkeys(frame["flow"]))}
+    shown: set = set()
+    for row, party in enumerate(parties, start=1):
+        rows = frame[frame["party"] == party]
+        yearly = rows.groupby(["year", "flow"], sort=False)["usd"].sum().unstack("flow").fillna(0.0)
+        for flow in yearly.columns:
+            if not np.any(np.abs(yearly[flow].values) > 1.0):
+                continue
+            fig.add_trace(go.Bar(x=yearly.index, y=yearly[flow].values / USD_B, name=_FLOW_LABELS.get(flow, flow),
+                                 marker_color=colors[flow], legendgroup=flow, showlegend=flow not in shown,
+                                 hovertemplate="%{x}: $%{y:,.1f}B"), row=row, col=1)
+            shown.add(flow)
+        net = yearly.sum(axis=1).cumsum()
+        fig.add_trace(go.Scatter(x=net.index, y=net.values / USD_B, name=f"{party}: cumulative net",
+                                 mode="lines+markers", line=dict(color="black", width=2),
+                                 hovertemplate="%{x}: $%{y:,.1f}B"), row=row, col=1)
+        fig.update_yaxes(title_text="$B", row=row, col=1)
+    layout = dict(_LAYOUT)
+    layout["height"] = 380 * len(parties)
+    layout["legend"] = dict(orientation="v", yanchor="top", y=1.0, xanchor="left", x=1.01)
+    layout["margin"] = dict(l=70, r=230, t=80, b=50)
+    fig.update_layout(barmode="relative", title=dict(text="Cash flow per party", x=0.01), **layout)
+    fig.update_xaxes(title_text="year", row=len(parties), col=1)
+    return Section(key, title, fig, "Money in (positive) and out (negative) of each party per year, by line of "
+                   "the deal ledger, and the running net; see `gigawatt ledger` for the table, NPV and IRR.")
 
 
 SECTION_BUILDERS: list[Callable] = [capacity_section, power_section, spend_section, inference_section,
