@@ -219,8 +219,9 @@ class Results:
         ``peak_fp8_flops``, ``energized_it_w``, ``binding``, ``price_usd_per_chip_h``.
         With demand in the scenario, the simulation adds ``allocated``
         (chips per workload), ``power_drawn_w``, ``energy_drawn_j``,
-        ``utilization``, ``inference_demand_tokens``, ``inference_served_tokens``
-        and ``training_flop``.
+        ``utilization``, ``inference_demand_tokens``, ``inference_served_tokens``,
+        ``inference_unmet_tokens``, ``training_flop`` and ``cash_flow_usd`` and
+        ``cash_flow_lines_usd`` (per party, from the deal ledger).
     events : list of dict
         One row per training run: ``name``, ``model``, ``chip``, ``site``,
         ``chips``, ``start``, ``finish``, ``deadline``, ``delay_days``, ``status``.

@@ -228,6 +228,8 @@ class Simulation:
                 "energy_drawn_j": (d4, self.energy_drawn_j(), {"units": "J", "long_name": "facility energy drawn"}),
                 "inference_demand_tokens": (("sample", "period", "workload"), demand, {"units": "1"}),
                 "inference_served_tokens": (("sample", "period", "workload"), served, {"units": "1"}),
+                "inference_unmet_tokens": (("sample", "period", "workload"), demand - served,
+                                           {"units": "1", "long_name": "tokens demanded but not served within targets"}),
                 "training_flop": (("sample", "period", "workload"), flop, {"units": "FLOP"}),
             },
             coords=coords,
