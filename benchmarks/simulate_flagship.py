@@ -28,14 +28,14 @@ def main() -> None:
     from gigawatt.fleet import build_fleet
     from gigawatt.fleet.demand import resolve_workloads
     from gigawatt.fleet.simulate import simulate
-    from gigawatt.fleet.throughput import fleet_throughput, flop_per_token
+    from gigawatt.fleet.throughput import compute_fleet_throughput, flop_per_token
     from gigawatt.scenario import load_scenario
 
     scn = load_scenario(args.scenario)
     fleet = build_fleet(scn)
     work = resolve_workloads(scn, fleet, flop_per_token)
     t0 = time.perf_counter()
-    th = fleet_throughput(fleet, work)
+    th = compute_fleet_throughput(fleet, work)  # without the on-disk cache
     print(f"throughput matrix (perf layer, once): {time.perf_counter() - t0:.3f} s")
 
     one = []
