@@ -22,12 +22,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from gigawatt.perf.goodput import FAILURES_PER_CHIP_HOUR
+from gigawatt.perf.goodput import FAILURES_PER_CHIP_HOUR, MIN_GOODPUT, training_goodput
 
-__all__ = ["FAILURES_PER_CHIP_HOUR", "MIN_GOODPUT", "expected_goodput", "sample_goodput"]
+__all__ = ["FAILURES_PER_CHIP_HOUR", "MIN_GOODPUT", "expected_goodput", "hours_lost_per_interruption",
+           "sample_goodput"]
 
-#: a run losing more than half its time would be re-engineered, not left running
-MIN_GOODPUT = 0.5
+
+def hours_lost_per_interruption(checkpoint_interval_s, restart_s):
+    """Job time one interruption costs: half a checkpoint interval of work, plus the restart [h].
+
+    >>> hours_lost_per_interruption(3600, 1800)
+    1.0
+    """
+    return checkpoint_interval_s / 7200.0 + restart_s / 3600.0
 
 
 def expected_goodput(n_chips, checkpoint_interval_s, restart_s, failures_per_chip_hour=FAILURES_PER_CHIP_HOUR):
@@ -55,13 +62,12 @@ def expected_goodput(n_chips, checkpoint_interval_s, restart_s, failures_per_chi
 
     Examples
     --------
-    16,384 chips, hourly checkpoints and a 10-minute restart: 1 - 0.3228 x (1/2 + 1/6) = 0.785.
+    16,384 chips, hourly checkpoints and a 10-minute restart: 1 - 0.3233 x (1/2 + 1/6) = 0.784.
 
     >>> round(float(expected_goodput(16384, 3600, 600)), 3)
-    0.785
+    0.784
     """
-    lost_h = np.asarray(checkpoint_interval_s, dtype=float) / 7200.0 + np.asarray(restart_s, dtype=float) / 3600.0
-    return np.maximum(1.0 - failures_per_chip_hour * np.asarray(n_chips, dtype=float) * lost_h, MIN_GOODPUT)
+    return training_goodput(n_chips, failures_per_chip_hour, hours_lost_per_interruption(checkpoint_interval_s, restart_s))
 
 
 def sample_goodput(rng: np.random.Generator, n_chips, hours, checkpoint_interval_s, restart_s,
@@ -87,5 +93,5 @@ def sample_goodput(rng: np.random.Generator, n_chips, hours, checkpoint_interval
     """
     n = np.asarray(n_chips, dtype=float)
     k = rng.poisson(failures_per_chip_hour * n * hours)
-    lost_h = k * (checkpoint_interval_s / 7200.0 + restart_s / 3600.0)
+    lost_h = k * hours_lost_per_interruption(checkpoint_interval_s, restart_s)
     return np.maximum(1.0 - lost_h / hours, MIN_GOODPUT)
