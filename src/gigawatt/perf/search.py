@@ -76,14 +76,27 @@ def layout_grid(arch: tf.Arch, hw: Hardware, *, n_chips: int, seq_len: int, glob
     for key, value in (fixed or {}).items():
         if value is not None:
             cand[key] = [int(value)]
-    mesh = np.meshgrid(*(np.asarray(cand[k], dtype=np.int64) for k in LAYOUT_KEYS), indexing="ij")
-    g = {k: a.ravel() for k, a in zip(LAYOUT_KEYS, mesh)}
-    model = g["tp"] * g["pp"] * g["cp"]
-    ok = (n_chips % model) == 0
-    dp = np.where(ok, n_chips // np.maximum(model, 1), 0)
-    ok &= dp >= 1
+    # The degrees (tp, pp, cp, ep) are crossed and filtered first; only the survivors are
+    # crossed with the rest (vpp, micro-batch, recompute, FSDP, schedule). The result is the
+    # full grid's filtered rows in the same (lexicographic) order, at a fraction of the work.
+    outer, inner = LAYOUT_KEYS[:4], LAYOUT_KEYS[4:]
+    n_total = int(np.prod([len(cand[k]) for k in LAYOUT_KEYS]))
+    mesh = np.meshgrid(*(np.asarray(cand[k], dtype=np.int64) for k in outer), indexing="ij")
+    head = {k: a.ravel() for k, a in zip(outer, mesh)}
+    model = head["tp"] * head["pp"] * head["cp"]
+    keep = (n_chips % model) == 0
+    dp_head = np.where(keep, n_chips // np.maximum(model, 1), 0)
+    keep &= dp_head >= 1
+    keep &= ((dp_head * head["cp"] * head["tp"]) % head["ep"]) == 0  # experts are carved out of tp x cp x dp (etp = 1)
+    head = {k: v[keep] for k, v in head.items()}
+    mesh = np.meshgrid(*(np.asarray(cand[k], dtype=np.int64) for k in inner), indexing="ij")
+    tail = {k: a.ravel() for k, a in zip(inner, mesh)}
+    n_head, n_tail = head["tp"].size, tail["vpp"].size
+    g = {k: np.repeat(v, n_tail) for k, v in head.items()}
+    g.update({k: np.tile(v, n_head) for k, v in tail.items()})
+    dp = np.repeat(dp_head[keep], n_tail)
+    ok = np.ones(n_head * n_tail, dtype=bool)
     ok &= (global_batch_seqs % np.maximum(dp * g["micro_batch"], 1)) == 0
-    ok &= ((dp * g["cp"] * g["tp"]) % g["ep"]) == 0  # experts are carved out of tp x cp x dp (etp = 1)
     ok &= g["pp"] * g["vpp"] <= arch.layers
     ok &= (g["pp"] > 1) | (g["vpp"] == 1)
     ok &= (g["fsdp"] == 0) | (g["pp"] == 1)
@@ -95,7 +108,7 @@ def layout_grid(arch: tf.Arch, hw: Hardware, *, n_chips: int, seq_len: int, glob
     ok &= ~dual | ((g["pp"] % 2 == 0) & (m % 2 == 0))
     out = {k: v[ok] for k, v in g.items()}
     out["dp"] = dp[ok]
-    out["n_candidates"] = np.asarray(ok.size)
+    out["n_candidates"] = np.asarray(n_total)
     return out
 
 
