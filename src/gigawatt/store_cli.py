@@ -159,6 +159,8 @@ _SCALES = (("_usd", 1e9, "$B"), ("_w", 1e9, "GW"), ("_j", 3.6e15, "TWh"), ("_flo
 def _scaled(key: str, v):
     """Numbers whose key ends in an SI unit suffix, in the report's units (GW, $B, TWh)."""
     leaf = key.rsplit(".", 1)[-1]
+    if "_per_" in leaf:  # a rate (USD per W, per chip-hour...): the suffix is not its unit
+        return v
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         for suffix, scale, unit in _SCALES:
             if leaf.endswith(suffix):
