@@ -110,11 +110,14 @@ def bucket_index(n_chips):
 
 @functools.cache
 def _model_fingerprint() -> str:
-    """A hash of everything the throughput depends on: perf code, calibration and catalog data."""
+    """A hash of everything the throughput depends on: this module, perf code, calibration and catalog data."""
     import hashlib
     from importlib import resources
 
+    from pathlib import Path
+
     h = hashlib.sha256()
+    h.update(Path(__file__).read_bytes())  # this module's own rules (job sizes, batch rounding)
     for package in ("gigawatt.perf", "gigawatt.catalog"):
         root = resources.files(package)
         for path in sorted(_walk(root), key=lambda p: str(p)):
