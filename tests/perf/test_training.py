@@ -122,3 +122,25 @@ def test_mla_selective_recompute_drops_up_projected_kv():
     assert up == pytest.approx(2 * 60 * 512 * 128 * 256)
     assert float(tf.recompute_flops_per_token(mla, 4096, 1)) == pytest.approx(
         float(tf.attention_core_flops_per_token(mla, 4096)) + up)
+
+
+def test_expert_gemm_rows_follow_the_sequence_parallel_shard(h100, monkeypatch):
+    # with expert TP 1, each TP rank dispatches its own sequence-parallel shard: an expert's GEMM
+    # sees tokens_mb/tp·ep·k/E rows; with expert TP = TP the shards are gathered: tokens_mb·ep·k/E
+    import gigawatt.perf.training as tr
+
+    rows = []
+    real = tr.gemm_efficiency
+
+    def spy(width, tokens, *args):
+        rows.append(float(np.asarray(tokens)))
+        return real(width, tokens, *args)
+
+    monkeypatch.setattr(tr, "gemm_efficiency", spy)
+    a = tf.Arch("moe", 4, 2048, 16, 4, 128, 768, 32000, moe_experts=128, moe_active=8, moe_d_ff=768)
+    kw = dict(n_chips=64, seq_len=4096, global_batch_seqs=64, ep=8, micro_batch=1, recompute=0,
+              cal=calibration_for("h100-sxm"))
+    training_step(a, h100, tp=2, etp=1, **kw)
+    assert rows[-1] == 4096 / 2 * 8 * 8 / 128  # dense call first, expert call last
+    training_step(a, h100, tp=2, etp=2, **kw)
+    assert rows[-1] == 4096 * 8 * 8 / 128

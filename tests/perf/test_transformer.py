@@ -93,3 +93,22 @@ def test_from_model_matches_catalog():
     for model in models().values():
         arch = tf.Arch.from_model(model)
         assert arch.params_total == pytest.approx(model.params_total, rel=0.06), model.id
+
+
+def test_expert_load_imbalance_matches_random_routing():
+    # Monte Carlo of random top-k routing (Megatron's force-balanced benchmarks): the busiest
+    # of ep ranks, each holding E/ep experts, against the closed form
+    rng = np.random.default_rng(0)
+    for n, experts, k, ep in [(2048, 128, 8, 8), (512, 128, 8, 32), (4096, 8, 2, 8)]:
+        a = tf.Arch("moe", 1, 1024, 8, 8, 128, 1024, 1000, moe_experts=experts, moe_active=k, moe_d_ff=512)
+        ratios = []
+        for _ in range(40):
+            picks = np.argsort(rng.random((n, experts)), axis=1)[:, :k]
+            load = np.bincount(picks.ravel() // (experts // ep), minlength=ep)
+            ratios.append(load.max() / load.mean())
+        # the normal approximation of the busiest rank's excess load holds within 20% of it
+        assert float(tf.expert_load_imbalance(a, n, ep)) - 1.0 == pytest.approx(np.mean(ratios) - 1.0, rel=0.2)
+    a = tf.Arch("moe", 1, 1024, 8, 8, 128, 1024, 1000, moe_experts=128, moe_active=8, moe_d_ff=512)
+    assert float(tf.expert_load_imbalance(a, 4096, 1)) == 1.0  # one rank holds every expert
+    dense = tf.Arch("dense", 1, 1024, 8, 8, 128, 1024, 1000)
+    assert float(tf.expert_load_imbalance(dense, 4096, 8)) == 1.0

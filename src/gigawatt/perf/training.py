@@ -320,7 +320,11 @@ def training_step(
     eff_dense = gemm_efficiency(arch.d_model / tp, tokens_mb, e_max, cal.matmul_half_width, cal.matmul_half_tokens)
     if arch.is_moe:
         expert_tp = _expert_tp(tp, ep, etp)
-        tokens_per_expert = tokens_mb * ep * arch.moe_active / arch.moe_experts
+        # tokens one expert-parallel group dispatches: each of its ep ranks brings its (sequence-
+        # parallel) share tokens_mb/tp, all-gathered over the expert-TP group of etp ranks
+        tokens_ep_group = tokens_mb * ep * expert_tp / tp
+        # M dimension of each expert's GEMM (its n/(n + n_half) factor is the row-tile padding)
+        tokens_per_expert = tokens_ep_group * arch.moe_active / arch.moe_experts
         eff_expert = gemm_efficiency(
             np.minimum(arch.moe_d_ff / expert_tp, arch.d_model), tokens_per_expert, e_max,  # smaller GEMM side
             cal.expert_half_width, cal.matmul_half_tokens,
@@ -337,6 +341,8 @@ def training_step(
     hbm_rate = hw.hbm_bw_bytes_per_s * cal.hbm_eff
     elem_bytes = tf.activation_bytes_per_token_layer(arch, tp, 0) * tokens_mb * (arch.layers / pp) * 2.0 * 3.0
     if arch.is_moe:
+        # token permutation and unpermutation around the experts: k copies of each token's
+        # d-vector read and written twice in the forward pass (4 passes), twice that backward
         elem_bytes = elem_bytes + 4.0 * arch.moe_active * arch.d_model * 2.0 * 3.0 * tokens_mb / tp * (arch.moe_layers / pp)
     if precision.lower() in ("fp8", "fp4"):
         # low-precision GEMMs quantize each input and output gradient: read the 16-bit tensor

@@ -27,6 +27,14 @@ References
 .. [3] A. Chowdhery et al., "PaLM", 2022, appendix B (6N + 12·L·H·Q·T).
 .. [4] DeepSeek-AI, "DeepSeek-V2" (2024) and "DeepSeek-V3 Technical Report"
    (2024): multi-head latent attention, shared and routed experts.
+.. [5] M. Raab and A. Steger, "'Balls into Bins' - A Simple and Tight Analysis",
+   RANDOM 1998, LNCS 1518: with m ≫ n·ln n balls thrown into n bins the fullest bin holds
+   m/n + sqrt(2·(m/n)·ln n)·(1+o(1)).
+.. [6] D. Lepikhin et al., "GShard", ICLR 2021, and W. Fedus et al., "Switch Transformers",
+   JMLR 2022, sec. 2.2: expert capacity (capacity factor) exists because per-expert loads
+   fluctuate around their mean; the busiest expert sets the layer's time.
+.. [7] G. Blom, "Statistical Estimates and Transformed Beta-Variables", Wiley 1958: the
+   expected largest of m standard normal variables is about Φ⁻¹((m - 0.375)/(m + 0.25)).
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 import numpy as np
+from scipy.special import ndtri
 
 __all__ = [
     "Arch",
@@ -53,6 +62,7 @@ __all__ = [
     "tp_allreduce_bytes_per_layer",
     "dp_gradient_bytes",
     "ep_alltoall_bytes_per_layer",
+    "expert_load_imbalance",
     "pp_p2p_bytes",
 ]
 
@@ -483,6 +493,62 @@ def ep_alltoall_bytes_per_layer(arch: Arch, tokens: Any, ep: Any, bytes_per_valu
     """
     e = np.asarray(ep, dtype=float)
     return 4.0 * (e - 1.0) / e * np.asarray(tokens, dtype=float) * arch.moe_active * arch.d_model * bytes_per_value
+
+
+def expert_load_imbalance(arch: Arch, tokens: Any, ep: Any) -> np.ndarray:
+    """Expected load of the busiest expert-parallel rank over the mean load, for random top-k routing [1].
+
+    Parameters
+    ----------
+    arch : Arch
+        Model architecture (``moe_experts`` E, ``moe_active`` k).
+    tokens : array_like
+        Tokens one expert-parallel group dispatches per MoE layer and micro-batch [tokens].
+    ep : array_like
+        Expert-parallel ranks, each holding ``E/ep`` experts [1].
+
+    Returns
+    -------
+    ndarray
+        ``E[max_r L_r] / E[L_r]`` [1]; 1 without expert parallelism or for a dense model.
+
+    Notes
+    -----
+    Each of the ``n`` tokens picks ``k`` distinct experts uniformly at random (what
+    Megatron-Core's ``moe_router_force_load_balancing`` benchmarks do with random router
+    logits, and what a perfectly balanced router does on average). The share of a token's
+    ``k`` picks landing on one rank's ``g = E/ep`` experts is hypergeometric, so the rank's
+    load ``L_r`` has mean ``μ = n·k/ep`` and variance
+    ``σ² = n·k·(1/ep)(1-1/ep)(E-k)/(E-1)``. With ``μ`` in the thousands the loads are close
+    to normal, and the busiest of ``ep`` ranks carries ``μ + z_ep·σ`` with
+    ``z_ep = Φ⁻¹((ep - 0.375)/(ep + 0.25))`` (Blom [7]_; ``sqrt(2·ln ep)`` asymptotically,
+    the balls-into-bins bound of Raab and Steger [5]_)::
+
+        f = 1 + z_ep · sqrt((ep-1)(E-k) / ((E-1)·n·k))
+
+    The busiest rank sets the time of the MoE layer (its combine all-to-all waits for
+    it) [6]_. A trained router with an auxiliary balancing loss is at least this
+    imbalanced; the term is then a lower bound. It agrees with a Monte Carlo of the
+    routing (``tests/perf/test_transformer.py``). :func:`gigawatt.perf.training.training_step`
+    does not apply it: at training's token counts (8K-131K tokens per EP group on every
+    published MoE row) ``f`` is 1.005-1.03 and it did not improve the backtest (docs/perf.md,
+    "MoE routing load imbalance"); it matters for decode-sized batches on many ranks.
+
+    Examples
+    --------
+    >>> a = Arch("qwen3-30b-a3b", 48, 2048, 32, 4, 128, 768, 151936, moe_experts=128, moe_active=8, moe_d_ff=768)
+    >>> round(float(expert_load_imbalance(a, 8 * 8192, 8)), 4)  # 16 H100: EP8, 8,192 tokens per rank
+    1.0051
+    >>> round(float(expert_load_imbalance(a, 8 * 512, 8)), 3)  # 512 tokens per rank
+    1.02
+    """
+    e = np.maximum(np.asarray(ep, dtype=float), 1.0)
+    n = np.maximum(np.asarray(tokens, dtype=float), 1.0)
+    if not arch.is_moe or arch.moe_experts <= 1:
+        return np.ones(np.broadcast(e, n).shape)
+    big, k = float(arch.moe_experts), float(max(arch.moe_active, 1))
+    z = ndtri((e - 0.375) / (e + 0.25))
+    return 1.0 + np.where(e > 1.0, z, 0.0) * np.sqrt((e - 1.0) * (big - k) / ((big - 1.0) * n * k))
 
 
 def pp_p2p_bytes(arch: Arch, tokens: Any, tp: Any, bytes_per_value: float = 2.0) -> np.ndarray:
