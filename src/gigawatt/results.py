@@ -296,7 +296,7 @@ def _ledger(scn, fleet: Fleet) -> dict | None:
                                  {"units": "USD", "long_name": "cash flow of each party by ledger line"})},
         coords={"party": ["lab", "provider"], "flow": flows},
     )
-    return {"dataset": ds, "json": ledger_json(scn, fleet, detail=False)}
+    return {"dataset": ds, "json": ledger_json(scn, fleet, detail=False, ledger=ledger)}
 
 
 def build_results(scn, fleet: Fleet, scenario_text: str, timings_s: dict | None = None, simulation=None) -> Results:

@@ -542,7 +542,8 @@ def _epoch_tco() -> float:
     return cost_defaults()["epoch_tco_usd_per_w_year"]
 
 
-def ledger_json(scn, fleet, discount: float | None = None, detail: bool = True) -> dict[str, Any]:
+def ledger_json(scn, fleet, discount: float | None = None, detail: bool = True,
+                ledger: Ledger | None = None) -> dict[str, Any]:
     """The ledger's summary as plain JSON-ready values (SI; None where undefined).
 
     Parameters
@@ -554,6 +555,8 @@ def ledger_json(scn, fleet, discount: float | None = None, detail: bool = True) 
     detail : bool
         Add the yearly lines of both parties, the provider's cost by chip and
         year, the source of each cost input, and notes.
+    ledger : Ledger, optional
+        One already built by :func:`build_ledger` for the same inputs.
 
     Returns
     -------
@@ -562,7 +565,7 @@ def ledger_json(scn, fleet, discount: float | None = None, detail: bool = True) 
         "implied_usd_per_chip_hour", "implied_usd_per_mw_year", ...,
         "years": {"lab": [...], "provider": [...]}, "tco_by_year": [...], "notes": [...]}``
     """
-    ledger = build_ledger(scn, fleet, discount)
+    ledger = ledger if ledger is not None else build_ledger(scn, fleet, discount)
     out = dict(ledger.summary)
     if not detail:
         return out
