@@ -79,6 +79,20 @@ def test_leave_one_group_out():
     # held-out error of a refit without each group (issue 3's "rows the model has not seen")
     res = fit.leave_one_group_out()
     assert res["training"]["n"] == 42 and res["inference"]["n"] == 34
-    assert res["training"]["median_abs_error"] <= 0.07  # 0.059 today
-    assert res["inference"]["median_abs_error"] <= 0.23  # 0.213 today
+    assert res["training"]["median_abs_error"] <= 0.07  # 0.063 today
+    assert res["inference"]["median_abs_error"] <= 0.19  # 0.171 today (0.213 without the prior's pull)
     assert all(h["error"] is not None and math.isfinite(h["error"]) for p in res.values() for h in p["rows"])
+
+
+def test_prior_pulls_a_thinly_supported_coefficient_toward_its_default(monkeypatch):
+    # CDNA's serving efficiency rests on five rows; a strong pull keeps it at the generic 1.0,
+    # no pull lets the rows alone set it, and the file's weight lands in between
+    target = [t for t in fit.FITTED if (t.scope, t.coeff) == ("cdna", "serving_eff_ratio")]
+    default = calibration_for("generic").serving_eff_ratio
+    values = {}
+    for w in (0.0, fit.PRIOR_WEIGHT, 100.0):
+        monkeypatch.setattr(fit, "PRIOR_WEIGHT", w)
+        values[w] = fit.refit(targets=target)["cdna"]["serving_eff_ratio"]
+    assert values[100.0] == pytest.approx(default)
+    assert abs(math.log(values[0.0] / default)) >= abs(math.log(values[fit.PRIOR_WEIGHT] / default))
+    assert values[0.0] < 0.9  # the MLPerf MI300X/MI325X rows alone want well below training efficiency

@@ -69,6 +69,12 @@ SWEEPS = 4
 #: a row counts at most this |log error| in a fit (a robust, capped loss: a row the model cannot
 #: explain, e.g. a 3x miss, must not drag a coefficient that every other row of the family sets)
 ROBUST_CAP = math.log(1.35)
+#: weight ``w`` of the pull toward the generic default ``v0``: the score adds ``w/n · log(v/v0)²``
+#: for a coefficient fitted on ``n`` rows (a log-normal prior; MAP instead of least error), so a
+#: coefficient that few rows set stays nearer its physical default. 0.1 was chosen by the
+#: leave-one-group-out check over 0-1 (held-out mean |error| 10.5% -> 10.0% training,
+#: 34.8% -> 28.6% inference; in-sample medians unchanged)
+PRIOR_WEIGHT = 0.1
 _FAMILIES = {"ampere", "hopper", "blackwell", "tpu", "neuron", "cdna"}
 _GRID = [0.7, 0.78, 0.85, 0.9, 0.94, 0.97, 1.0, 1.03, 1.06, 1.1, 1.16, 1.25, 1.4]
 _BOUNDS = {"ep_overlap": (0.0, 0.9), "matmul_eff": (0.2, 0.85), "matmul_eff_fp8": (0.15, 0.75),
@@ -161,8 +167,10 @@ def refit(rows: dict[str, list[dict[str, str]]] | None = None, targets: Iterable
             active.append((t, acting))
     # fit each family's (and its chips') coefficients together, from a neutral start
     generic = calibration_for("generic")
+    prior: dict[str, dict[str, float]] = {}
     for t, _ in active:
         values.setdefault(t.scope, {})[t.coeff] = _current(t) if start == "file" else float(getattr(generic, t.coeff))
+        prior.setdefault(t.scope, {})[t.coeff] = float(getattr(generic, t.coeff))
     for _ in range(sweeps):
         for t, acting in active:
             # every row the coefficient acts on, scored with all current values
@@ -176,6 +184,7 @@ def refit(rows: dict[str, list[dict[str, str]]] | None = None, targets: Iterable
                     continue
                 with overridden(values):
                     score = statistics.fmean(_log_errors(acting, t.file))
+                score += PRIOR_WEIGHT / len(acting) * math.log(v / prior[t.scope][t.coeff]) ** 2
                 if score < best - 1e-9:
                     best, best_v = score, v
             values[t.scope][t.coeff] = best_v
