@@ -80,7 +80,7 @@ def test_leave_one_group_out():
     res = fit.leave_one_group_out()
     assert res["training"]["n"] == 42 and res["inference"]["n"] == 34
     assert res["training"]["median_abs_error"] <= 0.07  # 0.063 today
-    assert res["inference"]["median_abs_error"] <= 0.19  # 0.171 today (0.213 without the prior's pull)
+    assert res["inference"]["median_abs_error"] <= 0.18  # 0.163 today (0.213 without the prior's pull and the TP head sharding)
     assert all(h["error"] is not None and math.isfinite(h["error"]) for p in res.values() for h in p["rows"])
 
 

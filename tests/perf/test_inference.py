@@ -27,6 +27,36 @@ def test_kv_capacity_by_hand(h100, llama2_70b):
     assert kv_capacity_tokens(llama2_70b, h100, 1, precision="bf16") < 0  # 138 GB of weights on one 80 GB chip
 
 
+def test_kv_capacity_with_kv_heads_copied_over_tp(h100, llama2_70b):
+    # 8 KV heads on 32 ranks: each rank keeps the KV head its 2 query heads use, so the
+    # replica holds 4 copies of the cache, and the K and V projections (2·8192·1024 per
+    # layer) are copied 4 times too: 3 extra copies over 80 layers in 16-bit
+    cal = calibration_for("h100-sxm")
+    extra = 80 * 2 * 8192 * 8 * 128 * 3 * 2.0
+    free = cal.usable_hbm_frac * 80e9 * 32 - weight_bytes(llama2_70b, "bf16") - extra
+    got = kv_capacity_tokens(llama2_70b, h100, 32, precision="bf16", tp=32)
+    assert got == pytest.approx(free / (4 * 2 * 80 * 8 * 128 * 2))
+    # at tp 8 every rank has its own KV head: no copies
+    assert kv_capacity_tokens(llama2_70b, h100, 8, precision="bf16", tp=8) == pytest.approx(
+        kv_capacity_tokens(llama2_70b, h100, 8, precision="bf16"))
+
+
+def test_padded_heads_cost_prefill_time(h100):
+    # 40 heads of 128 on 32 ranks run as 64 heads; 32 heads of 160 have the same width and
+    # divide evenly. Unpadded, the two do the same work (ratio 1.0); padded, the attention
+    # core and the Q/K/V/O projections do 1.6x, which a very long prompt approaches
+    from gigawatt.perf.transformer import Arch
+
+    a40 = Arch("mha-40", 40, 5120, 40, 40, 128, 13824, 32000, attention="mha")
+    a32 = Arch("mha-32", 40, 5120, 32, 32, 160, 13824, 32000, attention="mha")
+    ratio = float(prefill_time_s(a40, h100, batch=1, input_len=512000, tp=32)) / float(
+        prefill_time_s(a32, h100, batch=1, input_len=512000, tp=32))
+    assert 1.4 < ratio < 1.6
+    same = float(prefill_time_s(a40, h100, batch=1, input_len=512000, tp=8)) / float(
+        prefill_time_s(a32, h100, batch=1, input_len=512000, tp=8))
+    assert same == pytest.approx(1.0, abs=0.01)
+
+
 def test_batch1_decode_is_memory_bound(h100, llama2_70b):
     cal = calibration_for("h100-sxm")
     t = float(decode_step_time_s(llama2_70b, h100, batch=1, context=1000, tp=8, precision="fp8"))

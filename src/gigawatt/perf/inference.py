@@ -63,13 +63,16 @@ def weight_bytes(arch: tf.Arch, precision: str = "bf16") -> float:
 
 
 def kv_capacity_tokens(arch: tf.Arch, hw: Hardware, chips: float, *, precision: str = "bf16",
-                       kv_bytes_per_value: float = 2.0, cal: Calibration | None = None) -> float:
+                       kv_bytes_per_value: float = 2.0, cal: Calibration | None = None, tp: int = 1) -> float:
     """Tokens of KV cache that fit on ``chips`` chips after the weights [tokens].
 
     Notes
     -----
-    ``(f_usable · HBM · chips - W) / kv_bytes_per_token``; negative means the
-    weights do not fit.
+    ``(f_usable · HBM · chips - W) / (kv_bytes_per_token · f_kv)``; negative means the
+    weights do not fit. ``W`` includes the attention weights that padding heads to a
+    multiple of ``tp`` adds, and ``f_kv`` is the KV replication of
+    :func:`gigawatt.perf.transformer.tp_head_sharding` (KV heads copied when there are
+    fewer than ``tp``; MLA's latent on every rank).
 
     Examples
     --------
@@ -81,8 +84,10 @@ def kv_capacity_tokens(arch: tf.Arch, hw: Hardware, chips: float, *, precision: 
     350
     """
     cal = cal or calibration_for(hw.chip)
-    free = cal.usable_hbm_frac * hw.hbm_bytes * chips - weight_bytes(arch, precision)
-    return free / tf.kv_cache_bytes_per_token(arch, kv_bytes_per_value)
+    _, kv_factor, extra = tf.tp_head_sharding(arch, tp)
+    weights = weight_bytes(arch, precision) + extra * BYTES_PER_PARAM.get(precision.lower(), 2.0)
+    free = cal.usable_hbm_frac * hw.hbm_bytes * chips - weights
+    return free / (tf.kv_cache_bytes_per_token(arch, kv_bytes_per_value) * kv_factor)
 
 
 def _touched_weight_bytes(arch: tf.Arch, precision: str, tokens: np.ndarray) -> np.ndarray:
@@ -130,7 +135,9 @@ def iteration_time_s(arch: tf.Arch, hw: Hardware, *, decode_tokens: Any, decode_
     GEMMs and attention each take the larger of their compute and memory time:
     ``t = max((d+p)·2N / R, W_touched / BW) + max(A / R_attn, (d·c_d + p)·kv / BW) + t_tp + t_0``
     with ``A = (d·c_d + p·c_p)·2·L·H·(d_qk + d_v)``, ``R = n·peak·e_mm·e_serve``,
-    ``BW = n·HBM·e_hbm`` and ``t_tp = 2L·(latency + (1-o_tp)·2(t-1)/t·(d+p)·h·2 / bw)``.
+    ``BW = n·HBM·e_hbm`` (the head padding and KV copies of tensor parallelism,
+    :func:`gigawatt.perf.transformer.tp_head_sharding`, enter ``N``, ``W``, ``H`` and
+    ``kv``) and ``t_tp = 2L·(latency + (1-o_tp)·2(t-1)/t·(d+p)·h·2 / bw)``.
     """
     cal = cal or calibration_for(hw.chip)
     d = np.asarray(decode_tokens, dtype=float)
@@ -139,8 +146,10 @@ def iteration_time_s(arch: tf.Arch, hw: Hardware, *, decode_tokens: Any, decode_
     cp_ = np.asarray(prefill_context, dtype=float)
     chips = float(tp * pp)
     tokens = d + p
-    attn_per_ctx = 2.0 * arch.layers * arch.n_heads * (arch.qk_head_dim + arch.v_dim)
-    matmul = 2.0 * arch.matmul_params_active
+    # heads padded to a multiple of tp, KV heads (or MLA's latent) copied on the ranks that share them
+    q_factor, kv_factor, extra_params = tf.tp_head_sharding(arch, tp)
+    attn_per_ctx = 2.0 * arch.layers * arch.n_heads * (arch.qk_head_dim + arch.v_dim) * q_factor
+    matmul = 2.0 * (arch.matmul_params_active + extra_params)
     peak = hw.peak(precision)
     e_max = cal.matmul_peak_eff(precision)
     eff = gemm_efficiency(arch.d_model / tp, np.maximum(tokens, 1.0), e_max, cal.matmul_half_width, cal.matmul_half_tokens)
@@ -149,8 +158,9 @@ def iteration_time_s(arch: tf.Arch, hw: Hardware, *, decode_tokens: Any, decode_
     hbm = chips * hw.hbm_bw_bytes_per_s * cal.hbm_eff
     # GEMMs and attention are separate kernels, each bound by compute or by its own memory traffic
     gemm_compute = tokens * matmul / (eff * chips * peak)
-    gemm_memory = _touched_weight_bytes(arch, precision, tokens) / hbm
-    kv_token = tf.kv_cache_bytes_per_token(arch, kv_bytes_per_value)
+    extra_bytes = extra_params * BYTES_PER_PARAM.get(precision.lower(), 2.0)
+    gemm_memory = (_touched_weight_bytes(arch, precision, tokens) + extra_bytes) / hbm
+    kv_token = tf.kv_cache_bytes_per_token(arch, kv_bytes_per_value) * kv_factor
     attn_compute = (d * cd + p * cp_) * attn_per_ctx / (eff_attn * chips * peak)
     attn_memory = (d * cd + p) * kv_token / hbm
     compute = gemm_compute + attn_compute
@@ -244,7 +254,8 @@ def serve(arch: tf.Arch, hw: Hardware, *, n_chips: int, input_len: float, output
         kv_bytes_per_value = 1.0 if precision in ("fp8", "fp4") else 2.0
     chips = tp * pp
     replicas = n_chips / chips
-    cap = kv_capacity_tokens(arch, hw, chips, precision=precision, kv_bytes_per_value=kv_bytes_per_value, cal=cal)
+    cap = kv_capacity_tokens(arch, hw, chips, precision=precision, kv_bytes_per_value=kv_bytes_per_value, cal=cal,
+                             tp=tp)
     if cap <= 0:
         return {"error": f"the weights ({weight_bytes(arch, precision) / 1e9:.0f} GB at {precision}) do not fit "
                          f"on {chips} chips of {hw.hbm_bytes / 1e9:.0f} GB; raise tp or pp",

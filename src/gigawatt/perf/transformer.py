@@ -55,6 +55,7 @@ __all__ = [
     "forward_flops_per_token",
     "backward_flops_per_token",
     "kv_cache_bytes_per_token",
+    "tp_head_sharding",
     "activation_bytes_per_token_layer",
     "training_flops_per_token",
     "recompute_flops_per_token",
@@ -405,6 +406,46 @@ def kv_cache_bytes_per_token(arch: Arch, bytes_per_value: float = 2.0) -> float:
     if arch.attention == "mla":
         return float(arch.layers * (arch.kv_lora_rank + arch.qk_rope_head_dim) * bytes_per_value)
     return float(2 * arch.layers * arch.n_kv_heads * arch.head_dim * bytes_per_value)
+
+
+def tp_head_sharding(arch: Arch, tp: int) -> tuple[float, float, float]:
+    """What splitting attention heads over ``tp`` ranks costs beyond an even split [1], [1], [1].
+
+    Returns
+    -------
+    q_factor : float
+        Query heads computed over query heads the model has: ``tp·ceil(H/tp)/H``.
+        An engine pads the heads to a multiple of ``tp`` where they do not divide
+        (or refuses the layout; none runs a fraction of a head).
+    kv_factor : float
+        KV-cache bytes held (and read) by the replica over the model's KV bytes per
+        token: ``tp·ceil(KV/tp)/KV``. With fewer KV heads than ranks each rank keeps
+        a copy of the head its query heads use (vLLM, TensorRT-LLM and NxD Inference
+        replicate KV heads); MLA's latent is shared by every head, so every rank holds
+        all of it: ``tp``.
+    extra_params : float
+        Attention projection weights the padding adds, all layers [1].
+
+    Examples
+    --------
+    Llama 2 13B (40 MHA heads) on 32 NeuronCores pads to 64 heads; Llama 3 70B (8 KV
+    heads) on 32 ranks keeps 4 copies of each KV head:
+
+    >>> a = Arch("llama2-13b", 40, 5120, 40, 40, 128, 13824, 32000, attention="mha")
+    >>> tp_head_sharding(a, 32)[:2]
+    (1.6, 1.6)
+    >>> b = Arch("llama3-70b", 80, 8192, 64, 8, 128, 28672, 128256)
+    >>> tp_head_sharding(b, 32)[:2], tp_head_sharding(b, 8)[:2]
+    ((1.0, 4.0), (1.0, 1.0))
+    """
+    t = max(int(tp), 1)
+    q = math.ceil(arch.n_heads / t) * t / arch.n_heads
+    if arch.attention == "mla":
+        return q, float(t), 0.0
+    kv = math.ceil(arch.n_kv_heads / t) * t / arch.n_kv_heads
+    hd, d = arch.head_dim, arch.d_model
+    extra = arch.layers * (2.0 * d * arch.n_heads * hd * (q - 1.0) + 2.0 * d * arch.n_kv_heads * hd * (kv - 1.0))
+    return q, kv, float(extra)
 
 
 def activation_bytes_per_token_layer(arch: Arch, tp: Any, recompute: Any, *, sequence_parallel: bool = True) -> np.ndarray:
