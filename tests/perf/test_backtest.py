@@ -72,14 +72,16 @@ def test_training_chip_hours(result):
 
 def test_inference(result):
     errs = _abs(result["inference"]["rows"])
-    assert statistics.median(errs) <= 0.08  # target median <= 15%: met (0.071 today)
-    # target: none worse than 35%; today 3 rows miss it (trn1 Llama 2 13B TTFT at -66% and -74%;
-    # MLPerf Llama 3.1 405B on B200 at +200%, whose set's mean prompt length has no source)
-    assert sum(e > 0.35 for e in errs) <= 3
+    assert statistics.median(errs) <= 0.07  # target median <= 15%: met (0.063 today)
+    # target: none worse than 35%; today 2 rows miss it (trn1 Llama 2 13B TTFT at -66% and -74%)
+    assert sum(e > 0.35 for e in errs) <= 2
+    assert max(errs) <= 0.75
     by_id = {r["id"]: r for r in result["inference"]["rows"]}
     # the fixed-batch Llama 2 13B rows on 32 NeuronCores: 40 heads padded to 64 (+47%, +53% unpadded)
     for rid in ("aws-trn1-llama2-13b-b8-4096-4096-throughput", "aws-trn1-llama2-13b-b4-8192-8192-throughput"):
         assert abs(by_id[rid]["error"]) <= 0.32, rid
+    # MLPerf Llama 3.1 405B on B200, with MLCommons' published mean prompt of its set (9,400 tokens)
+    assert abs(by_id["mlperf51-llama31-405b-b200x8-offline"]["error"]) <= 0.10
     # the MLPerf OpenOrca rows, with the set's published mean prompt (222 tokens)
     for rid in ("mlperf41-llama2-70b-h100x8-offline", "mlperf41-llama2-70b-h100x8-server",
                 "mlperf51-llama2-70b-b200x8-offline", "mlperf51-llama2-70b-gb200x4-server",

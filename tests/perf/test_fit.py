@@ -42,9 +42,11 @@ def test_sourced_dataset_prompt_length():
     rows = {r["id"]: r for r in load_rows(_packaged("inference_runs.csv"))}
     # 5,463,976 prompt tokens over 24,576 samples
     assert row_input_len(rows["mlperf41-llama2-70b-h100x8-offline"]) == pytest.approx(5463976 / 24576, rel=1e-3)
+    # MLCommons' own figure for the 8,313-sample Llama 3.1 405B set (rounded to the hundred)
+    assert row_input_len(rows["mlperf51-llama31-405b-b200x8-offline"]) == 9400
     # a set without a sourced mean keeps the stated fallback (4 x output without a cap)
-    r405 = rows["mlperf51-llama31-405b-b200x8-offline"]
-    assert row_input_len(r405) == pytest.approx(4 * float(r405["output_len"]))
+    assert row_input_len({"output_len": "650", "conversion": "Dataset: some other set"}) == pytest.approx(2600)
+    assert row_input_len({"output_len": "650", "conversion": "prompts capped at 1,024 tokens"}) == 512
     # a given input length wins
     assert row_input_len({"input_len": "1000", "conversion": "24,576 OpenOrca samples"}) == 1000
 
@@ -80,7 +82,8 @@ def test_leave_one_group_out():
     res = fit.leave_one_group_out()
     assert res["training"]["n"] == 42 and res["inference"]["n"] == 34
     assert res["training"]["median_abs_error"] <= 0.07  # 0.063 today
-    assert res["inference"]["median_abs_error"] <= 0.18  # 0.163 today (0.213 without the prior's pull and the TP head sharding)
+    # target 15%: 0.135 today (0.213 before the prior's pull, the TP head sharding and the 405B set's prompt length)
+    assert res["inference"]["median_abs_error"] <= 0.15
     assert all(h["error"] is not None and math.isfinite(h["error"]) for p in res.values() for h in p["rows"])
 
 

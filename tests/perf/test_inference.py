@@ -114,3 +114,21 @@ def test_expert_parallel_and_kv_precision(h100):
     a = serve(moe, h100, kv_bytes_per_value=1.0, **kw)["kv_capacity_tokens"]
     b = serve(moe, h100, kv_bytes_per_value=2.0, **kw)["kv_capacity_tokens"]
     assert a == pytest.approx(2 * b)
+
+
+def test_mla_latent_copied_over_tp_unless_attention_is_data_parallel(h100):
+    # MLA's latent is shared by all heads, so tensor-parallel attention keeps it whole on every
+    # rank (8 copies on TP8); data-parallel attention keeps one copy but stores every rank's
+    # attention weights: capacity = (HBM - W - 7 x attention weights) / latent bytes
+    from gigawatt.perf.transformer import Arch, attention_params_per_layer, kv_cache_bytes_per_token
+
+    a = Arch("mla-moe", 8, 2048, 16, 16, 128, 4096, 32000, attention="mla", moe_experts=64, moe_active=6,
+             moe_d_ff=1024, kv_lora_rank=512, qk_rope_head_dim=64, qk_nope_head_dim=128, v_head_dim=128)
+    cal = calibration_for("h100-sxm")
+    per_token = kv_cache_bytes_per_token(a, 1.0)
+    free = cal.usable_hbm_frac * 80e9 * 8 - weight_bytes(a, "fp8")
+    assert kv_capacity_tokens(a, h100, 8, precision="fp8", kv_bytes_per_value=1.0, tp=8) == pytest.approx(
+        free / (8 * per_token))
+    copies = 7 * attention_params_per_layer(a) * 8 * 1.0
+    assert kv_capacity_tokens(a, h100, 8, precision="fp8", kv_bytes_per_value=1.0, tp=8, attention_dp=True) == \
+        pytest.approx((free - copies) / per_token)

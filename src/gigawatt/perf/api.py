@@ -111,13 +111,14 @@ def train_plan(model: str, chip: str, chips: int, *, tp: int | None = None, pp: 
 def serve_plan(model: str, chip: str, chips: int, *, input_len: float, output_len: float, tp: int | None = None,
                pp: int = 1, precision: str = "bf16", ttft_limit_s: float | None = None,
                tpot_limit_s: float | None = None, batch: int | None = None, system: str | None = None,
-               ep: int = 1, kv_precision: str | None = None) -> dict[str, Any]:
+               ep: int = 1, kv_precision: str | None = None, attention_dp: bool = False) -> dict[str, Any]:
     """Serving throughput of ``model`` on ``chips`` chips for one input/output mix.
 
     The regime is ``server`` when a TTFT or TPOT limit is given, ``latency`` with a
     fixed ``batch``, else ``offline``. With ``tp`` None, every power-of-two TP that
     divides the chips is tried and the one with the highest throughput kept.
-    ``ep`` shards the experts of an MoE model inside each replica; ``kv_precision``
+    ``ep`` shards the experts of an MoE model inside each replica; ``attention_dp`` runs
+    attention data-parallel over the TP ranks instead of splitting heads; ``kv_precision``
     (``bf16`` or ``fp8``) defaults to FP8 when the weights are FP8 or FP4.
     """
     from gigawatt.perf.inference import serve
@@ -137,12 +138,12 @@ def serve_plan(model: str, chip: str, chips: int, *, input_len: float, output_le
     for t in candidates:
         r = serve(arch, hw, n_chips=int(chips), input_len=input_len, output_len=output_len, tp=t, pp=pp,
                   precision=precision, regime=regime, batch=batch, ttft_limit_s=ttft_limit_s, tpot_limit_s=tpot_limit_s,
-                  ep=ep, kv_bytes_per_value=kv)
+                  ep=ep, kv_bytes_per_value=kv, attention_dp=attention_dp)
         if r.get("output_tokens_per_s") is None:
             errors.append(r.get("error", ""))
             continue
         if best is None or r["output_tokens_per_s"] > best["output_tokens_per_s"]:
-            best = {**r, "tp": t, "pp": pp}
+            best = {**r, "tp": t, "pp": pp, "attention_dp": attention_dp}
     if best is None:
         raise LayoutError(errors[-1] if errors else "no layout serves this model", "--tp" if tp else "--chips")
     return {"model": arch.name, "chip": hw.chip, "chips": int(chips), "regime": regime, "precision": precision,

@@ -144,6 +144,8 @@ def serve_command(
     tp: Optional[int] = typer.Option(None, "--tp", help="Tensor parallel degree per replica (searched if omitted)."),
     pp: int = typer.Option(1, "--pp", help="Pipeline parallel degree per replica."),
     ep: int = typer.Option(1, "--ep", help="Expert parallel degree per replica (MoE)."),
+    attention_dp: bool = typer.Option(False, "--attention-dp", help="Run attention data-parallel over the TP ranks "
+                                      "(whole sequences per rank; no KV copies), as engines do for MoE with --ep."),
     kv_precision: Optional[str] = typer.Option(None, "--kv-precision", help="bf16 or fp8 KV cache (default: fp8 with fp8/fp4 weights)."),
     batch: Optional[int] = typer.Option(None, "--batch", help="Fixed batch (latency regime)."),
     precision: str = typer.Option("bf16", "--precision", help="bf16, fp8 or fp4 weights and matmuls."),
@@ -159,7 +161,7 @@ def serve_command(
         _fail("--input/--output", "token counts must be positive", "e.g. --input 2000 --output 200")
     r = _run(lambda: serve_plan(model, chip, chips, input_len=input_len, output_len=output_len, tp=tp, pp=pp,
                                 precision=precision.lower(), ttft_limit_s=ttft_s, tpot_limit_s=tpot_s, batch=batch,
-                                system=system, ep=ep, kv_precision=kv_precision), _HINTS)
+                                system=system, ep=ep, kv_precision=kv_precision, attention_dp=attention_dp), _HINTS)
     if json_out:
         _print_json(r)
         return
@@ -169,7 +171,8 @@ def serve_command(
                     f"{input_len:.0f} in / {output_len:.0f} out)")
     t.add_column("quantity")
     t.add_column("value", justify="right")
-    t.add_row("replicas", f"{r['replicas']:.0f} of TP{r['tp']} x PP{r['pp']}")
+    attn = ", attention data-parallel" if r.get("attention_dp") else ""
+    t.add_row("replicas", f"{r['replicas']:.0f} of TP{r['tp']} x PP{r['pp']}{attn}")
     t.add_row("batch per replica", f"{r['batch']:.0f}")
     t.add_row("output tokens/s", f"{r['output_tokens_per_s']:,.0f}")
     t.add_row("output tokens/s per chip", f"{r['output_tokens_per_s_per_chip']:,.0f}")

@@ -63,7 +63,8 @@ def weight_bytes(arch: tf.Arch, precision: str = "bf16") -> float:
 
 
 def kv_capacity_tokens(arch: tf.Arch, hw: Hardware, chips: float, *, precision: str = "bf16",
-                       kv_bytes_per_value: float = 2.0, cal: Calibration | None = None, tp: int = 1) -> float:
+                       kv_bytes_per_value: float = 2.0, cal: Calibration | None = None, tp: int = 1,
+                       attention_dp: bool = False) -> float:
     """Tokens of KV cache that fit on ``chips`` chips after the weights [tokens].
 
     Notes
@@ -72,7 +73,8 @@ def kv_capacity_tokens(arch: tf.Arch, hw: Hardware, chips: float, *, precision: 
     weights do not fit. ``W`` includes the attention weights that padding heads to a
     multiple of ``tp`` adds, and ``f_kv`` is the KV replication of
     :func:`gigawatt.perf.transformer.tp_head_sharding` (KV heads copied when there are
-    fewer than ``tp``; MLA's latent on every rank).
+    fewer than ``tp``; MLA's latent on every rank). With ``attention_dp`` the attention
+    weights are copied on every rank instead and the KV cache is not.
 
     Examples
     --------
@@ -84,7 +86,7 @@ def kv_capacity_tokens(arch: tf.Arch, hw: Hardware, chips: float, *, precision: 
     350
     """
     cal = cal or calibration_for(hw.chip)
-    _, kv_factor, extra = tf.tp_head_sharding(arch, tp)
+    _, kv_factor, _, extra = _attention_sharding(arch, tp, attention_dp)
     weights = weight_bytes(arch, precision) + extra * BYTES_PER_PARAM.get(precision.lower(), 2.0)
     free = cal.usable_hbm_frac * hw.hbm_bytes * chips - weights
     return free / (tf.kv_cache_bytes_per_token(arch, kv_bytes_per_value) * kv_factor)
@@ -102,10 +104,26 @@ def _touched_weight_bytes(arch: tf.Arch, precision: str, tokens: np.ndarray) -> 
     return total - expert_bytes + expert_bytes * hit
 
 
+def _attention_sharding(arch: tf.Arch, tp: int, attention_dp: bool) -> tuple[float, float, float, float]:
+    """(query-head factor, KV factor, extra GEMM parameters, extra weight parameters) of a replica [1].
+
+    Tensor-parallel attention pads heads and copies KV heads
+    (:func:`gigawatt.perf.transformer.tp_head_sharding`); the padded and copied
+    projections are both computed and stored. Data-parallel attention (each rank runs
+    whole sequences, as engines do for MoE models with expert parallelism) splits
+    nothing: every rank stores all attention weights, ``(tp-1)`` extra copies, and
+    computes them only for its own sequences.
+    """
+    if attention_dp:
+        return 1.0, 1.0, 0.0, tf.attention_params_per_layer(arch) * arch.layers * (max(tp, 1) - 1.0)
+    q, kv, extra = tf.tp_head_sharding(arch, tp)
+    return q, kv, extra, extra
+
+
 def iteration_time_s(arch: tf.Arch, hw: Hardware, *, decode_tokens: Any, decode_context: Any,
                      prefill_tokens: Any = 0.0, prefill_context: Any = 0.0, tp: int = 1, pp: int = 1,
                      precision: str = "bf16", kv_bytes_per_value: float = 2.0,
-                     cal: Calibration | None = None, ep: int = 1) -> dict[str, np.ndarray]:
+                     cal: Calibration | None = None, ep: int = 1, attention_dp: bool = False) -> dict[str, np.ndarray]:
     """Time of one engine iteration of a replica: decode tokens plus prefilled prompt tokens [s].
 
     Parameters
@@ -124,6 +142,9 @@ def iteration_time_s(arch: tf.Arch, hw: Hardware, *, decode_tokens: Any, decode_
         Bytes per cached key or value element [B].
     ep : int
         Expert parallel degree inside the replica (MoE only) [1].
+    attention_dp : bool
+        Attention runs data-parallel over the ``tp`` ranks (whole sequences per rank,
+        attention weights on every rank) instead of splitting heads.
 
     Returns
     -------
@@ -147,7 +168,7 @@ def iteration_time_s(arch: tf.Arch, hw: Hardware, *, decode_tokens: Any, decode_
     chips = float(tp * pp)
     tokens = d + p
     # heads padded to a multiple of tp, KV heads (or MLA's latent) copied on the ranks that share them
-    q_factor, kv_factor, extra_params = tf.tp_head_sharding(arch, tp)
+    q_factor, kv_factor, extra_params, extra_weights = _attention_sharding(arch, tp, attention_dp)
     attn_per_ctx = 2.0 * arch.layers * arch.n_heads * (arch.qk_head_dim + arch.v_dim) * q_factor
     matmul = 2.0 * (arch.matmul_params_active + extra_params)
     peak = hw.peak(precision)
@@ -158,7 +179,7 @@ def iteration_time_s(arch: tf.Arch, hw: Hardware, *, decode_tokens: Any, decode_
     hbm = chips * hw.hbm_bw_bytes_per_s * cal.hbm_eff
     # GEMMs and attention are separate kernels, each bound by compute or by its own memory traffic
     gemm_compute = tokens * matmul / (eff * chips * peak)
-    extra_bytes = extra_params * BYTES_PER_PARAM.get(precision.lower(), 2.0)
+    extra_bytes = extra_weights * BYTES_PER_PARAM.get(precision.lower(), 2.0)
     gemm_memory = (_touched_weight_bytes(arch, precision, tokens) + extra_bytes) / hbm
     kv_token = tf.kv_cache_bytes_per_token(arch, kv_bytes_per_value) * kv_factor
     attn_compute = (d * cd + p * cp_) * attn_per_ctx / (eff_attn * chips * peak)
@@ -172,6 +193,8 @@ def iteration_time_s(arch: tf.Arch, hw: Hardware, *, decode_tokens: Any, decode_
         # the transfer part overlaps with compute as in training; the call latency does not
         # two all-reduces per layer; an expert-parallel MoE layer replaces the FFN one with its all-to-alls
         n_allreduce = 2.0 * arch.layers - (arch.moe_layers if (ep > 1 and arch.is_moe) else 0)
+        if attention_dp:  # no attention all-reduce; whole sequences stay on their rank
+            n_allreduce -= arch.layers
         comm = n_allreduce * (transfer * (1.0 - cal.tp_overlap) + cal.collective_latency_s)
     else:
         comm = np.zeros_like(tokens)
@@ -188,7 +211,7 @@ def iteration_time_s(arch: tf.Arch, hw: Hardware, *, decode_tokens: Any, decode_
 
 def prefill_time_s(arch: tf.Arch, hw: Hardware, *, batch: Any, input_len: Any, tp: int = 1, pp: int = 1,
                    precision: str = "bf16", kv_bytes_per_value: float = 2.0, cal: Calibration | None = None,
-                   ep: int = 1) -> np.ndarray:
+                   ep: int = 1, attention_dp: bool = False) -> np.ndarray:
     """Time to first token of a batch of prompts run in one prefill [s].
 
     Notes
@@ -201,22 +224,23 @@ def prefill_time_s(arch: tf.Arch, hw: Hardware, *, batch: Any, input_len: Any, t
     s = np.asarray(input_len, dtype=float)
     pre = iteration_time_s(arch, hw, decode_tokens=0.0, decode_context=0.0, prefill_tokens=b * s,
                            prefill_context=(s + 1.0) / 2.0, tp=tp, pp=pp, precision=precision,
-                           kv_bytes_per_value=kv_bytes_per_value, cal=cal, ep=ep)["time_s"]
+                           kv_bytes_per_value=kv_bytes_per_value, cal=cal, ep=ep, attention_dp=attention_dp)["time_s"]
     return pre
 
 
 def decode_step_time_s(arch: tf.Arch, hw: Hardware, *, batch: Any, context: Any, tp: int = 1, pp: int = 1,
                        precision: str = "bf16", kv_bytes_per_value: float = 2.0, cal: Calibration | None = None,
-                       ep: int = 1) -> np.ndarray:
+                       ep: int = 1, attention_dp: bool = False) -> np.ndarray:
     """Time per output token of a fixed batch decoding at ``context`` tokens [s]."""
     return iteration_time_s(arch, hw, decode_tokens=batch, decode_context=context, tp=tp, pp=pp, precision=precision,
-                            kv_bytes_per_value=kv_bytes_per_value, cal=cal, ep=ep)["time_s"]
+                            kv_bytes_per_value=kv_bytes_per_value, cal=cal, ep=ep, attention_dp=attention_dp)["time_s"]
 
 
 def serve(arch: tf.Arch, hw: Hardware, *, n_chips: int, input_len: float, output_len: float, tp: int = 1,
           pp: int = 1, precision: str = "bf16", kv_bytes_per_value: float | None = None,
           regime: str = "offline", batch: int | None = None, ttft_limit_s: float | None = None,
-          tpot_limit_s: float | None = None, cal: Calibration | None = None, ep: int = 1) -> dict[str, Any]:
+          tpot_limit_s: float | None = None, cal: Calibration | None = None, ep: int = 1,
+          attention_dp: bool = False) -> dict[str, Any]:
     """Throughput and latency of serving one request mix under continuous batching.
 
     Parameters
@@ -233,6 +257,8 @@ def serve(arch: tf.Arch, hw: Hardware, *, n_chips: int, input_len: float, output
         Latency limits of the ``server`` regime [s].
     ep : int
         Expert parallel degree inside a replica, at most ``tp·pp`` [1].
+    attention_dp : bool
+        Data-parallel attention inside the replica (see :func:`iteration_time_s`).
 
     Returns
     -------
@@ -255,7 +281,7 @@ def serve(arch: tf.Arch, hw: Hardware, *, n_chips: int, input_len: float, output
     chips = tp * pp
     replicas = n_chips / chips
     cap = kv_capacity_tokens(arch, hw, chips, precision=precision, kv_bytes_per_value=kv_bytes_per_value, cal=cal,
-                             tp=tp)
+                             tp=tp, attention_dp=attention_dp)
     if cap <= 0:
         return {"error": f"the weights ({weight_bytes(arch, precision) / 1e9:.0f} GB at {precision}) do not fit "
                          f"on {chips} chips of {hw.hbm_bytes / 1e9:.0f} GB; raise tp or pp",
@@ -263,7 +289,8 @@ def serve(arch: tf.Arch, hw: Hardware, *, n_chips: int, input_len: float, output
     ctx = input_len + output_len / 2.0
     if ep > chips:
         return {"error": f"ep {ep} exceeds the {chips} chips of a replica (tp x pp)", "output_tokens_per_s": None}
-    common = dict(tp=tp, pp=pp, precision=precision, kv_bytes_per_value=kv_bytes_per_value, cal=cal, ep=ep)
+    common = dict(tp=tp, pp=pp, precision=precision, kv_bytes_per_value=kv_bytes_per_value, cal=cal, ep=ep,
+                  attention_dp=attention_dp)
     if regime == "latency" or batch is not None:
         b = float(batch or 1)
         ttft = float(prefill_time_s(arch, hw, batch=b, input_len=input_len, **common))
@@ -407,10 +434,13 @@ def predict_row(row: dict[str, Any], hw: Hardware, *, devices_per_chip: float = 
     kv = 1.0 if (precision in ("fp8", "fp4") or re.search(r"fp8 kv|kv_cache_dtype fp8", note, re.I)) else 2.0
     regime = (row.get("scenario") or "offline").strip().lower()
     out_len = _f(row, "output_len") or 256.0
+    # a note that names data-parallel attention (TensorRT-LLM enable_attention_dp, SGLang/vLLM DP attention)
+    attention_dp = bool(re.search(r"attention[ _-]?dp|attention data[ -]parallel|dp[ _-]attention", note, re.I))
     res = serve(arch, hw, n_chips=int(round(n)), input_len=row_input_len(row), output_len=out_len, tp=tp, pp=pp,
                 precision=precision, kv_bytes_per_value=kv, regime=regime,
                 batch=int(_f(row, "batch")) if _f(row, "batch") else None,
-                ttft_limit_s=_f(row, "ttft_slo_s"), tpot_limit_s=_f(row, "tpot_slo_s"), ep=min(ep, tp * pp))
+                ttft_limit_s=_f(row, "ttft_slo_s"), tpot_limit_s=_f(row, "tpot_slo_s"), ep=min(ep, tp * pp),
+                attention_dp=attention_dp and tp > 1)
     if res.get("output_tokens_per_s") is None:
         return {"predicted": None, "reason": res.get("error", "no prediction"), "detail": res}
     kind = (row.get("measured_kind") or "").strip()
