@@ -132,3 +132,19 @@ def test_mla_latent_copied_over_tp_unless_attention_is_data_parallel(h100):
     copies = 7 * attention_params_per_layer(a) * 8 * 1.0
     assert kv_capacity_tokens(a, h100, 8, precision="fp8", kv_bytes_per_value=1.0, tp=8, attention_dp=True) == \
         pytest.approx((free - copies) / per_token)
+
+
+def test_serve_plan_searches_expert_parallel_and_data_parallel_attention_for_moe():
+    # DeepSeek-V3 (MLA) on 8 B200: head-split attention keeps the whole latent cache on all 8
+    # ranks, so the search prefers experts over the 8 ranks with data-parallel attention
+    from gigawatt.perf.api import serve_plan
+
+    best = serve_plan("deepseek-v3", "b200", 8, input_len=4000, output_len=1000, precision="fp8")
+    split = serve_plan("deepseek-v3", "b200", 8, input_len=4000, output_len=1000, precision="fp8", tp=8, ep=8,
+                       attention_dp=False)
+    assert (best["ep"], best["attention_dp"]) == (8, True)
+    assert best["kv_capacity_tokens"] > 5 * split["kv_capacity_tokens"]
+    assert best["output_tokens_per_s"] > split["output_tokens_per_s"]
+    # a dense model keeps ep 1 and head-split attention
+    dense = serve_plan("llama3.1-70b", "h100-sxm", 8, input_len=2000, output_len=200)
+    assert (dense["ep"], dense["attention_dp"]) == (1, False)

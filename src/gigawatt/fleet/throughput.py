@@ -67,7 +67,7 @@ def _training_rate(model_id: str, chip: str, system: str, n_chips: int, batch_to
 def _inference_rate(model_id: str, chip: str, system: str, input_len: float, output_len: float, precision: str,
                     ttft_s: float | None, tpot_s: float | None, agentic: tuple | None) -> tuple[float, str]:
     from gigawatt.perf.hardware import Hardware
-    from gigawatt.perf.inference import agentic_task, serve
+    from gigawatt.perf.inference import agentic_task, moe_layouts, serve
 
     hw = Hardware.from_catalog(chip, system)
     if precision not in hw.peak_flops or not hw.peak_flops.get(precision):
@@ -77,22 +77,26 @@ def _inference_rate(model_id: str, chip: str, system: str, input_len: float, out
     for tp in (1, 2, 4, 8, 16, 32, 64):
         if tp > max(hw.chips_per_scaleup, 1) or arch.n_heads % tp:
             continue
-        try:
-            if agentic is not None:
-                a = dict(agentic)
-                r = agentic_task(arch, hw, n_chips=tp, tp=tp, precision=precision, **a)
-                rate = r["output_tokens"] / r["chip_s"] if r["chip_s"] > 0 else float("nan")
-            else:
-                regime = "server" if (ttft_s or tpot_s) else "offline"
-                r = serve(arch, hw, n_chips=tp, input_len=input_len, output_len=output_len, tp=tp,
-                          precision=precision, regime=regime, ttft_limit_s=ttft_s, tpot_limit_s=tpot_s)
-                rate = (r.get("output_tokens_per_s") or float("nan")) / tp
-        except ValueError as exc:
-            why = f"{model_id} on {chip} tp={tp}: {exc}"
-            continue
-        if np.isfinite(rate) and (not np.isfinite(best) or rate > best):
-            best, why = rate, ""
-    return best, why
+        for ep, attention_dp in moe_layouts(arch, tp, tp):
+            try:
+                if agentic is not None:
+                    a = dict(agentic)
+                    r = agentic_task(arch, hw, n_chips=tp, tp=tp, precision=precision, ep=ep,
+                                     attention_dp=attention_dp, **a)
+                    rate = r["output_tokens"] / r["chip_s"] if r["chip_s"] > 0 else float("nan")
+                else:
+                    regime = "server" if (ttft_s or tpot_s) else "offline"
+                    r = serve(arch, hw, n_chips=tp, input_len=input_len, output_len=output_len, tp=tp,
+                              precision=precision, regime=regime, ttft_limit_s=ttft_s, tpot_limit_s=tpot_s, ep=ep,
+                              attention_dp=attention_dp)
+                    rate = (r.get("output_tokens_per_s") or float("nan")) / tp
+            except ValueError as exc:
+                why = f"{model_id} on {chip} tp={tp}: {exc}"
+                continue
+            if np.isfinite(rate) and (not np.isfinite(best) or rate > best):
+                best = rate
+    # a layout that does not fit is only worth a note when no layout serves the stream
+    return best, ("" if np.isfinite(best) else why)
 
 
 BUCKET_CHIPS = 2 ** np.arange(3, 25)  # 8 ... 16,777,216 chips

@@ -111,17 +111,21 @@ def train_plan(model: str, chip: str, chips: int, *, tp: int | None = None, pp: 
 def serve_plan(model: str, chip: str, chips: int, *, input_len: float, output_len: float, tp: int | None = None,
                pp: int = 1, precision: str = "bf16", ttft_limit_s: float | None = None,
                tpot_limit_s: float | None = None, batch: int | None = None, system: str | None = None,
-               ep: int = 1, kv_precision: str | None = None, attention_dp: bool = False) -> dict[str, Any]:
+               ep: int | None = None, kv_precision: str | None = None,
+               attention_dp: bool | None = None) -> dict[str, Any]:
     """Serving throughput of ``model`` on ``chips`` chips for one input/output mix.
 
     The regime is ``server`` when a TTFT or TPOT limit is given, ``latency`` with a
     fixed ``batch``, else ``offline``. With ``tp`` None, every power-of-two TP that
     divides the chips is tried and the one with the highest throughput kept.
     ``ep`` shards the experts of an MoE model inside each replica; ``attention_dp`` runs
-    attention data-parallel over the TP ranks instead of splitting heads; ``kv_precision``
+    attention data-parallel over the TP ranks instead of splitting heads. Left None, an
+    MoE model is also tried with its experts spread over the replica's ranks (``ep = tp``),
+    with attention split by heads and data-parallel, as serving engines offer for MoE;
+    a dense model keeps ``ep = 1`` and head-split attention. ``kv_precision``
     (``bf16`` or ``fp8``) defaults to FP8 when the weights are FP8 or FP4.
     """
-    from gigawatt.perf.inference import serve
+    from gigawatt.perf.inference import moe_layouts, serve
 
     arch, hw = resolve(model, chip, system, precision)
     if chips < 1:
@@ -133,17 +137,25 @@ def serve_plan(model: str, chip: str, chips: int, *, input_len: float, output_le
     if kv_precision not in (None, "bf16", "fp16", "fp8"):
         raise LayoutError(f"--kv-precision {kv_precision!r} is not one of bf16, fp8", "--kv-precision")
     kv = None if kv_precision is None else (1.0 if kv_precision == "fp8" else 2.0)
-    candidates = [tp] if tp else [t for t in (1, 2, 4, 8, 16, 32, 64, 128) if chips % (t * pp) == 0]
+    tps = [tp] if tp else [t for t in (1, 2, 4, 8, 16, 32, 64, 128) if chips % (t * pp) == 0]
+    def layouts(t: int) -> list[tuple[int, bool]]:
+        if ep is None and attention_dp is None:
+            return moe_layouts(arch, t * pp, t)
+        e = 1 if ep is None else ep
+        adps = [attention_dp] if attention_dp is not None else ([False, True] if (e > 1 and t > 1) else [False])
+        return [(e, bool(x)) for x in adps]
+
+    candidates = [(t, e, x) for t in tps for e, x in layouts(t)]
     best, errors = None, []
-    for t in candidates:
+    for t, e, a in candidates:
         r = serve(arch, hw, n_chips=int(chips), input_len=input_len, output_len=output_len, tp=t, pp=pp,
                   precision=precision, regime=regime, batch=batch, ttft_limit_s=ttft_limit_s, tpot_limit_s=tpot_limit_s,
-                  ep=ep, kv_bytes_per_value=kv, attention_dp=attention_dp)
+                  ep=e, kv_bytes_per_value=kv, attention_dp=bool(a))
         if r.get("output_tokens_per_s") is None:
             errors.append(r.get("error", ""))
             continue
         if best is None or r["output_tokens_per_s"] > best["output_tokens_per_s"]:
-            best = {**r, "tp": t, "pp": pp, "attention_dp": attention_dp}
+            best = {**r, "tp": t, "pp": pp, "ep": e, "attention_dp": bool(a)}
     if best is None:
         raise LayoutError(errors[-1] if errors else "no layout serves this model", "--tp" if tp else "--chips")
     return {"model": arch.name, "chip": hw.chip, "chips": int(chips), "regime": regime, "precision": precision,

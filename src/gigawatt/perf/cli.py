@@ -143,9 +143,12 @@ def serve_command(
     tpot: Optional[str] = typer.Option(None, "--tpot", help="TPOT limit, e.g. 50ms (server regime)."),
     tp: Optional[int] = typer.Option(None, "--tp", help="Tensor parallel degree per replica (searched if omitted)."),
     pp: int = typer.Option(1, "--pp", help="Pipeline parallel degree per replica."),
-    ep: int = typer.Option(1, "--ep", help="Expert parallel degree per replica (MoE)."),
-    attention_dp: bool = typer.Option(False, "--attention-dp", help="Run attention data-parallel over the TP ranks "
-                                      "(whole sequences per rank; no KV copies), as engines do for MoE with --ep."),
+    ep: Optional[int] = typer.Option(None, "--ep", help="Expert parallel degree per replica (MoE; searched if "
+                                     "omitted: 1 or the replica's chips)."),
+    attention_dp: Optional[bool] = typer.Option(None, "--attention-dp/--no-attention-dp",
+                                                help="Run attention data-parallel over the TP ranks (whole sequences "
+                                                     "per rank, no KV copies), as engines offer for MoE with --ep; "
+                                                     "searched if omitted."),
     kv_precision: Optional[str] = typer.Option(None, "--kv-precision", help="bf16 or fp8 KV cache (default: fp8 with fp8/fp4 weights)."),
     batch: Optional[int] = typer.Option(None, "--batch", help="Fixed batch (latency regime)."),
     precision: str = typer.Option("bf16", "--precision", help="bf16, fp8 or fp4 weights and matmuls."),
@@ -172,7 +175,7 @@ def serve_command(
     t.add_column("quantity")
     t.add_column("value", justify="right")
     attn = ", attention data-parallel" if r.get("attention_dp") else ""
-    t.add_row("replicas", f"{r['replicas']:.0f} of TP{r['tp']} x PP{r['pp']}{attn}")
+    t.add_row("replicas", f"{r['replicas']:.0f} of TP{r['tp']} x PP{r['pp']} x EP{r.get('ep', 1)}{attn}")
     t.add_row("batch per replica", f"{r['batch']:.0f}")
     t.add_row("output tokens/s", f"{r['output_tokens_per_s']:,.0f}")
     t.add_row("output tokens/s per chip", f"{r['output_tokens_per_s_per_chip']:,.0f}")

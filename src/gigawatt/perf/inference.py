@@ -48,6 +48,7 @@ __all__ = [
     "prefill_time_s",
     "decode_step_time_s",
     "serve",
+    "moe_layouts",
     "agentic_task",
     "predict_row",
 ]
@@ -326,9 +327,27 @@ def serve(arch: tf.Arch, hw: Hardware, *, n_chips: int, input_len: float, output
             "comm_s": float(it["comm_s"][i])}
 
 
+def moe_layouts(arch: tf.Arch, ranks: int, tp: int) -> list[tuple[int, bool]]:
+    """``(ep, attention_dp)`` pairs a serving engine offers for a replica of ``ranks`` chips at ``tp``.
+
+    A dense model: ``(1, False)``. An MoE model also spreads its experts over the
+    replica (``ep = ranks``), with attention split by heads or data-parallel over the
+    ``tp`` ranks (vLLM and SGLang data-parallel attention, TensorRT-LLM
+    ``enable_attention_dp``).
+
+    >>> a = tf.Arch("moe", 4, 1024, 8, 8, 128, 4096, 1000, moe_experts=8, moe_active=2, moe_d_ff=1024)
+    >>> moe_layouts(a, 8, 8)
+    [(1, False), (8, False), (8, True)]
+    """
+    if not arch.is_moe or ranks <= 1:
+        return [(1, False)]
+    return [(1, False), (int(ranks), False)] + ([(int(ranks), True)] if tp > 1 else [])
+
+
 def agentic_task(arch: tf.Arch, hw: Hardware, *, steps: int, system_prompt_tokens: float, tool_output_tokens: float,
                  output_tokens_per_step: float, prefix_cache_hit_rate: float = 0.9, n_chips: int = 8, tp: int = 8,
-                 pp: int = 1, precision: str = "bf16", cal: Calibration | None = None) -> dict[str, float]:
+                 pp: int = 1, precision: str = "bf16", cal: Calibration | None = None, ep: int = 1,
+                 attention_dp: bool = False) -> dict[str, float]:
     """Tokens and chip-seconds of one agentic task of ``steps`` tool-calling steps.
 
     Parameters
@@ -343,6 +362,8 @@ def agentic_task(arch: tf.Arch, hw: Hardware, *, steps: int, system_prompt_token
         Tokens the model generates per step (they also join the context) [tokens].
     prefix_cache_hit_rate : float
         Share of a step's already-seen context served from the prefix cache [1].
+    ep, attention_dp : int, bool
+        Expert parallelism and data-parallel attention of the replica (see :func:`serve`).
 
     Returns
     -------
@@ -370,13 +391,13 @@ def agentic_task(arch: tf.Arch, hw: Hardware, *, steps: int, system_prompt_token
     chip_s = 0.0
     for c, n_new in zip(ctx, new):
         r = serve(arch, hw, n_chips=chips, input_len=float(c), output_len=output_tokens_per_step, tp=tp, pp=pp,
-                  precision=precision, kv_bytes_per_value=kv, cal=cal)
+                  precision=precision, kv_bytes_per_value=kv, cal=cal, ep=ep, attention_dp=attention_dp)
         if r.get("output_tokens_per_s") is None:
             raise ValueError(r["error"])
         # serve() charges the whole prompt as new; credit back the prefill of the cached share
         t_request = chips * output_tokens_per_step / r["output_tokens_per_s"]
         t_prefill = chips * float(prefill_time_s(arch, hw, batch=1, input_len=c, tp=tp, pp=pp, precision=precision,
-                                                 kv_bytes_per_value=kv, cal=cal))
+                                                 kv_bytes_per_value=kv, cal=cal, ep=ep, attention_dp=attention_dp))
         chip_s += max(t_request - t_prefill * (1.0 - n_new / max(c, 1.0)), 0.0)
     return {"input_tokens_new": float(new.sum()), "input_tokens_cached": float(cached.sum()),
             "output_tokens": float(out_total), "chip_s": float(chip_s), "final_context_tokens": float(ctx[-1])}
