@@ -299,7 +299,9 @@ def serve(arch: tf.Arch, hw: Hardware, *, n_chips: int, input_len: float, output
         per_request = ttft + output_len * tpot
         return {"output_tokens_per_s": replicas * b * output_len / per_request, "batch": b, "ttft_s": ttft,
                 "tpot_s": tpot, "kv_capacity_tokens": cap, "replicas": replicas, "fits": b * (input_len + output_len) <= cap}
-    max_b = min(cal.max_decode_batch, cap / max(ctx, 1.0))
+    # an engine caps the sequences each scheduler runs; with data-parallel attention every
+    # attention rank schedules its own batch
+    max_b = min(cal.max_decode_batch * (tp if attention_dp else 1), cap / max(ctx, 1.0))
     if max_b < 1:
         return {"error": f"one request of {input_len + output_len:.0f} tokens does not fit the KV cache "
                          f"({cap:.0f} tokens); raise tp or use a smaller KV precision", "output_tokens_per_s": None}
