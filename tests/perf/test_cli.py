@@ -66,6 +66,7 @@ def test_bad_input_exit_2():
         (["perf", "train", "--model", "llama3.1-405b", "--chip", "h100", "--chips", "8"], "--chips"),
         (["perf", "serve", "--model", "llama3.1-405b", "--chip", "h100", "--chips", "1"], "--chips"),
         (["perf", "serve", "--model", "llama3.1-70b", "--chip", "h100", "--chips", "8", "--tpot", "fast"], "--tpot"),
+        (["perf", "serve", "--model", "deepseek-v3", "--chip", "b200", "--chips", "8", "--ep", "16"], "--ep"),
         (["backtest", "--training", "/no/such.csv"], "--training"),
     ]
     for args, flag in cases:

@@ -134,6 +134,9 @@ def serve_plan(model: str, chip: str, chips: int, *, input_len: float, output_le
     if tp is not None and (chips % (tp * pp)):
         raise LayoutError(f"--tp {tp} x --pp {pp} does not divide --chips {chips}", "--tp",
                           "pick tp*pp dividing the chip count, or leave --tp out to search it")
+    if ep is not None and (ep < 1 or ep > chips):
+        raise LayoutError(f"--ep {ep} must be between 1 and the {chips} chips", "--ep",
+                          "expert parallelism spreads experts over the chips of one replica (at most tp x pp)")
     if kv_precision not in (None, "bf16", "fp16", "fp8"):
         raise LayoutError(f"--kv-precision {kv_precision!r} is not one of bf16, fp8", "--kv-precision")
     kv = None if kv_precision is None else (1.0 if kv_precision == "fp8" else 2.0)
