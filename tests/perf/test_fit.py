@@ -47,6 +47,9 @@ def test_sourced_dataset_prompt_length():
     # a set without a sourced mean keeps the stated fallback (4 x output without a cap)
     assert row_input_len({"output_len": "650", "conversion": "Dataset: some other set"}) == pytest.approx(2600)
     assert row_input_len({"output_len": "650", "conversion": "prompts capped at 1,024 tokens"}) == 512
+    # the sets are named by their sample counts too, however a note words the rest
+    assert row_input_len({"conversion": "MLPerf v5.1 server, 8,313 samples, FP4", "output_len": "600"}) == 9400
+    assert row_input_len({"conversion": "OpenOrca 24,576-sample set", "output_len": "300"}) == pytest.approx(222.33, rel=1e-3)
     # a given input length wins
     assert row_input_len({"input_len": "1000", "conversion": "24,576 OpenOrca samples"}) == 1000
 

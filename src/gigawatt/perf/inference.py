@@ -428,7 +428,8 @@ def row_input_len(row: dict[str, Any]) -> float:
     """A row's mean prompt length [tokens].
 
     In order: the row's ``input_len``; the published mean of the benchmark set its note
-    names (``perf/data/datasets.yaml``, e.g. MLPerf's 24,576-sample OpenOrca set, 222
+    names by one of the set's phrases, such as its sample count
+    (``perf/data/datasets.yaml``, e.g. MLPerf's 24,576-sample OpenOrca set, 222
     tokens); half the prompt cap the note states; four times the output length. The last
     two are assumptions, applied the same way to every row that needs them.
     """
@@ -437,7 +438,9 @@ def row_input_len(row: dict[str, Any]) -> float:
         return value
     note = str(row.get("conversion") or "")
     for entry in benchmark_datasets().values():
-        if entry.get("match") and str(entry["match"]) in note and entry.get("mean_input_tokens"):
+        phrases = entry.get("match") or []
+        phrases = [phrases] if isinstance(phrases, str) else list(phrases)
+        if entry.get("mean_input_tokens") and any(str(p) in note for p in phrases):
             return float(entry["mean_input_tokens"])
     m = re.search(r"capped at ([\d,]+) tokens", note) or re.search(r"at most ([\d,]+) tokens", note)
     if m:
