@@ -143,7 +143,8 @@ def serve_plan(model: str, chip: str, chips: int, *, input_len: float, output_le
     tps = [tp] if tp else [t for t in (1, 2, 4, 8, 16, 32, 64, 128) if chips % (t * pp) == 0]
     def layouts(t: int) -> list[tuple[int, bool]]:
         if ep is None and attention_dp is None:
-            return moe_layouts(arch, t * pp, t)
+            # a fixed small batch cannot keep every data-parallel attention rank busy: not searched
+            return [(e, x) for e, x in moe_layouts(arch, t * pp, t) if not (x and batch is not None)]
         e = 1 if ep is None else ep
         adps = [attention_dp] if attention_dp is not None else ([False, True] if (e > 1 and t > 1) else [False])
         return [(e, bool(x)) for x in adps]
