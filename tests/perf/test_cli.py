@@ -1,6 +1,7 @@
 """The perf CLI: tables, JSON, and one-line errors with exit status 2."""
 
 import json
+import math
 import subprocess
 import sys
 
@@ -87,3 +88,28 @@ def test_backtest_table():
     r = runner.invoke(_app(), ["backtest"])
     assert r.exit_code == 0
     assert "median |error|" in r.stdout and "megatron21-t1-1p7b" in r.stdout
+
+
+def test_backtest_held_out(tmp_path):
+    # two groups of each file: every row gets the error of a refit without its own group
+    import csv
+
+    from gigawatt.perf.backtest import _packaged, load_rows
+
+    paths = {}
+    for name, keep in (("training", ("megatron21-t2", "nemotron4-15b")), ("inference", ("mlperf41-llama2", "trtllm10-llama31"))):
+        rows = [r for r in load_rows(_packaged(f"{name}_runs.csv")) if r["id"].startswith(keep)]
+        paths[name] = tmp_path / f"{name}.csv"
+        with open(paths[name], "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+    r = runner.invoke(_app(), ["backtest", "--training", str(paths["training"]), "--inference", str(paths["inference"]),
+                               "--held-out", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    for part in out.values():
+        assert part["held_out_n"] == part["n"]
+        assert all(math.isfinite(row["held_out_error"]) for row in part["rows"])
+        # held out, a row is predicted by coefficients its own group did not set: not the in-sample value
+        assert any(abs(row["held_out_error"] - row["error"]) > 1e-3 for row in part["rows"])

@@ -185,10 +185,31 @@ def serve_command(
     _console().print(t)
 
 
+def _add_held_out(result: dict, training: Path | None, inference: Path | None) -> None:
+    """Add each row's leave-one-group-out error (``held_out_error``) and the summaries to ``result``."""
+    from gigawatt.perf.fit import _load, leave_one_group_out
+
+    with _console().status("refitting without each group of rows..."):
+        logo = leave_one_group_out(_load(training, inference))
+    for name, part in result.items():
+        by_id = {h["id"]: h["error"] for h in logo.get(name, {}).get("rows", [])}
+        for row in part["rows"]:
+            if row["id"] in by_id:
+                row["held_out_error"] = by_id[row["id"]]
+        if name in logo:
+            part["held_out_n"] = logo[name]["n"]
+            part["held_out_median_abs_error"] = logo[name]["median_abs_error"]
+            part["held_out_max_abs_error"] = logo[name]["max_abs_error"]
+
+
 def backtest_command(
     training: Path = typer.Option(None, "--training", help="Training CSV (default: the packaged published rows)."),
     inference: Path = typer.Option(None, "--inference", help="Inference CSV (default: the packaged published rows)."),
     json_out: bool = typer.Option(False, "--json", help="Print only the JSON object."),
+    held_out: bool = typer.Option(False, "--held-out", help="Also predict each group of rows (one source's sweep "
+                                  "of one model) with the fitted coefficients refitted on the other rows of the "
+                                  "files: the error to expect on rows the model has not seen (about 15 s on the "
+                                  "packaged rows)."),
 ) -> None:
     """Predict published measurements and print measured, predicted and error per row."""
     for flag, path in (("--training", training), ("--inference", inference)):
@@ -200,6 +221,8 @@ def backtest_command(
         result = run_backtest(training, inference)
     except (KeyError, ValueError, UnicodeDecodeError) as exc:
         _fail("--training/--inference", f"cannot read the CSV: {exc}", "check the columns against the README")
+    if held_out:
+        _add_held_out(result, training, inference)
     if json_out:
         print(json.dumps(result))
         return
@@ -208,15 +231,23 @@ def backtest_command(
     console = _console()
     for name, part in result.items():
         t = Table(title=f"{name}: {part['n']} rows")
-        for col, just in (("id", "left"), ("kind", "left"), ("measured", "right"), ("predicted", "right"),
-                          ("error", "right")):
+        cols = [("id", "left"), ("kind", "left"), ("measured", "right"), ("predicted", "right"), ("error", "right")]
+        for col, just in cols + ([("held out", "right")] if held_out else []):
             t.add_column(col, justify=just)  # type: ignore[arg-type]
         for row in part["rows"]:
             pred = "-" if row["predicted"] is None else f"{row['predicted']:.4g}"
             err = row.get("reason", "miss") if row["error"] is None else f"{row['error']:+.1%}"
-            t.add_row(row["id"], row["measured_kind"], f"{row['measured']:.4g}" if row["measured"] else "-", pred, err)
+            cells = [row["id"], row["measured_kind"], f"{row['measured']:.4g}" if row["measured"] else "-", pred, err]
+            if held_out:
+                h = row.get("held_out_error")
+                cells.append("-" if h is None else f"{h:+.1%}")
+            t.add_row(*cells)
         console.print(t)
         console.print(f"{name}: median |error| {part['median_abs_error']:.1%}, max {part['max_abs_error']:.1%}")
+        if held_out and "held_out_median_abs_error" in part:
+            console.print(f"{name}, held out one group at a time: median |error| "
+                          f"{part['held_out_median_abs_error']:.1%}, max {part['held_out_max_abs_error']:.1%} "
+                          f"over {part['held_out_n']} rows")
         path = {"training": training, "inference": inference}[name] or _packaged(f"{name}_runs.csv")
         chips = Table(title=f"{name}: by chip")
         for col in ("chip", "rows", "median |error|", "max |error|"):
