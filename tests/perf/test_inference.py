@@ -148,3 +148,18 @@ def test_serve_plan_searches_expert_parallel_and_data_parallel_attention_for_moe
     # a dense model keeps ep 1 and head-split attention
     dense = serve_plan("llama3.1-70b", "h100-sxm", 8, input_len=2000, output_len=200)
     assert (dense["ep"], dense["attention_dp"]) == (1, False)
+
+
+def test_data_parallel_attention_one_prompt_uses_one_attention_rank(h100):
+    # one sequence occupies one of 8 data-parallel attention ranks: its attention (core and
+    # projections) takes 8x the time it takes split over 8 ranks; the MoE part does not change
+    from gigawatt.perf.inference import iteration_time_s
+    from gigawatt.perf.transformer import Arch
+
+    a = Arch("gqa-moe", 8, 4096, 32, 8, 128, 8192, 32000, moe_experts=64, moe_active=4, moe_d_ff=1024)
+    kw = dict(decode_tokens=0.0, decode_context=0.0, prefill_tokens=8000.0, prefill_context=4000.5, tp=8, ep=8,
+              attention_dp=True)
+    busy = iteration_time_s(a, h100, sequences=8, **kw)
+    one = iteration_time_s(a, h100, sequences=1, **kw)
+    assert float(one["time_s"]) > 2.0 * float(busy["time_s"])
+    assert float(iteration_time_s(a, h100, **kw)["time_s"]) == pytest.approx(float(busy["time_s"]))

@@ -124,7 +124,8 @@ def _attention_sharding(arch: tf.Arch, tp: int, attention_dp: bool) -> tuple[flo
 def iteration_time_s(arch: tf.Arch, hw: Hardware, *, decode_tokens: Any, decode_context: Any,
                      prefill_tokens: Any = 0.0, prefill_context: Any = 0.0, tp: int = 1, pp: int = 1,
                      precision: str = "bf16", kv_bytes_per_value: float = 2.0,
-                     cal: Calibration | None = None, ep: int = 1, attention_dp: bool = False) -> dict[str, np.ndarray]:
+                     cal: Calibration | None = None, ep: int = 1, attention_dp: bool = False,
+                     sequences: Any = None) -> dict[str, np.ndarray]:
     """Time of one engine iteration of a replica: decode tokens plus prefilled prompt tokens [s].
 
     Parameters
@@ -146,6 +147,9 @@ def iteration_time_s(arch: tf.Arch, hw: Hardware, *, decode_tokens: Any, decode_
     attention_dp : bool
         Attention runs data-parallel over the ``tp`` ranks (whole sequences per rank,
         attention weights on every rank) instead of splitting heads.
+    sequences : array_like, optional
+        Sequences in the iteration; with ``attention_dp``, fewer than ``tp`` leave
+        attention ranks idle, so attention takes ``tp / sequences`` times longer [1].
 
     Returns
     -------
@@ -178,13 +182,19 @@ def iteration_time_s(arch: tf.Arch, hw: Hardware, *, decode_tokens: Any, decode_
     eff = eff * cal.serving_eff_ratio
     eff_attn = e_max * cal.attention_eff_ratio * cal.serving_eff_ratio
     hbm = chips * hw.hbm_bw_bytes_per_s * cal.hbm_eff
+    # with data-parallel attention, attention runs on at most one rank per sequence
+    idle = 1.0
+    if attention_dp and sequences is not None:
+        idle = tp / np.clip(np.asarray(sequences, dtype=float), 1.0, float(tp))
+    attn_params = tf.attention_params_per_layer(arch) * arch.layers
+    matmul = matmul + 2.0 * attn_params * (idle - 1.0)
     # GEMMs and attention are separate kernels, each bound by compute or by its own memory traffic
     gemm_compute = tokens * matmul / (eff * chips * peak)
     extra_bytes = extra_weights * BYTES_PER_PARAM.get(precision.lower(), 2.0)
     gemm_memory = (_touched_weight_bytes(arch, precision, tokens) + extra_bytes) / hbm
     kv_token = tf.kv_cache_bytes_per_token(arch, kv_bytes_per_value) * kv_factor
-    attn_compute = (d * cd + p * cp_) * attn_per_ctx / (eff_attn * chips * peak)
-    attn_memory = (d * cd + p) * kv_token / hbm
+    attn_compute = (d * cd + p * cp_) * attn_per_ctx / (eff_attn * chips * peak) * idle
+    attn_memory = (d * cd + p) * kv_token / hbm * idle
     compute = gemm_compute + attn_compute
     memory = gemm_memory + attn_memory
     busy = np.maximum(gemm_compute, gemm_memory) + np.maximum(attn_compute, attn_memory)
@@ -225,7 +235,8 @@ def prefill_time_s(arch: tf.Arch, hw: Hardware, *, batch: Any, input_len: Any, t
     s = np.asarray(input_len, dtype=float)
     pre = iteration_time_s(arch, hw, decode_tokens=0.0, decode_context=0.0, prefill_tokens=b * s,
                            prefill_context=(s + 1.0) / 2.0, tp=tp, pp=pp, precision=precision,
-                           kv_bytes_per_value=kv_bytes_per_value, cal=cal, ep=ep, attention_dp=attention_dp)["time_s"]
+                           kv_bytes_per_value=kv_bytes_per_value, cal=cal, ep=ep, attention_dp=attention_dp,
+                           sequences=b)["time_s"]
     return pre
 
 
@@ -234,7 +245,8 @@ def decode_step_time_s(arch: tf.Arch, hw: Hardware, *, batch: Any, context: Any,
                        ep: int = 1, attention_dp: bool = False) -> np.ndarray:
     """Time per output token of a fixed batch decoding at ``context`` tokens [s]."""
     return iteration_time_s(arch, hw, decode_tokens=batch, decode_context=context, tp=tp, pp=pp, precision=precision,
-                            kv_bytes_per_value=kv_bytes_per_value, cal=cal, ep=ep, attention_dp=attention_dp)["time_s"]
+                            kv_bytes_per_value=kv_bytes_per_value, cal=cal, ep=ep, attention_dp=attention_dp,
+                            sequences=batch)["time_s"]
 
 
 def serve(arch: tf.Arch, hw: Hardware, *, n_chips: int, input_len: float, output_len: float, tp: int = 1,
@@ -307,7 +319,7 @@ def serve(arch: tf.Arch, hw: Hardware, *, n_chips: int, input_len: float, output
                          f"({cap:.0f} tokens); raise tp or use a smaller KV precision", "output_tokens_per_s": None}
     b = np.unique(np.concatenate([np.geomspace(1.0, max_b, 64), [max_b]]))
     it = iteration_time_s(arch, hw, decode_tokens=b, decode_context=ctx, prefill_tokens=b * input_len / output_len,
-                          prefill_context=(input_len + 1.0) / 2.0, **common)
+                          prefill_context=(input_len + 1.0) / 2.0, sequences=b, **common)
     t_iter = it["time_s"]
     ttft_one = float(prefill_time_s(arch, hw, batch=1, input_len=input_len, **common))
     ttft = ttft_one + t_iter
@@ -398,8 +410,11 @@ def agentic_task(arch: tf.Arch, hw: Hardware, *, steps: int, system_prompt_token
             raise ValueError(r["error"])
         # serve() charges the whole prompt as new; credit back the prefill of the cached share
         t_request = chips * output_tokens_per_step / r["output_tokens_per_s"]
-        t_prefill = chips * float(prefill_time_s(arch, hw, batch=1, input_len=c, tp=tp, pp=pp, precision=precision,
-                                                 kv_bytes_per_value=kv, cal=cal, ep=ep, attention_dp=attention_dp))
+        # the chip-time the cached share's prefill would cost in a busy engine (every attention rank occupied)
+        t_prefill = chips * float(iteration_time_s(arch, hw, decode_tokens=0.0, decode_context=0.0, prefill_tokens=c,
+                                                   prefill_context=(c + 1.0) / 2.0, tp=tp, pp=pp,
+                                                   precision=precision, kv_bytes_per_value=kv, cal=cal, ep=ep,
+                                                   attention_dp=attention_dp)["time_s"])
         chip_s += max(t_request - t_prefill * (1.0 - n_new / max(c, 1.0)), 0.0)
     return {"input_tokens_new": float(new.sum()), "input_tokens_cached": float(cached.sum()),
             "output_tokens": float(out_total), "chip_s": float(chip_s), "final_context_tokens": float(ctx[-1])}
