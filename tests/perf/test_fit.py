@@ -84,7 +84,7 @@ def test_leave_one_group_out():
     # held-out error of a refit without each group (issue 3's "rows the model has not seen")
     res = fit.leave_one_group_out()
     assert res["training"]["n"] == 42 and res["inference"]["n"] == 34
-    assert res["training"]["median_abs_error"] <= 0.07  # 0.063 today
+    assert res["training"]["median_abs_error"] <= 0.05  # 0.040 today (0.063 with flat rings across nodes)
     # target 15%: 0.135 today (0.213 before the prior's pull, the TP head sharding and the 405B set's prompt length)
     assert res["inference"]["median_abs_error"] <= 0.15
     assert all(h["error"] is not None and math.isfinite(h["error"]) for p in res.values() for h in p["rows"])

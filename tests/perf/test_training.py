@@ -35,6 +35,22 @@ def test_collective_tier(h100):
     assert outside / inside == pytest.approx(9.0, rel=0.05)
 
 
+def test_collective_across_domains_is_hierarchical(h100):
+    # 64 consecutive chips over 8 nodes of 8: each chip reduce-scatters inside its node, sends its
+    # 1/8 share over the network, all-gathers inside again. A stride-8 group (one chip per node,
+    # e.g. data parallelism beside TP8) has nobody to share with: a flat ring over the network.
+    cal = calibration_for("h100-sxm")
+    up = 450e9 * cal.scaleup_eff
+    out = 50e9 * cal.scaleout_eff
+    b = 8e9
+    t = float(collective_time_s(b, 64, h100, cal, n_calls=0, group_size=64))
+    assert t == pytest.approx(b * 7 / 8 / up + b / 8 / out, rel=1e-6)
+    flat = float(collective_time_s(b, 64, h100, cal, n_calls=0, group_size=8))
+    assert flat == pytest.approx(b / out, rel=1e-6)
+    assert flat == pytest.approx(float(collective_time_s(b, 64, h100, cal, n_calls=0)), rel=1e-9)
+    assert flat / t == pytest.approx(4.5, rel=1e-3)  # 8 x less network traffic, plus the NVLink legs
+
+
 def test_step_breakdown_adds_up(h100, llama3_405b):
     r = training_step(llama3_405b, h100, n_chips=16384, seq_len=8192, global_batch_seqs=2048, tp=8, pp=16,
                       vpp=7, recompute=1)
