@@ -45,7 +45,6 @@ from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 import numpy as np
-from scipy.special import ndtri
 
 __all__ = [
     "Arch",
@@ -588,6 +587,8 @@ def expert_load_imbalance(arch: Arch, tokens: Any, ep: Any) -> np.ndarray:
     if not arch.is_moe or arch.moe_experts <= 1:
         return np.ones(np.broadcast(e, n).shape)
     big, k = float(arch.moe_experts), float(max(arch.moe_active, 1))
+    from scipy.special import ndtri  # here, not at import: scipy.special costs ~0.25 s to import
+
     z = ndtri((e - 0.375) / (e + 0.25))
     return 1.0 + np.where(e > 1.0, z, 0.0) * np.sqrt((e - 1.0) * (big - k) / ((big - 1.0) * n * k))
 
