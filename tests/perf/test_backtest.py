@@ -117,3 +117,18 @@ def test_bad_rows_are_misses_not_crashes(tmp_path):
     out = run_backtest(training_csv=path, inference_csv=_packaged("inference_runs.csv"))["training"]
     assert out["n"] == 2 and all(r["predicted"] is None and r["reason"] for r in out["rows"])
     assert out["max_abs_error"] == 1.0
+
+
+def test_a_batch_no_layout_divides_is_rounded_not_forced_to_micro_batch_1():
+    # a published "2M tokens" batch rarely divides by the data-parallel degree; the row is run at
+    # the nearest batch that does, with the micro-batch still searched
+    from gigawatt.perf.backtest import predict_training_row
+
+    row = {r["id"]: r for r in load_rows(_packaged("training_runs.csv"))}["nemo2407-llama3-70b-64"]
+    exact = predict_training_row(row)
+    odd = dict(row, global_batch_seqs=str(int(row["global_batch_seqs"]) + 1), micro_batch="")
+    got = predict_training_row(odd)
+    assert "note" not in got["detail"]
+    free = predict_training_row(dict(row, micro_batch=""))
+    assert got["predicted"] == pytest.approx(free["predicted"], rel=0.02)
+    assert exact["predicted"] > 0

@@ -20,6 +20,9 @@ Row conventions (the same for every row):
 - rows without pipelining are FSDP on TPUs (as MaxText runs them) or where the
   row's note says FSDP / ZeRO-3; other given layouts are ZeRO-1;
 - ``recompute`` ``unknown`` is taken as selective;
+- a global batch that no layout divides is rounded to the nearest multiple of the
+  data-parallel degree (of the chip count where the layout is searched): published
+  batches such as "2M tokens" are rounded figures;
 - ``chip_hours`` rows: chip-hours = tokens / (tokens/s · goodput) · chips / 3600
   with :func:`gigawatt.perf.goodput.training_goodput`; where the row gives
   no chip count, :func:`fill_chip_counts` takes the largest count another row
@@ -189,6 +192,13 @@ def predict_training_row(row: dict[str, Any], lookup: HardwareLookup | None = No
     etp = int(m_etp.group(1)) if m_etp and arch.is_moe else None
     res = search_training(arch, hw, n_chips=int(n_dev), seq_len=int(seq), global_batch_seqs=int(gbs),
                           precision=precision, fixed=fixed, etp=etp)
+    if res["layout"] is None and res.get("n_evaluated", 0) == 0:
+        # a published batch no layout divides (e.g. "2M tokens" on 992 GPUs) is a rounded figure:
+        # run the nearest batch that gives every data-parallel rank whole sequences
+        group = int(n_dev) // int((tp or 1) * (pp or 1) * (fixed["cp"] or 1)) if tp and pp else int(n_dev)
+        gbs = float(max(group, round(gbs / max(group, 1)) * group))
+        res = search_training(arch, hw, n_chips=int(n_dev), seq_len=int(seq), global_batch_seqs=int(gbs),
+                              precision=precision, fixed=fixed, etp=etp)
     detail: dict[str, Any] = {}
     if res["layout"] is not None:
         tokens_per_s = res["result"]["tokens_per_s"]
