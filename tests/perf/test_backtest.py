@@ -132,3 +132,14 @@ def test_a_batch_no_layout_divides_is_rounded_not_forced_to_micro_batch_1():
     free = predict_training_row(dict(row, micro_batch=""))
     assert got["predicted"] == pytest.approx(free["predicted"], rel=0.02)
     assert exact["predicted"] > 0
+
+
+def test_other_scenario_names_keep_their_latency_limits():
+    # MLPerf's "interactive" scenario is a server scenario with tighter limits: the limits apply
+    from gigawatt.perf.backtest import predict_inference_row
+
+    row = {r["id"]: r for r in load_rows(_packaged("inference_runs.csv"))}["mlperf41-llama2-70b-h100x8-server"]
+    server = predict_inference_row(row)["predicted"]
+    tight = predict_inference_row(dict(row, scenario="interactive", ttft_slo_s="0.45", tpot_slo_s="0.04"))["predicted"]
+    loose = predict_inference_row(dict(row, scenario="interactive", ttft_slo_s="", tpot_slo_s=""))["predicted"]
+    assert tight < server < loose

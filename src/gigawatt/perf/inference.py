@@ -289,6 +289,8 @@ def serve(arch: tf.Arch, hw: Hardware, *, n_chips: int, input_len: float, output
     prompt plus one iteration of waiting.
     """
     cal = cal or calibration_for(hw.chip)
+    if regime not in ("offline", "server", "latency"):
+        raise ValueError(f"regime {regime!r} is not one of offline, server, latency")
     if kv_bytes_per_value is None:
         kv_bytes_per_value = 1.0 if precision in ("fp8", "fp4") else 2.0
     chips = tp * pp
@@ -474,6 +476,9 @@ def predict_row(row: dict[str, Any], hw: Hardware, *, devices_per_chip: float = 
     note = str(row.get("conversion") or "")
     kv = 1.0 if (precision in ("fp8", "fp4") or re.search(r"fp8 kv|kv_cache_dtype fp8", note, re.I)) else 2.0
     regime = (row.get("scenario") or "offline").strip().lower()
+    if regime not in ("offline", "server", "latency"):
+        # e.g. MLPerf's "interactive": a server scenario with tighter limits, which the row gives
+        regime = "server" if (_f(row, "ttft_slo_s") or _f(row, "tpot_slo_s")) else "offline"
     out_len = _f(row, "output_len") or 256.0
     # a note that names data-parallel attention (TensorRT-LLM enable_attention_dp, SGLang/vLLM DP attention)
     attention_dp = bool(re.search(r"attention[ _-]?dp|attention data[ -]parallel|dp[ _-]attention", note, re.I))
