@@ -142,6 +142,7 @@ def serve_plan(model: str, chip: str, chips: int, *, input_len: float, output_le
         raise LayoutError(f"--kv-precision {kv_precision!r} is not one of bf16, fp8", "--kv-precision")
     kv = None if kv_precision is None else (1.0 if kv_precision == "fp8" else 2.0)
     tps = [tp] if tp else [t for t in (1, 2, 4, 8, 16, 32, 64, 128) if chips % (t * pp) == 0]
+
     def layouts(t: int) -> list[tuple[int, bool]]:
         if ep is None and attention_dp is None:
             # a fixed small batch cannot keep every data-parallel attention rank busy: not searched
