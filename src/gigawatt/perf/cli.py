@@ -187,10 +187,10 @@ def serve_command(
 
 def _add_held_out(result: dict, training: Path | None, inference: Path | None) -> None:
     """Add each row's leave-one-group-out error (``held_out_error``) and the summaries to ``result``."""
-    from gigawatt.perf.fit import _load, leave_one_group_out
+    from gigawatt.perf.fit import fit_rows, leave_one_group_out
 
     with _console().status("refitting without each group of rows..."):
-        logo = leave_one_group_out(_load(training, inference))
+        logo = leave_one_group_out(fit_rows(training, inference))
     for name, part in result.items():
         by_id = {h["id"]: h["error"] for h in logo.get(name, {}).get("rows", [])}
         for row in part["rows"]:

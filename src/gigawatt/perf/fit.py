@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable
 from gigawatt.perf.backtest import _f, _packaged, fill_chip_counts, load_rows, predict_inference_row, predict_training_row, row_hardware
 from gigawatt.perf.calibration import calibration_for, overridden
 
-__all__ = ["FITTED", "Target", "group_of", "refit", "leave_one_group_out"]
+__all__ = ["FITTED", "Target", "group_of", "fit_rows", "refit", "leave_one_group_out"]
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,8 @@ def group_of(row_id: str) -> str:
     return "-".join(str(row_id).split("-")[:3])
 
 
-def _load(training_csv: Any = None, inference_csv: Any = None) -> dict[str, list[dict[str, str]]]:
+def fit_rows(training_csv: Any = None, inference_csv: Any = None) -> dict[str, list[dict[str, str]]]:
+    """The rows a refit uses: training tokens/s rows (chip counts filled) and every inference row."""
     return {"training": [r for r in fill_chip_counts(load_rows(training_csv or _packaged("training_runs.csv")))
                          if (r.get("measured_kind") or "").strip() == "tokens_per_s"],
             "inference": load_rows(inference_csv or _packaged("inference_runs.csv"))}
@@ -156,7 +157,7 @@ def refit(rows: dict[str, list[dict[str, str]]] | None = None, targets: Iterable
     target with no row to act on keeps no fitted value: the file's family value (or, for a
     chip, its family's) applies there, as for a chip with no published row.
     """
-    rows = rows or _load()
+    rows = rows or fit_rows()
     targets = list(targets)
     chip_scoped = {(t.scope, t.coeff) for t in FITTED if t.scope not in _FAMILIES}
     values: dict[str, dict[str, float]] = {}
@@ -198,7 +199,7 @@ def leave_one_group_out(rows: dict[str, list[dict[str, str]]] | None = None,
     Returns ``{"training": {...}, "inference": {...}}`` with ``rows`` (``id``, ``group``,
     ``error``), ``median_abs_error`` and ``max_abs_error`` of the held-out predictions.
     """
-    rows = rows or _load()
+    rows = rows or fit_rows()
     out: dict[str, Any] = {}
     for file in ("training", "inference"):
         groups: dict[str, list[dict[str, str]]] = {}
