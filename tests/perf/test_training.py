@@ -160,3 +160,22 @@ def test_expert_gemm_rows_follow_the_sequence_parallel_shard(h100, monkeypatch):
     assert rows[-1] == 4096 / 2 * 8 * 8 / 128  # dense call first, expert call last
     training_step(a, h100, tp=2, etp=2, **kw)
     assert rows[-1] == 4096 * 8 * 8 / 128
+
+
+def test_multi_token_prediction_module_costs_a_layer_a_projection_and_the_head(h100):
+    # with size-independent GEMM efficiency and free HBM traffic, an MTP module adds exactly the
+    # FLOPs of one layer (matmuls and attention core), a 2d -> d projection and one more head pass
+    from gigawatt.perf.calibration import Calibration
+
+    cal = Calibration(family="t", matmul_eff=0.5, matmul_half_width=0.0, matmul_half_tokens=0.0,
+                      attention_eff_ratio=1.0, hbm_eff=1e12, step_overhead_frac=0.0)
+    a = tf.Arch("t", 4, 1024, 8, 8, 128, 4096, 32000, ffn_type="gelu", attention="mha")
+    kw = dict(n_chips=1, seq_len=2048, global_batch_seqs=1, tp=1, pp=1, micro_batch=1, recompute=0, cal=cal)
+    base = float(training_step(a, h100, **kw)["compute_s"])
+    mtp = float(training_step(a.with_(mtp_layers=1), h100, **kw)["compute_s"])
+    d, L, V, s = 1024, 4, 32000, 2048
+    layer_fwd = 2 * (4 * d * d + 2 * d * 4096) + 2 * 8 * 256 * (s + 1) / 2  # matmuls + causal attention core
+    extra_fwd = layer_fwd + 2 * 2 * d * d + 2 * d * V
+    assert mtp - base == pytest.approx(3 * extra_fwd * s / (989e12 * 0.5), rel=1e-6)
+    assert tf.Arch.from_row({"layers": 61, "d_model": 7168, "n_heads": 128, "conversion":
+                             'Table row is "DeepSeekV3 (w/ MTP)": the one multi-token-prediction module'}).mtp_layers == 1

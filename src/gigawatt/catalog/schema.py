@@ -143,6 +143,7 @@ class Model(Entry):
     moe_shared: float = unit("count", "shared experts [1]", default=0)
     moe_d_ff: float = unit("count", "expert FFN intermediate size [1]", default=0)
     dense_layers: float = unit("count", "leading dense layers of an MoE [1]", default=0)
+    mtp_layers: float = unit("count", "multi-token-prediction modules trained beside the model [1]", default=0)
     seq_len: float | None = unit("count", "training sequence length [tokens]")
     kv_lora_rank: float | None = unit("count", "MLA latent KV rank [1]")
     q_lora_rank: float | None = unit("count", "MLA latent query rank [1]")

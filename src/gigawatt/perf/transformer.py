@@ -91,7 +91,10 @@ class Arch:
     size ``moe_d_ff``, of which ``moe_active`` are used per token, plus
     ``moe_shared`` always-on experts; the first ``dense_layers`` layers use a
     dense FFN of size ``d_ff``. MLA (DeepSeek) uses the ``*_lora_rank`` and
-    ``*_head_dim`` fields.
+    ``*_head_dim`` fields. ``mtp_layers`` multi-token-prediction modules (DeepSeek-V3: one)
+    are trained beside the model: each is one more layer, a ``2d -> d`` projection and a
+    second pass through the output head; they are not counted in the parameters or model
+    FLOPs (as the published counts leave them out) but cost training time.
     """
 
     name: str
@@ -115,6 +118,7 @@ class Arch:
     qk_nope_head_dim: int = 0
     v_head_dim: int = 0
     tied_embeddings: bool = False
+    mtp_layers: int = 0
 
     # ----------------------------------------------------------------- builders
     @classmethod
@@ -146,6 +150,7 @@ class Arch:
             qk_nope_head_dim=int(_num(getattr(model, "qk_nope_head_dim", None))),
             v_head_dim=int(_num(getattr(model, "v_head_dim", None))),
             tied_embeddings=bool(getattr(model, "tied_embeddings", False)),
+            mtp_layers=int(_num(getattr(model, "mtp_layers", 0))),
         )
 
     @classmethod
@@ -188,6 +193,8 @@ class Arch:
                 dense_layers = {"one": 1, "two": 2, "three": 3}.get(word) or int(word)
             elif re.search(r"First layer dense", note, flags=re.IGNORECASE):
                 dense_layers = 1
+        # a model trained with multi-token prediction: "(w/ MTP)", "multi-token-prediction module"
+        mtp = 1 if re.search(r"w/ MTP\b|multi-token[- ]prediction module", note, flags=re.IGNORECASE) else 0
         vocab = _num(row.get("vocab"), 0.0)
         if not vocab:  # GPT-2 BPE padded to a multiple of 128 (Megatron default) when not given
             vocab = 50304.0
@@ -207,6 +214,7 @@ class Arch:
             moe_shared=int(_num(row.get("moe_shared"))),
             moe_d_ff=int(_num(row.get("moe_d_ff"))),
             dense_layers=dense_layers,
+            mtp_layers=mtp,
             **mla,
         )
 
