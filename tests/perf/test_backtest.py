@@ -43,16 +43,19 @@ def test_every_row_predicted(result):
 def test_training_tokens_per_s(result):
     errs = _abs(result["training"]["rows"], "tokens_per_s")
     assert len(errs) == 42
-    assert statistics.median(errs) <= 0.035  # target median <= 10%: met (0.030 today)
-    # target: none worse than 25%; today two MoE rows miss it (Qwen3-30B-A3B on 16 H100 at +97%,
-    # gpt-oss-120b on B200 at +52%): fine-grained MoE on few GPUs runs far below its roofline
-    assert sum(e > 0.25 for e in errs) <= 2
+    assert statistics.median(errs) <= 0.03  # target median <= 10%: met (0.022 today)
+    # target: none worse than 25%; today three MoE rows of Megatron-Bridge 25.11 miss it:
+    # Qwen3-30B-A3B on 16 H100 (+92%) and gpt-oss-120b on B200 (+64%), fine-grained MoE on few
+    # GPUs far below its roofline, and DeepSeek-V3 on B200 (+46%), whose FP8 efficiency is
+    # carried from Blackwell's BF16 one rather than fitted on that one row
+    assert sum(e > 0.25 for e in errs) <= 3
     assert max(errs) <= 1.0
     by_id = {r["id"]: r for r in result["training"]["rows"]}
-    # the MoE rows the model explains (fp8 quantization traffic, EP overlap, DP window); DeepSeek-V3 +17%
+    # the MoE rows the model explains (fp8 quantization traffic, EP overlap, DP window)
     for rid in ("mbridge2511-qwen3-235b-a22b-fp8-h100-256", "mbridge2511-qwen3-235b-a22b-bf16-gb200-256",
-                "dgxc-grok1-fp8-h100-512", "dgxc-grok1-bf16-gb200-128", "mbridge2511-deepseek-v3-fp8-b200-256"):
-        assert abs(by_id[rid]["error"]) <= 0.18, rid
+                "dgxc-grok1-fp8-h100-512", "dgxc-grok1-bf16-gb200-128"):
+        assert abs(by_id[rid]["error"]) <= 0.15, rid
+    assert 0.25 < by_id["mbridge2511-deepseek-v3-fp8-b200-256"]["error"] <= 0.55  # +45.9% today
 
 
 def test_training_chip_hours(result):
@@ -93,7 +96,7 @@ def test_per_chip_guards(result):
     rows = load_rows(_packaged("training_runs.csv"))
     by_chip = summary_by_chip(result["training"], rows)
     assert by_chip["a100-80gb"]["median_abs_error"] <= 0.03
-    assert by_chip["h100-sxm"]["median_abs_error"] <= 0.06
+    assert by_chip["h100-sxm"]["median_abs_error"] <= 0.06  # 0.049 today
     assert by_chip["trn1"]["median_abs_error"] <= 0.07
     assert by_chip["tpu-v6e"]["median_abs_error"] <= 0.03
     inf = summary_by_chip(result["inference"], load_rows(_packaged("inference_runs.csv")))

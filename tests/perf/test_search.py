@@ -96,5 +96,5 @@ def test_dualpipe_deepseek_v3_report():
               fixed={"tp": 1, "pp": 16, "ep": 64, "cp": 1})
     dual = search_training(arch, hw, schedules=("dualpipe",), **kw)["result"]["tokens_per_s"]
     one_f = search_training(arch, hw, **kw)["result"]["tokens_per_s"]
-    assert 0.95 < dual / published < 1.10  # +3% today
+    assert 0.95 < dual / published < 1.10  # -1% today (+2% without its multi-token-prediction module)
     assert one_f / published < 0.8  # 1F1B with the same layout: -26%

@@ -351,7 +351,14 @@ def training_step(
         )
     else:
         eff_expert = eff_dense
+    # the attention core at the run's GEMM rate: with FP8 GEMMs it is modeled at the FP8 rate, though
+    # Transformer Engine keeps it in BF16 unless asked (fp8_dpa); holding it at the BF16 rate
+    # (with a refit ratio) fits the Hopper FP8 rows worse, the ratio fitted on BF16 rows being low
     eff_attn = e_max * cal.attention_eff_ratio * np.ones_like(eff_dense)
+    # the output head stays in 16 bits (Megatron's output layer is not a Transformer Engine
+    # module; DeepSeek-V3 report sec. 3.3.1 keeps it in BF16 too)
+    peak16, e16 = hw.peak("bf16"), cal.matmul_peak_eff("bf16")
+    eff_head = gemm_efficiency(arch.d_model / tp, tokens_mb, e16, cal.matmul_half_width, cal.matmul_half_tokens)
     # all layers of one micro-batch on one tensor- and context-parallel group (the output head apart)
     head_fwd = 2.0 * arch.vocab * arch.d_model
     group = tp * cp
@@ -376,7 +383,7 @@ def training_step(
     per_layer = layers_compute / arch.layers
     # the last stage also runs the output head (GEMM and cross-entropy over the vocabulary) and
     # each multi-token-prediction module (one more layer, a 2d -> d projection, the head again)
-    head = (3.0 * head_fwd * tokens_replica_mb / group / (peak * eff_dense)
+    head = (3.0 * head_fwd * tokens_replica_mb / group / (peak16 * eff_head)
             + LOGITS_BYTES_PER_ENTRY * arch.vocab / tp * tokens_mb / hbm_rate)
     proj = 3.0 * 2.0 * 2.0 * arch.d_model * arch.d_model * tokens_replica_mb / group / (peak * eff_dense)
     head = head + arch.mtp_layers * (per_layer + proj + head)
