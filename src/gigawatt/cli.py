@@ -461,7 +461,9 @@ def _register_perf() -> None:
     if hasattr(perf_cli, "app"):
         app.add_typer(perf_cli.app, name="perf", help="Training and inference performance of one workload on one chip.")
     if hasattr(perf_cli, "backtest_command"):
-        app.command("backtest", help="Predict the published training and inference measurements and report the errors.")(
+        app.command("backtest", help="Predict the published training and inference measurements and report the "
+                    "errors. Your own rows go in CSV files with the columns of the packaged ones "
+                    "(gigawatt/perf/data/FORMAT.md); a row the model cannot predict is a miss with its reason.")(
             perf_cli.backtest_command
         )
 

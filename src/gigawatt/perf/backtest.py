@@ -276,7 +276,7 @@ def run_backtest(training_csv: str | Path | None = None, inference_csv: str | Pa
     Parameters
     ----------
     training_csv, inference_csv : path, optional
-        Files in the format of ``shared/validation/README.md``; by default the
+        Files in the format of ``gigawatt/perf/data/FORMAT.md``; by default the
         copies shipped in ``gigawatt/perf/data``.
     hardware : callable, optional
         ``chip name -> Hardware``; by default :meth:`Hardware.from_catalog`.

@@ -44,7 +44,8 @@ def _run(call, flags: dict[str, str]):
     except CatalogError as exc:
         text = str(exc)
         flag = "--model" if "model" in text else ("--chip" if "chip" in text else "--system")
-        _fail(flag, text, flags.get(flag, ""))
+        hint = flags.get(flag, "")
+        _fail(flag, text, "" if "did you mean" in text or hint in text else hint)
     except GigawattError as exc:
         _fail("input", str(exc))
 
@@ -214,7 +215,7 @@ def backtest_command(
     """Predict published measurements and print measured, predicted and error per row."""
     for flag, path in (("--training", training), ("--inference", inference)):
         if path is not None and not Path(path).is_file():
-            _fail(flag, f"no such file {str(path)!r}", "give a CSV in the format of shared/validation/README.md")
+            _fail(flag, f"no such file {str(path)!r}", "give a CSV in the format of src/gigawatt/perf/data/FORMAT.md")
     from gigawatt.perf.backtest import _packaged, load_rows, run_backtest, summary_by_chip
 
     try:
