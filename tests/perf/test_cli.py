@@ -68,6 +68,8 @@ def test_bad_input_exit_2():
         (["perf", "serve", "--model", "llama3.1-405b", "--chip", "h100", "--chips", "1"], "--chips"),
         (["perf", "serve", "--model", "llama3.1-70b", "--chip", "h100", "--chips", "8", "--tpot", "fast"], "--tpot"),
         (["perf", "serve", "--model", "deepseek-v3", "--chip", "b200", "--chips", "8", "--ep", "16"], "--ep"),
+        (["perf", "serve", "--model", "llama3.1-8b", "--chip", "h100", "--chips", "1", "--kv-reservation", "lazy"],
+         "--kv-reservation"),
         (["backtest", "--training", "/no/such.csv"], "--training"),
     ]
     for args, flag in cases:

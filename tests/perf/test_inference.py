@@ -163,3 +163,20 @@ def test_data_parallel_attention_one_prompt_uses_one_attention_rank(h100):
     one = iteration_time_s(a, h100, sequences=1, **kw)
     assert float(one["time_s"]) > 2.0 * float(busy["time_s"])
     assert float(iteration_time_s(a, h100, **kw)["time_s"]) == pytest.approx(float(busy["time_s"]))
+
+
+def test_kv_reservation_whole_request_or_mean_context(h100, llama2_70b):
+    # KV-bound (TP2 BF16 on two 80 GB H100, 1000 in / 3000 out): the largest batch is the KV capacity
+    # over the tokens a sequence holds, in + out/2 = 2,500 on average (vLLM) or the whole
+    # in + out = 4,000 reserved up front (TensorRT-LLM's GUARANTEED_NO_EVICT)
+    kw = dict(n_chips=2, input_len=1000, output_len=3000, tp=2, precision="bf16")
+    cap = kv_capacity_tokens(llama2_70b, h100, 2, precision="bf16", tp=2)
+    mean = serve(llama2_70b, h100, **kw)
+    full = serve(llama2_70b, h100, kv_reservation="full", **kw)
+    assert mean["batch"] == pytest.approx(cap / 2500.0)
+    assert full["batch"] == pytest.approx(cap / 4000.0)
+    assert full["output_tokens_per_s"] < mean["output_tokens_per_s"]
+    with pytest.raises(ValueError, match="kv_reservation"):
+        serve(llama2_70b, h100, kv_reservation="lazy", **kw)
+    from gigawatt.perf.inference import row_kv_reservation
+    assert row_kv_reservation({"engine": "trtllm"}) == "full" and row_kv_reservation({"engine": "vllm"}) == "mean"

@@ -112,7 +112,7 @@ def serve_plan(model: str, chip: str, chips: int, *, input_len: float, output_le
                pp: int = 1, precision: str = "bf16", ttft_limit_s: float | None = None,
                tpot_limit_s: float | None = None, batch: int | None = None, system: str | None = None,
                ep: int | None = None, kv_precision: str | None = None,
-               attention_dp: bool | None = None) -> dict[str, Any]:
+               attention_dp: bool | None = None, kv_reservation: str = "mean") -> dict[str, Any]:
     """Serving throughput of ``model`` on ``chips`` chips for one input/output mix.
 
     The regime is ``server`` when a TTFT or TPOT limit is given, ``latency`` with a
@@ -125,6 +125,9 @@ def serve_plan(model: str, chip: str, chips: int, *, input_len: float, output_le
     too small to occupy every attention rank), as serving engines offer for MoE;
     a dense model keeps ``ep = 1`` and head-split attention. ``kv_precision``
     (``bf16`` or ``fp8``) defaults to FP8 when the weights are FP8 or FP4.
+    ``kv_reservation`` is how the engine admits requests against the KV cache: ``mean``
+    (by what sequences hold now, vLLM/SGLang) or ``full`` (each request's whole length
+    reserved, TensorRT-LLM's default); see :func:`gigawatt.perf.inference.serve`.
     """
     from gigawatt.perf.inference import moe_layouts, serve
 
@@ -141,6 +144,9 @@ def serve_plan(model: str, chip: str, chips: int, *, input_len: float, output_le
     if kv_precision not in (None, "bf16", "fp16", "fp8"):
         raise LayoutError(f"--kv-precision {kv_precision!r} is not one of bf16, fp8", "--kv-precision")
     kv = None if kv_precision is None else (1.0 if kv_precision == "fp8" else 2.0)
+    if kv_reservation not in ("mean", "full"):
+        raise LayoutError(f"--kv-reservation {kv_reservation!r} is not one of mean, full", "--kv-reservation",
+                          "mean: admit by the KV sequences hold now (vLLM); full: reserve whole requests (TensorRT-LLM)")
     tps = [tp] if tp else [t for t in (1, 2, 4, 8, 16, 32, 64, 128) if chips % (t * pp) == 0]
 
     def layouts(t: int) -> list[tuple[int, bool]]:
@@ -156,7 +162,7 @@ def serve_plan(model: str, chip: str, chips: int, *, input_len: float, output_le
     for t, e, a in candidates:
         r = serve(arch, hw, n_chips=int(chips), input_len=input_len, output_len=output_len, tp=t, pp=pp,
                   precision=precision, regime=regime, batch=batch, ttft_limit_s=ttft_limit_s, tpot_limit_s=tpot_limit_s,
-                  ep=e, kv_bytes_per_value=kv, attention_dp=bool(a))
+                  ep=e, kv_bytes_per_value=kv, attention_dp=bool(a), kv_reservation=kv_reservation)
         if r.get("output_tokens_per_s") is None:
             errors.append(r.get("error", ""))
             continue

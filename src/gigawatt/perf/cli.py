@@ -151,6 +151,9 @@ def serve_command(
                                                      "per rank, no KV copies), as engines offer for MoE with --ep; "
                                                      "searched if omitted."),
     kv_precision: Optional[str] = typer.Option(None, "--kv-precision", help="bf16 or fp8 KV cache (default: fp8 with fp8/fp4 weights)."),
+    kv_reservation: str = typer.Option("mean", "--kv-reservation", help="How the engine admits requests against "
+                                       "the KV cache: mean (by what sequences hold now, as vLLM) or full (each "
+                                       "request's whole length reserved, TensorRT-LLM's default)."),
     batch: Optional[int] = typer.Option(None, "--batch", help="Fixed batch (latency regime)."),
     precision: str = typer.Option("bf16", "--precision", help="bf16, fp8 or fp4 weights and matmuls."),
     system: Optional[str] = typer.Option(None, "--system", help="Catalog system."),
@@ -165,7 +168,8 @@ def serve_command(
         _fail("--input/--output", "token counts must be positive", "e.g. --input 2000 --output 200")
     r = _run(lambda: serve_plan(model, chip, chips, input_len=input_len, output_len=output_len, tp=tp, pp=pp,
                                 precision=precision.lower(), ttft_limit_s=ttft_s, tpot_limit_s=tpot_s, batch=batch,
-                                system=system, ep=ep, kv_precision=kv_precision, attention_dp=attention_dp), _HINTS)
+                                system=system, ep=ep, kv_precision=kv_precision, attention_dp=attention_dp,
+                                kv_reservation=kv_reservation.lower()), _HINTS)
     if json_out:
         _print_json(r)
         return

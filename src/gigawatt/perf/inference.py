@@ -253,7 +253,7 @@ def serve(arch: tf.Arch, hw: Hardware, *, n_chips: int, input_len: float, output
           pp: int = 1, precision: str = "bf16", kv_bytes_per_value: float | None = None,
           regime: str = "offline", batch: int | None = None, ttft_limit_s: float | None = None,
           tpot_limit_s: float | None = None, cal: Calibration | None = None, ep: int = 1,
-          attention_dp: bool = False) -> dict[str, Any]:
+          attention_dp: bool = False, kv_reservation: str = "mean") -> dict[str, Any]:
     """Throughput and latency of serving one request mix under continuous batching.
 
     Parameters
@@ -272,6 +272,11 @@ def serve(arch: tf.Arch, hw: Hardware, *, n_chips: int, input_len: float, output
         Expert parallel degree inside a replica, at most ``tp·pp`` [1].
     attention_dp : bool
         Data-parallel attention inside the replica (see :func:`iteration_time_s`).
+    kv_reservation : str
+        How the scheduler admits requests against the KV cache: ``mean`` (by the blocks
+        sequences hold now, preempting when it runs out: vLLM, SGLang; a sequence holds
+        ``in + out/2`` tokens on average) or ``full`` (a request is admitted only when its
+        whole ``in + out`` fits: TensorRT-LLM's default ``GUARANTEED_NO_EVICT``).
 
     Returns
     -------
@@ -315,7 +320,10 @@ def serve(arch: tf.Arch, hw: Hardware, *, n_chips: int, input_len: float, output
                 "tpot_s": tpot, "kv_capacity_tokens": cap, "replicas": replicas, "fits": b * (input_len + output_len) <= cap}
     # an engine caps the sequences each scheduler runs; with data-parallel attention every
     # attention rank schedules its own batch
-    max_b = min(cal.max_decode_batch * (tp if attention_dp else 1), cap / max(ctx, 1.0))
+    if kv_reservation not in ("mean", "full"):
+        raise ValueError(f"kv_reservation {kv_reservation!r} is not one of mean, full")
+    held = input_len + output_len if kv_reservation == "full" else ctx
+    max_b = min(cal.max_decode_batch * (tp if attention_dp else 1), cap / max(held, 1.0))
     if max_b < 1:
         return {"error": f"one request of {input_len + output_len:.0f} tokens does not fit the KV cache "
                          f"({cap:.0f} tokens); raise tp or use a smaller KV precision", "output_tokens_per_s": None}
@@ -465,6 +473,12 @@ def row_input_len(row: dict[str, Any]) -> float:
     return 4.0 * (_f(row, "output_len") or 256.0)
 
 
+def row_kv_reservation(row: dict[str, Any]) -> str:
+    """``full`` for a TensorRT-LLM row (its scheduler reserves each request's whole length), else ``mean``."""
+    engine = str(row.get("engine") or "").strip().lower()
+    return "full" if engine in ("trtllm", "tensorrt-llm", "tensorrt_llm") else "mean"
+
+
 def predict_row(row: dict[str, Any], hw: Hardware, *, devices_per_chip: float = 1.0) -> dict[str, Any]:
     """Predict one row of the inference validation file (see :mod:`gigawatt.perf.backtest`)."""
     arch = tf.Arch.from_row(row)
@@ -486,7 +500,7 @@ def predict_row(row: dict[str, Any], hw: Hardware, *, devices_per_chip: float = 
                 precision=precision, kv_bytes_per_value=kv, regime=regime,
                 batch=int(_f(row, "batch")) if _f(row, "batch") else None,
                 ttft_limit_s=_f(row, "ttft_slo_s"), tpot_limit_s=_f(row, "tpot_slo_s"), ep=min(ep, tp * pp),
-                attention_dp=attention_dp and tp > 1)
+                attention_dp=attention_dp and tp > 1, kv_reservation=row_kv_reservation(row))
     if res.get("output_tokens_per_s") is None:
         return {"predicted": None, "reason": res.get("error", "no prediction"), "detail": res}
     kind = (row.get("measured_kind") or "").strip()
