@@ -324,7 +324,6 @@ def training_step(
     # ---- compute per micro-batch per stage (one chip)
     peak = hw.peak(precision)
     e_max = cal.matmul_peak_eff(precision)
-    chips_model = tp * pp * cp  # chips that share one replica's work per micro-batch
     attn_fwd = tf.attention_core_flops_per_token(arch, s)
     dense_matmul_fwd = 2.0 * (arch.matmul_params_active - _expert_active_params(arch))
     expert_fwd = 2.0 * _expert_active_params(arch)
