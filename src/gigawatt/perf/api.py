@@ -121,8 +121,9 @@ def serve_plan(model: str, chip: str, chips: int, *, input_len: float, output_le
     ``ep`` shards the experts of an MoE model inside each replica; ``attention_dp`` runs
     attention data-parallel over the TP ranks instead of splitting heads. Left None, an
     MoE model is also tried with its experts spread over the replica's ranks (``ep = tp``),
-    with attention split by heads and data-parallel (the latter not with a fixed ``batch``,
-    too small to occupy every attention rank), as serving engines offer for MoE;
+    with attention split by heads and, for MLA models, data-parallel (not with a fixed
+    ``batch``, too small to occupy every attention rank), as serving engines offer for MoE
+    (see :func:`gigawatt.perf.inference.moe_layouts`);
     a dense model keeps ``ep = 1`` and head-split attention. ``kv_precision``
     (``bf16`` or ``fp8``) defaults to FP8 when the weights are FP8 or FP4.
     ``kv_reservation`` is how the engine admits requests against the KV cache: ``mean``

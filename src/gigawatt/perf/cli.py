@@ -149,7 +149,8 @@ def serve_command(
     attention_dp: Optional[bool] = typer.Option(None, "--attention-dp/--no-attention-dp",
                                                 help="Run attention data-parallel over the TP ranks (whole sequences "
                                                      "per rank, no KV copies), as engines offer for MoE with --ep; "
-                                                     "searched if omitted."),
+                                                     "searched for MLA models if omitted (GQA models: head-split "
+                                                     "unless asked)."),
     kv_precision: Optional[str] = typer.Option(None, "--kv-precision", help="bf16 or fp8 KV cache (default: fp8 with fp8/fp4 weights)."),
     kv_reservation: str = typer.Option("mean", "--kv-reservation", help="How the engine admits requests against "
                                        "the KV cache: mean (by what sequences hold now, as vLLM) or full (each "
