@@ -296,6 +296,8 @@ def serve(arch: tf.Arch, hw: Hardware, *, n_chips: int, input_len: float, output
     cal = cal or calibration_for(hw.chip)
     if regime not in ("offline", "server", "latency"):
         raise ValueError(f"regime {regime!r} is not one of offline, server, latency")
+    if kv_reservation not in ("mean", "full"):
+        raise ValueError(f"kv_reservation {kv_reservation!r} is not one of mean, full")
     if kv_bytes_per_value is None:
         kv_bytes_per_value = 1.0 if precision in ("fp8", "fp4") else 2.0
     chips = tp * pp
@@ -320,8 +322,6 @@ def serve(arch: tf.Arch, hw: Hardware, *, n_chips: int, input_len: float, output
                 "tpot_s": tpot, "kv_capacity_tokens": cap, "replicas": replicas, "fits": b * (input_len + output_len) <= cap}
     # an engine caps the sequences each scheduler runs; with data-parallel attention every
     # attention rank schedules its own batch
-    if kv_reservation not in ("mean", "full"):
-        raise ValueError(f"kv_reservation {kv_reservation!r} is not one of mean, full")
     held = input_len + output_len if kv_reservation == "full" else ctx
     max_b = min(cal.max_decode_batch * (tp if attention_dp else 1), cap / max(held, 1.0))
     if max_b < 1:
