@@ -118,12 +118,13 @@ def _fmt_chips(n: int) -> str:
     return str(n)
 
 
-def _run_one(scenario: Path, show_progress: bool):
-    """Load, build, simulate and bundle one scenario into Results."""
+def _run_one(scenario: Path, show_progress: bool, scn=None):
+    """Load (unless ``scn`` is given), build, simulate and bundle one scenario into Results."""
     from gigawatt.fleet import run_fleet
     from gigawatt.results import build_results
 
-    scn = _load(scenario)
+    if scn is None:
+        scn = _load(scenario)
     text = scenario.read_text(encoding="utf-8")
     if not show_progress:
         fleet, sim, timings = run_fleet(scn)
@@ -254,14 +255,18 @@ def run(
     """
     from gigawatt.errors import GigawattError
 
-    scn, results = _run_one(scenario, show_progress=not json_out and sys.stderr.isatty())
-    out_dir = None
-    if not no_write:
-        from gigawatt.results import write_outputs
+    out_dir = None if no_write or out is None else _checked_out_dir(out)
+    scn = _load(scenario)
+    if not no_write and out_dir is None:
+        out_dir = _checked_out_dir(Path("gigawatt-runs") / scn.name)
+    scn, results = _run_one(scenario, show_progress=not json_out and sys.stderr.isatty(), scn=scn)
+    if out_dir is not None:
+        from gigawatt.results import OutputError, write_outputs
 
-        out_dir = out or Path("gigawatt-runs") / scn.name
         try:
             write_outputs(out_dir, results)
+        except OutputError as exc:
+            _fail(f"--out: {exc}", exc.hint)
         except (OSError, GigawattError) as exc:
             _fail(f"--out: cannot write results to {out_dir}: {exc}", "choose a writable folder with --out")
     run_id = None
@@ -282,6 +287,18 @@ def run(
         if run_id is not None:
             _stdout().print(f"Saved as run {run_id} in {db} (gigawatt runs show {run_id}; gigawatt report {run_id})",
                             markup=False)
+
+
+def _checked_out_dir(out: Path) -> Path:
+    """The resolved results folder, or exit 2 when writing it could destroy files gigawatt did not write."""
+    from gigawatt.results import OutputError, check_out_dir
+
+    try:
+        return check_out_dir(out)
+    except OutputError as exc:
+        _fail(f"--out: {exc}", exc.hint)
+    except OSError as exc:
+        _fail(f"--out: cannot use {out}: {exc}", "choose a writable folder with --out")
 
 
 def _json_default(value):

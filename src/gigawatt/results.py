@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from gigawatt import __version__
+from gigawatt.errors import GigawattError
 from gigawatt.economics import buyer
 from gigawatt.fleet.buildout import BINDING, Fleet
 
@@ -137,52 +138,241 @@ def summarize(scn, fleet: Fleet, sample: int = 0) -> RunSummary:
     return RunSummary(scn.name, scn.seed, rows, totals, implied, notes)
 
 
+#: the files a results folder can hold; gigawatt replaces or removes only these
+OUTPUT_FILES = ("fleet.nc", "summary.json", "years.csv", "training_runs.csv", "scenario.yaml",
+                "scenario.resolved.json", "manifest.json")
+#: a manifest names its writer so that a later run recognizes the folder as its own
+MANIFEST_WRITER = "gigawatt"
+_TMP_TAG = ".gigawatt-tmp-"
+_OLD_TAG = ".gigawatt-old-"
+_TMP_MARKER = ".gigawatt-partial"
+
+
+class OutputError(GigawattError):
+    """A results folder cannot be written without touching files gigawatt did not write."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        self.hint = hint
+        super().__init__(message)
+
+
+def _owned_files(folder: Path) -> set[str] | None:
+    """The file names gigawatt's manifest in ``folder`` lists, or None when it has no such manifest."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict):
+        return None
+    files = manifest.get("files")
+    # manifests before 0.1.0's `written_by` carry the version and the file list
+    if manifest.get("written_by", MANIFEST_WRITER) != MANIFEST_WRITER or "gigawatt_version" not in manifest:
+        return None
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        return None
+    return {f for f in files if f in OUTPUT_FILES}
+
+
+def check_out_dir(out_dir: str | Path) -> Path:
+    """Resolve a results folder and check that writing it destroys nothing.
+
+    A results folder may be new, empty, or one that gigawatt wrote before
+    (recognized by its ``manifest.json``). In a folder of gigawatt's, only the
+    files its manifest lists are replaced; anything else there is left alone.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        The folder asked for.
+
+    Returns
+    -------
+    Path
+        The folder, resolved (symbolic links followed, absolute).
+
+    Raises
+    ------
+    OutputError
+        When the path is a file, or a folder that holds files gigawatt did not
+        write, or a file gigawatt would write exists there as something else
+        (a folder, a link).
+    """
+    asked = Path(out_dir).expanduser()
+    target = asked.resolve()
+    if target.exists() and not target.is_dir():
+        raise OutputError(f"{asked} exists and is not a folder; results are written into a folder",
+                          "give the name of a new folder with --out")
+    if not target.is_dir():
+        return target
+    entries = sorted(os.listdir(target))
+    if not entries:
+        return target
+    owned = _owned_files(target)
+    if owned is None:
+        shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+        raise OutputError(
+            f"{asked} already holds {len(entries)} entr{'ies' if len(entries) != 1 else 'y'} that gigawatt did not "
+            f"write ({shown}); results go only into a new or empty folder, or one gigawatt wrote before",
+            "choose a new folder with --out (for example --out gigawatt-runs/NAME)")
+    for name in OUTPUT_FILES:
+        path = target / name
+        if (path.exists() or path.is_symlink()) and (path.is_symlink() or not path.is_file()):
+            raise OutputError(f"{path} is not a regular file; gigawatt would replace it",
+                              "move it away, or choose a new folder with --out")
+    return target
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def clean_stale_temp(out_dir: str | Path) -> list[Path]:
+    """Remove the temporary folders an interrupted write left beside ``out_dir``.
+
+    Only folders named as gigawatt names them (``.<name>.gigawatt-tmp-*``,
+    ``.<name>.gigawatt-old-*``) that hold nothing but files gigawatt writes,
+    and whose writing process has ended, are removed.
+
+    Returns
+    -------
+    list of Path
+        The folders removed.
+    """
+    target = Path(out_dir)
+    parent = target.parent
+    removed = []
+    if not parent.is_dir():
+        return removed
+    for tag in (_TMP_TAG, _OLD_TAG):
+        for folder in parent.glob(f".{target.name}{tag}*"):
+            if folder.is_symlink() or not folder.is_dir():
+                continue
+            entries = list(folder.iterdir())
+            if any(e.is_symlink() or not e.is_file() or e.name not in (*OUTPUT_FILES, _TMP_MARKER) for e in entries):
+                continue
+            marker = folder / _TMP_MARKER
+            if marker.exists():
+                try:
+                    if _pid_alive(int(marker.read_text().strip())):
+                        continue
+                except (OSError, ValueError):
+                    pass
+            for e in entries:
+                e.unlink()
+            folder.rmdir()
+            removed.append(folder)
+    return removed
+
+
 def write_outputs(out_dir: str | Path, results: "Results") -> Path:
-    """Write a run's files into ``out_dir``, replacing it only when all are written.
+    """Write a run's files into ``out_dir`` without touching files gigawatt did not write.
 
     Files: ``fleet.nc`` (netCDF, the ``(sample, period, site, chip[, workload])``
     arrays), ``summary.json``, ``years.csv`` (one row per year, for
     spreadsheets), ``training_runs.csv`` (one row per training run, when the
     scenario has demand), ``scenario.yaml`` (the file as given),
     ``scenario.resolved.json`` (every quantity in SI, defaults filled in) and
-    ``manifest.json`` (version, seed, files). Files are written to a temporary
-    folder next to ``out_dir`` and moved into place at the end, so an
-    interrupted run leaves the previous results untouched.
+    ``manifest.json`` (writer, version, seed, files).
+
+    ``out_dir`` must be new, empty, or a folder gigawatt wrote before
+    (:func:`check_out_dir`). Files are written to a temporary folder beside it
+    first. A new folder, or one that holds only gigawatt's files, is swapped
+    in whole, so an interrupted run leaves the previous results as they were;
+    in a folder that also holds other files, each of gigawatt's files is
+    replaced on its own (the manifest last) and the other files stay.
+    Temporary folders left by an interrupted write are removed first.
+
+    Raises
+    ------
+    OutputError
+        See :func:`check_out_dir`.
+    OSError
+        When the folder cannot be written.
     """
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    target = check_out_dir(out_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temp(target)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}{_TMP_TAG}", dir=target.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; results are ordinary files
     try:
+        (tmp / _TMP_MARKER).write_text(str(os.getpid()))
         results.dataset.to_netcdf(tmp / "fleet.nc")
-        (tmp / "summary.json").write_text(json.dumps(results.summary, indent=2, default=jsonable) + "\n")
+        (tmp / "summary.json").write_text(dumps_strict(results.summary, indent=2) + "\n")
         chip_ids = [str(c) for c in results.dataset["chip"].values]
         _write_years_csv(tmp / "years.csv", results.summary, chip_ids)
         if results.events:
             results.events_frame().to_csv(tmp / "training_runs.csv", index=False)
         (tmp / "scenario.yaml").write_text(results.scenario_text)
-        (tmp / "scenario.resolved.json").write_text(json.dumps(results.resolved, indent=2, default=jsonable) + "\n")
+        (tmp / "scenario.resolved.json").write_text(dumps_strict(results.resolved, indent=2) + "\n")
+        written = sorted(p.name for p in tmp.iterdir() if p.name != _TMP_MARKER)
         manifest = {
+            "written_by": MANIFEST_WRITER,
             "gigawatt_version": results.version,
             "scenario": results.name,
             "seed": results.seed,
             "timings_s": results.timings_s,
-            "files": sorted(p.name for p in tmp.iterdir()) + ["manifest.json"],
+            "files": sorted(written + ["manifest.json"]),
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        if out_dir.exists():
-            backup = out_dir.with_name(f".{out_dir.name}.old")
-            if backup.exists():
-                shutil.rmtree(backup)
-            os.replace(out_dir, backup)
-            os.replace(tmp, out_dir)
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
+        _move_into_place(tmp, target, written)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return out_dir
+    return target
+
+
+def _move_into_place(tmp: Path, target: Path, written: list[str]) -> None:
+    """Swap ``tmp`` in as ``target``, or replace gigawatt's files in it one by one."""
+    check_out_dir(target)  # the folder may have changed while the run was computed
+    if not target.exists():
+        (tmp / _TMP_MARKER).unlink()
+        os.replace(tmp, target)
+        return
+    owned = _owned_files(target) or set()
+    present = set(os.listdir(target))
+    if present <= owned:
+        # nothing but gigawatt's files: swap the whole folder
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}{_OLD_TAG}", dir=target.parent))
+        os.rmdir(old)
+        (tmp / _TMP_MARKER).unlink()
+        os.replace(target, old)
+        os.replace(tmp, target)
+        for name in os.listdir(old):
+            os.unlink(old / name)
+        os.rmdir(old)
+        return
+    # other files live here too: replace gigawatt's own, the manifest last
+    for name in written:
+        os.replace(tmp / name, target / name)
+    for name in sorted(owned - set(written) - {"manifest.json"}):
+        if name in present:
+            os.unlink(target / name)
+    os.replace(tmp / "manifest.json", target / "manifest.json")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def finite_or_null(value):
+    """``value`` with numpy scalars and arrays made plain, and NaN or infinity replaced by None."""
+    if isinstance(value, dict):
+        return {k: finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_null(v) for v in value]
+    if isinstance(value, (np.ndarray, np.generic)):
+        return finite_or_null(value.tolist())
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def dumps_strict(value, **kwargs) -> str:
+    """Strict JSON text (``allow_nan=False``): a figure that is NaN or infinite is written as null."""
+    return json.dumps(finite_or_null(value), allow_nan=False, **kwargs)
 
 
 def jsonable(value):

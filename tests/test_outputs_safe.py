@@ -1,0 +1,144 @@
+"""`--out` writes only into a new folder or one gigawatt wrote, and never deletes what it did not write."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from gigawatt.fleet import run_fleet
+from gigawatt.results import (OUTPUT_FILES, OutputError, build_results, check_out_dir, clean_stale_temp,
+                              dumps_strict, write_outputs)
+from gigawatt.scenario import load_scenario
+
+
+def gigawatt(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "gigawatt.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    from tests.conftest import MINIMAL
+
+    path = tmp_path_factory.mktemp("scn") / "tiny.yaml"
+    path.write_text(MINIMAL)
+    scn = load_scenario(path)
+    fleet, sim, timings = run_fleet(scn)
+    return build_results(scn, fleet, MINIMAL, timings, simulation=sim)
+
+
+def test_a_folder_with_other_files_is_refused_before_any_work(tmp_path, minimal_text):
+    keep = tmp_path / "keep"
+    keep.mkdir()
+    (keep / "a.txt").write_text("precious")
+    scn = tmp_path / "s.yaml"
+    scn.write_text(minimal_text)
+    proc = gigawatt("run", scn, "--out", keep, "--no-store")
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "did not write" in proc.stderr and "a.txt" in proc.stderr
+    assert (keep / "a.txt").read_text() == "precious"
+    assert sorted(os.listdir(keep)) == ["a.txt"]
+
+
+def test_out_as_the_scenario_folder_keeps_the_scenario_and_the_store(tmp_path, minimal_text):
+    scn = tmp_path / "my.yaml"
+    scn.write_text(minimal_text)
+    (tmp_path / "notes.txt").write_text("notes")
+    proc = gigawatt("run", scn, "--out", tmp_path, "--db", tmp_path / "store.duckdb", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert sorted(os.listdir(tmp_path)) == ["my.yaml", "notes.txt"]  # no store written either: nothing ran
+    proc = gigawatt("run", scn, "--out", ".", "--no-store", cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_out_naming_a_file_is_refused(tmp_path, minimal_text):
+    scn = tmp_path / "s.yaml"
+    scn.write_text(minimal_text)
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    proc = gigawatt("run", scn, "--out", afile, "--no-store")
+    assert proc.returncode == 2 and "not a folder" in proc.stderr
+    assert afile.read_text() == "x"
+
+
+def test_rewriting_own_folder_keeps_foreign_files(tmp_path, results):
+    out = tmp_path / "res"
+    write_outputs(out, results)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["written_by"] == "gigawatt"
+    assert set(manifest["files"]) == {p.name for p in out.iterdir()}
+    (out / "mynotes.txt").write_text("mine")
+    (out / "summary.json").write_text("stale")
+    write_outputs(out, results)
+    assert (out / "mynotes.txt").read_text() == "mine"
+    assert json.loads((out / "summary.json").read_text())["scenario"] == "tiny"
+    # only gigawatt's files and the user's one; no temporary folder left beside it
+    assert {p.name for p in out.iterdir()} == set(manifest["files"]) | {"mynotes.txt"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["res"]
+
+
+def test_a_file_gigawatt_no_longer_writes_is_removed_only_if_its_manifest_lists_it(tmp_path, results):
+    out = tmp_path / "res"
+    write_outputs(out, results)
+    # an older run of this folder wrote training_runs.csv; this one (no demand) does not
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["files"] = sorted(set(manifest["files"]) | {"training_runs.csv"})
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    (out / "training_runs.csv").write_text("old")
+    (out / "other.csv").write_text("user")
+    write_outputs(out, results)
+    assert not (out / "training_runs.csv").exists()
+    assert (out / "other.csv").read_text() == "user"
+
+
+def test_a_foreign_manifest_does_not_make_a_folder_ours(tmp_path):
+    out = tmp_path / "res"
+    out.mkdir()
+    (out / "manifest.json").write_text(json.dumps({"files": ["a.txt"], "written_by": "someone-else",
+                                                   "gigawatt_version": "0"}))
+    with pytest.raises(OutputError, match="did not write"):
+        check_out_dir(out)
+    (out / "manifest.json").write_text("[1, 2]")
+    with pytest.raises(OutputError):
+        check_out_dir(out)
+
+
+def test_an_output_name_held_by_a_folder_or_link_is_refused(tmp_path, results):
+    out = tmp_path / "res"
+    write_outputs(out, results)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (out / "summary.json").unlink()
+    (out / "summary.json").symlink_to(victim)
+    with pytest.raises(OutputError, match="not a regular file"):
+        write_outputs(out, results)
+    assert victim.read_text() == "keep me"
+
+
+def test_stale_temp_folders_are_cleaned_only_when_they_are_gigawatts(tmp_path, results):
+    out = tmp_path / "res"
+    dead = tmp_path / ".res.gigawatt-tmp-abc"
+    dead.mkdir()
+    (dead / "summary.json").write_text("{}")
+    (dead / ".gigawatt-partial").write_text("999999999")  # no such process
+    alive = tmp_path / ".res.gigawatt-tmp-def"
+    alive.mkdir()
+    (alive / ".gigawatt-partial").write_text(str(os.getpid()))
+    foreign = tmp_path / ".res.gigawatt-tmp-ghi"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("user data")
+    assert clean_stale_temp(out) == [dead]
+    assert alive.exists() and (foreign / "thesis.tex").exists()
+    write_outputs(out, results)
+    assert not dead.exists()
+
+
+def test_written_files_are_strict_json(tmp_path, results):
+    out = write_outputs(tmp_path / "res", results)
+    for name in ("summary.json", "scenario.resolved.json", "manifest.json"):
+        json.loads((out / name).read_text(), parse_constant=lambda c: pytest.fail(f"{name} holds {c}"))
+    assert dumps_strict({"a": float("nan"), "b": [float("inf"), 1.0]}) == '{"a": null, "b": [null, 1.0]}'
+    assert set(OUTPUT_FILES) >= {p.name for p in out.iterdir()}
