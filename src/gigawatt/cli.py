@@ -55,12 +55,12 @@ def _fail(message: str, hint: str | None = None) -> None:
 
 
 def _load(path: Path):
-    """Load a scenario or exit 2 with every problem listed."""
+    """Load a scenario file, or a library deal by name (see `gigawatt deals`), or exit 2 with every problem listed."""
+    from gigawatt import library
     from gigawatt.errors import GigawattError, ScenarioError
-    from gigawatt.scenario import load_scenario
 
     try:
-        return load_scenario(path)
+        return library.load(path)
     except ScenarioError as exc:
         err = _stderr()
         n = len(exc.problems)
@@ -125,7 +125,9 @@ def _run_one(scenario: Path, show_progress: bool, scn=None):
 
     if scn is None:
         scn = _load(scenario)
-    text = scenario.read_text(encoding="utf-8")
+    from gigawatt.library import scenario_text
+
+    text = scenario_text(scenario)
     if not show_progress:
         fleet, sim, timings = run_fleet(scn)
     else:
