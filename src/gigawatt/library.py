@@ -102,7 +102,9 @@ def _unknown(arg: str | PurePath) -> ScenarioError:
     stem = p.name[: -len(SUFFIX)] if p.name.endswith(SUFFIX) else p.name
     known = names()
     close = difflib.get_close_matches(stem, known, n=3, cutoff=0.7)
-    close += [n for n in known if len(stem) >= 3 and stem.lower() in n and n not in close]
+    # A misspelt start of a name ("anthropc") matches that name's same-length prefix.
+    close += [n for n in known if len(stem) >= 3 and n not in close and (
+        stem.lower() in n or difflib.SequenceMatcher(None, stem.lower(), n[: len(stem)]).ratio() >= 0.8)]
     listing = f"library deals: {', '.join(known)} (see `gigawatt deals`)" if known else "the deal library is empty"
     hint = (f"did you mean {', '.join(close[:3])}? " if close else "check the path, or name a library deal; ") + listing
     return ScenarioError([Problem("", f"no such file or library deal: {s}", None, hint)], s)
