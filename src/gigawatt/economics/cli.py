@@ -193,32 +193,29 @@ def _print_ledger(scn, ledger, party: str | None) -> None:
         con.print(f"note: {note}", markup=False)
 
 
-def _scenario_dir() -> Path:
-    here = Path("scenarios")
-    if here.is_dir():
-        return here
-    import gigawatt
-
-    return Path(gigawatt.__file__).resolve().parents[2] / "scenarios"
-
-
 def deals_command(
     json_out: bool = typer.Option(False, "--json", help="Print a JSON list, nothing else."),
-    directory: Optional[Path] = typer.Option(None, "--dir", help="Folder of scenarios. Default: ./scenarios."),
+    directory: Optional[Path] = typer.Option(
+        None, "--dir", help="Folder of scenarios to list. Default: the deal library shipped with gigawatt."),
 ) -> None:
-    """List the deal library: one line per scenario with its parties, commitment, capacity and investments."""
+    """List the deal library: one line per scenario with its parties, commitment, capacity and investments.
+    Run a library deal by its name: gigawatt run anthropic-aws-2026."""
+    from gigawatt import library
     from gigawatt.errors import GigawattError
-    from gigawatt.scenario import load_scenario
+    from gigawatt.scenario import load_scenario, load_scenario_text
 
-    folder = directory or _scenario_dir()
-    if not folder.is_dir():
-        _err(f"--dir: no folder {folder}", "run from the repository root or give --dir scenarios/")
+    if directory is None:
+        entries = [(f"{n}.yaml", lambda n=n: load_scenario_text(library.text(n), f"{n}.yaml")) for n in library.names()]
+    elif directory.is_dir():
+        entries = [(p.name, lambda p=p: load_scenario(p)) for p in sorted(directory.glob("*.yaml"))]
+    else:
+        _err(f"--dir: no folder {directory}", "give a folder of scenario files, or leave out --dir for the deal library")
     rows = []
-    for path in sorted(folder.glob("*.yaml")):
+    for file, load in entries:
         try:
-            scn = load_scenario(path)
+            scn = load()
         except GigawattError as exc:
-            rows.append({"file": path.name, "error": str(exc).splitlines()[0]})
+            rows.append({"file": file, "error": str(exc).splitlines()[0]})
             continue
         d = scn.deal
         into_lab = [i for i in d.investments if i.from_party != "buyer"]
@@ -226,7 +223,7 @@ def deals_command(
         contingent = sum(i.amount_usd for i in into_lab if not i.include)
         prepaid = sum(i.amount_usd for i in d.investments if i.from_party == "buyer" and i.include)
         rows.append({
-            "file": path.name, "name": scn.name, "title": scn.title, "buyer": d.buyer, "provider": d.provider,
+            "file": file, "name": scn.name, "title": scn.title, "buyer": d.buyer, "provider": d.provider,
             "commitment_usd": d.commitment.total_usd, "commitment_start": d.commitment.start,
             "term_s": d.commitment.term_s, "capacity_cap_w": d.capacity_cap_w,
             "investment_usd": sure, "contingent_investment_usd": contingent, "buyer_prepaid_usd": prepaid,
