@@ -41,8 +41,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -55,20 +58,45 @@ DIMS = ("sample", "period", "site", "chip", "workload")
 EVENT_COLUMNS = ("name", "model", "chip", "site", "chips", "start", "finish", "deadline", "delay_days", "status")
 STORE_SCHEMA_VERSION = 1
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
-CREATE TABLE IF NOT EXISTS runs (
-    id VARCHAR PRIMARY KEY, scenario VARCHAR, created_at TIMESTAMP, version VARCHAR, seed BIGINT,
-    status VARCHAR, scenario_yaml VARCHAR, resolved_json VARCHAR, summary_json VARCHAR,
-    timings_json VARCHAR, dataset_json VARCHAR);
-CREATE TABLE IF NOT EXISTS run_values (
-    run_id VARCHAR, variable VARCHAR, sample BIGINT, period DATE, site VARCHAR, chip VARCHAR,
-    workload VARCHAR, value DOUBLE, text VARCHAR);
-CREATE TABLE IF NOT EXISTS run_events (
-    run_id VARCHAR, seq INTEGER, name VARCHAR, model VARCHAR, chip VARCHAR, site VARCHAR, chips DOUBLE,
-    start VARCHAR, finish VARCHAR, deadline VARCHAR, delay_days DOUBLE, status VARCHAR, extra_json VARCHAR);
-CREATE TABLE IF NOT EXISTS run_arrays (run_id VARCHAR, format VARCHAR, data BLOB);
-"""
+_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "store_meta": (("key", "VARCHAR"), ("value", "VARCHAR")),
+    "runs": (("id", "VARCHAR"), ("scenario", "VARCHAR"), ("created_at", "TIMESTAMP"), ("version", "VARCHAR"),
+             ("seed", "BIGINT"), ("status", "VARCHAR"), ("scenario_yaml", "VARCHAR"), ("resolved_json", "VARCHAR"),
+             ("summary_json", "VARCHAR"), ("timings_json", "VARCHAR"), ("dataset_json", "VARCHAR")),
+    "run_values": (("run_id", "VARCHAR"), ("variable", "VARCHAR"), ("sample", "BIGINT"), ("period", "DATE"),
+                   ("site", "VARCHAR"), ("chip", "VARCHAR"), ("workload", "VARCHAR"), ("value", "DOUBLE"),
+                   ("text", "VARCHAR")),
+    "run_events": (("run_id", "VARCHAR"), ("seq", "INTEGER"), ("name", "VARCHAR"), ("model", "VARCHAR"),
+                   ("chip", "VARCHAR"), ("site", "VARCHAR"), ("chips", "DOUBLE"), ("start", "VARCHAR"),
+                   ("finish", "VARCHAR"), ("deadline", "VARCHAR"), ("delay_days", "DOUBLE"), ("status", "VARCHAR"),
+                   ("extra_json", "VARCHAR")),
+    "run_arrays": (("run_id", "VARCHAR"), ("format", "VARCHAR"), ("data", "BLOB")),
+}
+"""The store's tables and their columns (name, DuckDB type); checked each time the store is opened."""
+_PRIMARY_KEYS = {"store_meta": "key", "runs": "id"}
+
+
+def _create_sql() -> str:
+    lines = []
+    for table, columns in _TABLES.items():
+        cols = ", ".join(f"{name} {kind}" + (" PRIMARY KEY" if _PRIMARY_KEYS.get(table) == name else "")
+                         for name, kind in columns)
+        lines.append(f"CREATE TABLE IF NOT EXISTS {table} ({cols});")
+    return "\n".join(lines)
+
+
+_SCHEMA = _create_sql()
+
+
+def _insert_sql(table: str) -> str:
+    """``INSERT INTO table (columns...) VALUES (?, ...)``: columns named, so that the order in the file does not matter."""
+    names = [name for name, _ in _TABLES[table]]
+    return f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+
+
+def new_store_hint(db_path: str | Path) -> str:
+    """How to get going again when the store at ``db_path`` cannot be used."""
+    return f"start a new store with --db new.duckdb, or move {db_path} away (the next `gigawatt run` makes a new one)"
 
 
 class StoreError(GigawattError):
@@ -94,13 +122,25 @@ class RunNotFound(StoreError):
 # --------------------------------------------------------------------------- connections
 
 
-def _is_lock_error(exc: Exception) -> bool:
-    text = str(exc).lower()
+def _is_lock_error(exc: Exception, path: Path) -> bool:
+    # the file's own name may contain "lock" ("blocks.duckdb"): look at the rest of the message only
+    text = str(exc)
+    for name in {str(path), str(path.absolute())}:
+        text = text.replace(name, "")
+    text = text.lower()
     return "lock" in text or "conflict" in text
+
+
+def _not_a_store(path: Path, exc: Exception) -> StoreError:
+    return StoreError(f"cannot open the results store {path}: it is not a readable DuckDB database ({exc})",
+                      new_store_hint(path))
 
 
 def connect(db_path: str | Path = DEFAULT_DB, read_only: bool = False, timeout_s: float = 30.0):
     """Open the store, waiting up to ``timeout_s`` [s] while another process holds it.
+
+    This opens the file only; :func:`check` and the readers also check that it
+    is a gigawatt store.
 
     Parameters
     ----------
@@ -115,6 +155,16 @@ def connect(db_path: str | Path = DEFAULT_DB, read_only: bool = False, timeout_s
     Returns
     -------
     duckdb.DuckDBPyConnection
+
+    Raises
+    ------
+    StoreMissing
+        ``read_only`` and there is no such file.
+    StoreLocked
+        Another process held the file for longer than ``timeout_s``.
+    StoreError
+        The file is not a DuckDB database (a text file, random bytes, a file
+        truncated below its header) or cannot be opened.
     """
     import duckdb
 
@@ -122,15 +172,16 @@ def connect(db_path: str | Path = DEFAULT_DB, read_only: bool = False, timeout_s
     if read_only and not path.exists():
         raise StoreMissing(f"no results store at {path}",
                            "save a run first with `gigawatt run SCENARIO`, or point --db at an existing store")
+    if path.is_dir():
+        raise StoreError(f"the results store {path} is a folder, not a file", "point --db at a .duckdb file")
     deadline = time.monotonic() + timeout_s
     delay = 0.05
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
-            if not _is_lock_error(exc):
-                raise StoreError(f"cannot open the results store {path}: {exc}",
-                                 "check that the file is a gigawatt DuckDB store, or use another --db") from None
+            if not _is_lock_error(exc, path):
+                raise _not_a_store(path, exc) from None
             if time.monotonic() + delay > deadline:
                 raise StoreLocked(
                     f"the results store {path} is in use by another process (waited {timeout_s:.0f} s)",
@@ -139,13 +190,197 @@ def connect(db_path: str | Path = DEFAULT_DB, read_only: bool = False, timeout_s
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
         except duckdb.Error as exc:
-            raise StoreError(f"cannot open the results store {path}: {exc}",
-                             "check that the file is a gigawatt DuckDB store, or use another --db") from None
+            raise _not_a_store(path, exc) from None
 
 
-def _has_runs_table(con) -> bool:
-    rows = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'").fetchone()
-    return bool(rows[0])
+_TYPE_FAMILIES = {"VARCHAR": "text", "BIGINT": "integer", "INTEGER": "integer", "HUGEINT": "integer",
+                  "SMALLINT": "integer", "DOUBLE": "float", "FLOAT": "float", "DATE": "date", "BLOB": "blob"}
+
+
+def _type_family(kind: str) -> str:
+    kind = kind.upper()
+    if kind.startswith("TIMESTAMP"):
+        return "timestamp"
+    return _TYPE_FAMILIES.get(kind, kind)
+
+
+def _tables(con) -> dict[str, dict[str, str]]:
+    """The main schema's tables (and views): ``{table: {column: DuckDB type}}``."""
+    rows = con.execute(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_catalog = current_database() AND table_schema = 'main' ORDER BY table_name, ordinal_position"
+    ).fetchall()
+    out: dict[str, dict[str, str]] = {}
+    for table, column, kind in rows:
+        out.setdefault(table, {})[column] = kind
+    return out
+
+
+def _validate(con, path: Path) -> bool:
+    """Check that the open file is a gigawatt store this version can use.
+
+    Returns
+    -------
+    bool
+        True when the store has its tables, False when it has none of them
+        (a new store, or a DuckDB file with only tables of its own).
+
+    Raises
+    ------
+    StoreError
+        Some of the tables are there but not all; a table lacks columns or has
+        them with another type; ``store_meta`` has no ``schema_version``, or
+        another one than :data:`STORE_SCHEMA_VERSION`.
+    """
+    tables = _tables(con)
+    ours = [t for t in _TABLES if t in tables]
+    if not ours:
+        return False
+    hint = new_store_hint(path)
+    if "store_meta" not in tables:
+        described = "; ".join(f"table {t} has columns {', '.join(tables[t]) or 'none'}" for t in ours)
+        raise StoreError(f"{path} is not a gigawatt results store: it has no store_meta table ({described})", hint)
+    missing_meta = [c for c, _ in _TABLES["store_meta"] if c not in tables["store_meta"]]
+    if missing_meta:
+        raise StoreError(f"{path} is not a usable gigawatt results store: its store_meta table lacks column(s) "
+                         f"{', '.join(missing_meta)}", hint)
+    rows = con.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchall()
+    if not rows:
+        raise StoreError(f"{path} is not a usable gigawatt results store: store_meta has no schema_version", hint)
+    try:
+        version = int(str(rows[0][0]).strip())
+    except ValueError:
+        raise StoreError(f"{path} is not a usable gigawatt results store: its schema_version {rows[0][0]!r} is not "
+                         f"a number", hint) from None
+    if version > STORE_SCHEMA_VERSION:
+        raise StoreError(f"the results store {path} has schema version {version}, newer than this gigawatt reads "
+                         f"(version {STORE_SCHEMA_VERSION}); it was written by a newer gigawatt",
+                         f"upgrade gigawatt to read it; or {hint}")
+    if version < STORE_SCHEMA_VERSION:
+        raise StoreError(f"the results store {path} has schema version {version}, which this gigawatt (version "
+                         f"{STORE_SCHEMA_VERSION}) cannot read", hint)
+    problems = []
+    for table, columns in _TABLES.items():
+        found = tables.get(table)
+        if found is None:
+            problems.append(f"table {table} is missing")
+            continue
+        lacking = [c for c, _ in columns if c not in found]
+        if lacking:
+            problems.append(f"table {table} lacks column(s) {', '.join(lacking)}")
+        for column, kind in columns:
+            if column in found and _type_family(found[column]) != _type_family(kind):
+                problems.append(f"column {table}.{column} is {found[column]}, not {kind}")
+    if problems:
+        raise StoreError(f"the results store {path} (schema version {version}) is damaged: {'; '.join(problems)}",
+                         hint)
+    return True
+
+
+def _check_size(con, path: Path) -> None:
+    """A file shorter than the blocks its header counts was truncated (copied or downloaded only in part).
+
+    Only on a read-only connection with no write-ahead log next to the file:
+    then the block count is the one on disk.
+    """
+    if Path(f"{path}.wal").exists():
+        return
+    row = con.execute("PRAGMA database_size").fetchone()
+    block_size, total_blocks = int(row[2] or 0), int(row[3] or 0)
+    needed = _FILE_HEADERS_BYTES + block_size * total_blocks
+    size = path.stat().st_size
+    if size < needed:
+        raise StoreError(f"the results store {path} is truncated: the file has {size:,} bytes of the {needed:,} "
+                         f"its header counts (a copy or download cut short?)",
+                         f"copy the whole file again; or {new_store_hint(path)}")
+
+
+_FILE_HEADERS_BYTES = 3 * 4096
+"""A DuckDB file: a main header and two database headers of 4 KiB each, then the blocks."""
+
+
+def _damaged(path: Path, exc: Exception) -> StoreError:
+    return StoreError(f"the results store {path} is damaged and cannot be read: {exc}",
+                      f"if it was copied, copy the whole file again; or {new_store_hint(path)}")
+
+
+@contextmanager
+def _reading(db_path: str | Path, timeout_s: float) -> Iterator[tuple[Any, bool]]:
+    """A read-only connection to a checked store, and whether it has its tables.
+
+    A DuckDB error while reading (a block cut off by truncation, corrupt data)
+    becomes a :class:`StoreError`.
+    """
+    import duckdb
+
+    path = Path(db_path)
+    con = connect(path, read_only=True, timeout_s=timeout_s)
+    try:
+        try:
+            _check_size(con, path)
+            ready = _validate(con, path)
+        except duckdb.Error as exc:
+            raise _damaged(path, exc) from None
+        try:
+            yield con, ready
+        except duckdb.Error as exc:
+            raise _damaged(path, exc) from None
+    finally:
+        con.close()
+
+
+def check(db_path: str | Path = DEFAULT_DB, timeout_s: float = 5.0) -> str:
+    """Check that a run can be saved in ``db_path``, before any work is written anywhere.
+
+    Nothing is created or changed. ``gigawatt run`` calls this before it writes
+    its results folder, so that a bad ``--db`` fails first, and cleanly.
+
+    Parameters
+    ----------
+    db_path : str or Path
+        The store file.
+    timeout_s : float
+        Longest wait for another process holding the file [s]. A store still
+        held after that is not an error here (:func:`save` waits its turn and
+        checks again).
+
+    Returns
+    -------
+    str
+        ``"new"``: no file yet, :func:`save` will create it; ``"empty"``: a
+        DuckDB file without the store's tables, :func:`save` will add them;
+        ``"ok"``: a store this version reads and writes; ``"busy"``: another
+        process holds the file, so it could not be checked now.
+
+    Raises
+    ------
+    StoreError
+        With a ``hint``: the path is a folder, or its folder cannot be created
+        or written; the file is not a DuckDB database, is truncated, has a
+        ``runs`` table of some other program, lacks tables or columns, or has
+        another ``schema_version``.
+    """
+    path = Path(db_path)
+    if path.is_dir():
+        raise StoreError(f"the results store {path} is a folder, not a file", "point --db at a .duckdb file")
+    if not path.exists():
+        parent = path.absolute().parent
+        while not parent.exists():
+            parent = parent.parent
+        if not parent.is_dir():
+            raise StoreError(f"cannot create the results store {path}: {parent} is not a folder",
+                             "point --db at a file in a folder, or use --no-store")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise StoreError(f"cannot create the results store {path}: {parent} is not writable",
+                             "point --db at a writable place, or use --no-store")
+        return "new"
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise StoreError(f"the results store {path} is not writable", "point --db at a writable file, or use --no-store")
+    try:
+        with _reading(path, timeout_s) as (_, ready):
+            return "ok" if ready else "empty"
+    except StoreLocked:
+        return "busy"
 
 
 # --------------------------------------------------------------------------- save
@@ -292,15 +527,16 @@ def _event_rows(run_id: str, events: list) -> list[tuple]:
 def _insert_values(con, frame) -> None:
     con.register("gigawatt_values_frame", frame)
     try:
-        con.execute("INSERT INTO run_values SELECT run_id, variable, sample, CAST(period AS DATE), site, chip, "
-                    "workload, value, text FROM gigawatt_values_frame")
+        con.execute("INSERT INTO run_values (run_id, variable, sample, period, site, chip, workload, value, text) "
+                    "SELECT run_id, variable, sample, CAST(period AS DATE), site, chip, workload, value, text "
+                    "FROM gigawatt_values_frame")
     finally:
         con.unregister("gigawatt_values_frame")
 
 
 def _insert_events(con, rows: list[tuple]) -> None:
     if rows:
-        con.executemany("INSERT INTO run_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        con.executemany(_insert_sql("run_events"), rows)
 
 
 def new_run_id() -> str:
@@ -334,6 +570,9 @@ def save(results, db_path: str | Path = DEFAULT_DB, status: str = "ok", timeout_
     ------
     StoreLocked
         Another process held the store for longer than ``timeout_s``.
+    StoreError
+        The file is not a gigawatt store this version can write (see
+        :func:`check`), or DuckDB failed while writing; nothing was written.
     """
     run_id = run_id or new_run_id()
     ds = results.dataset
@@ -344,20 +583,24 @@ def save(results, db_path: str | Path = DEFAULT_DB, status: str = "ok", timeout_
     run_row = (run_id, results.name, created, results.version, int(results.seed), status, results.scenario_text,
                _json_text(results.resolved), _json_text(results.summary), _json_text(results.timings_s),
                _json_text(_dataset_meta(ds)))
-    Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+    path = Path(db_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout_s
+    import duckdb
+
     while True:
-        con = connect(db_path, read_only=False, timeout_s=max(deadline - time.monotonic(), 0.0))
+        con = connect(path, read_only=False, timeout_s=max(deadline - time.monotonic(), 0.0))
         try:
             con.execute("BEGIN TRANSACTION")
             try:
-                con.execute(_SCHEMA)
-                con.execute("INSERT OR IGNORE INTO store_meta VALUES ('schema_version', ?)", [str(STORE_SCHEMA_VERSION)])
-                con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", list(run_row))
+                if not _validate(con, path):
+                    con.execute(_SCHEMA)
+                    con.execute(_insert_sql("store_meta"), ["schema_version", str(STORE_SCHEMA_VERSION)])
+                con.execute(_insert_sql("runs"), list(run_row))
                 _insert_values(con, frame)
                 _insert_events(con, events)
                 if blob is not None:
-                    con.execute("INSERT INTO run_arrays VALUES (?, 'netcdf', ?)", [run_id, blob])
+                    con.execute(_insert_sql("run_arrays"), [run_id, "netcdf", blob])
                 con.execute("COMMIT")
                 return run_id
             except BaseException as exc:
@@ -365,12 +608,14 @@ def save(results, db_path: str | Path = DEFAULT_DB, status: str = "ok", timeout_
                     con.execute("ROLLBACK")
                 except Exception:
                     pass
-                import duckdb
-
                 # a write-write conflict with a thread of this process: retry the whole run
                 if isinstance(exc, duckdb.TransactionException) and time.monotonic() < deadline:
                     time.sleep(0.05)
                     continue
+                if isinstance(exc, duckdb.Error):
+                    raise StoreError(f"cannot save the run in the results store {path}: {exc}",
+                                     f"if the file was copied, copy the whole file again; or {new_store_hint(path)}"
+                                     ) from None
                 raise
         finally:
             con.close()
@@ -379,11 +624,11 @@ def save(results, db_path: str | Path = DEFAULT_DB, status: str = "ok", timeout_
 # --------------------------------------------------------------------------- read
 
 
-def _resolve_id(con, run_id: str, db_path) -> str:
-    if not _has_runs_table(con):
+def _resolve_id(con, ready: bool, run_id: str, db_path) -> str:
+    if not ready:
         raise RunNotFound(f"no run {run_id!r} in {db_path}: the store has no runs",
                           "save a run first with `gigawatt run SCENARIO`")
-    rows = con.execute("SELECT id FROM runs WHERE id LIKE ? ORDER BY id", [run_id.replace("%", "") + "%"]).fetchall()
+    rows = con.execute("SELECT id FROM runs WHERE starts_with(id, ?) ORDER BY id", [run_id]).fetchall()
     ids = [r[0] for r in rows]
     if run_id in ids:
         return run_id
@@ -395,27 +640,59 @@ def _resolve_id(con, run_id: str, db_path) -> str:
                       "give more characters of the id")
 
 
+def _damaged_run(db_path, rid, what: str) -> StoreError:
+    return StoreError(f"run {rid} in the results store {db_path} is damaged: {what}",
+                      f"the store's other runs are still readable (`gigawatt runs list --db {db_path}`); "
+                      f"run the scenario again to save it anew")
+
+
+def _json_field(text: str | None, db_path, rid, column: str, kind: type = dict):
+    """A JSON column of a run, decoded and of the expected type (empty when NULL)."""
+    if text is None:
+        return kind()
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        raise _damaged_run(db_path, rid, f"its {column} is not valid JSON") from None
+    if not isinstance(value, kind):
+        raise _damaged_run(db_path, rid, f"its {column} is a JSON {type(value).__name__}, not an object")
+    return value
+
+
+def _iso(created) -> str | None:
+    return created.isoformat(timespec="seconds") + "Z" if isinstance(created, datetime) else None
+
+
 def list_runs(db_path: str | Path = DEFAULT_DB, timeout_s: float = 30.0) -> list[dict]:
     """Every run in the store, oldest first.
+
+    A run whose summary cannot be read is listed without its spend.
 
     Returns
     -------
     list of dict
         ``id, scenario, created_at`` (ISO, UTC), ``version, seed, status``,
         and from the summary ``spend_usd`` and ``commitment_usd`` [USD].
+
+    Raises
+    ------
+    StoreMissing, StoreLocked, StoreError
+        No file; held by another process; not a gigawatt store, or damaged.
     """
-    con = connect(db_path, read_only=True, timeout_s=timeout_s)
-    try:
-        if not _has_runs_table(con):
+    with _reading(db_path, timeout_s) as (con, ready):
+        if not ready:
             return []
         rows = con.execute("SELECT id, scenario, created_at, version, seed, status, summary_json FROM runs "
                            "ORDER BY created_at, id").fetchall()
-    finally:
-        con.close()
     out = []
     for rid, scenario, created, version, seed, status, summary in rows:
-        totals = json.loads(summary).get("totals", {}) if summary else {}
-        out.append({"id": rid, "scenario": scenario, "created_at": created.isoformat(timespec="seconds") + "Z",
+        try:
+            totals = _json_field(summary, db_path, rid, "summary_json").get("totals") or {}
+        except StoreError:
+            totals = {}
+        if not isinstance(totals, dict):
+            totals = {}
+        out.append({"id": rid, "scenario": scenario, "created_at": _iso(created),
                     "version": version, "seed": seed, "status": status,
                     "spend_usd": totals.get("spend_usd"), "commitment_usd": totals.get("commitment_usd")})
     return out
@@ -423,22 +700,30 @@ def list_runs(db_path: str | Path = DEFAULT_DB, timeout_s: float = 30.0) -> list
 
 def run_info(db_path: str | Path, run_id: str, timeout_s: float = 30.0) -> dict:
     """A run's row without its dataset: id, scenario, created_at, version, seed, status,
-    summary, resolved scenario, scenario text, timings and events."""
-    con = connect(db_path, read_only=True, timeout_s=timeout_s)
-    try:
-        rid = _resolve_id(con, run_id, db_path)
+    summary, resolved scenario, scenario text, timings and events.
+
+    Raises
+    ------
+    RunNotFound
+        No run with that id or prefix, or several.
+    StoreMissing, StoreLocked, StoreError
+        No file; held by another process; not a gigawatt store, or damaged
+        (also when this run's JSON columns cannot be decoded).
+    """
+    with _reading(db_path, timeout_s) as (con, ready):
+        rid = _resolve_id(con, ready, run_id, db_path)
         row = con.execute("SELECT id, scenario, created_at, version, seed, status, scenario_yaml, resolved_json, "
                           "summary_json, timings_json FROM runs WHERE id = ?", [rid]).fetchone()
-        events = _read_events(con, rid)
-    finally:
-        con.close()
-    return {"id": row[0], "scenario": row[1], "created_at": row[2].isoformat(timespec="seconds") + "Z",
+        events = _read_events(con, rid, db_path)
+    return {"id": row[0], "scenario": row[1], "created_at": _iso(row[2]),
             "version": row[3], "seed": row[4], "status": row[5], "scenario_yaml": row[6],
-            "resolved": json.loads(row[7]), "summary": json.loads(row[8]), "timings_s": json.loads(row[9]),
+            "resolved": _json_field(row[7], db_path, rid, "resolved_json"),
+            "summary": _json_field(row[8], db_path, rid, "summary_json"),
+            "timings_s": _json_field(row[9], db_path, rid, "timings_json"),
             "events": events}
 
 
-def _read_events(con, rid: str) -> list[dict]:
+def _read_events(con, rid: str, db_path) -> list[dict]:
     rows = con.execute("SELECT name, model, chip, site, chips, start, finish, deadline, delay_days, status, "
                        "extra_json FROM run_events WHERE run_id = ? ORDER BY seq", [rid]).fetchall()
     events = []
@@ -449,7 +734,7 @@ def _read_events(con, rid: str) -> list[dict]:
             if v is not None and math.isfinite(v) and float(v).is_integer():
                 ev[key] = int(v)
         if r[10]:
-            ev.update(json.loads(r[10]))
+            ev.update(_json_field(r[10], db_path, rid, "run_events.extra_json"))
         events.append(ev)
     return events
 
@@ -524,23 +809,31 @@ def load_run(db_path: str | Path, run_id: str, timeout_s: float = 30.0):
     Returns
     -------
     gigawatt.results.Results
+
+    Raises
+    ------
+    RunNotFound, StoreMissing, StoreLocked, StoreError
+        As :func:`run_info`; also when the run's dataset cannot be rebuilt.
     """
     from gigawatt.results import Results
 
-    con = connect(db_path, read_only=True, timeout_s=timeout_s)
-    try:
-        rid = _resolve_id(con, run_id, db_path)
+    with _reading(db_path, timeout_s) as (con, ready):
+        rid = _resolve_id(con, ready, run_id, db_path)
         row = con.execute("SELECT scenario_yaml, resolved_json, summary_json, timings_json, dataset_json, version, "
                           "seed FROM runs WHERE id = ?", [rid]).fetchone()
         frame = con.execute("SELECT variable, sample, period, site, chip, workload, value, text FROM run_values "
                             "WHERE run_id = ?", [rid]).df()
         blob_row = con.execute("SELECT data FROM run_arrays WHERE run_id = ?", [rid]).fetchone()
-        events = _read_events(con, rid)
-    finally:
-        con.close()
-    ds = _rebuild_dataset(json.loads(row[4]), frame, blob_row[0] if blob_row else None)
-    return Results(dataset=ds, events=events, summary=json.loads(row[2]), scenario_text=row[0],
-                   resolved=json.loads(row[1]), version=row[5], seed=int(row[6]), timings_s=json.loads(row[3]))
+        events = _read_events(con, rid, db_path)
+    meta = _json_field(row[4], db_path, rid, "dataset_json")
+    try:
+        ds = _rebuild_dataset(meta, frame, blob_row[0] if blob_row else None)
+        seed = int(row[6])
+    except (KeyError, IndexError, TypeError, ValueError, OSError) as exc:
+        raise _damaged_run(db_path, rid, f"its dataset cannot be rebuilt ({type(exc).__name__}: {exc})") from None
+    return Results(dataset=ds, events=events, summary=_json_field(row[2], db_path, rid, "summary_json"),
+                   scenario_text=row[0], resolved=_json_field(row[1], db_path, rid, "resolved_json"),
+                   version=row[5], seed=seed, timings_s=_json_field(row[3], db_path, rid, "timings_json"))
 
 
 # --------------------------------------------------------------------------- diff
