@@ -4,8 +4,13 @@
 writes the HTML report (and PNGs with ``--png``) of a stored run. Only typer and
 the standard library are imported at module level, so registering these costs
 the CLI no start-up time. Problems (no store, unknown run id, a store locked by
-another process, no browser for PNGs) print one message and a hint on stderr
-and exit with status 2.
+another process, no browser for PNGs; a file that is not a gigawatt store, or
+a damaged one) print one message and a hint on stderr and exit with status 2.
+
+What a store holds is printed through :func:`gigawatt.safe_text.terminal_text`
+(a name cannot send escape sequences or bidi overrides to the terminal), and
+the report's default file name is :func:`gigawatt.safe_text.file_stem` of the
+scenario name and id, in the current folder and nowhere else.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import sys
 from pathlib import Path
 
 import typer
+
+from gigawatt.safe_text import file_stem, terminal_text
 
 EXIT_BAD_INPUT = 2
 DEFAULT_DB = Path("gigawatt.duckdb")
@@ -31,10 +38,15 @@ _DB_OPTION = typer.Option(DEFAULT_DB, "--db", help="The results store (DuckDB fi
 _JSON_OPTION = typer.Option(False, "--json", help="Print one JSON object on stdout, nothing else (SI units).")
 
 
+def _safe_lines(text: str) -> str:
+    """``text`` for the terminal, its own line breaks kept."""
+    return "\n".join(terminal_text(line) for line in str(text).split("\n"))
+
+
 def _fail(message: str, hint: str | None = None) -> None:
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {_safe_lines(message)}", file=sys.stderr)
     if hint:
-        print(f"  hint: {hint}", file=sys.stderr)
+        print(f"  hint: {_safe_lines(hint)}", file=sys.stderr)
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -72,13 +84,22 @@ def _dumps(value) -> str:
 
 
 def _b(usd) -> str:
-    return "-" if usd is None else f"{usd / 1e9:,.1f}"
+    if not isinstance(usd, (int, float)) or isinstance(usd, bool):
+        return "-"
+    return f"{usd / 1e9:,.1f}"
 
 
 def _console():
     from rich.console import Console
 
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+    return Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 200)
+
+
+def _cell(value) -> str:
+    """A value from the store as a table cell: terminal-safe, rich markup escaped."""
+    from rich.markup import escape
+
+    return escape(terminal_text("-" if value is None else value))
 
 
 @app.command("list")
@@ -92,12 +113,12 @@ def list_cmd(db: Path = _DB_OPTION, json_out: bool = _JSON_OPTION) -> None:
         return
     from rich.table import Table
 
-    table = Table(title=f"runs in {db} ({len(runs)})", title_justify="left")
+    table = Table(title=_cell(f"runs in {db} ({len(runs)})"), title_justify="left")
     for col in ("id", "created (UTC)", "scenario", "version", "seed", "status", "spend $B", "commitment $B"):
         table.add_column(col, justify="right" if col in ("seed", "spend $B", "commitment $B") else "left")
     for r in runs:
-        table.add_row(r["id"], r["created_at"], _fmt_value(r["scenario"]), r["version"], str(r["seed"]), r["status"],
-                      _b(r["spend_usd"]), _b(r["commitment_usd"]))
+        table.add_row(_cell(r["id"]), _cell(r["created_at"]), _fmt_value(r["scenario"]), _cell(r["version"]),
+                      _cell(r["seed"]), _cell(r["status"]), _b(r["spend_usd"]), _b(r["commitment_usd"]))
     _console().print(table)
 
 
@@ -115,22 +136,32 @@ def show_cmd(
         out = {k: v for k, v in info.items() if k != "scenario_yaml"}
         print(_dumps(out))
         return
+    con = _console()
+    t = terminal_text
+    con.print(f"run {t(info['id'])}: {t(info['scenario'])}, gigawatt {t(info['version'])}, seed {t(info['seed'])}, "
+              f"status {t(info['status'])}, saved {t(info['created_at'])}", markup=False)
+    try:
+        _show_body(con, info)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        _fail(f"run {info['id']} in {db}: its stored summary cannot be shown ({type(exc).__name__}: {exc})",
+              f"`gigawatt runs show {info['id']} --json` prints what is stored; run the scenario again to save it anew")
+
+
+def _show_body(con, info: dict) -> None:
+    """The tables of ``runs show``: per year, totals, training runs, timings."""
     from rich.table import Table
 
-    con = _console()
     s = info["summary"]
-    con.print(f"run {info['id']}: {info['scenario']}, gigawatt {info['version']}, seed {info['seed']}, "
-              f"status {info['status']}, saved {info['created_at']}", markup=False)
     years = s.get("years") or []
     chip_ids = list(years[0].get("chips", {})) if years else []
     table = Table(title="per year", title_justify="left")
     for col in ["year", "IT GW", *chip_ids, "spend $B", "cum. $B", "TWh", "binding"]:
-        table.add_column(col, justify="right")
+        table.add_column(_cell(col), justify="right")
     for r in years:
-        table.add_row(str(r["year"]), f"{r['it_power_w'] / 1e9:.2f}",
+        table.add_row(_cell(r["year"]), f"{r['it_power_w'] / 1e9:.2f}",
                       *[f"{r['chips'][c] / 1e3:,.0f}k" for c in chip_ids],
                       _b(r["spend_usd"]), _b(r["cumulative_spend_usd"]), f"{r['energy_j'] / 3.6e15:,.1f}",
-                      str(r["binding"]))
+                      _cell(r["binding"]))
     con.print(table)
     t, imp = s.get("totals") or {}, s.get("implied") or {}
     if t:
@@ -149,7 +180,8 @@ def show_cmd(
                            ("name", "chip", "site", "chips", "start", "finish", "deadline", "delay_days", "status")])
         con.print(runs)
     if info["timings_s"]:
-        con.print("timings: " + ", ".join(f"{k} {v:.3f} s" for k, v in info["timings_s"].items()), markup=False)
+        con.print("timings: " + ", ".join(f"{terminal_text(k)} {v:.3f} s" for k, v in info["timings_s"].items()),
+                  markup=False)
 
 
 _SCALES = (("_usd", 1e9, "$B"), ("_w", 1e9, "GW"), ("_j", 3.6e15, "TWh"), ("_flops", 1e18, "EFLOP/s"),
@@ -177,7 +209,7 @@ def _fmt_value(v, width: int = 60) -> str:
     if isinstance(v, float):
         text = f"{v:.6g}"
     else:
-        text = "-" if v is None else " ".join(str(v).split())
+        text = "-" if v is None else terminal_text(" ".join(str(v).split()))
     if len(text) > width:
         text = text[: width - 1] + "…"
     return escape(text)
@@ -200,15 +232,16 @@ def diff_cmd(
     from rich.table import Table
 
     con = _console()
-    con.print(f"A = {d['a']['id']} ({d['a']['scenario']}, seed {d['a']['seed']})   "
-              f"B = {d['b']['id']} ({d['b']['scenario']}, seed {d['b']['seed']})", markup=False)
+    a, b = ({k: terminal_text(v) for k, v in d[x].items()} for x in ("a", "b"))
+    con.print(f"A = {a['id']} ({a['scenario']}, seed {a['seed']})   "
+              f"B = {b['id']} ({b['scenario']}, seed {b['seed']})", markup=False)
     groups = [("scenario", d["scenario"]), ("summary", d["summary"])]
     groups += [(f"year {y['year']}", y["changes"]) for y in d["years"]]
     shown = 0
     for title, rows in groups:
         if not rows:
             continue
-        table = Table(title=title, title_justify="left")
+        table = Table(title=_cell(title), title_justify="left")
         for col, justify in (("key", "left"), ("A", "right"), ("B", "right"), ("B - A", "right")):
             table.add_column(col, justify=justify)
         for r in rows:
@@ -231,13 +264,28 @@ def report_command(
 
     info = _guard(store.run_info, db, run_id, timeout_s=_lock_timeout_s())
     results = _guard(store.load_run, db, info["id"], timeout_s=_lock_timeout_s())
-    path = out or Path(f"{info['scenario']}-{info['id']}.html")
+    path = out or default_report_path(info["scenario"], info["id"])
     try:
         report.write_html(results, path, run_id=info["id"])
     except OSError as exc:
         _fail(f"--out: cannot write {path}: {exc}", "choose a writable file with --out")
-    print(f"report written to {path}")
+    print(f"report written to {terminal_text(path)}")
     if png:
         folder = path.with_name(path.stem + "-png")
         paths = _guard(report.write_pngs, results, folder)
-        print(f"{len(paths)} PNG images written to {folder}/")
+        print(f"{len(paths)} PNG images written to {terminal_text(folder)}/")
+
+
+def default_report_path(scenario: object, run_id: object) -> Path:
+    """``<scenario>-<id>.html`` in the current folder, both parts made safe file-name stems.
+
+    A stored name such as ``../../x`` becomes ``x``; a path that would still
+    resolve outside the current folder (a link of that name pointing
+    elsewhere) is refused with exit status 2.
+    """
+    path = Path(f"{file_stem(scenario)}-{file_stem(run_id, max_len=40)}.html")
+    here = Path.cwd().resolve()
+    if path.resolve().parent != here:
+        _fail(f"the report's default file {path} would be written outside the current folder "
+              f"(to {path.resolve()})", "choose where to write it with --out")
+    return path
