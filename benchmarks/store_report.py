@@ -19,23 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def flagship_results(path: Path):
-    from gigawatt.fleet import build_fleet
-    from gigawatt.results import build_results
-    from gigawatt.scenario import load_scenario
+    import gigawatt
 
-    scn = load_scenario(path)
-    fleet = build_fleet(scn)
-    simulation = None
-    try:
-        from gigawatt.fleet.demand import resolve_workloads
-        from gigawatt.fleet.simulate import simulate
-        from gigawatt.fleet.throughput import fleet_throughput, flop_per_token
-
-        work = resolve_workloads(scn, fleet, flop_per_token)
-        simulation = simulate(scn, fleet, work, fleet_throughput(fleet, work))
-    except (ImportError, AttributeError, TypeError) as exc:  # engine absent or its API moved: buildout only
-        print(f"(buildout only: {exc})")
-    return build_results(scn, fleet, path.read_text(), simulation=simulation)
+    return gigawatt.run(path)
 
 
 def best(fn, repeat: int) -> float:

@@ -19,14 +19,9 @@ SCENARIOS = ["anthropic-aws-2026", "nvidia-gb-contrast-2026"]
 
 def golden_summary(name: str) -> dict:
     """The parts of a run's summary that the golden test pins."""
-    from gigawatt.fleet import run_fleet
-    from gigawatt.results import build_results
-    from gigawatt.scenario import load_scenario
+    import gigawatt
 
-    path = ROOT / "scenarios" / f"{name}.yaml"
-    scn = load_scenario(path)
-    fleet, sim, _ = run_fleet(scn)
-    summary = build_results(scn, fleet, path.read_text(), simulation=sim).summary
+    summary = gigawatt.run(ROOT / "scenarios" / f"{name}.yaml").summary()
     keep_year = ["year", "it_power_w", "facility_power_w", "chips", "peak_bf16_flops", "spend_usd", "energy_j",
                  "binding", "inference_served_share", "idle_share"]
     return {

@@ -7,13 +7,11 @@ import sys
 
 import pytest
 
-from gigawatt.fleet import run_fleet
-from gigawatt.results import (OUTPUT_FILES, OutputError, build_results, check_out_dir, clean_stale_temp,
-                              dumps_strict, write_outputs)
-from gigawatt.scenario import load_scenario
+import gigawatt
+from gigawatt.results import OUTPUT_FILES, OutputError, check_out_dir, clean_stale_temp, dumps_strict, write_outputs
 
 
-def gigawatt(*args, cwd=None):
+def cli(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "gigawatt.cli", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd)
 
@@ -24,9 +22,7 @@ def results(tmp_path_factory):
 
     path = tmp_path_factory.mktemp("scn") / "tiny.yaml"
     path.write_text(MINIMAL)
-    scn = load_scenario(path)
-    fleet, sim, timings = run_fleet(scn)
-    return build_results(scn, fleet, MINIMAL, timings, simulation=sim)
+    return gigawatt.run(path)
 
 
 def test_a_folder_with_other_files_is_refused_before_any_work(tmp_path, minimal_text):
@@ -35,7 +31,7 @@ def test_a_folder_with_other_files_is_refused_before_any_work(tmp_path, minimal_
     (keep / "a.txt").write_text("precious")
     scn = tmp_path / "s.yaml"
     scn.write_text(minimal_text)
-    proc = gigawatt("run", scn, "--out", keep, "--no-store")
+    proc = cli("run", scn, "--out", keep, "--no-store")
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "did not write" in proc.stderr and "a.txt" in proc.stderr
@@ -47,10 +43,10 @@ def test_out_as_the_scenario_folder_keeps_the_scenario_and_the_store(tmp_path, m
     scn = tmp_path / "my.yaml"
     scn.write_text(minimal_text)
     (tmp_path / "notes.txt").write_text("notes")
-    proc = gigawatt("run", scn, "--out", tmp_path, "--db", tmp_path / "store.duckdb", cwd=tmp_path)
+    proc = cli("run", scn, "--out", tmp_path, "--db", tmp_path / "store.duckdb", cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert sorted(os.listdir(tmp_path)) == ["my.yaml", "notes.txt"]  # no store written either: nothing ran
-    proc = gigawatt("run", scn, "--out", ".", "--no-store", cwd=tmp_path)
+    proc = cli("run", scn, "--out", ".", "--no-store", cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
 
@@ -59,7 +55,7 @@ def test_out_naming_a_file_is_refused(tmp_path, minimal_text):
     scn.write_text(minimal_text)
     afile = tmp_path / "afile"
     afile.write_text("x")
-    proc = gigawatt("run", scn, "--out", afile, "--no-store")
+    proc = cli("run", scn, "--out", afile, "--no-store")
     assert proc.returncode == 2 and "not a folder" in proc.stderr
     assert afile.read_text() == "x"
 

@@ -15,10 +15,8 @@ import pytest
 import xarray as xr
 from typer.testing import CliRunner
 
+import gigawatt
 from gigawatt import store
-from gigawatt.fleet import build_fleet
-from gigawatt.results import build_results
-from gigawatt.scenario import load_scenario
 from gigawatt.store_cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,8 +25,10 @@ CONTRAST = ROOT / "scenarios" / "nvidia-gb-contrast-2026.yaml"
 
 
 def shipped(path):
-    scn = load_scenario(path)
-    return build_results(scn, build_fleet(scn), path.read_text(), {"build": 0.25})
+    """A shipped scenario's buildout, run through the public API without its demand (fast)."""
+    results = gigawatt.run(gigawatt.load(path, set={"demand": None}))
+    results.timings_s = {"build": 0.25}
+    return results
 
 
 def with_simulation(results):
@@ -53,7 +53,7 @@ def with_simulation(results):
         {"name": "frontier-2", "model": "frontier-moe-8t", "chip": None, "site": None, "chips": None,
          "start": None, "finish": None, "deadline": "2030-01-01", "delay_days": None, "status": "waiting"},
     ]
-    results.summary["inference"] = {"served_share": 0.9}
+    results.summary_dict["inference"] = {"served_share": 0.9}
     return results
 
 
@@ -70,7 +70,7 @@ def contrast():
 def assert_same_run(a, b):
     xr.testing.assert_identical(a.dataset, b.dataset)
     assert a.events == b.events
-    assert a.summary == b.summary
+    assert a.summary_dict == b.summary_dict
     assert a.resolved == b.resolved
     assert a.scenario_text == b.scenario_text
     assert (a.version, a.seed, a.timings_s) == (b.version, b.seed, b.timings_s)
@@ -267,7 +267,7 @@ def test_cli_show(two_runs, flagship):
     result = CliRunner().invoke(app, ["show", a[:5], "--db", str(db), "--json"])
     assert result.exit_code == 0, result.output
     info = json.loads(result.stdout)
-    assert info["id"] == a and info["summary"]["totals"] == flagship.summary["totals"]
+    assert info["id"] == a and info["summary"]["totals"] == flagship.summary_dict["totals"]
     assert info["events"][0]["name"] == "frontier-1"
     text = CliRunner().invoke(app, ["show", a, "--db", str(db)])
     assert text.exit_code == 0
@@ -282,8 +282,8 @@ def test_cli_diff(two_runs, flagship, contrast):
     assert d["a"]["id"] == a and d["b"]["id"] == b
     y2030 = next(y for y in d["years"] if y["year"] == 2030)
     spend = next(c for c in y2030["changes"] if c["key"] == "spend_usd")
-    ya = next(r for r in flagship.summary["years"] if r["year"] == 2030)["spend_usd"]
-    yb = next(r for r in contrast.summary["years"] if r["year"] == 2030)["spend_usd"]
+    ya = next(r for r in flagship.summary_dict["years"] if r["year"] == 2030)["spend_usd"]
+    yb = next(r for r in contrast.summary_dict["years"] if r["year"] == 2030)["spend_usd"]
     assert spend["diff"] == pytest.approx(yb - ya)
     assert any(c["key"] == "name" for c in d["scenario"])
     text = CliRunner().invoke(app, ["diff", a, b, "--db", str(db)])

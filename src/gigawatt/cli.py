@@ -54,13 +54,15 @@ def _fail(message: str, hint: str | None = None) -> None:
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
-def _load(path: Path):
-    """Load a scenario file, or a library deal by name (see `gigawatt deals`), or exit 2 with every problem listed."""
-    from gigawatt import library
+def _load(path: Path, overrides: list[str] | None = None):
+    """Load a scenario file, or a library deal by name (see `gigawatt deals`), with ``--set KEY=VALUE``
+    overrides; or exit 2 with every problem listed."""
     from gigawatt.errors import GigawattError, ScenarioError
+    from gigawatt.pipeline import load
 
     try:
-        return library.load(path)
+        pairs = dict(_parse_sets(overrides or []))
+        return load(path, set=pairs)
     except ScenarioError as exc:
         err = _stderr()
         n = len(exc.problems)
@@ -70,6 +72,18 @@ def _load(path: Path):
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except GigawattError as exc:
         _fail(str(exc))
+
+
+def _parse_sets(items: list[str]) -> list[tuple[str, object]]:
+    from gigawatt.scenario import parse_override
+
+    return [parse_override(item) for item in items]
+
+
+_SET_OPTION = typer.Option(
+    None, "--set", metavar="KEY=VALUE",
+    help="Override a scenario value by dotted path, written as in the file (repeatable): "
+         "--set deal.spend_limit.per_year='$40B' --set sites[0].pue=1.2")
 
 
 def _version_callback(value: bool) -> None:
@@ -89,9 +103,12 @@ def _main(
 
 
 @app.command()
-def check(scenario: Path = typer.Argument(..., help="Scenario YAML file to validate.")) -> None:
+def check(
+    scenario: Path = typer.Argument(..., help="Scenario YAML file (or a library deal's name) to validate."),
+    set_: Optional[list[str]] = _SET_OPTION,
+) -> None:
     """Validate a scenario file: schema, units, catalog names. Lists every problem; exit 2 if any."""
-    scn = _load(scenario)
+    scn = _load(scenario, set_)
     chips = ", ".join(e.chip for e in scn.roadmap)
     _stdout().print(
         f"ok: {scn.name}: {len(scn.sites)} site(s), roadmap {chips}, {scn.horizon.start} to {scn.horizon.end}",
@@ -118,31 +135,25 @@ def _fmt_chips(n: int) -> str:
     return str(n)
 
 
-def _run_one(scenario: Path, show_progress: bool, scn=None):
-    """Load (unless ``scn`` is given), build, simulate and bundle one scenario into Results."""
-    from gigawatt.fleet import run_fleet
-    from gigawatt.results import build_results
+def _run_one(scenario: Path, show_progress: bool, scn=None, overrides: list[str] | None = None):
+    """Load (unless ``scn`` is given) and run one scenario through :func:`gigawatt.run`."""
+    from gigawatt.pipeline import run as run_pipeline
 
     if scn is None:
-        scn = _load(scenario)
-    from gigawatt.library import scenario_text
-
-    text = scenario_text(scenario)
+        scn = _load(scenario, overrides)
     if not show_progress:
-        fleet, sim, timings = run_fleet(scn)
-    else:
-        from rich.progress import Progress
+        return scn, run_pipeline(scn)
+    from rich.progress import Progress
 
-        with Progress(console=_stderr(), transient=True) as bar:
-            tasks: dict = {}
+    with Progress(console=_stderr(), transient=True) as bar:
+        tasks: dict = {}
 
-            def progress(stage, done, total):
-                if stage not in tasks:
-                    tasks[stage] = bar.add_task(f"{scn.name}: {stage}", total=total)
-                bar.update(tasks[stage], completed=done)
+        def progress(stage, done, total):
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(f"{scn.name}: {stage}", total=total)
+            bar.update(tasks[stage], completed=done)
 
-            fleet, sim, timings = run_fleet(scn, progress=progress)
-    return scn, build_results(scn, fleet, text, timings, simulation=sim)
+        return scn, run_pipeline(scn, progress=progress)
 
 
 def _years_table(summary: dict, title: str):
@@ -246,6 +257,7 @@ def run(
     no_write: bool = typer.Option(False, "--no-write", help="Do not write the results folder."),
     db: Path = typer.Option(Path("gigawatt.duckdb"), "--db", help="Results store (DuckDB file) the run is saved in."),
     no_store: bool = typer.Option(False, "--no-store", help="Do not save the run in the results store."),
+    set_: Optional[list[str]] = _SET_OPTION,
 ) -> None:
     """Run a scenario: chips, power, FLOP/s, spend, energy and the binding constraint per year.
 
@@ -258,15 +270,15 @@ def run(
     from gigawatt.errors import GigawattError
 
     out_dir = None if no_write or out is None else _checked_out_dir(out)
-    scn = _load(scenario)
+    scn = _load(scenario, set_)
     if not no_write and out_dir is None:
         out_dir = _checked_out_dir(Path("gigawatt-runs") / scn.name)
     scn, results = _run_one(scenario, show_progress=not json_out and sys.stderr.isatty(), scn=scn)
     if out_dir is not None:
-        from gigawatt.results import OutputError, write_outputs
+        from gigawatt.results import OutputError
 
         try:
-            write_outputs(out_dir, results)
+            results.save(out_dir)
         except OutputError as exc:
             _fail(f"--out: {exc}", exc.hint)
         except (OSError, GigawattError) as exc:
@@ -276,16 +288,17 @@ def run(
         from gigawatt import store
 
         try:
-            run_id = store.save(results, db)
+            run_id = results.to_store(db)
         except store.StoreError as exc:
             _fail(f"--db: {exc}", getattr(exc, "hint", None))
         except OSError as exc:
             _fail(f"--db: cannot write the results store {db}: {exc}", "choose a writable file with --db, or --no-store")
-        results.summary["run_id"] = run_id
     if json_out:
-        print(json.dumps(results.summary, allow_nan=False, default=_json_default))
+        from gigawatt.results import dumps_strict
+
+        print(dumps_strict(results.summary()))
     else:
-        _print_summary(results.summary, out_dir)
+        _print_summary(results.summary(), out_dir)
         if run_id is not None:
             _stdout().print(f"Saved as run {run_id} in {db} (gigawatt runs show {run_id}; gigawatt report {run_id})",
                             markup=False)
@@ -303,12 +316,6 @@ def _checked_out_dir(out: Path) -> Path:
         _fail(f"--out: cannot use {out}: {exc}", "choose a writable folder with --out")
 
 
-def _json_default(value):
-    from gigawatt.results import jsonable
-
-    return jsonable(value)
-
-
 # --------------------------------------------------------------------------- compare
 
 
@@ -320,7 +327,7 @@ def _summary_of(path: Path):
             _fail(f"{path} has no summary.json", "give a scenario YAML file or a folder written by `gigawatt run`")
         return json.loads(f.read_text())
     _, results = _run_one(path, show_progress=False)
-    return results.summary
+    return results.summary()
 
 
 @app.command()
@@ -332,7 +339,9 @@ def compare(
     """Put two runs side by side: power, chips, FLOP/s, spend and binding per year, then totals."""
     sa, sb = _summary_of(a), _summary_of(b)
     if json_out:
-        print(json.dumps({"a": sa, "b": sb}, allow_nan=False, default=_json_default))
+        from gigawatt.results import dumps_strict
+
+        print(dumps_strict({"a": sa, "b": sb}))
         return
     from rich.table import Table
 

@@ -303,9 +303,9 @@ def write_outputs(out_dir: str | Path, results: "Results") -> Path:
     try:
         (tmp / _TMP_MARKER).write_text(str(os.getpid()))
         results.dataset.to_netcdf(tmp / "fleet.nc")
-        (tmp / "summary.json").write_text(dumps_strict(results.summary, indent=2) + "\n")
+        (tmp / "summary.json").write_text(dumps_strict(results.summary_dict, indent=2) + "\n")
         chip_ids = [str(c) for c in results.dataset["chip"].values]
-        _write_years_csv(tmp / "years.csv", results.summary, chip_ids)
+        _write_years_csv(tmp / "years.csv", results.summary_dict, chip_ids)
         if results.events:
             results.events_frame().to_csv(tmp / "training_runs.csv", index=False)
         (tmp / "scenario.yaml").write_text(results.scenario_text)
@@ -400,25 +400,28 @@ def _write_years_csv(path: Path, summary: dict, chip_ids: list[str]) -> None:
 class Results:
     """Everything one run produced, with its provenance.
 
+    Made by :func:`gigawatt.run`, read back by :func:`gigawatt.open_run`.
+    Its methods present what was computed; none of them runs a model.
+
     Attributes
     ----------
     dataset : xarray.Dataset
         Monthly arrays with dimensions ``(sample, period, site, chip[, workload])``.
         Always present: ``installed``, ``added``, ``retired``, ``it_power_w``,
         ``facility_power_w``, ``spend_usd``, ``energy_j``, ``peak_bf16_flops``,
-        ``peak_fp8_flops``, ``energized_it_w``, ``binding``, ``price_usd_per_chip_h``.
-        With demand in the scenario, the simulation adds ``allocated``
+        ``peak_fp8_flops``, ``energized_it_w``, ``binding``, ``price_usd_per_chip_h``,
+        and the deal ledger's ``cash_flow_usd`` and ``cash_flow_lines_usd`` (per
+        party). With demand in the scenario, the simulation adds ``allocated``
         (chips per workload), ``power_drawn_w``, ``energy_drawn_j``,
         ``utilization``, ``inference_demand_tokens``, ``inference_served_tokens``,
-        ``inference_unmet_tokens``, ``training_flop`` and ``cash_flow_usd`` and
-        ``cash_flow_lines_usd`` (per party, from the deal ledger).
+        ``inference_unmet_tokens`` and ``training_flop``.
     events : list of dict
         One row per training run: ``name``, ``model``, ``chip``, ``site``,
         ``chips``, ``start``, ``finish``, ``deadline``, ``delay_days``, ``status``.
-    summary : dict
-        The JSON of ``gigawatt run --json``.
+    summary_dict : dict
+        The JSON of ``gigawatt run --json`` (see :meth:`summary`).
     scenario_text : str
-        The scenario file as given.
+        The scenario file as given (overrides applied).
     resolved : dict
         The scenario with every value in SI and defaults filled in.
     version : str
@@ -431,7 +434,7 @@ class Results:
 
     dataset: Any
     events: list
-    summary: dict
+    summary_dict: dict
     scenario_text: str
     resolved: dict
     version: str
@@ -440,7 +443,65 @@ class Results:
 
     @property
     def name(self) -> str:
-        return str(self.summary.get("scenario", ""))
+        return str(self.summary_dict.get("scenario", ""))
+
+    def summary(self) -> dict:
+        """The run's summary: what ``gigawatt run --json`` prints (SI units; strict JSON when dumped)."""
+        return self.summary_dict
+
+    def years(self):
+        """One row per year (pandas DataFrame): the yearly table, chips per generation as ``chips_<id>`` columns.
+
+        Columns are those of ``summary()["years"]``, SI units (W, J, FLOP/s, USD),
+        with ``chips`` and ``chips_added`` spread into one column per chip.
+        """
+        import pandas as pd
+
+        rows = []
+        for row in self.summary_dict.get("years", []):
+            flat = {k: v for k, v in row.items() if not isinstance(v, dict)}
+            for key in ("chips", "chips_added"):
+                for chip, n in (row.get(key) or {}).items():
+                    flat[f"{key}_{chip}"] = n
+            rows.append(flat)
+        return pd.DataFrame(rows)
+
+    def training_runs(self):
+        """One row per training run (pandas DataFrame): chip, site, chips, start, finish, deadline, delay, status."""
+        return self.events_frame()
+
+    def ledger(self, sample: int = 0):
+        """The deal's cash flows by year, party and line (pandas DataFrame) [USD].
+
+        Rows ``(year, party)``; a column per ledger line (positive: money in
+        for that party) and ``net_usd``. Read from the dataset's
+        ``cash_flow_lines_usd``; empty where the run has no ledger.
+        """
+        import pandas as pd
+
+        if "cash_flow_lines_usd" not in self.dataset:
+            return pd.DataFrame(columns=["year", "party", "net_usd"])
+        lines = self.dataset["cash_flow_lines_usd"].isel(sample=sample)
+        years = [int(str(p)[:4]) for p in lines["period"].values]
+        frame = lines.to_dataframe().reset_index()
+        frame["year"] = frame["period"].map(dict(zip(lines["period"].values, years)))
+        table = frame.pivot_table(index=["year", "party"], columns="flow", values="cash_flow_lines_usd",
+                                  aggfunc="sum", sort=True)
+        table.columns = [str(c) for c in table.columns]
+        table["net_usd"] = table.sum(axis=1)
+        return table.reset_index()
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the results folder (see :func:`write_outputs`); returns the folder, resolved."""
+        return write_outputs(folder, self)
+
+    def to_store(self, db: str | Path | None = None) -> str:
+        """Save the run in the results store (a DuckDB file, default ``./gigawatt.duckdb``); returns its run id."""
+        from gigawatt import store
+
+        run_id = store.save(self, Path(db) if db is not None else store.DEFAULT_DB)
+        self.summary_dict["run_id"] = run_id
+        return run_id
 
     def events_frame(self):
         """The events as a pandas DataFrame."""
@@ -452,6 +513,43 @@ class Results:
     def to_frame(self, variable: str):
         """One variable of the dataset as a long pandas DataFrame."""
         return self.dataset[variable].to_dataframe().reset_index()
+
+
+def read_outputs(folder: str | Path) -> Results:
+    """A results folder written by :func:`write_outputs`, read back as :class:`Results`.
+
+    Raises
+    ------
+    OutputError
+        When the folder has no gigawatt manifest or misses one of its files.
+    """
+    import xarray as xr
+
+    folder = Path(folder)
+    owned = _owned_files(folder)
+    if owned is None:
+        raise OutputError(f"{folder} is not a results folder written by gigawatt (no gigawatt manifest.json)",
+                          "give a folder written by `gigawatt run`, or a run id from `gigawatt runs list`")
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        resolved = json.loads((folder / "scenario.resolved.json").read_text(encoding="utf-8"))
+        text = (folder / "scenario.yaml").read_text(encoding="utf-8")
+        with xr.open_dataset(folder / "fleet.nc") as ds:
+            dataset = ds.load()
+        events: list = []
+        if (folder / "training_runs.csv").exists():
+            import pandas as pd
+
+            frame = pd.read_csv(folder / "training_runs.csv")
+            events = [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in row.items()}
+                      for row in frame.to_dict(orient="records")]
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"{folder}: cannot read its results: {exc}",
+                          "run the scenario again to rewrite the folder") from None
+    return Results(dataset=dataset, events=events, summary_dict=summary, scenario_text=text, resolved=resolved,
+                   version=str(manifest.get("gigawatt_version", "")), seed=int(manifest.get("seed", 0)),
+                   timings_s=dict(manifest.get("timings_s") or {}))
 
 
 def resolved_scenario(scn, fleet: Fleet) -> dict:
@@ -512,7 +610,7 @@ def build_results(scn, fleet: Fleet, scenario_text: str, timings_s: dict | None 
     return Results(
         dataset=ds,
         events=events,
-        summary=out,
+        summary_dict=out,
         scenario_text=scenario_text,
         resolved=resolved_scenario(scn, fleet),
         version=__version__,

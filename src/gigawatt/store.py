@@ -278,20 +278,22 @@ def _validate(con, path: Path) -> bool:
 
 
 def _check_size(con, path: Path) -> None:
-    """A file shorter than the blocks its header counts was truncated (copied or downloaded only in part).
+    """A file shorter than the blocks in use was truncated (copied or downloaded only in part).
 
-    Only on a read-only connection with no write-ahead log next to the file:
-    then the block count is the one on disk.
+    DuckDB cuts free blocks off the end of the file, never blocks in use, so a
+    healthy file holds at least its headers and every used block. Only on a
+    read-only connection with no write-ahead log next to the file: then the
+    counts are the ones on disk.
     """
     if Path(f"{path}.wal").exists():
         return
     row = con.execute("PRAGMA database_size").fetchone()
-    block_size, total_blocks = int(row[2] or 0), int(row[3] or 0)
-    needed = _FILE_HEADERS_BYTES + block_size * total_blocks
+    block_size, used_blocks = int(row[2] or 0), int(row[4] or 0)
+    needed = _FILE_HEADERS_BYTES + block_size * used_blocks
     size = path.stat().st_size
     if size < needed:
-        raise StoreError(f"the results store {path} is truncated: the file has {size:,} bytes of the {needed:,} "
-                         f"its header counts (a copy or download cut short?)",
+        raise StoreError(f"the results store {path} is truncated: the file has {size:,} bytes, its blocks in use "
+                         f"need at least {needed:,} (a copy or download cut short?)",
                          f"copy the whole file again; or {new_store_hint(path)}")
 
 
@@ -581,7 +583,7 @@ def save(results, db_path: str | Path = DEFAULT_DB, status: str = "ok", timeout_
     events = _event_rows(run_id, results.events or [])
     created = datetime.now(timezone.utc).replace(tzinfo=None)
     run_row = (run_id, results.name, created, results.version, int(results.seed), status, results.scenario_text,
-               _json_text(results.resolved), _json_text(results.summary), _json_text(results.timings_s),
+               _json_text(results.resolved), _json_text(results.summary_dict), _json_text(results.timings_s),
                _json_text(_dataset_meta(ds)))
     path = Path(db_path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -831,7 +833,7 @@ def load_run(db_path: str | Path, run_id: str, timeout_s: float = 30.0):
         seed = int(row[6])
     except (KeyError, IndexError, TypeError, ValueError, OSError) as exc:
         raise _damaged_run(db_path, rid, f"its dataset cannot be rebuilt ({type(exc).__name__}: {exc})") from None
-    return Results(dataset=ds, events=events, summary=_json_field(row[2], db_path, rid, "summary_json"),
+    return Results(dataset=ds, events=events, summary_dict=_json_field(row[2], db_path, rid, "summary_json"),
                    scenario_text=row[0], resolved=_json_field(row[1], db_path, rid, "resolved_json"),
                    version=row[5], seed=seed, timings_s=_json_field(row[3], db_path, rid, "timings_json"))
 

@@ -47,7 +47,7 @@ def _fmt(value, scale: float = 1.0, fmt: str = "{:,.1f}", unit: str = "") -> str
 
 def summary_rows(results, run_id: str | None = None) -> list[tuple[str, str]]:
     """The report's top table as (label, formatted value) pairs."""
-    s = results.summary or {}
+    s = results.summary_dict or {}
     totals, implied = s.get("totals") or {}, s.get("implied") or {}
     resolved = results.resolved or {}
     horizon = resolved.get("horizon") or {}
@@ -121,7 +121,7 @@ def render_html(results, run_id: str | None = None, ledger=None) -> str:
     for label, value in summary_rows(results, run_id):
         parts.append(f"<tr><td>{esc(label)}</td><td>{esc(value)}</td></tr>")
     parts.append("</table>")
-    notes = (results.summary or {}).get("notes") or []
+    notes = (results.summary_dict or {}).get("notes") or []
     if notes:
         parts.append('<ul class="notes">' + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>")
     for sec in sections:

@@ -146,7 +146,7 @@ def spend_section(results) -> Section:
     fig = _figure("Cumulative spend against the commitment", "cumulative spend [$B]")
     fig.add_trace(go.Scatter(x=t, y=cum, name="cumulative spend", line=dict(color="#2ca02c", width=3),
                              hovertemplate="$%{y:,.1f}B"))
-    commitment = (results.summary.get("totals") or {}).get("commitment_usd")
+    commitment = (results.summary_dict.get("totals") or {}).get("commitment_usd")
     note = "Buyer's spend at the contract prices, summed from the horizon's start."
     if commitment:
         fig.add_hline(y=commitment / USD_B, line_dash="dash", line_color="black",
@@ -275,14 +275,14 @@ def binding_section(results) -> Section:
     ds = results.dataset
     key, title = "binding", "Binding constraint per year"
     if "binding" not in ds:
-        years = (results.summary or {}).get("years") or []
+        years = (results.summary_dict or {}).get("years") or []
         if not years:
             return Section(key, title, None, "Not drawn: the run has no binding constraint data.")
     t = _periods(ds)
     codes = ds["binding"].isel(sample=0).values.astype(str) if "sample" in ds["binding"].dims else ds["binding"].values.astype(str)
     year_of = t.astype("datetime64[Y]").astype(int) + 1970
     years = np.unique(year_of)
-    verdict = {r["year"]: r.get("binding") for r in (results.summary or {}).get("years", [])}
+    verdict = {r["year"]: r.get("binding") for r in (results.summary_dict or {}).get("years", [])}
     fig = _figure("Binding constraint: months per year", "months")
     cats = [c for c in BINDING_COLORS if c in set(codes)] + sorted(set(codes) - set(BINDING_COLORS))
     for cat in cats:

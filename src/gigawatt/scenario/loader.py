@@ -399,3 +399,8 @@ def _sorted_unique(problems: list[Problem]) -> list[Problem]:
             seen.add(key)
             out.append(p)
     return out
+
+
+def read_yaml_data(text: str, filename: str = "<scenario>") -> Any:
+    """The raw data of scenario YAML text, read with the same limits and checks as :func:`load_scenario_text`."""
+    return _read_yaml(text, filename)[0]

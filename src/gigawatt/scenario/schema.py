@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator,
+                      model_validator)
 
 from gigawatt import units
 from gigawatt.scenario.demand_schema import Demand
@@ -182,6 +183,8 @@ class Scenario(_Strict):
     fill: Literal["newest", "roadmap"] = "newest"
     demand: Demand | None = None
     economics: Economics | None = None
+    #: the YAML text the scenario was read from (overrides applied), kept for the results' provenance
+    _source_text: str | None = PrivateAttr(default=None)
 
     def months(self) -> list[str]:
         """The period labels (YYYY-MM) of the horizon."""

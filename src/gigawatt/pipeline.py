@@ -1,0 +1,133 @@
+"""The public API: load a scenario, run it, open a saved run.
+
+This is the one place where the stages are chained (scenario -> buildout ->
+simulation -> ledger -> results); the command line, the scripts, the
+benchmarks and the tests call these functions::
+
+    import gigawatt
+    scn = gigawatt.load("scenarios/anthropic-aws-2026.yaml",
+                        set={"deal.spend_limit.per_year": "$40B"})
+    res = gigawatt.run(scn)
+    res.years()            # one row per year (pandas)
+    res.training_runs()    # one row per training run
+    res.ledger()           # both parties' yearly cash flows by line
+    res.summary()          # the dict that `gigawatt run --json` prints
+    res.save("out/")       # the results folder
+    run_id = res.to_store("gigawatt.duckdb")
+    same = gigawatt.open_run(run_id, db="gigawatt.duckdb")
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from gigawatt.errors import GigawattError
+
+__all__ = ["load", "run", "open_run"]
+
+#: ``progress(stage, done, total)``: called as each stage advances
+Progress = Callable[[str, int, int], None]
+
+
+def load(source: str | Path | Mapping[str, Any], *, set: Mapping[str, Any] | None = None):  # noqa: A002
+    """Read and validate a scenario.
+
+    Parameters
+    ----------
+    source : str, Path or mapping
+        A scenario YAML file, the name of a deal in the shipped library
+        (``gigawatt deals``), or the scenario as a mapping (as YAML would give it).
+    set : mapping of str to value, optional
+        Values to override, by dotted path, written as in the file:
+        ``{"deal.spend_limit.per_year": "$40B", "sites[0].pue": 1.2}``.
+        They are validated like the file; a path the schema does not know is
+        an error naming it.
+
+    Returns
+    -------
+    gigawatt.scenario.schema.Scenario
+        Every quantity in SI. Its source text (with the overrides applied) is
+        kept for the results' provenance.
+
+    Raises
+    ------
+    ScenarioError
+        Every problem found, each with its path, line (for files) and a hint.
+    """
+    from gigawatt.scenario import load_scenario_source
+
+    return load_scenario_source(source, overrides=set)
+
+
+def _as_scenario(scenario):
+    from gigawatt.scenario.schema import Scenario
+
+    return scenario if isinstance(scenario, Scenario) else load(scenario)
+
+
+def run(scenario, *, seed: int | None = None, progress: Progress | None = None):
+    """Run a scenario: buildout, then (with demand) the simulation, the deal ledger and the results.
+
+    Parameters
+    ----------
+    scenario : Scenario, str, Path or mapping
+        A scenario from :func:`load`, or anything :func:`load` accepts.
+    seed : int, optional
+        Overrides the scenario's seed (it draws the training runs' failures).
+    progress : callable, optional
+        ``progress(stage, done, total)`` as the buildout and the simulation advance.
+
+    Returns
+    -------
+    gigawatt.results.Results
+    """
+    from gigawatt.fleet import run_fleet
+    from gigawatt.results import build_results
+    from gigawatt.scenario import attach_source, scenario_text
+
+    scn = _as_scenario(scenario)
+    if seed is not None and seed != scn.seed:
+        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+            raise GigawattError(f"seed: {seed!r} is not an integer in [0, 2**63)")
+        text = scenario_text(scn)
+        scn = scn.model_copy(update={"seed": seed})
+        attach_source(scn, text)
+    t0 = time.perf_counter()
+    fleet, sim, timings = run_fleet(scn, progress=progress)
+    t1 = time.perf_counter()
+    results = build_results(scn, fleet, scenario_text(scn), timings, simulation=sim)
+    results.timings_s["results_s"] = time.perf_counter() - t1
+    results.timings_s["total_s"] = time.perf_counter() - t0
+    return results
+
+
+def open_run(run_id_or_folder: str | Path, *, db: str | Path | None = None):
+    """A saved run: a results folder written by ``gigawatt run``, or a run id in the results store.
+
+    Parameters
+    ----------
+    run_id_or_folder : str or Path
+        A folder (with gigawatt's ``manifest.json``), or a run id or a unique
+        prefix of one (``gigawatt runs list``).
+    db : str or Path, optional
+        The results store to look the id up in; default ``./gigawatt.duckdb``.
+
+    Returns
+    -------
+    gigawatt.results.Results
+
+    Raises
+    ------
+    GigawattError
+        When the folder is not a results folder, or the store has no such run.
+    """
+    from gigawatt.results import read_outputs
+
+    path = Path(run_id_or_folder)
+    if path.is_dir():
+        return read_outputs(path)
+    from gigawatt import store
+
+    return store.load_run(Path(db) if db is not None else store.DEFAULT_DB, str(run_id_or_folder))
