@@ -831,7 +831,7 @@ def load_run(db_path: str | Path, run_id: str, timeout_s: float = 30.0):
     try:
         ds = _rebuild_dataset(meta, frame, blob_row[0] if blob_row else None)
         seed = int(row[6])
-    except (KeyError, IndexError, TypeError, ValueError, OSError) as exc:
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, OSError) as exc:
         raise _damaged_run(db_path, rid, f"its dataset cannot be rebuilt ({type(exc).__name__}: {exc})") from None
     return Results(dataset=ds, events=events, summary_dict=_json_field(row[2], db_path, rid, "summary_json"),
                    scenario_text=row[0], resolved=_json_field(row[1], db_path, rid, "resolved_json"),
