@@ -31,6 +31,21 @@ Tables
     workload``, as a netCDF blob per run (none today; kept so that nothing is
     silently dropped).
 
+Checked on open: every reader and :func:`save` first check the file. Not a
+DuckDB database (a text file, random bytes, cut short inside its header), a
+file shorter than its blocks in use (a truncated copy), a ``runs`` table
+without ``store_meta`` (some other program's database), a ``schema_version``
+other than :data:`STORE_SCHEMA_VERSION`, a missing table or column, or a
+column of another type: each is a :class:`StoreError` naming the problem, with
+a hint on how to start a new store (``--db new.duckdb``, or move the file
+away). A DuckDB file with none of these tables is an empty store. A run whose
+JSON columns cannot be decoded is a :class:`StoreError` naming the run; the
+others stay readable. :func:`check` does the same without writing anything,
+so that ``gigawatt run`` can fail before it computes or writes a results
+folder. Names read back are data, not trusted text: print them through
+:func:`gigawatt.safe_text.terminal_text`, make file names with
+:func:`gigawatt.safe_text.file_stem`.
+
 Two processes writing at once: DuckDB lets one process hold the file for
 writing, so the second waits, retrying with backoff for up to ``timeout_s``
 seconds, and then lands; past that it raises :class:`StoreLocked` with a clear
