@@ -103,6 +103,7 @@ _MONEY = re.compile(
 _MULT = {"k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
 _BITS = re.compile(r"(?<![A-Za-z])([kKMGTP]?)b(?:ps|/s)\b")
 _LEADING_NUMBER = re.compile(r"^\s*[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?(?![0-9])")
+_NON_FINITE = re.compile(r"^\s*[-+]?(?:inf|nan)\b", re.IGNORECASE)
 _HOURLY = {"/h": "/hour", "/hr": "/hour", "/yr": "/year", "/y": "/year", "/mo": "/month"}
 
 
@@ -168,6 +169,19 @@ _FAST = _fast_units()
 _FAST_RE = re.compile(r"^\s*([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z/]+)\s*$")
 
 
+def _finite(out: float, value: Any, field: str | None, example: str) -> float:
+    """``out`` if it is a finite number; else a UnitError naming the value and a fix."""
+    if math.isfinite(out):
+        return out
+    where = f"{field}: " if field else ""
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    raise UnitError(
+        f"{where}{shown} is not a finite number ({out})",
+        field_name=field,
+        hint=f"write a finite value like '{example}'; check the exponent and the unit",
+    )
+
+
 def _describe(dimensionality: Any) -> str:
     for dim in DIMENSIONS.values():
         if dim.name == "dimensionless":
@@ -198,7 +212,8 @@ def parse(value: Any, dimension: str, *, field: str | None = None) -> float:
     Raises
     ------
     UnitError
-        If the text does not parse, or has another dimension.
+        If the text does not parse, has another dimension, or is not finite
+    (``"1e400 GW"``, ``.inf``, ``.nan``).
 
     Examples
     --------
@@ -215,7 +230,7 @@ def parse(value: Any, dimension: str, *, field: str | None = None) -> float:
         raise UnitError(f"{where}expected {dim.name} like '{dim.example}', got {value!r}", field_name=field)
     if isinstance(value, (int, float)):
         if dim.name == "dimensionless":
-            return float(value)
+            return _finite(float(value), value, field, dim.example)
         raise UnitError(
             f"{where}a bare number {value!r} has no unit; expected {dim.name} in {dim.si_unit}",
             field_name=field,
@@ -224,6 +239,9 @@ def parse(value: Any, dimension: str, *, field: str | None = None) -> float:
     if not isinstance(value, str) or not value.strip():
         raise UnitError(f"{where}expected {dim.name} like '{dim.example}', got {value!r}", field_name=field)
     text = _normalize(value)
+    non_finite = _NON_FINITE.match(text)
+    if non_finite:  # "inf GW", or "$1e400B" become "inf USD"
+        _finite(float(non_finite.group(0)), value, field, dim.example)
     if not _LEADING_NUMBER.match(text):
         raise UnitError(
             f"{where}{value!r} has no number; expected {dim.name} like '{dim.example}'",
@@ -240,7 +258,7 @@ def parse(value: Any, dimension: str, *, field: str | None = None) -> float:
                 field_name=field,
                 hint=f"write it like '{dim.example}'",
             )
-        return float(fast.group(1)) * factor
+        return _finite(float(fast.group(1)) * factor, value, field, dim.example)
     ureg = registry()
     try:
         q = ureg.Quantity(text)
@@ -260,10 +278,7 @@ def parse(value: Any, dimension: str, *, field: str | None = None) -> float:
             field_name=field,
             hint=f"write it like '{dim.example}'",
         )
-    out = float(q.to(dim.pint_unit).magnitude)
-    if not math.isfinite(out):
-        raise UnitError(f"{where}{value!r} is not a finite number", field_name=field)
-    return out
+    return _finite(float(q.to(dim.pint_unit).magnitude), value, field, dim.example)
 
 
 _COUNT = re.compile(r"^\s*(?P<num>[0-9][0-9_,]*\.?[0-9]*(?:[eE][-+]?[0-9]+)?)\s*(?P<mult>[kKMBT])?\s*$")
@@ -279,7 +294,10 @@ def parse_count(value: Any, *, field: str | None = None) -> float:
     if isinstance(value, bool):
         raise UnitError(f"{field or 'value'}: expected a number, got {value!r}", field_name=field)
     if isinstance(value, (int, float)):
-        return float(value)
+        try:
+            return _finite(float(value), value, field, "2e12")
+        except OverflowError:  # an int past the float range
+            return _finite(math.inf, value, field, "2e12")
     m = _COUNT.match(str(value))
     if not m:
         raise UnitError(
@@ -288,7 +306,7 @@ def parse_count(value: Any, *, field: str | None = None) -> float:
             hint="write a number like 2e12, 40T, 500k or 1,000,000",
         )
     num = float(m.group("num").replace(",", "").replace("_", ""))
-    return num * _COUNT_MULT.get(m.group("mult") or "", 1.0)
+    return _finite(num * _COUNT_MULT.get(m.group("mult") or "", 1.0), value, field, "2e12")
 
 
 def parse_fraction(value: Any, *, field: str | None = None) -> float:
@@ -298,15 +316,17 @@ def parse_fraction(value: Any, *, field: str | None = None) -> float:
     0.125
     """
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        return _finite(float(value), value, field, "8%")
     text = str(value).strip()
     if text.endswith("%"):
         try:
-            return float(text[:-1]) / 100.0
+            return _finite(float(text[:-1]) / 100.0, value, field, "8%")
         except ValueError:
             pass
     try:
-        return float(text)
+        return _finite(float(text), value, field, "8%")
+    except UnitError:
+        raise
     except ValueError:
         raise UnitError(
             f"{field or 'value'}: cannot read {value!r} as a share",
@@ -332,7 +352,7 @@ def parse_growth_per_year(value: Any, *, field: str | None = None) -> float:
     0.9
     """
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        factor = float(value)
+        factor = _finite(float(value), value, field, "3x/year")
     else:
         m = _GROWTH.match(str(value))
         if not m:
@@ -344,7 +364,8 @@ def parse_growth_per_year(value: Any, *, field: str | None = None) -> float:
         num = float(m.group("num"))
         factor = num if m.group("kind") == "x" else 1.0 + num / 100.0
         if m.group("per") in ("month", "mo"):
-            factor = factor**12
+            factor = factor**12 if factor < 1e25 else math.inf
+        factor = _finite(factor, value, field, "3x/year")
     if factor <= 0:
         raise UnitError(
             f"{field or 'value'}: a growth factor must be positive, got {value!r}",
@@ -360,21 +381,34 @@ _MONTH = re.compile(r"^\s*(?P<y>\d{4})-(?P<m>\d{1,2})(?:-(?P<d>\d{1,2}))?\s*$")
 def parse_month(value: Any, *, field: str | None = None) -> str:
     """Parse a date into a ``YYYY-MM`` month string (days are dropped).
 
+    A month outside 1-12 or a day the month does not have (``2026-02-30``) is
+    an error.
+
     >>> parse_month("2026-04-20")
     '2026-04'
     """
+    import calendar
     import datetime as _dt
 
     if isinstance(value, (_dt.date, _dt.datetime)):
         return f"{value.year:04d}-{value.month:02d}"
-    m = _MONTH.match(str(value))
+    m = _MONTH.match(str(value)) if isinstance(value, str) else None
     if not m or not 1 <= int(m.group("m")) <= 12:
         raise UnitError(
             f"{field or 'value'}: cannot read {value!r} as a month",
             field_name=field,
             hint="write a month as YYYY-MM, for example 2026-04",
         )
-    return f"{int(m.group('y')):04d}-{int(m.group('m')):02d}"
+    year, month = int(m.group("y")), int(m.group("m"))
+    if m.group("d") is not None:
+        days = calendar.monthrange(year, month)[1] if year >= 1 else 31
+        if not 1 <= int(m.group("d")) <= days:
+            raise UnitError(
+                f"{field or 'value'}: {value!r} is not a date: {year:04d}-{month:02d} has {days} days",
+                field_name=field,
+                hint="write a month as YYYY-MM, for example 2026-04, or a real date",
+            )
+    return f"{year:04d}-{month:02d}"
 
 
 def month_index(month: str) -> int:
