@@ -99,3 +99,47 @@ def test_save_open_and_store_round_trip(tiny, tmp_path):
     assert stored.summary()["totals"] == res.summary()["totals"]
     with pytest.raises(gigawatt.GigawattError):
         gigawatt.open_run(tmp_path)  # a folder gigawatt did not write
+
+
+def test_summaries_of_several_samples_by_hand():
+    from gigawatt.results import summarize_samples
+
+    per = [{"v": float(x), "runs": [{"finish": f, "status": st}], "n": 4}
+           for x, f, st in [(1, "2030-01-05", "done"), (2, None, "paused"), (3, "2029-02-01", "done"),
+                            (4, "2031-07-01", "done"), (10, "2030-06-01", "done")]]
+    s = summarize_samples(per)
+    assert s["v"] == pytest.approx(4.0)  # (1+2+3+4+10)/5
+    assert s["samples"]["p10"]["v"] == pytest.approx(1.4)  # numpy's linear percentile: 1 + 0.4*(2-1)
+    assert s["samples"]["p50"]["v"] == pytest.approx(3.0)
+    assert s["samples"]["p90"]["v"] == pytest.approx(7.6)  # 4 + 0.6*(10-4)
+    # dates: order statistics, a run that never finished sorts last
+    assert s["runs"][0]["finish"] == "2030-06-01"
+    assert s["samples"]["p10"]["runs"][0]["finish"] == "2029-02-01"
+    assert s["samples"]["p90"]["runs"][0]["finish"] is None
+    assert s["runs"][0]["status"] == "done" and s["n"] == 4 and s["samples"]["n"] == 5
+
+
+def test_several_samples_through_the_pipeline(tiny):
+    one = gigawatt.run(tiny)
+    three = gigawatt.run(tiny, samples=3)
+    assert three.dataset.sizes["sample"] == 3
+    assert three.summary()["samples"]["n"] == 3 and "samples" not in one.summary()
+    # the tiny scenario draws nothing random: every sample is the same, and so is every percentile
+    assert three.summary()["totals"] == one.summary()["totals"]
+    assert three.summary()["samples"]["p90"]["totals"] == one.summary()["totals"]
+    assert one.summary()["seed_matters"] is False
+    assert gigawatt.run("anthropic-aws-2026").summary()["seed_matters"] is True  # failures of training runs
+    with pytest.raises(gigawatt.GigawattError, match="samples"):
+        gigawatt.run(tiny, samples=0)
+
+
+def test_the_seed_is_shown_only_where_it_matters(tiny):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "gigawatt.cli", "run", str(tiny), "--no-store", "--no-write",
+                           "--samples", "2"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    first = proc.stdout.splitlines()[0]
+    assert first.strip().startswith("tiny (2 samples; means") and "seed" not in first
+    assert "spread over 2 samples" in proc.stdout

@@ -135,14 +135,14 @@ def _fmt_chips(n: int) -> str:
     return str(n)
 
 
-def _run_one(scenario: Path, show_progress: bool, scn=None, overrides: list[str] | None = None):
+def _run_one(scenario: Path, show_progress: bool, scn=None, overrides: list[str] | None = None, samples: int = 1):
     """Load (unless ``scn`` is given) and run one scenario through :func:`gigawatt.run`."""
     from gigawatt.pipeline import run as run_pipeline
 
     if scn is None:
         scn = _load(scenario, overrides)
     if not show_progress:
-        return scn, run_pipeline(scn)
+        return scn, run_pipeline(scn, samples=samples)
     from rich.progress import Progress
 
     with Progress(console=_stderr(), transient=True) as bar:
@@ -153,7 +153,7 @@ def _run_one(scenario: Path, show_progress: bool, scn=None, overrides: list[str]
                 tasks[stage] = bar.add_task(f"{scn.name}: {stage}", total=total)
             bar.update(tasks[stage], completed=done)
 
-        return scn, run_pipeline(scn, progress=progress)
+        return scn, run_pipeline(scn, samples=samples, progress=progress)
 
 
 def _years_table(summary: dict, title: str):
@@ -212,11 +212,56 @@ def _runs_table(runs: list[dict]):
     return table
 
 
+def _run_title(summary: dict) -> str:
+    """The scenario's name; the seed only where the run drew random numbers; the samples where several."""
+    title = str(summary["scenario"])
+    samples = (summary.get("samples") or {}).get("n")
+    seed = f"seed {summary['seed']}" if summary.get("seed_matters", True) else None
+    if samples:
+        return f"{title} ({samples} samples{', ' + seed if seed else ''}; means, dates are medians)"
+    return f"{title} ({seed})" if seed else title
+
+
+def _spread_table(summary: dict):
+    """The 10th, 50th and 90th percentiles of the headline figures over a run's samples."""
+    from rich.table import Table
+
+    spread = summary["samples"]
+    table = Table(title=f"spread over {spread['n']} samples", title_justify="left")
+    table.add_column("")
+    for col in ("mean", "p10", "p50", "p90"):
+        table.add_column(col, justify="right")
+    views = [summary, spread["p10"], spread["p50"], spread["p90"]]
+
+    def row(label, get, fmt):
+        cells = []
+        for v in views:
+            try:
+                value = get(v)
+            except (KeyError, TypeError, IndexError):
+                value = None
+            cells.append("-" if value is None else fmt(value))
+        table.add_row(label, *cells)
+
+    row("inference served", lambda v: v["inference"]["served_share"], _pct)
+    row("idle capacity", lambda v: v["idle_share"], _pct)
+    row("spend over horizon $B", lambda v: v["totals"]["spend_usd"], _fmt_usd_b)
+    row("implied $ per chip-hour", lambda v: v["implied"]["usd_per_chip_hour"], lambda x: f"{x:.2f}")
+    for party in ("lab", "provider"):
+        row(f"{party} NPV $B", lambda v, p=party: v["ledger"][p]["npv_usd"], _fmt_usd_b)
+    for i, run in enumerate(summary.get("training_runs") or []):
+        table.add_row(f"{run['name']} finish", *[
+            ((v.get("training_runs") or [{}] * (i + 1))[i].get("finish") or "not by horizon") for v in views])
+    return table
+
+
 def _print_summary(summary: dict, out_dir: Path | None) -> None:
     con = _stdout()
-    con.print(_years_table(summary, f"{summary['scenario']} (seed {summary['seed']})"))
+    con.print(_years_table(summary, _run_title(summary)))
     if summary.get("training_runs"):
         con.print(_runs_table(summary["training_runs"]))
+    if summary.get("samples"):
+        con.print(_spread_table(summary))
     t, imp = summary["totals"], summary["implied"]
     con.print(
         f"Spend over the horizon ${t['spend_usd'] / 1e9:,.1f}B; in the commitment term "
@@ -258,6 +303,9 @@ def run(
     db: Path = typer.Option(Path("gigawatt.duckdb"), "--db", help="Results store (DuckDB file) the run is saved in."),
     no_store: bool = typer.Option(False, "--no-store", help="Do not save the run in the results store."),
     set_: Optional[list[str]] = _SET_OPTION,
+    samples: int = typer.Option(1, "--samples", min=1, max=1000,
+                                help="Independent draws of the random inputs (the training runs' failures); with "
+                                     "more than one, figures are means and a table gives the 10th-90th percentiles."),
 ) -> None:
     """Run a scenario: chips, power, FLOP/s, spend, energy and the binding constraint per year.
 
@@ -273,7 +321,7 @@ def run(
     scn = _load(scenario, set_)
     if not no_write and out_dir is None:
         out_dir = _checked_out_dir(Path("gigawatt-runs") / scn.name)
-    scn, results = _run_one(scenario, show_progress=not json_out and sys.stderr.isatty(), scn=scn)
+    scn, results = _run_one(scenario, show_progress=not json_out and sys.stderr.isatty(), scn=scn, samples=samples)
     if out_dir is not None:
         from gigawatt.results import OutputError
 

@@ -27,6 +27,9 @@ from gigawatt.errors import GigawattError
 
 __all__ = ["load", "run", "open_run"]
 
+#: most samples one run draws (memory grows linearly with them)
+MAX_SAMPLES = 1000
+
 #: ``progress(stage, done, total)``: called as each stage advances
 Progress = Callable[[str, int, int], None]
 
@@ -67,7 +70,7 @@ def _as_scenario(scenario):
     return scenario if isinstance(scenario, Scenario) else load(scenario)
 
 
-def run(scenario, *, seed: int | None = None, progress: Progress | None = None):
+def run(scenario, *, seed: int | None = None, samples: int = 1, progress: Progress | None = None):
     """Run a scenario: buildout, then (with demand) the simulation, the deal ledger and the results.
 
     Parameters
@@ -76,6 +79,11 @@ def run(scenario, *, seed: int | None = None, progress: Progress | None = None):
         A scenario from :func:`load`, or anything :func:`load` accepts.
     seed : int, optional
         Overrides the scenario's seed (it draws the training runs' failures).
+    samples : int
+        Independent draws of the random inputs (today: the training runs'
+        failures), run as one wide array on the ``sample`` axis. With more than
+        one, the summary gives each figure's mean and its 10th, 50th and 90th
+        percentiles (:func:`gigawatt.results.summarize_samples`).
     progress : callable, optional
         ``progress(stage, done, total)`` as the buildout and the simulation advance.
 
@@ -83,6 +91,7 @@ def run(scenario, *, seed: int | None = None, progress: Progress | None = None):
     -------
     gigawatt.results.Results
     """
+    from gigawatt.economics.ledger import build_ledger
     from gigawatt.fleet import run_fleet
     from gigawatt.results import build_results
     from gigawatt.scenario import attach_source, scenario_text
@@ -94,10 +103,15 @@ def run(scenario, *, seed: int | None = None, progress: Progress | None = None):
         text = scenario_text(scn)
         scn = scn.model_copy(update={"seed": seed})
         attach_source(scn, text)
+    if not isinstance(samples, int) or isinstance(samples, bool) or not 1 <= samples <= MAX_SAMPLES:
+        raise GigawattError(f"samples: {samples!r} is not an integer from 1 to {MAX_SAMPLES:,}")
     t0 = time.perf_counter()
-    fleet, sim, timings = run_fleet(scn, progress=progress)
+    fleet, sim, timings = run_fleet(scn, n_samples=samples, progress=progress)
     t1 = time.perf_counter()
-    results = build_results(scn, fleet, scenario_text(scn), timings, simulation=sim)
+    ledger = build_ledger(scn, fleet)
+    timings["ledger_s"] = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    results = build_results(scn, fleet, scenario_text(scn), timings, simulation=sim, ledger=ledger)
     results.timings_s["results_s"] = time.perf_counter() - t1
     results.timings_s["total_s"] = time.perf_counter() - t0
     return results

@@ -563,13 +563,10 @@ def resolved_scenario(scn, fleet: Fleet) -> dict:
     return resolved
 
 
-def _ledger(scn, fleet: Fleet) -> dict | None:
-    """The deal ledger's JSON and its monthly net cash flow per party, as a dataset."""
+def _ledger_dataset(ledger):
+    """The ledger's monthly net cash flow per party, and by line, as a dataset."""
     import xarray as xr
 
-    from gigawatt.economics.ledger import build_ledger, ledger_json
-
-    ledger = build_ledger(scn, fleet)
     net = np.stack([ledger.net_usd("lab"), ledger.net_usd("provider")], axis=-1)  # (sample, period, party)
     flows = list(dict.fromkeys([*ledger.lab, *ledger.provider]))
     lines = np.zeros(net.shape + (len(flows),))
@@ -577,36 +574,73 @@ def _ledger(scn, fleet: Fleet) -> dict | None:
         for f, name in enumerate(flows):
             if name in party_lines:
                 lines[:, :, p, f] = party_lines[name]
-    ds = xr.Dataset(
+    return xr.Dataset(
         {"cash_flow_usd": (("sample", "period", "party"), net,
                            {"units": "USD", "long_name": "net cash flow of each party (positive: money in)"}),
          "cash_flow_lines_usd": (("sample", "period", "party", "flow"), lines,
                                  {"units": "USD", "long_name": "cash flow of each party by ledger line"})},
         coords={"party": ["lab", "provider"], "flow": flows},
     )
-    return {"dataset": ds, "json": ledger_json(scn, fleet, detail=False, ledger=ledger)}
 
 
-def build_results(scn, fleet: Fleet, scenario_text: str, timings_s: dict | None = None, simulation=None) -> Results:
-    """Bundle a run into :class:`Results` (buildout only, or with a simulation)."""
-    summary = summarize(scn, fleet)
-    ds = fleet.to_dataset()
-    events: list = []
-    out = summary.to_dict()
-    ledger = _ledger(scn, fleet)
+def _sample_summary(scn, fleet: Fleet, simulation, ledger, sample: int) -> dict:
+    """The ``--json`` summary of one sample."""
+    out = summarize(scn, fleet, sample=sample).to_dict()
     if ledger is not None:
-        ds = ds.merge(ledger["dataset"])
-        out["ledger"] = ledger["json"]
+        from gigawatt.economics.ledger import ledger_json
+
+        out["ledger"] = ledger_json(scn, fleet, detail=False, ledger=ledger, sample=sample)
     if simulation is not None:
-        ds = ds.merge(simulation.to_dataset())
-        events = simulation.events()
-        extra = simulation.summary_dict()
+        extra = simulation.summary_dict(sample=sample)
         by_year = {row["year"]: row for row in extra["inference"]["years"]}
         for row in out["years"]:
             sim_year = by_year.get(row["year"], {})
             row["inference_served_share"] = sim_year.get("served_share")
             row["idle_share"] = sim_year.get("idle_share")
         out.update(extra)
+    return out
+
+
+def build_results(scn, fleet: Fleet, scenario_text: str, timings_s: dict | None = None, simulation=None,
+                  ledger=None) -> Results:
+    """Bundle what the stages computed into :class:`Results`; runs no model.
+
+    Parameters
+    ----------
+    scn : Scenario
+    fleet : Fleet
+        The buildout.
+    scenario_text : str
+        The scenario's YAML, for provenance.
+    timings_s : dict, optional
+        Wall time of each stage [s].
+    simulation : Simulation, optional
+        The demand simulation, where the scenario has demand.
+    ledger : Ledger, optional
+        The deal ledger (:func:`gigawatt.economics.ledger.build_ledger`).
+
+    Returns
+    -------
+    Results
+        With one sample, the summary is that sample's. With several, every
+        figure of the summary is the mean over samples (dates, such as a
+        training run's finish, the median; labels, such as the binding
+        constraint, the most common) and ``summary["samples"]`` holds
+        ``n`` and the 10th, 50th and 90th percentiles in the same shape.
+        ``summary["seed_matters"]`` says whether the run drew random numbers.
+    """
+    ds = fleet.to_dataset()
+    events: list = []
+    if ledger is not None:
+        ds = ds.merge(_ledger_dataset(ledger))
+    if simulation is not None:
+        ds = ds.merge(simulation.to_dataset())
+        events = simulation.events()
+    n = int(fleet.installed.shape[0])
+    per_sample = [_sample_summary(scn, fleet, simulation, ledger, s) for s in range(n)]
+    out = per_sample[0] if n == 1 else summarize_samples(per_sample)
+    # failures of training runs are the only random draws of a run today
+    out["seed_matters"] = bool(simulation is not None and len(simulation.workloads.runs) > 0)
     return Results(
         dataset=ds,
         events=events,
@@ -617,3 +651,69 @@ def build_results(scn, fleet: Fleet, scenario_text: str, timings_s: dict | None 
         seed=scn.seed,
         timings_s=dict(timings_s or {}),
     )
+
+
+#: the percentiles a summary of several samples gives
+PERCENTILES = (10, 50, 90)
+_DATE = __import__("re").compile(r"^\d{4}-\d{2}(-\d{2})?$")
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _combine(values: list, how):
+    """One figure from the same figure of every sample: ``how`` is "mean" or a percentile [0-100]."""
+    if all(isinstance(v, dict) for v in values):
+        keys = list(dict.fromkeys(k for v in values for k in v))
+        return {k: _combine([v.get(k) for v in values], how) for k in keys}
+    if all(isinstance(v, list) for v in values):
+        if len({len(v) for v in values}) != 1:
+            return values[0]
+        return [_combine(list(items), how) for items in zip(*values)]
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    if all(_is_number(v) for v in present):
+        if len(set(present)) == 1 and len(present) == len(values):
+            return present[0]
+        arr = np.array([np.nan if v is None else float(v) for v in values])
+        if not np.isfinite(arr).any():
+            return None
+        return float(np.nanmean(arr) if how == "mean" else np.nanpercentile(arr, how))
+    if all(isinstance(v, str) and _DATE.match(v) for v in present):
+        # dates: order statistics; a date that never came (None) sorts last
+        ranked = sorted(values, key=lambda v: (v is None, v or ""))
+        q = 50 if how == "mean" else how
+        return ranked[int(round(q / 100 * (len(ranked) - 1)))]
+    # labels and flags: the most common
+    counts: dict = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    return max(counts, key=counts.get)
+
+
+def summarize_samples(per_sample: list[dict]) -> dict:
+    """The summary of a run with several samples, from the summary of each.
+
+    Parameters
+    ----------
+    per_sample : list of dict
+        One ``--json`` summary per sample, the same shape.
+
+    Returns
+    -------
+    dict
+        The same shape: each number the mean over samples, each date the
+        median, each label the most common; plus ``samples``: ``{"n", "p10",
+        "p50", "p90"}``, the percentiles in the same shape.
+
+    Examples
+    --------
+    >>> s = summarize_samples([{"x": 1.0, "d": "2030-01"}, {"x": 3.0, "d": None}, {"x": 2.0, "d": "2029-05"}])
+    >>> s["x"], s["d"], s["samples"]["p90"]["d"], s["samples"]["n"]
+    (2.0, '2030-01', None, 3)
+    """
+    out = _combine(per_sample, "mean")
+    out["samples"] = {"n": len(per_sample), **{f"p{q}": _combine(per_sample, q) for q in PERCENTILES}}
+    return out

@@ -138,8 +138,12 @@ def show_cmd(
         return
     con = _console()
     t = terminal_text
-    con.print(f"run {t(info['id'])}: {t(info['scenario'])}, gigawatt {t(info['version'])}, seed {t(info['seed'])}, "
-              f"status {t(info['status'])}, saved {t(info['created_at'])}", markup=False)
+    summary = info.get("summary") if isinstance(info.get("summary"), dict) else {}
+    seed = f", seed {t(info['seed'])}" if summary.get("seed_matters", True) else ""
+    samples = (summary.get("samples") or {}).get("n") if isinstance(summary.get("samples"), dict) else None
+    con.print(f"run {t(info['id'])}: {t(info['scenario'])}, gigawatt {t(info['version'])}{seed}"
+              + (f", {samples} samples (figures are means, dates medians)" if samples else "")
+              + f", status {t(info['status'])}, saved {t(info['created_at'])}", markup=False)
     try:
         _show_body(con, info)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
@@ -171,6 +175,10 @@ def _show_body(con, info: dict) -> None:
     inference = s.get("inference") or {}
     if inference.get("served_share") is not None:
         con.print(f"inference demand served: {100 * inference['served_share']:.1f}%", markup=False)
+    if s.get("samples"):
+        from gigawatt.cli import _spread_table
+
+        con.print(_spread_table(s))
     if info["events"]:
         runs = Table(title="training runs", title_justify="left")
         for col in ("name", "chip", "site", "chips", "start", "finish", "deadline", "delay days", "status"):

@@ -22,7 +22,7 @@ spend, so they lower both the lab's cash spend and the provider's cash revenue.
 The equity the provider receives for its investment has no cash value in the
 ledger (it is not sold within the horizon).
 
-Arrays have the dimensions ``(sample, period)``; the summaries use sample 0.
+Arrays have the dimensions ``(sample, period)``; there is one summary per sample (``Ledger.sample_summaries``).
 """
 
 from __future__ import annotations
@@ -71,9 +71,10 @@ class Ledger:
     provider: dict[str, np.ndarray]  # line -> (sample, period) [USD]
     depreciation_usd: np.ndarray  # (sample, period) chips + datacenter [USD]
     costs: Costs
-    summary: dict[str, Any]
+    summary: dict[str, Any]  # sample 0's; see sample_summaries
     tco_by_year: list[dict[str, Any]]
     notes: list[str]
+    sample_summaries: list[dict[str, Any]] = field(default_factory=list)  # one per sample
 
     def net_usd(self, party: str) -> np.ndarray:
         """Net cash flow of ``party`` ('lab' or 'provider'), (sample, period) [USD]."""
@@ -382,8 +383,10 @@ def build_ledger(scn, fleet, discount: float | None = None) -> Ledger:
     ledger = Ledger(list(fleet.months), period_years, lab, provider, chip_dep.sum(axis=2) + dc_dep, costs, {}, [],
                     notes)
     ledger.tco_by_year = _tco_by_year(fleet, chip_dep, dc_dep, power, opex_ops, maintenance)
-    ledger.summary = _summary(scn, fleet, ledger, spend, credit, from_provider, chip_dep, dc_dep, power, opex_ops,
-                              maintenance, residual)
+    ledger.sample_summaries = [
+        _summary(scn, fleet, ledger, spend, credit, from_provider, chip_dep, dc_dep, power, opex_ops, maintenance,
+                 residual, sample=s) for s in range(spend.shape[0])]
+    ledger.summary = ledger.sample_summaries[0]
     return ledger
 
 
@@ -543,7 +546,7 @@ def _epoch_tco() -> float:
 
 
 def ledger_json(scn, fleet, discount: float | None = None, detail: bool = True,
-                ledger: Ledger | None = None) -> dict[str, Any]:
+                ledger: Ledger | None = None, sample: int = 0) -> dict[str, Any]:
     """The ledger's summary as plain JSON-ready values (SI; None where undefined).
 
     Parameters
@@ -557,6 +560,8 @@ def ledger_json(scn, fleet, discount: float | None = None, detail: bool = True,
         year, the source of each cost input, and notes.
     ledger : Ledger, optional
         One already built by :func:`build_ledger` for the same inputs.
+    sample : int
+        Which sample's summary (the yearly lines are sample 0's).
 
     Returns
     -------
@@ -566,7 +571,7 @@ def ledger_json(scn, fleet, discount: float | None = None, detail: bool = True,
         "years": {"lab": [...], "provider": [...]}, "tco_by_year": [...], "notes": [...]}``
     """
     ledger = ledger if ledger is not None else build_ledger(scn, fleet, discount)
-    out = dict(ledger.summary)
+    out = dict(ledger.sample_summaries[sample] if ledger.sample_summaries else ledger.summary)
     if not detail:
         return out
     out["years"] = {"lab": ledger.yearly("lab"), "provider": ledger.yearly("provider")}

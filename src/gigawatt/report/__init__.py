@@ -57,7 +57,13 @@ def summary_rows(results, run_id: str | None = None) -> list[tuple[str, str]]:
         rows.append(("run id", run_id))
     rows += [
         ("gigawatt version", str(results.version)),
-        ("seed", str(results.seed)),
+    ]
+    samples = (s.get("samples") or {}).get("n")
+    if s.get("seed_matters", True):
+        rows.append(("seed", str(results.seed)))
+    if samples:
+        rows.append(("samples", f"{samples} (figures are means over samples, dates medians)"))
+    rows += [
         ("horizon", f"{horizon.get('start', '?')} to {horizon.get('end', '?')}"),
     ]
     if years:
@@ -85,6 +91,15 @@ def summary_rows(results, run_id: str | None = None) -> list[tuple[str, str]]:
         rows.append(("training runs finished", f"{len(done)} of {len(runs)}"))
     if years:
         rows.append(("binding by year", ", ".join(f"{r['year']}: {r.get('binding')}" for r in years)))
+    spread = s.get("samples") or {}
+    if spread:
+        qs = [spread.get(f"p{q}") or {} for q in (10, 50, 90)]
+        shares = [(q.get("inference") or {}).get("served_share") for q in qs]
+        if all(v is not None for v in shares):
+            rows.append(("inference served, p10 / p50 / p90", " / ".join(f"{100 * v:.1f}%" for v in shares)))
+        for i, run in enumerate(runs):
+            finishes = [((q.get("training_runs") or [{}] * (i + 1))[i].get("finish") or "not by horizon") for q in qs]
+            rows.append((f"{run['name']} finish, p10 / p50 / p90", " / ".join(finishes)))
     return rows
 
 
@@ -145,7 +160,7 @@ def ledger_frame(results):
     ds = results.dataset
     if "cash_flow_usd" not in ds:
         return None
-    frame = ds["cash_flow_usd"].isel(sample=0).to_dataframe().reset_index()
+    frame = ds["cash_flow_usd"].mean("sample").to_dataframe().reset_index()
     return frame[["period", "party", "cash_flow_usd"]]
 
 

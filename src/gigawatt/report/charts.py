@@ -49,10 +49,10 @@ class Section:
 
 
 def _sample0(ds, name: str, keep: tuple[str, ...] = ("period",)) -> np.ndarray:
-    """Variable ``name`` of sample 0, summed over every dimension not in ``keep``."""
+    """Variable ``name``, its mean over samples, summed over every dimension not in ``keep``."""
     da = ds[name]
     if "sample" in da.dims:
-        da = da.isel(sample=0)
+        da = da.mean("sample")
     drop = [d for d in da.dims if d not in keep]
     if drop:
         da = da.sum(dim=drop)
@@ -332,7 +332,7 @@ def cash_flow_section(results, ledger=None) -> Section:
     key, title = "cash_flow", "Cash flow per party"
     ds = results.dataset
     if "cash_flow_lines_usd" in ds:
-        da = ds["cash_flow_lines_usd"].isel(sample=0)
+        da = ds["cash_flow_lines_usd"].mean("sample")
         frame = da.to_dataframe().reset_index()
         frame = frame.rename(columns={"cash_flow_lines_usd": "usd"})
     elif ledger is not None and len(ledger):
