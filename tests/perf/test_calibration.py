@@ -23,9 +23,30 @@ def test_defaults_cover_every_field():
 
 
 def test_validation_chips_have_a_family():
+    families = set(load_calibration_file()["families"])
     for name in ("training_runs.csv", "inference_runs.csv"):
         for row in load_rows(_packaged(name)):
-            assert chip_family(row["chip"]) != "generic", row["chip"]
+            assert chip_family(row["chip"]) in families, row["chip"]
+
+
+def test_family_is_the_catalog_field():
+    # the calibration family is the catalog chip's `family` field, sourced to the vendor's architecture name
+    from gigawatt import catalog
+    from gigawatt.perf.hardware import Hardware
+
+    families = set(load_calibration_file()["families"])
+    for chip in catalog.chips().values():
+        if chip.kind != "accelerator":
+            assert chip.family is None and chip_family(chip.id) == "generic"
+            continue
+        assert chip.family in families, chip.id
+        assert chip_family(chip.id) == chip.family
+        assert calibration_for(chip.id).family == chip.family
+        assert Hardware.from_catalog(chip.id).family == chip.family
+        assert chip.provenance("family").source, chip.id
+    assert catalog.get_chip("trainium3").family == "neuron" and "NeuronCore" in catalog.get_chip(
+        "trainium3").provenance("family").source
+    assert chip_family("no-such-chip") == "generic"
 
 
 def test_chip_override_and_provenance():
@@ -48,9 +69,11 @@ def test_unknown_coefficient_rejected(monkeypatch):
 
     doc = {"defaults": {}, "families": {"hopper": {"matmul_efff": 0.5}}}
     monkeypatch.setattr(C, "load_calibration_file", lambda: doc)
-    C.calibration_for.cache_clear()
+    C._calibration.cache_clear()
     try:
         with pytest.raises(Exception, match="unknown coefficient"):
             C.calibration_for("h100-sxm")
     finally:
-        C.calibration_for.cache_clear()
+        C._calibration.cache_clear()
+    with pytest.raises(Exception, match="unknown coefficient"):
+        C.calibration_for("h100-sxm", {"hopper": {"matmul_efff": 0.5}})

@@ -6,18 +6,41 @@ import pytest
 
 from gigawatt.perf import fit
 from gigawatt.perf.backtest import _packaged, fill_chip_counts, load_rows, source_document
-from gigawatt.perf.calibration import calibration_for, overridden
+from gigawatt.perf.calibration import calibration_for
 from gigawatt.perf.inference import benchmark_datasets, row_input_len
 
 
-def test_overridden_is_scoped_and_restored():
+def test_overrides_are_passed_not_stored():
     before = calibration_for("h100-sxm").matmul_eff
-    with overridden({"hopper": {"matmul_eff": 0.5}, "tpu-v6e": {"matmul_eff": 0.4}}):
-        assert calibration_for("h100-sxm").matmul_eff == 0.5
-        assert calibration_for("h200").matmul_eff == 0.5
-        assert calibration_for("tpu-v6e").matmul_eff == 0.4
-        assert calibration_for("tpu-v5p").matmul_eff != 0.4
+    values = {"hopper": {"matmul_eff": 0.5}, "tpu-v6e": {"matmul_eff": 0.4}}
+    assert calibration_for("h100-sxm", values).matmul_eff == 0.5
+    assert calibration_for("h200", values).matmul_eff == 0.5
+    assert calibration_for("tpu-v6e", values).matmul_eff == 0.4
+    assert calibration_for("tpu-v5p", values).matmul_eff != 0.4
+    # a chip's own value wins over its family's
+    assert calibration_for("tpu-v6e", {"tpu": {"matmul_eff": 0.3}, "tpu-v6e": {"matmul_eff": 0.4}}).matmul_eff == 0.4
     assert calibration_for("h100-sxm").matmul_eff == before
+    # no module state a caller could set: the models' calibrations come in as arguments
+    import gigawatt.perf.calibration as C
+    import gigawatt.perf.fit as F
+
+    assert not hasattr(C, "overridden") and not hasattr(C, "_OVERRIDES")
+    assert not [k for k, v in vars(C).items() if isinstance(v, dict) and not k.startswith("__")]
+    assert "overridden" not in vars(F)
+
+
+def test_a_row_predicted_with_a_calibration_passed_in():
+    from gigawatt.perf.backtest import predict_inference_row, predict_training_row
+
+    rows = fit.fit_rows()
+    train = next(r for r in rows["training"] if r["chip"].startswith("h100"))
+    base = predict_training_row(train)["predicted"]
+    slower = predict_training_row(train, cal=calibration_for("h100-sxm", {"hopper": {"matmul_eff": 0.4}}))["predicted"]
+    assert slower < base
+    assert predict_training_row(train, cal=calibration_for("h100-sxm"))["predicted"] == base
+    infer = next(r for r in rows["inference"] if r["chip"].startswith("h100"))
+    assert predict_inference_row(infer, cal=calibration_for(
+        "h100-sxm", {"hopper": {"decode_step_overhead_s": 0.1}}))["predicted"] != predict_inference_row(infer)["predicted"]
 
 
 def test_missing_chip_counts_follow_the_source_not_the_value():
@@ -73,11 +96,10 @@ def test_refit_reproduces_the_file(refitted):
 
 def test_refit_respects_physical_limits(refitted):
     values = refitted
-    with overridden(values):
-        for fam in ("hopper", "blackwell", "neuron", "cdna", "ampere"):
-            cal = calibration_for(fam)
-            assert cal.matmul_eff * cal.serving_eff_ratio <= 0.95 + 1e-9
-            assert cal.matmul_eff_fp8 >= cal.matmul_eff / 2.0 - 1e-9
+    for fam in ("hopper", "blackwell", "neuron", "cdna", "ampere"):
+        cal = calibration_for(fam, values)
+        assert cal.matmul_eff * cal.serving_eff_ratio <= 0.95 + 1e-9
+        assert cal.matmul_eff_fp8 >= cal.matmul_eff / 2.0 - 1e-9
 
 
 def test_leave_one_group_out():

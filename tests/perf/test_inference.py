@@ -11,6 +11,7 @@ from gigawatt.perf.inference import (
     serve,
     weight_bytes,
 )
+from gigawatt.perf.layout import Layout
 
 
 def test_weight_bytes(llama2_70b):
@@ -49,55 +50,56 @@ def test_padded_heads_cost_prefill_time(h100):
 
     a40 = Arch("mha-40", 40, 5120, 40, 40, 128, 13824, 32000, attention="mha")
     a32 = Arch("mha-32", 40, 5120, 32, 32, 160, 13824, 32000, attention="mha")
-    ratio = float(prefill_time_s(a40, h100, batch=1, input_len=512000, tp=32)) / float(
-        prefill_time_s(a32, h100, batch=1, input_len=512000, tp=32))
+    ratio = float(prefill_time_s(a40, h100, Layout(tp=32), batch=1, input_len=512000)) / float(
+        prefill_time_s(a32, h100, Layout(tp=32), batch=1, input_len=512000))
     assert 1.4 < ratio < 1.6
-    same = float(prefill_time_s(a40, h100, batch=1, input_len=512000, tp=8)) / float(
-        prefill_time_s(a32, h100, batch=1, input_len=512000, tp=8))
+    same = float(prefill_time_s(a40, h100, Layout(tp=8), batch=1, input_len=512000)) / float(
+        prefill_time_s(a32, h100, Layout(tp=8), batch=1, input_len=512000))
     assert same == pytest.approx(1.0, abs=0.01)
 
 
 def test_batch1_decode_is_memory_bound(h100, llama2_70b):
     cal = calibration_for("h100-sxm")
-    t = float(decode_step_time_s(llama2_70b, h100, batch=1, context=1000, tp=8, precision="fp8"))
+    t = float(decode_step_time_s(llama2_70b, h100, Layout(tp=8), batch=1, context=1000, precision="fp8"))
     floor = weight_bytes(llama2_70b, "fp8") / (8 * 3.35e12 * cal.hbm_eff)
     # at batch 1 a token costs the weight read plus the all-reduces and the engine overhead
     assert floor < t < floor + 2 * 80 * (cal.collective_latency_s + 1e-5) + cal.decode_step_overhead_s + 1e-3
 
 
 def test_prefill_compute_bound_scales_with_prompt(h100, llama2_70b):
-    t1 = float(prefill_time_s(llama2_70b, h100, batch=1, input_len=4000, tp=8))
-    t2 = float(prefill_time_s(llama2_70b, h100, batch=1, input_len=8000, tp=8))
+    t1 = float(prefill_time_s(llama2_70b, h100, Layout(tp=8), batch=1, input_len=4000))
+    t2 = float(prefill_time_s(llama2_70b, h100, Layout(tp=8), batch=1, input_len=8000))
     assert 1.9 < t2 / t1 < 2.3  # linear in tokens plus a growing attention share
 
 
 def test_regimes(h100, llama2_70b):
-    kw = dict(n_chips=8, input_len=2000, output_len=200, tp=8, precision="fp8")
-    off = serve(llama2_70b, h100, regime="offline", **kw)
-    srv = serve(llama2_70b, h100, regime="server", ttft_limit_s=2.0, tpot_limit_s=0.05, **kw)
-    lat = serve(llama2_70b, h100, regime="latency", batch=1, **kw)
+    kw = dict(n_chips=8, input_len=2000, output_len=200, precision="fp8")
+    tp8 = Layout(tp=8)
+    off = serve(llama2_70b, h100, tp8, regime="offline", **kw)
+    srv = serve(llama2_70b, h100, tp8, regime="server", ttft_limit_s=2.0, tpot_limit_s=0.05, **kw)
+    lat = serve(llama2_70b, h100, tp8, regime="latency", batch=1, **kw)
     assert off["output_tokens_per_s"] > srv["output_tokens_per_s"] > lat["output_tokens_per_s"] > 0
     assert srv["tpot_s"] <= 0.05 and srv["ttft_s"] <= 2.0
     assert lat["tpot_s"] < off["tpot_s"]
-    tight = serve(llama2_70b, h100, regime="server", ttft_limit_s=2.0, tpot_limit_s=0.001, **kw)
+    tight = serve(llama2_70b, h100, tp8, regime="server", ttft_limit_s=2.0, tpot_limit_s=0.001, **kw)
     assert tight["output_tokens_per_s"] is None and "latency limits" in tight["error"]
 
 
 def test_weights_do_not_fit(h100, llama3_405b):
-    r = serve(llama3_405b, h100, n_chips=1, input_len=100, output_len=100, tp=1)
+    r = serve(llama3_405b, h100, Layout(tp=1), n_chips=1, input_len=100, output_len=100)
     assert r["output_tokens_per_s"] is None and "raise tp" in r["error"]
 
 
 def test_agentic_task_tokens(h100, llama2_70b):
-    r = agentic_task(llama2_70b, h100, steps=3, system_prompt_tokens=1000, tool_output_tokens=500,
-                     output_tokens_per_step=100, prefix_cache_hit_rate=1.0, n_chips=8, tp=8, precision="fp8")
+    r = agentic_task(llama2_70b, h100, Layout(tp=8), steps=3, system_prompt_tokens=1000, tool_output_tokens=500,
+                     output_tokens_per_step=100, prefix_cache_hit_rate=1.0, n_chips=8, precision="fp8")
     # contexts 1000, 1600, 2200; seen before: 0, 1100, 1700 -> new 1000 + 500 + 500
     assert r["input_tokens_new"] == pytest.approx(2000)
     assert r["input_tokens_cached"] == pytest.approx(2800)
     assert r["output_tokens"] == 300 and r["final_context_tokens"] == 2200
     assert r["chip_s"] > 0
-    no_cache = agentic_task(llama2_70b, h100, steps=3, system_prompt_tokens=1000, tool_output_tokens=500,
-                            output_tokens_per_step=100, prefix_cache_hit_rate=0.0, n_chips=8, tp=8, precision="fp8")
+    no_cache = agentic_task(llama2_70b, h100, Layout(tp=8), steps=3, system_prompt_tokens=1000, tool_output_tokens=500,
+                            output_tokens_per_step=100, prefix_cache_hit_rate=0.0, n_chips=8, precision="fp8")
     assert no_cache["chip_s"] > r["chip_s"]
 
 
@@ -105,14 +107,14 @@ def test_expert_parallel_and_kv_precision(h100):
     from gigawatt.perf.transformer import Arch
 
     moe = Arch("moe", 32, 4096, 32, 8, 128, 14336, 32000, moe_experts=8, moe_active=2, moe_d_ff=14336)
-    kw = dict(n_chips=8, input_len=1000, output_len=200, tp=8, precision="fp8")
-    tp_only = serve(moe, h100, **kw)
-    with_ep = serve(moe, h100, ep=8, **kw)
+    kw = dict(n_chips=8, input_len=1000, output_len=200, precision="fp8")
+    tp_only = serve(moe, h100, Layout(tp=8), **kw)
+    with_ep = serve(moe, h100, Layout(tp=8, ep=8), **kw)
     assert with_ep["output_tokens_per_s"] > 0 and with_ep["comm_s"] != tp_only["comm_s"]
-    assert serve(moe, h100, ep=16, **kw)["output_tokens_per_s"] is None
+    assert serve(moe, h100, Layout(tp=8, ep=16), **kw)["output_tokens_per_s"] is None
     # an FP8 KV cache holds twice the tokens of a BF16 one
-    a = serve(moe, h100, kv_bytes_per_value=1.0, **kw)["kv_capacity_tokens"]
-    b = serve(moe, h100, kv_bytes_per_value=2.0, **kw)["kv_capacity_tokens"]
+    a = serve(moe, h100, Layout(tp=8), kv_bytes_per_value=1.0, **kw)["kv_capacity_tokens"]
+    b = serve(moe, h100, Layout(tp=8), kv_bytes_per_value=2.0, **kw)["kv_capacity_tokens"]
     assert a == pytest.approx(2 * b)
 
 
@@ -140,8 +142,8 @@ def test_serve_plan_searches_expert_parallel_and_data_parallel_attention_for_moe
     from gigawatt.perf.api import serve_plan
 
     best = serve_plan("deepseek-v3", "b200", 8, input_len=4000, output_len=1000, precision="fp8")
-    split = serve_plan("deepseek-v3", "b200", 8, input_len=4000, output_len=1000, precision="fp8", tp=8, ep=8,
-                       attention_dp=False)
+    split = serve_plan("deepseek-v3", "b200", 8, input_len=4000, output_len=1000, precision="fp8",
+                       layout=Layout(tp=8, ep=8, attention_dp=False))
     assert (best["ep"], best["attention_dp"]) == (8, True)
     assert best["kv_capacity_tokens"] > 5 * split["kv_capacity_tokens"]
     assert best["output_tokens_per_s"] > split["output_tokens_per_s"]
@@ -157,26 +159,26 @@ def test_data_parallel_attention_one_prompt_uses_one_attention_rank(h100):
     from gigawatt.perf.transformer import Arch
 
     a = Arch("gqa-moe", 8, 4096, 32, 8, 128, 8192, 32000, moe_experts=64, moe_active=4, moe_d_ff=1024)
-    kw = dict(decode_tokens=0.0, decode_context=0.0, prefill_tokens=8000.0, prefill_context=4000.5, tp=8, ep=8,
-              attention_dp=True)
-    busy = iteration_time_s(a, h100, sequences=8, **kw)
-    one = iteration_time_s(a, h100, sequences=1, **kw)
+    kw = dict(decode_tokens=0.0, decode_context=0.0, prefill_tokens=8000.0, prefill_context=4000.5)
+    lay = Layout(tp=8, ep=8, attention_dp=True)
+    busy = iteration_time_s(a, h100, lay, sequences=8, **kw)
+    one = iteration_time_s(a, h100, lay, sequences=1, **kw)
     assert float(one["time_s"]) > 2.0 * float(busy["time_s"])
-    assert float(iteration_time_s(a, h100, **kw)["time_s"]) == pytest.approx(float(busy["time_s"]))
+    assert float(iteration_time_s(a, h100, lay, **kw)["time_s"]) == pytest.approx(float(busy["time_s"]))
 
 
 def test_kv_reservation_whole_request_or_mean_context(h100, llama2_70b):
     # KV-bound (TP2 BF16 on two 80 GB H100, 1000 in / 3000 out): the largest batch is the KV capacity
     # over the tokens a sequence holds, in + out/2 = 2,500 on average (vLLM) or the whole
     # in + out = 4,000 reserved up front (TensorRT-LLM's GUARANTEED_NO_EVICT)
-    kw = dict(n_chips=2, input_len=1000, output_len=3000, tp=2, precision="bf16")
+    kw = dict(n_chips=2, input_len=1000, output_len=3000, precision="bf16")
     cap = kv_capacity_tokens(llama2_70b, h100, 2, precision="bf16", tp=2)
-    mean = serve(llama2_70b, h100, **kw)
-    full = serve(llama2_70b, h100, kv_reservation="full", **kw)
+    mean = serve(llama2_70b, h100, Layout(tp=2), **kw)
+    full = serve(llama2_70b, h100, Layout(tp=2), kv_reservation="full", **kw)
     assert mean["batch"] == pytest.approx(cap / 2500.0)
     assert full["batch"] == pytest.approx(cap / 4000.0)
     assert full["output_tokens_per_s"] < mean["output_tokens_per_s"]
     with pytest.raises(ValueError, match="kv_reservation"):
-        serve(llama2_70b, h100, kv_reservation="lazy", **kw)
+        serve(llama2_70b, h100, Layout(tp=2), kv_reservation="lazy", **kw)
     from gigawatt.perf.inference import row_kv_reservation
     assert row_kv_reservation({"engine": "trtllm"}) == "full" and row_kv_reservation({"engine": "vllm"}) == "mean"

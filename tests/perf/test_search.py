@@ -5,31 +5,36 @@ import time
 import numpy as np
 import pytest
 
+from gigawatt.perf.layout import Layout
 from gigawatt.perf.search import layout_grid, search_training
 from gigawatt.perf.training import training_step
 
 
 def test_grid_divisibility(h100, llama2_70b):
-    g = layout_grid(llama2_70b, h100, n_chips=512, seq_len=4096, global_batch_seqs=1024)
-    assert g["tp"].size > 1000 and int(g.pop("n_candidates")) > g["tp"].size
-    assert np.all(512 % (g["tp"] * g["pp"] * g["cp"]) == 0)
-    assert np.all(g["tp"] * g["pp"] * g["cp"] * g["dp"] == 512)
-    assert np.all(1024 % (g["dp"] * g["micro_batch"]) == 0)
-    assert np.all((g["pp"] > 1) | (g["vpp"] == 1))
+    g, n_candidates = layout_grid(llama2_70b, h100, n_chips=512, seq_len=4096, global_batch_seqs=1024)
+    assert g.tp.size > 1000 and n_candidates > g.tp.size
+    assert np.all(512 % (g.tp * g.pp * g.cp) == 0)
+    assert np.all(g.tp * g.pp * g.cp * g.dp == 512)
+    assert np.all(1024 % (g.dp * g.micro_batch) == 0)
+    assert np.all((g.pp > 1) | (g.vpp == 1))
 
 
 def test_search_finds_fitting_layout(h100, llama3_405b):
     r = search_training(llama3_405b, h100, n_chips=16384, seq_len=8192, global_batch_seqs=2048)
     assert r["layout"] is not None and r["result"]["fits"]
     assert r["result"]["memory_bytes"] <= 0.9 * 80e9
-    assert r["layout"]["tp"] * r["layout"]["pp"] * r["layout"]["cp"] * r["layout"]["dp"] == 16384
+    lay = r["layout"]
+    assert isinstance(lay, Layout) and lay.tp * lay.pp * lay.cp * lay.dp == 16384
+    # the chosen layout, evaluated alone, gives the search's figures
+    alone = training_step(llama3_405b, h100, lay, n_chips=16384, seq_len=8192, global_batch_seqs=2048)
+    assert float(alone["tokens_per_s"]) == pytest.approx(r["result"]["tokens_per_s"], rel=1e-12)
     # Llama 3 ran TP8 PP16 at 41% MFU; the searched layout should be at least comparable
     assert r["result"]["mfu"] > 0.35
 
 
 def test_search_fixed_degrees(h100, llama2_70b):
-    r = search_training(llama2_70b, h100, n_chips=256, seq_len=4096, global_batch_seqs=512, fixed={"tp": 4, "pp": 2})
-    assert r["layout"]["tp"] == 4 and r["layout"]["pp"] == 2
+    r = search_training(llama2_70b, h100, n_chips=256, seq_len=4096, global_batch_seqs=512, fixed=Layout(tp=4, pp=2))
+    assert r["layout"].tp == 4 and r["layout"].pp == 2
 
 
 def test_search_nothing_fits(h100, llama3_405b):
@@ -44,42 +49,41 @@ def test_search_speed(h100, llama3_405b, llama2_70b):
     t = time.perf_counter()
     search_training(llama3_405b, h100, n_chips=16384, seq_len=8192, global_batch_seqs=2048)
     assert time.perf_counter() - t < 4.0
-    g = layout_grid(llama2_70b, h100, n_chips=4096, seq_len=4096, global_batch_seqs=4096)
-    g.pop("n_candidates")
-    g = {k: np.tile(v, 200_000 // v.size + 1) for k, v in g.items()}  # a batch as large as big searches
-    n = g["tp"].size
+    g, _ = layout_grid(llama2_70b, h100, n_chips=4096, seq_len=4096, global_batch_seqs=4096)
+    reps = 200_000 // g.tp.size + 1  # a batch as large as big searches
+    g = Layout(**{k: np.tile(v, reps) for k, v in g.fixed().items() if k != "dp"})
+    n = g.tp.size
     t = time.perf_counter()
-    training_step(llama2_70b, h100, n_chips=4096, seq_len=4096, global_batch_seqs=4096, tp=g["tp"], pp=g["pp"],
-                  cp=g["cp"], ep=g["ep"], vpp=g["vpp"], micro_batch=g["micro_batch"], recompute=g["recompute"],
-                  fsdp=g["fsdp"].astype(bool))
+    training_step(llama2_70b, h100, g, n_chips=4096, seq_len=4096, global_batch_seqs=4096)
     assert n / (time.perf_counter() - t) > 250_000
 
 
 def test_pipeline_schedules_opt_in(h100, llama2_70b):
     from gigawatt.perf.training import SCHEDULES, training_step
 
-    kw = dict(n_chips=256, seq_len=4096, global_batch_seqs=256, tp=8, pp=8, micro_batch=1, recompute=1)
-    one_f = training_step(llama2_70b, h100, schedule=SCHEDULES["1f1b"], **kw)
-    zb = training_step(llama2_70b, h100, schedule=SCHEDULES["zero-bubble"], **kw)
-    dual = training_step(llama2_70b, h100, schedule=SCHEDULES["dualpipe"], **kw)
+    kw = dict(n_chips=256, seq_len=4096, global_batch_seqs=256)
+    lay = Layout(tp=8, pp=8, micro_batch=1, recompute="selective")
+    one_f = training_step(llama2_70b, h100, lay.with_(schedule="1f1b"), **kw)
+    zb = training_step(llama2_70b, h100, lay.with_(schedule="zero-bubble"), **kw)
+    dual = training_step(llama2_70b, h100, lay.with_(schedule="dualpipe"), **kw)
     # ZB-H1: a third of 1F1B's bubble at the same memory; DualPipe: no bubble, two weight copies
     assert float(zb["bubble_s"]) == pytest.approx(float(one_f["bubble_s"]) / 3.0)
     assert float(zb["memory_bytes"]) == pytest.approx(float(one_f["memory_bytes"]))
     assert float(dual["bubble_s"]) == 0.0 and float(dual["memory_bytes"]) > float(one_f["memory_bytes"])
     # the default search stays on 1F1B (what Megatron, NeMo, NxD and MaxText run)
     default = search_training(llama2_70b, h100, n_chips=256, seq_len=4096, global_batch_seqs=256)
-    assert default["layout"]["schedule"] == SCHEDULES["1f1b"]
+    assert default["layout"].schedule == SCHEDULES["1f1b"]
     wide = search_training(llama2_70b, h100, n_chips=256, seq_len=4096, global_batch_seqs=256,
-                           fixed={"tp": 8, "pp": 8, "vpp": 1}, schedules=("1f1b", "zero-bubble", "dualpipe"))
-    assert wide["layout"]["schedule"] != SCHEDULES["1f1b"]
+                           fixed=Layout(tp=8, pp=8, vpp=1), schedules=("1f1b", "zero-bubble", "dualpipe"))
+    assert wide["layout"].schedule != SCHEDULES["1f1b"]
     assert wide["result"]["tokens_per_s"] > search_training(
         llama2_70b, h100, n_chips=256, seq_len=4096, global_batch_seqs=256,
-        fixed={"tp": 8, "pp": 8, "vpp": 1})["result"]["tokens_per_s"]
-    g = layout_grid(llama2_70b, h100, n_chips=256, seq_len=4096, global_batch_seqs=256,
-                    schedules=("1f1b", "zero-bubble", "dualpipe"))
-    other = g["schedule"] != 0
-    assert np.all(g["pp"][other] > 1) and np.all(g["vpp"][other] == 1)
-    assert np.all(g["pp"][g["schedule"] == 2] % 2 == 0)
+        fixed=Layout(tp=8, pp=8, vpp=1))["result"]["tokens_per_s"]
+    g, _ = layout_grid(llama2_70b, h100, n_chips=256, seq_len=4096, global_batch_seqs=256,
+                       schedules=("1f1b", "zero-bubble", "dualpipe"))
+    other = g.schedule != 0
+    assert np.all(g.pp[other] > 1) and np.all(g.vpp[other] == 1)
+    assert np.all(g.pp[g.schedule == 2] % 2 == 0)
 
 
 def test_dualpipe_deepseek_v3_report():
@@ -93,7 +97,7 @@ def test_dualpipe_deepseek_v3_report():
     arch, hw = Arch.from_model(get_model("deepseek-v3")), Hardware.from_catalog("h800")
     published = 1e12 / (180e3 * 3600) * 2048
     kw = dict(n_chips=2048, seq_len=4096, global_batch_seqs=15360, precision="fp8",
-              fixed={"tp": 1, "pp": 16, "ep": 64, "cp": 1})
+              fixed=Layout(tp=1, pp=16, ep=64, cp=1))
     dual = search_training(arch, hw, schedules=("dualpipe",), **kw)["result"]["tokens_per_s"]
     one_f = search_training(arch, hw, **kw)["result"]["tokens_per_s"]
     assert 0.95 < dual / published < 1.10  # -1% today (+2% without its multi-token-prediction module)

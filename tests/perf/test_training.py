@@ -5,7 +5,8 @@ import pytest
 
 from gigawatt.perf.calibration import calibration_for
 from gigawatt.perf import transformer as tf
-from gigawatt.perf.goodput import run_chip_hours, training_goodput
+from gigawatt.perf.goodput import PUBLISHED_RUN_RELIABILITY, Reliability, run_chip_hours, training_goodput
+from gigawatt.perf.layout import Layout
 from gigawatt.perf.training import (
     collective_time_s,
     gemm_efficiency,
@@ -52,8 +53,8 @@ def test_collective_across_domains_is_hierarchical(h100):
 
 
 def test_step_breakdown_adds_up(h100, llama3_405b):
-    r = training_step(llama3_405b, h100, n_chips=16384, seq_len=8192, global_batch_seqs=2048, tp=8, pp=16,
-                      vpp=7, recompute=1)
+    r = training_step(llama3_405b, h100, Layout(tp=8, pp=16, vpp=7, recompute="selective"), n_chips=16384,
+                      seq_len=8192, global_batch_seqs=2048)
     parts = sum(float(r[k]) for k in ("compute_s", "bubble_s", "tp_comm_s", "ep_comm_s", "pp_comm_s",
                                       "dp_comm_s", "optimizer_s", "overhead_s"))
     assert parts == pytest.approx(float(r["step_time_s"]), rel=1e-9)
@@ -64,39 +65,57 @@ def test_step_breakdown_adds_up(h100, llama3_405b):
 
 def test_vectorized_equals_scalar(h100, llama2_70b):
     tp = np.array([2, 4, 8])
-    vec = training_step(llama2_70b, h100, n_chips=512, seq_len=4096, global_batch_seqs=1024, tp=tp, pp=4)
+    vec = training_step(llama2_70b, h100, Layout(tp=tp, pp=4), n_chips=512, seq_len=4096, global_batch_seqs=1024)
     for i, t in enumerate(tp):
-        one = training_step(llama2_70b, h100, n_chips=512, seq_len=4096, global_batch_seqs=1024, tp=int(t), pp=4)
+        one = training_step(llama2_70b, h100, Layout(tp=int(t), pp=4), n_chips=512, seq_len=4096,
+                            global_batch_seqs=1024)
         assert float(one["step_time_s"]) == pytest.approx(float(vec["step_time_s"][i]))
 
 
 def test_memory_zero1_states(llama2_70b):
     # no activations to speak of: 1 token; ZeRO-1 over dp=8 -> 6 + 12/8 bytes per parameter held
-    m = memory_per_chip_bytes(llama2_70b, seq_len=1, tp=8, pp=1, dp=8, recompute=2)
+    m = memory_per_chip_bytes(llama2_70b, Layout(tp=8, pp=1, dp=8, recompute="full"), seq_len=1)
     params = llama2_70b.params_total / 8
     assert float(m) == pytest.approx(params * (6 + 12 / 8), rel=0.01)
 
 
 def test_more_chips_more_throughput_less_per_chip(h100, llama2_70b):
-    a = training_step(llama2_70b, h100, n_chips=256, seq_len=4096, global_batch_seqs=1024, tp=8, pp=4, vpp=5)
-    b = training_step(llama2_70b, h100, n_chips=1024, seq_len=4096, global_batch_seqs=1024, tp=8, pp=4, vpp=5)
+    lay = Layout(tp=8, pp=4, vpp=5)
+    a = training_step(llama2_70b, h100, lay, n_chips=256, seq_len=4096, global_batch_seqs=1024)
+    b = training_step(llama2_70b, h100, lay, n_chips=1024, seq_len=4096, global_batch_seqs=1024)
     assert float(b["tokens_per_s"]) > float(a["tokens_per_s"])
     assert float(b["tokens_per_s"]) / 1024 < float(a["tokens_per_s"]) / 256
 
 
 def test_fp8_faster_than_bf16(h100, llama2_70b):
-    kw = dict(n_chips=64, seq_len=4096, global_batch_seqs=256, tp=8, pp=1)
-    assert float(training_step(llama2_70b, h100, precision="fp8", **kw)["step_time_s"]) < float(
-        training_step(llama2_70b, h100, precision="bf16", **kw)["step_time_s"])
+    kw = dict(n_chips=64, seq_len=4096, global_batch_seqs=256)
+    lay = Layout(tp=8, pp=1)
+    assert float(training_step(llama2_70b, h100, lay, precision="fp8", **kw)["step_time_s"]) < float(
+        training_step(llama2_70b, h100, lay, precision="bf16", **kw)["step_time_s"])
 
 
 def test_goodput_llama3_fact():
-    # built so that 16,384 chips keep 90% (Llama 3: >90% effective training time)
-    assert float(training_goodput(16384)) == pytest.approx(0.90)
-    assert float(training_goodput(1)) == pytest.approx(1.0, abs=1e-4)
+    # the published-run inputs reproduce Llama 3's >90% effective training time on 16,384 chips
+    assert float(training_goodput(16384, PUBLISHED_RUN_RELIABILITY)) == pytest.approx(0.90)
+    assert PUBLISHED_RUN_RELIABILITY.hours_lost_per_interruption == pytest.approx(0.10 / (419 / (54 * 24)))
+    assert float(training_goodput(1, PUBLISHED_RUN_RELIABILITY)) == pytest.approx(1.0, abs=1e-4)
     assert float(training_goodput(1e7)) == 0.5
-    hours = float(run_chip_hours(15.6e12, 2.5e6, 16384))
+    hours = float(run_chip_hours(15.6e12, 2.5e6, 16384, PUBLISHED_RUN_RELIABILITY))
     assert hours == pytest.approx(15.6e12 / 2.5e6 / 0.9 * 16384 / 3600)
+
+
+def test_goodput_defaults_are_the_scenario_schemas():
+    # hourly checkpoints and a 30-minute restart lose 1 h per interruption: 1 - 16,384 x 419/(16,384 x 1,296 h) x 1 h
+    from gigawatt.scenario.demand_schema import Demand
+
+    fields = Demand.model_fields
+    default = Reliability()
+    assert default.checkpoint_interval_s == fields["checkpoint_interval_s"].default
+    assert default.restart_s == fields["restart_s"].default
+    assert float(training_goodput(16384)) == pytest.approx(1.0 - 419 / (54 * 24) * 1.0)
+    # an MTBF given per chip is the same rate
+    assert Reliability.from_mtbf(default.chip_mtbf_s).failures_per_chip_hour == pytest.approx(
+        default.failures_per_chip_hour, rel=1e-12)
 
 
 def test_zero1_gradient_sync_hides_behind_one_microbatch(h100, llama2_70b):
@@ -104,14 +123,15 @@ def test_zero1_gradient_sync_hides_behind_one_microbatch(h100, llama2_70b):
     from gigawatt.perf.calibration import Calibration
 
     cal = Calibration(family="t", dp_overlap=0.9)
-    kw = dict(n_chips=512, seq_len=4096, tp=8, pp=1, micro_batch=1, recompute=0, cal=cal)
-    few = training_step(llama2_70b, h100, global_batch_seqs=128, **kw)  # 2 micro-batches
+    kw = dict(n_chips=512, seq_len=4096, cal=cal)
+    lay = Layout(tp=8, pp=1, micro_batch=1, recompute="none")
+    few = training_step(llama2_70b, h100, lay, global_batch_seqs=128, **kw)  # 2 micro-batches
     t_mb = float(few["compute_s"]) / float(few["n_microbatches"])
     dense_p = llama2_70b.params_total / 8
     dp_t = 2 * 63 / 64 * dense_p * 2 / (50e9 * cal.scaleout_eff) + 2 * 80 * cal.collective_latency_s
     assert float(few["dp_comm_s"]) == pytest.approx(max(dp_t * 0.1, dp_t - t_mb), rel=1e-6)
     # the window is one micro-batch whatever the step's length: a larger batch hides no more
-    many = training_step(llama2_70b, h100, global_batch_seqs=1024, **kw)
+    many = training_step(llama2_70b, h100, lay, global_batch_seqs=1024, **kw)
     assert float(many["dp_comm_s"]) == pytest.approx(float(few["dp_comm_s"]), rel=1e-6)
 
 
@@ -119,13 +139,14 @@ def test_fp8_quantization_traffic(h100):
     from gigawatt.perf.calibration import Calibration
 
     small = tf.Arch("small", 24, 2048, 16, 4, 128, 6144, 32000)
-    kw = dict(n_chips=8, seq_len=4096, global_batch_seqs=64, tp=1, pp=1, micro_batch=1, recompute=0, precision="fp8")
-    with_cast = training_step(small, h100, cal=Calibration(family="t", fp8_cast_traffic=1.0), **kw)
-    without = training_step(small, h100, cal=Calibration(family="t", fp8_cast_traffic=0.0), **kw)
+    kw = dict(n_chips=8, seq_len=4096, global_batch_seqs=64, precision="fp8")
+    lay = Layout(tp=1, pp=1, micro_batch=1, recompute="none")
+    with_cast = training_step(small, h100, lay, cal=Calibration(family="t", fp8_cast_traffic=1.0), **kw)
+    without = training_step(small, h100, lay, cal=Calibration(family="t", fp8_cast_traffic=0.0), **kw)
     assert float(with_cast["step_time_s"]) > float(without["step_time_s"])
     bf16 = dict(kw, precision="bf16")
-    assert float(training_step(small, h100, cal=Calibration(family="t", fp8_cast_traffic=1.0), **bf16)["step_time_s"]) \
-        == pytest.approx(float(training_step(small, h100, cal=Calibration(family="t", fp8_cast_traffic=0.0), **bf16)["step_time_s"]))
+    assert float(training_step(small, h100, lay, cal=Calibration(family="t", fp8_cast_traffic=1.0), **bf16)["step_time_s"]) \
+        == pytest.approx(float(training_step(small, h100, lay, cal=Calibration(family="t", fp8_cast_traffic=0.0), **bf16)["step_time_s"]))
 
 
 def test_mla_selective_recompute_drops_up_projected_kv():
@@ -154,12 +175,12 @@ def test_expert_gemm_rows_follow_the_sequence_parallel_shard(h100, monkeypatch):
 
     monkeypatch.setattr(tr, "gemm_efficiency", spy)
     a = tf.Arch("moe", 4, 2048, 16, 4, 128, 768, 32000, moe_experts=128, moe_active=8, moe_d_ff=768)
-    kw = dict(n_chips=64, seq_len=4096, global_batch_seqs=64, ep=8, micro_batch=1, recompute=0,
-              cal=calibration_for("h100-sxm"))
-    training_step(a, h100, tp=2, etp=1, **kw)
+    kw = dict(n_chips=64, seq_len=4096, global_batch_seqs=64, cal=calibration_for("h100-sxm"))
+    lay = Layout(tp=2, ep=8, micro_batch=1, recompute="none")
+    training_step(a, h100, lay.with_(etp=1), **kw)
     assert rows[1] == 4096 / 2 * 8 * 8 / 128  # dense layers first, experts second, output head last
     rows.clear()
-    training_step(a, h100, tp=2, etp=2, **kw)
+    training_step(a, h100, lay.with_(etp=2), **kw)
     assert rows[1] == 4096 * 8 * 8 / 128
 
 
@@ -171,9 +192,10 @@ def test_multi_token_prediction_module_costs_a_layer_a_projection_and_the_head(h
     cal = Calibration(family="t", matmul_eff=0.5, matmul_half_width=0.0, matmul_half_tokens=0.0,
                       attention_eff_ratio=1.0, hbm_eff=1e12, step_overhead_frac=0.0)
     a = tf.Arch("t", 4, 1024, 8, 8, 128, 4096, 32000, ffn_type="gelu", attention="mha")
-    kw = dict(n_chips=1, seq_len=2048, global_batch_seqs=1, tp=1, pp=1, micro_batch=1, recompute=0, cal=cal)
-    base = float(training_step(a, h100, **kw)["compute_s"])
-    mtp = float(training_step(a.with_(mtp_layers=1), h100, **kw)["compute_s"])
+    kw = dict(n_chips=1, seq_len=2048, global_batch_seqs=1, cal=cal)
+    lay = Layout(tp=1, pp=1, micro_batch=1, recompute="none")
+    base = float(training_step(a, h100, lay, **kw)["compute_s"])
+    mtp = float(training_step(a.with_(mtp_layers=1), h100, lay, **kw)["compute_s"])
     d, L, V, s = 1024, 4, 32000, 2048
     layer_fwd = 2 * (4 * d * d + 2 * d * 4096) + 2 * 8 * 256 * (s + 1) / 2  # matmuls + causal attention core
     extra_fwd = layer_fwd + 2 * 2 * d * d + 2 * d * V

@@ -63,6 +63,12 @@ def _parse_entry(kind: str, raw: dict[str, Any]) -> Entry:
             data[key] = str(value)
             continue
         if key not in numeric:
+            if isinstance(value, dict) and "value" in value and "source" in value:
+                # a text field with its own provenance, e.g. family: {value: hopper, source: ..., as_of: ...}
+                prov = {k: value[k] for k in ("source", "as_of", "estimate", "notes") if k in value}
+                prov["as_of"] = str(prov.get("as_of", raw.get("as_of", "")))
+                field_prov[key] = Provenance(**prov)
+                value = value["value"]
             data[key] = value
             continue
         if isinstance(value, dict):

@@ -79,6 +79,10 @@ class Chip(Entry):
 
     vendor: str
     kind: Literal["accelerator", "cpu"] = "accelerator"
+    #: calibration family of the performance models (``gigawatt.perf.calibration``): the
+    #: vendor's name for the chip's architecture (NVIDIA Ampere, Hopper, Blackwell; AMD CDNA;
+    #: AWS NeuronCore; Google TPU); None for a host CPU
+    family: Literal["ampere", "hopper", "blackwell", "cdna", "neuron", "tpu"] | None = None
     available: str
     peak_bf16_flops: float | None = unit("compute_rate", "dense BF16 peak [FLOP/s]")
     peak_fp16_flops: float | None = unit("compute_rate", "dense FP16 peak [FLOP/s]")

@@ -1,11 +1,13 @@
 """Failures, checkpoints and restarts: the share of a run's time that trains.
 
-One rule for every run. Unexpected interruptions arrive at a rate per
-chip-hour taken from the Llama 3 405B run (419 unexpected interruptions in 54
-days on 16,384 H100 [1]_, about 1.97e-5 per chip-hour). Each interruption
-costs the work since the last checkpoint (half an interval on average) plus
-the restart time. In a period of ``h`` hours a job on ``n`` chips sees
-``k ~ Poisson(λ n h)`` interruptions and trains for
+One rule for every run, and the same as ``gigawatt perf train``'s: the goodput
+function is :func:`gigawatt.perf.goodput.training_goodput`, with the scenario's
+checkpoint interval and restart time as its inputs. Unexpected interruptions
+arrive at a rate per chip-hour taken from the Llama 3 405B run (419 unexpected
+interruptions in 54 days on 16,384 H100 [1]_, about 1.97e-5 per chip-hour). Each
+interruption costs the work since the last checkpoint (half an interval on
+average) plus the restart time. In a period of ``h`` hours a job on ``n`` chips
+sees ``k ~ Poisson(λ n h)`` interruptions and trains for
 
 .. math:: g = \\max\\left(1 - \\frac{k\\,(c/2 + r)}{h},\\; g_{min}\\right)
 
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gigawatt.perf.goodput import FAILURES_PER_CHIP_HOUR, MIN_GOODPUT, training_goodput
+from gigawatt.perf.goodput import FAILURES_PER_CHIP_HOUR, MIN_GOODPUT, Reliability, training_goodput
 
 __all__ = ["FAILURES_PER_CHIP_HOUR", "MIN_GOODPUT", "expected_goodput", "hours_lost_per_interruption",
            "sample_goodput"]
@@ -34,11 +36,11 @@ def hours_lost_per_interruption(checkpoint_interval_s, restart_s):
     >>> hours_lost_per_interruption(3600, 1800)
     1.0
     """
-    return checkpoint_interval_s / 7200.0 + restart_s / 3600.0
+    return Reliability(checkpoint_interval_s=checkpoint_interval_s, restart_s=restart_s).hours_lost_per_interruption
 
 
 def expected_goodput(n_chips, checkpoint_interval_s, restart_s, failures_per_chip_hour=FAILURES_PER_CHIP_HOUR):
-    """Expected share of wall-clock time that trains [1].
+    """Expected share of wall-clock time that trains [1]: :func:`gigawatt.perf.goodput.training_goodput`.
 
     Parameters
     ----------
@@ -67,7 +69,7 @@ def expected_goodput(n_chips, checkpoint_interval_s, restart_s, failures_per_chi
     >>> round(float(expected_goodput(16384, 3600, 600)), 3)
     0.784
     """
-    return training_goodput(n_chips, failures_per_chip_hour, hours_lost_per_interruption(checkpoint_interval_s, restart_s))
+    return training_goodput(n_chips, Reliability(failures_per_chip_hour, checkpoint_interval_s, restart_s))
 
 
 def sample_goodput(rng: np.random.Generator, n_chips, hours, checkpoint_interval_s, restart_s,
@@ -91,7 +93,8 @@ def sample_goodput(rng: np.random.Generator, n_chips, hours, checkpoint_interval
         Goodput per sample [1], its mean equal to :func:`expected_goodput`
         where the floor does not bind.
     """
+    rel = Reliability(failures_per_chip_hour, checkpoint_interval_s, restart_s)
     n = np.asarray(n_chips, dtype=float)
-    k = rng.poisson(failures_per_chip_hour * n * hours)
-    lost_h = k * hours_lost_per_interruption(checkpoint_interval_s, restart_s)
+    k = rng.poisson(rel.failures_per_chip_hour * n * hours)
+    lost_h = k * rel.hours_lost_per_interruption
     return np.maximum(1.0 - lost_h / hours, MIN_GOODPUT)

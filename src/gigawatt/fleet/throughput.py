@@ -1,10 +1,12 @@
 """Per-chip throughput of the scenario's workloads, from the performance layer.
 
-The fleet never counts a FLOP itself: it asks :mod:`gigawatt.perf` how many
-training tokens per second per chip a run gets on each chip (the fastest
-parallel layout at the run's minimum size), and how many output tokens per
+The fleet never counts a FLOP itself: it asks :func:`gigawatt.perf.throughput_matrix`,
+and nothing else, how many training tokens per second per chip a run gets on each
+chip (the fastest parallel layout at each job size) and how many output tokens per
 second per chip an inference stream gets within its latency targets (the best
-tensor-parallel degree), in the spirit of Gavel's throughput matrix.
+serving layout), in the spirit of Gavel's throughput matrix. The matrix runs the
+same searches as ``gigawatt perf train`` and ``perf serve``, so the fleet and the CLI
+agree for the same inputs.
 """
 
 from __future__ import annotations
@@ -48,55 +50,9 @@ def flop_per_token(model_id: str) -> float:
     return float(training_flops_per_token(_arch(model_id), _seq_len(model_id)))
 
 
-@functools.cache
-def _training_rate(model_id: str, chip: str, system: str, n_chips: int, batch_tokens: float) -> tuple[float, str]:
-    from gigawatt.perf.hardware import Hardware
-    from gigawatt.perf.search import search_training
-
-    seq = _seq_len(model_id)
-    # sequences per step, rounded to a power of two so that data-parallel degrees divide it
-    batch = int(2 ** max(0, round(np.log2(max(batch_tokens / seq, 1.0)))))
-    best = search_training(_arch(model_id), Hardware.from_catalog(chip, system), n_chips=n_chips, seq_len=seq,
-                           global_batch_seqs=batch)
-    if best["layout"] is None:
-        return float("nan"), f"{model_id} on {n_chips} {chip}: {best.get('reason', 'no layout fits')}"
-    return float(best["result"]["tokens_per_s"]) / n_chips, ""
-
-
-@functools.cache
-def _inference_rate(model_id: str, chip: str, system: str, input_len: float, output_len: float, precision: str,
-                    ttft_s: float | None, tpot_s: float | None, agentic: tuple | None) -> tuple[float, str]:
-    from gigawatt.perf.hardware import Hardware
-    from gigawatt.perf.inference import agentic_task, moe_layouts, serve
-
-    hw = Hardware.from_catalog(chip, system)
-    if precision not in hw.peak_flops or not hw.peak_flops.get(precision):
-        precision = "bf16"
-    arch = _arch(model_id)
-    best, why = float("nan"), f"{model_id} does not fit on any tensor-parallel group of {chip}"
-    for tp in (1, 2, 4, 8, 16, 32, 64):
-        if tp > max(hw.chips_per_scaleup, 1) or arch.n_heads % tp:
-            continue
-        for ep, attention_dp in moe_layouts(arch, tp, tp):
-            try:
-                if agentic is not None:
-                    a = dict(agentic)
-                    r = agentic_task(arch, hw, n_chips=tp, tp=tp, precision=precision, ep=ep,
-                                     attention_dp=attention_dp, **a)
-                    rate = r["output_tokens"] / r["chip_s"] if r["chip_s"] > 0 else float("nan")
-                else:
-                    regime = "server" if (ttft_s or tpot_s) else "offline"
-                    r = serve(arch, hw, n_chips=tp, input_len=input_len, output_len=output_len, tp=tp,
-                              precision=precision, regime=regime, ttft_limit_s=ttft_s, tpot_limit_s=tpot_s, ep=ep,
-                              attention_dp=attention_dp)
-                    rate = (r.get("output_tokens_per_s") or float("nan")) / tp
-            except ValueError as exc:
-                why = f"{model_id} on {chip} tp={tp}: {exc}"
-                continue
-            if np.isfinite(rate) and (not np.isfinite(best) or rate > best):
-                best = rate
-    # a layout that does not fit is only worth a note when no layout serves the stream
-    return best, ("" if np.isfinite(best) else why)
+def _batch_seqs(model_id: str, batch_tokens: float) -> int:
+    """Sequences per step of a run: its tokens per step, rounded to a power of two so that data-parallel degrees divide it."""
+    return int(2 ** max(0, round(np.log2(max(batch_tokens / _seq_len(model_id), 1.0)))))
 
 
 BUCKET_CHIPS = 2 ** np.arange(3, 25)  # 8 ... 16,777,216 chips
@@ -192,35 +148,59 @@ def fleet_throughput(fleet: Fleet, workloads: Workloads, use_cache: bool = True)
 def compute_fleet_throughput(fleet: Fleet, workloads: Workloads) -> Throughput:
     """The throughput matrix of the scenario's workloads on the fleet's chips.
 
-    Training throughput per chip depends on the job's size, so it is evaluated
-    for every power-of-two job size from the run's minimum up to the most chips
-    of that generation the fleet ever has (or the run's maximum), and the
-    engine reads the bucket at or below the chips a run gets.
+    One call of :func:`gigawatt.perf.throughput_matrix`, the search ``gigawatt perf train``
+    and ``perf serve`` run, with each chip in the fleet's system. Training throughput per
+    chip depends on the job's size, so a run is one training workload per power-of-two
+    job size, from the run's minimum up to the most chips of that generation the fleet
+    ever has (or the run's maximum), plus one size above to interpolate; the engine reads
+    the bucket at or below the chips a run gets. An inference stream is one inference
+    workload served from a pool (one replica of the best layout, per chip); an agentic
+    stream serves whole agentic tasks.
     """
+    from gigawatt.perf import throughput_matrix
+
     n_c = len(fleet.chips)
     n_b = len(BUCKET_CHIPS)
+    most = fleet.installed.max(axis=(0, 1)).max(axis=0) if fleet.installed.size else np.zeros(n_c)  # per chip
+    items: list[dict] = []
+    cells: list[np.ndarray] = []
+    where: list[tuple[str, int, int]] = []  # (kind, run or stream, bucket)
+    for r, run in enumerate(workloads.runs):
+        lo = int(bucket_index(run.min_chips))
+        hi = np.full(n_c, -1)
+        for c, spec in enumerate(fleet.chips):
+            if run.allowed[c]:
+                top = min(run.max_chips, spec.max_chips_per_run, max(most[c], run.min_chips))
+                hi[c] = min(int(bucket_index(top)) + 1, n_b - 1)  # one size above, to interpolate
+        for b in range(lo, int(hi.max()) + 1):
+            items.append({"name": f"{run.name}@{int(BUCKET_CHIPS[b])}", "kind": "training", "model": run.model,
+                          "chips": int(BUCKET_CHIPS[b]), "seq_len": _seq_len(run.model),
+                          "global_batch_seqs": _batch_seqs(run.model, run.batch_tokens), "precision": "bf16"})
+            cells.append(np.asarray(run.allowed, dtype=bool) & (b <= hi))
+            where.append(("train", r, b))
+    for w, st in enumerate(workloads.streams):
+        items.append({"name": st.name, "kind": "inference", "model": st.model, "chips": None,
+                      "input_len": float(st.input_tokens), "output_len": float(st.output_tokens),
+                      "precision": st.precision, "ttft_limit_s": st.ttft_s, "tpot_limit_s": st.tpot_s,
+                      "agentic": dict(st.agentic) if st.agentic else None})
+        cells.append(np.asarray(st.allowed, dtype=bool))
+        where.append(("infer", w, 0))
     train = np.full((len(workloads.runs), n_c, n_b), np.nan)
     infer = np.full((len(workloads.streams), n_c), np.nan)
     notes: list[str] = []
-    most = fleet.installed.max(axis=(0, 1)).max(axis=0) if fleet.installed.size else np.zeros(n_c)  # per chip
-    for r, run in enumerate(workloads.runs):
-        lo = int(bucket_index(run.min_chips))
-        for c, spec in enumerate(fleet.chips):
-            if not run.allowed[c]:
-                continue
-            top = min(run.max_chips, spec.max_chips_per_run, max(most[c], run.min_chips))
-            hi = min(int(bucket_index(top)) + 1, n_b - 1)  # one size above, to interpolate
-            for b in range(lo, hi + 1):
-                train[r, c, b], why = _training_rate(run.model, spec.chip, spec.system, int(BUCKET_CHIPS[b]),
-                                                     run.batch_tokens)
-                if why and why not in notes:
-                    notes.append(why)
-    for w, st in enumerate(workloads.streams):
-        agentic = tuple(sorted(st.agentic.items())) if st.agentic else None
-        for c, spec in enumerate(fleet.chips):
-            if st.allowed[c]:
-                infer[w, c], why = _inference_rate(st.model, spec.chip, spec.system, st.input_tokens, st.output_tokens,
-                                                   st.precision, st.ttft_s, st.tpot_s, agentic)
-                if why and why not in notes:
+    if items:
+        m = throughput_matrix(items, [(spec.chip, spec.system) for spec in fleet.chips], evaluate=np.array(cells))
+        rate, note = m.values, m.note.values
+        for i, (kind, k, b) in enumerate(where):
+            for c, spec in enumerate(fleet.chips):
+                if not cells[i][c]:
+                    continue
+                if kind == "train":
+                    train[k, c, b] = rate[i, c]
+                    why = f"{workloads.runs[k].model} on {int(BUCKET_CHIPS[b])} {spec.chip}: {note[i, c]}"
+                else:
+                    infer[k, c] = rate[i, c]
+                    why = f"{workloads.streams[k].model} on {spec.chip}: {note[i, c]}"
+                if note[i, c] and why not in notes:
                     notes.append(why)
     return Throughput(train, infer, notes, BUCKET_CHIPS.astype(float))

@@ -40,7 +40,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
+from gigawatt.perf.calibration import Calibration, calibration_for
 from gigawatt.perf.hardware import Hardware
+from gigawatt.perf.layout import Layout
 
 __all__ = ["run_backtest", "load_rows", "fill_chip_counts", "predict_training_row", "predict_inference_row", "row_hardware"]
 
@@ -156,15 +158,20 @@ def _recompute_code(value: str | None) -> int:
     return RECOMPUTE.get((value or "unknown").strip().lower(), 1)
 
 
-def predict_training_row(row: dict[str, Any], lookup: HardwareLookup | None = None) -> dict[str, Any]:
-    """Predict one training row: ``{"predicted": float|None, "reason"?, "detail": {...}}``."""
-    from gigawatt.perf.goodput import run_chip_hours, training_goodput
+def predict_training_row(row: dict[str, Any], lookup: HardwareLookup | None = None,
+                         cal: Calibration | None = None) -> dict[str, Any]:
+    """Predict one training row: ``{"predicted": float|None, "reason"?, "detail": {...}}``.
+
+    ``cal`` is the chip's calibration, by default the file's (:func:`calibration_for`).
+    """
+    from gigawatt.perf.goodput import PUBLISHED_RUN_RELIABILITY, run_chip_hours, training_goodput
     from gigawatt.perf.search import search_training
     from gigawatt.perf.training import training_step
     from gigawatt.perf.transformer import Arch
 
     arch = Arch.from_row(row)
     hw, per_chip = row_hardware(row, lookup)
+    cal = cal or calibration_for(hw.chip)
     kind = str(row["measured_kind"]).strip()
     seq = _f(row, "seq_len") or 4096.0
     n_chips = _f(row, "n_chips") or float(DEFAULT_CHIPS_CHIP_HOURS)
@@ -173,46 +180,41 @@ def predict_training_row(row: dict[str, Any], lookup: HardwareLookup | None = No
     precision = (row.get("precision") or "bf16").strip().lower() or "bf16"
     tp, pp = _f(row, "tp"), _f(row, "pp")
     rc_text = (row.get("recompute") or "").strip().lower()
-    fixed: dict[str, Any] = {
-        "tp": tp, "pp": pp, "cp": _f(row, "cp"),
-        "ep": (_f(row, "ep") or 1.0) if arch.is_moe else 1.0,
-        "vpp": 1.0 if pp == 1 else _f(row, "vpp"),
-        "micro_batch": _f(row, "micro_batch"),
-        "recompute": None if rc_text in ("", "unknown") else _recompute_code(rc_text),
-        "fsdp": None,
-        # the pipeline schedule a row names; 1F1B (Megatron's, with interleaving) otherwise
-        "schedule": _schedule_code(str(row.get("conversion") or "")),
-    }
-    if tp is not None and pp is not None:
-        # a given layout is Megatron-style ZeRO-1, except on TPUs, where MaxText shards with FSDP
-        fsdp_note = re.search(r"\bFSDP\b|ZeRO-3", str(row.get("conversion") or ""))
-        fixed["fsdp"] = 1 if (pp == 1 and (hw.family == "tpu" or fsdp_note)) else 0
-        fixed["cp"] = fixed["cp"] or 1.0
     m_etp = re.search(r"\bETP=(\d+)", str(row.get("conversion") or ""))
-    etp = int(m_etp.group(1)) if m_etp and arch.is_moe else None
+    given = tp is not None and pp is not None
+    # a given layout is Megatron-style ZeRO-1, except on TPUs, where MaxText shards with FSDP
+    fsdp_note = re.search(r"\bFSDP\b|ZeRO-3", str(row.get("conversion") or ""))
+    fixed = Layout(
+        tp=tp, pp=pp, cp=(_f(row, "cp") or 1.0) if given else _f(row, "cp"),
+        ep=(_f(row, "ep") or 1.0) if arch.is_moe else 1.0,
+        vpp=1.0 if pp == 1 else _f(row, "vpp"),
+        micro_batch=_f(row, "micro_batch"),
+        recompute=None if rc_text in ("", "unknown") else _recompute_code(rc_text),
+        fsdp=(pp == 1 and (hw.family == "tpu" or bool(fsdp_note))) if given else None,
+        # the pipeline schedule a row names; 1F1B (Megatron's, with interleaving) otherwise
+        schedule=_schedule_code(str(row.get("conversion") or "")),
+        etp=int(m_etp.group(1)) if m_etp and arch.is_moe else None,
+    )
     res = search_training(arch, hw, n_chips=int(n_dev), seq_len=int(seq), global_batch_seqs=int(gbs),
-                          precision=precision, fixed=fixed, etp=etp)
+                          precision=precision, fixed=fixed, cal=cal)
     if res["layout"] is None and res.get("n_evaluated", 0) == 0:
         # a published batch no layout divides (e.g. "2M tokens" on 992 GPUs) is a rounded figure:
         # run the nearest batch that gives every data-parallel rank whole sequences
-        group = int(n_dev) // int((tp or 1) * (pp or 1) * (fixed["cp"] or 1)) if tp and pp else int(n_dev)
+        group = int(n_dev) // int((tp or 1) * (pp or 1) * (fixed.cp or 1)) if given else int(n_dev)
         gbs = float(max(group, round(gbs / max(group, 1)) * group))
         res = search_training(arch, hw, n_chips=int(n_dev), seq_len=int(seq), global_batch_seqs=int(gbs),
-                              precision=precision, fixed=fixed, etp=etp)
+                              precision=precision, fixed=fixed, cal=cal)
     detail: dict[str, Any] = {}
     if res["layout"] is not None:
         tokens_per_s = res["result"]["tokens_per_s"]
-        detail = {"layout": res["layout"], **res["result"]}
-    elif tp is not None and pp is not None:
+        detail = {"layout": res["layout"].to_dict(), **res["result"]}
+    elif given:
         # the published layout ran, even where our memory model says it does not fit
-        layout = {k: (v if v is not None else d) for (k, v), d in zip(
-            fixed.items(), (1, 1, 1, 1, 1, 1, 1, 0, 0))}
-        r = training_step(arch, hw, n_chips=n_dev, seq_len=seq, global_batch_seqs=gbs, tp=layout["tp"],
-                          pp=layout["pp"], ep=layout["ep"], cp=layout["cp"], vpp=layout["vpp"],
-                          micro_batch=layout["micro_batch"], recompute=layout["recompute"],
-                          fsdp=bool(layout["fsdp"]), precision=precision, etp=etp, schedule=layout["schedule"])
+        layout = fixed.complete()
+        r = training_step(arch, hw, layout, n_chips=n_dev, seq_len=seq, global_batch_seqs=gbs, precision=precision,
+                          cal=cal)
         tokens_per_s = float(r["tokens_per_s"])
-        detail = {"layout": layout, **{k: float(v) for k, v in r.items()}}
+        detail = {"layout": layout.to_dict(), **{k: float(v) for k, v in r.items()}}
         detail["note"] = "published layout evaluated although the memory model says it does not fit"
     else:
         return {"predicted": None, "reason": res.get("reason", "search found no layout"), "detail": {}}
@@ -222,19 +224,24 @@ def predict_training_row(row: dict[str, Any], lookup: HardwareLookup | None = No
         tokens_b = _f(row, "tokens_b")
         if tokens_b is None:
             return {"predicted": None, "reason": "chip_hours row without tokens_b", "detail": detail}
-        detail["goodput"] = float(training_goodput(n_chips))
+        detail["goodput"] = float(training_goodput(n_chips, PUBLISHED_RUN_RELIABILITY))
         if row.get("_n_chips_rule"):
             detail["n_chips_rule"] = row["_n_chips_rule"]
-        return {"predicted": float(run_chip_hours(tokens_b * 1e9, tokens_per_s, n_chips)), "detail": detail}
+        return {"predicted": float(run_chip_hours(tokens_b * 1e9, tokens_per_s, n_chips, PUBLISHED_RUN_RELIABILITY)),
+                "detail": detail}
     return {"predicted": None, "reason": f"unknown measured_kind {kind!r}", "detail": detail}
 
 
-def predict_inference_row(row: dict[str, Any], lookup: HardwareLookup | None = None) -> dict[str, Any]:
-    """Predict one inference row: ``{"predicted": float|None, "reason"?, "detail": {...}}``."""
+def predict_inference_row(row: dict[str, Any], lookup: HardwareLookup | None = None,
+                          cal: Calibration | None = None) -> dict[str, Any]:
+    """Predict one inference row: ``{"predicted": float|None, "reason"?, "detail": {...}}``.
+
+    ``cal`` is the chip's calibration, by default the file's (:func:`calibration_for`).
+    """
     from gigawatt.perf.inference import predict_row
 
     hw, per_chip = row_hardware(row, lookup)
-    return predict_row(row, hw, devices_per_chip=per_chip)
+    return predict_row(row, hw, devices_per_chip=per_chip, cal=cal or calibration_for(hw.chip))
 
 
 def _summarise(rows: list[dict[str, str]], predict: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:

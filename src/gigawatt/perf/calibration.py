@@ -2,10 +2,14 @@
 
 Each coefficient lives in ``perf/data/calibration.yaml`` with its provenance
 (what it was fitted to, or the public measurement it comes from). A family
-(``hopper``, ``ampere``, ``blackwell``, ``tpu``, ``neuron``, ``cdna``) shares
-its coefficients across every workload; a chip may override single
-coefficients under ``chips:``. No coefficient belongs to a single validation
-row: the backtest judges the same coefficients on every row of the chip.
+(``hopper``, ``ampere``, ``blackwell``, ``tpu``, ``neuron``, ``cdna``: a catalog
+chip's ``family`` field) shares its coefficients across every workload; a chip may
+override single coefficients under ``chips:``. No coefficient belongs to a single
+validation row: the backtest judges the same coefficients on every row of the chip.
+
+A :class:`Calibration` is a value passed to the models (their ``cal`` argument, the
+file's coefficients of the chip by default); a refit passes its trial values the same
+way (``calibration_for(chip, overrides)``), so there is no state to set or restore.
 
 >>> calibration_for("h100-sxm").family
 'hopper'
@@ -13,16 +17,15 @@ row: the backtest judges the same coefficients on every row of the chip.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from dataclasses import dataclass, fields, replace
 from importlib import resources
-from typing import Any, Iterator
+from typing import Any, Mapping
 
 from gigawatt.errors import GigawattError
 from gigawatt.perf.hardware import chip_family
 
-__all__ = ["Calibration", "calibration_for", "load_calibration_file", "overridden", "provenance"]
+__all__ = ["Calibration", "Overrides", "calibration_for", "load_calibration_file", "provenance"]
 
 
 @dataclass(frozen=True)
@@ -134,53 +137,57 @@ def _values(block: dict[str, Any] | None, where: str) -> dict[str, float]:
     return out
 
 
-#: coefficients set in code over the file's (family or chip name -> {coefficient: value});
-#: only :func:`overridden` changes it, for refits (:mod:`gigawatt.perf.fit`)
-_OVERRIDES: dict[str, dict[str, float]] = {}
+#: coefficient values that replace the file's: family or chip id -> {coefficient: value}
+Overrides = Mapping[str, Mapping[str, float]]
 
 
-@contextlib.contextmanager
-def overridden(values: dict[str, dict[str, float]]) -> Iterator[None]:
-    """Within the block, ``calibration_for`` uses ``values`` over the file's coefficients.
+def calibration_for(chip_or_family: str, overrides: Overrides | None = None) -> Calibration:
+    """Coefficients for a chip id (or a family name): the file's defaults, family values, then the chip's.
 
-    ``values`` maps a family (``hopper``) or chip id (``tpu-v6e``) to coefficients; a chip's
-    entry wins over its family's. Used by refits and the held-out check, never by the models.
+    The family of a chip is the chip block's ``family`` in the file, else the catalog
+    chip's ``family`` field (:func:`gigawatt.perf.hardware.chip_family`). ``overrides``
+    replaces the file's values (a chip's entry winning over its family's): how a refit
+    (:mod:`gigawatt.perf.fit`) tries values. The result is a value to pass to the models
+    (their ``cal`` argument); nothing is stored between calls.
 
-    >>> with overridden({"hopper": {"matmul_eff": 0.5}}):
-    ...     calibration_for("h100-sxm").matmul_eff
+    >>> calibration_for("h100-sxm", {"hopper": {"matmul_eff": 0.5}}).matmul_eff
     0.5
+    >>> calibration_for("h100-sxm").matmul_eff != 0.5
+    True
     """
-    global _OVERRIDES
-    saved = _OVERRIDES
-    _OVERRIDES = {k.lower(): dict(v) for k, v in values.items()}
-    calibration_for.cache_clear()
-    try:
-        yield
-    finally:
-        _OVERRIDES = saved
-        calibration_for.cache_clear()
-
-
-@functools.cache
-def calibration_for(chip_or_family: str) -> Calibration:
-    """Coefficients for a chip id (or a family name): family values, then the chip's overrides."""
-    doc = load_calibration_file()
     key = chip_or_family.lower()
+    family = _family_of(key)
+    scopes = {family, key}
+    held = tuple(sorted((scope.lower(), tuple(sorted((str(k), float(v)) for k, v in values.items())))
+                        for scope, values in (overrides or {}).items() if scope.lower() in scopes))
+    return _calibration(key, family, held)
+
+
+def _family_of(key: str) -> str:
+    doc = load_calibration_file()
+    if key in doc["families"]:
+        return key
+    chips = {k.lower(): v for k, v in (doc.get("chips") or {}).items()}
+    return (chips.get(key) or {}).get("family") or chip_family(key)
+
+
+@functools.lru_cache(maxsize=4096)
+def _calibration(key: str, family: str, held: tuple) -> Calibration:
+    doc = load_calibration_file()
     chips = {k.lower(): v for k, v in (doc.get("chips") or {}).items()}
     families = doc["families"]
-    if key in families:
-        family, chip_block = key, None
-    else:
-        chip_block = chips.get(key)
-        family = (chip_block or {}).get("family") or chip_family(key)
+    chip_block = None if key in families else chips.get(key)
     values = _values(doc.get("defaults"), "defaults")
     if family in families:
         values.update(_values(families[family], f"families.{family}"))
     if chip_block:
         values.update(_values(chip_block, f"chips.{key}"))
-    values.update(_OVERRIDES.get(family, {}))
-    if key != family:
-        values.update(_OVERRIDES.get(key, {}))
+    given = dict(held)
+    for scope in (family, key):
+        for coeff, value in given.get(scope, ()):
+            if coeff not in _COEFFS:
+                raise GigawattError(f"calibration override {scope}: unknown coefficient {coeff!r}; known: {sorted(_COEFFS)}")
+            values[coeff] = value
     return Calibration(family=family, **values)
 
 

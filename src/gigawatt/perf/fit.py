@@ -15,6 +15,7 @@ Run it with ``python -m gigawatt.perf.fit [--logo]`` (a few minutes for ``--logo
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 import sys
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from gigawatt.perf.backtest import _f, _packaged, fill_chip_counts, load_rows, predict_inference_row, predict_training_row, row_hardware
-from gigawatt.perf.calibration import calibration_for, overridden
+from gigawatt.perf.calibration import Overrides, calibration_for
 
 __all__ = ["FITTED", "Target", "group_of", "fit_rows", "refit", "leave_one_group_out"]
 
@@ -96,7 +97,13 @@ def fit_rows(training_csv: Any = None, inference_csv: Any = None) -> dict[str, l
 
 
 def _scopes(row: dict[str, str]) -> tuple[str, str]:
-    hw, _ = row_hardware(row)
+    """(family, chip id) of a row's chip."""
+    return _chip_scopes(str(row["chip"]).strip())
+
+
+@functools.cache
+def _chip_scopes(chip: str) -> tuple[str, str]:
+    hw, _ = row_hardware({"chip": chip})
     return hw.family, hw.chip
 
 
@@ -121,12 +128,16 @@ def _predictor(file: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     return predict_training_row if file == "training" else predict_inference_row
 
 
-def _log_errors(rows: Iterable[dict[str, str]], file: str) -> list[float]:
+def _predict(row: dict[str, str], file: str, values: Overrides) -> dict[str, Any]:
+    """One row's prediction with the file's coefficients replaced by ``values`` (passed explicitly)."""
+    return _predictor(file)(row, cal=calibration_for(_scopes(row)[1], values))
+
+
+def _log_errors(rows: Iterable[dict[str, str]], file: str, values: Overrides) -> list[float]:
     out = []
-    predict = _predictor(file)
     for row in rows:
         try:
-            p = predict(row).get("predicted")
+            p = _predict(row, file, values).get("predicted")
         except Exception:  # a row the model cannot predict counts as a large miss
             p = None
         m = _f(row, "measured_value")
@@ -141,8 +152,7 @@ def _physical(scope: str, values: dict[str, dict[str, float]]) -> bool:
     and FP8 GEMMs are not slower than BF16 ones on chips whose FP8 peak is twice the BF16
     peak (every fitted family): ``matmul_eff_fp8 ≥ matmul_eff / 2``.
     """
-    with overridden(values):
-        cal = calibration_for(scope)
+    cal = calibration_for(scope, values)
     return cal.matmul_eff * cal.serving_eff_ratio <= 0.95 and cal.matmul_eff_fp8 >= cal.matmul_eff / 2.0
 
 
@@ -185,8 +195,7 @@ def refit(rows: dict[str, list[dict[str, str]]] | None = None, targets: Iterable
                 values[t.scope][t.coeff] = v
                 if not _physical(t.scope, values):
                     continue
-                with overridden(values):
-                    score = statistics.fmean(_log_errors(acting, t.file))
+                score = statistics.fmean(_log_errors(acting, t.file, values))
                 score += PRIOR_WEIGHT / len(acting) * math.log(v / prior[t.scope][t.coeff]) ** 2
                 if score < best - 1e-9:
                     best, best_v = score, v
@@ -224,12 +233,10 @@ def leave_one_group_out(rows: dict[str, list[dict[str, str]]] | None = None,
                     fam = _family_of(t.scope)
                     value = fitted.get(fam, {}).get(t.coeff, float(getattr(calibration_for(fam), t.coeff)))
                 fitted.setdefault(t.scope, {})[t.coeff] = value
-            predict = _predictor(file)
-            with overridden(fitted):
-                for r in members:
-                    p = predict(r).get("predicted")
-                    m = _f(r, "measured_value")
-                    held.append({"id": r["id"], "group": g, "error": (p - m) / m if p and m else None})
+            for r in members:
+                p = _predict(r, file, fitted).get("predicted")
+                m = _f(r, "measured_value")
+                held.append({"id": r["id"], "group": g, "error": (p - m) / m if p and m else None})
         errs = [abs(h["error"]) if h["error"] is not None else 1.0 for h in held]
         out[file] = {"n": len(held), "median_abs_error": statistics.median(errs), "max_abs_error": max(errs),
                      "rows": held}

@@ -9,7 +9,7 @@ bandwidth in both directions, and a collective uses one direction of it, so
 
 from __future__ import annotations
 
-import re
+import functools
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -21,24 +21,26 @@ __all__ = ["Hardware", "HardwareError", "chip_family"]
 class HardwareError(GigawattError, ValueError):
     """A chip lacks a figure the performance models need."""
 
-#: chip-id patterns -> calibration family (first match wins)
-_FAMILY_PATTERNS = [
-    (r"^a100", "ampere"),
-    (r"^(h100|h800|h200|h20|gh200)", "hopper"),
-    (r"^(b200|gb200|b300|gb300|b100|rubin|vr200)", "blackwell"),
-    (r"^(tpu|ironwood|trillium)", "tpu"),
-    (r"^(trainium|trn|inferentia|inf)", "neuron"),
-    (r"^mi\d", "cdna"),
-]
-
-
 def chip_family(chip_id: str) -> str:
-    """The calibration family of a chip id (``h100-sxm`` -> ``hopper``); ``generic`` if unknown."""
-    key = chip_id.lower()
-    for pattern, family in _FAMILY_PATTERNS:
-        if re.search(pattern, key):
-            return family
-    return "generic"
+    """The calibration family of a catalog chip: its ``family`` field (``h100-sxm`` -> ``hopper``).
+
+    ``generic`` for a chip the catalog does not know, or gives no family (a host CPU).
+
+    >>> chip_family("trn2"), chip_family("no-such-chip")
+    ('neuron', 'generic')
+    """
+    return _catalog_family(chip_id.lower())
+
+
+@functools.cache
+def _catalog_family(chip_id: str) -> str:
+    from gigawatt.catalog import get_chip
+    from gigawatt.errors import CatalogError
+
+    try:
+        return get_chip(chip_id).family or "generic"
+    except CatalogError:
+        return "generic"
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,8 @@ class Hardware:
     tdp_w : float
         Thermal design power [W].
     family : str
-        Calibration family; derived from ``chip`` when empty.
+        Calibration family; the catalog chip's ``family`` field when empty
+        (:func:`chip_family`).
     """
 
     chip: str
@@ -156,6 +159,6 @@ class Hardware:
             chips_per_node=int(s.chips_per_node) if s is not None else 1,
             cores_per_chip=int(c.cores_per_chip or 1),
             tdp_w=float(c.tdp_w or 0.0),
-            family=chip_family(c.id),
+            family=c.family or "generic",
             system=s.id if s is not None else "",
         )

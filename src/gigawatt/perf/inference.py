@@ -38,6 +38,7 @@ import numpy as np
 from gigawatt.perf import transformer as tf
 from gigawatt.perf.calibration import Calibration, calibration_for
 from gigawatt.perf.hardware import Hardware
+from gigawatt.perf.layout import Layout
 from gigawatt.perf.training import alltoall_time_s, gemm_efficiency
 
 __all__ = [
@@ -121,15 +122,19 @@ def _attention_sharding(arch: tf.Arch, tp: int, attention_dp: bool) -> tuple[flo
     return q, kv, extra, extra
 
 
-def iteration_time_s(arch: tf.Arch, hw: Hardware, *, decode_tokens: Any, decode_context: Any,
-                     prefill_tokens: Any = 0.0, prefill_context: Any = 0.0, tp: int = 1, pp: int = 1,
+def iteration_time_s(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(), *, decode_tokens: Any,
+                     decode_context: Any, prefill_tokens: Any = 0.0, prefill_context: Any = 0.0,
                      precision: str = "bf16", kv_bytes_per_value: float = 2.0,
-                     cal: Calibration | None = None, ep: int = 1, attention_dp: bool = False,
-                     sequences: Any = None) -> dict[str, np.ndarray]:
+                     cal: Calibration | None = None, sequences: Any = None) -> dict[str, np.ndarray]:
     """Time of one engine iteration of a replica: decode tokens plus prefilled prompt tokens [s].
 
     Parameters
     ----------
+    layout : Layout
+        The replica: ``tp``, ``pp`` (tensor and pipeline degrees), ``ep`` (expert parallel
+        degree inside the replica, MoE only) and ``attention_dp`` (attention data-parallel
+        over the ``tp`` ranks, whole sequences per rank and attention weights on every rank,
+        instead of split heads); free fields take their defaults (1, 1, 1, False).
     decode_tokens : array_like
         Sequences that each generate one token this iteration [1].
     decode_context : array_like
@@ -138,15 +143,8 @@ def iteration_time_s(arch: tf.Arch, hw: Hardware, *, decode_tokens: Any, decode_
         Prompt tokens processed this iteration [tokens].
     prefill_context : array_like
         Mean keys a prompt token attends to (half the prompt, causal) [tokens].
-    tp, pp : int
-        Tensor and pipeline parallel degrees of the replica [1].
     kv_bytes_per_value : float
         Bytes per cached key or value element [B].
-    ep : int
-        Expert parallel degree inside the replica (MoE only) [1].
-    attention_dp : bool
-        Attention runs data-parallel over the ``tp`` ranks (whole sequences per rank,
-        attention weights on every rank) instead of splitting heads.
     sequences : array_like, optional
         Sequences in the iteration; with ``attention_dp``, fewer than ``tp`` leave
         attention ranks idle, so attention takes ``tp / sequences`` times longer [1].
@@ -166,6 +164,8 @@ def iteration_time_s(arch: tf.Arch, hw: Hardware, *, decode_tokens: Any, decode_
     ``kv``) and ``t_tp = 2L·(latency + (1-o_tp)·2(t-1)/t·(d+p)·h·2 / bw)``.
     """
     cal = cal or calibration_for(hw.chip)
+    lay = layout.complete()
+    tp, pp, ep, attention_dp = int(lay.tp), int(lay.pp), int(lay.ep), bool(lay.attention_dp)
     d = np.asarray(decode_tokens, dtype=float)
     p = np.asarray(prefill_tokens, dtype=float)
     cd = np.asarray(decode_context, dtype=float)
@@ -220,9 +220,9 @@ def iteration_time_s(arch: tf.Arch, hw: Hardware, *, decode_tokens: Any, decode_
     return {"time_s": time, "compute_s": compute, "memory_s": memory, "comm_s": comm, "overhead_s": overhead}
 
 
-def prefill_time_s(arch: tf.Arch, hw: Hardware, *, batch: Any, input_len: Any, tp: int = 1, pp: int = 1,
-                   precision: str = "bf16", kv_bytes_per_value: float = 2.0, cal: Calibration | None = None,
-                   ep: int = 1, attention_dp: bool = False) -> np.ndarray:
+def prefill_time_s(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(), *, batch: Any, input_len: Any,
+                   precision: str = "bf16", kv_bytes_per_value: float = 2.0,
+                   cal: Calibration | None = None) -> np.ndarray:
     """Time to first token of a batch of prompts run in one prefill [s].
 
     Notes
@@ -233,31 +233,32 @@ def prefill_time_s(arch: tf.Arch, hw: Hardware, *, batch: Any, input_len: Any, t
     """
     b = np.asarray(batch, dtype=float)
     s = np.asarray(input_len, dtype=float)
-    pre = iteration_time_s(arch, hw, decode_tokens=0.0, decode_context=0.0, prefill_tokens=b * s,
-                           prefill_context=(s + 1.0) / 2.0, tp=tp, pp=pp, precision=precision,
-                           kv_bytes_per_value=kv_bytes_per_value, cal=cal, ep=ep, attention_dp=attention_dp,
-                           sequences=b)["time_s"]
+    pre = iteration_time_s(arch, hw, layout, decode_tokens=0.0, decode_context=0.0, prefill_tokens=b * s,
+                           prefill_context=(s + 1.0) / 2.0, precision=precision,
+                           kv_bytes_per_value=kv_bytes_per_value, cal=cal, sequences=b)["time_s"]
     return pre
 
 
-def decode_step_time_s(arch: tf.Arch, hw: Hardware, *, batch: Any, context: Any, tp: int = 1, pp: int = 1,
-                       precision: str = "bf16", kv_bytes_per_value: float = 2.0, cal: Calibration | None = None,
-                       ep: int = 1, attention_dp: bool = False) -> np.ndarray:
+def decode_step_time_s(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(), *, batch: Any, context: Any,
+                       precision: str = "bf16", kv_bytes_per_value: float = 2.0,
+                       cal: Calibration | None = None) -> np.ndarray:
     """Time per output token of a fixed batch decoding at ``context`` tokens [s]."""
-    return iteration_time_s(arch, hw, decode_tokens=batch, decode_context=context, tp=tp, pp=pp, precision=precision,
-                            kv_bytes_per_value=kv_bytes_per_value, cal=cal, ep=ep, attention_dp=attention_dp,
-                            sequences=batch)["time_s"]
+    return iteration_time_s(arch, hw, layout, decode_tokens=batch, decode_context=context, precision=precision,
+                            kv_bytes_per_value=kv_bytes_per_value, cal=cal, sequences=batch)["time_s"]
 
 
-def serve(arch: tf.Arch, hw: Hardware, *, n_chips: int, input_len: float, output_len: float, tp: int = 1,
-          pp: int = 1, precision: str = "bf16", kv_bytes_per_value: float | None = None,
+def serve(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(), *, n_chips: int, input_len: float,
+          output_len: float, precision: str = "bf16", kv_bytes_per_value: float | None = None,
           regime: str = "offline", batch: int | None = None, ttft_limit_s: float | None = None,
-          tpot_limit_s: float | None = None, cal: Calibration | None = None, ep: int = 1,
-          attention_dp: bool = False, kv_reservation: str = "mean") -> dict[str, Any]:
+          tpot_limit_s: float | None = None, cal: Calibration | None = None,
+          kv_reservation: str = "mean") -> dict[str, Any]:
     """Throughput and latency of serving one request mix under continuous batching.
 
     Parameters
     ----------
+    layout : Layout
+        One replica: ``tp``, ``pp``, ``ep`` (expert parallel degree inside the replica, at
+        most ``tp·pp``) and ``attention_dp`` (see :func:`iteration_time_s`).
     n_chips : int
         Chips in the system; ``n_chips / (tp·pp)`` replicas [1].
     input_len, output_len : float
@@ -268,10 +269,6 @@ def serve(arch: tf.Arch, hw: Hardware, *, n_chips: int, input_len: float, output
         Fixed batch (``latency`` regime, or an offline run at a fixed batch) [1].
     ttft_limit_s, tpot_limit_s : float, optional
         Latency limits of the ``server`` regime [s].
-    ep : int
-        Expert parallel degree inside a replica, at most ``tp·pp`` [1].
-    attention_dp : bool
-        Data-parallel attention inside the replica (see :func:`iteration_time_s`).
     kv_reservation : str
         How the scheduler admits requests against the KV cache: ``mean`` (by the blocks
         sequences hold now, preempting when it runs out: vLLM, SGLang; a sequence holds
@@ -300,6 +297,8 @@ def serve(arch: tf.Arch, hw: Hardware, *, n_chips: int, input_len: float, output
         raise ValueError(f"kv_reservation {kv_reservation!r} is not one of mean, full")
     if kv_bytes_per_value is None:
         kv_bytes_per_value = 1.0 if precision in ("fp8", "fp4") else 2.0
+    layout = layout.complete()
+    tp, pp, ep, attention_dp = int(layout.tp), int(layout.pp), int(layout.ep), bool(layout.attention_dp)
     chips = tp * pp
     replicas = n_chips / chips
     cap = kv_capacity_tokens(arch, hw, chips, precision=precision, kv_bytes_per_value=kv_bytes_per_value, cal=cal,
@@ -311,12 +310,11 @@ def serve(arch: tf.Arch, hw: Hardware, *, n_chips: int, input_len: float, output
     ctx = input_len + output_len / 2.0
     if ep > chips:
         return {"error": f"ep {ep} exceeds the {chips} chips of a replica (tp x pp)", "output_tokens_per_s": None}
-    common = dict(tp=tp, pp=pp, precision=precision, kv_bytes_per_value=kv_bytes_per_value, cal=cal, ep=ep,
-                  attention_dp=attention_dp)
+    common = dict(precision=precision, kv_bytes_per_value=kv_bytes_per_value, cal=cal)
     if regime == "latency" or batch is not None:
         b = float(batch or 1)
-        ttft = float(prefill_time_s(arch, hw, batch=b, input_len=input_len, **common))
-        tpot = float(decode_step_time_s(arch, hw, batch=b, context=ctx, **common))
+        ttft = float(prefill_time_s(arch, hw, layout, batch=b, input_len=input_len, **common))
+        tpot = float(decode_step_time_s(arch, hw, layout, batch=b, context=ctx, **common))
         per_request = ttft + output_len * tpot
         return {"output_tokens_per_s": replicas * b * output_len / per_request, "batch": b, "ttft_s": ttft,
                 "tpot_s": tpot, "kv_capacity_tokens": cap, "replicas": replicas, "fits": b * (input_len + output_len) <= cap}
@@ -328,10 +326,11 @@ def serve(arch: tf.Arch, hw: Hardware, *, n_chips: int, input_len: float, output
         return {"error": f"one request of {input_len + output_len:.0f} tokens does not fit the KV cache "
                          f"({cap:.0f} tokens); raise tp or use a smaller KV precision", "output_tokens_per_s": None}
     b = np.unique(np.concatenate([np.geomspace(1.0, max_b, 64), [max_b]]))
-    it = iteration_time_s(arch, hw, decode_tokens=b, decode_context=ctx, prefill_tokens=b * input_len / output_len,
-                          prefill_context=(input_len + 1.0) / 2.0, sequences=b, **common)
+    it = iteration_time_s(arch, hw, layout, decode_tokens=b, decode_context=ctx,
+                          prefill_tokens=b * input_len / output_len, prefill_context=(input_len + 1.0) / 2.0,
+                          sequences=b, **common)
     t_iter = it["time_s"]
-    ttft_one = float(prefill_time_s(arch, hw, batch=1, input_len=input_len, **common))
+    ttft_one = float(prefill_time_s(arch, hw, layout, batch=1, input_len=input_len, **common))
     ttft = ttft_one + t_iter
     ok = np.ones_like(b, dtype=bool)
     if regime == "server":
@@ -377,14 +376,16 @@ def moe_layouts(arch: tf.Arch, ranks: int, tp: int) -> list[tuple[int, bool]]:
     return [(1, False), (int(ranks), False)] + ([(int(ranks), True)] if (tp > 1 and arch.attention == "mla") else [])
 
 
-def agentic_task(arch: tf.Arch, hw: Hardware, *, steps: int, system_prompt_tokens: float, tool_output_tokens: float,
-                 output_tokens_per_step: float, prefix_cache_hit_rate: float = 0.9, n_chips: int = 8, tp: int = 8,
-                 pp: int = 1, precision: str = "bf16", cal: Calibration | None = None, ep: int = 1,
-                 attention_dp: bool = False) -> dict[str, float]:
+def agentic_task(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(tp=8), *, steps: int,
+                 system_prompt_tokens: float, tool_output_tokens: float, output_tokens_per_step: float,
+                 prefix_cache_hit_rate: float = 0.9, n_chips: int | None = None, precision: str = "bf16",
+                 cal: Calibration | None = None) -> dict[str, float]:
     """Tokens and chip-seconds of one agentic task of ``steps`` tool-calling steps.
 
     Parameters
     ----------
+    layout : Layout
+        The replica that runs the task (``tp``, ``pp``, ``ep``, ``attention_dp``; see :func:`serve`).
     steps : int
         Model calls per task [1].
     system_prompt_tokens : float
@@ -395,8 +396,9 @@ def agentic_task(arch: tf.Arch, hw: Hardware, *, steps: int, system_prompt_token
         Tokens the model generates per step (they also join the context) [tokens].
     prefix_cache_hit_rate : float
         Share of a step's already-seen context served from the prefix cache [1].
-    ep, attention_dp : int, bool
-        Expert parallelism and data-parallel attention of the replica (see :func:`serve`).
+    n_chips : int, optional
+        Chips of the system; by default one replica. The chip-seconds per task do not
+        depend on it.
 
     Returns
     -------
@@ -419,21 +421,23 @@ def agentic_task(arch: tf.Arch, hw: Hardware, *, steps: int, system_prompt_token
     cached = prefix_cache_hit_rate * seen
     new = ctx - cached
     out_total = output_tokens_per_step * steps
-    chips = tp * pp
+    layout = layout.complete()
+    replica = int(layout.tp) * int(layout.pp)
+    chips = int(n_chips or replica)
     kv = 1.0 if precision in ("fp8", "fp4") else 2.0
     chip_s = 0.0
     for c, n_new in zip(ctx, new):
-        r = serve(arch, hw, n_chips=chips, input_len=float(c), output_len=output_tokens_per_step, tp=tp, pp=pp,
-                  precision=precision, kv_bytes_per_value=kv, cal=cal, ep=ep, attention_dp=attention_dp)
+        r = serve(arch, hw, layout, n_chips=chips, input_len=float(c), output_len=output_tokens_per_step,
+                  precision=precision, kv_bytes_per_value=kv, cal=cal)
         if r.get("output_tokens_per_s") is None:
             raise ValueError(r["error"])
         # serve() charges the whole prompt as new; credit back the prefill of the cached share
         t_request = chips * output_tokens_per_step / r["output_tokens_per_s"]
         # the chip-time the cached share's prefill would cost in a busy engine (every attention rank occupied)
-        t_prefill = chips * float(iteration_time_s(arch, hw, decode_tokens=0.0, decode_context=0.0, prefill_tokens=c,
-                                                   prefill_context=(c + 1.0) / 2.0, tp=tp, pp=pp,
-                                                   precision=precision, kv_bytes_per_value=kv, cal=cal, ep=ep,
-                                                   attention_dp=attention_dp)["time_s"])
+        t_prefill = replica * float(iteration_time_s(arch, hw, layout, decode_tokens=0.0, decode_context=0.0,
+                                                     prefill_tokens=c, prefill_context=(c + 1.0) / 2.0,
+                                                     precision=precision, kv_bytes_per_value=kv,
+                                                     cal=cal)["time_s"])
         chip_s += max(t_request - t_prefill * (1.0 - n_new / max(c, 1.0)), 0.0)
     return {"input_tokens_new": float(new.sum()), "input_tokens_cached": float(cached.sum()),
             "output_tokens": float(out_total), "chip_s": float(chip_s), "final_context_tokens": float(ctx[-1])}
@@ -488,8 +492,12 @@ def row_kv_reservation(row: dict[str, Any]) -> str:
     return "full" if engine in ("trtllm", "tensorrt-llm", "tensorrt_llm") else "mean"
 
 
-def predict_row(row: dict[str, Any], hw: Hardware, *, devices_per_chip: float = 1.0) -> dict[str, Any]:
-    """Predict one row of the inference validation file (see :mod:`gigawatt.perf.backtest`)."""
+def predict_row(row: dict[str, Any], hw: Hardware, *, devices_per_chip: float = 1.0,
+                cal: Calibration | None = None) -> dict[str, Any]:
+    """Predict one row of the inference validation file (see :mod:`gigawatt.perf.backtest`).
+
+    ``cal`` is the chip's calibration, by default the file's (:func:`calibration_for`).
+    """
     arch = tf.Arch.from_row(row)
     n = (_f(row, "n_chips") or 1.0) * devices_per_chip
     tp = int(_f(row, "tp") or 1)
@@ -505,11 +513,12 @@ def predict_row(row: dict[str, Any], hw: Hardware, *, devices_per_chip: float = 
     out_len = _f(row, "output_len") or 256.0
     # a note that names data-parallel attention (TensorRT-LLM enable_attention_dp, SGLang/vLLM DP attention)
     attention_dp = bool(re.search(r"attention[ _-]?dp|attention data[ -]parallel|dp[ _-]attention", note, re.I))
-    res = serve(arch, hw, n_chips=int(round(n)), input_len=row_input_len(row), output_len=out_len, tp=tp, pp=pp,
+    layout = Layout(tp=tp, pp=pp, ep=min(ep, tp * pp), attention_dp=attention_dp and tp > 1)
+    res = serve(arch, hw, layout, n_chips=int(round(n)), input_len=row_input_len(row), output_len=out_len,
                 precision=precision, kv_bytes_per_value=kv, regime=regime,
                 batch=int(_f(row, "batch")) if _f(row, "batch") else None,
-                ttft_limit_s=_f(row, "ttft_slo_s"), tpot_limit_s=_f(row, "tpot_slo_s"), ep=min(ep, tp * pp),
-                attention_dp=attention_dp and tp > 1, kv_reservation=row_kv_reservation(row))
+                ttft_limit_s=_f(row, "ttft_slo_s"), tpot_limit_s=_f(row, "tpot_slo_s"), cal=cal,
+                kv_reservation=row_kv_reservation(row))
     if res.get("output_tokens_per_s") is None:
         return {"predicted": None, "reason": res.get("error", "no prediction"), "detail": res}
     kind = (row.get("measured_kind") or "").strip()

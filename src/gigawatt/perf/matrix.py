@@ -1,7 +1,10 @@
-"""The throughput matrix the fleet simulation reads: tokens/s per chip, per workload and chip.
+"""The throughput matrix: tokens/s per chip, per workload and chip. The fleet's one door to the models.
 
 In the spirit of Gavel's throughput matrix [1]_: the fleet never counts a FLOP;
-it multiplies chips by these rates.
+it multiplies chips by these rates. Each cell runs the search that ``gigawatt perf
+train`` and ``gigawatt perf serve`` run (:func:`gigawatt.perf.api.train_plan`,
+:func:`gigawatt.perf.api.serve_plan`), so a cell and the CLI agree for the same
+inputs; :mod:`gigawatt.fleet.throughput` reads its rates from here and nowhere else.
 
 References
 ----------
@@ -11,48 +14,72 @@ References
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Iterable, Mapping
 
-__all__ = ["throughput_matrix", "Workload"]
+__all__ = ["throughput_matrix", "Workload", "evaluate_cell"]
 
 #: a workload is a mapping; these are its keys and defaults
 Workload = Mapping[str, Any]
 
 _TRAIN_DEFAULTS = {"seq_len": 8192, "global_batch_seqs": None, "chips": 8192, "precision": "bf16"}
 _SERVE_DEFAULTS = {"input_len": 2000, "output_len": 200, "chips": None, "precision": "fp8",
-                   "ttft_limit_s": None, "tpot_limit_s": None}
+                   "ttft_limit_s": None, "tpot_limit_s": None, "agentic": None}
 
 
-def _evaluate(w: Workload, chip: str) -> tuple[float, float, float, str]:
-    """(tokens/s per chip, MFU, J/token, note) of one workload on one chip; NaN where it cannot run."""
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def evaluate_cell(workload: Workload, chip: str, system: str | None = None) -> tuple[float, float, float, str]:
+    """(tokens/s per chip, MFU, J/token, note) of one workload on one chip; NaN and a note where it cannot run.
+
+    Cached: the same workload on the same chip and system is evaluated once per process.
+    """
+    return _cell(_freeze(workload), chip, system or None)
+
+
+@functools.cache
+def _cell(frozen: tuple, chip: str, system: str | None) -> tuple[float, float, float, str]:
     from gigawatt.errors import GigawattError
     from gigawatt.perf import transformer as tf
     from gigawatt.perf.api import resolve, serve_plan, train_plan
 
+    w = {k: (dict(v) if k == "agentic" and v is not None else v) for k, v in frozen}
     nan = float("nan")
     kind = str(w.get("kind", "training"))
+    defaults = _TRAIN_DEFAULTS if kind == "training" else _SERVE_DEFAULTS
+    p = {**defaults, **{k: v for k, v in w.items() if v is not None or k not in defaults}}
     try:
-        arch, hw = resolve(str(w["model"]), chip, precision=str(w.get("precision", "bf16" if kind == "training" else "fp8")))
+        precision = str(p["precision"])
+        _, hw0 = resolve(str(w["model"]), chip, system, "bf16")
+        if not hw0.peak_flops.get(precision):
+            precision = "bf16"  # a chip without a peak for the precision runs the workload in BF16
+        arch, hw = resolve(str(w["model"]), chip, system, precision)
         if kind == "training":
-            p = {**_TRAIN_DEFAULTS, **w}
             r = train_plan(str(w["model"]), chip, int(p["chips"]), search=True, seq_len=int(p["seq_len"]),
-                           global_batch_seqs=p["global_batch_seqs"], precision=str(p["precision"]))
+                           global_batch_seqs=p["global_batch_seqs"], precision=precision, system=system)
             per_chip = r["tokens_per_s"] / r["chips"]
             return per_chip, r["mfu"], hw.tdp_w / per_chip if hw.tdp_w else nan, ""
-        p = {**_SERVE_DEFAULTS, **w}
-        chips = int(p["chips"] or max(hw.chips_per_node, 1))
+        chips = None if p["chips"] is None else int(p["chips"])
         r = serve_plan(str(w["model"]), chip, chips, input_len=float(p["input_len"]), output_len=float(p["output_len"]),
-                       precision=str(p["precision"]), ttft_limit_s=p["ttft_limit_s"], tpot_limit_s=p["tpot_limit_s"])
+                       precision=precision, ttft_limit_s=p["ttft_limit_s"], tpot_limit_s=p["tpot_limit_s"],
+                       system=system, agentic=p["agentic"])
         per_chip = r["output_tokens_per_s_per_chip"]
         tokens = float(p["input_len"]) + float(p["output_len"])
         flops = float(tf.forward_flops_per_token(arch, tokens / 2.0)) * tokens / float(p["output_len"])
-        mfu = per_chip * flops / hw.peak(str(p["precision"]))
+        mfu = per_chip * flops / hw.peak(precision)
         return per_chip, mfu, hw.tdp_w / per_chip if hw.tdp_w else nan, ""
     except (GigawattError, ValueError) as exc:
         return nan, nan, nan, str(exc)
 
 
-def throughput_matrix(workloads: Iterable[Workload] | Mapping[str, Workload], chips: Iterable[str]):
+def throughput_matrix(workloads: Iterable[Workload] | Mapping[str, Workload], chips: Iterable[str | tuple[str, str]],
+                      evaluate: Any = None):
     """Tokens/s per chip for each workload on each chip, as an xarray DataArray.
 
     Parameters
@@ -60,12 +87,19 @@ def throughput_matrix(workloads: Iterable[Workload] | Mapping[str, Workload], ch
     workloads : iterable of mapping, or mapping name -> mapping
         Each has ``model`` (catalog id) and ``kind`` (``training`` or
         ``inference``), optionally ``name``. Training keys: ``chips`` (job size,
-        default 8192), ``seq_len``, ``global_batch_seqs``, ``precision``.
-        Inference keys: ``chips`` (system size, default one node),
-        ``input_len``, ``output_len``, ``precision``, ``ttft_limit_s``,
-        ``tpot_limit_s`` [s].
-    chips : iterable of str
-        Catalog chip ids or aliases.
+        default 8192), ``seq_len``, ``global_batch_seqs``, ``precision`` (default
+        ``bf16``). Inference keys: ``chips`` (chips of the system; default None, a
+        pool as large as needed: one replica of the best size, per chip),
+        ``input_len``, ``output_len``, ``precision`` (default ``fp8``),
+        ``ttft_limit_s``, ``tpot_limit_s`` [s], ``agentic`` (task keywords of
+        :func:`gigawatt.perf.inference.agentic_task`: whole agentic tasks are served).
+        A precision the chip has no peak for runs in BF16.
+    chips : iterable of str or (chip, system)
+        Catalog chip ids or aliases, or pairs of a chip and the catalog system it is
+        deployed in (by default the chip's system with the largest scale-up domain).
+    evaluate : array_like of bool, optional
+        ``(workload, chip)``: the cells to evaluate; the others are NaN with the note
+        ``not evaluated``. By default all.
 
     Returns
     -------
@@ -74,7 +108,8 @@ def throughput_matrix(workloads: Iterable[Workload] | Mapping[str, Workload], ch
         state, best searched layout) or generated tokens/s per chip (inference)
         [tokens/s]. Coordinates of the same shape: ``mfu`` [1] and
         ``joules_per_token`` (chip TDP over the rate, chip power only) [J];
-        ``note`` says why a cell is NaN.
+        ``note`` says why a cell is NaN. ``system`` (per chip) is the system asked for
+        ("" for the default one).
 
     Examples
     --------
@@ -91,18 +126,24 @@ def throughput_matrix(workloads: Iterable[Workload] | Mapping[str, Workload], ch
     else:
         items = [dict(w) for w in workloads]
     names = [str(w.get("name") or f"{w.get('kind', 'training')}:{w['model']}") for w in items]
-    chip_ids = list(chips)
-    rate = np.full((len(items), len(chip_ids)), np.nan)
+    pairs = [(c, "") if isinstance(c, str) else (str(c[0]), str(c[1] or "")) for c in chips]
+    rate = np.full((len(items), len(pairs)), np.nan)
     mfu = np.full_like(rate, np.nan)
     jpt = np.full_like(rate, np.nan)
     note = np.full(rate.shape, "", dtype=object)
+    todo = np.ones(rate.shape, dtype=bool) if evaluate is None else np.asarray(evaluate, dtype=bool)
     for i, w in enumerate(items):
-        for j, c in enumerate(chip_ids):
-            rate[i, j], mfu[i, j], jpt[i, j], note[i, j] = _evaluate(w, c)
+        work = {k: v for k, v in w.items() if k != "name"}
+        for j, (c, system) in enumerate(pairs):
+            if not todo[i, j]:
+                note[i, j] = "not evaluated"
+                continue
+            rate[i, j], mfu[i, j], jpt[i, j], note[i, j] = evaluate_cell(work, c, system)
     dims = ("workload", "chip")
     return xr.DataArray(
-        rate, dims=dims, coords={"workload": names, "chip": chip_ids, "mfu": (dims, mfu),
+        rate, dims=dims, coords={"workload": names, "chip": [c for c, _ in pairs], "mfu": (dims, mfu),
                                  "joules_per_token": (dims, jpt), "note": (dims, note.astype(str)),
+                                 "system": ("chip", [s for _, s in pairs]),
                                  "kind": ("workload", [str(w.get("kind", "training")) for w in items])},
         name="tokens_per_s_per_chip", attrs={"units": "tokens/s per chip"},
     )

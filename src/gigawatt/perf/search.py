@@ -1,12 +1,18 @@
-"""Parallelism search: every feasible training layout evaluated at once.
+"""Parallelism search: the one place where training and serving layouts are chosen.
 
-:func:`layout_grid` lists the candidate layouts (tensor, pipeline, context,
+:func:`layout_grid` lists the candidate training layouts (tensor, pipeline, context,
 expert parallel degrees, virtual stages, micro-batch, recompute, ZeRO-1 or
-FSDP) as flat numpy arrays and drops those that break divisibility;
-:func:`search_training` evaluates them all with one call of
+FSDP) as one :class:`~gigawatt.perf.layout.Layout` of flat numpy arrays and drops those
+that break divisibility; :func:`search_training` evaluates them all with one call of
 :func:`gigawatt.perf.training.training_step` and returns the fastest layout
 that fits in memory, with its breakdown. Calculon [1]_ evaluates one layout in
 about 2 ms; a vectorized evaluation does about a million per second.
+
+:func:`serving_layouts` lists the layouts of one serving replica (tensor-parallel
+degree, expert parallelism, data-parallel attention) and :func:`search_serving`
+keeps the one with the most output tokens per second per chip. ``gigawatt perf
+train|serve`` (:mod:`gigawatt.perf.api`), the throughput matrix and through it the
+fleet all search here.
 
 References
 ----------
@@ -22,11 +28,16 @@ import numpy as np
 from gigawatt.perf import transformer as tf
 from gigawatt.perf.calibration import Calibration, calibration_for
 from gigawatt.perf.hardware import Hardware
+from gigawatt.perf.layout import Layout
 from gigawatt.perf.training import SCHEDULES, training_step
 
-__all__ = ["layout_grid", "search_training", "LAYOUT_KEYS"]
+__all__ = ["layout_grid", "search_training", "serving_layouts", "search_serving", "LAYOUT_KEYS", "SERVING_TP"]
 
+#: the training layout's searched fields, in the grid's order
 LAYOUT_KEYS = ("tp", "pp", "cp", "ep", "vpp", "micro_batch", "recompute", "fsdp", "schedule")
+
+#: tensor-parallel degrees the serving search tries: powers of two (engines split heads evenly)
+SERVING_TP = (1, 2, 4, 8, 16, 32, 64, 128)
 
 _POW2 = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
 
@@ -44,8 +55,8 @@ def _candidates(arch: tf.Arch, hw: Hardware, n_chips: int, seq_len: int) -> dict
 
 
 def layout_grid(arch: tf.Arch, hw: Hardware, *, n_chips: int, seq_len: int, global_batch_seqs: int,
-                fixed: dict[str, Any] | None = None, schedules: tuple[str, ...] = ("1f1b",)) -> dict[str, np.ndarray]:
-    """All layouts that satisfy divisibility, as flat arrays keyed by ``LAYOUT_KEYS`` (plus ``dp``).
+                fixed: Layout | None = None, schedules: tuple[str, ...] = ("1f1b",)) -> tuple[Layout, int]:
+    """All layouts that satisfy divisibility, as one Layout of flat arrays, and the grid's size.
 
     Parameters
     ----------
@@ -55,8 +66,8 @@ def layout_grid(arch: tf.Arch, hw: Hardware, *, n_chips: int, seq_len: int, glob
         Tokens per sequence [tokens].
     global_batch_seqs : int
         Sequences per step [1].
-    fixed : dict, optional
-        Degrees to hold fixed (e.g. ``{"tp": 8}``).
+    fixed : Layout, optional
+        Fields to hold fixed (e.g. ``Layout(tp=8)``); its free fields are searched.
     schedules : tuple of str
         Pipeline schedules to consider (keys of ``training.SCHEDULES``); by default 1F1B
         only, what Megatron-LM, NeMo, NxD and MaxText run.
@@ -68,14 +79,15 @@ def layout_grid(arch: tf.Arch, hw: Hardware, *, n_chips: int, seq_len: int, glob
     grid with expert TP 1) and the expert count; ``pp·vpp ≤ L`` and
     ``vpp = 1`` without pipelining; FSDP only without pipelining; zero-bubble and
     DualPipe need pipelining, ``vpp = 1`` and at least ``pp`` micro-batches, DualPipe an
-    even ``pp`` and an even number of micro-batches. The entry
-    ``n_candidates`` holds the size of the grid before filtering.
+    even ``pp`` and an even number of micro-batches. The second value returned is the
+    size of the grid before filtering.
     """
     cand = _candidates(arch, hw, n_chips, seq_len)
     cand["schedule"] = sorted({SCHEDULES[name] for name in schedules})
-    for key, value in (fixed or {}).items():
-        if value is not None:
-            cand[key] = [int(value)]
+    held = (fixed or Layout()).fixed()
+    for key in LAYOUT_KEYS:
+        if key in held:
+            cand[key] = [int(held[key])]
     # The degrees (tp, pp, cp, ep) are crossed and filtered first; only the survivors are
     # crossed with the rest (vpp, micro-batch, recompute, FSDP, schedule). The result is the
     # full grid's filtered rows in the same (lexicographic) order, at a fraction of the work.
@@ -107,17 +119,16 @@ def layout_grid(arch: tf.Arch, hw: Hardware, *, n_chips: int, seq_len: int, glob
     dual = g["schedule"] == SCHEDULES["dualpipe"]
     ok &= ~dual | ((g["pp"] % 2 == 0) & (m % 2 == 0))
     out = {k: v[ok] for k, v in g.items()}
-    out["dp"] = dp[ok]
-    out["n_candidates"] = np.asarray(n_total)
-    return out
+    out["fsdp"] = out["fsdp"].astype(bool)
+    return Layout(**out, dp=dp[ok], etp=held.get("etp")), n_total
 
 
 def search_training(arch: tf.Arch, hw: Hardware, *, n_chips: int, seq_len: int, global_batch_seqs: int,
-                    precision: str = "bf16", cal: Calibration | None = None,
-                    fixed: dict[str, Any] | None = None, etp: int | None = None,
+                    precision: str = "bf16", cal: Calibration | None = None, fixed: Layout | None = None,
                     schedules: tuple[str, ...] = ("1f1b",)) -> dict[str, Any]:
     """The fastest layout that fits, with its breakdown.
 
+    ``fixed`` holds some fields of the layout (its ``etp`` applies to every candidate);
     ``schedules`` widens the search to zero-bubble (``"zero-bubble"``, Qi et al. 2024) or
     DualPipe (``"dualpipe"``, DeepSeek-V3) pipelines; the layout's ``schedule`` is the code
     of ``training.SCHEDULES`` (0 = 1F1B).
@@ -125,10 +136,10 @@ def search_training(arch: tf.Arch, hw: Hardware, *, n_chips: int, seq_len: int, 
     Returns
     -------
     dict
-        ``layout`` (the degrees), ``result`` (``training_step`` outputs as
-        floats), ``n_candidates`` (the full grid), ``n_evaluated`` (layouts
-        that divide, all evaluated) and ``n_feasible`` (those that fit); or
-        ``layout`` None when nothing fits (``reason`` says why).
+        ``layout`` (a complete :class:`~gigawatt.perf.layout.Layout`, ``dp`` included),
+        ``result`` (``training_step`` outputs as floats), ``n_candidates`` (the full grid),
+        ``n_evaluated`` (layouts that divide, all evaluated) and ``n_feasible`` (those that
+        fit); or ``layout`` None when nothing fits (``reason`` says why).
 
     Examples
     --------
@@ -140,19 +151,14 @@ def search_training(arch: tf.Arch, hw: Hardware, *, n_chips: int, seq_len: int, 
     True
     """
     cal = cal or calibration_for(hw.chip)
-    g = layout_grid(arch, hw, n_chips=n_chips, seq_len=seq_len, global_batch_seqs=global_batch_seqs, fixed=fixed,
-                    schedules=schedules)
-    n_cand = int(g.pop("n_candidates"))
-    n_eval = int(g["tp"].size)
+    g, n_cand = layout_grid(arch, hw, n_chips=n_chips, seq_len=seq_len, global_batch_seqs=global_batch_seqs,
+                            fixed=fixed, schedules=schedules)
+    n_eval = int(g.tp.size)
     if n_eval == 0:
         return {"layout": None, "result": None, "n_evaluated": 0, "n_feasible": 0,
                 "reason": f"no layout of {n_chips} chips divides the batch of {global_batch_seqs} sequences"}
-    r = training_step(
-        arch, hw, n_chips=n_chips, seq_len=seq_len, global_batch_seqs=global_batch_seqs,
-        tp=g["tp"], pp=g["pp"], ep=g["ep"], cp=g["cp"], vpp=g["vpp"], micro_batch=g["micro_batch"],
-        recompute=g["recompute"], fsdp=g["fsdp"].astype(bool), precision=precision, cal=cal, etp=etp,
-        schedule=g["schedule"],
-    )
+    r = training_step(arch, hw, g, n_chips=n_chips, seq_len=seq_len, global_batch_seqs=global_batch_seqs,
+                      precision=precision, cal=cal)
     fits = np.asarray(r["fits"], dtype=bool)
     n_fit = int(fits.sum())
     if n_fit == 0:
@@ -160,8 +166,112 @@ def search_training(arch: tf.Arch, hw: Hardware, *, n_chips: int, seq_len: int, 
                 "reason": f"no layout fits in {hw.hbm_bytes / 1e9:.0f} GB per chip; use more chips"}
     t = np.where(fits, r["step_time_s"], np.inf)
     i = int(np.argmin(t))
-    layout = {k: int(g[k][i]) for k in LAYOUT_KEYS + ("dp",)}
-    layout["fsdp"] = bool(layout["fsdp"])
+    best = {k: int(getattr(g, k)[i]) for k in LAYOUT_KEYS + ("dp",)}
+    best["fsdp"] = bool(best["fsdp"])
+    layout = Layout(**best, etp=None if g.etp is None else int(g.etp), attention_dp=False)
     result = {k: (bool(v[i]) if k == "fits" else float(np.broadcast_to(v, t.shape)[i])) for k, v in r.items()}
     return {"layout": layout, "result": result, "n_evaluated": n_eval, "n_feasible": n_fit, "n_candidates": n_cand}
 
+
+def serving_layouts(arch: tf.Arch, hw: Hardware, *, chips: int | None = None, fixed: Layout | None = None,
+                    batch: int | None = None) -> list[Layout]:
+    """The layouts of one serving replica the search tries, in order.
+
+    Parameters
+    ----------
+    chips : int, optional
+        Chips of the system. Given, a replica's ``tp·pp`` must divide them; None (a pool
+        as large as needed, as the fleet's) sets no such limit.
+    fixed : Layout, optional
+        Fields held: ``tp``, ``pp`` (default 1), ``ep``, ``attention_dp``.
+    batch : int, optional
+        A fixed batch per replica (latency regime): too small to keep every data-parallel
+        attention rank busy, so data-parallel attention is not offered unless asked for.
+
+    Notes
+    -----
+    A free ``tp`` is each of :data:`SERVING_TP` that divides the model's heads and fits in
+    one scale-up domain of the system (a tensor-parallel group all-reduces twice per
+    layer over the scale-up links). With ``ep`` and ``attention_dp`` both free, an MoE
+    model is also tried with its experts spread over the replica and, for MLA models,
+    data-parallel attention (:func:`gigawatt.perf.inference.moe_layouts`); a dense model
+    keeps ``ep = 1`` and head-split attention.
+
+    >>> from gigawatt.perf.hardware import Hardware
+    >>> hw = Hardware("h100-sxm", {"bf16": 989e12}, 80e9, 3.35e12, 900e9, 50e9, chips_per_scaleup=8)
+    >>> a = tf.Arch("llama-70b", 80, 8192, 64, 8, 128, 28672, 128256)
+    >>> [lay.tp for lay in serving_layouts(a, hw)]
+    [1, 2, 4, 8]
+    """
+    from gigawatt.perf.inference import moe_layouts
+
+    held = fixed or Layout()
+    pp = int(held.pp or 1)
+    if held.tp is not None:
+        tps = [int(held.tp)]
+    else:
+        tps = [t for t in SERVING_TP if t <= max(hw.chips_per_scaleup, 1) and arch.n_heads % t == 0
+               and (chips is None or chips % (t * pp) == 0)]
+    out = []
+    for t in tps:
+        if held.ep is None and held.attention_dp is None:
+            pairs = [(e, x) for e, x in moe_layouts(arch, t * pp, t) if not (x and batch is not None)]
+        else:
+            e = 1 if held.ep is None else int(held.ep)
+            adps = [bool(held.attention_dp)] if held.attention_dp is not None else (
+                [False, True] if (e > 1 and t > 1) else [False])
+            pairs = [(e, x) for x in adps]
+        out += [Layout(tp=t, pp=pp, ep=e, attention_dp=bool(x)) for e, x in pairs]
+    return out
+
+
+def search_serving(arch: tf.Arch, hw: Hardware, *, input_len: float, output_len: float, chips: int | None = None,
+                   fixed: Layout | None = None, precision: str = "bf16", regime: str = "offline",
+                   batch: int | None = None, ttft_limit_s: float | None = None, tpot_limit_s: float | None = None,
+                   kv_bytes_per_value: float | None = None, kv_reservation: str = "mean",
+                   agentic: dict[str, Any] | None = None, cal: Calibration | None = None) -> dict[str, Any]:
+    """The serving layout with the most output tokens per second per chip.
+
+    Each layout of :func:`serving_layouts` runs :func:`gigawatt.perf.inference.serve` on
+    ``chips`` chips (one replica where ``chips`` is None), or, with ``agentic`` (the keyword
+    arguments of :func:`gigawatt.perf.inference.agentic_task` that describe the task), one
+    agentic task on one replica.
+
+    Returns
+    -------
+    dict
+        ``layout`` (None when no layout serves), ``result`` (``serve`` outputs, or
+        ``agentic_task`` outputs), ``output_tokens_per_s_per_chip`` [tokens/s],
+        ``n_chips`` (the chips the result is for), ``n_evaluated``; ``reason`` (the last
+        layout's error) where none serves.
+    """
+    from gigawatt.perf.inference import agentic_task, serve
+
+    cal = cal or calibration_for(hw.chip)
+    candidates = serving_layouts(arch, hw, chips=chips, fixed=fixed, batch=batch)
+    best: dict[str, Any] | None = None
+    reason = (f"{arch.name} has no tensor-parallel degree that divides its {arch.n_heads} heads and fits "
+              f"the {hw.chips_per_scaleup}-chip scale-up domain" + (f" and divides {chips} chips" if chips else ""))
+    for lay in candidates:
+        n = int(chips or lay.tp * lay.pp)
+        if agentic is not None:
+            try:
+                r = agentic_task(arch, hw, lay, n_chips=n, precision=precision, cal=cal, **agentic)
+            except ValueError as exc:
+                reason = str(exc)
+                continue
+            rate = r["output_tokens"] / r["chip_s"] if r["chip_s"] > 0 else float("nan")
+        else:
+            r = serve(arch, hw, lay, n_chips=n, input_len=input_len, output_len=output_len, precision=precision,
+                      regime=regime, batch=batch, ttft_limit_s=ttft_limit_s, tpot_limit_s=tpot_limit_s,
+                      kv_bytes_per_value=kv_bytes_per_value, kv_reservation=kv_reservation, cal=cal)
+            if r.get("output_tokens_per_s") is None:
+                reason = r.get("error", "") or reason
+                continue
+            rate = r["output_tokens_per_s"] / n
+        if np.isfinite(rate) and (best is None or rate > best["output_tokens_per_s_per_chip"]):
+            best = {"layout": lay, "result": r, "output_tokens_per_s_per_chip": float(rate), "n_chips": n}
+    if best is None:
+        return {"layout": None, "result": None, "output_tokens_per_s_per_chip": float("nan"),
+                "n_evaluated": len(candidates), "reason": reason}
+    return {**best, "n_evaluated": len(candidates)}

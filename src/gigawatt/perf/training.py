@@ -40,6 +40,7 @@ import numpy as np
 from gigawatt.perf import transformer as tf
 from gigawatt.perf.calibration import Calibration, calibration_for
 from gigawatt.perf.hardware import Hardware
+from gigawatt.perf.layout import SCHEDULES, Layout
 
 __all__ = [
     "gemm_efficiency",
@@ -54,8 +55,8 @@ __all__ = [
 
 RECOMPUTE = tf.RECOMPUTE_CODES
 
-#: pipeline schedules: 1F1B (interleaved with virtual stages) [1]_, zero-bubble ZB-H1 [5]_, DualPipe [6]_
-SCHEDULES = {"1f1b": 0, "zero-bubble": 1, "dualpipe": 2}
+#: pipeline schedules (:data:`gigawatt.perf.layout.SCHEDULES`): 1F1B (interleaved with virtual
+#: stages) [1]_, zero-bubble ZB-H1 [5]_, DualPipe [6]_
 
 #: bytes per parameter held by mixed-precision Adam: bf16 weight, fp32 gradient,
 #: fp32 master weight and two moments (Megatron distributed optimizer).
@@ -178,23 +179,7 @@ def _params_per_chip(arch: tf.Arch, tp: np.ndarray, pp: np.ndarray, ep: np.ndarr
     return dense, expert
 
 
-def memory_per_chip_bytes(
-    arch: tf.Arch,
-    *,
-    seq_len: Any,
-    tp: Any = 1,
-    pp: Any = 1,
-    dp: Any = 1,
-    ep: Any = 1,
-    cp: Any = 1,
-    vpp: Any = 1,
-    micro_batch: Any = 1,
-    n_microbatches: Any = 1,
-    recompute: Any = 1,
-    fsdp: Any = False,
-    etp: Any = None,
-    schedule: Any = 0,
-) -> np.ndarray:
+def memory_per_chip_bytes(arch: tf.Arch, layout: Layout, *, seq_len: Any, n_microbatches: Any = 1) -> np.ndarray:
     """Bytes of HBM one chip needs: weights, gradients, optimizer state, activations [B].
 
     Notes
@@ -207,14 +192,18 @@ def memory_per_chip_bytes(
     keeps 1F1B's memory; DualPipe [6]_ holds two copies of the stage's weights and gradients
     and ``pp + 1`` micro-batches of activations.
     """
-    tp, pp, dp, ep, cp, vpp, mb, m = (np.asarray(x, dtype=float) for x in (tp, pp, dp, ep, cp, vpp, micro_batch, n_microbatches))
-    fsdp = np.asarray(fsdp, dtype=bool)
+    lay = layout.complete()
+    dp = 1 if lay.dp is None else lay.dp
+    tp, pp, dp, ep, cp, vpp, mb, m = (np.asarray(x, dtype=float) for x in (lay.tp, lay.pp, dp, lay.ep, lay.cp, lay.vpp,
+                                                                             lay.micro_batch, n_microbatches))
+    fsdp = np.asarray(lay.fsdp, dtype=bool)
+    etp, recompute = lay.etp, lay.recompute
     dense, expert = _params_per_chip(arch, tp, pp, ep, etp)
     dense_dp = dp * cp
     expert_dp = np.maximum(dp * cp * tp / (ep * _expert_tp(tp, ep, etp)), 1.0)
     shard_dense = np.where(fsdp, dense_dp, 1.0)
     shard_expert = np.where(fsdp, expert_dp, 1.0)
-    sch = np.asarray(schedule)
+    sch = np.asarray(lay.schedule)
     copies = np.where(sch == SCHEDULES["dualpipe"], 2.0, 1.0)
     states = copies * (WEIGHT_BYTES + GRAD_BYTES) * (dense / shard_dense + expert / shard_expert)
     states = states + OPTIMIZER_BYTES * (dense / dense_dp + expert / expert_dp)
@@ -233,22 +222,13 @@ def memory_per_chip_bytes(
 def training_step(
     arch: tf.Arch,
     hw: Hardware,
+    layout: Layout,
     *,
     n_chips: Any,
     seq_len: Any,
     global_batch_seqs: Any,
-    tp: Any = 1,
-    pp: Any = 1,
-    ep: Any = 1,
-    cp: Any = 1,
-    vpp: Any = 1,
-    micro_batch: Any = 1,
-    recompute: Any = 1,
-    fsdp: Any = False,
     precision: str = "bf16",
     cal: Calibration | None = None,
-    etp: Any = None,
-    schedule: Any = 0,
 ) -> dict[str, np.ndarray]:
     """Step time and its breakdown, memory per chip, tokens/s and MFU of one training layout.
 
@@ -258,29 +238,20 @@ def training_step(
         Model architecture.
     hw : Hardware
         Chip in its system.
+    layout : Layout
+        The parallel layout (:class:`gigawatt.perf.layout.Layout`); its fields may be arrays,
+        one entry per layout, and free fields take their defaults. ``dp`` is derived:
+        ``n_chips / (tp·pp·cp)``; ``ep`` is carved out of data parallelism; ``schedule`` 0 is
+        1F1B, interleaved when ``vpp > 1`` [1]_, 1 zero-bubble ZB-H1 [5]_, 2 DualPipe [6]_ (both
+        with ``vpp = 1``); ``etp`` left free is 1 with expert parallelism, else ``tp``.
     n_chips : array_like
-        Chips in the job; ``dp = n_chips / (tp·pp·cp)`` [1].
+        Chips in the job [1].
     seq_len : array_like
         Tokens per sequence [tokens].
     global_batch_seqs : array_like
         Sequences per optimizer step [1].
-    tp, pp, ep, cp, vpp : array_like
-        Tensor, pipeline, expert (carved out of data), context parallel degrees,
-        and virtual pipeline stages per chip [1].
-    micro_batch : array_like
-        Sequences per micro-batch [1].
-    recompute : array_like of int
-        0 none, 1 selective, 2 full (see ``RECOMPUTE``).
-    fsdp : array_like of bool
-        Shard weights and gradients too (ZeRO-3 / FSDP) instead of ZeRO-1.
-    etp : array_like, optional
-        Tensor parallelism inside each expert; by default 1 with expert
-        parallelism, else ``tp`` [1].
     precision : str
         Matmul precision: ``bf16``, ``fp16``, ``fp8`` or ``fp4``.
-    schedule : array_like of int
-        Pipeline schedule (``SCHEDULES``): 0 1F1B, interleaved when ``vpp > 1`` [1]_;
-        1 zero-bubble ZB-H1 [5]_; 2 DualPipe [6]_ (both with ``vpp = 1``).
     cal : Calibration, optional
         Coefficients; by default those of ``hw.chip``.
 
@@ -305,18 +276,21 @@ def training_step(
     >>> hw = Hardware("a100-80gb", {"bf16": 312e12}, 80e9, 2.0e12, 600e9, 25e9)
     >>> a = tf.Arch("gpt-7.5b", 36, 4096, 32, 32, 128, 16384, 51200, ffn_type="gelu", attention="mha")
     >>> cal = Calibration(family="ampere", matmul_eff=0.7, attention_eff_ratio=0.5)  # fixed, not the file's
-    >>> r = training_step(a, hw, n_chips=128, seq_len=2048, global_batch_seqs=512, tp=4, micro_batch=4,
-    ...                   recompute=2, cal=cal)
+    >>> r = training_step(a, hw, Layout(tp=4, micro_batch=4, recompute="full"), n_chips=128, seq_len=2048,
+    ...                   global_batch_seqs=512, cal=cal)
     >>> print(f"{float(r['tokens_per_s']):,.0f} tokens/s, MFU {float(r['mfu']):.0%}")  # Megatron: 283,680
     273,548 tokens/s, MFU 32%
     """
     cal = cal or calibration_for(hw.chip)
+    lay = layout.complete()
     n = np.asarray(n_chips, dtype=float)
     s = np.asarray(seq_len, dtype=float)
     gbs = np.asarray(global_batch_seqs, dtype=float)
-    tp, pp, ep, cp, vpp, mb = (np.asarray(x, dtype=float) for x in (tp, pp, ep, cp, vpp, micro_batch))
-    rc = np.asarray(recompute)
-    fsdp = np.asarray(fsdp, dtype=bool)
+    tp, pp, ep, cp, vpp, mb = (np.asarray(x, dtype=float) for x in (lay.tp, lay.pp, lay.ep, lay.cp, lay.vpp,
+                                                                     lay.micro_batch))
+    rc = np.asarray(lay.recompute)
+    fsdp = np.asarray(lay.fsdp, dtype=bool)
+    etp, schedule = lay.etp, lay.schedule
     dp = n / (tp * pp * cp)
     m = np.maximum(gbs / (dp * mb), 1.0)
     tokens_mb = mb * s / cp  # tokens one chip's micro-batch holds
@@ -451,10 +425,7 @@ def training_step(
     tokens_per_s = tokens_step / step
     model_flops = tf.training_flops_per_token(arch, s)
     mfu = model_flops * tokens_per_s / (n * peak)
-    memory = memory_per_chip_bytes(
-        arch, seq_len=s, tp=tp, pp=pp, dp=dp, ep=ep, cp=cp, vpp=vpp, micro_batch=mb,
-        n_microbatches=m, recompute=rc, fsdp=fsdp, etp=etp, schedule=sch,
-    )
+    memory = memory_per_chip_bytes(arch, lay.with_(dp=dp), seq_len=s, n_microbatches=m)
     fits = memory <= cal.usable_hbm_frac * hw.hbm_bytes
     return {
         "step_time_s": step,
