@@ -138,3 +138,14 @@ def test_written_files_are_strict_json(tmp_path, results):
         json.loads((out / name).read_text(), parse_constant=lambda c: pytest.fail(f"{name} holds {c}"))
     assert dumps_strict({"a": float("nan"), "b": [float("inf"), 1.0]}) == '{"a": null, "b": [null, 1.0]}'
     assert set(OUTPUT_FILES) >= {p.name for p in out.iterdir()}
+
+
+def test_a_damaged_store_is_refused_before_the_results_folder_is_written(tmp_path, minimal_text):
+    scn = tmp_path / "s.yaml"
+    scn.write_text(minimal_text)
+    bad = tmp_path / "bad.duckdb"
+    bad.write_bytes(os.urandom(5000))
+    proc = cli("run", scn, "--db", bad, cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--db" in proc.stderr and "hint:" in proc.stderr
+    assert not (tmp_path / "gigawatt-runs").exists()

@@ -321,6 +321,13 @@ def run(
     scn = _load(scenario, set_)
     if not no_write and out_dir is None:
         out_dir = _checked_out_dir(Path("gigawatt-runs") / scn.name)
+    if not no_store:  # a store that cannot take the run is refused before anything is computed or written
+        from gigawatt import store
+
+        try:
+            store.check(db)
+        except store.StoreError as exc:
+            _fail(f"--db: {exc}", exc.hint)
     scn, results = _run_one(scenario, show_progress=not json_out and sys.stderr.isatty(), scn=scn, samples=samples)
     if out_dir is not None:
         from gigawatt.results import OutputError

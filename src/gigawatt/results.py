@@ -319,7 +319,7 @@ def write_outputs(out_dir: str | Path, results: "Results") -> Path:
             "timings_s": results.timings_s,
             "files": sorted(written + ["manifest.json"]),
         }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        (tmp / "manifest.json").write_text(dumps_strict(manifest, indent=2) + "\n")
         _move_into_place(tmp, target, written)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -358,30 +358,17 @@ def _move_into_place(tmp: Path, target: Path, written: list[str]) -> None:
 
 
 def finite_or_null(value):
-    """``value`` with numpy scalars and arrays made plain, and NaN or infinity replaced by None."""
-    if isinstance(value, dict):
-        return {k: finite_or_null(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [finite_or_null(v) for v in value]
-    if isinstance(value, (np.ndarray, np.generic)):
-        return finite_or_null(value.tolist())
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
+    """See :func:`gigawatt.jsonio.plain`."""
+    from gigawatt.jsonio import plain
+
+    return plain(value)
 
 
 def dumps_strict(value, **kwargs) -> str:
     """Strict JSON text (``allow_nan=False``): a figure that is NaN or infinite is written as null."""
-    return json.dumps(finite_or_null(value), allow_nan=False, **kwargs)
+    from gigawatt.jsonio import dumps
 
-
-def jsonable(value):
-    """``json.dumps`` default for numpy scalars and arrays."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"not JSON serializable: {type(value)}")
+    return dumps(value, **kwargs)
 
 
 def _write_years_csv(path: Path, summary: dict, chip_ids: list[str]) -> None:

@@ -142,7 +142,7 @@ def show_cmd(
     seed = f", seed {t(info['seed'])}" if summary.get("seed_matters", True) else ""
     samples = (summary.get("samples") or {}).get("n") if isinstance(summary.get("samples"), dict) else None
     con.print(f"run {t(info['id'])}: {t(info['scenario'])}, gigawatt {t(info['version'])}{seed}"
-              + (f", {samples} samples (figures are means, dates medians)" if samples else "")
+              + (f", {t(samples)} samples (figures are means, dates medians)" if samples else "")
               + f", status {t(info['status'])}, saved {t(info['created_at'])}", markup=False)
     try:
         _show_body(con, info)
