@@ -5,6 +5,7 @@ import math
 import subprocess
 import sys
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -39,6 +40,19 @@ def test_train_table():
                                "--tp", "2"])
     assert r.exit_code == 0, r.output
     assert "tokens/s" in r.stdout and "MFU" in r.stdout and "TP2" in r.stdout
+    # the goodput row names its inputs: the scenario schema's hourly checkpoints and 30-minute restart
+    assert "checkpoint every 60 min" in r.stdout and "restart 30 min" in r.stdout and "chip MTBF" in r.stdout
+
+
+def test_train_goodput_inputs():
+    base = ["perf", "train", "--model", "llama3.1-8b", "--chip", "h100", "--chips", "16384", "--tp", "1", "--json"]
+    r = runner.invoke(_app(), base + ["--mtbf", "25000h", "--checkpoint-interval", "30min", "--restart-time", "6min"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["chip_mtbf_s"] == 25000 * 3600 and out["checkpoint_interval_s"] == 1800 and out["restart_s"] == 360
+    # 16,384 / 25,000 h x (15 + 6 min) lost per interruption
+    assert out["goodput"] == pytest.approx(1 - 16384 / 25000 * 21 / 60)
+    assert out["days_to_train_with_goodput"] == pytest.approx(out["days_to_train"] / out["goodput"])
 
 
 def test_train_schedule_option():
@@ -65,6 +79,12 @@ def test_bad_input_exit_2():
         (["perf", "train", "--model", "llama3.1-8b", "--chip", "h100", "--chips", "8", "--schedule", "gpipe"],
          "--schedule"),
         (["perf", "train", "--model", "llama3.1-405b", "--chip", "h100", "--chips", "8"], "--chips"),
+        (["perf", "train", "--model", "llama3.1-8b", "--chip", "h100", "--chips", "8", "--recompute", "some"],
+         "--recompute"),
+        (["perf", "train", "--model", "llama3.1-8b", "--chip", "h100", "--chips", "8", "--restart-time", "-5min"],
+         "--restart-time"),
+        (["perf", "train", "--model", "llama3.1-8b", "--chip", "h100", "--chips", "8", "--checkpoint-interval", "0s"],
+         "--checkpoint-interval"),
         (["perf", "serve", "--model", "llama3.1-405b", "--chip", "h100", "--chips", "1"], "--chips"),
         (["perf", "serve", "--model", "llama3.1-70b", "--chip", "h100", "--chips", "8", "--tpot", "fast"], "--tpot"),
         (["perf", "serve", "--model", "deepseek-v3", "--chip", "b200", "--chips", "8", "--ep", "16"], "--ep"),

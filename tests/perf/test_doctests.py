@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["transformer", "training", "search", "inference", "goodput", "calibration", "hardware"]
+MODULES = ["transformer", "training", "search", "inference", "goodput", "calibration", "hardware", "layout"]
 
 
 @pytest.mark.parametrize("name", MODULES)

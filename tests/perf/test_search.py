@@ -102,3 +102,41 @@ def test_dualpipe_deepseek_v3_report():
     one_f = search_training(arch, hw, **kw)["result"]["tokens_per_s"]
     assert 0.95 < dual / published < 1.10  # -1% today (+2% without its multi-token-prediction module)
     assert one_f / published < 0.8  # 1F1B with the same layout: -26%
+
+
+def test_serving_layouts_one_rule_for_cli_and_fleet(h100):
+    # power-of-two TP up to 128 that divides the heads and fits one scale-up domain; with a system
+    # size, the replica divides it; an MoE model with MLA also gets expert parallelism and
+    # data-parallel attention
+    from gigawatt.perf.search import SERVING_TP, serving_layouts
+    from gigawatt.perf.transformer import Arch
+
+    assert max(SERVING_TP) == 128
+    heads128 = Arch("d", 8, 8192, 128, 8, 64, 28672, 32000)
+    heads96 = heads128.with_(n_heads=96)
+    domain144 = h100.with_(chips_per_scaleup=144)
+    assert [lay.tp for lay in serving_layouts(heads128, domain144)] == [1, 2, 4, 8, 16, 32, 64, 128]
+    assert [lay.tp for lay in serving_layouts(heads96, domain144)] == [1, 2, 4, 8, 16, 32]
+    assert [lay.tp for lay in serving_layouts(heads128, h100.with_(chips_per_scaleup=64))][-1] == 64
+    assert [lay.tp for lay in serving_layouts(heads128, domain144, chips=72)] == [1, 2, 4, 8]
+    assert [lay.tp for lay in serving_layouts(heads128, h100, fixed=Layout(tp=16))] == [16]  # asked for, kept
+    moe = heads128.with_(moe_experts=64, moe_active=4, moe_d_ff=1024, attention="mla", kv_lora_rank=512,
+                         qk_rope_head_dim=64, qk_nope_head_dim=128, v_head_dim=128)
+    tp8 = [(lay.ep, lay.attention_dp) for lay in serving_layouts(moe, h100) if lay.tp == 8]
+    assert tp8 == [(1, False), (8, False), (8, True)]
+    # a fixed batch is too small to occupy every data-parallel attention rank
+    assert all(not lay.attention_dp for lay in serving_layouts(moe, h100, batch=4))
+
+
+def test_search_serving_keeps_the_most_tokens_per_chip(h100, llama2_70b):
+    from gigawatt.perf.inference import serve
+    from gigawatt.perf.search import search_serving, serving_layouts
+
+    kw = dict(input_len=2000, output_len=200, precision="fp8", regime="server", ttft_limit_s=2.0, tpot_limit_s=0.05)
+    best = search_serving(llama2_70b, h100, **kw)
+    rates = [(serve(llama2_70b, h100, lay, n_chips=lay.tp, **kw)["output_tokens_per_s"] or 0.0) / lay.tp
+             for lay in serving_layouts(llama2_70b, h100)]
+    assert best["output_tokens_per_s_per_chip"] == max(rates) and best["n_evaluated"] == len(rates)
+    # a system of 16 chips gives the same per-chip rate (replicas scale), one replica of it evaluated per layout
+    assert search_serving(llama2_70b, h100, chips=16, **kw)["output_tokens_per_s_per_chip"] == pytest.approx(
+        best["output_tokens_per_s_per_chip"], rel=1e-12)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from gigawatt.errors import GigawattError
@@ -75,9 +76,11 @@ def train_plan(model: str, chip: str, chips: int, *, layout: Layout | None = Non
     if chips < 1:
         raise LayoutError(f"--chips must be at least 1, not {chips}", "--chips")
     rel = reliability or Reliability()
-    if rel.failures_per_chip_hour <= 0 or rel.checkpoint_interval_s <= 0 or rel.restart_s < 0:
-        raise LayoutError("--mtbf and --checkpoint-interval must be positive, --restart-time not negative",
-                          "--mtbf", "e.g. --mtbf 50000h --checkpoint-interval 1h --restart-time 30min")
+    for flag, ok in (("--mtbf", rel.failures_per_chip_hour > 0 and math.isfinite(rel.failures_per_chip_hour)),
+                     ("--checkpoint-interval", rel.checkpoint_interval_s > 0), ("--restart-time", rel.restart_s >= 0)):
+        if not ok:
+            raise LayoutError(f"{flag} must be a positive time", flag, "e.g. --mtbf 50000h --checkpoint-interval 1h "
+                              "--restart-time 30min")
     seq = int(seq_len or 8192)
     # default batch: Llama 3's 16M tokens, or 1,024 tokens per chip on larger jobs (as big runs grow it)
     gbs = int(global_batch_seqs or max(max(16 * 2**20, 1024 * chips) // seq, 1))
