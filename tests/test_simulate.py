@@ -109,8 +109,8 @@ def test_earliest_deadline_first():
     n, _ = n_chips()
     half = n // 2 + 1  # two runs cannot both fit
     scn, fleet, work, sim = setup(f"""  training:
-    - {{name: late, model: llama3.1-8b, tokens: 1e20, start: 2026-01, deadline: 2026-12, min_chips: {half}, max_chips: {half}}}
-    - {{name: soon, model: llama3.1-8b, tokens: 1e20, start: 2026-01, deadline: 2026-06, min_chips: {half}, max_chips: {half}}}
+    - {{name: late, model: llama3.1-8b, tokens: 1e18, start: 2026-01, deadline: 2026-12, min_chips: {half}, max_chips: {half}}}
+    - {{name: soon, model: llama3.1-8b, tokens: 1e18, start: 2026-01, deadline: 2026-06, min_chips: {half}, max_chips: {half}}}
 """)
     late, soon = sim.events()
     assert soon["start"] == "2026-01-01" and late["start"] is None
@@ -119,7 +119,7 @@ def test_earliest_deadline_first():
 def test_power_drawn_between_idle_and_full():
     n, w = n_chips()
     scn, fleet, work, sim = setup("""  training:
-    - {name: r, model: llama3.1-8b, tokens: 1e20, start: 2026-01, min_chips: 1000, max_chips: 1000}
+    - {name: r, model: llama3.1-8b, tokens: 1e18, start: 2026-01, min_chips: 1000, max_chips: 1000}
 """)
     util = 1000 / n
     expected = n * w * (0.2 + 0.8 * util)
