@@ -112,15 +112,14 @@ def test_leave_one_group_out():
     assert all(h["error"] is not None and math.isfinite(h["error"]) for p in res.values() for h in p["rows"])
 
 
-def test_prior_pulls_a_thinly_supported_coefficient_toward_its_default(monkeypatch):
+def test_prior_pulls_a_thinly_supported_coefficient_toward_its_default():
     # CDNA's serving efficiency rests on five rows; a strong pull keeps it at the generic 1.0,
     # no pull lets the rows alone set it, and the file's weight lands in between
     target = [t for t in fit.FITTED if (t.scope, t.coeff) == ("cdna", "serving_eff_ratio")]
     default = calibration_for("generic").serving_eff_ratio
     values = {}
     for w in (0.0, fit.PRIOR_WEIGHT, 100.0):
-        monkeypatch.setattr(fit, "PRIOR_WEIGHT", w)
-        values[w] = fit.refit(targets=target)["cdna"]["serving_eff_ratio"]
+        values[w] = fit.refit(targets=target, prior_weight=w)["cdna"]["serving_eff_ratio"]
     assert values[100.0] == pytest.approx(default)
     assert abs(math.log(values[0.0] / default)) >= abs(math.log(values[fit.PRIOR_WEIGHT] / default))
     assert values[0.0] < 0.9  # the MLPerf MI300X/MI325X rows alone want well below training efficiency

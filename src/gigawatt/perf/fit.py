@@ -161,8 +161,13 @@ def _current(t: Target) -> float:
 
 
 def refit(rows: dict[str, list[dict[str, str]]] | None = None, targets: Iterable[Target] = FITTED,
-          sweeps: int = SWEEPS, start: str = "defaults") -> dict[str, dict[str, float]]:
+          sweeps: int = SWEEPS, start: str = "defaults",
+          prior_weight: float = PRIOR_WEIGHT) -> dict[str, dict[str, float]]:
     """Fitted values (scope -> {coefficient: value}) on ``rows`` (by default all published rows).
+
+    Each trial value reaches the models as an argument: the rows are predicted with
+    ``calibration_for(chip, values)``. ``prior_weight`` is the pull toward the generic
+    defaults (:data:`PRIOR_WEIGHT`).
 
     The search starts from the generic defaults (``start="defaults"``), so that a refit
     without some rows owes nothing to them, or from the file's values (``"file"``). A
@@ -196,7 +201,7 @@ def refit(rows: dict[str, list[dict[str, str]]] | None = None, targets: Iterable
                 if not _physical(t.scope, values):
                     continue
                 score = statistics.fmean(_log_errors(acting, t.file, values))
-                score += PRIOR_WEIGHT / len(acting) * math.log(v / prior[t.scope][t.coeff]) ** 2
+                score += prior_weight / len(acting) * math.log(v / prior[t.scope][t.coeff]) ** 2
                 if score < best - 1e-9:
                     best, best_v = score, v
             values[t.scope][t.coeff] = best_v
