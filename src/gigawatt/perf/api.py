@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -34,18 +35,23 @@ def resolve(model: str, chip: str, system: str | None = None, precision: str = "
     Raises LayoutError for a precision the models do not know, or a chip without
     the peak and memory figures they need (a host CPU, say).
     """
-    from gigawatt.catalog import get_model
-    from gigawatt.perf.hardware import Hardware
-    from gigawatt.perf.transformer import Arch
-
     if precision not in PRECISIONS:
         raise LayoutError(f"--precision {precision!r} is not one of {', '.join(PRECISIONS)}", "--precision")
-    arch = Arch.from_model(get_model(model))
-    hw = Hardware.from_catalog(chip, system)
+    arch, hw = _catalog_records(model, chip, system or None)
     if not hw.peak_flops or hw.hbm_bytes <= 0 or hw.hbm_bw_bytes_per_s <= 0:
         raise LayoutError(f"--chip {chip!r} has no accelerator peak or HBM figures in the catalog", "--chip",
                           "pick an accelerator, see `gigawatt catalog chips`")
     return arch, hw
+
+
+@functools.lru_cache(maxsize=256)
+def _catalog_records(model: str, chip: str, system: str | None):
+    """The model's Arch and the chip's Hardware, read once per process (both frozen records)."""
+    from gigawatt.catalog import get_model
+    from gigawatt.perf.hardware import Hardware
+    from gigawatt.perf.transformer import Arch
+
+    return Arch.from_model(get_model(model)), Hardware.from_catalog(chip, system)
 
 
 def train_plan(model: str, chip: str, chips: int, *, layout: Layout | None = None, search: bool = False,

@@ -83,7 +83,8 @@ class Layout:
 
     def complete(self) -> "Layout":
         """The same layout with every free field at its default (``dp`` and ``etp`` stay as given)."""
-        return replace(self, **{k: v for k, v in DEFAULTS.items() if getattr(self, k) is None})
+        missing = {k: v for k, v in DEFAULTS.items() if getattr(self, k) is None}
+        return replace(self, **missing) if missing else self
 
     def fixed(self) -> dict[str, Any]:
         """The fields that are set, by name."""

@@ -56,10 +56,9 @@ def _cell(frozen: tuple, chip: str, system: str | None) -> tuple[float, float, f
     p = {**defaults, **{k: v for k, v in w.items() if v is not None or k not in defaults}}
     try:
         precision = str(p["precision"])
-        _, hw0 = resolve(str(w["model"]), chip, system, "bf16")
-        if not hw0.peak_flops.get(precision):
-            precision = "bf16"  # a chip without a peak for the precision runs the workload in BF16
         arch, hw = resolve(str(w["model"]), chip, system, precision)
+        if not hw.peak_flops.get(precision):
+            precision = "bf16"  # a chip without a peak for the precision runs the workload in BF16
         if kind == "training":
             r = train_plan(str(w["model"]), chip, int(p["chips"]), search=True, seq_len=int(p["seq_len"]),
                            global_batch_seqs=p["global_batch_seqs"], precision=precision, system=system)
