@@ -84,6 +84,8 @@ class Reliability:
     def from_mtbf(cls, chip_mtbf_s: float, checkpoint_interval_s: float = DEFAULT_CHECKPOINT_INTERVAL_S,
                   restart_s: float = DEFAULT_RESTART_S) -> "Reliability":
         """Inputs with the failure rate given as one chip's mean time between interruptions [s]."""
+        if not chip_mtbf_s > 0:
+            raise ValueError(f"a chip's mean time between interruptions must be positive, not {chip_mtbf_s!r} s")
         return cls(3600.0 / chip_mtbf_s, checkpoint_interval_s, restart_s)
 
     @classmethod
