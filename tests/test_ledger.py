@@ -182,7 +182,7 @@ def test_every_shipped_scenario_runs_through_the_ledger(path):
 def _app():
     import typer
 
-    from gigawatt.economics.cli import deals_command, ledger_command
+    from gigawatt.cli.ledger import deals_command, ledger_command
 
     app = typer.Typer()
     app.command("ledger")(ledger_command)

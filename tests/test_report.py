@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 import gigawatt
 from gigawatt import report, store
-from gigawatt.store_cli import report_command
+from gigawatt.cli.report import report_command
 
 ROOT = Path(__file__).resolve().parents[1]
 FLAGSHIP = ROOT / "scenarios" / "anthropic-aws-2026.yaml"

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 import gigawatt
 from gigawatt import store
-from gigawatt.store_cli import app
+from gigawatt.cli.runs import app
 
 ROOT = Path(__file__).resolve().parents[1]
 FLAGSHIP = ROOT / "scenarios" / "anthropic-aws-2026.yaml"

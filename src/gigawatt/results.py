@@ -502,6 +502,28 @@ class Results:
         return self.dataset[variable].to_dataframe().reset_index()
 
 
+def read_summary(folder: str | Path) -> dict:
+    """The ``summary.json`` of a results folder written by :func:`write_outputs`.
+
+    Raises
+    ------
+    OutputError
+        When the folder has no gigawatt manifest, or its summary cannot be read.
+    """
+    folder = Path(folder)
+    if _owned_files(folder) is None:
+        raise OutputError(f"{folder} is not a results folder written by gigawatt (no gigawatt manifest.json)",
+                          "give a scenario file, or a folder written by `gigawatt run`")
+    try:
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"{folder}: cannot read its summary.json: {exc}",
+                          "run the scenario again to rewrite the folder") from None
+    if not isinstance(summary, dict) or not isinstance(summary.get("years"), list):
+        raise OutputError(f"{folder}/summary.json is not a run summary", "run the scenario again to rewrite the folder")
+    return summary
+
+
 def read_outputs(folder: str | Path) -> Results:
     """A results folder written by :func:`write_outputs`, read back as :class:`Results`.
 

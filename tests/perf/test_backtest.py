@@ -10,7 +10,7 @@ import statistics
 
 import pytest
 
-from gigawatt.perf.backtest import _packaged, load_rows, run_backtest, summary_by_chip
+from gigawatt.perf.backtest import packaged_path, load_rows, run_backtest, summary_by_chip
 
 
 @pytest.fixture(scope="module")
@@ -93,13 +93,13 @@ def test_inference(result):
 
 
 def test_per_chip_guards(result):
-    rows = load_rows(_packaged("training_runs.csv"))
+    rows = load_rows(packaged_path("training_runs.csv"))
     by_chip = summary_by_chip(result["training"], rows)
     assert by_chip["a100-80gb"]["median_abs_error"] <= 0.03
     assert by_chip["h100-sxm"]["median_abs_error"] <= 0.06  # 0.049 today
     assert by_chip["trn1"]["median_abs_error"] <= 0.07
     assert by_chip["tpu-v6e"]["median_abs_error"] <= 0.03
-    inf = summary_by_chip(result["inference"], load_rows(_packaged("inference_runs.csv")))
+    inf = summary_by_chip(result["inference"], load_rows(packaged_path("inference_runs.csv")))
     assert inf["mi300x"]["median_abs_error"] <= 0.04
     assert inf["h100-sxm"]["median_abs_error"] <= 0.06
     assert inf["h200"]["median_abs_error"] <= 0.05  # 0.047 today (TensorRT-LLM reserving whole requests: -0.9% -> -4.7% at 1000/1000)
@@ -107,7 +107,7 @@ def test_per_chip_guards(result):
 
 
 def test_bad_rows_are_misses_not_crashes(tmp_path):
-    rows = load_rows(_packaged("training_runs.csv"))[:2]
+    rows = load_rows(packaged_path("training_runs.csv"))[:2]
     rows[0]["chip"] = "no-such-chip"
     rows[1]["measured_kind"] = "joules"
     path = tmp_path / "t.csv"
@@ -117,7 +117,7 @@ def test_bad_rows_are_misses_not_crashes(tmp_path):
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    out = run_backtest(training_csv=path, inference_csv=_packaged("inference_runs.csv"))["training"]
+    out = run_backtest(training_csv=path, inference_csv=packaged_path("inference_runs.csv"))["training"]
     assert out["n"] == 2 and all(r["predicted"] is None and r["reason"] for r in out["rows"])
     assert out["max_abs_error"] == 1.0
 
@@ -127,7 +127,7 @@ def test_a_batch_no_layout_divides_is_rounded_not_forced_to_micro_batch_1():
     # the nearest batch that does, with the micro-batch still searched
     from gigawatt.perf.backtest import predict_training_row
 
-    row = {r["id"]: r for r in load_rows(_packaged("training_runs.csv"))}["nemo2407-llama3-70b-64"]
+    row = {r["id"]: r for r in load_rows(packaged_path("training_runs.csv"))}["nemo2407-llama3-70b-64"]
     exact = predict_training_row(row)
     odd = dict(row, global_batch_seqs=str(int(row["global_batch_seqs"]) + 1), micro_batch="")
     got = predict_training_row(odd)
@@ -141,7 +141,7 @@ def test_other_scenario_names_keep_their_latency_limits():
     # MLPerf's "interactive" scenario is a server scenario with tighter limits: the limits apply
     from gigawatt.perf.backtest import predict_inference_row
 
-    row = {r["id"]: r for r in load_rows(_packaged("inference_runs.csv"))}["mlperf41-llama2-70b-h100x8-server"]
+    row = {r["id"]: r for r in load_rows(packaged_path("inference_runs.csv"))}["mlperf41-llama2-70b-h100x8-server"]
     server = predict_inference_row(row)["predicted"]
     tight = predict_inference_row(dict(row, scenario="interactive", ttft_slo_s="0.45", tpot_slo_s="0.04"))["predicted"]
     loose = predict_inference_row(dict(row, scenario="interactive", ttft_slo_s="", tpot_slo_s=""))["predicted"]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from gigawatt.perf.backtest import _packaged, load_rows
+from gigawatt.perf.backtest import packaged_path, load_rows
 from gigawatt.perf.calibration import Calibration, calibration_for, load_calibration_file, provenance
 from gigawatt.perf.hardware import chip_family
 
@@ -25,7 +25,7 @@ def test_defaults_cover_every_field():
 def test_validation_chips_have_a_family():
     families = set(load_calibration_file()["families"])
     for name in ("training_runs.csv", "inference_runs.csv"):
-        for row in load_rows(_packaged(name)):
+        for row in load_rows(packaged_path(name)):
             assert chip_family(row["chip"]) in families, row["chip"]
 
 

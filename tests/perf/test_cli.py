@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from gigawatt.perf import cli
+from gigawatt.cli import perf as cli
 
 runner = CliRunner()
 
@@ -22,7 +22,7 @@ def _app():
 
 
 def test_cli_module_imports_light():
-    code = "import sys, gigawatt.perf.cli; print(any(m in sys.modules for m in ('numpy', 'rich', 'pandas')))"
+    code = "import sys, gigawatt.cli.perf; print(any(m in sys.modules for m in ('numpy', 'rich', 'pandas')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 
@@ -96,7 +96,9 @@ def test_bad_input_exit_2():
         r = runner.invoke(_app(), args)
         assert r.exit_code == 2, (args, r.output)
         err = r.stderr.strip()
-        assert err.startswith("error:") and flag in err and "\n" not in err, err
+        first, *rest = err.splitlines()
+        # one line naming the flag, then at most a hint
+        assert first.startswith("error:") and flag in first and all(r.startswith("  hint:") for r in rest), err
 
 
 def test_backtest_json_only():
@@ -116,11 +118,11 @@ def test_backtest_held_out(tmp_path):
     # two groups of each file: every row gets the error of a refit without its own group
     import csv
 
-    from gigawatt.perf.backtest import _packaged, load_rows
+    from gigawatt.perf.backtest import packaged_path, load_rows
 
     paths = {}
     for name, keep in (("training", ("megatron21-t2", "nemotron4-15b")), ("inference", ("mlperf41-llama2", "trtllm10-llama31"))):
-        rows = [r for r in load_rows(_packaged(f"{name}_runs.csv")) if r["id"].startswith(keep)]
+        rows = [r for r in load_rows(packaged_path(f"{name}_runs.csv")) if r["id"].startswith(keep)]
         paths[name] = tmp_path / f"{name}.csv"
         with open(paths[name], "w", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=list(rows[0]))

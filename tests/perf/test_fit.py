@@ -5,7 +5,7 @@ import math
 import pytest
 
 from gigawatt.perf import fit
-from gigawatt.perf.backtest import _packaged, fill_chip_counts, load_rows, source_document
+from gigawatt.perf.backtest import packaged_path, fill_chip_counts, load_rows, source_document
 from gigawatt.perf.calibration import calibration_for
 from gigawatt.perf.inference import benchmark_datasets, row_input_len
 
@@ -44,7 +44,7 @@ def test_a_row_predicted_with_a_calibration_passed_in():
 
 
 def test_missing_chip_counts_follow_the_source_not_the_value():
-    rows = load_rows(_packaged("training_runs.csv"))
+    rows = load_rows(packaged_path("training_runs.csv"))
     filled = {r["id"]: r for r in fill_chip_counts(rows)}
     # the Llama 3.1 model card gives 16,384 GPUs for the 405B run; 8B and 70B come from the same card
     assert filled["llama31-8b-gpuhours"]["n_chips"] == "16384"
@@ -62,7 +62,7 @@ def test_missing_chip_counts_follow_the_source_not_the_value():
 def test_sourced_dataset_prompt_length():
     sets = benchmark_datasets()
     assert sets and all(e["source"] and e["mean_input_tokens"] > 0 and e["match"] for e in sets.values())
-    rows = {r["id"]: r for r in load_rows(_packaged("inference_runs.csv"))}
+    rows = {r["id"]: r for r in load_rows(packaged_path("inference_runs.csv"))}
     # 5,463,976 prompt tokens over 24,576 samples
     assert row_input_len(rows["mlperf41-llama2-70b-h100x8-offline"]) == pytest.approx(5463976 / 24576, rel=1e-3)
     # MLCommons' own figure for the 8,313-sample Llama 3.1 405B set (rounded to the hundred)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from gigawatt.perf import transformer as tf
-from gigawatt.perf.backtest import _packaged, load_rows
+from gigawatt.perf.backtest import packaged_path, load_rows
 
 
 def test_kv_bytes_llama2_70b_by_hand(llama2_70b):
@@ -73,13 +73,13 @@ def test_validation_rows_parameter_counts():
     # Our count from the row's shape against the published total: within 4% (published
     # figures round, and some omit position embeddings or norms).
     for path in ("training_runs.csv", "inference_runs.csv"):
-        for row in load_rows(_packaged(path)):
+        for row in load_rows(packaged_path(path)):
             arch = tf.Arch.from_row(row)
             assert arch.params_total == pytest.approx(float(row["params_b_total"]) * 1e9, rel=0.04), row["id"]
 
 
 def test_from_row_reads_shape_notes():
-    rows = {r["id"]: r for r in load_rows(_packaged("training_runs.csv"))}
+    rows = {r["id"]: r for r in load_rows(packaged_path("training_runs.csv"))}
     qwen = tf.Arch.from_row(rows["mbridge2511-qwen3-235b-a22b-fp8-h100-256"])
     assert qwen.head_dim == 128 and qwen.is_moe and qwen.dense_layers == 0
     dsv3 = tf.Arch.from_row(rows["mbridge2511-deepseek-v3-fp8-b200-256"])

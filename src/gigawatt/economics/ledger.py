@@ -82,7 +82,11 @@ class Ledger:
         return sum(lines.values())
 
     def yearly(self, party: str, sample: int = 0) -> list[dict[str, float]]:
-        """Each line of ``party`` summed per calendar year, with net and cumulative net [USD]."""
+        """Each line of ``party`` summed per calendar year, with net and cumulative net [USD].
+
+        The provider's rows also carry ``capex_usd`` (chips and data centers)
+        and ``power_and_opex_usd`` (power, operations and maintenance).
+        """
         lines = self.lab if party == "lab" else self.provider
         years = np.array([int(m[:4]) for m in self.months])
         rows, cumulative = [], 0.0
@@ -91,6 +95,9 @@ class Ledger:
             idx = years == year
             row: dict[str, float] = {"year": int(year)}
             row.update({name: float(values[sample, idx].sum()) for name, values in lines.items()})
+            if "capex_chips_usd" in row:
+                row["capex_usd"] = row["capex_chips_usd"] + row.get("capex_datacenter_usd", 0.0)
+                row["power_and_opex_usd"] = row.get("power_usd", 0.0) + row.get("opex_usd", 0.0)
             row["net_usd"] = float(net[idx].sum())
             cumulative += row["net_usd"]
             row["cumulative_net_usd"] = cumulative
@@ -545,6 +552,43 @@ def _epoch_tco() -> float:
     return cost_defaults()["epoch_tco_usd_per_w_year"]
 
 
+def cost_and_price_by_chip(tco_by_year: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    r"""The provider's cost and the contract price per chip-hour of each chip over the horizon.
+
+    Parameters
+    ----------
+    tco_by_year : list of dict
+        ``Ledger.tco_by_year``: rows with ``chip``, ``chip_hours``,
+        ``cost_usd_per_chip_h`` and ``price_usd_per_chip_h``.
+
+    Returns
+    -------
+    dict
+        ``{chip: {"chip_hours", "cost_usd_per_chip_h", "price_usd_per_chip_h"}}``
+        for chips with chip-hours.
+
+    Notes
+    -----
+    Each figure is the chip-hour-weighted mean of the yearly ones:
+    :math:`\bar c = \sum_y c_y h_y / \sum_y h_y`.
+
+    Examples
+    --------
+    >>> rows = [{"chip": "a", "chip_hours": 1.0, "cost_usd_per_chip_h": 1.0, "price_usd_per_chip_h": 2.0},
+    ...         {"chip": "a", "chip_hours": 3.0, "cost_usd_per_chip_h": 2.0, "price_usd_per_chip_h": 2.0}]
+    >>> cost_and_price_by_chip(rows)["a"]["cost_usd_per_chip_h"]
+    1.75
+    """
+    acc: dict[str, list[float]] = {}
+    for r in tco_by_year:
+        a = acc.setdefault(r["chip"], [0.0, 0.0, 0.0])
+        a[0] += r["chip_hours"]
+        a[1] += r["cost_usd_per_chip_h"] * r["chip_hours"]
+        a[2] += r["price_usd_per_chip_h"] * r["chip_hours"]
+    return {chip: {"chip_hours": a[0], "cost_usd_per_chip_h": a[1] / a[0], "price_usd_per_chip_h": a[2] / a[0]}
+            for chip, a in acc.items() if a[0] > 0}
+
+
 def ledger_json(scn, fleet, discount: float | None = None, detail: bool = True,
                 ledger: Ledger | None = None, sample: int = 0) -> dict[str, Any]:
     """The ledger's summary as plain JSON-ready values (SI; None where undefined).
@@ -576,6 +620,7 @@ def ledger_json(scn, fleet, discount: float | None = None, detail: bool = True,
         return out
     out["years"] = {"lab": ledger.yearly("lab"), "provider": ledger.yearly("provider")}
     out["tco_by_year"] = ledger.tco_by_year
+    out["tco_by_chip"] = cost_and_price_by_chip(ledger.tco_by_year)
     out["cost_sources"] = ledger.costs.sources
     out["notes"] = ledger.notes
     return out

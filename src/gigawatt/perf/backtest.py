@@ -52,7 +52,8 @@ DEFAULT_BATCH_TOKENS = 16 * 2**20
 HardwareLookup = Callable[[str], Hardware]
 
 
-def _packaged(name: str) -> Path:
+def packaged_path(name: str) -> Path:
+    """The path of a data file shipped in ``gigawatt/perf/data`` (``training_runs.csv``, ``inference_runs.csv``)."""
     return Path(str(resources.files("gigawatt.perf") / "data" / name))
 
 
@@ -296,8 +297,8 @@ def run_backtest(training_csv: str | Path | None = None, inference_csv: str | Pa
         ``measured_kind``, ``measured``, ``predicted``, ``error``, and
         ``reason`` where ``predicted`` is null).
     """
-    training_csv = training_csv or _packaged("training_runs.csv")
-    inference_csv = inference_csv or _packaged("inference_runs.csv")
+    training_csv = training_csv or packaged_path("training_runs.csv")
+    inference_csv = inference_csv or packaged_path("inference_runs.csv")
     return {
         "training": _summarise(fill_chip_counts(load_rows(training_csv)), lambda r: predict_training_row(r, hardware)),
         "inference": _summarise(load_rows(inference_csv), lambda r: predict_inference_row(r, hardware)),

@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from gigawatt.perf.backtest import _f, _packaged, fill_chip_counts, load_rows, predict_inference_row, predict_training_row, row_hardware
+from gigawatt.perf.backtest import _f, packaged_path, fill_chip_counts, load_rows, predict_inference_row, predict_training_row, row_hardware
 from gigawatt.perf.calibration import Overrides, calibration_for
 
 __all__ = ["FITTED", "Target", "group_of", "fit_rows", "refit", "leave_one_group_out"]
@@ -91,9 +91,9 @@ def group_of(row_id: str) -> str:
 
 def fit_rows(training_csv: Any = None, inference_csv: Any = None) -> dict[str, list[dict[str, str]]]:
     """The rows a refit uses: training tokens/s rows (chip counts filled) and every inference row."""
-    return {"training": [r for r in fill_chip_counts(load_rows(training_csv or _packaged("training_runs.csv")))
+    return {"training": [r for r in fill_chip_counts(load_rows(training_csv or packaged_path("training_runs.csv")))
                          if (r.get("measured_kind") or "").strip() == "tokens_per_s"],
-            "inference": load_rows(inference_csv or _packaged("inference_runs.csv"))}
+            "inference": load_rows(inference_csv or packaged_path("inference_runs.csv"))}
 
 
 def _scopes(row: dict[str, str]) -> tuple[str, str]:

@@ -2,17 +2,20 @@
 
 Only typer and the standard library are imported here at module level; the
 models, numpy and rich load inside the commands so that ``gigawatt --help``
-stays fast. Bad input prints one line naming the flag and a fix, and exits 2.
+stays fast. Every flag is checked before any model runs: zero, negative,
+non-finite and absurd values are refused with the flag's name and a hint, and
+exit status 2.
 """
 
 from __future__ import annotations
 
-import json
-import sys
+import math
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import typer
+
+from gigawatt.cli.common import fail, print_json, stdout
 
 app = typer.Typer(
     help="Training and inference performance of one model on one chip (calibrated, backtested models).",
@@ -21,19 +24,30 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-EXIT_BAD_INPUT = 2
+#: the largest job a flag may describe [chips]; ten times the largest public cluster
+MAX_CHIPS = 10_000_000
+#: the longest sequence or request a flag may describe [tokens]
+MAX_TOKENS_PER_SEQUENCE = 10_000_000
 
 
 def _fail(flag: str, message: str, hint: str = "") -> None:
-    text = message if message.startswith(flag) else f"{flag}: {message}"
-    if hint:
-        text += f" (fix: {hint})"
-    print(f"error: {text}", file=sys.stderr)
-    raise typer.Exit(EXIT_BAD_INPUT)
+    fail(message, hint or None, flag=flag)
+
+
+def _require(flag: str, value, low: float, high: float, hint: str, integer: bool = False) -> None:
+    """Exit 2 naming ``flag`` unless ``low <= value <= high`` and finite (``None``: not given, fine)."""
+    if value is None:
+        return
+    ok = isinstance(value, (int, float)) and math.isfinite(value) and low <= value <= high
+    if ok and integer and value != int(value):
+        ok = False
+    if not ok:
+        kind = "a whole number" if integer else "a number"
+        fail(f"{value!r} is not {kind} from {low:,g} to {high:,g}", hint, flag=flag)
 
 
 def _run(call, flags: dict[str, str]):
-    """Run an API call, turning input errors into one-line messages and exit 2."""
+    """Run an API call, turning input errors into one message with the flag's name, and exit 2."""
     from gigawatt.errors import CatalogError, GigawattError
     from gigawatt.perf.api import LayoutError
 
@@ -50,33 +64,25 @@ def _run(call, flags: dict[str, str]):
         _fail("input", str(exc))
 
 
-def _parse(value: Optional[str], dimension: str, flag: str) -> Optional[float]:
+def _parse(value: Optional[str], dimension: str, flag: str, positive: bool = True) -> Optional[float]:
+    """A flag's quantity string in SI; a value that is not finite, or not positive, exits 2."""
     if value is None:
         return None
     from gigawatt import units
     from gigawatt.errors import UnitError
 
     try:
-        return units.parse_count(value, field=flag) if dimension == "count" else units.parse(value, dimension, field=flag)
+        x = units.parse_count(value, field=flag) if dimension == "count" else units.parse(value, dimension, field=flag)
     except UnitError as exc:
         _fail(flag, f"cannot read {value!r}: {exc}", "write e.g. '2s', '50ms', '15.6T'")
-    return None
-
-
-def _console():
-    from rich.console import Console
-
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-
-
-def _print_json(obj: Any) -> None:
-    print(json.dumps(obj, indent=2, default=float))
+    if not math.isfinite(x) or (positive and x <= 0):
+        _fail(flag, f"{value!r} must be a positive, finite {dimension}", "write e.g. '2s', '50ms', '15.6T'")
+    return x
 
 
 _HINTS = {"--model": "see `gigawatt catalog models`", "--chip": "see `gigawatt catalog chips`"}
 
 
-@app.command("train")
 def train_command(
     model: str = typer.Option(..., "--model", help="Catalog model id, e.g. llama3.1-405b."),
     chip: str = typer.Option(..., "--chip", help="Catalog chip id or alias, e.g. trainium2, h100-sxm."),
@@ -104,6 +110,13 @@ def train_command(
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Step time breakdown, memory, tokens/s, MFU, goodput and days to train of one training layout."""
+    _require("--chips", chips, 1, MAX_CHIPS, "e.g. --chips 16384", integer=True)
+    for flag, value in (("--tp", tp), ("--pp", pp), ("--ep", ep), ("--cp", cp), ("--vpp", vpp),
+                        ("--micro-batch", micro_batch)):
+        _require(flag, value, 1, chips if flag != "--vpp" and flag != "--micro-batch" else 1024,
+                 f"a degree from 1 to --chips ({chips:,}); leave it out to search it", integer=True)
+    _require("--seq-len", seq_len, 1, MAX_TOKENS_PER_SEQUENCE, "e.g. --seq-len 8192", integer=True)
+    _require("--global-batch", global_batch, 1, 1e9, "sequences per step, e.g. --global-batch 2048", integer=True)
     from gigawatt.perf.api import Layout, Reliability, train_plan
 
     n_tokens = _parse(tokens, "count", "--tokens")
@@ -119,7 +132,7 @@ def train_command(
                                 global_batch_seqs=global_batch, precision=precision.lower(), tokens=n_tokens,
                                 system=system, schedule=schedule.lower(), reliability=rel), _HINTS)
     if json_out:
-        _print_json(r)
+        print_json(r, indent=2)
         return
     from rich.table import Table
 
@@ -146,10 +159,9 @@ def train_command(
     t.add_row(f"days to train {r['tokens'] / 1e12:.1f}T tokens", f"{r['days_to_train']:.1f} "
               f"({r['days_to_train_with_goodput']:.1f} at {r['goodput']:.0%} goodput)")
     t.add_row("layouts evaluated", f"{r['n_evaluated']:,}")
-    _console().print(t)
+    stdout().print(t)
 
 
-@app.command("serve")
 def serve_command(
     model: str = typer.Option(..., "--model", help="Catalog model id."),
     chip: str = typer.Option(..., "--chip", help="Catalog chip id or alias."),
@@ -177,19 +189,23 @@ def serve_command(
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Throughput, TTFT and TPOT of serving one request mix under continuous batching."""
+    _require("--chips", chips, 1, MAX_CHIPS, "e.g. --chips 8", integer=True)
+    _require("--input", input_len, 1, MAX_TOKENS_PER_SEQUENCE, "prompt tokens per request, e.g. --input 2000")
+    _require("--output", output_len, 1, MAX_TOKENS_PER_SEQUENCE, "generated tokens per request, e.g. --output 200")
+    for flag, value in (("--tp", tp), ("--pp", pp), ("--ep", ep)):
+        _require(flag, value, 1, chips, f"a degree from 1 to --chips ({chips:,})", integer=True)
+    _require("--batch", batch, 1, 1_000_000, "requests in flight per replica, e.g. --batch 64", integer=True)
     from gigawatt.perf.api import Layout, serve_plan
 
     ttft_s = _parse(ttft, "time", "--ttft")
     tpot_s = _parse(tpot, "time", "--tpot")
-    if input_len <= 0 or output_len <= 0:
-        _fail("--input/--output", "token counts must be positive", "e.g. --input 2000 --output 200")
     layout = Layout(tp=tp, pp=pp, ep=ep, attention_dp=attention_dp)
     r = _run(lambda: serve_plan(model, chip, chips, input_len=input_len, output_len=output_len, layout=layout,
                                 precision=precision.lower(), ttft_limit_s=ttft_s, tpot_limit_s=tpot_s, batch=batch,
                                 system=system, kv_precision=kv_precision,
                                 kv_reservation=kv_reservation.lower()), _HINTS)
     if json_out:
-        _print_json(r)
+        print_json(r, indent=2)
         return
     from rich.table import Table
 
@@ -205,14 +221,14 @@ def serve_command(
     t.add_row("TTFT", f"{r['ttft_s'] * 1e3:.0f} ms")
     t.add_row("TPOT", f"{r['tpot_s'] * 1e3:.1f} ms")
     t.add_row("KV cache per replica", f"{r['kv_capacity_tokens']:,.0f} tokens")
-    _console().print(t)
+    stdout().print(t)
 
 
 def _add_held_out(result: dict, training: Path | None, inference: Path | None) -> None:
     """Add each row's leave-one-group-out error (``held_out_error``) and the summaries to ``result``."""
     from gigawatt.perf.fit import fit_rows, leave_one_group_out
 
-    with _console().status("refitting without each group of rows..."):
+    with stdout().status("refitting without each group of rows..."):
         logo = leave_one_group_out(fit_rows(training, inference))
     for name, part in result.items():
         by_id = {h["id"]: h["error"] for h in logo.get(name, {}).get("rows", [])}
@@ -238,7 +254,7 @@ def backtest_command(
     for flag, path in (("--training", training), ("--inference", inference)):
         if path is not None and not Path(path).is_file():
             _fail(flag, f"no such file {str(path)!r}", "give a CSV in the format of src/gigawatt/perf/data/FORMAT.md")
-    from gigawatt.perf.backtest import _packaged, load_rows, run_backtest, summary_by_chip
+    from gigawatt.perf.backtest import load_rows, packaged_path, run_backtest, summary_by_chip
 
     try:
         result = run_backtest(training, inference)
@@ -247,11 +263,11 @@ def backtest_command(
     if held_out:
         _add_held_out(result, training, inference)
     if json_out:
-        print(json.dumps(result))
+        print_json(result)
         return
     from rich.table import Table
 
-    console = _console()
+    console = stdout()
     for name, part in result.items():
         t = Table(title=f"{name}: {part['n']} rows")
         cols = [("id", "left"), ("kind", "left"), ("measured", "right"), ("predicted", "right"), ("error", "right")]
@@ -271,7 +287,7 @@ def backtest_command(
             console.print(f"{name}, held out one group at a time: median |error| "
                           f"{part['held_out_median_abs_error']:.1%}, max {part['held_out_max_abs_error']:.1%} "
                           f"over {part['held_out_n']} rows")
-        path = {"training": training, "inference": inference}[name] or _packaged(f"{name}_runs.csv")
+        path = {"training": training, "inference": inference}[name] or packaged_path(f"{name}_runs.csv")
         chips = Table(title=f"{name}: by chip")
         for col in ("chip", "rows", "median |error|", "max |error|"):
             chips.add_column(col, justify="left" if col == "chip" else "right")
@@ -279,3 +295,15 @@ def backtest_command(
             chips.add_row(chip, str(v["n"]), f"{v['median_abs_error']:.1%}", f"{v['max_abs_error']:.1%}")
         console.print(chips)
         console.print()
+
+
+app.command("train")(train_command)
+app.command("serve")(serve_command)
+
+
+def register(main: typer.Typer) -> None:
+    main.add_typer(app, name="perf", help="Training and inference performance of one workload on one chip.")
+    main.command("backtest", help="Predict the published training and inference measurements and report the "
+                 "errors. Your own rows go in CSV files with the columns of the packaged ones "
+                 "(gigawatt/perf/data/FORMAT.md); a row the model cannot predict is a miss with its reason.")(
+        backtest_command)

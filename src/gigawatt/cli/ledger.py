@@ -1,0 +1,189 @@
+"""``gigawatt ledger`` and ``gigawatt deals``: the deal's cash flows for both parties, and the deal library."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from gigawatt.cli import formats as fmt
+from gigawatt.cli.common import SET_OPTION, fail, load_scenario, print_json, stdout
+
+
+class Party(str, Enum):
+    lab = "lab"
+    provider = "provider"
+
+
+_LAB_COLS = [("investment_usd", "invest. in"), ("spend_usd", "spend"), ("shortfall_usd", "shortfall")]
+_PROVIDER_COLS = [("investment_usd", "invest."), ("spend_usd", "revenue"), ("shortfall_usd", "shortfall"),
+                  ("capex_chips_usd", "capex chips"), ("capex_datacenter_usd", "capex DC"), ("power_usd", "power"),
+                  ("opex_usd", "O&M"), ("residual_usd", "residual")]
+_PROVIDER_COMPACT = [("investment_usd", "invest."), ("spend_usd", "revenue"), ("capex_usd", "capex"),
+                     ("power_and_opex_usd", "power+O&M"), ("residual_usd", "residual")]
+
+
+def _table(title: str, rows_by_party: dict[str, list[dict]]):
+    from rich.table import Table
+
+    both = len(rows_by_party) > 1
+    table = Table(title=title, title_justify="left")
+    table.add_column("year", justify="right")
+    cols = []
+    for party in rows_by_party:
+        spec = _LAB_COLS if party == "lab" else (_PROVIDER_COMPACT if both else _PROVIDER_COLS)
+        for key, label in spec + [("net_usd", "net"), ("cumulative_net_usd", "cum.")]:
+            table.add_column(f"{party[:4]} {label} $B" if both else f"{label} $B", justify="right")
+            cols.append((party, key))
+    years = [r["year"] for r in next(iter(rows_by_party.values()))]
+    for i, year in enumerate(years):
+        table.add_row(str(year), *[fmt.usd_b(rows_by_party[party][i].get(key)) for party, key in cols])
+    return table
+
+
+def ledger_command(
+    scenario: Path = typer.Argument(..., help="Scenario YAML file, or the name of a library deal."),
+    party: Optional[Party] = typer.Option(None, "--party", help="Show one party's full ledger: lab or provider."),
+    discount: Optional[str] = typer.Option(
+        None, "--discount",
+        help="Annual discount rate for both parties, like 8%. Default: the scenario's economics.discount, else 8%."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object (SI units), nothing else."),
+    set_: Optional[list[str]] = SET_OPTION,
+) -> None:
+    """The deal's ledger: each party's yearly cash flows, NPV and IRR, and what the commitment implies per
+    chip-hour and per MW-year against contract, market and cost."""
+    from gigawatt.errors import GigawattError
+    from gigawatt.units import parse_fraction
+
+    rate = None
+    if discount is not None:
+        try:
+            rate = parse_fraction(discount, field="--discount")
+        except GigawattError as exc:
+            fail(str(exc), "write a percentage like --discount 8%")
+        if not -0.5 < rate <= 2.0:
+            fail(f"--discount: {discount!r} is outside -50%..200%", "write a yearly rate like --discount 8%")
+    scn = load_scenario(scenario, set_)
+    from gigawatt.economics.ledger import build_ledger, ledger_json
+    from gigawatt.fleet import build_fleet
+
+    try:
+        fleet = build_fleet(scn)
+        ledger = build_ledger(scn, fleet, rate)
+    except GigawattError as exc:
+        fail(f"{scenario}: {exc}", "fix the scenario's economics section (see docs/ledger.md)")
+    out = ledger_json(scn, fleet, ledger=ledger)
+    if party is not None:
+        out["years"] = {party.value: out["years"][party.value]}
+    if json_out:
+        print_json({"scenario": scn.name, **out})
+        return
+    _print_ledger(scn, out, party.value if party else None)
+
+
+def _print_ledger(scn, s: dict, party: str | None) -> None:
+    from rich.table import Table
+
+    con = stdout()
+    lab_name = scn.deal.buyer or "lab"
+    prov_name = scn.deal.provider or "provider"
+    title = (f"{scn.name}: {lab_name} (lab) and {prov_name} (provider), cash flows by year, + in / - out"
+             if not party else f"{scn.name}: {lab_name if party == 'lab' else prov_name} ({party}), cash flows by year")
+    con.print(_table(title, s["years"]))
+    lab, prov = s["lab"], s["provider"]
+    irr = "none" if prov["irr"] is None else fmt.pct(prov["irr"], 1)
+    con.print(
+        f"NPV: lab {fmt.money(lab['npv_usd'])} at {fmt.pct(lab['discount_rate'], 1)}; provider "
+        f"{fmt.money(prov['npv_usd'])} at {fmt.pct(prov['discount_rate'], 1)}, IRR {irr}. Break-even utilization "
+        f"for the provider {fmt.pct(prov['breakeven_utilization'], 1)}.", markup=False)
+    m = s["market"]
+    t = Table(title="implied by the commitment, against contract, market and cost", title_justify="left")
+    for col in ["", "$/chip-hour", "$M/MW-year"]:
+        t.add_column(col, justify="right" if col else "left")
+
+    def mw(x):
+        return "-" if x is None else f"{x / 1e6:,.2f}"
+
+    t.add_row(f"commitment ${fmt.usd_b(s['commitment_usd'], 0)}B / capacity in its term",
+              fmt.per_hour(s["implied_usd_per_chip_hour"]), mw(s["implied_usd_per_mw_year"]))
+    t.add_row("contract prices (scenario)", fmt.per_hour(s["contract_usd_per_chip_hour"]),
+              mw(s["contract_usd_per_mw_year"]))
+    cov = m["chip_hour_share_with_catalog_price"]
+    t.add_row(f"catalog list price ({fmt.pct(cov)} of chip-hours have one)", fmt.per_hour(m["list_usd_per_chip_hour"]),
+              "-")
+    t.add_row("catalog typical committed price", fmt.per_hour(m["committed_usd_per_chip_hour"]), "-")
+    t.add_row("provider cost (depreciation, power, O&M)", fmt.per_hour(prov["cost_usd_per_chip_hour"]),
+              mw(prov["cost_usd_per_mw_year"]))
+    t.add_row("Epoch AI all-in TCO, 1 GW GB200 (estimate)", "-", mw(m["epoch_tco_usd_per_mw_year"]))
+    con.print(t)
+    share = s["capacity_cap_share_paid_by_commitment"]
+    f = s["flows"]
+    if share is not None:
+        con.print(f"At the contract prices the commitment pays for {fmt.pct(share, 1)} of the capacity cap held "
+                  "over the whole term.", markup=False)
+    if f["investment_usd"] > 0:
+        back = f["investment_returned_by"] or "not within the horizon"
+        con.print(f"The provider's investment of {fmt.money(f['investment_usd'])} comes back as cloud revenue by "
+                  f"{back}; the lab pays {f['revenue_per_investment_dollar']:,.1f} dollars per dollar invested.",
+                  markup=False)
+    by_chip = s.get("tco_by_chip") or {}
+    if by_chip:
+        parts = [f"{c} cost ${v['cost_usd_per_chip_h']:.2f} vs price ${v['price_usd_per_chip_h']:.2f}"
+                 for c, v in by_chip.items()]
+        con.print("Provider per chip-hour over the horizon: " + "; ".join(parts) + ".", markup=False)
+    for note in s.get("notes") or []:
+        con.print(f"note: {note}", markup=False)
+
+
+def deals_command(
+    json_out: bool = typer.Option(False, "--json", help="Print a JSON list, nothing else."),
+    directory: Optional[Path] = typer.Option(
+        None, "--dir", help="Folder of scenarios to list. Default: the deal library shipped with gigawatt."),
+) -> None:
+    """List the deal library: one line per scenario with its parties, commitment, capacity and investments.
+    Run a library deal by its name: gigawatt run anthropic-aws-2026."""
+    from gigawatt import library
+    from gigawatt.economics.deals import deal_terms
+    from gigawatt.errors import GigawattError
+    from gigawatt.scenario import load_scenario as load_file
+    from gigawatt.scenario import load_scenario_text
+
+    if directory is None:
+        entries = [(f"{n}.yaml", lambda n=n: load_scenario_text(library.text(n), f"{n}.yaml")) for n in library.names()]
+    elif directory.is_dir():
+        entries = [(p.name, lambda p=p: load_file(p)) for p in sorted(directory.glob("*.yaml"))]
+    else:
+        fail(f"--dir: no folder {directory}", "give a folder of scenario files, or leave out --dir for the deal library")
+    rows = []
+    for file, load in entries:
+        try:
+            rows.append({"file": file, **deal_terms(load())})
+        except GigawattError as exc:
+            rows.append({"file": file, "error": str(exc).splitlines()[0]})
+    if json_out:
+        print_json(rows)
+        return
+    from gigawatt.cli.common import safe
+
+    for r in rows:
+        if "error" in r:
+            print(safe(f"{r['file']}: does not load ({r['error']}); run `gigawatt check` on it"))
+            continue
+        cap = f", up to {r['capacity_cap_w'] / 1e9:g} GW" if r["capacity_cap_w"] else ""
+        inv = f"; {fmt.money(r['investment_usd'])} invested in the buyer" if r["investment_usd"] else ""
+        inv += f" (+{fmt.money(r['contingent_investment_usd'])} contingent)" if r["contingent_investment_usd"] else ""
+        inv += f"; buyer prepays {fmt.money(r['buyer_prepaid_usd'])}" if r["buyer_prepaid_usd"] else ""
+        years = r["term_s"] / (365.25 * 86400)
+        tag = "" if r["binding"] else " [non-binding]"
+        print(safe(f"{r['name']}: {r['buyer'] or 'lab'} <- {r['provider'] or 'provider'}: "
+                   f"{fmt.money(r['commitment_usd'])} over {years:g} years from {r['commitment_start']}{cap}{inv}; "
+                   f"{', '.join(r['chips'])}{tag}. {r['title'] or ''}".rstrip(". ") + "."))
+
+
+def register(main: typer.Typer) -> None:
+    main.command("ledger", help="The deal's cash flows for both parties: yearly ledger, NPV, IRR, implied prices.")(
+        ledger_command)
+    main.command("deals", help="The library of public compute deals shipped as scenarios, one line each.")(
+        deals_command)

@@ -1,0 +1,170 @@
+"""``gigawatt check`` and ``gigawatt run``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from gigawatt.cli import formats as fmt
+from gigawatt.cli.common import DEFAULT_DB, SET_OPTION, fail, load_scenario, print_json, stderr, stdout
+
+_SCENARIO_HELP = "Scenario YAML file, or the name of a library deal (see `gigawatt deals`)."
+
+
+def check(
+    scenario: Path = typer.Argument(..., help=_SCENARIO_HELP),
+    set_: Optional[list[str]] = SET_OPTION,
+) -> None:
+    """Validate a scenario file: schema, units, catalog names. Lists every problem; exit 2 if any."""
+    scn = load_scenario(scenario, set_)
+    chips = ", ".join(e.chip for e in scn.roadmap)
+    stdout().print(
+        f"ok: {scn.name}: {len(scn.sites)} site(s), roadmap {chips}, {scn.horizon.start} to {scn.horizon.end}",
+        markup=False,
+    )
+
+
+def run_scenario(scn, show_progress: bool, samples: int = 1):
+    """Run a loaded scenario through :func:`gigawatt.run`, with a progress bar on stderr when asked."""
+    from gigawatt.pipeline import run as run_pipeline
+
+    if not show_progress:
+        return run_pipeline(scn, samples=samples)
+    from rich.progress import Progress
+
+    with Progress(console=stderr(), transient=True) as bar:
+        tasks: dict = {}
+
+        def progress(stage, done, total):
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(f"{scn.name}: {stage}", total=total)
+            bar.update(tasks[stage], completed=done)
+
+        return run_pipeline(scn, samples=samples, progress=progress)
+
+
+def checked_out_dir(out: Path) -> Path:
+    """The resolved results folder, or exit 2 when writing it could destroy files gigawatt did not write."""
+    from gigawatt.results import OutputError, check_out_dir
+
+    try:
+        return check_out_dir(out)
+    except OutputError as exc:
+        fail(f"--out: {exc}", exc.hint)
+    except OSError as exc:
+        fail(f"--out: cannot use {out}: {exc}", "choose a writable folder with --out")
+
+
+def print_summary(summary: dict, out_dir: Path | None) -> None:
+    """The tables and sentences ``gigawatt run`` prints."""
+    from gigawatt.cli.tables import run_title, spread_table, training_runs_table, years_table
+
+    con = stdout()
+    con.print(years_table(summary, run_title(summary)))
+    if summary.get("training_runs"):
+        con.print(training_runs_table(summary["training_runs"]))
+    if summary.get("samples"):
+        con.print(spread_table(summary))
+    t, imp = summary["totals"], summary["implied"]
+    con.print(
+        f"Spend over the horizon ${fmt.usd_b(t['spend_usd'])}B; in the commitment term "
+        f"${fmt.usd_b(t['spend_in_commitment_term_usd'])}B against a commitment of ${fmt.usd_b(t['commitment_usd'])}B "
+        f"({fmt.pct(t['commitment_covered_share'])}). Energy at full load {fmt.twh(t['energy_j'], 0)} TWh.",
+        markup=False,
+    )
+    con.print(
+        f"Implied by the commitment: ${fmt.usd_b(imp['usd_per_gw_year'], 2)}B per GW-year of IT capacity, "
+        f"${fmt.per_hour(imp['usd_per_chip_hour'])} per chip-hour (contract prices average "
+        f"${fmt.per_hour(imp['contract_usd_per_chip_hour'])}).",
+        markup=False,
+    )
+    inf = summary.get("inference")
+    if inf and inf.get("served_share") is not None:
+        cost = inf.get("usd_per_million_tokens")
+        flop_cost = summary.get("usd_per_training_flop")
+        con.print(
+            f"Inference: {fmt.pct(inf['served_share'], 1)} of {inf['demand_tokens'] / 1e15:,.1f} quadrillion tokens "
+            "served" + (f" at ${cost:.2f} per million tokens" if cost else "")
+            + f"; capacity idle {fmt.pct(summary.get('idle_share'))}"
+            + (f"; training at ${flop_cost * 1e18:,.0f} per EFLOP." if flop_cost else "."),
+            markup=False,
+        )
+    for note in summary.get("notes", []) + summary.get("throughput_notes", []):
+        con.print(f"note: {note}", markup=False)
+    if out_dir is not None:
+        con.print(f"Results written to {out_dir}/", markup=False)
+
+
+def run(
+    scenario: Path = typer.Argument(..., help=_SCENARIO_HELP),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="Folder for results (netCDF, CSV, JSON, the scenario): a new or empty folder, or "
+                                  "one gigawatt wrote before. Default: gigawatt-runs/<name>."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object to stdout, nothing else."),
+    no_write: bool = typer.Option(False, "--no-write", help="Do not write the results folder."),
+    db: Path = typer.Option(DEFAULT_DB, "--db", help="Results store (DuckDB file) the run is saved in."),
+    no_store: bool = typer.Option(False, "--no-store", help="Do not save the run in the results store."),
+    set_: Optional[list[str]] = SET_OPTION,
+    samples: int = typer.Option(1, "--samples", min=1, max=1000,
+                                help="Independent draws of the random inputs (the training runs' failures); with "
+                                     "more than one, figures are means and a table gives the 10th-90th percentiles."),
+) -> None:
+    """Run a scenario: chips, power, FLOP/s, spend, energy and the binding constraint per year.
+
+    Keys of the --json object: scenario, gigawatt_version, seed, years[] (year, it_power_w,
+    facility_power_w, energized_it_power_w, chips{chip: n}, chips_added, peak_bf16_flops,
+    peak_fp8_flops, spend_usd, cumulative_spend_usd, energy_j, binding), totals (spend_usd,
+    commitment_usd, energy_j, ...), implied (usd_per_gw_year, usd_per_chip_hour, ...).
+    All values in SI units (W, J, FLOP/s, USD).
+    """
+    from gigawatt.errors import GigawattError
+
+    out_dir = None if no_write or out is None else checked_out_dir(out)
+    scn = load_scenario(scenario, set_)
+    if not no_write and out_dir is None:
+        out_dir = checked_out_dir(Path("gigawatt-runs") / scn.name)
+    if not no_store:  # a store that cannot take the run is refused before anything is computed or written
+        from gigawatt import store
+
+        try:
+            store.check(db)
+        except store.StoreError as exc:
+            fail(f"--db: {exc}", exc.hint)
+    try:
+        results = run_scenario(scn, show_progress=not json_out and sys.stderr.isatty(), samples=samples)
+    except GigawattError as exc:
+        fail(f"{scenario}: {exc}", getattr(exc, "hint", None))
+    if out_dir is not None:
+        from gigawatt.results import OutputError
+
+        try:
+            results.save(out_dir)
+        except OutputError as exc:
+            fail(f"--out: {exc}", exc.hint)
+        except (OSError, GigawattError) as exc:
+            fail(f"--out: cannot write results to {out_dir}: {exc}", "choose a writable folder with --out")
+    run_id = None
+    if not no_store:
+        from gigawatt import store
+
+        try:
+            run_id = results.to_store(db)
+        except store.StoreError as exc:
+            fail(f"--db: {exc}", getattr(exc, "hint", None))
+        except OSError as exc:
+            fail(f"--db: cannot write the results store {db}: {exc}", "choose a writable file with --db, or --no-store")
+    if json_out:
+        print_json(results.summary())
+    else:
+        print_summary(results.summary(), out_dir)
+        if run_id is not None:
+            stdout().print(f"Saved as run {run_id} in {db} (gigawatt runs show {run_id}; gigawatt report {run_id})",
+                           markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("check")(check)
+    app.command("run")(run)

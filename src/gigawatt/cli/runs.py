@@ -1,0 +1,272 @@
+"""``gigawatt compare`` and ``gigawatt runs list|show|diff``: runs side by side, and the results store.
+
+What a store holds is printed through :func:`gigawatt.cli.common.safe` (a
+stored name cannot send escape sequences or bidirectional overrides to the
+terminal). Problems (no store, an unknown run id, a store locked by another
+process, a file that is not a gigawatt store or a damaged one) print one
+message and a hint and exit with status 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from gigawatt.cli import formats as fmt
+from gigawatt.cli.common import (DB_OPTION, JSON_OPTION, cell, fail, guard, lock_timeout_s, print_json, safe,
+                                 stdout)
+
+app = typer.Typer(
+    help="Runs saved in the results store (a DuckDB file, default ./gigawatt.duckdb).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _summary_of(path: Path) -> dict:
+    """A run summary from a results folder's summary.json, or from running a scenario."""
+    if path.is_dir():
+        from gigawatt.results import OutputError, read_summary
+
+        try:
+            return read_summary(path)
+        except OutputError as exc:
+            fail(str(exc), exc.hint)
+    from gigawatt.cli.common import load_scenario
+    from gigawatt.cli.run import run_scenario
+
+    return guard(run_scenario, load_scenario(path), show_progress=False).summary()
+
+
+def compare(
+    a: Path = typer.Argument(..., help="First scenario YAML (or a results folder from `gigawatt run`)."),
+    b: Path = typer.Argument(..., help="Second scenario YAML (or a results folder)."),
+    json_out: bool = typer.Option(False, "--json", help="Print {a: ..., b: ...} as one JSON object."),
+) -> None:
+    """Put two runs side by side: power, chips, FLOP/s, spend and binding per year, then totals."""
+    sa, sb = _summary_of(a), _summary_of(b)
+    if json_out:
+        print_json({"a": sa, "b": sb})
+        return
+    from rich.table import Table
+
+    by_year_b = {r["year"]: r for r in sb["years"]}
+    table = Table(title=f"A = {sa['scenario']}   B = {sb['scenario']}", title_justify="left")
+    for col in ["year", "IT GW A", "IT GW B", "chips A", "chips B", "BF16 EF/s A", "BF16 EF/s B",
+                "spend $B A", "spend $B B", "binding A", "binding B"]:
+        table.add_column(col, justify="right")
+    for ra in sa["years"]:
+        rb = by_year_b.get(ra["year"])
+        cells_b = (
+            [fmt.gw(rb["it_power_w"]), fmt.chips(sum(rb["chips"].values())), f"{rb['peak_bf16_flops'] / 1e18:,.0f}",
+             fmt.usd_b(rb["spend_usd"]), rb["binding"]] if rb else ["-"] * 5
+        )
+        table.add_row(
+            str(ra["year"]), fmt.gw(ra["it_power_w"]), cells_b[0], fmt.chips(sum(ra["chips"].values())), cells_b[1],
+            f"{ra['peak_bf16_flops'] / 1e18:,.0f}", cells_b[2], fmt.usd_b(ra["spend_usd"]), cells_b[3],
+            ra["binding"], cells_b[4],
+        )
+    con = stdout()
+    con.print(table)
+    if sa.get("training_runs") or sb.get("training_runs"):
+        runs = Table(title="training runs: finish (chip)", title_justify="left")
+        for col in ["run", "A", "B"]:
+            runs.add_column(col)
+        by_b = {r["name"]: r for r in sb.get("training_runs", [])}
+        names = [r["name"] for r in sa.get("training_runs", [])] + [n for n in by_b if n not in
+                                                                      {r["name"] for r in sa.get("training_runs", [])}]
+        by_a = {r["name"]: r for r in sa.get("training_runs", [])}
+
+        def cell(r):
+            if r is None:
+                return "-"
+            return f"{r['finish'] or r['status']} ({r['chip'] or '-'})"
+
+        for name in names:
+            runs.add_row(name, cell(by_a.get(name)), cell(by_b.get(name)))
+        con.print(runs)
+    totals = Table(title="totals and implied economics", title_justify="left")
+    totals.add_column("")
+    totals.add_column("A", justify="right")
+    totals.add_column("B", justify="right")
+    rows = [
+        ("spend over horizon $B", lambda s: fmt.usd_b(s["totals"]["spend_usd"])),
+        ("commitment $B", lambda s: fmt.usd_b(s["totals"]["commitment_usd"])),
+        ("energy TWh", lambda s: f"{s['totals']['energy_j'] / 3.6e15:,.0f}"),
+        ("implied $B per GW-year", lambda s: f"{s['implied']['usd_per_gw_year'] / 1e9:,.2f}"),
+        ("implied $ per chip-hour", lambda s: f"{s['implied']['usd_per_chip_hour']:.2f}"),
+        ("contract $ per chip-hour", lambda s: f"{s['implied']['contract_usd_per_chip_hour']:.2f}"),
+        ("inference served", lambda s: fmt.pct((s.get("inference") or {}).get("served_share"))),
+        ("idle capacity", lambda s: fmt.pct(s.get("idle_share"))),
+        ("$ per million tokens", lambda s: fmt.per_hour((s.get("inference") or {}).get("usd_per_million_tokens"))),
+    ]
+    for label, fn in rows:
+        totals.add_row(label, fn(sa), fn(sb))
+    con.print(totals)
+
+
+
+@app.command("list")
+def list_cmd(db: Path = DB_OPTION, json_out: bool = JSON_OPTION) -> None:
+    """List the saved runs, oldest first: id, when, scenario, version, seed, status, spend."""
+    from gigawatt import store
+
+    runs = guard(store.list_runs, db, timeout_s=lock_timeout_s())
+    if json_out:
+        print_json({"db": str(db), "runs": runs})
+        return
+    from rich.table import Table
+
+    table = Table(title=cell(f"runs in {db} ({len(runs)})"), title_justify="left")
+    for col in ("id", "created (UTC)", "scenario", "version", "seed", "status", "spend $B", "commitment $B"):
+        table.add_column(col, justify="right" if col in ("seed", "spend $B", "commitment $B") else "left")
+    for r in runs:
+        table.add_row(cell(r["id"]), cell(r["created_at"]), _fmt_value(r["scenario"]), cell(r["version"]),
+                      cell(r["seed"]), cell(r["status"]), fmt.usd_b(r["spend_usd"]), fmt.usd_b(r["commitment_usd"]))
+    stdout().print(table)
+
+
+@app.command("show")
+def show_cmd(
+    run_id: str = typer.Argument(..., help="Run id, or a unique prefix of it (see `gigawatt runs list`)."),
+    db: Path = DB_OPTION,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Show one run: provenance, the yearly table, totals, training runs and timings."""
+    from gigawatt import store
+
+    info = guard(store.run_info, db, run_id, timeout_s=lock_timeout_s())
+    if json_out:
+        out = {k: v for k, v in info.items() if k != "scenario_yaml"}
+        print_json(out)
+        return
+    con = stdout()
+    t = safe
+    summary = info.get("summary") if isinstance(info.get("summary"), dict) else {}
+    seed = f", seed {t(info['seed'])}" if summary.get("seed_matters", True) else ""
+    samples = (summary.get("samples") or {}).get("n") if isinstance(summary.get("samples"), dict) else None
+    con.print(f"run {t(info['id'])}: {t(info['scenario'])}, gigawatt {t(info['version'])}{seed}"
+              + (f", {t(samples)} samples (figures are means, dates medians)" if samples else "")
+              + f", status {t(info['status'])}, saved {t(info['created_at'])}", markup=False)
+    try:
+        _show_body(con, info)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        fail(f"run {info['id']} in {db}: its stored summary cannot be shown ({type(exc).__name__}: {exc})",
+              f"`gigawatt runs show {info['id']} --json` prints what is stored; run the scenario again to save it anew")
+
+
+def _show_body(con, info: dict) -> None:
+    """The tables of ``runs show``: per year, totals, training runs, timings."""
+    from rich.table import Table
+
+    s = info["summary"]
+    years = s.get("years") or []
+    chip_ids = list(years[0].get("chips", {})) if years else []
+    table = Table(title="per year", title_justify="left")
+    for col in ["year", "IT GW", *chip_ids, "spend $B", "cum. $B", "TWh", "binding"]:
+        table.add_column(cell(col), justify="right")
+    for r in years:
+        table.add_row(cell(r["year"]), f"{r['it_power_w'] / 1e9:.2f}",
+                      *[f"{r['chips'][c] / 1e3:,.0f}k" for c in chip_ids],
+                      fmt.usd_b(r["spend_usd"]), fmt.usd_b(r["cumulative_spend_usd"]), f"{r['energy_j'] / 3.6e15:,.1f}",
+                      cell(r["binding"]))
+    con.print(table)
+    t, imp = s.get("totals") or {}, s.get("implied") or {}
+    if t:
+        con.print(f"spend ${fmt.usd_b(t.get('spend_usd'))}B over the horizon against a commitment of "
+                  f"${fmt.usd_b(t.get('commitment_usd'))}B; implied ${imp.get('usd_per_chip_hour', float('nan')):.2f} "
+                  f"per chip-hour", markup=False)
+    inference = s.get("inference") or {}
+    if inference.get("served_share") is not None:
+        con.print(f"inference demand served: {100 * inference['served_share']:.1f}%", markup=False)
+    if s.get("samples"):
+        from gigawatt.cli.tables import spread_table
+
+        con.print(spread_table(s))
+    if info["events"]:
+        runs = Table(title="training runs", title_justify="left")
+        for col in ("name", "chip", "site", "chips", "start", "finish", "deadline", "delay days", "status"):
+            runs.add_column(col)
+        for e in info["events"]:
+            runs.add_row(*[_fmt_value(e.get(k)) for k in
+                           ("name", "chip", "site", "chips", "start", "finish", "deadline", "delay_days", "status")])
+        con.print(runs)
+    if info["timings_s"]:
+        con.print("timings: " + ", ".join(f"{safe(k)} {v:.3f} s" for k, v in info["timings_s"].items()),
+                  markup=False)
+
+
+_SCALES = (("_usd", 1e9, "$B"), ("_w", 1e9, "GW"), ("_j", 3.6e15, "TWh"), ("_flops", 1e18, "EFLOP/s"),
+           ("_s", 86400 * 365.25, "years"))
+
+
+def _scaled(key: str, v):
+    """Numbers whose key ends in an SI unit suffix, in the report's units (GW, $B, TWh)."""
+    leaf = key.rsplit(".", 1)[-1]
+    if "_per_" in leaf:  # a rate (USD per W, per chip-hour...): the suffix is not its unit
+        return v
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        for suffix, scale, unit in _SCALES:
+            if leaf.endswith(suffix):
+                if unit == "$B":
+                    return f"{'-' if v < 0 else ''}${abs(v) / scale:,.4g}B"
+                return f"{v / scale:,.4g} {unit}"
+    return v
+
+
+def _fmt_value(v, width: int = 60) -> str:
+    """A value for the diff table: numbers to 6 significant digits, long text shortened."""
+    from rich.markup import escape
+
+    if isinstance(v, float):
+        text = f"{v:.6g}"
+    else:
+        text = "-" if v is None else safe(" ".join(str(v).split()))
+    if len(text) > width:
+        text = text[: width - 1] + "…"
+    return escape(text)
+
+
+@app.command("diff")
+def diff_cmd(
+    id1: str = typer.Argument(..., help="First run id (A)."),
+    id2: str = typer.Argument(..., help="Second run id (B)."),
+    db: Path = DB_OPTION,
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """What differs between two runs: per-year figures, totals and the scenario (B - A; --json in SI units)."""
+    from gigawatt import store
+
+    d = guard(store.diff, db, id1, id2, timeout_s=lock_timeout_s())
+    if json_out:
+        print_json(d)
+        return
+    from rich.table import Table
+
+    con = stdout()
+    a, b = ({k: safe(v) for k, v in d[x].items()} for x in ("a", "b"))
+    con.print(f"A = {a['id']} ({a['scenario']}, seed {a['seed']})   "
+              f"B = {b['id']} ({b['scenario']}, seed {b['seed']})", markup=False)
+    groups = [("scenario", d["scenario"]), ("summary", d["summary"])]
+    groups += [(f"year {y['year']}", y["changes"]) for y in d["years"]]
+    shown = 0
+    for title, rows in groups:
+        if not rows:
+            continue
+        table = Table(title=cell(title), title_justify="left")
+        for col, justify in (("key", "left"), ("A", "right"), ("B", "right"), ("B - A", "right")):
+            table.add_column(col, justify=justify)
+        for r in rows:
+            k = r["key"]
+            table.add_row(_fmt_value(k, 80), *[_fmt_value(_scaled(k, r.get(c))) for c in ("a", "b", "diff")])
+        con.print(table)
+        shown += len(rows)
+    if not shown:
+        con.print("the two runs have the same scenario and the same summary", markup=False)
+
+
+def register(main: typer.Typer) -> None:
+    main.command("compare")(compare)
+    main.add_typer(app, name="runs", help="Runs saved in the results store: list, show, diff.")
