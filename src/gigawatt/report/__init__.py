@@ -39,8 +39,13 @@ class ReportError(GigawattError):
         super().__init__(message)
 
 
+def _number(value) -> bool:
+    """True for a finite int or float (not a bool, None, NaN or infinity)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _fmt(value, scale: float = 1.0, fmt: str = "{:,.1f}", unit: str = "") -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+    if not _number(value):
         return "–"
     return fmt.format(value / scale) + unit
 
@@ -67,23 +72,24 @@ def summary_rows(results, run_id: str | None = None) -> list[tuple[str, str]]:
         ("horizon", f"{horizon.get('start', '?')} to {horizon.get('end', '?')}"),
     ]
     if years:
-        peak = max(r.get("it_power_w", 0.0) for r in years)
+        powers = [r.get("it_power_w") for r in years if _number(r.get("it_power_w"))]
+        peak = max(powers) if powers else None
         last = years[-1]
-        chips = ", ".join(f"{c} {n / 1e3:,.0f}k" for c, n in (last.get("chips") or {}).items() if n)
+        chips = ", ".join(f"{c} {n / 1e3:,.0f}k" for c, n in (last.get("chips") or {}).items() if _number(n) and n)
         rows.append(("peak installed IT power", _fmt(peak, 1e9, "{:,.2f}", " GW")))
         rows.append((f"chips at the end of {last['year']}", chips or "–"))
     rows += [
         ("spend over the horizon", "$" + _fmt(totals.get("spend_usd"), 1e9, unit="B")),
         ("commitment", "$" + _fmt(totals.get("commitment_usd"), 1e9, unit="B")
          + (f" ({100 * totals['commitment_covered_share']:.0f}% covered in its term)"
-            if totals.get("commitment_covered_share") is not None else "")),
+            if _number(totals.get("commitment_covered_share")) else "")),
         ("energy at full load", _fmt(totals.get("energy_j"), 3.6e15, unit=" TWh")),
         ("implied $ per chip-hour", "$" + _fmt(implied.get("usd_per_chip_hour"), fmt="{:,.2f}")
          + f" (contract prices average ${_fmt(implied.get('contract_usd_per_chip_hour'), fmt='{:,.2f}')})"),
         ("implied $ per GW-year of IT", "$" + _fmt(implied.get("usd_per_gw_year"), 1e9, "{:,.2f}", "B")),
     ]
     inference = s.get("inference") or {}
-    if inference.get("served_share") is not None:
+    if _number(inference.get("served_share")):
         rows.append(("inference demand served", _fmt(100 * inference["served_share"], fmt="{:.1f}", unit="%")))
     runs = s.get("training_runs") or []
     if runs:
@@ -95,7 +101,7 @@ def summary_rows(results, run_id: str | None = None) -> list[tuple[str, str]]:
     if spread:
         qs = [spread.get(f"p{q}") or {} for q in (10, 50, 90)]
         shares = [(q.get("inference") or {}).get("served_share") for q in qs]
-        if all(v is not None for v in shares):
+        if all(_number(v) for v in shares):
             rows.append(("inference served, p10 / p50 / p90", " / ".join(f"{100 * v:.1f}%" for v in shares)))
         for i, run in enumerate(runs):
             finishes = [((q.get("training_runs") or [{}] * (i + 1))[i].get("finish") or "not by horizon") for q in qs]

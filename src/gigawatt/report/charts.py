@@ -59,6 +59,11 @@ def _sample0(ds, name: str, keep: tuple[str, ...] = ("period",)) -> np.ndarray:
     return da.transpose(*[d for d in keep if d in da.dims]).values
 
 
+def _finite(value) -> bool:
+    """True for a real, finite number (not None, not a bool, not NaN or infinite)."""
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and bool(np.isfinite(value))
+
+
 def _periods(ds) -> np.ndarray:
     return ds["period"].values.astype("datetime64[D]")
 
@@ -96,7 +101,7 @@ def capacity_section(results) -> Section:
             hovertemplate="%{y:.2f} GW" + (" (%{customdata:,.0f}k chips)" if custom is not None else "") + "<extra>%{fullData.name}</extra>",
         ))
     cap = ds.attrs.get("capacity_cap_w")
-    if cap is not None and np.isfinite(cap) and ds.attrs.get("capacity_basis", "it") == "it":
+    if _finite(cap) and ds.attrs.get("capacity_basis", "it") == "it":
         fig.add_hline(y=cap / GW, line_dash="dash", line_color="black",
                       annotation_text=f"deal cap {cap / GW:.1f} GW", annotation_position="top left")
     fig.update_xaxes(title_text="date")
@@ -146,13 +151,13 @@ def spend_section(results) -> Section:
     fig = _figure("Cumulative spend against the commitment", "cumulative spend [$B]")
     fig.add_trace(go.Scatter(x=t, y=cum, name="cumulative spend", line=dict(color="#2ca02c", width=3),
                              hovertemplate="$%{y:,.1f}B"))
-    commitment = (results.summary_dict.get("totals") or {}).get("commitment_usd")
+    commitment = ((results.summary_dict or {}).get("totals") or {}).get("commitment_usd")
     note = "Buyer's spend at the contract prices, summed from the horizon's start."
-    if commitment:
+    if _finite(commitment) and commitment:
         fig.add_hline(y=commitment / USD_B, line_dash="dash", line_color="black",
                       annotation_text=f"commitment ${commitment / USD_B:,.0f}B", annotation_position="top left")
     c = ((results.resolved or {}).get("deal") or {}).get("commitment") or {}
-    if c.get("start") and c.get("term_s"):
+    if c.get("start") and _finite(c.get("term_s")) and c["term_s"] > 0:
         start = np.datetime64(c["start"], "M")
         end = start + np.timedelta64(int(round(c["term_s"] / (365.25 * 86400 / 12))), "M")
         in_term = (t >= start.astype("datetime64[D]")) & (t < end.astype("datetime64[D]"))
@@ -214,6 +219,8 @@ def training_section(results) -> Section:
         return Section(key, title, None,
                        "Not drawn: this run has no training runs (no demand.training in the scenario).")
     ds = results.dataset
+    if "period" not in ds.coords or not ds.sizes.get("period"):
+        return Section(key, title, None, "Not drawn: the run has no periods to place its training runs in.")
     horizon_end = str((ds["period"].values[-1].astype("datetime64[M]") + np.timedelta64(1, "M")).astype("datetime64[D]"))
     rows, never = [], []
     for ev in events:
@@ -274,10 +281,11 @@ def binding_section(results) -> Section:
 
     ds = results.dataset
     key, title = "binding", "Binding constraint per year"
-    if "binding" not in ds:
+    if "binding" not in ds or "period" not in ds.coords:
         years = (results.summary_dict or {}).get("years") or []
-        if not years:
-            return Section(key, title, None, "Not drawn: the run has no binding constraint data.")
+        by_year = ", ".join(f"{r.get('year')}: {r.get('binding')}" for r in years if r.get("binding"))
+        return Section(key, title, None, "Not drawn: the run has no monthly binding-constraint data"
+                       + (f"; the year's binding constraint: {by_year}." if by_year else "."))
     t = _periods(ds)
     codes = ds["binding"].isel(sample=0).values.astype(str) if "sample" in ds["binding"].dims else ds["binding"].values.astype(str)
     year_of = t.astype("datetime64[Y]").astype(int) + 1970
