@@ -132,7 +132,7 @@ def test_every_fitted_coefficient_rests_on_two_groups_of_rows():
     rows = fit.fit_rows()
     chip_scoped = {(t.scope, t.coeff) for t in fit.FITTED if t.scope not in fit._FAMILIES}
     for t in fit.FITTED:
-        groups = {fit.group_of(r["id"]) for r in rows[t.file] if fit._acts_on(t, r, chip_scoped)}
+        groups = {fit.group_of(r["id"]) for r in rows[t.file] if fit.acts_on(t, r, chip_scoped)}
         assert len(groups) >= 2, (t.scope, t.coeff, groups)
     assert ("blackwell", "matmul_eff_fp8") not in {(t.scope, t.coeff) for t in fit.FITTED}
     cal = calibration_for("b200")

@@ -83,7 +83,7 @@ def test_fleet_serving_rate_is_what_perf_serve_reports():
 
 
 def test_fleet_agentic_and_training_rates_are_the_matrix_cells():
-    from gigawatt.fleet.throughput import BUCKET_CHIPS, _batch_seqs, _seq_len
+    from gigawatt.fleet.throughput import BUCKET_CHIPS, batch_seqs, model_seq_len
     from gigawatt.perf.api import serve_plan, train_plan
 
     _, fleet, work, th = _flagship()
@@ -96,8 +96,8 @@ def test_fleet_agentic_and_training_rates_are_the_matrix_cells():
     c = int(np.flatnonzero(np.isfinite(th.training_tokens_per_chip_s[0]).any(axis=1))[0])
     b = int(np.flatnonzero(np.isfinite(th.training_tokens_per_chip_s[0, c]))[0])
     n = int(BUCKET_CHIPS[b])
-    plan = train_plan(run.model, fleet.chips[c].chip, n, search=True, seq_len=_seq_len(run.model),
-                      global_batch_seqs=_batch_seqs(run.model, run.batch_tokens), system=fleet.chips[c].system)
+    plan = train_plan(run.model, fleet.chips[c].chip, n, search=True, seq_len=model_seq_len(run.model),
+                      global_batch_seqs=batch_seqs(run.model, run.batch_tokens), system=fleet.chips[c].system)
     assert th.training_tokens_per_chip_s[0, c, b] == plan["tokens_per_s"] / n > 0
 
 

@@ -34,7 +34,8 @@ def _arch(model_id: str):
     return Arch.from_model(catalog.get_model(model_id))
 
 
-def _seq_len(model_id: str) -> int:
+def model_seq_len(model_id: str) -> int:
+    """A catalog model's training sequence length [tokens]; the default where the catalog gives none."""
     from gigawatt import catalog
 
     return int(catalog.get_model(model_id).seq_len or DEFAULT_SEQ_LEN)
@@ -47,12 +48,12 @@ def flop_per_token(model_id: str) -> float:
     """
     from gigawatt.perf.transformer import training_flops_per_token
 
-    return float(training_flops_per_token(_arch(model_id), _seq_len(model_id)))
+    return float(training_flops_per_token(_arch(model_id), model_seq_len(model_id)))
 
 
-def _batch_seqs(model_id: str, batch_tokens: float) -> int:
+def batch_seqs(model_id: str, batch_tokens: float) -> int:
     """Sequences per step of a run: its tokens per step, rounded to a power of two so that data-parallel degrees divide it."""
-    return int(2 ** max(0, round(np.log2(max(batch_tokens / _seq_len(model_id), 1.0)))))
+    return int(2 ** max(0, round(np.log2(max(batch_tokens / model_seq_len(model_id), 1.0)))))
 
 
 BUCKET_CHIPS = 2 ** np.arange(3, 25)  # 8 ... 16,777,216 chips
@@ -174,8 +175,8 @@ def compute_fleet_throughput(fleet: Fleet, workloads: Workloads) -> Throughput:
                 hi[c] = min(int(bucket_index(top)) + 1, n_b - 1)  # one size above, to interpolate
         for b in range(lo, int(hi.max()) + 1):
             items.append({"name": f"{run.name}@{int(BUCKET_CHIPS[b])}", "kind": "training", "model": run.model,
-                          "chips": int(BUCKET_CHIPS[b]), "seq_len": _seq_len(run.model),
-                          "global_batch_seqs": _batch_seqs(run.model, run.batch_tokens), "precision": "bf16"})
+                          "chips": int(BUCKET_CHIPS[b]), "seq_len": model_seq_len(run.model),
+                          "global_batch_seqs": batch_seqs(run.model, run.batch_tokens), "precision": "bf16"})
             cells.append(np.asarray(run.allowed, dtype=bool) & (b <= hi))
             where.append(("train", r, b))
     for w, st in enumerate(workloads.streams):

@@ -63,7 +63,8 @@ def load_rows(path: str | Path) -> list[dict[str, str]]:
         return [dict(r) for r in csv.DictReader(fh)]
 
 
-def _f(row: dict[str, Any], key: str) -> float | None:
+def row_float(row: dict[str, Any], key: str) -> float | None:
+    """A validation row's cell as a float; None where it is empty."""
     v = row.get(key)
     if v is None or (isinstance(v, str) and not v.strip()):
         return None
@@ -88,8 +89,8 @@ def row_hardware(row: dict[str, Any], lookup: HardwareLookup | None = None) -> t
     hw = (lookup or _default_lookup)(str(row["chip"]).strip())
     per_chip = 1.0
     if hw.family == "neuron":
-        n = _f(row, "n_chips") or 1.0
-        cores = (_f(row, "tp") or 1.0) * (_f(row, "pp") or 1.0) * (_f(row, "dp") or 1.0)
+        n = row_float(row, "n_chips") or 1.0
+        cores = (row_float(row, "tp") or 1.0) * (row_float(row, "pp") or 1.0) * (row_float(row, "dp") or 1.0)
         per_chip = cores / n if cores > n else float(hw.cores_per_chip or 1)
         if per_chip > 1:
             hw = hw.with_(
@@ -123,14 +124,14 @@ def fill_chip_counts(rows: list[dict[str, str]]) -> list[dict[str, str]]:
     """
     known: dict[str, float] = {}
     for r in rows:
-        n = _f(r, "n_chips")
+        n = row_float(r, "n_chips")
         doc = source_document(r)
         if n and doc:
             known[doc] = max(known.get(doc, 0.0), n)
     out = []
     for r in rows:
         r = dict(r)
-        if not _f(r, "n_chips"):
+        if not row_float(r, "n_chips"):
             doc = source_document(r)
             if doc in known:
                 r["n_chips"] = str(int(known[doc]))
@@ -174,22 +175,22 @@ def predict_training_row(row: dict[str, Any], lookup: HardwareLookup | None = No
     hw, per_chip = row_hardware(row, lookup)
     cal = cal or calibration_for(hw.chip)
     kind = str(row["measured_kind"]).strip()
-    seq = _f(row, "seq_len") or 4096.0
-    n_chips = _f(row, "n_chips") or float(DEFAULT_CHIPS_CHIP_HOURS)
+    seq = row_float(row, "seq_len") or 4096.0
+    n_chips = row_float(row, "n_chips") or float(DEFAULT_CHIPS_CHIP_HOURS)
     n_dev = n_chips * per_chip
-    gbs = _f(row, "global_batch_seqs") or max(DEFAULT_BATCH_TOKENS // seq, 1)
+    gbs = row_float(row, "global_batch_seqs") or max(DEFAULT_BATCH_TOKENS // seq, 1)
     precision = (row.get("precision") or "bf16").strip().lower() or "bf16"
-    tp, pp = _f(row, "tp"), _f(row, "pp")
+    tp, pp = row_float(row, "tp"), row_float(row, "pp")
     rc_text = (row.get("recompute") or "").strip().lower()
     m_etp = re.search(r"\bETP=(\d+)", str(row.get("conversion") or ""))
     given = tp is not None and pp is not None
     # a given layout is Megatron-style ZeRO-1, except on TPUs, where MaxText shards with FSDP
     fsdp_note = re.search(r"\bFSDP\b|ZeRO-3", str(row.get("conversion") or ""))
     fixed = Layout(
-        tp=tp, pp=pp, cp=(_f(row, "cp") or 1.0) if given else _f(row, "cp"),
-        ep=(_f(row, "ep") or 1.0) if arch.is_moe else 1.0,
-        vpp=1.0 if pp == 1 else _f(row, "vpp"),
-        micro_batch=_f(row, "micro_batch"),
+        tp=tp, pp=pp, cp=(row_float(row, "cp") or 1.0) if given else row_float(row, "cp"),
+        ep=(row_float(row, "ep") or 1.0) if arch.is_moe else 1.0,
+        vpp=1.0 if pp == 1 else row_float(row, "vpp"),
+        micro_batch=row_float(row, "micro_batch"),
         recompute=None if rc_text in ("", "unknown") else _recompute_code(rc_text),
         fsdp=(pp == 1 and (hw.family == "tpu" or bool(fsdp_note))) if given else None,
         # the pipeline schedule a row names; 1F1B (Megatron's, with interleaving) otherwise
@@ -222,7 +223,7 @@ def predict_training_row(row: dict[str, Any], lookup: HardwareLookup | None = No
     if kind == "tokens_per_s":
         return {"predicted": tokens_per_s, "detail": detail}
     if kind == "chip_hours":
-        tokens_b = _f(row, "tokens_b")
+        tokens_b = row_float(row, "tokens_b")
         if tokens_b is None:
             return {"predicted": None, "reason": "chip_hours row without tokens_b", "detail": detail}
         detail["goodput"] = float(training_goodput(n_chips, PUBLISHED_RUN_RELIABILITY))
@@ -249,7 +250,7 @@ def _summarise(rows: list[dict[str, str]], predict: Callable[[dict[str, Any]], d
     out_rows = []
     errors = []
     for row in rows:
-        measured = _f(row, "measured_value")
+        measured = row_float(row, "measured_value")
         try:
             res = predict(row)
         except Exception as exc:  # a row the model cannot handle is a reported miss, never a crash

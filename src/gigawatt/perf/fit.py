@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from gigawatt.perf.backtest import _f, packaged_path, fill_chip_counts, load_rows, predict_inference_row, predict_training_row, row_hardware
+from gigawatt.perf.backtest import row_float, packaged_path, fill_chip_counts, load_rows, predict_inference_row, predict_training_row, row_hardware
 from gigawatt.perf.calibration import Overrides, calibration_for
 
 __all__ = ["FITTED", "Target", "group_of", "fit_rows", "refit", "leave_one_group_out"]
@@ -107,7 +107,7 @@ def _chip_scopes(chip: str) -> tuple[str, str]:
     return hw.family, hw.chip
 
 
-def _acts_on(t: Target, row: dict[str, str], chip_scoped: set[tuple[str, str]]) -> bool:
+def acts_on(t: Target, row: dict[str, str], chip_scoped: set[tuple[str, str]]) -> bool:
     family, chip = _scopes(row)
     if t.scope == chip:
         pass
@@ -119,7 +119,7 @@ def _acts_on(t: Target, row: dict[str, str], chip_scoped: set[tuple[str, str]]) 
     prec = (row.get("precision") or "bf16").strip().lower()
     if t.precision and prec not in t.precision:
         return False
-    if t.moe_only and not _f(row, "moe_experts"):
+    if t.moe_only and not row_float(row, "moe_experts"):
         return False
     return True
 
@@ -140,7 +140,7 @@ def _log_errors(rows: Iterable[dict[str, str]], file: str, values: Overrides) ->
             p = _predict(row, file, values).get("predicted")
         except Exception:  # a row the model cannot predict counts as a large miss
             p = None
-        m = _f(row, "measured_value")
+        m = row_float(row, "measured_value")
         out.append(min(abs(math.log(p / m)), ROBUST_CAP) if p and m else ROBUST_CAP)
     return out
 
@@ -180,7 +180,7 @@ def refit(rows: dict[str, list[dict[str, str]]] | None = None, targets: Iterable
     values: dict[str, dict[str, float]] = {}
     active = []
     for t in targets:
-        acting = [r for r in rows[t.file] if _acts_on(t, r, chip_scoped)]
+        acting = [r for r in rows[t.file] if acts_on(t, r, chip_scoped)]
         if acting:
             active.append((t, acting))
     # fit each family's (and its chips') coefficients together, from a neutral start
@@ -240,7 +240,7 @@ def leave_one_group_out(rows: dict[str, list[dict[str, str]]] | None = None,
                 fitted.setdefault(t.scope, {})[t.coeff] = value
             for r in members:
                 p = _predict(r, file, fitted).get("predicted")
-                m = _f(r, "measured_value")
+                m = row_float(r, "measured_value")
                 held.append({"id": r["id"], "group": g, "error": (p - m) / m if p and m else None})
         errs = [abs(h["error"]) if h["error"] is not None else 1.0 for h in held]
         out[file] = {"n": len(held), "median_abs_error": statistics.median(errs), "max_abs_error": max(errs),

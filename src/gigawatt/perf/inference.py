@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from gigawatt.perf.backtest import row_float
 from gigawatt.perf import transformer as tf
 from gigawatt.perf.calibration import Calibration, calibration_for
 from gigawatt.perf.hardware import Hardware
@@ -444,15 +445,6 @@ def agentic_task(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(tp=8), *, 
 
 
 # --------------------------------------------------------------------- backtest rows
-def _f(row: dict[str, Any], key: str) -> float | None:
-    v = row.get(key)
-    try:
-        out = float(v) if v not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-    return None if out is None or math.isnan(out) else out
-
-
 @functools.cache
 def benchmark_datasets() -> dict[str, dict[str, Any]]:
     """Sourced facts about benchmark request sets (``perf/data/datasets.yaml``), by set name."""
@@ -471,7 +463,7 @@ def row_input_len(row: dict[str, Any]) -> float:
     tokens); half the prompt cap the note states; four times the output length. The last
     two are assumptions, applied the same way to every row that needs them.
     """
-    value = _f(row, "input_len")
+    value = row_float(row, "input_len")
     if value:
         return value
     note = str(row.get("conversion") or "")
@@ -483,7 +475,7 @@ def row_input_len(row: dict[str, Any]) -> float:
     m = re.search(r"capped at ([\d,]+) tokens", note) or re.search(r"at most ([\d,]+) tokens", note)
     if m:
         return float(m.group(1).replace(",", "")) / 2.0
-    return 4.0 * (_f(row, "output_len") or 256.0)
+    return 4.0 * (row_float(row, "output_len") or 256.0)
 
 
 def row_kv_reservation(row: dict[str, Any]) -> str:
@@ -499,25 +491,25 @@ def predict_row(row: dict[str, Any], hw: Hardware, *, devices_per_chip: float = 
     ``cal`` is the chip's calibration, by default the file's (:func:`calibration_for`).
     """
     arch = tf.Arch.from_row(row)
-    n = (_f(row, "n_chips") or 1.0) * devices_per_chip
-    tp = int(_f(row, "tp") or 1)
-    pp = int(_f(row, "pp") or 1)
-    ep = int(_f(row, "ep") or 1) if arch.is_moe else 1
+    n = (row_float(row, "n_chips") or 1.0) * devices_per_chip
+    tp = int(row_float(row, "tp") or 1)
+    pp = int(row_float(row, "pp") or 1)
+    ep = int(row_float(row, "ep") or 1) if arch.is_moe else 1
     precision = (row.get("precision") or "bf16").strip().lower()
     note = str(row.get("conversion") or "")
     kv = 1.0 if (precision in ("fp8", "fp4") or re.search(r"fp8 kv|kv_cache_dtype fp8", note, re.I)) else 2.0
     regime = (row.get("scenario") or "offline").strip().lower()
     if regime not in ("offline", "server", "latency"):
         # e.g. MLPerf's "interactive": a server scenario with tighter limits, which the row gives
-        regime = "server" if (_f(row, "ttft_slo_s") or _f(row, "tpot_slo_s")) else "offline"
-    out_len = _f(row, "output_len") or 256.0
+        regime = "server" if (row_float(row, "ttft_slo_s") or row_float(row, "tpot_slo_s")) else "offline"
+    out_len = row_float(row, "output_len") or 256.0
     # a note that names data-parallel attention (TensorRT-LLM enable_attention_dp, SGLang/vLLM DP attention)
     attention_dp = bool(re.search(r"attention[ _-]?dp|attention data[ -]parallel|dp[ _-]attention", note, re.I))
     layout = Layout(tp=tp, pp=pp, ep=min(ep, tp * pp), attention_dp=attention_dp and tp > 1)
     res = serve(arch, hw, layout, n_chips=int(round(n)), input_len=row_input_len(row), output_len=out_len,
                 precision=precision, kv_bytes_per_value=kv, regime=regime,
-                batch=int(_f(row, "batch")) if _f(row, "batch") else None,
-                ttft_limit_s=_f(row, "ttft_slo_s"), tpot_limit_s=_f(row, "tpot_slo_s"), cal=cal,
+                batch=int(row_float(row, "batch")) if row_float(row, "batch") else None,
+                ttft_limit_s=row_float(row, "ttft_slo_s"), tpot_limit_s=row_float(row, "tpot_slo_s"), cal=cal,
                 kv_reservation=row_kv_reservation(row))
     if res.get("output_tokens_per_s") is None:
         return {"predicted": None, "reason": res.get("error", "no prediction"), "detail": res}
