@@ -38,11 +38,11 @@ __all__ = [
 
 
 def _read_yaml(kind: str) -> list[dict[str, Any]]:
-    import yaml
+    from gigawatt.datafiles import load_yaml
 
     path = resources.files("gigawatt.catalog") / "data" / f"{kind}.yaml"
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CatalogError(f"catalog file {kind}.yaml is missing from the installed package") from None
     if not isinstance(doc, dict) or doc.get("schema") != kind or not isinstance(doc.get("entries"), list):

@@ -8,22 +8,23 @@ Every function here is a plain vectorized function on SI floats:
 reads the catalog and the cost defaults).
 """
 
-from gigawatt.economics.buyer import (
-    chip_hours_for_budget,
-    commitment_shortfall_usd,
-    implied_usd_per_chip_hour,
-    implied_usd_per_gw_year,
-    price_usd_per_chip_h,
-    spend_usd,
-)
-from gigawatt.economics.finance import discount_factor, irr, npv_usd
-from gigawatt.economics.tco import (
-    breakeven_utilization,
-    capital_recovery_factor,
-    energy_cost_usd,
-    levelized_cost_usd_per_chip_h,
-    straight_line_depreciation_usd,
-)
+_HOMES = {
+    "chip_hours_for_budget": "buyer", "commitment_shortfall_usd": "buyer", "implied_usd_per_chip_hour": "buyer",
+    "implied_usd_per_gw_year": "buyer", "price_usd_per_chip_h": "buyer", "spend_usd": "buyer",
+    "discount_factor": "finance", "irr": "finance", "npv_usd": "finance",
+    "breakeven_utilization": "tco", "capital_recovery_factor": "tco", "energy_cost_usd": "tco",
+    "levelized_cost_usd_per_chip_h": "tco", "straight_line_depreciation_usd": "tco",
+}
+
+
+def __getattr__(name):
+    """The functions above, imported from their modules on first use (numpy loads only then)."""
+    if name in _HOMES:
+        import importlib
+
+        return getattr(importlib.import_module(f"gigawatt.economics.{_HOMES[name]}"), name)
+    raise AttributeError(f"module 'gigawatt.economics' has no attribute {name!r}")
+
 
 __all__ = [
     "breakeven_utilization",

@@ -85,11 +85,11 @@ def cost_defaults() -> CostDefaults:
     >>> cost_defaults()["build_cost_usd_per_w"]
     11.0
     """
-    import yaml
+    from gigawatt.datafiles import load_yaml
 
     path = resources.files("gigawatt.economics") / "data" / "costs.yaml"
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CatalogError("economics/data/costs.yaml is missing from the installed package") from None
     if not isinstance(doc, dict) or doc.get("schema") != "costs":
