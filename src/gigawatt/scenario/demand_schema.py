@@ -10,26 +10,16 @@ from typing import Annotated, Any
 
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
 
-from gigawatt import units
+from gigawatt.scenario import limits
+from gigawatt.scenario.fields import Compute, Duration, Fraction, Growth, Month, count, distinct_months
 
-
-def _q(dimension: str):
-    return BeforeValidator(lambda v: units.parse(v, dimension))
-
-
-def _compute(value: Any) -> float:
-    """FLOP written as '3e26 FLOP' or a bare number."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return units.parse(value, "compute")
-
-
-Month = Annotated[str, BeforeValidator(lambda v: units.parse_month(v))]
-Count = Annotated[float, BeforeValidator(lambda v: units.parse_count(v))]
-Duration = Annotated[float, _q("time")]
-Compute = Annotated[float, BeforeValidator(_compute)]
-Growth = Annotated[float, BeforeValidator(lambda v: units.parse_growth_per_year(v))]
-Fraction = Annotated[float, BeforeValidator(lambda v: units.parse_fraction(v))]
+Chips = count("chips")
+Tokens = count("tokens")
+RequestTokens = count("request_tokens")
+BatchTokens = count("batch_tokens")
+TokensPerDay = count("tokens_per_day")
+TasksPerDay = count("tasks_per_day")
+Steps = count("steps")
 
 
 #: tokens per optimizer step by default: Llama 3 405B ended its pre-training at 16M
@@ -39,7 +29,7 @@ DEFAULT_BATCH_TOKENS = 16 * 2**20
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 class TrainingRun(_Strict):
@@ -47,15 +37,15 @@ class TrainingRun(_Strict):
 
     name: str = Field(min_length=1)
     model: str
-    tokens: Count | None = Field(default=None, gt=0)
+    tokens: Tokens | None = Field(default=None, gt=0)
     compute_flop: Compute | None = Field(default=None, validation_alias=AliasChoices("compute", "compute_flop"), gt=0)
     start: Month
     deadline: Month | None = None
-    min_chips: Count = Field(gt=0)
-    max_chips: Count | None = Field(default=None, gt=0)
-    chips: list[str] | None = None
-    priority: int = 0
-    batch_tokens: Count = Field(default=DEFAULT_BATCH_TOKENS, gt=0)
+    min_chips: Chips = Field(gt=0)
+    max_chips: Chips | None = Field(default=None, gt=0)
+    chips: list[str] | None = Field(default=None, max_length=limits.MAX_ROADMAP_ENTRIES)
+    priority: int = Field(default=0, ge=-limits.MAX_PRIORITY, le=limits.MAX_PRIORITY)
+    batch_tokens: BatchTokens = Field(default=DEFAULT_BATCH_TOKENS, gt=0)
 
     @model_validator(mode="after")
     def _size(self) -> "TrainingRun":
@@ -74,14 +64,14 @@ class GeneratedRuns(_Strict):
     first: Month
     every_s: Duration = Field(validation_alias=AliasChoices("every", "every_s"), gt=0)
     until: Month | None = None
-    count: int | None = Field(default=None, gt=0)
+    count: int | None = Field(default=None, gt=0, le=limits.MAX_TRAINING_RUNS)
     compute_flop: Compute = Field(validation_alias=AliasChoices("compute", "compute_flop"), gt=0)
     compute_growth: Growth = 1.0
     duration_s: Duration = Field(default=120 * 86400, validation_alias=AliasChoices("duration", "duration_s"), gt=0)
-    min_chips: Count = Field(gt=0)
-    max_chips: Count | None = Field(default=None, gt=0)
-    chips: list[str] | None = None
-    batch_tokens: Count = Field(default=DEFAULT_BATCH_TOKENS, gt=0)
+    min_chips: Chips = Field(gt=0)
+    max_chips: Chips | None = Field(default=None, gt=0)
+    chips: list[str] | None = Field(default=None, max_length=limits.MAX_ROADMAP_ENTRIES)
+    batch_tokens: BatchTokens = Field(default=DEFAULT_BATCH_TOKENS, gt=0)
 
 
 class Generate(_Strict):
@@ -91,9 +81,10 @@ class Generate(_Strict):
 class Agentic(_Strict):
     """Agentic tasks: N tool-calling steps whose context grows each step."""
 
-    tasks_per_day: Count = Field(gt=0)
-    steps_per_task: Count = Field(gt=0)
-    context_growth_tokens: Count = Field(default=0, validation_alias=AliasChoices("context_growth", "context_growth_tokens"), ge=0)
+    tasks_per_day: TasksPerDay = Field(gt=0)
+    #: at least one step, at most limits.MAX_AGENTIC_STEPS (agent traces run tens of steps)
+    steps_per_task: Steps = Field(ge=1)
+    context_growth_tokens: RequestTokens = Field(default=0, validation_alias=AliasChoices("context_growth", "context_growth_tokens"), ge=0)
     cache_hit_rate: Fraction = Field(default=0.0, ge=0.0, le=1.0)
 
 
@@ -102,16 +93,17 @@ class InferenceStream(_Strict):
 
     name: str | None = None
     model: str
-    tokens_per_day: Count | None = Field(default=None, gt=0)
+    tokens_per_day: TokensPerDay | None = Field(default=None, gt=0)
     at: Month
-    growth: Growth | dict[Month, Growth] = 1.0
-    input_tokens: Count = Field(gt=0)
-    output_tokens: Count = Field(gt=0)
+    growth: Growth | Annotated[dict[Month, Growth], BeforeValidator(distinct_months),
+                               Field(max_length=limits.MAX_GROWTH_POINTS)] = 1.0
+    input_tokens: RequestTokens = Field(gt=0)
+    output_tokens: RequestTokens = Field(gt=0)
     ttft_s: Duration | None = Field(default=None, validation_alias=AliasChoices("ttft", "ttft_s"), gt=0)
     tpot_s: Duration | None = Field(default=None, validation_alias=AliasChoices("tpot", "tpot_s"), gt=0)
-    peak_to_mean: float = Field(default=1.0, ge=1.0)
+    peak_to_mean: float = Field(default=1.0, ge=1.0, le=limits.MAX_PEAK_TO_MEAN)
     precision: str = "fp8"
-    chips: list[str] | None = None
+    chips: list[str] | None = Field(default=None, max_length=limits.MAX_ROADMAP_ENTRIES)
     agentic: Agentic | None = None
 
     @model_validator(mode="after")
@@ -136,8 +128,8 @@ TrainingItem = Annotated[
 class Demand(_Strict):
     """What the capacity must carry."""
 
-    training: list[TrainingItem] = Field(default_factory=list)
-    inference: list[InferenceStream] = Field(default_factory=list)
+    training: list[TrainingItem] = Field(default_factory=list, max_length=limits.MAX_TRAINING_RUNS)
+    inference: list[InferenceStream] = Field(default_factory=list, max_length=limits.MAX_INFERENCE_STREAMS)
     policy: str = "earliest_deadline_first"
     checkpoint_interval_s: Duration = Field(default=3600.0, validation_alias=AliasChoices("checkpoint_interval", "checkpoint_interval_s"), gt=0)
     restart_s: Duration = Field(default=1800.0, validation_alias=AliasChoices("restart_time", "restart_s"), ge=0)

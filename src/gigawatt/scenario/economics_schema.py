@@ -28,20 +28,12 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from gigawatt import units
+from gigawatt.errors import UnitError
+from gigawatt.scenario import limits
+from gigawatt.scenario.fields import Duration, Fraction, quantity
 
-
-def _q(dimension: str):
-    return BeforeValidator(lambda value: units.parse(value, dimension))
-
-
-def _fraction(value: Any) -> float:
-    return units.parse_fraction(value)
-
-
-Fraction = Annotated[float, BeforeValidator(_fraction)]
-Money = Annotated[float, _q("money")]
-MoneyPerPower = Annotated[float, _q("money_per_power")]
-Duration = Annotated[float, _q("time")]
+Money = quantity("money")
+MoneyPerPower = quantity("money_per_power")
 
 
 def _power_price(value: Any) -> float | str:
@@ -59,14 +51,18 @@ def _power_price(value: Any) -> float | str:
             hint = f"did you mean {', '.join(close)}?" if close else f"regions: {', '.join(regions)}"
             raise ValueError(f"unknown power-price region {value!r}; {hint} Or give a price like '$80/MWh'")
         return key
-    return units.parse(value, "price_per_energy")
+    out = units.parse(value, "price_per_energy")
+    top, top_text, why = limits.QUANTITY_MAX["price_per_energy"]
+    if abs(out) > top:
+        raise UnitError(f"{value!r} is past the limit of {top_text}", hint=f"{why}; check the number and its unit")
+    return out
 
 
 PowerPrice = Annotated[float | str, BeforeValidator(_power_price)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 class Discount(_Strict):
@@ -86,7 +82,7 @@ class PowerPrices(_Strict):
     """Power price of the sites [USD/MWh] (or region keys of the cost defaults)."""
 
     default: PowerPrice | None = None
-    sites: dict[str, PowerPrice] = Field(default_factory=dict)
+    sites: dict[str, PowerPrice] = Field(default_factory=dict, max_length=limits.MAX_SITES)
 
 
 def _power_short_form(value: Any) -> Any:
@@ -105,7 +101,8 @@ class Economics(_Strict):
     datacenter_life_s: Duration | None = Field(
         default=None, validation_alias=AliasChoices("datacenter_life", "datacenter_life_s"), gt=0)
     capex_per_chip_usd: dict[str, Money] = Field(
-        default_factory=dict, validation_alias=AliasChoices("capex_per_chip", "capex_per_chip_usd"))
+        default_factory=dict, validation_alias=AliasChoices("capex_per_chip", "capex_per_chip_usd"),
+        max_length=limits.MAX_ROADMAP_ENTRIES)
     it_capex_usd_per_w: MoneyPerPower | None = Field(
         default=None, validation_alias=AliasChoices("it_capex_per_w", "it_capex_usd_per_w"), ge=0)
     opex_usd_per_w_year: MoneyPerPower | None = Field(

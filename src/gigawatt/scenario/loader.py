@@ -7,10 +7,14 @@ Every problem is collected before anything is raised, so that one
 from __future__ import annotations
 
 import difflib
+import functools
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
 from gigawatt.errors import CatalogError, Problem, ScenarioError
+from gigawatt.scenario import limits
 
 Path_ = tuple[Any, ...]
 
@@ -26,47 +30,257 @@ def format_path(path: Path_) -> str:
     return out
 
 
-def _read_yaml(text: str, filename: str) -> tuple[Any, dict[Path_, int]]:
-    """Parse YAML into Python data and a map from each path to its 1-based line."""
+@functools.cache
+def _loader_class():
+    """PyYAML's safe loader, in C where libyaml is there, with lenient timestamps.
+
+    libyaml composes a scenario about ten times faster than the pure-Python
+    loader, with the same marks (lines) on every node. A date that does not
+    exist (``2026-02-30``) stays a string, so that the field it sits in says
+    what is wrong with it instead of the YAML layer failing without a path.
+    """
     import yaml
 
+    base = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
+
+    class Loader(base):  # type: ignore[misc, valid-type]
+        pass
+
+    def timestamp(loader, node):
+        try:
+            return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
+        except (ValueError, OverflowError):
+            return loader.construct_scalar(node)
+
+    Loader.add_constructor("tag:yaml.org,2002:timestamp", timestamp)
+    return Loader
+
+
+def _fatal(message: str, line: int | None, hint: str, filename: str, path: str = "") -> ScenarioError:
+    return ScenarioError([Problem(path, message, line, hint)], filename)
+
+
+def _yaml_error(exc, text: str, filename: str) -> ScenarioError:
+    mark = getattr(exc, "problem_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    if line is None and isinstance(getattr(exc, "position", None), int):  # a ReaderError: a character YAML refuses
+        line = text.count("\n", 0, exc.position) + 1
+    what = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    message = f"YAML syntax error: {what}" + (f" ({context})" if context else "")
+    hint = "check indentation, colons and quotes on this line and the one before"
+    if "nesting depth" in message:
+        hint = "a scenario nests a few levels deep; check for unclosed brackets"
+    elif getattr(exc, "character", None) is not None:
+        hint = "remove the control character; write text as plain UTF-8"
+    return _fatal(message, line, hint, filename)
+
+
+def _expanded_size(root) -> tuple[int, int, Any]:
+    """Nodes and depth of a YAML node graph once every alias is expanded, without expanding it.
+
+    Each distinct node is visited once (sizes are memoized), so an alias
+    "bomb" costs its size on disk, not its expansion. Returns
+    ``(nodes, depth, node_of_a_cycle_or_None)``; counting stops past
+    ``MAX_YAML_NODES``.
+    """
+    import yaml
+
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    open_: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+
+    def children(node) -> list:
+        if isinstance(node, yaml.MappingNode):
+            return [n for pair in node.value for n in pair]
+        if isinstance(node, yaml.SequenceNode):
+            return list(node.value)
+        return []
+
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            kids = children(node)
+            size[key] = 1 + sum(size[id(k)] for k in kids)
+            depth[key] = 1 + max((depth[id(k)] for k in kids), default=0)
+            open_.discard(key)
+            if size[key] > limits.MAX_YAML_NODES:
+                return size[key], depth[key], None
+            continue
+        if key in size:
+            continue
+        if key in open_:
+            return 0, 0, node  # an alias to a node that holds it
+        open_.add(key)
+        stack.append((node, True))
+        stack.extend((k, False) for k in children(node) if id(k) not in size)
+    return size[id(root)], depth[id(root)], None
+
+
+class _NodeView(limits.DataView):
+    """:func:`limits.size_problems` on composed YAML nodes."""
+
+    def __init__(self) -> None:
+        self.key_line: dict[int, int] = {}  # id of a value node -> line of its key
+
+    def line(self, node: Any) -> int:
+        return self.key_line.get(id(node), node.start_mark.line + 1)
+
+    def get(self, obj: Any, key: str) -> Any:
+        import yaml
+
+        found = None
+        if isinstance(obj, yaml.MappingNode):
+            for key_node, value_node in obj.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+                    found = value_node
+                    self.key_line[id(value_node)] = key_node.start_mark.line + 1
+        return found
+
+    def length(self, obj: Any) -> int | None:
+        import yaml
+
+        return len(obj.value) if isinstance(obj, (yaml.MappingNode, yaml.SequenceNode)) else None
+
+    def items(self, obj: Any) -> list:
+        import yaml
+
+        return obj.value if isinstance(obj, yaml.SequenceNode) else []
+
+
+def _bad_char(text: str, free_text: bool) -> int | None:
+    """The first character of ``text`` that no scenario string may hold, or None."""
+    for ch in text:
+        code = ord(ch)
+        if code in limits.CONTROL_CHARS:
+            if free_text and code in limits.TEXT_WHITESPACE:
+                continue
+            return code
+        if code in limits.BIDI_CHARS or code in limits.SEPARATOR_CHARS:
+            return code
+    return None
+
+
+def _char_problem(path: Path_, code: int, line: int) -> Problem:
+    import unicodedata
+
+    name = unicodedata.name(chr(code), "")
+    kind = ("a bidirectional-text control" if code in limits.BIDI_CHARS else
+            "a line or paragraph separator" if code in limits.SEPARATOR_CHARS else "a control character")
+    return Problem(format_path(path), f"contains U+{code:04X}{f' ({name})' if name else ''}, {kind}", line,
+                   "remove it: such characters can make a name print as something else, "
+                   "or drive the terminal; names are plain text")
+
+
+def _read_yaml_checked(text: str, filename: str) -> tuple[Any, dict[Path_, int], list[Problem]]:
+    """Parse YAML into data, a map from each path to its 1-based line, and its strictness problems.
+
+    Raises ScenarioError for what stops reading altogether: a text past the
+    size limit, a syntax error, nesting or alias expansion past the limits.
+    Returns as problems what the schema can be checked beside: duplicate
+    keys, control and bidirectional characters, over-long strings.
+    """
+    import yaml
+
+    if len(text) > limits.MAX_FILE_BYTES:
+        raise _fatal(f"the text is {len(text):,} characters, more than the limit of {limits.MAX_FILE_BYTES:,}", None,
+                     "a scenario is a few kB; split generated data into several scenarios", filename)
+    loader = _loader_class()(text)
     try:
-        loader = yaml.SafeLoader(text)
         try:
             node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        what = getattr(exc, "problem", None) or str(exc)
-        context = getattr(exc, "context", None)
-        message = f"YAML syntax error: {what}" + (f" ({context})" if context else "")
-        raise ScenarioError(
-            [Problem("", message, line, "check indentation, colons and quotes on this line and the one before")],
-            filename,
-        ) from None
+        except yaml.YAMLError as exc:
+            raise _yaml_error(exc, text, filename) from None
+        except RecursionError:
+            raise _fatal("YAML nested too deeply to read", None, "a scenario nests a few levels deep", filename) from None
+        if node is None:
+            return None, {}, []
+        # Sizes first, on the nodes: a list past its limit is neither constructed nor validated item by item.
+        view = _NodeView()
+        sized = [Problem(format_path(path), message, view.line(obj), hint)
+                 for path, message, hint, obj in limits.size_problems(node, view)]
+        if sized:
+            raise ScenarioError(sized, filename)
+        # Without an anchor ('&') no node is shared, so nothing expands past the text itself.
+        nodes, depth, cycle = _expanded_size(node) if "&" in text else (0, 0, None)
+        if cycle is not None:
+            raise _fatal("an alias refers to the node that holds it (a recursive structure)",
+                         cycle.start_mark.line + 1, "write the values out; a scenario is a tree", filename)
+        if nodes > limits.MAX_YAML_NODES:
+            raise _fatal(f"the document expands to more than {limits.MAX_YAML_NODES:,} YAML nodes once its aliases "
+                         "are expanded", None,
+                         "anchors and aliases (&a, *a) that repeat each other multiply the document; "
+                         "write the values out, or alias less", filename)
+        if depth > limits.MAX_YAML_DEPTH:
+            raise _fatal(f"the document nests {depth} levels deep, more than the limit of {limits.MAX_YAML_DEPTH}",
+                         None, "a scenario nests a few levels deep; check for unclosed brackets", filename)
+        try:
+            data = loader.construct_document(node)
+        except yaml.YAMLError as exc:
+            raise _yaml_error(exc, text, filename) from None
+        except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+            raise _fatal(f"YAML value cannot be read: {exc}", None, "check the values' syntax", filename) from None
+    finally:
+        loader.dispose()
 
     lines: dict[Path_, int] = {}
-
-    def walk(n, path: Path_) -> None:
-        lines[path] = n.start_mark.line + 1
-        if isinstance(n, yaml.MappingNode):
+    problems: list[Problem] = []
+    checked: set[int] = set()  # nodes whose keys and characters are checked (each once, aliases or not)
+    merge_tag = "tag:yaml.org,2002:merge"
+    stack: list[tuple[Any, Path_, bool]] = [(node, (), False)]
+    while stack:
+        n, path, free_text = stack.pop()
+        lines.setdefault(path, n.start_mark.line + 1)  # a mapping's value keeps its key's line
+        first_visit = id(n) not in checked
+        checked.add(id(n))
+        if isinstance(n, yaml.ScalarNode):
+            if first_visit and isinstance(n.value, str):
+                code = _bad_char(n.value, free_text)
+                if code is not None:
+                    problems.append(_char_problem(path, code, n.start_mark.line + 1))
+                if len(n.value) > limits.MAX_TEXT_CHARS:
+                    problems.append(Problem(format_path(path), f"a string of {len(n.value):,} characters, more than "
+                                            f"the limit of {limits.MAX_TEXT_CHARS:,}", n.start_mark.line + 1,
+                                            "shorten it"))
+        elif isinstance(n, yaml.MappingNode):
+            seen: dict[Any, int] = {}
             for key_node, value_node in n.value:
-                key = loader_key(key_node)
-                lines[path + (key,)] = key_node.start_mark.line + 1
-                walk(value_node, path + (key,))
-                lines[path + (key,)] = key_node.start_mark.line + 1
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else repr(key_node.value)
+                key_line = key_node.start_mark.line + 1
+                if first_visit and isinstance(key_node, yaml.ScalarNode) and key_node.tag != merge_tag:
+                    ident = (key_node.tag, key_node.value)
+                    if ident in seen:
+                        problems.append(Problem(
+                            format_path(path + (key,)),
+                            f"key {key!r} is given twice, on lines {seen[ident]} and {key_line}",
+                            key_line, "remove one of them: YAML would keep only the last"))
+                    else:
+                        seen[ident] = key_line
+                    code = _bad_char(str(key), False)
+                    if code is not None:
+                        problems.append(_char_problem(path + (key,), code, key_line))
+                lines[path + (key,)] = key_line
+                stack.append((value_node, path + (key,), str(key) in limits.TEXT_KEYS))
         elif isinstance(n, yaml.SequenceNode):
-            for i, item in enumerate(n.value):
-                walk(item, path + (i,))
+            for i in range(len(n.value) - 1, -1, -1):
+                stack.append((n.value[i], path + (i,), False))
+    return data, lines, problems
 
-    def loader_key(key_node) -> Any:
-        return key_node.value
 
-    if node is not None:
-        walk(node, ())
+def _read_yaml(text: str, filename: str) -> tuple[Any, dict[Path_, int]]:
+    """Parse YAML into Python data and a map from each path to its 1-based line.
+
+    Raises
+    ------
+    ScenarioError
+        For any problem of the YAML layer: syntax, size and alias limits,
+        duplicate keys, control or bidirectional characters.
+    """
+    data, lines, problems = _read_yaml_checked(text, filename)
+    if problems:
+        raise ScenarioError(_sorted_unique(problems), filename)
     return data, lines
 
 
@@ -137,7 +351,9 @@ def _model_at(path: Path_):
 def _clean(message: str) -> str:
     for prefix in ("Value error, ", "Assertion failed, "):
         if message.startswith(prefix):
-            return message[len(prefix) :]
+            message = message[len(prefix) :]
+    if message.startswith("value: "):  # units' name for a field it was not told
+        message = message[len("value: ") :]
     return message
 
 
@@ -145,9 +361,11 @@ def _schema_problems(exc, data: Any, lines: dict[Path_, int]) -> list[Problem]:
     from gigawatt.scenario import schema as s
 
     problems = []
+    kinds: list[str] = []
     for err in exc.errors():
         loc = tuple(p for p in err["loc"]
-                    if not (isinstance(p, str) and ("function-" in p or p.startswith("Price") or p.startswith("<"))))
+                    if not (isinstance(p, str) and ("function-" in p or p.startswith("Price") or p.startswith("<")
+                                                    or p == "[key]")))
         kind = err["type"]
         msg = _clean(err["msg"])
         hint = None
@@ -170,12 +388,29 @@ def _schema_problems(exc, data: Any, lines: dict[Path_, int]) -> list[Problem]:
                 hint = "add 'schema_version: 1' at the top of the file"
         elif kind == "literal_error" and loc and loc[-1] == "schema_version":
             hint = "this gigawatt reads schema_version 1"
-        elif kind in ("greater_than", "greater_than_equal", "less_than_equal"):
+        elif loc == ("seed",):
+            hint = f"the seed is a whole number from 0 to 2**63 - 1 ({limits.SEED_MAX:,}), for example 7"
+        elif kind in ("greater_than", "greater_than_equal"):
             hint = hint or "use a positive value with its unit"
+        elif kind in ("less_than", "less_than_equal"):
+            hint = hint or "this is past the largest value gigawatt accepts here; see the limits in the README"
+        elif kind in ("too_long",):
+            hint = hint or "this list is past the largest size gigawatt accepts; see the limits in the README"
+        elif kind == "finite_number":
+            hint = "give a finite number: .inf and .nan are not values"
+        elif kind in ("int_parsing", "int_from_float", "int_type", "int_parsing_size"):
+            hint = hint or "give a whole number, for example 3"
         elif kind == "string_pattern_mismatch" and loc == ("name",):
             hint = "use lowercase letters, digits and dashes, e.g. my-deal-2026"
         problems.append(Problem(format_path(loc), msg, _line_for(lines, loc), hint))
-    return problems
+        kinds.append(kind)
+    # A field of several forms ("3x/year" or {month: rate}) fails once per form; where one form
+    # says what is wrong with the value, the others' "not a mapping" adds nothing.
+    said = {p.path for p, k in zip(problems, kinds) if k not in _FORM_ERRORS}
+    return [p for p, k in zip(problems, kinds) if k not in _FORM_ERRORS or p.path not in said]
+
+
+_FORM_ERRORS = {"dict_type", "list_type", "model_type", "model_attributes_type", "float_type", "string_type"}
 
 
 def _catalog_problems(scn, lines: dict[Path_, int]) -> list[Problem]:
@@ -315,13 +550,60 @@ def _economics_problems(scn, lines, roadmap_chips: set, chip_ok) -> list[Problem
     return problems
 
 
+def read_scenario_file(path: str | Path) -> str:
+    """The text of a scenario file, read within :data:`limits.MAX_FILE_BYTES`.
+
+    Only a regular file is read (not a device such as ``/dev/zero``, a pipe or
+    a folder), its size is checked before reading, and at most one byte more
+    than the limit is read, so that no path makes this hang or fill memory.
+
+    Raises
+    ------
+    ScenarioError
+        The file is missing, not a regular file, too large, unreadable or not
+        UTF-8 text.
+    """
+    path = Path(path)
+    name = str(path)
+
+    def fail(message: str, hint: str, line: int | None = None) -> ScenarioError:
+        return ScenarioError([Problem("", message, line, hint)], name)
+
+    limit = limits.MAX_FILE_BYTES
+    too_big = "a scenario is a few kB; split generated data into several scenarios"
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a device, pipe or socket)"
+            raise fail(f"cannot read {path}: it is {kind}", "give a YAML text file")
+        if st.st_size > limit:
+            raise fail(f"{path} is {st.st_size:,} bytes, more than the limit of {limit:,}", too_big)
+        # O_NONBLOCK: should the path have become a pipe since the stat, opening it does not wait for a writer
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise fail(f"cannot read {path}: it is not a regular file", "give a YAML text file")
+            raw = fh.read(limit + 1)
+    except FileNotFoundError:
+        raise fail(f"no such file: {path}", "check the path") from None
+    except (PermissionError, IsADirectoryError, OSError) as exc:
+        raise fail(f"cannot read {path}: {exc.strerror or exc}", "give a readable YAML text file") from None
+    if len(raw) > limit:
+        raise fail(f"{path} is more than {limit:,} bytes, the limit", too_big)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise fail(f"{path} is not UTF-8 text: {exc.reason} at byte {exc.start}", "save the file as UTF-8", line) from None
+
+
 def load_scenario(path: str | Path) -> "Scenario":  # noqa: F821
     """Read, validate and resolve a scenario file.
 
     Parameters
     ----------
     path : str or Path
-        The YAML file.
+        The YAML file, at most :data:`limits.MAX_FILE_BYTES` long.
 
     Returns
     -------
@@ -331,16 +613,10 @@ def load_scenario(path: str | Path) -> "Scenario":  # noqa: F821
     Raises
     ------
     ScenarioError
-        With every problem found, each with its YAML path, line and a hint.
+        With every problem found, each with its YAML path, line and a hint;
+        among them anything past :mod:`gigawatt.scenario.limits`.
     """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError([Problem("", f"no such file: {path}", None, "check the path")], str(path)) from None
-    except (IsADirectoryError, UnicodeDecodeError, PermissionError) as exc:
-        raise ScenarioError([Problem("", f"cannot read {path}: {exc}", None, "give a YAML text file")], str(path)) from None
-    return load_scenario_text(text, str(path))
+    return load_scenario_text(read_scenario_file(path), str(path))
 
 
 def load_scenario_text(text: str, filename: str = "<scenario>"):
@@ -349,7 +625,7 @@ def load_scenario_text(text: str, filename: str = "<scenario>"):
 
     from gigawatt.scenario.schema import Scenario
 
-    data, lines = _read_yaml(text, filename)
+    data, lines, yaml_problems = _read_yaml_checked(text, filename)
     if not isinstance(data, dict):
         raise ScenarioError(
             [Problem("", "the file must be a YAML mapping (key: value lines)", 1,
@@ -359,14 +635,54 @@ def load_scenario_text(text: str, filename: str = "<scenario>"):
     try:
         scn = Scenario.model_validate(data)
     except ValidationError as exc:
-        problems = _schema_problems(exc, data, lines)
+        problems = yaml_problems + _schema_problems(exc, data, lines)
         # Name checks run on what did validate, so one pass reports both kinds.
         problems += _names_in_raw(data, lines)
         raise ScenarioError(_sorted_unique(problems), filename) from None
-    problems = _catalog_problems(scn, lines)
+    problems = yaml_problems + _rule_problems(scn, lines)
+    problems += _catalog_problems(scn, lines)
     if problems:
         raise ScenarioError(_sorted_unique(problems), filename)
     return scn
+
+
+def _rule_problems(scn, lines: dict[Path_, int]) -> list[Problem]:
+    """Rules across fields that keep a run well defined and within :data:`limits.MAX_RUN_CELLS`."""
+    problems: list[Problem] = []
+
+    def add(path: Path_, message: str, hint: str) -> None:
+        problems.append(Problem(format_path(path), message, _line_for(lines, path), hint))
+
+    c = scn.deal.commitment
+    if c.start > scn.horizon.end:
+        add(("deal", "commitment", "start"),
+            f"the commitment starts {c.start}, after the horizon ends ({scn.horizon.end})",
+            "end the horizon after the commitment starts, or start the commitment within the horizon")
+
+    demand = scn.demand
+    runs = 0
+    for i, item in enumerate(demand.training if demand is not None else []):
+        if hasattr(item, "generate"):
+            g = item.generate
+            n = limits.generated_run_count(g.first, g.every_s, g.until, g.count, scn.horizon.end)
+            if n > limits.MAX_TRAINING_RUNS:
+                add(("demand", "training", i, "generate"),
+                    f"generates {n:,} runs, more than the limit of {limits.MAX_TRAINING_RUNS:,}",
+                    "space the runs further apart ('every'), or end them earlier ('until', 'count')")
+            runs += n
+        else:
+            runs += 1
+    if runs > limits.MAX_TRAINING_RUNS:
+        add(("demand", "training"), f"{runs:,} training runs in all, more than the limit of {limits.MAX_TRAINING_RUNS:,}",
+            "space the generated runs further apart, or split the scenario")
+        return problems
+    cells = limits.run_cells(scn)
+    if cells > limits.MAX_RUN_CELLS:
+        add(("horizon",),
+            f"a run of this scenario would be about {cells:,} cells of work (periods x sites x chips x workloads), "
+            f"more than the limit of {limits.MAX_RUN_CELLS:,}",
+            "shorten the horizon, step by month instead of week, or use fewer sites, chips or workloads")
+    return problems
 
 
 def _names_in_raw(data: dict, lines: dict[Path_, int]) -> list[Problem]:

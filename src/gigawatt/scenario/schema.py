@@ -12,46 +12,46 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import (AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator,
-                      model_validator)
+from pydantic import (AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, Strict,
+                      ValidationInfo, field_validator, model_validator)
 
 from gigawatt import units
+from gigawatt.errors import UnitError
+from gigawatt.scenario import limits
 from gigawatt.scenario.demand_schema import Demand
 from gigawatt.scenario.economics_schema import Economics
+from gigawatt.scenario.fields import Duration, Month, count, distinct_months, quantity
+from gigawatt.scenario.fields import Growth as GrowthPerYear
 
 SCHEMA_VERSION = 1
 
-
-def _q(dimension: str):
-    def parse(value: Any) -> float:
-        return units.parse(value, dimension)
-
-    return BeforeValidator(parse)
-
-
-def _month(value: Any) -> str:
-    return units.parse_month(value)
-
-
-Power = Annotated[float, _q("power")]
-Money = Annotated[float, _q("money")]
-PricePerHour = Annotated[float, _q("price_per_hour")]
-Duration = Annotated[float, _q("time")]
-Month = Annotated[str, BeforeValidator(_month)]
-Count = Annotated[float, BeforeValidator(lambda v: units.parse_count(v))]
-GrowthPerYear = Annotated[float, BeforeValidator(lambda v: units.parse_growth_per_year(v))]
+Power = quantity("power")
+Money = quantity("money")
+PricePerHour = quantity("price_per_hour")
+Chips = count("chips")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 class Horizon(_Strict):
-    """The months a run covers, both ends included."""
+    """The months a run covers, both ends included; at most ``limits.MAX_HORIZON_YEARS`` long."""
 
     start: Month
     end: Month
     step: Literal["month", "week"] = "month"
+
+    @field_validator("end")
+    @classmethod
+    def _not_too_long(cls, end: str, info: ValidationInfo) -> str:
+        start = info.data.get("start")
+        if start is not None and limits.horizon_months(start, end) > limits.MAX_HORIZON_YEARS * 12:
+            years = limits.horizon_months(start, end) / 12
+            raise UnitError(f"the horizon {start} to {end} is {years:,.0f} years, longer than the limit of "
+                            f"{limits.MAX_HORIZON_YEARS} years",
+                            hint=f"end the horizon within {limits.MAX_HORIZON_YEARS} years of its start")
+        return end
 
     @model_validator(mode="after")
     def _ordered(self) -> "Horizon":
@@ -108,7 +108,7 @@ class Deal(_Strict):
     capacity_cap_w: Power | None = Field(default=None, validation_alias=AliasChoices("capacity_cap", "capacity_cap_w"), gt=0)
     capacity_basis: Literal["it", "facility"] = "it"
     spend_limit: SpendLimit | None = None
-    investments: list[Investment] = Field(default_factory=list)
+    investments: list[Investment] = Field(default_factory=list, max_length=limits.MAX_INVESTMENTS)
     #: false for a letter of intent or term sheet; the ledger then enforces no take-or-pay
     binding: bool = True
     #: the buyer pays any shortfall against the yearly minimum and, at the term's end, the total
@@ -120,9 +120,10 @@ class Site(_Strict):
 
     name: str = Field(min_length=1)
     pue: float = Field(default=1.2, ge=1.0, le=3.0)
-    energized_w: dict[Month, Power] = Field(validation_alias=AliasChoices("energized", "energized_w"))
+    energized_w: Annotated[dict[Month, Power], BeforeValidator(distinct_months)] = Field(
+        validation_alias=AliasChoices("energized", "energized_w"), max_length=limits.MAX_ENERGIZED_POINTS)
     ramp: Literal["linear", "step"] = "linear"
-    chips: list[str] | None = None
+    chips: list[str] | None = Field(default=None, max_length=limits.MAX_ROADMAP_ENTRIES)
 
     @field_validator("energized_w")
     @classmethod
@@ -142,7 +143,7 @@ class RoadmapEntry(_Strict):
     system: str | None = None
     from_month: Month = Field(validation_alias=AliasChoices("from", "from_month"))
     until: Month | None = None
-    supply_per_year: Count | None = Field(default=None, ge=0)
+    supply_per_year: Chips | None = Field(default=None, ge=0)
     lifetime_s: Duration = Field(default=6 * 365.25 * 86400, validation_alias=AliasChoices("lifetime", "lifetime_s"), gt=0)
     estimate: bool = False
 
@@ -175,11 +176,14 @@ class Scenario(_Strict):
     title: str | None = None
     description: str | None = None
     horizon: Horizon
-    seed: int = 0
+    #: a whole number in [0, 2**63 - 1] (``numpy.random.default_rng`` takes no negative seed; the
+    #: results store keeps it in a signed 64-bit column)
+    seed: Annotated[int, Strict()] = Field(default=0, ge=0, le=limits.SEED_MAX)
     deal: Deal
-    sites: list[Site] = Field(min_length=1)
-    roadmap: list[RoadmapEntry] = Field(min_length=1)
-    prices: dict[str, Annotated[Price, BeforeValidator(_price_short_form)]]
+    sites: list[Site] = Field(min_length=1, max_length=limits.MAX_SITES)
+    roadmap: list[RoadmapEntry] = Field(min_length=1, max_length=limits.MAX_ROADMAP_ENTRIES)
+    prices: dict[str, Annotated[Price, BeforeValidator(_price_short_form)]] = Field(
+        max_length=limits.MAX_ROADMAP_ENTRIES)
     fill: Literal["newest", "roadmap"] = "newest"
     demand: Demand | None = None
     economics: Economics | None = None
