@@ -516,3 +516,17 @@ def test_every_limit_is_in_the_table():
         if name.startswith("MAX_") or name == "SEED_MAX":
             assert f"``{name}``" in doc, name
     assert limits.MAX_AGENTIC_STEPS == 1_000 and limits.MAX_HORIZON_YEARS == 100
+
+
+def test_policy_names_are_the_fleets():
+    from gigawatt.fleet.policies import POLICIES
+    from gigawatt.scenario.demand_schema import POLICY_NAMES
+
+    assert set(POLICY_NAMES) == set(POLICIES)
+
+
+def test_check_does_not_import_numpy():
+    code = ("import sys; from gigawatt.scenario import load_scenario; "
+            f"load_scenario({str(ROOT / 'scenarios' / 'anthropic-aws-2026.yaml')!r}); print('numpy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert out.stdout.strip() == "False", out.stderr

@@ -22,6 +22,10 @@ TasksPerDay = count("tasks_per_day")
 Steps = count("steps")
 
 
+#: the allocation policies of :data:`gigawatt.fleet.policies.POLICIES`, by name, so that checking a
+#: scenario does not import the fleet (and numpy); a test keeps the two the same
+POLICY_NAMES = ("earliest_deadline_first", "first_come_first_served", "largest_first")
+
 #: tokens per optimizer step by default: Llama 3 405B ended its pre-training at 16M
 #: (arXiv:2407.21783, section 3.4.1). Larger MoE runs go higher: DeepSeek-V3 kept
 #: 15,360 sequences of 4K tokens, about 63M (arXiv:2412.19437, section 4.2).

@@ -487,7 +487,7 @@ def _catalog_problems(scn, lines: dict[Path_, int]) -> list[Problem]:
 def _demand_problems(scn, lines, roadmap_chips: set, chip_ok) -> list[Problem]:
     """Model, chip and policy names of the demand section."""
     from gigawatt import catalog
-    from gigawatt.fleet.policies import POLICIES
+    from gigawatt.scenario.demand_schema import POLICY_NAMES as POLICIES
 
     problems: list[Problem] = []
     demand = scn.demand
