@@ -138,3 +138,18 @@ def test_economics_names_are_the_scenarios_own(minimal_text):
     ps = {p.path: p for p in problems(text)}
     assert "no site named 'b'" in ps["economics.power_price.sites.b"].message
     assert "not in the roadmap" in ps["economics.capex_per_chip.trainium3"].message
+
+
+def test_duplicate_key_is_an_error(minimal_text):
+    (p,) = problems(minimal_text.replace("    pue: 1.2\n", "    pue: 1.2\n    pue: 1.3\n"))
+    assert p.path == "sites[0].pue" and p.line == 11 and "lines 10 and 11" in p.message
+
+
+def test_negative_seed(minimal_text):
+    (p,) = problems(minimal_text.replace("seed: 3", "seed: -1"))
+    assert p.path == "seed" and p.line == 4
+
+
+def test_infinite_power_is_an_error(minimal_text):
+    (p,) = problems(minimal_text.replace("capacity_cap: 1 GW", "capacity_cap: 1e400 GW"))
+    assert p.path == "deal.capacity_cap" and p.line == 7 and "finite" in p.message

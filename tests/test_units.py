@@ -86,3 +86,33 @@ def test_fast_unit_table_agrees_with_pint():
 def test_fast_path_wrong_dimension_message():
     with pytest.raises(UnitError, match="is data, expected power"):
         units.parse("5 GB", "power")
+
+
+@pytest.mark.parametrize("text, dimension", [("1e400 GW", "power"), ("$1e400B", "money"), ("inf GW", "power"),
+                                             ("nan s", "time"), ("1e999 TB/s", "bandwidth")])
+def test_non_finite_quantities_are_errors(text, dimension):
+    with pytest.raises(UnitError, match="not a finite number") as err:
+        units.parse(text, dimension, field="deal.capacity_cap")
+    assert "deal.capacity_cap" in str(err.value) and text in str(err.value) and "finite" in err.value.hint
+
+
+@pytest.mark.parametrize("parse, value", [
+    (units.parse_count, float("inf")), (units.parse_count, "1e400"), (units.parse_count, float("nan")),
+    (units.parse_fraction, float("nan")), (units.parse_fraction, "inf"),
+    (units.parse_growth_per_year, float("inf")), (units.parse_growth_per_year, float("nan")),
+])
+def test_non_finite_counts_shares_and_rates(parse, value):
+    with pytest.raises(UnitError, match="finite"):
+        parse(value)
+
+
+@pytest.mark.parametrize("bad", ["2026-02-30", "2026-13", "2026-00", "2025-02-29", "2026-04-31", "2026-4-0"])
+def test_impossible_months_and_dates(bad):
+    with pytest.raises(UnitError) as err:
+        units.parse_month(bad)
+    assert err.value.hint
+
+
+def test_real_dates():
+    assert units.parse_month("2024-02-29") == "2024-02"
+    assert units.parse_month("2026-4") == "2026-04"
