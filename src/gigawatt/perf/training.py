@@ -70,6 +70,11 @@ OPTIMIZER_BYTES = 12.0
 #: from the kernel's passes, not fitted
 LOGITS_BYTES_PER_ENTRY = 16.0
 
+#: HBM traffic of the optimizer step per locally owned parameter [B]: Adam reads and writes the
+#: fp32 master weight and two moments, reads the fp32 gradient and writes the bf16 weight
+#: (4·3·2 + 4 + 2 = 30, rounded up for the update's temporaries); an estimate, not fitted
+OPTIMIZER_TRAFFIC_BYTES = 32.0
+
 
 def gemm_efficiency(width: Any, tokens: Any, peak_eff: float, half_width: float, half_tokens: float) -> np.ndarray:
     """Achieved fraction of peak of a GEMM with ``width`` columns and ``tokens`` rows [1].
@@ -179,6 +184,19 @@ def _params_per_chip(arch: tf.Arch, tp: np.ndarray, pp: np.ndarray, ep: np.ndarr
     return dense, expert
 
 
+def _sharded_params(arch: tf.Arch, tp: np.ndarray, pp: np.ndarray, cp: np.ndarray, ep: np.ndarray, etp: Any,
+                    dp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(dense, expert) parameters one chip holds and the (dense, expert) data-parallel groups over them [1].
+
+    Dense parameters are replicated over ``dp·cp`` chips; expert parameters over the
+    ``dp·cp·tp / (ep·etp)`` chips left once experts are carved out (at least 1).
+    """
+    dense, expert = _params_per_chip(arch, tp, pp, ep, etp)
+    dense_dp = dp * cp
+    expert_dp = np.maximum(dp * cp * tp / (ep * _expert_tp(tp, ep, etp)), 1.0)
+    return dense, expert, dense_dp, expert_dp
+
+
 def memory_per_chip_bytes(arch: tf.Arch, layout: Layout, *, seq_len: Any, n_microbatches: Any = 1) -> np.ndarray:
     """Bytes of HBM one chip needs: weights, gradients, optimizer state, activations [B].
 
@@ -198,9 +216,7 @@ def memory_per_chip_bytes(arch: tf.Arch, layout: Layout, *, seq_len: Any, n_micr
                                                                              lay.micro_batch, n_microbatches))
     fsdp = np.asarray(lay.fsdp, dtype=bool)
     etp, recompute = lay.etp, lay.recompute
-    dense, expert = _params_per_chip(arch, tp, pp, ep, etp)
-    dense_dp = dp * cp
-    expert_dp = np.maximum(dp * cp * tp / (ep * _expert_tp(tp, ep, etp)), 1.0)
+    dense, expert, dense_dp, expert_dp = _sharded_params(arch, tp, pp, cp, ep, etp, dp)
     shard_dense = np.where(fsdp, dense_dp, 1.0)
     shard_expert = np.where(fsdp, expert_dp, 1.0)
     sch = np.asarray(lay.schedule)
@@ -217,6 +233,449 @@ def memory_per_chip_bytes(arch: tf.Arch, layout: Layout, *, seq_len: Any, n_micr
     logits = tokens_mb * arch.vocab / tp * 4.0
     gathered = np.where(fsdp, WEIGHT_BYTES * 2.0 * (dense + expert) / arch.layers * 1.0, 0.0)
     return states + acts + logits + gathered
+
+
+# ----------------------------------------------------------------- stages of one step
+def flops_per_token_by_kernel(arch: tf.Arch, seq_len: Any, recompute: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Training FLOPs per token of the dense GEMMs, the expert GEMMs and the attention core [FLOP].
+
+    Parameters
+    ----------
+    arch : Arch
+        Model architecture.
+    seq_len : array_like
+        Tokens per sequence [tokens].
+    recompute : array_like
+        Recompute code (:data:`RECOMPUTE`: 0 none, 1 selective, 2 full) [1].
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(dense, expert, attention)`` [FLOP/token]: forward, backward and recomputed
+        FLOPs of all layers, the output head apart (:func:`output_head_time_s`).
+
+    Notes
+    -----
+    Each kernel costs ``3·F_fwd + F_rc``: backward is twice the forward [1]_. Selective
+    recompute [3]_ repeats the attention core (and MLA's key/value up-projection, a dense
+    GEMM); full recompute repeats the whole forward pass, its GEMMs split between dense and
+    expert layers in proportion to their forward FLOPs.
+    """
+    rc = np.asarray(recompute)
+    attn_fwd = tf.attention_core_flops_per_token(arch, seq_len)
+    dense_matmul_fwd = 2.0 * (arch.matmul_params_active - _expert_active_params(arch))
+    expert_fwd = 2.0 * _expert_active_params(arch)
+    recompute_fwd = tf.recompute_flops_per_token(arch, seq_len, rc)
+    # split recompute between attention core and matmuls
+    rc_attn = np.where(rc >= 1, attn_fwd, 0.0)
+    rc_matmul = recompute_fwd - rc_attn
+    # full recompute splits its GEMMs between dense and expert layers; selective recompute's only
+    # GEMM is MLA's key/value up-projection, a dense one
+    rc_dense = rc_matmul * np.where(rc == 2, dense_matmul_fwd / np.maximum(dense_matmul_fwd + expert_fwd, 1.0), 1.0)
+    rc_expert = rc_matmul - rc_dense
+    head_fwd = 2.0 * arch.vocab * arch.d_model
+    return 3.0 * (dense_matmul_fwd - head_fwd) + rc_dense, 3.0 * expert_fwd + rc_expert, 3.0 * attn_fwd + rc_attn
+
+
+def gemm_efficiencies(arch: tf.Arch, cal: Calibration, *, tp: Any, ep: Any, etp: Any, tokens_mb: Any,
+                      precision: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Achieved fraction of peak of the dense GEMMs, the expert GEMMs and the attention core [1].
+
+    Parameters
+    ----------
+    arch : Arch
+        Model architecture.
+    cal : Calibration
+        Coefficients of the chip.
+    tp, ep : array_like
+        Tensor and expert parallel degrees [1].
+    etp : array_like or None
+        Tensor parallelism of the experts; None: 1 with expert parallelism, else ``tp`` [1].
+    tokens_mb : array_like
+        Tokens of one micro-batch on one chip, ``mb·s/cp`` [tokens].
+    precision : str
+        Matmul precision.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(dense, expert, attention)`` efficiencies [1].
+
+    Notes
+    -----
+    Dense GEMMs: :func:`gemm_efficiency` at width ``d/tp``. Expert GEMMs: width
+    ``min(d_ff,e/etp, d)`` and ``n·k/E`` rows, where ``n = tokens_mb·ep·etp/tp`` are the
+    tokens an expert-parallel group dispatches. Attention: ``e_max·r_attn``, at the run's
+    GEMM rate.
+    """
+    e_max = cal.matmul_peak_eff(precision)
+    eff_dense = gemm_efficiency(arch.d_model / tp, tokens_mb, e_max, cal.matmul_half_width, cal.matmul_half_tokens)
+    if arch.is_moe:
+        expert_tp = _expert_tp(tp, ep, etp)
+        # tokens one expert-parallel group dispatches: each of its ep ranks brings its (sequence-
+        # parallel) share tokens_mb/tp, all-gathered over the expert-TP group of etp ranks
+        tokens_ep_group = tokens_mb * ep * expert_tp / tp
+        # M dimension of each expert's GEMM (its n/(n + n_half) factor is the row-tile padding)
+        tokens_per_expert = tokens_ep_group * arch.moe_active / arch.moe_experts
+        eff_expert = gemm_efficiency(
+            np.minimum(arch.moe_d_ff / expert_tp, arch.d_model), tokens_per_expert, e_max,  # smaller GEMM side
+            cal.expert_half_width, cal.matmul_half_tokens,
+        )
+    else:
+        eff_expert = eff_dense
+    # the attention core at the run's GEMM rate: with FP8 GEMMs it is modeled at the FP8 rate, though
+    # Transformer Engine keeps it in BF16 unless asked (fp8_dpa); holding it at the BF16 rate
+    # (with a refit ratio) fits the Hopper FP8 rows worse, the ratio fitted on BF16 rows being low
+    eff_attn = e_max * cal.attention_eff_ratio * np.ones_like(eff_dense)
+    return eff_dense, eff_expert, eff_attn
+
+
+def elementwise_hbm_bytes(arch: tf.Arch, cal: Calibration, *, tp: Any, tokens_mb: Any, precision: str) -> np.ndarray:
+    """HBM traffic of the memory-bound elementwise work of one micro-batch, all layers [B].
+
+    Parameters
+    ----------
+    arch : Arch
+        Model architecture.
+    cal : Calibration
+        Coefficients of the chip (``fp8_cast_traffic``).
+    tp : array_like
+        Tensor parallel degree [1].
+    tokens_mb : array_like
+        Tokens of one micro-batch on one chip [tokens].
+    precision : str
+        Matmul precision; ``fp8`` and ``fp4`` add the casts of the GEMM inputs.
+
+    Returns
+    -------
+    ndarray
+        Bytes read and written [B], before full recompute's extra forward pass.
+
+    Notes
+    -----
+    Norms, activations and residuals: each activation byte is written and read in the
+    forward pass and about twice in the backward, ``a·n·L·2·3``. MoE adds the permutation
+    around the experts, ``4·k·d·2 B·3·n/tp`` per MoE layer. Low-precision GEMMs scale the
+    total by ``1 + f_cast``.
+    """
+    elem_bytes = tf.activation_bytes_per_token_layer(arch, tp, 0) * tokens_mb * arch.layers * 2.0 * 3.0
+    if arch.is_moe:
+        # token permutation and unpermutation around the experts: k copies of each token's
+        # d-vector read and written twice in the forward pass (4 passes), twice that backward
+        elem_bytes = elem_bytes + 4.0 * arch.moe_active * arch.d_model * 2.0 * 3.0 * tokens_mb / tp * arch.moe_layers
+    if precision.lower() in ("fp8", "fp4"):
+        # low-precision GEMMs quantize each input and output gradient: read the 16-bit tensor
+        # for its scale and again to cast it, write row- and column-wise copies (~6 B per
+        # element, as much traffic again as the elementwise passes above)
+        elem_bytes = elem_bytes * (1.0 + cal.fp8_cast_traffic)
+    return elem_bytes
+
+
+def layers_time_s(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tp: Any, cp: Any, ep: Any, etp: Any,
+                  micro_batch: Any, seq_len: Any, recompute: Any, precision: str) -> np.ndarray:
+    """Compute time of all transformer layers for one micro-batch on one tensor- and context-parallel group [s].
+
+    Parameters
+    ----------
+    arch : Arch
+        Model architecture.
+    hw : Hardware
+        Chip in its system.
+    cal : Calibration
+        Coefficients of the chip.
+    tp, cp, ep : array_like
+        Tensor, context and expert parallel degrees [1].
+    etp : array_like or None
+        Tensor parallelism of the experts [1].
+    micro_batch : array_like
+        Sequences per micro-batch [1].
+    seq_len : array_like
+        Tokens per sequence [tokens].
+    recompute : array_like
+        Recompute code [1].
+    precision : str
+        Matmul precision.
+
+    Returns
+    -------
+    ndarray
+        Forward, backward and recompute time of the layers, output head apart [s].
+
+    Notes
+    -----
+    ``t = Σ_k F_k·mb·s/(tp·cp) / (peak·e_k) + B_elem·r / (HBM·e_hbm)`` over the dense, expert
+    and attention kernels (:func:`flops_per_token_by_kernel`, :func:`gemm_efficiencies`),
+    with ``B_elem`` from :func:`elementwise_hbm_bytes` and ``r = 4/3`` under full recompute.
+    """
+    rc = np.asarray(recompute)
+    tokens_mb = micro_batch * seq_len / cp  # tokens one chip's micro-batch holds
+    tokens_replica_mb = micro_batch * seq_len  # tokens of one micro-batch of one replica
+    group = tp * cp
+    peak = hw.peak(precision)
+    dense, expert, attn = flops_per_token_by_kernel(arch, seq_len, rc)
+    eff_dense, eff_expert, eff_attn = gemm_efficiencies(arch, cal, tp=tp, ep=ep, etp=etp, tokens_mb=tokens_mb,
+                                                        precision=precision)
+    flops_dense = dense * tokens_replica_mb / group
+    flops_expert = expert * tokens_replica_mb / group
+    flops_attn = attn * tokens_replica_mb / group
+    layers_compute = flops_dense / (peak * eff_dense) + flops_expert / (peak * eff_expert) + flops_attn / (peak * eff_attn)
+    hbm_rate = hw.hbm_bw_bytes_per_s * cal.hbm_eff
+    elem_bytes = elementwise_hbm_bytes(arch, cal, tp=tp, tokens_mb=tokens_mb, precision=precision)
+    return layers_compute + elem_bytes * np.where(rc == 2, 4.0 / 3.0, 1.0) / hbm_rate
+
+
+def output_head_time_s(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tp: Any, cp: Any, micro_batch: Any,
+                       seq_len: Any, per_layer_s: Any, precision: str) -> np.ndarray:
+    """Time of the output head and the multi-token-prediction modules for one micro-batch [s].
+
+    Parameters
+    ----------
+    arch : Arch
+        Model architecture (``vocab``, ``mtp_layers``).
+    hw : Hardware
+        Chip in its system.
+    cal : Calibration
+        Coefficients of the chip.
+    tp, cp : array_like
+        Tensor and context parallel degrees [1].
+    micro_batch : array_like
+        Sequences per micro-batch [1].
+    seq_len : array_like
+        Tokens per sequence [tokens].
+    per_layer_s : array_like
+        Time of one transformer layer (:func:`layers_time_s` over ``L``) [s].
+    precision : str
+        Matmul precision of the layers (the head itself stays in BF16).
+
+    Returns
+    -------
+    ndarray
+        Head time [s].
+
+    Notes
+    -----
+    ``t_head = 3·2·V·d·mb·s/(tp·cp) / (peak_bf16·e_head) + 16 B·V/tp·n / (HBM·e_hbm)``: the
+    GEMM in 16 bits (Megatron's output layer is not a Transformer Engine module; DeepSeek-V3
+    [6]_ sec. 3.3.1 keeps it in BF16) and the cross-entropy passes
+    (:data:`LOGITS_BYTES_PER_ENTRY`). Each MTP module [6]_ adds one layer, a ``2d -> d``
+    projection and the head again: ``t = t_head + n_mtp·(t_layer + t_proj + t_head)``.
+    """
+    tokens_mb = micro_batch * seq_len / cp
+    tokens_replica_mb = micro_batch * seq_len
+    group = tp * cp
+    peak = hw.peak(precision)
+    eff_dense = gemm_efficiency(arch.d_model / tp, tokens_mb, cal.matmul_peak_eff(precision), cal.matmul_half_width,
+                                cal.matmul_half_tokens)
+    peak16, e16 = hw.peak("bf16"), cal.matmul_peak_eff("bf16")
+    eff_head = gemm_efficiency(arch.d_model / tp, tokens_mb, e16, cal.matmul_half_width, cal.matmul_half_tokens)
+    head_fwd = 2.0 * arch.vocab * arch.d_model
+    hbm_rate = hw.hbm_bw_bytes_per_s * cal.hbm_eff
+    head = (3.0 * head_fwd * tokens_replica_mb / group / (peak16 * eff_head)
+            + LOGITS_BYTES_PER_ENTRY * arch.vocab / tp * tokens_mb / hbm_rate)
+    proj = 3.0 * 2.0 * 2.0 * arch.d_model * arch.d_model * tokens_replica_mb / group / (peak * eff_dense)
+    return head + arch.mtp_layers * (per_layer_s + proj + head)
+
+
+def microbatch_comm_s(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tp: Any, pp: Any, cp: Any, ep: Any, dp: Any,
+                      vpp: Any, micro_batch: Any, seq_len: Any,
+                      recompute: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Tensor-, context-, expert- and pipeline-parallel communication of one micro-batch on one stage [s].
+
+    Parameters
+    ----------
+    arch : Arch
+        Model architecture.
+    hw : Hardware
+        Chip in its system.
+    cal : Calibration
+        Coefficients of the chip.
+    tp, pp, cp, ep, dp : array_like
+        Parallel degrees [1].
+    vpp : array_like
+        Virtual pipeline stages per chip [1].
+    micro_batch : array_like
+        Sequences per micro-batch [1].
+    seq_len : array_like
+        Tokens per sequence [tokens].
+    recompute : array_like
+        Recompute code [1].
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(tp, cp, ep, pp)`` times before overlap [s].
+
+    Notes
+    -----
+    Four tensor-parallel collectives per layer (six under full recompute) over ``tp`` chips;
+    the context-parallel ring passes ``3·(cp-1)/cp`` of the micro-batch's keys and values over
+    ``tp·cp`` chips; four all-to-alls per MoE layer over ``tp·ep`` chips
+    (:func:`alltoall_time_s`); ``vpp`` point-to-point sends to a stage ``tp·cp·dp`` chips
+    away [1]_ [2]_.
+    """
+    rc = np.asarray(recompute)
+    tokens_mb = micro_batch * seq_len / cp
+    layers_stage = arch.layers / pp
+    tp_passes = np.where(rc == 2, 1.5, 1.0)  # full recompute repeats the 2 forward of the 4 all-reduces
+    tp_bytes = tf.tp_allreduce_bytes_per_layer(arch, tokens_mb, tp) * layers_stage * tp_passes
+    tp_t = collective_time_s(tp_bytes, tp, hw, cal, n_calls=np.where(tp > 1, 4.0 * layers_stage, 0.0))
+    cp_bytes = np.where(
+        cp > 1, 3.0 * (cp - 1.0) / cp * micro_batch * seq_len * 2.0 * arch.n_kv_heads * arch.head_dim * 2.0
+        * layers_stage / tp, 0.0
+    )
+    cp_t = collective_time_s(cp_bytes, tp * cp, hw, cal)
+    if arch.is_moe:
+        moe_layers_stage = arch.moe_layers / pp
+        ep_bytes = tf.ep_alltoall_bytes_per_layer(arch, tokens_mb / tp, ep) * moe_layers_stage
+        ep_t = alltoall_time_s(ep_bytes, tp * ep, hw, cal, n_calls=np.where(ep > 1, 4.0 * moe_layers_stage, 0.0))
+    else:
+        ep_t = np.zeros_like(tp_t)
+    # each micro-batch crosses vpp stage boundaries per chip; neighbouring stages sit tp·cp·dp chips apart
+    pp_bytes = np.where(pp > 1, tf.pp_p2p_bytes(arch, tokens_mb, tp) * vpp, 0.0)
+    pp_t = collective_time_s(pp_bytes, 2.0 * tp * cp * dp, hw, cal, n_calls=np.where(pp > 1, 2.0 * vpp, 0.0))
+    return tp_t, cp_t, ep_t, pp_t
+
+
+def gradient_sync_time_s(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tp: Any, pp: Any, cp: Any, ep: Any,
+                         etp: Any, dp: Any, fsdp: Any, n_microbatches: Any) -> np.ndarray:
+    """Time of the data-parallel gradient reduction and parameter gathering of one step [s].
+
+    Parameters
+    ----------
+    arch : Arch
+        Model architecture.
+    hw : Hardware
+        Chip in its system.
+    cal : Calibration
+        Coefficients of the chip.
+    tp, pp, cp, ep, dp : array_like
+        Parallel degrees [1].
+    etp : array_like or None
+        Tensor parallelism of the experts [1].
+    fsdp : array_like of bool
+        Fully sharded data parallelism (else ZeRO-1).
+    n_microbatches : array_like
+        Micro-batches per step [1].
+
+    Returns
+    -------
+    ndarray
+        Collective time before overlap with compute [s].
+
+    Notes
+    -----
+    ZeRO-1 reduce-scatters gradients and all-gathers parameters once per step, FSDP once per
+    micro-batch (:func:`gigawatt.perf.transformer.dp_gradient_bytes`). The dense group spans
+    every chip of a stage's replicas, ``tp·cp·dp``; the expert group the same chips with one
+    member per expert-parallel group, so fewer members per scale-up domain
+    (:func:`collective_time_s` with ``group_size``).
+    """
+    dense_p, expert_p, dense_dp, expert_dp = _sharded_params(arch, tp, pp, cp, ep, etp, dp)
+    layers_stage = arch.layers / pp
+    per_step = np.where(fsdp, n_microbatches, 1.0)
+    dense_bytes = tf.dp_gradient_bytes(dense_p, dense_dp, fsdp=fsdp) * per_step
+    expert_bytes = tf.dp_gradient_bytes(expert_p, expert_dp, fsdp=fsdp) * per_step
+    return (collective_time_s(dense_bytes, tp * cp * dp, hw, cal, n_calls=np.where(dp > 1, 2.0 * layers_stage, 0.0),
+                              group_size=dense_dp)
+            + collective_time_s(expert_bytes, tp * cp * dp, hw, cal, n_calls=0.0, group_size=expert_dp))
+
+
+def exposed_gradient_sync_s(sync_s: Any, microbatch_compute_s: Any, step_compute_s: Any, fsdp: Any,
+                            dp_overlap: float) -> np.ndarray:
+    """The part of the gradient synchronisation that compute does not hide [s].
+
+    Parameters
+    ----------
+    sync_s : array_like
+        Collective time of :func:`gradient_sync_time_s` [s].
+    microbatch_compute_s : array_like
+        Compute time of one micro-batch on one stage [s].
+    step_compute_s : array_like
+        Compute time of all micro-batches of the step [s].
+    fsdp : array_like of bool
+        Fully sharded data parallelism.
+    dp_overlap : float
+        Share of the collective that overlaps at best (:class:`Calibration` ``dp_overlap``) [1].
+
+    Returns
+    -------
+    ndarray
+        Exposed time [s].
+
+    Notes
+    -----
+    ``t_exposed = max(t·(1 - o_dp), t - window)``. ZeRO-1 reduces gradients once they are
+    final, during the backward pass of the last micro-batch, and gathers parameters during
+    the forward pass of the first one: one micro-batch of compute is its window, however many
+    micro-batches the step runs. FSDP gathers and reduces every micro-batch, so the whole
+    step's compute is its window.
+    """
+    window = np.where(fsdp, step_compute_s, microbatch_compute_s)
+    return np.maximum(sync_s * (1.0 - dp_overlap), sync_s - window)
+
+
+def optimizer_time_s(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tp: Any, pp: Any, cp: Any, ep: Any, etp: Any,
+                     dp: Any) -> np.ndarray:
+    """Time of the optimizer step: its state streamed through HBM [s].
+
+    Parameters
+    ----------
+    arch : Arch
+        Model architecture.
+    hw : Hardware
+        Chip in its system.
+    cal : Calibration
+        Coefficients of the chip (``hbm_eff``).
+    tp, pp, cp, ep, dp : array_like
+        Parallel degrees [1].
+    etp : array_like or None
+        Tensor parallelism of the experts [1].
+
+    Returns
+    -------
+    ndarray
+        Optimizer time [s].
+
+    Notes
+    -----
+    ``t = 32 B·(P_dense/dp_dense + P_expert/dp_expert) / (HBM·e_hbm)``: each locally owned
+    parameter's Adam state (:data:`OPTIMIZER_TRAFFIC_BYTES`) read and written once.
+    """
+    dense_p, expert_p, dense_dp, expert_dp = _sharded_params(arch, tp, pp, cp, ep, etp, dp)
+    return OPTIMIZER_TRAFFIC_BYTES * (dense_p / dense_dp + expert_p / expert_dp) / (hw.hbm_bw_bytes_per_s * cal.hbm_eff)
+
+
+def pipeline_bubble_s(pp: Any, vpp: Any, schedule: Any, microbatch_s: Any) -> np.ndarray:
+    """Idle time of the pipeline in one step, by schedule [s].
+
+    Parameters
+    ----------
+    pp : array_like
+        Pipeline stages [1].
+    vpp : array_like
+        Virtual stages per chip (1F1B interleaving) [1].
+    schedule : array_like
+        Schedule code (:data:`SCHEDULES`) [1].
+    microbatch_s : array_like
+        Time of one micro-batch on one stage, compute and exposed communication [s].
+
+    Returns
+    -------
+    ndarray
+        Bubble time [s].
+
+    Notes
+    -----
+    1F1B: ``(p-1)/v·t_mb`` [1]_. ZB-H1 splits the backward pass into input and weight
+    gradients and fills the bubble with the latter, ``(p-1)(T_F + T_B - T_W)``, a third of
+    1F1B's with equal passes [5]_. DualPipe: ``(p/2-1)(T_F&B + T_B - 3T_W)``, about zero with
+    equal passes [6]_.
+    """
+    sch = np.asarray(schedule)
+    pp = np.asarray(pp, dtype=float)
+    vpp = np.asarray(vpp, dtype=float)
+    return np.where(sch == SCHEDULES["zero-bubble"], (pp - 1.0) * microbatch_s / 3.0,
+                    np.where(sch == SCHEDULES["dualpipe"], 0.0, (pp - 1.0) / vpp * microbatch_s))
 
 
 def training_step(
@@ -269,6 +728,10 @@ def training_step(
     With ``t_mb`` the time of one micro-batch on one stage,
     ``T = (m + (pp-1)/vpp)·t_mb + t_dp,exposed + t_opt + overhead`` where
     ``t_mb = F_mb / (peak·eff) + t_tp·(1-o_tp) + t_ep·(1-o_ep) + t_pp`` [1]_ [2]_.
+    The stages: :func:`layers_time_s` and :func:`output_head_time_s` (compute),
+    :func:`microbatch_comm_s` (communication), :func:`gradient_sync_time_s` and
+    :func:`exposed_gradient_sync_s` (data parallelism), :func:`optimizer_time_s`,
+    :func:`pipeline_bubble_s`, :func:`memory_per_chip_bytes`.
 
     Examples
     --------
@@ -290,143 +753,36 @@ def training_step(
                                                                      lay.micro_batch))
     rc = np.asarray(lay.recompute)
     fsdp = np.asarray(lay.fsdp, dtype=bool)
-    etp, schedule = lay.etp, lay.schedule
+    etp, sch = lay.etp, np.asarray(lay.schedule)
     dp = n / (tp * pp * cp)
     m = np.maximum(gbs / (dp * mb), 1.0)
-    tokens_mb = mb * s / cp  # tokens one chip's micro-batch holds
 
-    # ---- compute per micro-batch per stage (one chip)
-    peak = hw.peak(precision)
-    e_max = cal.matmul_peak_eff(precision)
-    attn_fwd = tf.attention_core_flops_per_token(arch, s)
-    dense_matmul_fwd = 2.0 * (arch.matmul_params_active - _expert_active_params(arch))
-    expert_fwd = 2.0 * _expert_active_params(arch)
-    recompute_fwd = tf.recompute_flops_per_token(arch, s, rc)
-    # split recompute between attention core and matmuls
-    rc_attn = np.where(rc >= 1, attn_fwd, 0.0)
-    rc_matmul = recompute_fwd - rc_attn
-    # full recompute splits its GEMMs between dense and expert layers; selective recompute's only
-    # GEMM is MLA's key/value up-projection, a dense one
-    rc_dense = rc_matmul * np.where(rc == 2, dense_matmul_fwd / np.maximum(dense_matmul_fwd + expert_fwd, 1.0), 1.0)
-    rc_expert = rc_matmul - rc_dense
-    tokens_replica_mb = mb * s  # tokens of one micro-batch of one replica
-    eff_dense = gemm_efficiency(arch.d_model / tp, tokens_mb, e_max, cal.matmul_half_width, cal.matmul_half_tokens)
-    if arch.is_moe:
-        expert_tp = _expert_tp(tp, ep, etp)
-        # tokens one expert-parallel group dispatches: each of its ep ranks brings its (sequence-
-        # parallel) share tokens_mb/tp, all-gathered over the expert-TP group of etp ranks
-        tokens_ep_group = tokens_mb * ep * expert_tp / tp
-        # M dimension of each expert's GEMM (its n/(n + n_half) factor is the row-tile padding)
-        tokens_per_expert = tokens_ep_group * arch.moe_active / arch.moe_experts
-        eff_expert = gemm_efficiency(
-            np.minimum(arch.moe_d_ff / expert_tp, arch.d_model), tokens_per_expert, e_max,  # smaller GEMM side
-            cal.expert_half_width, cal.matmul_half_tokens,
-        )
-    else:
-        eff_expert = eff_dense
-    # the attention core at the run's GEMM rate: with FP8 GEMMs it is modeled at the FP8 rate, though
-    # Transformer Engine keeps it in BF16 unless asked (fp8_dpa); holding it at the BF16 rate
-    # (with a refit ratio) fits the Hopper FP8 rows worse, the ratio fitted on BF16 rows being low
-    eff_attn = e_max * cal.attention_eff_ratio * np.ones_like(eff_dense)
-    # the output head stays in 16 bits (Megatron's output layer is not a Transformer Engine
-    # module; DeepSeek-V3 report sec. 3.3.1 keeps it in BF16 too)
-    peak16, e16 = hw.peak("bf16"), cal.matmul_peak_eff("bf16")
-    eff_head = gemm_efficiency(arch.d_model / tp, tokens_mb, e16, cal.matmul_half_width, cal.matmul_half_tokens)
-    # all layers of one micro-batch on one tensor- and context-parallel group (the output head apart)
-    head_fwd = 2.0 * arch.vocab * arch.d_model
-    group = tp * cp
-    flops_dense = (3.0 * (dense_matmul_fwd - head_fwd) + rc_dense) * tokens_replica_mb / group
-    flops_expert = (3.0 * expert_fwd + rc_expert) * tokens_replica_mb / group
-    flops_attn = (3.0 * attn_fwd + rc_attn) * tokens_replica_mb / group
-    layers_compute = flops_dense / (peak * eff_dense) + flops_expert / (peak * eff_expert) + flops_attn / (peak * eff_attn)
-    # memory-bound elementwise work (norms, activations, residuals, MoE permutation): each
-    # activation byte is written and read in the forward pass and about twice in the backward
-    hbm_rate = hw.hbm_bw_bytes_per_s * cal.hbm_eff
-    elem_bytes = tf.activation_bytes_per_token_layer(arch, tp, 0) * tokens_mb * arch.layers * 2.0 * 3.0
-    if arch.is_moe:
-        # token permutation and unpermutation around the experts: k copies of each token's
-        # d-vector read and written twice in the forward pass (4 passes), twice that backward
-        elem_bytes = elem_bytes + 4.0 * arch.moe_active * arch.d_model * 2.0 * 3.0 * tokens_mb / tp * arch.moe_layers
-    if precision.lower() in ("fp8", "fp4"):
-        # low-precision GEMMs quantize each input and output gradient: read the 16-bit tensor
-        # for its scale and again to cast it, write row- and column-wise copies (~6 B per
-        # element, as much traffic again as the elementwise passes above)
-        elem_bytes = elem_bytes * (1.0 + cal.fp8_cast_traffic)
-    layers_compute = layers_compute + elem_bytes * np.where(rc == 2, 4.0 / 3.0, 1.0) / hbm_rate
-    per_layer = layers_compute / arch.layers
-    # the last stage also runs the output head (GEMM and cross-entropy over the vocabulary) and
-    # each multi-token-prediction module (one more layer, a 2d -> d projection, the head again)
-    head = (3.0 * head_fwd * tokens_replica_mb / group / (peak16 * eff_head)
-            + LOGITS_BYTES_PER_ENTRY * arch.vocab / tp * tokens_mb / hbm_rate)
-    proj = 3.0 * 2.0 * 2.0 * arch.d_model * arch.d_model * tokens_replica_mb / group / (peak * eff_dense)
-    head = head + arch.mtp_layers * (per_layer + proj + head)
-    # spread evenly over the stages: frameworks balance the head by giving the last stage fewer
-    # layers (Megatron's pipeline_model_parallel_layout; Llama 3's first and last stages are
-    # one layer short [4]_). Whole layers per stage with the head on the last one fit the
-    # published rows worse (training median |error| 2.9% -> 3.8%), so the stages are taken as
-    # balanced.
-    compute_mb = (layers_compute + head) / pp
-
-    # ---- communication per micro-batch per stage
-    layers_stage = arch.layers / pp
-    tp_passes = np.where(rc == 2, 1.5, 1.0)  # full recompute repeats the 2 forward of the 4 all-reduces
-    tp_bytes = tf.tp_allreduce_bytes_per_layer(arch, tokens_mb, tp) * layers_stage * tp_passes
-    tp_t = collective_time_s(tp_bytes, tp, hw, cal, n_calls=np.where(tp > 1, 4.0 * layers_stage, 0.0))
-    cp_bytes = np.where(
-        cp > 1, 3.0 * (cp - 1.0) / cp * mb * s * 2.0 * arch.n_kv_heads * arch.head_dim * 2.0 * layers_stage / tp, 0.0
-    )
-    cp_t = collective_time_s(cp_bytes, tp * cp, hw, cal)
-    if arch.is_moe:
-        moe_layers_stage = arch.moe_layers / pp
-        ep_bytes = tf.ep_alltoall_bytes_per_layer(arch, tokens_mb / tp, ep) * moe_layers_stage
-        ep_t = alltoall_time_s(ep_bytes, tp * ep, hw, cal, n_calls=np.where(ep > 1, 4.0 * moe_layers_stage, 0.0))
-    else:
-        ep_t = np.zeros_like(tp_t)
-    # each micro-batch crosses vpp stage boundaries per chip; neighbouring stages sit tp·cp·dp chips apart
-    pp_bytes = np.where(pp > 1, tf.pp_p2p_bytes(arch, tokens_mb, tp) * vpp, 0.0)
-    pp_t = collective_time_s(pp_bytes, 2.0 * tp * cp * dp, hw, cal, n_calls=np.where(pp > 1, 2.0 * vpp, 0.0))
-    sch = np.asarray(schedule)
+    layers = layers_time_s(arch, hw, cal, tp=tp, cp=cp, ep=ep, etp=etp, micro_batch=mb, seq_len=s, recompute=rc,
+                           precision=precision)
+    # the last stage also runs the output head, spread evenly over the stages: frameworks balance
+    # it by giving the last stage fewer layers (Megatron's pipeline_model_parallel_layout; Llama 3's
+    # first and last stages are one layer short [4]_). Whole layers per stage with the head on the
+    # last one fit the published rows worse (training median |error| 2.9% -> 3.8%).
+    head = output_head_time_s(arch, hw, cal, tp=tp, cp=cp, micro_batch=mb, seq_len=s, per_layer_s=layers / arch.layers,
+                              precision=precision)
+    compute_mb = (layers + head) / pp
+    tp_t, cp_t, ep_t, pp_t = microbatch_comm_s(arch, hw, cal, tp=tp, pp=pp, cp=cp, ep=ep, dp=dp, vpp=vpp,
+                                               micro_batch=mb, seq_len=s, recompute=rc)
     # DualPipe overlaps each chunk's all-to-all with the computation of the other direction [6]_
     ep_overlap = np.where(sch == SCHEDULES["dualpipe"], 1.0, cal.ep_overlap)
     exposed_mb = tp_t * (1.0 - cal.tp_overlap) + cp_t * (1.0 - cal.tp_overlap) + ep_t * (1.0 - ep_overlap) + pp_t
     t_mb = compute_mb + exposed_mb
 
-    # ---- data-parallel gradient synchronisation, once per step (FSDP: per micro-batch)
-    dense_p, expert_p = _params_per_chip(arch, tp, pp, ep, etp)
-    dense_dp = dp * cp
-    expert_dp = np.maximum(dp * cp * tp / (ep * _expert_tp(tp, ep, etp)), 1.0)
-    per_step = np.where(fsdp, m, 1.0)
-    dense_bytes = tf.dp_gradient_bytes(dense_p, dense_dp, fsdp=fsdp) * per_step
-    expert_bytes = tf.dp_gradient_bytes(expert_p, expert_dp, fsdp=fsdp) * per_step
-    # both groups cover the same tp·cp·dp chips: the dense one with every chip of a stage's
-    # replicas, the expert one with one chip per expert-parallel group (fewer per domain)
-    dp_t = (collective_time_s(dense_bytes, tp * cp * dp, hw, cal, n_calls=np.where(dp > 1, 2.0 * layers_stage, 0.0),
-                              group_size=dense_dp)
-            + collective_time_s(expert_bytes, tp * cp * dp, hw, cal, n_calls=0.0, group_size=expert_dp))
+    dp_t = gradient_sync_time_s(arch, hw, cal, tp=tp, pp=pp, cp=cp, ep=ep, etp=etp, dp=dp, fsdp=fsdp, n_microbatches=m)
     compute_total = m * compute_mb
-    # ZeRO-1 reduces gradients once they are final, i.e. during the backward pass of the last
-    # micro-batch, and gathers parameters during the forward pass of the first one: about one
-    # micro-batch of compute can hide it, however many micro-batches the step runs. FSDP gathers
-    # and reduces every micro-batch, so the whole step's compute is its window.
-    window = np.where(fsdp, compute_total, compute_mb)
-    dp_exposed = np.maximum(dp_t * (1.0 - cal.dp_overlap), dp_t - window)
-
-    # ---- optimizer: ~32 bytes of state traffic per locally owned parameter
-    opt_t = 32.0 * (dense_p / dense_dp + expert_p / expert_dp) / (hw.hbm_bw_bytes_per_s * cal.hbm_eff)
-
-    # 1F1B: (p-1)/v micro-batch times. ZB-H1 splits the backward pass into input and weight
-    # gradients and fills the bubble with the latter: (p-1)(T_F + T_B - T_W), a third of 1F1B's
-    # with equal passes. DualPipe: (p/2-1)(T_F&B + T_B - 3T_W), about zero with equal passes [5]_ [6]_.
-    bubble = np.where(sch == SCHEDULES["zero-bubble"], (pp - 1.0) * t_mb / 3.0,
-                      np.where(sch == SCHEDULES["dualpipe"], 0.0, (pp - 1.0) / vpp * t_mb))
+    dp_exposed = exposed_gradient_sync_s(dp_t, compute_mb, compute_total, fsdp, cal.dp_overlap)
+    opt_t = optimizer_time_s(arch, hw, cal, tp=tp, pp=pp, cp=cp, ep=ep, etp=etp, dp=dp)
+    bubble = pipeline_bubble_s(pp, vpp, sch, t_mb)
     overhead = cal.step_overhead_frac * compute_total
     step = m * t_mb + bubble + dp_exposed + opt_t + overhead
-    tokens_step = gbs * s
-    tokens_per_s = tokens_step / step
-    model_flops = tf.training_flops_per_token(arch, s)
-    mfu = model_flops * tokens_per_s / (n * peak)
+    tokens_per_s = gbs * s / step
+    mfu = tf.training_flops_per_token(arch, s) * tokens_per_s / (n * hw.peak(precision))
     memory = memory_per_chip_bytes(arch, lay.with_(dp=dp), seq_len=s, n_microbatches=m)
-    fits = memory <= cal.usable_hbm_frac * hw.hbm_bytes
     return {
         "step_time_s": step,
         "compute_s": compute_total,
@@ -438,7 +794,7 @@ def training_step(
         "optimizer_s": opt_t,
         "overhead_s": overhead,
         "memory_bytes": memory,
-        "fits": fits,
+        "fits": memory <= cal.usable_hbm_frac * hw.hbm_bytes,
         "tokens_per_s": tokens_per_s,
         "mfu": mfu,
         "dp": dp,
