@@ -202,3 +202,77 @@ def test_multi_token_prediction_module_costs_a_layer_a_projection_and_the_head(h
     assert mtp - base == pytest.approx(3 * extra_fwd * s / (989e12 * 0.5), rel=1e-6)
     assert tf.Arch.from_row({"layers": 61, "d_model": 7168, "n_heads": 128, "conversion":
                              'Table row is "DeepSeekV3 (w/ MTP)": the one multi-token-prediction module'}).mtp_layers == 1
+
+
+# ---------------------------------------------------------------- the stages of one step
+def test_kernel_flops_add_up_to_the_model_flops(llama2_70b):
+    # without recompute the three kernels and the output head are the whole 6·N + attention
+    from gigawatt.perf.training import flops_per_token_by_kernel
+
+    dense, expert, attn = flops_per_token_by_kernel(llama2_70b, 4096.0, 0)
+    head = 3.0 * 2.0 * llama2_70b.vocab * llama2_70b.d_model
+    total = float(dense + expert + attn) + head
+    assert total == pytest.approx(float(tf.training_flops_per_token(llama2_70b, 4096.0)), rel=1e-12)
+    assert float(expert) == 0.0
+    # full recompute adds one forward pass of the layers (forward is a third of forward + backward)
+    dense2, _, attn2 = flops_per_token_by_kernel(llama2_70b, 4096.0, 2)
+    assert float(dense2 - dense) == pytest.approx(float(dense) / 3.0, rel=1e-12)
+    assert float(attn2) == pytest.approx(4.0 / 3.0 * float(attn), rel=1e-12)
+
+
+def test_pipeline_bubble_by_schedule():
+    from gigawatt.perf.training import SCHEDULES, pipeline_bubble_s
+
+    t_mb = 0.1
+    one_f_one_b = float(pipeline_bubble_s(8, 1, SCHEDULES["1f1b"], t_mb))
+    assert one_f_one_b == pytest.approx(7 * t_mb)  # (p-1)/v micro-batch times, Narayanan et al. eq. 3
+    assert float(pipeline_bubble_s(8, 4, SCHEDULES["1f1b"], t_mb)) == pytest.approx(one_f_one_b / 4)
+    assert float(pipeline_bubble_s(8, 1, SCHEDULES["zero-bubble"], t_mb)) == pytest.approx(one_f_one_b / 3)
+    assert float(pipeline_bubble_s(8, 1, SCHEDULES["dualpipe"], t_mb)) == 0.0
+
+
+def test_exposed_gradient_sync_window():
+    from gigawatt.perf.training import exposed_gradient_sync_s
+
+    # ZeRO-1: one micro-batch of compute hides at most (overlap) of the collective
+    assert float(exposed_gradient_sync_s(1.0, 10.0, 100.0, False, 0.7)) == pytest.approx(0.3)
+    # a window shorter than the hidden share leaves the rest exposed
+    assert float(exposed_gradient_sync_s(1.0, 0.2, 100.0, False, 0.7)) == pytest.approx(0.8)
+    # FSDP: the whole step is the window
+    assert float(exposed_gradient_sync_s(1.0, 0.2, 100.0, True, 0.7)) == pytest.approx(0.3)
+
+
+def test_optimizer_streams_32_bytes_per_owned_parameter(h100, llama2_70b):
+    from gigawatt.perf.training import OPTIMIZER_TRAFFIC_BYTES, optimizer_time_s
+
+    cal = calibration_for("h100-sxm")
+    one = float(optimizer_time_s(llama2_70b, h100, cal, tp=1.0, pp=1.0, cp=1.0, ep=1.0, etp=None, dp=1.0))
+    expected = OPTIMIZER_TRAFFIC_BYTES * llama2_70b.params_total / (h100.hbm_bw_bytes_per_s * cal.hbm_eff)
+    assert one == pytest.approx(expected, rel=1e-12)
+    # ZeRO-1 over 8 data-parallel ranks: each owns an eighth
+    eight = float(optimizer_time_s(llama2_70b, h100, cal, tp=1.0, pp=1.0, cp=1.0, ep=1.0, etp=None, dp=8.0))
+    assert eight == pytest.approx(one / 8, rel=1e-12)
+
+
+@pytest.mark.parametrize("layout", [Layout(tp=8, pp=4, vpp=2), Layout(tp=4, pp=8, schedule=1, recompute="full"),
+                                    Layout(tp=2, cp=2, fsdp=True, micro_batch=2)])
+def test_training_step_is_its_stages(h100, llama3_405b, layout):
+    # the step is the sum of its stages, exactly as the stage functions give them
+    from gigawatt.perf import training as tr
+
+    cal = calibration_for("h100-sxm")
+    n, s, gbs = 1024, 8192.0, 512
+    r = training_step(llama3_405b, h100, layout, n_chips=n, seq_len=s, global_batch_seqs=gbs, cal=cal)
+    lay = layout.complete()
+    tp, pp, cp, vpp, mb = (float(x) for x in (lay.tp, lay.pp, lay.cp, lay.vpp, lay.micro_batch))
+    rc = tf.RECOMPUTE_CODES[lay.recompute] if isinstance(lay.recompute, str) else lay.recompute
+    dp = n / (tp * pp * cp)
+    m = max(gbs / (dp * mb), 1.0)
+    layers = tr.layers_time_s(llama3_405b, h100, cal, tp=tp, cp=cp, ep=1.0, etp=None, micro_batch=mb, seq_len=s,
+                              recompute=rc, precision="bf16")
+    head = tr.output_head_time_s(llama3_405b, h100, cal, tp=tp, cp=cp, micro_batch=mb, seq_len=s,
+                                 per_layer_s=layers / llama3_405b.layers, precision="bf16")
+    compute_mb = (layers + head) / pp
+    assert float(r["compute_s"]) == pytest.approx(m * float(compute_mb), rel=1e-12)
+    parts = ("bubble_s", "tp_comm_s", "ep_comm_s", "pp_comm_s", "dp_comm_s", "optimizer_s", "overhead_s")
+    assert float(r["step_time_s"]) == pytest.approx(float(r["compute_s"]) + sum(float(r[k]) for k in parts), rel=1e-9)
