@@ -530,3 +530,10 @@ def test_check_does_not_import_numpy():
             f"load_scenario({str(ROOT / 'scenarios' / 'anthropic-aws-2026.yaml')!r}); print('numpy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert out.stdout.strip() == "False", out.stderr
+
+
+@pytest.mark.parametrize("roadmap", ["3", "true", "{a: 1}", "abc"])
+def test_roadmap_of_the_wrong_kind(minimal_text, roadmap):
+    text = minimal_text.replace("roadmap:\n  - {chip: trainium2, system: trn2-48xlarge, from: 2025-01, lifetime: 5 years}",
+                                f"roadmap: {roadmap}")
+    assert "roadmap" in by_path(text)

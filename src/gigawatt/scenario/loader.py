@@ -691,7 +691,8 @@ def _names_in_raw(data: dict, lines: dict[Path_, int]) -> list[Problem]:
 
     problems = []
     candidates: list[tuple[Path_, Any]] = []
-    for i, entry in enumerate(data.get("roadmap") or []):
+    roadmap = data.get("roadmap")
+    for i, entry in enumerate(roadmap if isinstance(roadmap, list) else []):
         if isinstance(entry, dict) and "chip" in entry:
             candidates.append((("roadmap", i, "chip"), entry["chip"]))
     if isinstance(data.get("prices"), dict):
