@@ -182,3 +182,68 @@ def test_kv_reservation_whole_request_or_mean_context(h100, llama2_70b):
         serve(llama2_70b, h100, Layout(tp=2), kv_reservation="lazy", **kw)
     from gigawatt.perf.inference import row_kv_reservation
     assert row_kv_reservation({"engine": "trtllm"}) == "full" and row_kv_reservation({"engine": "vllm"}) == "mean"
+
+
+# ---------------------------------------------------------------- the stages of an iteration and of serve
+def test_iteration_is_its_stages(h100, llama2_70b):
+    # the iteration is max(compute, memory) of the GEMMs and of attention, plus communication and overhead
+    import numpy as np
+
+    from gigawatt.perf.inference import attention_time_s, gemm_time_s, iteration_comm_s, iteration_time_s
+
+    cal = calibration_for("h100-sxm")
+    d, p = np.array([1.0, 64.0, 256.0]), np.array([0.0, 2000.0, 8000.0])
+    it = iteration_time_s(llama2_70b, h100, Layout(tp=4, pp=2), decode_tokens=d, decode_context=1500.0,
+                          prefill_tokens=p, prefill_context=500.0, cal=cal)
+    kw = dict(tp=4, pp=2, attention_dp=False)
+    gc, gm = gemm_time_s(llama2_70b, h100, cal, tokens=d + p, precision="bf16", **kw)
+    ac, am = attention_time_s(llama2_70b, h100, cal, decode_tokens=d, decode_context=np.asarray(1500.0),
+                              prefill_tokens=p, prefill_context=np.asarray(500.0), precision="bf16",
+                              kv_bytes_per_value=2.0, **kw)
+    comm = iteration_comm_s(llama2_70b, h100, cal, ep=1, tokens=d + p, **kw)
+    expected = np.maximum(gc, gm) + np.maximum(ac, am) + comm + cal.decode_step_overhead_s
+    assert np.array_equal(it["time_s"], expected)
+    # one decode token: reading 138 GB of weights over 8 chips binds, not the FLOPs
+    assert gm[0] > gc[0]
+
+
+def test_max_decode_batch_by_reservation():
+    from gigawatt.perf.inference import max_decode_batch
+
+    cal = calibration_for("h100-sxm")
+    kw = dict(kv_capacity=1e6, tp=8, attention_dp=False, input_len=1500.0, output_len=1000.0)
+    # mean: a sequence holds in + out/2 = 2,000 tokens; full: in + out = 2,500
+    assert max_decode_batch(cal, kv_reservation="mean", **kw) == pytest.approx(min(cal.max_decode_batch, 500.0))
+    assert max_decode_batch(cal, kv_reservation="full", **kw) == pytest.approx(min(cal.max_decode_batch, 400.0))
+
+
+def test_within_latency_limits():
+    import numpy as np
+
+    from gigawatt.perf.inference import within_latency_limits
+
+    tpot, ttft = np.array([0.01, 0.03, 0.05]), np.array([0.5, 1.0, 3.0])
+    assert within_latency_limits(tpot, ttft, None, None).all()
+    assert within_latency_limits(tpot, ttft, 2.0, 0.04).tolist() == [True, True, False]
+    assert within_latency_limits(tpot, ttft, 0.8, None).tolist() == [True, False, False]
+
+
+def test_replica_problem_names_the_cause(h100, llama2_70b):
+    from gigawatt.perf.inference import replica_problem
+
+    assert "do not fit on 1 chips of 80 GB" in replica_problem(llama2_70b, h100, kv_capacity=-1.0, chips=1, ep=1,
+                                                               precision="bf16")
+    assert replica_problem(llama2_70b, h100, kv_capacity=1e5, chips=2, ep=4, precision="bf16").startswith("ep 4")
+    assert replica_problem(llama2_70b, h100, kv_capacity=1e5, chips=2, ep=1, precision="bf16") == ""
+
+
+def test_default_kv_bytes(h100, llama2_70b):
+    from gigawatt.perf.inference import bytes_per_param, default_kv_bytes_per_value
+
+    assert [default_kv_bytes_per_value(p) for p in ("bf16", "fp8", "fp4")] == [2.0, 1.0, 1.0]
+    assert bytes_per_param("FP8") == 1.0 and bytes_per_param("w4a16") == 2.0  # unlisted: 16 bit
+    # serve() with no KV precision uses FP8 for FP8 weights: the same as asking for it
+    a = serve(llama2_70b, h100, Layout(tp=2), n_chips=2, input_len=2000, output_len=200, precision="fp8")
+    b = serve(llama2_70b, h100, Layout(tp=2), n_chips=2, input_len=2000, output_len=200, precision="fp8",
+              kv_bytes_per_value=1.0)
+    assert a == b

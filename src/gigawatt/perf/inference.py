@@ -44,12 +44,24 @@ from gigawatt.perf.training import alltoall_time_s, gemm_efficiency
 
 __all__ = [
     "BYTES_PER_PARAM",
+    "DEFAULT_BYTES_PER_PARAM",
+    "bytes_per_param",
+    "default_kv_bytes_per_value",
     "weight_bytes",
     "kv_capacity_tokens",
+    "attention_idle_factor",
+    "gemm_time_s",
+    "attention_time_s",
+    "iteration_comm_s",
     "iteration_time_s",
     "prefill_time_s",
     "decode_step_time_s",
     "serve",
+    "replica_problem",
+    "serve_fixed_batch",
+    "max_decode_batch",
+    "within_latency_limits",
+    "serve_continuous",
     "moe_layouts",
     "agentic_task",
     "predict_row",
@@ -58,10 +70,28 @@ __all__ = [
 #: bytes per weight by precision; FP4 (NVFP4) adds one FP8 scale per 16 values
 BYTES_PER_PARAM = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "fp4": 0.5625}
 
+#: bytes per weight of a precision :data:`BYTES_PER_PARAM` does not list: 16 bits, the format
+#: checkpoints ship in and engines load unless told otherwise
+DEFAULT_BYTES_PER_PARAM = 2.0
+
+
+def bytes_per_param(precision: str) -> float:
+    """Bytes per weight at ``precision`` (:data:`BYTES_PER_PARAM`, else :data:`DEFAULT_BYTES_PER_PARAM`) [B]."""
+    return BYTES_PER_PARAM.get(precision.lower(), DEFAULT_BYTES_PER_PARAM)
+
+
+def default_kv_bytes_per_value(precision: str) -> float:
+    """Bytes per cached key or value element an engine uses for weights at ``precision`` [B].
+
+    FP8 (1 B) with FP8 or FP4 weights, as the published FP8 and FP4 runs configure it; 16 bits
+    (2 B) otherwise.
+    """
+    return 1.0 if precision in ("fp8", "fp4") else 2.0
+
 
 def weight_bytes(arch: tf.Arch, precision: str = "bf16") -> float:
     """Bytes of all weights at ``precision`` (embeddings at 16 bit) [B]."""
-    per = BYTES_PER_PARAM.get(precision.lower(), 2.0)
+    per = bytes_per_param(precision)
     return (arch.params_total - arch.embedding_params) * per + arch.embedding_params * 2.0
 
 
@@ -90,7 +120,7 @@ def kv_capacity_tokens(arch: tf.Arch, hw: Hardware, chips: float, *, precision: 
     """
     cal = cal or calibration_for(hw.chip)
     _, kv_factor, _, extra = _attention_sharding(arch, tp, attention_dp)
-    weights = weight_bytes(arch, precision) + extra * BYTES_PER_PARAM.get(precision.lower(), 2.0)
+    weights = weight_bytes(arch, precision) + extra * bytes_per_param(precision)
     free = cal.usable_hbm_frac * hw.hbm_bytes * chips - weights
     return free / (tf.kv_cache_bytes_per_token(arch, kv_bytes_per_value) * kv_factor)
 
@@ -100,7 +130,7 @@ def _touched_weight_bytes(arch: tf.Arch, precision: str, tokens: np.ndarray) -> 
     total = weight_bytes(arch, precision)
     if not arch.is_moe:
         return np.full_like(tokens, total, dtype=float)
-    per = BYTES_PER_PARAM.get(precision.lower(), 2.0)
+    per = bytes_per_param(precision)
     expert_bytes = arch.expert_params * per
     # expected share of experts hit by `tokens` tokens each choosing k of E
     hit = 1.0 - (1.0 - arch.moe_active / arch.moe_experts) ** np.maximum(tokens, 0.0)
@@ -121,6 +151,184 @@ def _attention_sharding(arch: tf.Arch, tp: int, attention_dp: bool) -> tuple[flo
         return 1.0, 1.0, 0.0, tf.attention_params_per_layer(arch) * arch.layers * (max(tp, 1) - 1.0)
     q, kv, extra = tf.tp_head_sharding(arch, tp)
     return q, kv, extra, extra
+
+
+def attention_idle_factor(tp: int, sequences: Any, attention_dp: bool) -> Any:
+    """How much longer data-parallel attention takes when sequences leave ranks idle [1].
+
+    Parameters
+    ----------
+    tp : int
+        Tensor parallel degree of the replica: the attention ranks [1].
+    sequences : array_like or None
+        Sequences in the iteration [1]; None: every rank busy.
+    attention_dp : bool
+        Attention data-parallel over the ``tp`` ranks (whole sequences per rank).
+
+    Returns
+    -------
+    float or ndarray
+        ``tp / clip(sequences, 1, tp)`` with data-parallel attention, else 1 [1].
+    """
+    if attention_dp and sequences is not None:
+        return tp / np.clip(np.asarray(sequences, dtype=float), 1.0, float(tp))
+    return 1.0
+
+
+def gemm_time_s(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tp: int, pp: int, attention_dp: bool, tokens: Any,
+                precision: str, idle: Any = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Compute and weight-read time of the GEMMs of one iteration of a replica [s].
+
+    Parameters
+    ----------
+    arch : Arch
+        Model architecture.
+    hw : Hardware
+        Chip in its system.
+    cal : Calibration
+        Coefficients of the chip.
+    tp, pp : int
+        Tensor and pipeline degrees of the replica [1].
+    attention_dp : bool
+        Attention data-parallel over the ``tp`` ranks.
+    tokens : ndarray
+        Tokens of the iteration, decode and prefill [tokens].
+    precision : str
+        Weight and matmul precision.
+    idle : float or ndarray
+        :func:`attention_idle_factor` [1].
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(compute, memory)`` times [s]; the kernels take the larger.
+
+    Notes
+    -----
+    ``t_compute = n·2(N + N_pad + A·(idle-1)) / (chips·peak·e_mm·e_serve)`` with ``e_mm`` from
+    :func:`gigawatt.perf.training.gemm_efficiency` at width ``d/tp``, ``N_pad`` the head padding
+    of :func:`gigawatt.perf.transformer.tp_head_sharding`, ``A`` the attention parameters;
+    ``t_memory = (W_touched + W_extra) / (chips·HBM·e_hbm)``: idle experts are not read [1]_ [2]_.
+    """
+    chips = float(tp * pp)
+    _, _, extra_params, extra_weights = _attention_sharding(arch, tp, attention_dp)
+    matmul = 2.0 * (arch.matmul_params_active + extra_params)
+    peak = hw.peak(precision)
+    eff = gemm_efficiency(arch.d_model / tp, np.maximum(tokens, 1.0), cal.matmul_peak_eff(precision),
+                          cal.matmul_half_width, cal.matmul_half_tokens)
+    eff = eff * cal.serving_eff_ratio
+    hbm = chips * hw.hbm_bw_bytes_per_s * cal.hbm_eff
+    # with data-parallel attention, attention runs on at most one rank per sequence
+    attn_params = tf.attention_params_per_layer(arch) * arch.layers
+    matmul = matmul + 2.0 * attn_params * (idle - 1.0)
+    compute = tokens * matmul / (eff * chips * peak)
+    extra_bytes = extra_weights * bytes_per_param(precision)
+    memory = (_touched_weight_bytes(arch, precision, tokens) + extra_bytes) / hbm
+    return compute, memory
+
+
+def attention_time_s(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tp: int, pp: int, attention_dp: bool,
+                     decode_tokens: Any, decode_context: Any, prefill_tokens: Any, prefill_context: Any,
+                     precision: str, kv_bytes_per_value: float, idle: Any = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Compute and KV-read time of the attention core of one iteration of a replica [s].
+
+    Parameters
+    ----------
+    arch : Arch
+        Model architecture.
+    hw : Hardware
+        Chip in its system.
+    cal : Calibration
+        Coefficients of the chip.
+    tp, pp : int
+        Tensor and pipeline degrees of the replica [1].
+    attention_dp : bool
+        Attention data-parallel over the ``tp`` ranks.
+    decode_tokens, prefill_tokens : ndarray
+        Decoding sequences and prefilled prompt tokens [tokens].
+    decode_context, prefill_context : ndarray
+        Mean keys a decode and a prompt token attend to [tokens].
+    precision : str
+        Matmul precision.
+    kv_bytes_per_value : float
+        Bytes per cached key or value element [B].
+    idle : float or ndarray
+        :func:`attention_idle_factor` [1].
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(compute, memory)`` times [s]; the kernel takes the larger.
+
+    Notes
+    -----
+    ``t_compute = (d·c_d + p·c_p)·2·L·H·(d_qk + d_v)·f_q / (chips·peak·e_mm·r_attn·e_serve)·idle``
+    and ``t_memory = (d·c_d + p)·kv·f_kv / (chips·HBM·e_hbm)·idle``, with the query and KV
+    factors ``f_q``, ``f_kv`` of :func:`gigawatt.perf.transformer.tp_head_sharding` [1]_ [3]_.
+    """
+    chips = float(tp * pp)
+    q_factor, kv_factor, _, _ = _attention_sharding(arch, tp, attention_dp)
+    attn_per_ctx = 2.0 * arch.layers * arch.n_heads * (arch.qk_head_dim + arch.v_dim) * q_factor
+    peak = hw.peak(precision)
+    eff_attn = cal.matmul_peak_eff(precision) * cal.attention_eff_ratio * cal.serving_eff_ratio
+    hbm = chips * hw.hbm_bw_bytes_per_s * cal.hbm_eff
+    kv_token = tf.kv_cache_bytes_per_token(arch, kv_bytes_per_value) * kv_factor
+    d, p = decode_tokens, prefill_tokens
+    compute = (d * decode_context + p * prefill_context) * attn_per_ctx / (eff_attn * chips * peak) * idle
+    memory = (d * decode_context + p) * kv_token / hbm * idle
+    return compute, memory
+
+
+def iteration_comm_s(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tp: int, pp: int, ep: int, attention_dp: bool,
+                     tokens: Any) -> np.ndarray:
+    """Tensor-, expert- and pipeline-parallel communication of one iteration of a replica [s].
+
+    Parameters
+    ----------
+    arch : Arch
+        Model architecture.
+    hw : Hardware
+        Chip in its system.
+    cal : Calibration
+        Coefficients of the chip.
+    tp, pp, ep : int
+        Tensor, pipeline and expert degrees of the replica [1].
+    attention_dp : bool
+        Attention data-parallel over the ``tp`` ranks (no attention all-reduce).
+    tokens : ndarray
+        Tokens of the iteration [tokens].
+
+    Returns
+    -------
+    ndarray
+        Exposed communication time [s].
+
+    Notes
+    -----
+    ``t_tp = n_ar·(latency + (1-o_tp)·2(t-1)/t·n·d·2 B / bw_up)`` with two all-reduces per
+    layer (less the MoE layers under expert parallelism and the attention ones under
+    data-parallel attention); each MoE layer with ``ep > 1`` adds its dispatch and combine
+    all-to-alls (:func:`gigawatt.perf.training.alltoall_time_s`); each of ``pp - 1`` stage
+    boundaries adds ``latency + n·d·2 B / bw_out``.
+    """
+    if tp > 1:
+        size = tokens * arch.d_model * 2.0
+        transfer = 2.0 * (tp - 1) / tp * size / (hw.scaleup_bw_one_way_bytes_per_s * cal.scaleup_eff)
+        # the transfer part overlaps with compute as in training; the call latency does not
+        # two all-reduces per layer; an expert-parallel MoE layer replaces the FFN one with its all-to-alls
+        n_allreduce = 2.0 * arch.layers - (arch.moe_layers if (ep > 1 and arch.is_moe) else 0)
+        if attention_dp:  # no attention all-reduce; whole sequences stay on their rank
+            n_allreduce -= arch.layers
+        comm = n_allreduce * (transfer * (1.0 - cal.tp_overlap) + cal.collective_latency_s)
+    else:
+        comm = np.zeros_like(tokens)
+    if ep > 1 and arch.is_moe:
+        # dispatch and combine of each MoE layer: tokens/ep per chip, k copies of h values, (ep-1)/ep leave the chip
+        a2a_bytes = 2.0 * tokens / ep * arch.moe_active * arch.d_model * 2.0 * (ep - 1) / ep
+        comm = comm + arch.moe_layers * alltoall_time_s(a2a_bytes, ep, hw, cal, n_calls=2)
+    if pp > 1:
+        comm = comm + (pp - 1) * (cal.collective_latency_s + tokens * arch.d_model * 2.0 / hw.scaleout_bw_bytes_per_s)
+    return comm
 
 
 def iteration_time_s(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(), *, decode_tokens: Any,
@@ -162,63 +370,30 @@ def iteration_time_s(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(), *, 
     with ``A = (d·c_d + p·c_p)·2·L·H·(d_qk + d_v)``, ``R = n·peak·e_mm·e_serve``,
     ``BW = n·HBM·e_hbm`` (the head padding and KV copies of tensor parallelism,
     :func:`gigawatt.perf.transformer.tp_head_sharding`, enter ``N``, ``W``, ``H`` and
-    ``kv``) and ``t_tp = 2L·(latency + (1-o_tp)·2(t-1)/t·(d+p)·h·2 / bw)``.
+    ``kv``) and ``t_tp = 2L·(latency + (1-o_tp)·2(t-1)/t·(d+p)·h·2 / bw)``. The stages:
+    :func:`gemm_time_s`, :func:`attention_time_s`, :func:`iteration_comm_s`.
     """
     cal = cal or calibration_for(hw.chip)
     lay = layout.complete()
     tp, pp, ep, attention_dp = int(lay.tp), int(lay.pp), int(lay.ep), bool(lay.attention_dp)
     d = np.asarray(decode_tokens, dtype=float)
     p = np.asarray(prefill_tokens, dtype=float)
-    cd = np.asarray(decode_context, dtype=float)
-    cp_ = np.asarray(prefill_context, dtype=float)
-    chips = float(tp * pp)
     tokens = d + p
-    # heads padded to a multiple of tp, KV heads (or MLA's latent) copied on the ranks that share them
-    q_factor, kv_factor, extra_params, extra_weights = _attention_sharding(arch, tp, attention_dp)
-    attn_per_ctx = 2.0 * arch.layers * arch.n_heads * (arch.qk_head_dim + arch.v_dim) * q_factor
-    matmul = 2.0 * (arch.matmul_params_active + extra_params)
-    peak = hw.peak(precision)
-    e_max = cal.matmul_peak_eff(precision)
-    eff = gemm_efficiency(arch.d_model / tp, np.maximum(tokens, 1.0), e_max, cal.matmul_half_width, cal.matmul_half_tokens)
-    eff = eff * cal.serving_eff_ratio
-    eff_attn = e_max * cal.attention_eff_ratio * cal.serving_eff_ratio
-    hbm = chips * hw.hbm_bw_bytes_per_s * cal.hbm_eff
-    # with data-parallel attention, attention runs on at most one rank per sequence
-    idle = 1.0
-    if attention_dp and sequences is not None:
-        idle = tp / np.clip(np.asarray(sequences, dtype=float), 1.0, float(tp))
-    attn_params = tf.attention_params_per_layer(arch) * arch.layers
-    matmul = matmul + 2.0 * attn_params * (idle - 1.0)
+    idle = attention_idle_factor(tp, sequences, attention_dp)
     # GEMMs and attention are separate kernels, each bound by compute or by its own memory traffic
-    gemm_compute = tokens * matmul / (eff * chips * peak)
-    extra_bytes = extra_weights * BYTES_PER_PARAM.get(precision.lower(), 2.0)
-    gemm_memory = (_touched_weight_bytes(arch, precision, tokens) + extra_bytes) / hbm
-    kv_token = tf.kv_cache_bytes_per_token(arch, kv_bytes_per_value) * kv_factor
-    attn_compute = (d * cd + p * cp_) * attn_per_ctx / (eff_attn * chips * peak) * idle
-    attn_memory = (d * cd + p) * kv_token / hbm * idle
-    compute = gemm_compute + attn_compute
-    memory = gemm_memory + attn_memory
+    gemm_compute, gemm_memory = gemm_time_s(arch, hw, cal, tp=tp, pp=pp, attention_dp=attention_dp, tokens=tokens,
+                                            precision=precision, idle=idle)
+    attn_compute, attn_memory = attention_time_s(
+        arch, hw, cal, tp=tp, pp=pp, attention_dp=attention_dp, decode_tokens=d,
+        decode_context=np.asarray(decode_context, dtype=float), prefill_tokens=p,
+        prefill_context=np.asarray(prefill_context, dtype=float), precision=precision,
+        kv_bytes_per_value=kv_bytes_per_value, idle=idle)
     busy = np.maximum(gemm_compute, gemm_memory) + np.maximum(attn_compute, attn_memory)
-    if tp > 1:
-        size = tokens * arch.d_model * 2.0
-        transfer = 2.0 * (tp - 1) / tp * size / (hw.scaleup_bw_one_way_bytes_per_s * cal.scaleup_eff)
-        # the transfer part overlaps with compute as in training; the call latency does not
-        # two all-reduces per layer; an expert-parallel MoE layer replaces the FFN one with its all-to-alls
-        n_allreduce = 2.0 * arch.layers - (arch.moe_layers if (ep > 1 and arch.is_moe) else 0)
-        if attention_dp:  # no attention all-reduce; whole sequences stay on their rank
-            n_allreduce -= arch.layers
-        comm = n_allreduce * (transfer * (1.0 - cal.tp_overlap) + cal.collective_latency_s)
-    else:
-        comm = np.zeros_like(tokens)
-    if ep > 1 and arch.is_moe:
-        # dispatch and combine of each MoE layer: tokens/ep per chip, k copies of h values, (ep-1)/ep leave the chip
-        a2a_bytes = 2.0 * tokens / ep * arch.moe_active * arch.d_model * 2.0 * (ep - 1) / ep
-        comm = comm + arch.moe_layers * alltoall_time_s(a2a_bytes, ep, hw, cal, n_calls=2)
-    if pp > 1:
-        comm = comm + (pp - 1) * (cal.collective_latency_s + tokens * arch.d_model * 2.0 / hw.scaleout_bw_bytes_per_s)
+    comm = iteration_comm_s(arch, hw, cal, tp=tp, pp=pp, ep=ep, attention_dp=attention_dp, tokens=tokens)
     overhead = np.full_like(tokens, cal.decode_step_overhead_s)
     time = busy + comm + overhead
-    return {"time_s": time, "compute_s": compute, "memory_s": memory, "comm_s": comm, "overhead_s": overhead}
+    return {"time_s": time, "compute_s": gemm_compute + attn_compute, "memory_s": gemm_memory + attn_memory,
+            "comm_s": comm, "overhead_s": overhead}
 
 
 def prefill_time_s(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(), *, batch: Any, input_len: Any,
@@ -248,6 +423,200 @@ def decode_step_time_s(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(), *
                             kv_bytes_per_value=kv_bytes_per_value, cal=cal, sequences=batch)["time_s"]
 
 
+def replica_problem(arch: tf.Arch, hw: Hardware, *, kv_capacity: float, chips: int, ep: int, precision: str) -> str:
+    """Why a replica cannot serve at all, or ``""``: the weights do not fit, or ``ep`` exceeds its chips.
+
+    Parameters
+    ----------
+    arch : Arch
+        Model architecture.
+    hw : Hardware
+        Chip in its system.
+    kv_capacity : float
+        KV cache left after the weights (:func:`kv_capacity_tokens`) [tokens].
+    chips : int
+        Chips of the replica, ``tp·pp`` [1].
+    ep : int
+        Expert parallel degree [1].
+    precision : str
+        Weight precision.
+
+    Returns
+    -------
+    str
+        The message, or ``""`` when the replica can run.
+    """
+    if kv_capacity <= 0:
+        return (f"the weights ({weight_bytes(arch, precision) / 1e9:.0f} GB at {precision}) do not fit "
+                f"on {chips} chips of {hw.hbm_bytes / 1e9:.0f} GB; raise tp or pp")
+    if ep > chips:
+        return f"ep {ep} exceeds the {chips} chips of a replica (tp x pp)"
+    return ""
+
+
+def serve_fixed_batch(arch: tf.Arch, hw: Hardware, layout: Layout, *, batch: float, input_len: float,
+                      output_len: float, replicas: float, kv_capacity: float, precision: str,
+                      kv_bytes_per_value: float, cal: Calibration) -> dict[str, Any]:
+    """Throughput and latency of a replica that runs one fixed batch at a time (latency regime).
+
+    Parameters
+    ----------
+    arch, hw, layout
+        Model, chip in its system, replica (see :func:`serve`).
+    batch : float
+        Requests per batch [1].
+    input_len, output_len : float
+        Prompt and generated tokens per request [tokens].
+    replicas : float
+        Replicas in the system [1].
+    kv_capacity : float
+        KV cache of one replica [tokens].
+    precision : str
+        Weight and matmul precision.
+    kv_bytes_per_value : float
+        Bytes per cached key or value element [B].
+    cal : Calibration
+        Coefficients of the chip.
+
+    Returns
+    -------
+    dict
+        ``output_tokens_per_s`` [tokens/s], ``batch`` [1], ``ttft_s``, ``tpot_s`` [s],
+        ``kv_capacity_tokens`` [tokens], ``replicas`` [1], ``fits`` [bool].
+
+    Notes
+    -----
+    The batch prefills together, then decodes at the mean context ``in + out/2``: a request
+    takes ``t = TTFT + out·TPOT`` and the system delivers ``replicas·B·out / t``.
+    """
+    common = dict(precision=precision, kv_bytes_per_value=kv_bytes_per_value, cal=cal)
+    ctx = input_len + output_len / 2.0
+    ttft = float(prefill_time_s(arch, hw, layout, batch=batch, input_len=input_len, **common))
+    tpot = float(decode_step_time_s(arch, hw, layout, batch=batch, context=ctx, **common))
+    per_request = ttft + output_len * tpot
+    return {"output_tokens_per_s": replicas * batch * output_len / per_request, "batch": batch, "ttft_s": ttft,
+            "tpot_s": tpot, "kv_capacity_tokens": kv_capacity, "replicas": replicas,
+            "fits": batch * (input_len + output_len) <= kv_capacity}
+
+
+def max_decode_batch(cal: Calibration, *, kv_capacity: float, tp: int, attention_dp: bool, input_len: float,
+                     output_len: float, kv_reservation: str = "mean") -> float:
+    """Largest batch a replica's scheduler runs: the engine's cap or the KV cache, the smaller [1].
+
+    Parameters
+    ----------
+    cal : Calibration
+        Coefficients of the chip (``max_decode_batch``, the engine's cap per scheduler).
+    kv_capacity : float
+        KV cache of one replica [tokens].
+    tp : int
+        Tensor parallel degree; with ``attention_dp`` each of the ``tp`` ranks schedules its
+        own batch [1].
+    attention_dp : bool
+        Attention data-parallel over the ``tp`` ranks.
+    input_len, output_len : float
+        Prompt and generated tokens per request [tokens].
+    kv_reservation : str
+        ``mean`` (a sequence holds ``in + out/2`` tokens on average) or ``full`` (``in + out``).
+
+    Returns
+    -------
+    float
+        ``min(B_cap·(tp if attention_dp else 1), capacity / held)`` [1]; below 1, one request
+        does not fit.
+    """
+    held = input_len + output_len if kv_reservation == "full" else input_len + output_len / 2.0
+    return min(cal.max_decode_batch * (tp if attention_dp else 1), kv_capacity / max(held, 1.0))
+
+
+def within_latency_limits(tpot_s: np.ndarray, ttft_s: np.ndarray, ttft_limit_s: float | None,
+                          tpot_limit_s: float | None) -> np.ndarray:
+    """Which batches meet the TPOT and TTFT limits of the server regime (a limit of None or 0 is none).
+
+    Parameters
+    ----------
+    tpot_s, ttft_s : ndarray
+        Time per output token and time to first token of each candidate batch [s].
+    ttft_limit_s, tpot_limit_s : float or None
+        Limits [s].
+
+    Returns
+    -------
+    ndarray of bool
+    """
+    ok = np.ones_like(tpot_s, dtype=bool)
+    if tpot_limit_s:
+        ok &= tpot_s <= tpot_limit_s
+    if ttft_limit_s:
+        ok &= ttft_s <= ttft_limit_s
+    return ok
+
+
+def serve_continuous(arch: tf.Arch, hw: Hardware, layout: Layout, *, max_batch: float, input_len: float,
+                     output_len: float, regime: str, ttft_limit_s: float | None, tpot_limit_s: float | None,
+                     replicas: float, kv_capacity: float, precision: str, kv_bytes_per_value: float,
+                     cal: Calibration) -> dict[str, Any]:
+    """Best throughput of continuous batching over batches from 1 to ``max_batch`` (offline and server regimes).
+
+    Parameters
+    ----------
+    arch, hw, layout
+        Model, chip in its system, replica (see :func:`serve`).
+    max_batch : float
+        Largest batch (:func:`max_decode_batch`) [1].
+    input_len, output_len : float
+        Prompt and generated tokens per request [tokens].
+    regime : str
+        ``offline`` or ``server`` (limits apply, and the rate is scaled by
+        ``cal.server_utilization``).
+    ttft_limit_s, tpot_limit_s : float or None
+        Latency limits of the server regime [s].
+    replicas : float
+        Replicas in the system [1].
+    kv_capacity : float
+        KV cache of one replica [tokens].
+    precision : str
+        Weight and matmul precision.
+    kv_bytes_per_value : float
+        Bytes per cached key or value element [B].
+    cal : Calibration
+        Coefficients of the chip.
+
+    Returns
+    -------
+    dict
+        As :func:`serve`, with the chosen iteration's ``compute_s``, ``memory_s``,
+        ``comm_s`` [s]; ``error`` where no batch meets the limits.
+
+    Notes
+    -----
+    64 batches spaced geometrically from 1 to ``max_batch``. In steady state a batch of
+    ``B`` decodes ``B`` tokens and prefills ``B·in/out`` prompt tokens per iteration
+    (chunked prefill): TPOT is ``t_iter``, TTFT the prefill of one prompt plus ``t_iter``, and
+    the throughput ``B / t_iter`` per replica.
+    """
+    common = dict(precision=precision, kv_bytes_per_value=kv_bytes_per_value, cal=cal)
+    b = np.unique(np.concatenate([np.geomspace(1.0, max_batch, 64), [max_batch]]))
+    it = iteration_time_s(arch, hw, layout, decode_tokens=b, decode_context=input_len + output_len / 2.0,
+                          prefill_tokens=b * input_len / output_len, prefill_context=(input_len + 1.0) / 2.0,
+                          sequences=b, **common)
+    t_iter = it["time_s"]
+    ttft = float(prefill_time_s(arch, hw, layout, batch=1, input_len=input_len, **common)) + t_iter
+    ok = np.ones_like(b, dtype=bool)
+    if regime == "server":
+        ok = within_latency_limits(t_iter, ttft, ttft_limit_s, tpot_limit_s)
+        if not ok.any():
+            return {"error": "no batch meets the latency limits; relax --ttft/--tpot or add chips per replica",
+                    "output_tokens_per_s": None}
+    rate = np.where(ok, b / t_iter, -np.inf)
+    i = int(np.argmax(rate))
+    util = cal.server_utilization if regime == "server" else 1.0
+    return {"output_tokens_per_s": float(rate[i]) * replicas * util, "batch": float(b[i]), "ttft_s": float(ttft[i]),
+            "tpot_s": float(t_iter[i]), "kv_capacity_tokens": kv_capacity, "replicas": replicas,
+            "compute_s": float(it["compute_s"][i]), "memory_s": float(it["memory_s"][i]),
+            "comm_s": float(it["comm_s"][i])}
+
+
 def serve(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(), *, n_chips: int, input_len: float,
           output_len: float, precision: str = "bf16", kv_bytes_per_value: float | None = None,
           regime: str = "offline", batch: int | None = None, ttft_limit_s: float | None = None,
@@ -264,6 +633,9 @@ def serve(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(), *, n_chips: in
         Chips in the system; ``n_chips / (tp·pp)`` replicas [1].
     input_len, output_len : float
         Prompt and generated tokens per request [tokens].
+    kv_bytes_per_value : float, optional
+        Bytes per cached key or value element [B]; by default
+        :func:`default_kv_bytes_per_value` of ``precision``.
     regime : str
         ``offline``, ``server`` or ``latency`` (needs ``batch``).
     batch : int, optional
@@ -289,7 +661,9 @@ def serve(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(), *, n_chips: in
     ``B/out`` requests per iteration, so each iteration decodes ``B`` tokens
     and prefills ``B·in/out`` prompt tokens (chunked prefill). Throughput is
     ``B / t_iter`` per replica; TPOT is ``t_iter``; TTFT is the prefill of one
-    prompt plus one iteration of waiting.
+    prompt plus one iteration of waiting. The stages: :func:`kv_capacity_tokens`,
+    :func:`replica_problem`, :func:`serve_fixed_batch` (a fixed batch),
+    :func:`max_decode_batch` and :func:`serve_continuous` (continuous batching) [1]_ [3]_.
     """
     cal = cal or calibration_for(hw.chip)
     if regime not in ("offline", "server", "latency"):
@@ -297,58 +671,28 @@ def serve(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(), *, n_chips: in
     if kv_reservation not in ("mean", "full"):
         raise ValueError(f"kv_reservation {kv_reservation!r} is not one of mean, full")
     if kv_bytes_per_value is None:
-        kv_bytes_per_value = 1.0 if precision in ("fp8", "fp4") else 2.0
+        kv_bytes_per_value = default_kv_bytes_per_value(precision)
     layout = layout.complete()
     tp, pp, ep, attention_dp = int(layout.tp), int(layout.pp), int(layout.ep), bool(layout.attention_dp)
     chips = tp * pp
     replicas = n_chips / chips
     cap = kv_capacity_tokens(arch, hw, chips, precision=precision, kv_bytes_per_value=kv_bytes_per_value, cal=cal,
                              tp=tp, attention_dp=attention_dp)
-    if cap <= 0:
-        return {"error": f"the weights ({weight_bytes(arch, precision) / 1e9:.0f} GB at {precision}) do not fit "
-                         f"on {chips} chips of {hw.hbm_bytes / 1e9:.0f} GB; raise tp or pp",
-                "output_tokens_per_s": None}
-    ctx = input_len + output_len / 2.0
-    if ep > chips:
-        return {"error": f"ep {ep} exceeds the {chips} chips of a replica (tp x pp)", "output_tokens_per_s": None}
-    common = dict(precision=precision, kv_bytes_per_value=kv_bytes_per_value, cal=cal)
+    problem = replica_problem(arch, hw, kv_capacity=cap, chips=chips, ep=ep, precision=precision)
+    if problem:
+        return {"error": problem, "output_tokens_per_s": None}
+    common = dict(replicas=replicas, kv_capacity=cap, precision=precision, kv_bytes_per_value=kv_bytes_per_value,
+                  cal=cal)
     if regime == "latency" or batch is not None:
-        b = float(batch or 1)
-        ttft = float(prefill_time_s(arch, hw, layout, batch=b, input_len=input_len, **common))
-        tpot = float(decode_step_time_s(arch, hw, layout, batch=b, context=ctx, **common))
-        per_request = ttft + output_len * tpot
-        return {"output_tokens_per_s": replicas * b * output_len / per_request, "batch": b, "ttft_s": ttft,
-                "tpot_s": tpot, "kv_capacity_tokens": cap, "replicas": replicas, "fits": b * (input_len + output_len) <= cap}
-    # an engine caps the sequences each scheduler runs; with data-parallel attention every
-    # attention rank schedules its own batch
-    held = input_len + output_len if kv_reservation == "full" else ctx
-    max_b = min(cal.max_decode_batch * (tp if attention_dp else 1), cap / max(held, 1.0))
+        return serve_fixed_batch(arch, hw, layout, batch=float(batch or 1), input_len=input_len,
+                                 output_len=output_len, **common)
+    max_b = max_decode_batch(cal, kv_capacity=cap, tp=tp, attention_dp=attention_dp, input_len=input_len,
+                             output_len=output_len, kv_reservation=kv_reservation)
     if max_b < 1:
         return {"error": f"one request of {input_len + output_len:.0f} tokens does not fit the KV cache "
                          f"({cap:.0f} tokens); raise tp or use a smaller KV precision", "output_tokens_per_s": None}
-    b = np.unique(np.concatenate([np.geomspace(1.0, max_b, 64), [max_b]]))
-    it = iteration_time_s(arch, hw, layout, decode_tokens=b, decode_context=ctx,
-                          prefill_tokens=b * input_len / output_len, prefill_context=(input_len + 1.0) / 2.0,
-                          sequences=b, **common)
-    t_iter = it["time_s"]
-    ttft_one = float(prefill_time_s(arch, hw, layout, batch=1, input_len=input_len, **common))
-    ttft = ttft_one + t_iter
-    ok = np.ones_like(b, dtype=bool)
-    if regime == "server":
-        if tpot_limit_s:
-            ok &= t_iter <= tpot_limit_s
-        if ttft_limit_s:
-            ok &= ttft <= ttft_limit_s
-        if not ok.any():
-            return {"error": "no batch meets the latency limits; relax --ttft/--tpot or add chips per replica",
-                    "output_tokens_per_s": None}
-    rate = np.where(ok, b / t_iter, -np.inf)
-    i = int(np.argmax(rate))
-    util = cal.server_utilization if regime == "server" else 1.0
-    return {"output_tokens_per_s": float(rate[i]) * replicas * util, "batch": float(b[i]), "ttft_s": float(ttft[i]),
-            "tpot_s": float(t_iter[i]), "kv_capacity_tokens": cap, "replicas": replicas,
-            "compute_s": float(it["compute_s"][i]), "memory_s": float(it["memory_s"][i]),
-            "comm_s": float(it["comm_s"][i])}
+    return serve_continuous(arch, hw, layout, max_batch=max_b, input_len=input_len, output_len=output_len,
+                            regime=regime, ttft_limit_s=ttft_limit_s, tpot_limit_s=tpot_limit_s, **common)
 
 
 def moe_layouts(arch: tf.Arch, ranks: int, tp: int) -> list[tuple[int, bool]]:
@@ -425,7 +769,7 @@ def agentic_task(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(tp=8), *, 
     layout = layout.complete()
     replica = int(layout.tp) * int(layout.pp)
     chips = int(n_chips or replica)
-    kv = 1.0 if precision in ("fp8", "fp4") else 2.0
+    kv = default_kv_bytes_per_value(precision)
     chip_s = 0.0
     for c, n_new in zip(ctx, new):
         r = serve(arch, hw, layout, n_chips=chips, input_len=float(c), output_len=output_tokens_per_step,
@@ -497,7 +841,7 @@ def predict_row(row: dict[str, Any], hw: Hardware, *, devices_per_chip: float = 
     ep = int(row_float(row, "ep") or 1) if arch.is_moe else 1
     precision = (row.get("precision") or "bf16").strip().lower()
     note = str(row.get("conversion") or "")
-    kv = 1.0 if (precision in ("fp8", "fp4") or re.search(r"fp8 kv|kv_cache_dtype fp8", note, re.I)) else 2.0
+    kv = 1.0 if re.search(r"fp8 kv|kv_cache_dtype fp8", note, re.I) else default_kv_bytes_per_value(precision)
     regime = (row.get("scenario") or "offline").strip().lower()
     if regime not in ("offline", "server", "latency"):
         # e.g. MLPerf's "interactive": a server scenario with tighter limits, which the row gives
