@@ -295,9 +295,12 @@ def test_run_size_is_bounded(minimal_text):
             + "prices: {" + ", ".join(f"{c}: $1/h" for c in chips) + "}\n" + STREAM)
     p = by_path(text)["horizon"]
     assert p.line == 3 and "cells" in p.message and "limit of 20,000,000" in p.message
-    # the same scenario by month is within the limit
+    # the same scenario by month is within the limit, but not 10 samples of it
     scn = load_scenario_text(text.replace(", step: week", ""))
     assert limits.run_cells(scn) < limits.MAX_RUN_CELLS
+    limits.check_run_size(scn, 1)
+    with pytest.raises(ScenarioError, match="10 samples"):
+        limits.check_run_size(scn, 10)
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)

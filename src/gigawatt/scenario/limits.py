@@ -189,6 +189,31 @@ def run_cells(scn, n_samples: int = 1) -> int:
     return int(n_samples) * periods * per_period + SEARCH_CELLS * chips * (streams + runs)
 
 
+def run_size_message(scn, n_samples: int = 1) -> str | None:
+    """Why a run of ``n_samples`` samples of a validated scenario is past :data:`MAX_RUN_CELLS`, or None."""
+    cells = run_cells(scn, n_samples)
+    if cells <= MAX_RUN_CELLS:
+        return None
+    of = f"{n_samples:,} samples of this scenario" if n_samples != 1 else "a run of this scenario"
+    return (f"{of} would be about {cells:,} cells of work (samples x periods x sites x chips x workloads), "
+            f"more than the limit of {MAX_RUN_CELLS:,}")
+
+
+def check_run_size(scn, n_samples: int = 1) -> None:
+    """Raise ScenarioError where a run of ``n_samples`` samples is past :data:`MAX_RUN_CELLS`.
+
+    ``gigawatt check`` checks one sample; a Monte Carlo run calls this with its
+    number of samples before it builds anything.
+    """
+    from gigawatt.errors import Problem, ScenarioError
+
+    message = run_size_message(scn, n_samples)
+    if message is not None:
+        raise ScenarioError([Problem("horizon", message, None,
+                                     "use fewer samples, a shorter horizon, a monthly step, "
+                                     "or fewer sites, chips or workloads")], scn.name)
+
+
 class DataView:
     """How :func:`size_problems` reads a document: here Python data (dicts and lists)."""
 

@@ -676,11 +676,9 @@ def _rule_problems(scn, lines: dict[Path_, int]) -> list[Problem]:
         add(("demand", "training"), f"{runs:,} training runs in all, more than the limit of {limits.MAX_TRAINING_RUNS:,}",
             "space the generated runs further apart, or split the scenario")
         return problems
-    cells = limits.run_cells(scn)
-    if cells > limits.MAX_RUN_CELLS:
-        add(("horizon",),
-            f"a run of this scenario would be about {cells:,} cells of work (periods x sites x chips x workloads), "
-            f"more than the limit of {limits.MAX_RUN_CELLS:,}",
+    too_big = limits.run_size_message(scn)
+    if too_big is not None:
+        add(("horizon",), too_big,
             "shorten the horizon, step by month instead of week, or use fewer sites, chips or workloads")
     return problems
 
