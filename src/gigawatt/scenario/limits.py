@@ -8,11 +8,11 @@ limits sit far above any real deal; each says why it is where it is.
 ======================================  ==============  ===========================================================
 limit                                   value           why
 ======================================  ==============  ===========================================================
-``MAX_FILE_BYTES``                      10 MiB          shipped scenarios are 3-25 kB; a plan at every other limit
-                                                        below (200 sites x 1,200 monthly points) is about 6 MB.
+``MAX_FILE_BYTES``                      10 MiB          shipped scenarios are 4-23 kB; a file at the limits below
+                                                        (200 sites x 1,200 monthly points) is about 5 MB.
                                                         Checked before reading; only regular files are read.
 ``MAX_YAML_NODES``                      1,000,000       scalars, lists and mappings after anchors and aliases are
-                                                        expanded (an alias "bomb" of 400 bytes expands to 10^9).
+                                                        expanded (a 342-byte alias "bomb" expands to 4 x 10^8).
 ``MAX_YAML_DEPTH``                      64              nesting of lists and mappings; the schema is 6 deep.
 ``MAX_TEXT_CHARS``                      100,000         characters of one string (a name or a description).
 ``MAX_HORIZON_YEARS``                   100             years from horizon.start to horizon.end.
@@ -26,7 +26,7 @@ limit                                   value           why
 ``MAX_INFERENCE_STREAMS``               200             inference streams.
 ``MAX_GROWTH_POINTS``                   1,200           dated growth rates of one stream.
 ``MAX_AGENTIC_STEPS``                   1,000           steps of one agentic task (below).
-``MAX_RUN_CELLS``                       20,000,000      work of one run (:func:`run_cells`, below): about a minute
+``MAX_RUN_CELLS``                       20,000,000      work of one run (:func:`run_cells`, below): about 75 s
                                                         and under 1 GB on a 2-core machine at the limit.
 ``MAX_PEAK_TO_MEAN``                    100             peak traffic over mean traffic (diurnal peaks are 1.5-3).
 ``MAX_PRIORITY``                        1,000,000       magnitude of a training run's priority.
@@ -58,7 +58,7 @@ The first term is the ``(sample, period, site, chip, workload)`` arrays of the
 simulation (measured: about 30 bytes and 3.6 us of one core per cell), the
 second the per-run work of each period (about 75 us, 20 cells), the third the
 throughput searches (about 1 ms, 300 cells, per workload and chip). The shipped
-Amazon-Anthropic scenario is about 24,000 cells.
+scenarios are 1,000-12,000 cells.
 """
 
 from __future__ import annotations
