@@ -58,7 +58,7 @@ The first term is the ``(sample, period, site, chip, workload)`` arrays of the
 simulation (measured: about 30 bytes and 3.6 us of one core per cell), the
 second the per-run work of each period (about 75 us, 20 cells), the third the
 throughput searches (about 1 ms, 300 cells, per workload and chip). The shipped
-scenarios are 1,000-12,000 cells.
+scenarios are 60 to 30,000 cells.
 """
 
 from __future__ import annotations
