@@ -112,3 +112,13 @@ def test_expert_load_imbalance_matches_random_routing():
     assert float(tf.expert_load_imbalance(a, 4096, 1)) == 1.0  # one rank holds every expert
     dense = tf.Arch("dense", 1, 1024, 8, 8, 128, 1024, 1000)
     assert float(tf.expert_load_imbalance(dense, 4096, 8)) == 1.0
+
+
+def test_default_sequence_length_has_one_home():
+    # the perf CLI's, the throughput matrix's and the fleet's default sequence length are one constant
+    from gigawatt.fleet import throughput
+    from gigawatt.perf import matrix, transformer
+
+    assert transformer.DEFAULT_SEQ_LEN == 8192
+    assert throughput.DEFAULT_SEQ_LEN is transformer.DEFAULT_SEQ_LEN
+    assert matrix._TRAIN_DEFAULTS["seq_len"] is transformer.DEFAULT_SEQ_LEN

@@ -23,7 +23,7 @@ from gigawatt.fleet.simulate import Throughput
 __all__ = ["BUCKET_CHIPS", "bucket_index", "fleet_throughput", "flop_per_token"]
 
 #: sequence length where the catalog model gives none [tokens]
-DEFAULT_SEQ_LEN = 8192
+from gigawatt.perf.transformer import DEFAULT_SEQ_LEN  # one home: the performance layer
 
 
 @functools.cache

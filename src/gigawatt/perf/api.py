@@ -13,6 +13,7 @@ from typing import Any
 from gigawatt.errors import GigawattError
 from gigawatt.perf.goodput import Reliability
 from gigawatt.perf.layout import Layout
+from gigawatt.perf.transformer import DEFAULT_BATCH_TOKENS, DEFAULT_SEQ_LEN
 
 __all__ = ["resolve", "train_plan", "serve_plan", "LayoutError", "Layout", "Reliability"]
 
@@ -27,6 +28,15 @@ class LayoutError(GigawattError, ValueError):
 
 
 PRECISIONS = ("bf16", "fp16", "fp8", "fp4")
+
+#: tokens per optimizer step per chip below which a large job's default batch does not go
+#: [tokens]: Llama 3 405B's 16M tokens on 16,384 GPUs, so that larger jobs grow the batch with
+#: the chips as big runs do
+MIN_BATCH_TOKENS_PER_CHIP = 1024
+
+#: training tokens of the days-to-train figure by default [tokens]: Llama 3 405B's 15.6T
+#: (Grattafiori et al. 2024, arXiv:2407.21783, sec. 1)
+DEFAULT_TRAINING_TOKENS = 15.6e12
 
 
 def resolve(model: str, chip: str, system: str | None = None, precision: str = "bf16"):
@@ -56,10 +66,14 @@ def _catalog_records(model: str, chip: str, system: str | None):
 
 def train_plan(model: str, chip: str, chips: int, *, layout: Layout | None = None, search: bool = False,
                seq_len: int | None = None, global_batch_seqs: int | None = None, precision: str = "bf16",
-               tokens: float = 15.6e12, system: str | None = None, schedule: str = "1f1b",
+               tokens: float = DEFAULT_TRAINING_TOKENS, system: str | None = None, schedule: str = "1f1b",
                reliability: Reliability | None = None) -> dict[str, Any]:
     """Training performance of ``model`` on ``chips`` chips: layout, breakdown, tokens/s, MFU, days.
 
+    ``seq_len`` defaults to :data:`~gigawatt.perf.transformer.DEFAULT_SEQ_LEN`;
+    ``global_batch_seqs`` to :data:`~gigawatt.perf.transformer.DEFAULT_BATCH_TOKENS`, or
+    :data:`MIN_BATCH_TOKENS_PER_CHIP` per chip where more, in sequences; ``tokens`` to
+    :data:`DEFAULT_TRAINING_TOKENS`.
     ``layout`` holds the degrees and choices to keep (``Layout(tp=8, pp=16)``); its free
     fields are searched (all of them with ``search=True``). ``reliability`` (failure rate,
     checkpoint interval, restart time) sets the goodput; by default the scenario schema's
@@ -87,9 +101,9 @@ def train_plan(model: str, chip: str, chips: int, *, layout: Layout | None = Non
         if not ok:
             raise LayoutError(f"{flag} must be a positive time", flag, "e.g. --mtbf 50000h --checkpoint-interval 1h "
                               "--restart-time 30min")
-    seq = int(seq_len or 8192)
+    seq = int(seq_len or DEFAULT_SEQ_LEN)
     # default batch: Llama 3's 16M tokens, or 1,024 tokens per chip on larger jobs (as big runs grow it)
-    gbs = int(global_batch_seqs or max(max(16 * 2**20, 1024 * chips) // seq, 1))
+    gbs = int(global_batch_seqs or max(max(DEFAULT_BATCH_TOKENS, MIN_BATCH_TOKENS_PER_CHIP * chips) // seq, 1))
     fixed = Layout() if search else (layout or Layout())
     for name, value in (("--tp", fixed.tp), ("--pp", fixed.pp), ("--cp", fixed.cp)):
         if value is not None and chips % value:

@@ -17,12 +17,14 @@ from __future__ import annotations
 import functools
 from typing import Any, Iterable, Mapping
 
+from gigawatt.perf.transformer import DEFAULT_SEQ_LEN
+
 __all__ = ["throughput_matrix", "Workload", "evaluate_cell"]
 
 #: a workload is a mapping; these are its keys and defaults
 Workload = Mapping[str, Any]
 
-_TRAIN_DEFAULTS = {"seq_len": 8192, "global_batch_seqs": None, "chips": 8192, "precision": "bf16"}
+_TRAIN_DEFAULTS = {"seq_len": DEFAULT_SEQ_LEN, "global_batch_seqs": None, "chips": 8192, "precision": "bf16"}
 _SERVE_DEFAULTS = {"input_len": 2000, "output_len": 200, "chips": None, "precision": "fp8",
                    "ttft_limit_s": None, "tpot_limit_s": None, "agentic": None}
 
@@ -86,7 +88,8 @@ def throughput_matrix(workloads: Iterable[Workload] | Mapping[str, Workload], ch
     workloads : iterable of mapping, or mapping name -> mapping
         Each has ``model`` (catalog id) and ``kind`` (``training`` or
         ``inference``), optionally ``name``. Training keys: ``chips`` (job size,
-        default 8192), ``seq_len``, ``global_batch_seqs``, ``precision`` (default
+        default 8192), ``seq_len`` (default :data:`~gigawatt.perf.transformer.DEFAULT_SEQ_LEN`),
+        ``global_batch_seqs``, ``precision`` (default
         ``bf16``). Inference keys: ``chips`` (chips of the system; default None, a
         pool as large as needed: one replica of the best size, per chip),
         ``input_len``, ``output_len``, ``precision`` (default ``fp8``),

@@ -41,12 +41,18 @@ SERVING_TP = (1, 2, 4, 8, 16, 32, 64, 128)
 
 _POW2 = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
 
+#: fewest tokens of a sequence each context-parallel rank keeps for the search to try that
+#: degree [tokens]: below it, a rank's attention blocks are too small to hide the ring's
+#: transfers; a bound of the search (half of :data:`~gigawatt.perf.transformer.DEFAULT_SEQ_LEN`),
+#: not fitted
+MIN_TOKENS_PER_CP_RANK = 4096
+
 
 def _candidates(arch: tf.Arch, hw: Hardware, n_chips: int, seq_len: int) -> dict[str, list[int]]:
     tp_max = min(max(hw.chips_per_scaleup, 1), 64)
     tp = [t for t in _POW2 if t <= tp_max and arch.n_heads % t == 0 and t <= n_chips]
     pp = sorted({p for p in list(range(1, 17)) + [20, 24, 28, 32, 40, 48, 64, 96, 128] if p <= arch.layers and p <= n_chips})
-    cp = [c for c in (1, 2, 4, 8, 16, 32) if c == 1 or seq_len >= 8192 * c // 2]
+    cp = [c for c in (1, 2, 4, 8, 16, 32) if c == 1 or seq_len >= MIN_TOKENS_PER_CP_RANK * c]
     ep = [e for e in _POW2 if arch.is_moe and arch.moe_experts % e == 0] or [1]
     return {
         "tp": tp, "pp": pp, "cp": cp, "ep": ep, "vpp": [1, 2, 3, 4, 5, 6, 7, 8],
