@@ -9,6 +9,7 @@ import pytest
 
 from gigawatt.economics.ledger import build_ledger, ledger_json
 from gigawatt.fleet import build_fleet
+from gigawatt.scenario.inputs import resolve
 from gigawatt.scenario.loader import load_scenario, load_scenario_text
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.yaml"))
@@ -49,7 +50,7 @@ def _econ(text, block):
 def deal():
     scn = load_scenario_text(DEAL)
     fleet = build_fleet(scn)
-    return scn, fleet, build_ledger(scn, fleet)
+    return scn, fleet, build_ledger(resolve(scn), fleet)
 
 
 def test_what_one_pays_the_other_appears_on_both_sides(deal):
@@ -102,7 +103,7 @@ def test_cumulative_flows_match_totals(deal):
 
 def test_npv_at_zero_rate_is_plain_sum(deal):
     scn, fleet, _ = deal
-    led = build_ledger(scn, fleet, discount=0.0)
+    led = build_ledger(resolve(scn), fleet, discount=0.0)
     for party in ("lab", "provider"):
         assert led.summary[party]["npv_usd"] == pytest.approx(led.net_usd(party)[0].sum(), rel=1e-12)
 
@@ -117,7 +118,7 @@ def test_residual_plus_depreciation_equals_capex(deal):
 def test_higher_power_price_lowers_provider_npv_only(deal):
     scn, fleet, base = deal
     dear = load_scenario_text(_econ(DEAL, "power_price: $200/MWh\n"))
-    led = build_ledger(dear, fleet)
+    led = build_ledger(resolve(dear), fleet)
     assert led.summary["provider"]["npv_usd"] < base.summary["provider"]["npv_usd"]
     assert led.summary["lab"]["npv_usd"] == pytest.approx(base.summary["lab"]["npv_usd"])
 
@@ -125,19 +126,19 @@ def test_higher_power_price_lowers_provider_npv_only(deal):
 def test_other_sensitivity_signs(deal):
     scn, fleet, base = deal
     b = base.summary["provider"]
-    build = build_ledger(load_scenario_text(_econ(DEAL, "build_cost: $20M/MW\n")), fleet).summary["provider"]
+    build = build_ledger(resolve(load_scenario_text(_econ(DEAL, "build_cost: $20M/MW\n"))), fleet).summary["provider"]
     assert build["npv_usd"] < b["npv_usd"]
-    chips = build_ledger(load_scenario_text(_econ(DEAL, "capex_per_chip: {trainium2: $40k}\n")), fleet)
+    chips = build_ledger(resolve(load_scenario_text(_econ(DEAL, "capex_per_chip: {trainium2: $40k}\n"))), fleet)
     assert chips.summary["provider"]["npv_usd"] < b["npv_usd"]
     assert chips.summary["provider"]["breakeven_utilization"] > b["breakeven_utilization"]
-    higher_rate = build_ledger(scn, fleet, discount=0.20).summary["lab"]["npv_usd"]
+    higher_rate = build_ledger(resolve(scn), fleet, discount=0.20).summary["lab"]["npv_usd"]
     assert higher_rate > base.summary["lab"]["npv_usd"]  # the lab's payments lie in the future
 
 
 def test_site_power_prices_and_regions(deal):
     _, fleet, _ = deal
     scn = load_scenario_text(_econ(DEAL, "power_price: {default: $50/MWh, sites: {b: indiana}}\n"))
-    led = build_ledger(scn, fleet)
+    led = build_ledger(resolve(scn), fleet)
     assert led.costs.power_price_usd_per_mwh.tolist() == pytest.approx([50.0, 80.5])
 
 
@@ -171,7 +172,7 @@ def test_provider_irr_solves_its_npv(deal):
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.name for p in SCENARIOS])
 def test_every_shipped_scenario_runs_through_the_ledger(path):
     scn = load_scenario(path)
-    out = ledger_json(scn, build_fleet(scn))
+    out = ledger_json(resolve(scn), build_fleet(scn))
     json.dumps(out, allow_nan=False)
     assert isinstance(out["lab"]["npv_usd"], float)
     assert isinstance(out["provider"]["npv_usd"], float)
@@ -220,7 +221,7 @@ def test_prepayment_is_offset_against_later_invoices():
     text = DEAL.replace(old, "    - {date: 2026-01, amount: $2B, from: buyer, instrument: prepayment}\n")
     scn = load_scenario_text(text)
     fleet = build_fleet(scn)
-    led = build_ledger(scn, fleet)
+    led = build_ledger(resolve(scn), fleet)
     gross = fleet.spend_usd().sum()
     prepaid = 2e9
     # the lab pays the prepayment up front, then 10% ($2B of $20B) less of each invoice until it is used
@@ -237,7 +238,7 @@ def test_economics_short_forms_and_defaults():
     e = scn.economics
     assert (e.discount.lab, e.discount.provider) == (pytest.approx(0.12), pytest.approx(0.12))
     assert e.power_price.default == "ohio" and e.build_cost_usd_per_w == pytest.approx(9.0)
-    led = build_ledger(scn, build_fleet(scn))
+    led = build_ledger(resolve(scn), build_fleet(scn))
     assert led.costs.power_price_usd_per_mwh.tolist() == pytest.approx([71.3, 71.3])
     assert led.costs.opex_usd_per_w_year == cost_defaults()["opex_usd_per_w_year"]
     assert led.costs.sources["build_cost_usd_per_w"] == "scenario economics"

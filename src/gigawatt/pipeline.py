@@ -1,7 +1,7 @@
 """The public API: load a scenario, run it, open a saved run.
 
-This is the one place where the stages are chained (scenario -> buildout ->
-simulation -> ledger -> results); the command line, the scripts, the
+This is the one place where the stages are chained (scenario -> resolved
+inputs -> buildout -> simulation -> ledger -> results); the command line, the scripts, the
 benchmarks and the tests call these functions::
 
     import gigawatt
@@ -95,6 +95,7 @@ def run(scenario, *, seed: int | None = None, samples: int = 1, progress: Progre
     from gigawatt.fleet import run_fleet
     from gigawatt.results import build_results
     from gigawatt.scenario import attach_source, scenario_text
+    from gigawatt.scenario.inputs import resolve
 
     scn = _as_scenario(scenario)
     if seed is not None and seed != scn.seed:
@@ -106,12 +107,15 @@ def run(scenario, *, seed: int | None = None, samples: int = 1, progress: Progre
     if not isinstance(samples, int) or isinstance(samples, bool) or not 1 <= samples <= MAX_SAMPLES:
         raise GigawattError(f"samples: {samples!r} is not an integer from 1 to {MAX_SAMPLES:,}")
     t0 = time.perf_counter()
-    fleet, sim, timings = run_fleet(scn, n_samples=samples, progress=progress)
+    inputs = resolve(scn)
+    resolve_s = time.perf_counter() - t0
+    fleet, sim, timings = run_fleet(inputs, n_samples=samples, progress=progress)
+    timings["resolve_s"] = resolve_s
     t1 = time.perf_counter()
-    ledger = build_ledger(scn, fleet)
+    ledger = build_ledger(inputs, fleet)
     timings["ledger_s"] = time.perf_counter() - t1
     t1 = time.perf_counter()
-    results = build_results(scn, fleet, scenario_text(scn), timings, simulation=sim, ledger=ledger)
+    results = build_results(inputs, fleet, scenario_text(scn), timings, simulation=sim, ledger=ledger)
     results.timings_s["results_s"] = time.perf_counter() - t1
     results.timings_s["total_s"] = time.perf_counter() - t0
     return results

@@ -19,6 +19,7 @@ from gigawatt import __version__
 from gigawatt.errors import GigawattError
 from gigawatt.economics import buyer
 from gigawatt.fleet.buildout import BINDING, Fleet
+from gigawatt.units import months_in
 
 
 def _year_mode(codes: np.ndarray) -> str:
@@ -111,7 +112,7 @@ def summarize(scn, fleet: Fleet, sample: int = 0) -> RunSummary:
     it_ws = float((it_w[term] * fleet.period_s[term]).sum())
     spend_term = float(spend[term].sum())
     notes = []
-    term_months = int(round(scn.deal.commitment.term_s / (buyer.SECONDS_PER_YEAR / 12)))
+    term_months = months_in(scn.deal.commitment.term_s)
     if int(term.sum()) < term_months:
         notes.append(
             f"the horizon covers {int(term.sum())} of the commitment's {term_months} months; "
@@ -562,8 +563,11 @@ def read_outputs(folder: str | Path) -> Results:
 
 
 def resolved_scenario(scn, fleet: Fleet) -> dict:
-    """The scenario with every value in SI, defaults and catalog lookups filled in."""
-    resolved = scn.model_dump(mode="json")
+    """The scenario with every value in SI, defaults and catalog lookups filled in, and where each came from."""
+    inputs = getattr(fleet, "inputs", None)
+    resolved = getattr(scn, "scenario", scn).model_dump(mode="json")
+    if inputs is not None:
+        resolved["provenance"] = dict(inputs.provenance)
     resolved["resolved_chips"] = [
         {"chip": c.chip, "system": c.system, "it_w_per_chip": c.it_w_per_chip,
          "lifetime_months": c.lifetime_months, "supply_per_year": None if np.isinf(c.supply_per_year) else c.supply_per_year}

@@ -96,6 +96,32 @@ def registry():
     return ureg
 
 
+#: a Julian year, the year of every rate "per year" in gigawatt [s]
+SECONDS_PER_YEAR = 365.25 * 86400.0
+#: a month as a twelfth of a Julian year (30.4375 days), for durations given in months or years [s]
+SECONDS_PER_MONTH = SECONDS_PER_YEAR / 12.0
+#: hours in a Julian year [h]
+HOURS_PER_YEAR = SECONDS_PER_YEAR / 3600.0
+
+
+def months_in(seconds: float) -> int:
+    """Whole months in a duration (a term, a lifetime), rounded: ``10 years`` -> 120.
+
+    >>> months_in(10 * SECONDS_PER_YEAR), months_in(6 * SECONDS_PER_YEAR)
+    (120, 72)
+    """
+    return int(round(seconds / SECONDS_PER_MONTH))
+
+
+def year_of(label: str) -> int:
+    """The calendar year of a period label (``2026-04`` or ``2026-04-15``).
+
+    >>> year_of("2031-07")
+    2031
+    """
+    return int(str(label)[:4])
+
+
 _MONEY = re.compile(
     r"^\s*(?P<sign>-?)\s*\$\s*(?P<num>[0-9][0-9_,]*\.?[0-9]*(?:[eE][-+]?[0-9]+)?)\s*"
     r"(?P<mult>[kKmMbBtT])?(?![a-zA-Z])\s*(?P<rest>.*)$"
@@ -136,7 +162,7 @@ def _fast_units() -> dict[str, tuple[str, float]]:
     """
     si = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
     binary = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50}
-    year = 365.25 * 86400.0
+    year = SECONDS_PER_YEAR
     table: dict[str, tuple[str, float]] = {}
     for p, f in si.items():
         table[f"{p}W"] = ("power", f)

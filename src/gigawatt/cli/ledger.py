@@ -68,13 +68,15 @@ def ledger_command(
     scn = load_scenario(scenario, set_)
     from gigawatt.economics.ledger import build_ledger, ledger_json
     from gigawatt.fleet import build_fleet
+    from gigawatt.scenario.inputs import resolve
 
     try:
-        fleet = build_fleet(scn)
-        ledger = build_ledger(scn, fleet, rate)
+        inputs = resolve(scn)
+        fleet = build_fleet(inputs)
+        ledger = build_ledger(inputs, fleet, rate)
     except GigawattError as exc:
         fail(f"{scenario}: {exc}", "fix the scenario's economics section (see docs/ledger.md)")
-    out = ledger_json(scn, fleet, ledger=ledger)
+    out = ledger_json(inputs, fleet, ledger=ledger)
     if party is not None:
         out["years"] = {party.value: out["years"][party.value]}
     if json_out:

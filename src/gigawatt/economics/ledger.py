@@ -35,7 +35,7 @@ import numpy as np
 from gigawatt.economics import buyer, finance, tco
 from gigawatt.errors import GigawattError
 from gigawatt.units import month_index as _month_index
-from gigawatt.units import month_label
+from gigawatt.units import month_label, months_in
 
 __all__ = ["Ledger", "build_ledger", "ledger_json", "resolve_costs"]
 
@@ -107,13 +107,13 @@ class Ledger:
 
 
 
-def resolve_costs(scn, fleet, discount: float | None = None) -> Costs:
+def resolve_costs(inputs, discount: float | None = None) -> Costs:
     """The scenario's ``economics:`` section over the sourced defaults.
 
     Parameters
     ----------
-    scn : Scenario
-    fleet : Fleet
+    inputs : Inputs
+        Its ``economics``, ``chips`` and ``sites`` (:func:`gigawatt.scenario.inputs.resolve` calls this once).
     discount : float, optional
         One annual rate for both parties [1/year]; overrides the scenario.
 
@@ -127,7 +127,8 @@ def resolve_costs(scn, fleet, discount: float | None = None) -> Costs:
     from gigawatt.errors import CatalogError
 
     d = cost_defaults()
-    e = scn.economics
+    e = inputs.economics
+    fleet = inputs  # the chip and site axes
     src: dict[str, str] = {}
 
     def pick(name: str, scenario_value, label: str):
@@ -195,7 +196,7 @@ def resolve_costs(scn, fleet, discount: float | None = None) -> Costs:
         capex_per_chip_usd=capex,
         build_cost_usd_per_w=float(pick("build_cost_usd_per_w", e.build_cost_usd_per_w if e else None,
                                         "build_cost_usd_per_w")),
-        datacenter_life_months=max(1, int(round(life_s / (buyer.SECONDS_PER_YEAR / 12)))),
+        datacenter_life_months=max(1, months_in(life_s)),
         opex_usd_per_w_year=float(pick("opex_usd_per_w_year", e.opex_usd_per_w_year if e else None,
                                        "opex_usd_per_w_year")),
         maintenance_share_per_year=float(pick("maintenance_share_per_year",
@@ -206,6 +207,14 @@ def resolve_costs(scn, fleet, discount: float | None = None) -> Costs:
         residual=e.residual if e else "book",
         sources=src,
     )
+
+
+def with_discount(costs: Costs, discount: float) -> Costs:
+    """``costs`` with one annual discount rate for both parties [1/year] (the ledger's ``--discount``)."""
+    import dataclasses
+
+    sources = {**costs.sources, "discount_lab": "--discount", "discount_provider": "--discount"}
+    return dataclasses.replace(costs, discount_lab=float(discount), discount_provider=float(discount), sources=sources)
 
 
 def _investments(scn, fleet, n_s: int):
@@ -269,7 +278,7 @@ def _shortfall(scn, fleet, spend: np.ndarray) -> tuple[np.ndarray, list[str]]:
             owed = minimum * fleet.period_s[idx].sum() / buyer.SECONDS_PER_YEAR
             out[:, idx[-1]] += buyer.commitment_shortfall_usd(spend[:, idx].sum(axis=1), owed)
     c = deal.commitment
-    end = _month_index(c.start) + int(round(c.term_s / (buyer.SECONDS_PER_YEAR / 12))) - 1
+    end = _month_index(c.start) + months_in(c.term_s) - 1
     t_end = fleet.periods.last_in_or_before(month_label(end)) if end <= fleet.periods.month[-1] else n_t
     if 0 <= t_end < n_t:
         paid = spend[:, term].sum(axis=1) + out[:, term].sum(axis=1)
@@ -290,13 +299,14 @@ def _drawdown(credit: np.ndarray, spend: np.ndarray, share: float = 1.0) -> np.n
     return used
 
 
-def build_ledger(scn, fleet, discount: float | None = None) -> Ledger:
+def build_ledger(inputs, fleet, discount: float | None = None) -> Ledger:
     """Both parties' monthly cash flows, their NPV and IRR, and the deal's implied figures.
 
     Parameters
     ----------
-    scn : Scenario
-        A validated scenario.
+    inputs : Inputs
+        The resolved scenario (:func:`gigawatt.scenario.inputs.resolve`): its
+        deal, and its cost inputs (``inputs.costs``).
     fleet : Fleet
         Its buildout, from :func:`gigawatt.fleet.build_fleet`.
     discount : float, optional
@@ -328,8 +338,9 @@ def build_ledger(scn, fleet, discount: float | None = None) -> Ledger:
     flow is :math:`F^{lab}_t = I^{cash}_t - (S_t - U_t) - Y_t`. NPV discounts
     a period starting :math:`y` years after the first by :math:`(1 + r)^{-y}`.
     """
+    scn = inputs
     n_s, n_t = fleet.installed.shape[:2]
-    costs = resolve_costs(scn, fleet, discount)
+    costs = inputs.costs if discount is None else with_discount(inputs.costs, discount)
     notes: list[str] = []
     period_years = (fleet.periods.month_pos - fleet.periods.month_pos[0]) / 12.0
     year_s = buyer.SECONDS_PER_YEAR

@@ -17,39 +17,26 @@ widens the same arrays instead of looping around this function.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from gigawatt import power as pw
 from gigawatt.economics import buyer
-from gigawatt.fleet.periods import Periods, make_periods
+from gigawatt.scenario.inputs import ResolvedChip, as_inputs
+from gigawatt.scenario.periods import Periods
+from gigawatt.units import SECONDS_PER_MONTH, SECONDS_PER_YEAR
 from gigawatt.units import month_index as _month_index
 
 BINDING = ("none", "power", "supply", "money", "cap")
 """Codes of the ``binding`` array: index -> name."""
 
 _NONE, _POWER, _SUPPLY, _MONEY, _CAP = range(5)
-SECONDS_PER_MONTH_AVG = buyer.SECONDS_PER_YEAR / 12.0
 
 
-@dataclass
-class ChipSpec:
-    """What the buildout needs of one roadmap chip, resolved from the catalog."""
-
-    chip: str
-    system: str
-    it_w_per_chip: float
-    peak_bf16_flops: float
-    peak_fp8_flops: float
-    available: str
-    from_month: str
-    until: str | None
-    supply_per_year: float
-    lifetime_months: int
-    estimate: bool
-    max_chips_per_run: float = np.inf  # largest cluster the system is built for [1]
-    provenance: dict[str, str] = field(default_factory=dict)
+#: a roadmap chip as the fleet sees it (resolved once, by :func:`gigawatt.scenario.inputs.resolve`)
+ChipSpec = ResolvedChip
 
 
 @dataclass
@@ -75,6 +62,7 @@ class Fleet:
     in_commitment: np.ndarray  # (period,) bool: inside the commitment's term
     seed: int = 0
     periods: Periods | None = None
+    inputs: Any = None  # the Inputs it was built from
 
     @property
     def period_start(self) -> np.ndarray:
@@ -146,73 +134,13 @@ class Fleet:
         return ds
 
 
-def resolve_chips(scn) -> list[ChipSpec]:
-    """The roadmap's chips with their systems and all-in IT power, from the catalog."""
-    from gigawatt import catalog
-
-    specs = []
-    for entry in scn.roadmap:
-        chip = catalog.get_chip(entry.chip)
-        system = catalog.get_system(entry.system) if entry.system else catalog.systems_for_chip(chip.id)[0]
-        it_w = float(
-            pw.it_power_w_per_chip(
-                chip.tdp_w,
-                system.host_power_w or 0.0,
-                system.node_other_power_w or 0.0,
-                system.chips_per_node,
-                system.network_power_w_per_chip or 0.0,
-            )
-        )
-        fp8 = chip.peak_fp8_flops if chip.peak_fp8_flops is not None else chip.peak_bf16_flops
-        supply = entry.supply_per_year if entry.supply_per_year is not None else np.inf
-        specs.append(
-            ChipSpec(
-                chip=chip.id,
-                system=system.id,
-                it_w_per_chip=it_w,
-                peak_bf16_flops=float(chip.peak_bf16_flops or 0.0),
-                peak_fp8_flops=float(fp8 or 0.0),
-                available=chip.available,
-                from_month=entry.from_month,
-                until=entry.until,
-                supply_per_year=float(supply),
-                lifetime_months=max(1, int(round(entry.lifetime_s / SECONDS_PER_MONTH_AVG))),
-                estimate=bool(entry.estimate or chip.estimate),
-                max_chips_per_run=float(system.max_chips_per_cluster or np.inf),
-                provenance={"chip": chip.source, "system": system.source},
-            )
-        )
-    return specs
-
-
-def _prices(scn, periods: Periods, specs: list[ChipSpec]) -> np.ndarray:
-    from gigawatt import catalog
-
-    by_chip = {catalog.resolve("chips", name): price for name, price in scn.prices.items()}
-    t = periods.month_pos
-    out = np.zeros((len(periods), len(specs)))
-    for j, spec in enumerate(specs):
-        price = by_chip[spec.chip]
-        base_month = price.from_month or scn.horizon.start
-        years = (t - _month_index(base_month)) / 12.0
-        out[:, j] = buyer.price_usd_per_chip_h(price.price_usd_per_chip_h, price.decline_factor_per_year, years)
-    return out
-
-
-def _fill_order(specs: list[ChipSpec], fill: str) -> list[int]:
-    if fill == "roadmap":
-        return list(range(len(specs)))
-    # newest first: latest catalog availability, then later roadmap start
-    return sorted(range(len(specs)), key=lambda j: (specs[j].available, specs[j].from_month, j), reverse=True)
-
-
-def build_fleet(scn, n_samples: int = 1, progress=None) -> Fleet:
-    """Monthly cohorts of chips by (site, chip) for a validated scenario.
+def build_fleet(inputs, n_samples: int = 1, progress=None) -> Fleet:
+    """Monthly cohorts of chips by (site, chip).
 
     Parameters
     ----------
-    scn : gigawatt.scenario.schema.Scenario
-        A scenario from :func:`gigawatt.scenario.load_scenario`.
+    inputs : Inputs or Scenario
+        From :func:`gigawatt.scenario.inputs.resolve` (a scenario is resolved first).
     n_samples : int
         Width of the ``sample`` axis (1 for a deterministic run).
     progress : callable, optional
@@ -240,148 +168,185 @@ def build_fleet(scn, n_samples: int = 1, progress=None) -> Fleet:
     facility basis), :math:`B_t` the spend limit of the period and
     :math:`S_t` the spend already committed in it.
     """
-    periods = make_periods(scn.horizon.start, scn.horizon.end, scn.horizon.step)
-    months = periods.labels
-    n_t = len(periods)
-    specs = resolve_chips(scn)
-    n_c = len(specs)
-    n_i = len(scn.sites)
-    n_s = int(n_samples)
-    period_s = periods.seconds
-    t_pos = periods.month_pos  # fractional months, for ramps and prices
-    t_idx = periods.month  # whole months, for roadmap windows
-    year_of = periods.year
-
-    pue = np.array([site.pue for site in scn.sites])
-    energized = np.zeros((n_s, n_t, n_i))
-    for i, site in enumerate(scn.sites):
-        pts = list(site.energized_w.items())
-        energized[:, :, i] = pw.energized_power_w(t_pos, [_month_index(m) for m, _ in pts], [p for _, p in pts], site.ramp)
-
-    w = np.array([c.it_w_per_chip for c in specs])
-    if np.any(w <= 0):
-        bad = [c.chip for c in specs if c.it_w_per_chip <= 0]
-        raise ValueError(f"chips without a positive IT power in the catalog: {bad}")
-    supply_cap = np.array([c.supply_per_year for c in specs])
-    life = np.array([periods.periods_in(c.lifetime_months * SECONDS_PER_MONTH_AVG) for c in specs])
-    frm = np.array([_month_index(c.from_month) for c in specs])
-    until = np.array([_month_index(c.until) if c.until else 10**9 for c in specs])
-    allowed = np.ones((n_i, n_c), dtype=bool)
-    from gigawatt import catalog
-
-    for i, site in enumerate(scn.sites):
-        if site.chips:
-            ids = {catalog.resolve("chips", n) for n in site.chips}
-            allowed[i] = [c.chip in ids for c in specs]
-
-    price = _prices(scn, periods, specs)
-    order = _fill_order(specs, scn.fill)
-    cap = scn.deal.capacity_cap_w
-    basis = scn.deal.capacity_basis
-    cap_k = pue if basis == "facility" else np.ones(n_i)  # cap watts used per IT watt, by site
-    limit = scn.deal.spend_limit.per_year_usd if scn.deal.spend_limit else None
-
-    added = np.zeros((n_s, n_t, n_i, n_c))
-    retired = np.zeros_like(added)
-    installed = np.zeros_like(added)
-    binding = np.zeros((n_s, n_t), dtype=np.int8)
-    current = np.zeros((n_s, n_i, n_c))
-    deployed_in_year = np.zeros((n_s, n_c))
-    tol = 1e-9
-
+    inputs = as_inputs(inputs)
+    state = _State.start(inputs, int(n_samples))
+    n_t = len(inputs.periods)
     for t in range(n_t):
-        if t > 0 and year_of[t] != year_of[t - 1]:
-            deployed_in_year[:] = 0.0
-        # 1. retirements: the cohort added `life` periods ago leaves now
-        old = t - life
-        for j in range(n_c):
-            if old[j] >= 0:
-                retired[:, t, :, j] = added[:, old[j], :, j]
-        current -= retired[:, t]
-
-        # 2. headrooms
-        used_site = current @ w  # (sample, site) [W]
-        site_room = np.maximum(energized[:, t, :] - used_site, 0.0)
-        cap_room = (cap - (used_site * cap_k).sum(axis=1)) if cap is not None else np.full(n_s, np.inf)
-        hours = period_s[t] / 3600.0
-        money_room = (limit * period_s[t] / buyer.SECONDS_PER_YEAR - (current * price[t] * hours).sum(axis=(1, 2))
-                      if limit is not None else np.full(n_s, np.inf))
-        supply_room = np.maximum(supply_cap - deployed_in_year, 0.0)  # (sample, chip)
-        available = (frm <= t_idx[t]) & (t_idx[t] <= until)
-
-        # 3. fill
-        add_t = np.zeros((n_s, n_i, n_c))
-        for i in range(n_i):
-            for j in order:
-                if not (available[j] and allowed[i, j]):
-                    continue
-                n = np.floor(site_room[:, i] / w[j] + tol)
-                n = np.minimum(n, supply_room[:, j])
-                if cap is not None:
-                    n = np.minimum(n, np.floor(np.maximum(cap_room, 0.0) / (w[j] * cap_k[i]) + tol))
-                if limit is not None:
-                    n = np.minimum(n, np.floor(np.maximum(money_room, 0.0) / (price[t, j] * hours) + tol))
-                n = np.maximum(n, 0.0)
-                add_t[:, i, j] = n
-                site_room[:, i] -= n * w[j]
-                supply_room[:, j] -= n
-                cap_room = cap_room - n * w[j] * cap_k[i]
-                money_room = money_room - n * price[t, j] * hours
-        current += add_t
-        added[:, t] = add_t
-        installed[:, t] = current
-        deployed_in_year += add_t.sum(axis=1)
-
-        # 4. what bound this month
-        fits_power = np.zeros(n_s, dtype=bool)  # some site could take one more chip of some available kind
-        fits_any = np.zeros(n_s, dtype=bool)  # ... that also has supply left
-        for i in range(n_i):
-            for j in range(n_c):
-                if available[j] and allowed[i, j]:
-                    room = site_room[:, i] >= w[j] - tol
-                    fits_power |= room
-                    fits_any |= room & (supply_room[:, j] >= 1)
-        min_w = min((w[j] * cap_k.min() for j in range(n_c) if available[j]), default=np.inf)
-        min_cost = min((price[t, j] * hours for j in range(n_c) if available[j]), default=np.inf)
-        code = np.full(n_s, _NONE, dtype=np.int8)
-        code[~fits_power] = _POWER
-        code[fits_power & ~fits_any] = _SUPPLY
-        if not np.isfinite(min_w):  # the roadmap offers nothing this period
-            binding[:, t] = _SUPPLY
-            if progress is not None:
-                progress(t + 1, n_t)
-            continue
-        if limit is not None:
-            code[fits_any & (money_room < min_cost)] = _MONEY
-        if cap is not None:
-            # the cap binds when it leaves no room, or when power ran out exactly at the cap
-            # (more energized power would not have helped)
-            energized_cap_w = (energized[:, t, :] * cap_k).sum(axis=1)
-            code[(cap_room < min_w) | (~fits_power & (energized_cap_w >= cap - min_w))] = _CAP
-        binding[:, t] = code
+        _retire(state, t)
+        rooms = _headroom(state, t)
+        _fill(state, t, rooms)
+        state.binding[:, t] = _binding(state, t, rooms)
         if progress is not None:
             progress(t + 1, n_t)
-
-    c = scn.deal.commitment
-    c_start = _month_index(c.start)
-    c_months = int(round(c.term_s / SECONDS_PER_MONTH_AVG))
-    in_commitment = (t_pos >= c_start) & (t_pos < c_start + c_months)
-
     return Fleet(
-        months=months,
-        period_s=period_s,
-        sites=[s.name for s in scn.sites],
-        chips=specs,
-        pue=pue,
-        energized_it_w=energized,
-        added=added,
-        retired=retired,
-        installed=installed,
-        price_usd_per_chip_h=price,
-        binding=binding,
-        capacity_cap_w=cap,
-        capacity_basis=basis,
-        in_commitment=in_commitment,
-        seed=scn.seed,
-        periods=periods,
+        months=inputs.months, period_s=inputs.periods.seconds, sites=list(inputs.sites), chips=list(inputs.chips),
+        pue=inputs.pue, energized_it_w=state.energized, added=state.added, retired=state.retired,
+        installed=state.installed, price_usd_per_chip_h=inputs.price_usd_per_chip_h, binding=state.binding,
+        capacity_cap_w=inputs.deal.capacity_cap_w, capacity_basis=inputs.deal.capacity_basis,
+        in_commitment=inputs.in_commitment, seed=inputs.seed, periods=inputs.periods, inputs=inputs,
     )
+
+
+#: chips are whole: a headroom within this many chips of the next one counts as room for it
+_WHOLE_CHIP_TOL = 1e-9
+
+
+@dataclass
+class _State:
+    """The buildout's arrays and running totals while it steps through the periods."""
+
+    inputs: Any
+    w: np.ndarray  # (chip,) all-in IT watts per chip [W]
+    cap_k: np.ndarray  # (site,) cap watts used per IT watt
+    life: np.ndarray  # (chip,) lifetime [periods]
+    frm: np.ndarray  # (chip,) first month of the roadmap window
+    until: np.ndarray  # (chip,) last month of the roadmap window
+    supply_cap: np.ndarray  # (chip,) most chips per calendar year
+    energized: np.ndarray  # (sample, period, site) [W]
+    added: np.ndarray  # (sample, period, site, chip)
+    retired: np.ndarray
+    installed: np.ndarray
+    binding: np.ndarray  # (sample, period)
+    current: np.ndarray  # (sample, site, chip) chips in service now
+    deployed_in_year: np.ndarray  # (sample, chip) added this calendar year
+
+    @classmethod
+    def start(cls, inputs, n_s: int) -> "_State":
+        """Empty arrays for ``n_s`` samples, and the per-chip constants of the fill."""
+        from gigawatt.scenario.inputs import NO_END_MONTH
+
+        chips = inputs.chips
+        w = inputs.it_w_per_chip
+        if np.any(w <= 0):
+            bad = [c.chip for c in chips if c.it_w_per_chip <= 0]
+            raise ValueError(f"chips without a positive IT power in the catalog: {bad}")
+        n_t, n_i, n_c = len(inputs.periods), len(inputs.sites), len(chips)
+        shape = (n_s, n_t, n_i, n_c)
+        return cls(
+            inputs=inputs, w=w,
+            cap_k=inputs.pue if inputs.deal.capacity_basis == "facility" else np.ones(n_i),
+            life=np.array([inputs.periods.periods_in(c.lifetime_months * SECONDS_PER_MONTH) for c in chips]),
+            frm=np.array([_month_index(c.from_month) for c in chips]),
+            until=np.array([_month_index(c.until) if c.until else NO_END_MONTH for c in chips]),
+            supply_cap=np.array([c.supply_per_year for c in chips]),
+            energized=np.broadcast_to(inputs.energized_it_w, (n_s, n_t, n_i)).copy(),
+            added=np.zeros(shape), retired=np.zeros(shape), installed=np.zeros(shape),
+            binding=np.zeros((n_s, n_t), dtype=np.int8), current=np.zeros((n_s, n_i, n_c)),
+            deployed_in_year=np.zeros((n_s, n_c)),
+        )
+
+
+@dataclass
+class _Rooms:
+    """What is left in period ``t`` for new chips: power by site, the cap, money, supply."""
+
+    site: np.ndarray  # (sample, site) [W]
+    cap: np.ndarray  # (sample,) [W]
+    money: np.ndarray  # (sample,) [USD]
+    supply: np.ndarray  # (sample, chip) [1]
+    available: np.ndarray  # (chip,) bool: inside its roadmap window
+    hours: float  # length of the period [h]
+
+
+def _retire(state: _State, t: int) -> None:
+    """Start a new supply year where the calendar year turns; retire the cohort whose lifetime ends now."""
+    year = state.inputs.periods.year
+    if t > 0 and year[t] != year[t - 1]:
+        state.deployed_in_year[:] = 0.0
+    old = t - state.life
+    for j in range(len(state.w)):
+        if old[j] >= 0:
+            state.retired[:, t, :, j] = state.added[:, old[j], :, j]
+    state.current -= state.retired[:, t]
+
+
+def _headroom(state: _State, t: int) -> _Rooms:
+    """Power, cap, money and supply left in period ``t`` once the chips in service are counted.
+
+    Notes
+    -----
+    Money left is the spend limit's share of the period, :math:`B\\,\\Delta t / \\text{year}`,
+    less what the chips in service already cost in it.
+    """
+    inputs = state.inputs
+    cap = inputs.deal.capacity_cap_w
+    limit = inputs.deal.spend_limit.per_year_usd if inputs.deal.spend_limit else None
+    period_s = inputs.periods.seconds[t]
+    hours = period_s / 3600.0
+    n_s = state.current.shape[0]
+    used_site = state.current @ state.w  # (sample, site) [W]
+    price = inputs.price_usd_per_chip_h[t]
+    return _Rooms(
+        site=np.maximum(state.energized[:, t, :] - used_site, 0.0),
+        cap=(cap - (used_site * state.cap_k).sum(axis=1)) if cap is not None else np.full(n_s, np.inf),
+        money=(limit * period_s / SECONDS_PER_YEAR - (state.current * price * hours).sum(axis=(1, 2))
+               if limit is not None else np.full(n_s, np.inf)),
+        supply=np.maximum(state.supply_cap - state.deployed_in_year, 0.0),
+        available=(state.frm <= inputs.periods.month[t]) & (inputs.periods.month[t] <= state.until),
+        hours=hours,
+    )
+
+
+def _fill(state: _State, t: int, rooms: _Rooms) -> None:
+    """Add chips site by site, in fill order, each addition limited by power, supply, the cap and money."""
+    inputs = state.inputs
+    cap = inputs.deal.capacity_cap_w
+    limited_by_money = inputs.deal.spend_limit is not None
+    price = inputs.price_usd_per_chip_h[t]
+    tol = _WHOLE_CHIP_TOL
+    n_s, n_i, n_c = state.current.shape
+    add_t = np.zeros((n_s, n_i, n_c))
+    for i in range(n_i):
+        for j in inputs.fill_order:
+            if not (rooms.available[j] and inputs.allowed[i, j]):
+                continue
+            wj = state.w[j]
+            n = np.floor(rooms.site[:, i] / wj + tol)
+            n = np.minimum(n, rooms.supply[:, j])
+            if cap is not None:
+                n = np.minimum(n, np.floor(np.maximum(rooms.cap, 0.0) / (wj * state.cap_k[i]) + tol))
+            if limited_by_money:
+                n = np.minimum(n, np.floor(np.maximum(rooms.money, 0.0) / (price[j] * rooms.hours) + tol))
+            n = np.maximum(n, 0.0)
+            add_t[:, i, j] = n
+            rooms.site[:, i] -= n * wj
+            rooms.supply[:, j] -= n
+            rooms.cap = rooms.cap - n * wj * state.cap_k[i]
+            rooms.money = rooms.money - n * price[j] * rooms.hours
+    state.current += add_t
+    state.added[:, t] = add_t
+    state.installed[:, t] = state.current
+    state.deployed_in_year += add_t.sum(axis=1)
+
+
+def _binding(state: _State, t: int, rooms: _Rooms) -> np.ndarray:
+    """``(sample,)`` code of the limit that stopped period ``t``'s additions (see :data:`BINDING`)."""
+    inputs = state.inputs
+    cap = inputs.deal.capacity_cap_w
+    tol = _WHOLE_CHIP_TOL
+    n_s, n_i, n_c = state.current.shape
+    available = rooms.available
+    fits_power = np.zeros(n_s, dtype=bool)  # some site could take one more chip of some available kind
+    fits_any = np.zeros(n_s, dtype=bool)  # ... that also has supply left
+    for i in range(n_i):
+        for j in range(n_c):
+            if available[j] and inputs.allowed[i, j]:
+                room = rooms.site[:, i] >= state.w[j] - tol
+                fits_power |= room
+                fits_any |= room & (rooms.supply[:, j] >= 1)
+    min_w = min((state.w[j] * state.cap_k.min() for j in range(n_c) if available[j]), default=np.inf)
+    if not np.isfinite(min_w):  # the roadmap offers nothing this period
+        return np.full(n_s, _SUPPLY, dtype=np.int8)
+    min_cost = min((inputs.price_usd_per_chip_h[t, j] * rooms.hours for j in range(n_c) if available[j]),
+                   default=np.inf)
+    code = np.full(n_s, _NONE, dtype=np.int8)
+    code[~fits_power] = _POWER
+    code[fits_power & ~fits_any] = _SUPPLY
+    if inputs.deal.spend_limit is not None:
+        code[fits_any & (rooms.money < min_cost)] = _MONEY
+    if cap is not None:
+        # the cap binds when it leaves no room, or when power ran out exactly at the cap
+        # (more energized power would not have helped)
+        energized_cap_w = (state.energized[:, t, :] * state.cap_k).sum(axis=1)
+        code[(rooms.cap < min_w) | (~fits_power & (energized_cap_w >= cap - min_w))] = _CAP
+    return code

@@ -178,9 +178,10 @@ def resolve_workloads(scn, fleet, flop_per_token) -> Workloads:
 
     Parameters
     ----------
-    scn : Scenario
-    fleet : Fleet
-        The buildout: its chips (in its order) and its periods.
+    scn : Inputs or Scenario
+        Its ``demand``.
+    fleet : Fleet or Inputs
+        The chips (in the fleet's order) and the periods.
     flop_per_token : callable
         ``flop_per_token(model_id) -> float``: training FLOP per token of a model.
     """

@@ -373,8 +373,8 @@ def simulate(scn, fleet: Fleet, workloads: Workloads, throughput: Throughput,
 
     Parameters
     ----------
-    scn : Scenario
-        For the demand settings (policy, checkpoint interval, restart time, idle power).
+    scn : Inputs or Scenario
+        For the demand settings (policy, checkpoint interval, restart time, idle power) and the seed.
     fleet : Fleet
         The buildout; its sample axis sets the number of samples.
     workloads : Workloads
