@@ -30,6 +30,7 @@ import copy
 import functools
 import math
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -731,11 +732,13 @@ MEMORY_BYTES = 2 * 2**30
 
 
 def _limits(memory_bytes: int):
-    def preexec() -> None:
-        import resource
+    """The child's preexec_fn: limits set with calls only (no import, no lock taken between fork and exec,
+    so that it is safe when several threads start subprocesses)."""
+    setrlimit, rlimit_as, rlimit_core = resource.setrlimit, resource.RLIMIT_AS, resource.RLIMIT_CORE
 
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    def preexec() -> None:
+        setrlimit(rlimit_as, (memory_bytes, memory_bytes))
+        setrlimit(rlimit_core, (0, 0))
 
     return preexec
 
