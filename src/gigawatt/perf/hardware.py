@@ -10,12 +10,19 @@ bandwidth in both directions, and a collective uses one direction of it, so
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gigawatt.errors import GigawattError
 
-__all__ = ["Hardware", "HardwareError", "chip_family"]
+__all__ = ["Hardware", "HardwareError", "chip_family", "DEFAULT_SCALEOUT_BW_BYTES_PER_S"]
+
+#: scale-out bandwidth per chip where neither the chip nor its system gives one [B/s]: one
+#: 100 Gb/s port (12.5 GB/s) per chip, what the catalog gives TPU v6e. An assumption, not a
+#: published figure of the chips it applies to (tpu-v4 and tpu7x, whose pods the catalog gives
+#: no data-center-network figure).
+DEFAULT_SCALEOUT_BW_BYTES_PER_S = 12.5e9
 
 
 class HardwareError(GigawattError, ValueError):
@@ -68,7 +75,8 @@ class Hardware:
     cores_per_chip : int
         NeuronCores or TensorCores per chip; 1 for GPUs [1].
     tdp_w : float
-        Thermal design power [W].
+        Thermal design power [W]; NaN (the default) when not known, so that the energy a
+        model derives from it (joules per token) is NaN rather than another chip's.
     family : str
         Calibration family; the catalog chip's ``family`` field when empty
         (:func:`chip_family`).
@@ -83,7 +91,7 @@ class Hardware:
     chips_per_scaleup: int = 8
     chips_per_node: int = 8
     cores_per_chip: int = 1
-    tdp_w: float = 700.0
+    tdp_w: float = math.nan
     family: str = ""
     system: str = ""
     notes: dict[str, str] = field(default_factory=dict)
@@ -128,14 +136,23 @@ class Hardware:
             System id; by default the chip's system with the largest scale-up
             domain (NVL72 for GB200, the UltraServer for Trainium2).
 
+        A scale-out bandwidth that neither the chip nor the system gives is
+        :data:`DEFAULT_SCALEOUT_BW_BYTES_PER_S`. A chip without HBM figures (a host CPU)
+        reads as 0 B and 0 B/s, which :func:`gigawatt.perf.api.resolve` refuses.
+
         Raises
         ------
         gigawatt.errors.CatalogError
-            Unknown chip or system (the message suggests close names).
+            Unknown chip or system (the message suggests close names), or a chip without
+            its ``tdp_w``.
         """
         from gigawatt.catalog import get_chip, get_system, systems_for_chip
+        from gigawatt.errors import CatalogError
 
         c = get_chip(chip)
+        if c.tdp_w is None:
+            raise CatalogError(f"chip {c.id!r} has no tdp_w (thermal design power) in the catalog (chips.yaml); "
+                               "add it with its source")
         if system:
             s = get_system(system)
         else:
@@ -154,11 +171,11 @@ class Hardware:
             hbm_bytes=float(c.hbm_bytes or 0.0),
             hbm_bw_bytes_per_s=float(c.hbm_bw_bytes_per_s or 0.0),
             scaleup_bw_bytes_per_s=float(scaleup or 0.0),
-            scaleout_bw_bytes_per_s=float(scaleout or 12.5e9),
+            scaleout_bw_bytes_per_s=float(scaleout or DEFAULT_SCALEOUT_BW_BYTES_PER_S),
             chips_per_scaleup=int(s.chips_per_scaleup) if s is not None else 1,
             chips_per_node=int(s.chips_per_node) if s is not None else 1,
             cores_per_chip=int(c.cores_per_chip or 1),
-            tdp_w=float(c.tdp_w or 0.0),
+            tdp_w=float(c.tdp_w),
             family=c.family or "generic",
             system=s.id if s is not None else "",
         )
