@@ -789,6 +789,14 @@ def agentic_task(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(tp=8), *, 
 
 
 # --------------------------------------------------------------------- backtest rows
+#: output length of a validation row that gives none [tokens]: an assumption, applied the same
+#: way to every such row (and, times four, its prompt length where nothing else gives one)
+ROW_DEFAULT_OUTPUT_LEN = 256.0
+
+#: prompt tokens per output token of a row that states neither its prompt nor its benchmark set
+#: [1]: an assumption, applied the same way to every such row
+ROW_DEFAULT_INPUT_PER_OUTPUT = 4.0
+
 @functools.cache
 def benchmark_datasets() -> dict[str, dict[str, Any]]:
     """Sourced facts about benchmark request sets (``perf/data/datasets.yaml``), by set name."""
@@ -804,8 +812,9 @@ def row_input_len(row: dict[str, Any]) -> float:
     In order: the row's ``input_len``; the published mean of the benchmark set its note
     names by one of the set's phrases, such as its sample count
     (``perf/data/datasets.yaml``, e.g. MLPerf's 24,576-sample OpenOrca set, 222
-    tokens); half the prompt cap the note states; four times the output length. The last
-    two are assumptions, applied the same way to every row that needs them.
+    tokens); half the prompt cap the note states; :data:`ROW_DEFAULT_INPUT_PER_OUTPUT` times
+    the output length (:data:`ROW_DEFAULT_OUTPUT_LEN` where none is given). The last two are
+    assumptions, applied the same way to every row that needs them.
     """
     value = row_float(row, "input_len")
     if value:
@@ -819,7 +828,7 @@ def row_input_len(row: dict[str, Any]) -> float:
     m = re.search(r"capped at ([\d,]+) tokens", note) or re.search(r"at most ([\d,]+) tokens", note)
     if m:
         return float(m.group(1).replace(",", "")) / 2.0
-    return 4.0 * (row_float(row, "output_len") or 256.0)
+    return ROW_DEFAULT_INPUT_PER_OUTPUT * (row_float(row, "output_len") or ROW_DEFAULT_OUTPUT_LEN)
 
 
 def row_kv_reservation(row: dict[str, Any]) -> str:
@@ -846,7 +855,7 @@ def predict_row(row: dict[str, Any], hw: Hardware, *, devices_per_chip: float = 
     if regime not in ("offline", "server", "latency"):
         # e.g. MLPerf's "interactive": a server scenario with tighter limits, which the row gives
         regime = "server" if (row_float(row, "ttft_slo_s") or row_float(row, "tpot_slo_s")) else "offline"
-    out_len = row_float(row, "output_len") or 256.0
+    out_len = row_float(row, "output_len") or ROW_DEFAULT_OUTPUT_LEN
     # a note that names data-parallel attention (TensorRT-LLM enable_attention_dp, SGLang/vLLM DP attention)
     attention_dp = bool(re.search(r"attention[ _-]?dp|attention data[ -]parallel|dp[ _-]attention", note, re.I))
     layout = Layout(tp=tp, pp=pp, ep=min(ep, tp * pp), attention_dp=attention_dp and tp > 1)
