@@ -36,6 +36,8 @@ def plain(value: Any) -> Any:
         return plain(value.tolist())
     if hasattr(value, "isoformat"):  # dates
         return value.isoformat()
+    if hasattr(value, "__fspath__"):  # paths
+        return str(value)
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 

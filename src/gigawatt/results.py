@@ -19,7 +19,7 @@ from gigawatt import __version__
 from gigawatt.errors import GigawattError
 from gigawatt.economics import buyer
 from gigawatt.fleet.buildout import BINDING, Fleet
-from gigawatt.units import months_in
+from gigawatt.units import months_in, year_of
 
 
 def _year_mode(codes: np.ndarray) -> str:
@@ -65,7 +65,7 @@ def summarize(scn, fleet: Fleet, sample: int = 0) -> RunSummary:
     installed during its term: chip-hours, and IT GW-years.
     """
     months = np.array(fleet.months)
-    years = np.array([int(m[:4]) for m in months])
+    years = fleet.periods.year
     it_w = fleet.it_power_w()[sample].sum(axis=(1, 2))  # (period,)
     fac_w = fleet.facility_power_w()[sample].sum(axis=(1, 2))
     energized = fleet.energized_it_w[sample].sum(axis=1)
@@ -470,7 +470,7 @@ class Results:
         if "cash_flow_lines_usd" not in self.dataset:
             return pd.DataFrame(columns=["year", "party", "net_usd"])
         lines = self.dataset["cash_flow_lines_usd"].isel(sample=sample)
-        years = [int(str(p)[:4]) for p in lines["period"].values]
+        years = [year_of(str(p)) for p in lines["period"].values]
         frame = lines.to_dataframe().reset_index()
         frame["year"] = frame["period"].map(dict(zip(lines["period"].values, years)))
         table = frame.pivot_table(index=["year", "party"], columns="flow", values="cash_flow_lines_usd",

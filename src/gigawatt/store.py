@@ -404,17 +404,10 @@ def check(db_path: str | Path = DEFAULT_DB, timeout_s: float = 5.0) -> str:
 
 
 def _json_text(value: Any) -> str:
-    return json.dumps(value, default=_json_default)
+    """Strict JSON for a store column (:func:`gigawatt.jsonio.dumps`: NaN and infinity as null)."""
+    from gigawatt.jsonio import dumps
 
-
-def _json_default(value):
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value.isoformat() if isinstance(value, datetime) else str(value)
+    return dumps(value)
 
 
 def _dataset_meta(ds) -> dict:

@@ -168,6 +168,7 @@ def deals_command(
         print_json(rows)
         return
     from gigawatt.cli.common import safe
+    from gigawatt.units import SECONDS_PER_YEAR
 
     for r in rows:
         if "error" in r:
@@ -177,7 +178,7 @@ def deals_command(
         inv = f"; {fmt.money(r['investment_usd'])} invested in the buyer" if r["investment_usd"] else ""
         inv += f" (+{fmt.money(r['contingent_investment_usd'])} contingent)" if r["contingent_investment_usd"] else ""
         inv += f"; buyer prepays {fmt.money(r['buyer_prepaid_usd'])}" if r["buyer_prepaid_usd"] else ""
-        years = r["term_s"] / (365.25 * 86400)
+        years = r["term_s"] / SECONDS_PER_YEAR
         tag = "" if r["binding"] else " [non-binding]"
         print(safe(f"{r['name']}: {r['buyer'] or 'lab'} <- {r['provider'] or 'provider'}: "
                    f"{fmt.money(r['commitment_usd'])} over {years:g} years from {r['commitment_start']}{cap}{inv}; "

@@ -16,6 +16,8 @@ import typer
 from gigawatt.cli import formats as fmt
 from gigawatt.cli.common import (DB_OPTION, JSON_OPTION, cell, fail, guard, lock_timeout_s, print_json, safe,
                                  stdout)
+from gigawatt.cli.formats import J_PER_TWH
+from gigawatt.units import SECONDS_PER_YEAR
 
 app = typer.Typer(
     help="Runs saved in the results store (a DuckDB file, default ./gigawatt.duckdb).",
@@ -198,8 +200,8 @@ def _show_body(con, info: dict) -> None:
                   markup=False)
 
 
-_SCALES = (("_usd", 1e9, "$B"), ("_w", 1e9, "GW"), ("_j", 3.6e15, "TWh"), ("_flops", 1e18, "EFLOP/s"),
-           ("_s", 86400 * 365.25, "years"))
+_SCALES = (("_usd", 1e9, "$B"), ("_w", 1e9, "GW"), ("_j", J_PER_TWH, "TWh"), ("_flops", 1e18, "EFLOP/s"),
+           ("_s", SECONDS_PER_YEAR, "years"))
 
 
 def _scaled(key: str, v):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gigawatt.units import SECONDS_PER_YEAR  # the Julian year of every rate per year
+
 __all__ = [
     "chip_hours_for_budget",
     "commitment_shortfall_usd",
@@ -14,8 +16,6 @@ __all__ = [
 ]
 
 SECONDS_PER_HOUR = 3600.0
-#: Julian year, the year pint and the scenario's "10 years" use [s]
-SECONDS_PER_YEAR = 365.25 * 86400.0
 
 
 def price_usd_per_chip_h(base_usd_per_chip_h, factor_per_year, years_since_base):

@@ -35,7 +35,7 @@ import numpy as np
 from gigawatt.economics import buyer, finance, tco
 from gigawatt.errors import GigawattError
 from gigawatt.units import month_index as _month_index
-from gigawatt.units import month_label, months_in
+from gigawatt.units import month_label, months_in, year_of
 
 __all__ = ["Ledger", "build_ledger", "ledger_json", "resolve_costs"]
 
@@ -88,7 +88,7 @@ class Ledger:
         and ``power_and_opex_usd`` (power, operations and maintenance).
         """
         lines = self.lab if party == "lab" else self.provider
-        years = np.array([int(m[:4]) for m in self.months])
+        years = np.array([year_of(m) for m in self.months])
         rows, cumulative = [], 0.0
         net = self.net_usd(party)[sample]
         for year in np.unique(years):
@@ -268,7 +268,7 @@ def _shortfall(scn, fleet, spend: np.ndarray) -> tuple[np.ndarray, list[str]]:
     if not (deal.take_or_pay and deal.binding):
         return out, notes
     term = fleet.in_commitment
-    years = np.array([int(m[:4]) for m in fleet.months])
+    years = fleet.periods.year
     minimum = deal.commitment.min_per_year_usd
     if minimum:
         for year in np.unique(years):
@@ -415,7 +415,7 @@ def _tco_by_year(fleet, chip_dep, dc_dep, power, opex_ops, maintenance, sample: 
     their share of installed IT power; idle energized power is carried by the
     chips installed.
     """
-    years = np.array([int(m[:4]) for m in fleet.months])
+    years = fleet.periods.year
     hours = fleet.period_s / 3600.0
     chips = fleet.installed[sample].sum(axis=1)  # (period, chip)
     it_w = fleet.it_power_w()[sample].sum(axis=1)  # (period, chip)

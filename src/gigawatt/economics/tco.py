@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gigawatt.units import HOURS_PER_YEAR
+
 __all__ = [
     "breakeven_utilization",
     "capital_recovery_factor",
@@ -18,7 +20,6 @@ __all__ = [
 ]
 
 J_PER_MWH = 3.6e9
-HOURS_PER_YEAR = 365.25 * 24.0
 
 
 def straight_line_depreciation_usd(capex_usd, life_periods):

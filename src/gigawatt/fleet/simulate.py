@@ -284,7 +284,7 @@ class Simulation:
         flop = self.training_flop()[sample].sum()
         chip_h = (installed * fleet.period_s[:, None, None] / 3600).sum()
         busy_h = (busy * fleet.period_s[:, None, None] / 3600).sum()
-        years = np.array([int(m[:4]) for m in fleet.months])
+        years = fleet.periods.year
         per_year = []
         for y in np.unique(years):
             k = years == y

@@ -17,6 +17,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from gigawatt.units import months_in
+
 GW = 1e9
 USD_B = 1e9
 J_PER_TWH = 3.6e15
@@ -159,7 +161,7 @@ def spend_section(results) -> Section:
     c = ((results.resolved or {}).get("deal") or {}).get("commitment") or {}
     if c.get("start") and _finite(c.get("term_s")) and c["term_s"] > 0:
         start = np.datetime64(c["start"], "M")
-        end = start + np.timedelta64(int(round(c["term_s"] / (365.25 * 86400 / 12))), "M")
+        end = start + np.timedelta64(months_in(c["term_s"]), "M")
         in_term = (t >= start.astype("datetime64[D]")) & (t < end.astype("datetime64[D]"))
         if in_term.any() and not in_term.all():
             term_cum = np.where(in_term, np.cumsum(np.where(in_term, _sample0(ds, "spend_usd"), 0.0)), np.nan) / USD_B

@@ -66,7 +66,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-SECONDS_PER_YEAR = 365.25 * 86400.0
+from gigawatt.units import SECONDS_PER_YEAR
 
 MAX_FILE_BYTES = 10 * 2**20
 MAX_YAML_NODES = 1_000_000

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gigawatt.units import month_index
+from gigawatt.units import SECONDS_PER_MONTH, month_index
 
 __all__ = ["Periods", "make_periods"]
 
@@ -68,7 +68,7 @@ class Periods:
     @property
     def nominal_s(self) -> float:
         """Length of a period in the step's own terms: a Julian month (30.4375 days) or 7 days [s]."""
-        return 365.25 * 86400 / 12 if self.step == "month" else 7 * 86400.0
+        return SECONDS_PER_MONTH if self.step == "month" else 7 * 86400.0
 
     def periods_in(self, seconds: float) -> int:
         """Whole periods in a duration, at least one.

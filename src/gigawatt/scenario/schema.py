@@ -144,7 +144,7 @@ class RoadmapEntry(_Strict):
     from_month: Month = Field(validation_alias=AliasChoices("from", "from_month"))
     until: Month | None = None
     supply_per_year: Chips | None = Field(default=None, ge=0)
-    lifetime_s: Duration = Field(default=6 * 365.25 * 86400, validation_alias=AliasChoices("lifetime", "lifetime_s"), gt=0)
+    lifetime_s: Duration = Field(default=6 * units.SECONDS_PER_YEAR, validation_alias=AliasChoices("lifetime", "lifetime_s"), gt=0)
     estimate: bool = False
 
     @model_validator(mode="after")
