@@ -68,7 +68,9 @@ def resolve(arg: str | PurePath) -> tuple[str, str]:
         When ``arg`` is neither; the hint lists the library's names.
     """
     if Path(arg).exists():
-        return Path(arg).read_text(encoding="utf-8"), str(arg)
+        from gigawatt.scenario.loader import read_scenario_file
+
+        return read_scenario_file(arg), str(arg)
     name = lookup(arg)
     if name is None:
         raise _unknown(arg)

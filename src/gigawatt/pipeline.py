@@ -106,6 +106,9 @@ def run(scenario, *, seed: int | None = None, samples: int = 1, progress: Progre
         attach_source(scn, text)
     if not isinstance(samples, int) or isinstance(samples, bool) or not 1 <= samples <= MAX_SAMPLES:
         raise GigawattError(f"samples: {samples!r} is not an integer from 1 to {MAX_SAMPLES:,}")
+    from gigawatt.scenario.limits import check_run_size
+
+    check_run_size(scn, samples)  # memory grows with the samples: refuse a run past the documented limit
     t0 = time.perf_counter()
     inputs = resolve(scn)
     resolve_s = time.perf_counter() - t0

@@ -9,7 +9,8 @@ from typing import Optional
 import typer
 
 from gigawatt.cli import formats as fmt
-from gigawatt.cli.common import DEFAULT_DB, SET_OPTION, fail, load_scenario, print_json, stderr, stdout
+from gigawatt.cli.common import (DEFAULT_DB, SET_OPTION, fail, load_scenario, print_json, print_problems, stderr,
+                                 stdout)
 
 _SCENARIO_HELP = "Scenario YAML file, or the name of a library deal (see `gigawatt deals`)."
 
@@ -120,7 +121,7 @@ def run(
     commitment_usd, energy_j, ...), implied (usd_per_gw_year, usd_per_chip_hour, ...).
     All values in SI units (W, J, FLOP/s, USD).
     """
-    from gigawatt.errors import GigawattError
+    from gigawatt.errors import GigawattError, ScenarioError
 
     out_dir = None if no_write or out is None else checked_out_dir(out)
     scn = load_scenario(scenario, set_)
@@ -135,6 +136,8 @@ def run(
             fail(f"--db: {exc}", exc.hint)
     try:
         results = run_scenario(scn, show_progress=not json_out and sys.stderr.isatty(), samples=samples)
+    except ScenarioError as exc:
+        print_problems(exc, scenario)
     except GigawattError as exc:
         fail(f"{scenario}: {exc}", getattr(exc, "hint", None))
     if out_dir is not None:

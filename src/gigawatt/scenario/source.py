@@ -169,7 +169,7 @@ def load_scenario_source(source, overrides: Mapping[str, Any] | None = None):
     ------
     ScenarioError
     """
-    from gigawatt.scenario.loader import load_scenario, load_scenario_text, read_yaml_data
+    from gigawatt.scenario.loader import load_scenario_text, read_yaml_data
 
     overrides = dict(overrides or {})
     if isinstance(source, Mapping):
@@ -184,11 +184,11 @@ def load_scenario_source(source, overrides: Mapping[str, Any] | None = None):
     from gigawatt import library
 
     if Path(source).exists():
+        text, filename = library.resolve(source)  # read once, within the size limit
         if not overrides:
-            scn = load_scenario(source)
-            attach_source(scn, Path(source).read_text(encoding="utf-8"))
+            scn = load_scenario_text(text, filename)
+            attach_source(scn, text)
             return scn
-        text, filename = library.resolve(source)
     else:
         text, filename = library.resolve(source)  # a library deal, or the error listing them
         if not overrides:
