@@ -688,17 +688,8 @@ def pipeline_bubble_s(pp: Any, vpp: Any, schedule: Any, microbatch_s: Any) -> np
                     np.where(sch == SCHEDULES["dualpipe"], 0.0, (pp - 1.0) / vpp * microbatch_s))
 
 
-def training_step(
-    arch: tf.Arch,
-    hw: Hardware,
-    layout: Layout,
-    *,
-    n_chips: Any,
-    seq_len: Any,
-    global_batch_seqs: Any,
-    precision: str = "bf16",
-    cal: Calibration | None = None,
-) -> dict[str, np.ndarray]:
+def training_step(arch: tf.Arch, hw: Hardware, layout: Layout, *, n_chips: Any, seq_len: Any, global_batch_seqs: Any,
+                  precision: str = "bf16", cal: Calibration | None = None) -> dict[str, np.ndarray]:
     """Step time and its breakdown, memory per chip, tokens/s and MFU of one training layout.
 
     Parameters
@@ -793,23 +784,11 @@ def training_step(
     tokens_per_s = gbs * s / step
     mfu = tf.training_flops_per_token(arch, s) * tokens_per_s / (n * hw.peak(precision))
     memory = memory_per_chip_bytes(arch, lay.with_(dp=dp), seq_len=s, n_microbatches=m)
-    return {
-        "step_time_s": step,
-        "compute_s": compute_total,
-        "bubble_s": bubble,
-        "tp_comm_s": m * (tp_t + cp_t) * (1.0 - cal.tp_overlap),
-        "ep_comm_s": m * ep_t * (1.0 - ep_overlap),
-        "pp_comm_s": m * pp_t,
-        "dp_comm_s": dp_exposed,
-        "optimizer_s": opt_t,
-        "overhead_s": overhead,
-        "memory_bytes": memory,
-        "fits": memory <= cal.usable_hbm_frac * hw.hbm_bytes,
-        "tokens_per_s": tokens_per_s,
-        "mfu": mfu,
-        "dp": dp,
-        "n_microbatches": m,
-    }
+    return {"step_time_s": step, "compute_s": compute_total, "bubble_s": bubble,
+            "tp_comm_s": m * (tp_t + cp_t) * (1.0 - cal.tp_overlap), "ep_comm_s": m * ep_t * (1.0 - ep_overlap),
+            "pp_comm_s": m * pp_t, "dp_comm_s": dp_exposed, "optimizer_s": opt_t, "overhead_s": overhead,
+            "memory_bytes": memory, "fits": memory <= cal.usable_hbm_frac * hw.hbm_bytes,
+            "tokens_per_s": tokens_per_s, "mfu": mfu, "dp": dp, "n_microbatches": m}
 
 
 def _expert_active_params(arch: tf.Arch) -> float:
