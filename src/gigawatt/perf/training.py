@@ -314,7 +314,7 @@ def gemm_efficiencies(arch: tf.Arch, cal: Calibration, *, tp: Any, ep: Any, etp:
     Notes
     -----
     Dense GEMMs: :func:`gemm_efficiency` at width ``d/tp``. Expert GEMMs: width
-    ``min(d_ff,e/etp, d)`` and ``n·k/E`` rows, where ``n = tokens_mb·ep·etp/tp`` are the
+    ``min(d_ff_expert/etp, d)`` and ``n·k/E`` rows, where ``n = tokens_mb·ep·etp/tp`` are the
     tokens an expert-parallel group dispatches. Attention: ``e_max·r_attn``, at the run's
     GEMM rate.
     """
