@@ -38,15 +38,11 @@ MEMORY_BYTES = 2 * 2**30
 
 #: cases of the subset that do not pass yet: name -> cause. Each is skipped with
 #: "known failure, fix pending: <cause>". Remove an entry when its fix lands.
-_IMPLIED_NAN = ("results.py (summary: implied usd_per_gw_year, usd_per_chip_hour and contract_usd_per_chip_hour "
+_IMPLIED_NAN = ("results.py (_summary: implied usd_per_gw_year, usd_per_chip_hour and contract_usd_per_chip_hour "
                 "are NaN in Results.summary() when no chip is installed in the commitment's term, e.g. a 1 W cap, "
                 "a site energized at 1 W or a 1-second term; buyer.implied_usd_per_* return nan by contract, and "
                 "the summary should hold None with a note)")
-_ROADMAP_NOT_A_LIST = ("scenario/loader.py (_names_in_raw: a roadmap that is a number, not a list, raises TypeError "
-                       "\"'int'/'float' object is not iterable\" after the schema has already rejected it)")
 KNOWN_FAILING: dict[str, str] = {
-    "type-roadmap-number@amazon-openai-2026": _ROADMAP_NOT_A_LIST,
-    "property-hostile-load[roadmap]": _ROADMAP_NOT_A_LIST,
     "property-extreme-run[deal]": _IMPLIED_NAN,
     "property-extreme-run[sites]": _IMPLIED_NAN,
 }
