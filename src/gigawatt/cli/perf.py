@@ -16,6 +16,7 @@ from typing import Optional
 import typer
 
 from gigawatt.cli.common import fail, print_json, stdout
+from gigawatt.workload_defaults import DEFAULT_SEQ_LEN, DEFAULT_TRAINING_TOKENS
 
 app = typer.Typer(
     help="Training and inference performance of one model on one chip (calibrated, backtested models).",
@@ -95,10 +96,10 @@ def train_command(
     micro_batch: Optional[int] = typer.Option(None, "--micro-batch", help="Sequences per micro-batch."),
     recompute: Optional[str] = typer.Option(None, "--recompute", help="none, selective or full."),
     search: bool = typer.Option(False, "--search", help="Search every degree (ignores --tp ... )."),
-    seq_len: int = typer.Option(8192, "--seq-len", help="Tokens per sequence."),
+    seq_len: int = typer.Option(DEFAULT_SEQ_LEN, "--seq-len", help="Tokens per sequence."),
     global_batch: Optional[int] = typer.Option(None, "--global-batch", help="Sequences per step (default: 16M tokens, or 1,024 tokens per chip if more)."),
     precision: str = typer.Option("bf16", "--precision", help="bf16, fp8 or fp4."),
-    tokens: str = typer.Option("15.6T", "--tokens", help="Training tokens for the days-to-train figure."),
+    tokens: str = typer.Option(f"{DEFAULT_TRAINING_TOKENS / 1e12:g}T", "--tokens", help="Training tokens for the days-to-train figure."),
     system: Optional[str] = typer.Option(None, "--system", help="Catalog system (default: largest scale-up)."),
     schedule: str = typer.Option("1f1b", "--schedule", help="Pipeline schedule: 1f1b, zero-bubble, dualpipe, or any (searched)."),
     mtbf: Optional[str] = typer.Option(None, "--mtbf", help="Mean time between unexpected interruptions of one "

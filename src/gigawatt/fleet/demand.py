@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gigawatt.economics.buyer import SECONDS_PER_YEAR
+from gigawatt.workload_defaults import DEFAULT_BATCH_TOKENS
 from gigawatt.units import month_index as _month_index
 from gigawatt.units import month_label as _label
 
@@ -32,7 +33,7 @@ class RunSpec:
     max_chips: float
     allowed: np.ndarray  # (chip,) bool
     priority: int = 0
-    batch_tokens: float = 16 * 2**20  # tokens per optimizer step
+    batch_tokens: float = DEFAULT_BATCH_TOKENS  # tokens per optimizer step
     generated: bool = False
     start_month: str = ""
     deadline_month: str | None = None

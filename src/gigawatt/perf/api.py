@@ -13,7 +13,8 @@ from typing import Any
 from gigawatt.errors import GigawattError
 from gigawatt.perf.goodput import Reliability
 from gigawatt.perf.layout import Layout
-from gigawatt.perf.transformer import DEFAULT_BATCH_TOKENS, DEFAULT_SEQ_LEN
+from gigawatt.workload_defaults import (DEFAULT_BATCH_TOKENS, DEFAULT_SEQ_LEN, DEFAULT_TRAINING_TOKENS,
+                                        MIN_BATCH_TOKENS_PER_CHIP)
 
 __all__ = ["resolve", "train_plan", "serve_plan", "LayoutError", "Layout", "Reliability"]
 
@@ -29,14 +30,6 @@ class LayoutError(GigawattError, ValueError):
 
 PRECISIONS = ("bf16", "fp16", "fp8", "fp4")
 
-#: tokens per optimizer step per chip below which a large job's default batch does not go
-#: [tokens]: Llama 3 405B's 16M tokens on 16,384 GPUs, so that larger jobs grow the batch with
-#: the chips as big runs do
-MIN_BATCH_TOKENS_PER_CHIP = 1024
-
-#: training tokens of the days-to-train figure by default [tokens]: Llama 3 405B's 15.6T
-#: (Grattafiori et al. 2024, arXiv:2407.21783, sec. 1)
-DEFAULT_TRAINING_TOKENS = 15.6e12
 
 
 def resolve(model: str, chip: str, system: str | None = None, precision: str = "bf16"):

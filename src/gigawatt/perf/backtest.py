@@ -43,11 +43,11 @@ from typing import Any, Callable
 from gigawatt.perf.calibration import Calibration, calibration_for
 from gigawatt.perf.hardware import Hardware
 from gigawatt.perf.layout import Layout
+from gigawatt.workload_defaults import DEFAULT_BATCH_TOKENS
 
 __all__ = ["run_backtest", "load_rows", "fill_chip_counts", "predict_training_row", "predict_inference_row", "row_hardware"]
 
 DEFAULT_CHIPS_CHIP_HOURS = 2048
-DEFAULT_BATCH_TOKENS = 16 * 2**20
 
 HardwareLookup = Callable[[str], Hardware]
 

@@ -45,6 +45,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 import numpy as np
+from gigawatt.workload_defaults import DEFAULT_BATCH_TOKENS, DEFAULT_SEQ_LEN  # re-exported
 
 __all__ = [
     "DEFAULT_SEQ_LEN",
@@ -68,16 +69,6 @@ __all__ = [
     "pp_p2p_bytes",
 ]
 
-#: training sequence length where none is given (a catalog model without ``seq_len``, the
-#: ``perf train`` and throughput-matrix defaults) [tokens]: the 8,192 tokens of Llama 3's
-#: pre-training after its first 252M tokens (Grattafiori et al. 2024, sec. 3.4.1), which the
-#: catalog's frontier models also give
-DEFAULT_SEQ_LEN = 8192
-
-#: tokens per optimizer step where none is given [tokens]: Llama 3 405B ended its pre-training at
-#: 16M (Grattafiori et al. 2024, sec. 3.4.1). Larger MoE runs go higher: DeepSeek-V3 kept 15,360
-#: sequences of 4K tokens, about 63M (arXiv:2412.19437, sec. 4.2)
-DEFAULT_BATCH_TOKENS = 16 * 2**20
 
 
 def _num(value: Any, default: float = 0.0) -> float:

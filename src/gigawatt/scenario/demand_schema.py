@@ -12,6 +12,7 @@ from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Discr
 
 from gigawatt.scenario import limits
 from gigawatt.scenario.fields import Compute, Duration, Fraction, Growth, Month, count, distinct_months
+from gigawatt.workload_defaults import DEFAULT_BATCH_TOKENS
 
 Chips = count("chips")
 Tokens = count("tokens")
@@ -26,10 +27,6 @@ Steps = count("steps")
 #: scenario does not import the fleet (and numpy); a test keeps the two the same
 POLICY_NAMES = ("earliest_deadline_first", "first_come_first_served", "largest_first")
 
-#: tokens per optimizer step by default: Llama 3 405B ended its pre-training at 16M
-#: (arXiv:2407.21783, section 3.4.1). Larger MoE runs go higher: DeepSeek-V3 kept
-#: 15,360 sequences of 4K tokens, about 63M (arXiv:2412.19437, section 4.2).
-DEFAULT_BATCH_TOKENS = 16 * 2**20
 
 
 class _Strict(BaseModel):
