@@ -38,14 +38,7 @@ MEMORY_BYTES = 2 * 2**30
 
 #: cases of the subset that do not pass yet: name -> cause. Each is skipped with
 #: "known failure, fix pending: <cause>". Remove an entry when its fix lands.
-_IMPLIED_NAN = ("results.py (summarize: implied usd_per_gw_year, usd_per_chip_hour and contract_usd_per_chip_hour "
-                "are NaN in Results.summary() when no chip is installed in the commitment's term, e.g. a 1 W cap, "
-                "a site energized at 1 W or a 1-second term; buyer.implied_usd_per_* return nan by contract, and "
-                "the summary should hold None with a note)")
-KNOWN_FAILING: dict[str, str] = {
-    "property-extreme-run[deal]": _IMPLIED_NAN,
-    "property-extreme-run[sites]": _IMPLIED_NAN,
-}
+KNOWN_FAILING: dict[str, str] = {}
 
 
 def _kind(prefix: str) -> str:

@@ -126,16 +126,22 @@ def summarize(scn, fleet: Fleet, sample: int = 0) -> RunSummary:
         "energy_j": float(energy.sum()),
         "chip_hours_in_commitment_term": chip_h,
     }
-    contract_price = spend_term / chip_h if chip_h > 0 else float("nan")
     totals["shortfall_usd"] = float(sum(r["shortfall_usd"] for r in rows))
-    implied = {
-        "usd_per_gw_year": buyer.implied_usd_per_gw_year(commitment, it_ws),
-        "usd_per_chip_hour": buyer.implied_usd_per_chip_hour(commitment, chip_h),
-        "contract_usd_per_chip_hour": contract_price,
-        # what the commitment alone buys at the run's average contract price
-        "commitment_buys_chip_hours": float(buyer.chip_hours_for_budget(commitment, contract_price))
-        if chip_h > 0 else 0.0,
-    }
+    if chip_h > 0 and it_ws > 0:
+        contract_price = spend_term / chip_h
+        implied = {
+            "usd_per_gw_year": float(buyer.implied_usd_per_gw_year(commitment, it_ws)),
+            "usd_per_chip_hour": float(buyer.implied_usd_per_chip_hour(commitment, chip_h)),
+            "contract_usd_per_chip_hour": contract_price,
+            # what the commitment alone buys at the run's average contract price
+            "commitment_buys_chip_hours": float(buyer.chip_hours_for_budget(commitment, contract_price)),
+        }
+    else:
+        # nothing installed in the term: there is no capacity to divide the commitment by
+        implied = {"usd_per_gw_year": None, "usd_per_chip_hour": None, "contract_usd_per_chip_hour": None,
+                   "commitment_buys_chip_hours": 0.0}
+        notes.append("no chip was installed during the commitment's term, so the implied prices per GW-year and "
+                     "per chip-hour are undefined (null)")
     return RunSummary(scn.name, scn.seed, rows, totals, implied, notes)
 
 

@@ -96,10 +96,10 @@ def compare(
     rows = [
         ("spend over horizon $B", lambda s: fmt.usd_b(s["totals"]["spend_usd"])),
         ("commitment $B", lambda s: fmt.usd_b(s["totals"]["commitment_usd"])),
-        ("energy TWh", lambda s: f"{s['totals']['energy_j'] / 3.6e15:,.0f}"),
-        ("implied $B per GW-year", lambda s: f"{s['implied']['usd_per_gw_year'] / 1e9:,.2f}"),
-        ("implied $ per chip-hour", lambda s: f"{s['implied']['usd_per_chip_hour']:.2f}"),
-        ("contract $ per chip-hour", lambda s: f"{s['implied']['contract_usd_per_chip_hour']:.2f}"),
+        ("energy TWh", lambda s: fmt.twh(s["totals"]["energy_j"], 0)),
+        ("implied $B per GW-year", lambda s: fmt.usd_b(s["implied"]["usd_per_gw_year"], 2)),
+        ("implied $ per chip-hour", lambda s: fmt.per_hour(s["implied"]["usd_per_chip_hour"])),
+        ("contract $ per chip-hour", lambda s: fmt.per_hour(s["implied"]["contract_usd_per_chip_hour"])),
         ("inference served", lambda s: fmt.pct((s.get("inference") or {}).get("served_share"))),
         ("idle capacity", lambda s: fmt.pct(s.get("idle_share"))),
         ("$ per million tokens", lambda s: fmt.per_hour((s.get("inference") or {}).get("usd_per_million_tokens"))),
@@ -170,15 +170,15 @@ def _show_body(con, info: dict) -> None:
     for col in ["year", "IT GW", *chip_ids, "spend $B", "cum. $B", "TWh", "binding"]:
         table.add_column(cell(col), justify="right")
     for r in years:
-        table.add_row(cell(r["year"]), f"{r['it_power_w'] / 1e9:.2f}",
+        table.add_row(cell(r["year"]), fmt.gw(r["it_power_w"]),
                       *[f"{r['chips'][c] / 1e3:,.0f}k" for c in chip_ids],
-                      fmt.usd_b(r["spend_usd"]), fmt.usd_b(r["cumulative_spend_usd"]), f"{r['energy_j'] / 3.6e15:,.1f}",
+                      fmt.usd_b(r["spend_usd"]), fmt.usd_b(r["cumulative_spend_usd"]), fmt.twh(r["energy_j"]),
                       cell(r["binding"]))
     con.print(table)
     t, imp = s.get("totals") or {}, s.get("implied") or {}
     if t:
         con.print(f"spend ${fmt.usd_b(t.get('spend_usd'))}B over the horizon against a commitment of "
-                  f"${fmt.usd_b(t.get('commitment_usd'))}B; implied ${imp.get('usd_per_chip_hour', float('nan')):.2f} "
+                  f"${fmt.usd_b(t.get('commitment_usd'))}B; implied ${fmt.per_hour(imp.get('usd_per_chip_hour'))} "
                   f"per chip-hour", markup=False)
     inference = s.get("inference") or {}
     if inference.get("served_share") is not None:
