@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gigawatt import power as pw
+from gigawatt.economics.buyer import SECONDS_PER_HOUR
 from gigawatt.fleet import reliability
 from gigawatt.fleet.buildout import Fleet
 from gigawatt.fleet.demand import Workloads
@@ -35,6 +36,8 @@ from gigawatt.fleet.policies import get_policy
 __all__ = ["Simulation", "Throughput", "served_fraction", "simulate"]
 
 _PHASE = np.sin(2 * np.pi * np.arange(96) / 96)  # the daily cycle in quarter-hours
+#: the day of ``tokens_per_day`` and of the daily cycle [s]
+SECONDS_PER_DAY = 86400.0
 
 
 @functools.lru_cache(maxsize=64)
@@ -240,7 +243,7 @@ class Simulation:
         fleet = self.fleet
         n_c = len(fleet.chips)
         starts = fleet.period_start
-        days_per_period = fleet.period_s / 86400.0
+        days_per_period = fleet.period_s / SECONDS_PER_DAY
         horizon_end = starts[-1] + np.timedelta64(int(round(days_per_period[-1])), "D")
         rows = []
         for r, run in enumerate(self.workloads.runs):
@@ -282,8 +285,8 @@ class Simulation:
         demand = self.demand_tokens[sample].sum()
         served = self.served_tokens[sample].sum()
         flop = self.training_flop()[sample].sum()
-        chip_h = (installed * fleet.period_s[:, None, None] / 3600).sum()
-        busy_h = (busy * fleet.period_s[:, None, None] / 3600).sum()
+        chip_h = (installed * fleet.period_s[:, None, None] / SECONDS_PER_HOUR).sum()
+        busy_h = (busy * fleet.period_s[:, None, None] / SECONDS_PER_HOUR).sum()
         years = fleet.periods.year
         per_year = []
         for y in np.unique(years):
@@ -374,7 +377,8 @@ def simulate(scn, fleet: Fleet, workloads: Workloads, throughput: Throughput,
     Parameters
     ----------
     scn : Inputs or Scenario
-        For the demand settings (policy, checkpoint interval, restart time, idle power) and the seed.
+        For the demand settings (policy, checkpoint interval, restart time, idle power) and the seed;
+        without a ``demand:`` section, the schema's defaults (:class:`gigawatt.scenario.demand_schema.Demand`).
     fleet : Fleet
         The buildout; its sample axis sets the number of samples.
     workloads : Workloads
@@ -389,121 +393,326 @@ def simulate(scn, fleet: Fleet, workloads: Workloads, throughput: Throughput,
     Returns
     -------
     Simulation
+
+    Notes
+    -----
+    Each period: :func:`_serve` sizes the inference streams for their peaks,
+    :func:`_train` places the runs on the chips left in policy order
+    (:func:`_place`, :func:`_record_pool`, :func:`_advance`), and
+    :func:`_simulation` turns utilization into power drawn.
     """
     rng = rng if rng is not None else np.random.default_rng(scn.seed)
-    demand = scn.demand
-    policy = get_policy(demand.policy if demand else "earliest_deadline_first")
-    ckpt_s = demand.checkpoint_interval_s if demand else 3600.0
-    restart_s = demand.restart_s if demand else 1800.0
-    idle = demand.idle_power_fraction if demand else 0.3
-
-    n_s, n_t, n_i, n_c = fleet.installed.shape
-    n_p = n_i * n_c
-    pool_chip = np.tile(np.arange(n_c), n_i)  # chip index of each pool
-    streams, runs = workloads.streams, workloads.runs
-    n_w, n_r = len(streams), len(runs)
-    installed = fleet.installed.reshape(n_s, n_t, n_p)
-    period_s = fleet.period_s
-
-    # inference takes the oldest generations first, keeping the newest for training
-    avail = [c.available for c in fleet.chips]
-    inf_order = np.array(sorted(range(n_p), key=lambda p: (avail[pool_chip[p]], p // n_c)))
-    tps_inf = throughput.inference_output_tokens_per_chip_s  # (w, c)
-
-    stream_chips = np.zeros((n_s, n_t, n_w, n_p))
-    demand_tokens = np.zeros((n_s, n_t, n_w))
-    served_tokens = np.zeros((n_s, n_t, n_w))
-    run_chips = np.zeros((n_s, n_t, n_r))
-    run_busy = np.zeros((n_s, n_t, n_r))
-    run_progress = np.zeros((n_s, n_t, n_r))
-    run_pool = np.full((n_s, n_t, n_r), -1, dtype=int)
-    last_pool = np.full((n_s, n_r), -1, dtype=int)  # where each run last trained
-    run_start = np.full((n_s, n_r), np.nan)
-    run_finish = np.full((n_s, n_r), np.nan)
-    moved = np.zeros((n_s, n_r), dtype=int)
-    remaining = np.tile(np.array([r.tokens for r in runs], dtype=float), (n_s, 1))
-    rows = np.arange(n_s)
-
-    # per-run allowed pools and chip caps from the system's cluster limits
-    max_cluster = np.array([c.max_chips_per_run for c in fleet.chips], dtype=float)
-
-    peaks = [_peak_sizes(throughput, r, pool_chip, run.min_chips) for r, run in enumerate(runs)]
+    settings = _demand_settings(scn)
+    policy = get_policy(settings.policy)
+    state = _State.start(fleet, workloads, throughput)
+    n_t = fleet.installed.shape[1]
     for t in range(n_t):
-        free = installed[:, t, :].copy()  # (s, p)
-        days = period_s[t] / 86400.0
-        # 1. inference, sized for the peak
-        for w, st in enumerate(streams):
-            mean_out = st.tokens_per_day[t] * st.output_share / 86400.0  # output tokens/s
-            need = np.full(n_s, mean_out * st.peak_to_mean)
-            cap = np.zeros(n_s)
-            for p in inf_order:
-                c = pool_chip[p]
-                rate = tps_inf[w, c]
-                if not st.allowed[c] or not np.isfinite(rate) or rate <= 0:
-                    continue
-                take = np.minimum(free[:, p], np.ceil(np.maximum(need - cap, 0.0) / rate))
-                stream_chips[:, t, w, p] = take
-                free[:, p] -= take
-                cap += take * rate
-            demand_tokens[:, t, w] = st.tokens_per_day[t] * days
-            served_tokens[:, t, w] = demand_tokens[:, t, w] * served_fraction(cap, mean_out, st.peak_to_mean)
-
-        # 2. training, in policy order
-        if n_r:
-            hours = period_s[t] / 3600.0
-            for r in policy(runs, t):
-                run = runs[r]
-                if t < run.start:
-                    continue
-                active = remaining[:, r] > 0
-                if not active.any():
-                    continue
-                cap_p = np.minimum(run.max_chips, max_cluster[pool_chip])
-                cand, rate_sp = _choose_size(throughput, r, pool_chip, np.minimum(free, cap_p), *peaks[r])  # (s, p)
-                ok = (cand >= run.min_chips) & np.isfinite(rate_sp) & run.allowed[pool_chip][None, :]
-                score = np.where(ok, cand * np.where(ok, rate_sp, 0.0), -1.0)
-                best = np.argmax(score, axis=1)
-                # a run stays where it trained last while that pool can hold it; otherwise it
-                # restarts from its checkpoint on the best pool that can (or waits)
-                here = last_pool[:, r]
-                stay = (here >= 0) & (score[rows, np.maximum(here, 0)] > 0)
-                pool = np.where(stay, here, np.where(score[rows, best] > 0, best, -1))
-                has = active & (pool >= 0)
-                chips = np.where(has, cand[rows, np.maximum(pool, 0)], 0.0)
-                chips = np.where(chips >= run.min_chips, chips, 0.0)
-                go = chips > 0
-                if not go.any():
-                    continue
-                first = go & (last_pool[:, r] < 0)
-                run_start[first, r] = t
-                moved[go & (last_pool[:, r] >= 0) & (pool != last_pool[:, r]), r] += 1
-                last_pool[go, r] = pool[go]
-                run_pool[go, t, r] = pool[go]
-                g = reliability.sample_goodput(rng, chips, hours, ckpt_s, restart_s)
-                rate_now = rate_sp[rows, np.maximum(pool, 0)]
-                tokens_per_s = chips * np.where(np.isfinite(rate_now), rate_now, 0.0) * g
-                # a run that finishes mid-month uses its chips only for the part of the month it needs
-                needed_s = np.where(tokens_per_s > 0, remaining[:, r] / np.maximum(tokens_per_s, 1e-30), np.inf)
-                used_s = np.where(go, np.minimum(needed_s, period_s[t]), 0.0)
-                done = go & (needed_s <= period_s[t])
-                progress_tokens = tokens_per_s * used_s
-                run_progress[:, t, r] = progress_tokens
-                remaining[:, r] = np.where(go, remaining[:, r] - progress_tokens, remaining[:, r])
-                remaining[done, r] = 0.0
-                run_finish[done, r] = t + used_s[done] / period_s[t]
-                # chips count as busy for the share of the month they train
-                run_busy[:, t, r] = np.where(go, chips * used_s / period_s[t], 0.0)
-                run_chips[:, t, r] = chips
-                free[rows[go], pool[go]] -= chips[go]
+        free = state.installed[:, t, :].copy()  # (sample, pool) chips not yet taken
+        _serve(state, t, free)
+        if state.runs:
+            _train(state, t, free, policy, rng, settings.checkpoint_interval_s, settings.restart_s)
         if progress is not None:
             progress(t + 1, n_t)
+    return _simulation(state, fleet, workloads, settings.idle_power_fraction)
 
+
+def _demand_settings(scn):
+    """The scenario's ``demand:`` settings, or the schema's defaults where it has none (their one home)."""
+    if scn.demand is not None:
+        return scn.demand
+    from gigawatt.scenario.demand_schema import Demand
+
+    return Demand()
+
+
+@dataclass
+class _State:
+    """The engine's arrays and running totals while it steps through the periods; pools are (site, chip) pairs."""
+
+    throughput: Throughput
+    runs: list
+    streams: list
+    period_s: np.ndarray  # (period,) [s]
+    installed: np.ndarray  # (sample, period, pool) chips installed
+    pool_chip: np.ndarray  # (pool,) chip index of each pool
+    inference_order: np.ndarray  # (pool,) pools in the order inference takes them
+    max_cluster: np.ndarray  # (chip,) most chips one run may use on the chip's system
+    peaks: list  # per run, (size, rate) over pools from _peak_sizes
+    rows: np.ndarray  # (sample,) 0..n-1, to index one pool per sample
+    stream_chips: np.ndarray  # (sample, period, stream, pool)
+    demand_tokens: np.ndarray  # (sample, period, stream)
+    served_tokens: np.ndarray  # (sample, period, stream)
+    run_chips: np.ndarray  # (sample, period, run)
+    run_busy: np.ndarray  # (sample, period, run)
+    run_progress: np.ndarray  # (sample, period, run) [tokens]
+    run_pool: np.ndarray  # (sample, period, run), -1 when it does not train
+    last_pool: np.ndarray  # (sample, run) where each run last trained, -1 before it starts
+    run_start: np.ndarray  # (sample, run) [period]
+    run_finish: np.ndarray  # (sample, run) [period]
+    moved: np.ndarray  # (sample, run) restarts on another pool
+    remaining: np.ndarray  # (sample, run) tokens left to train
+
+    @classmethod
+    def start(cls, fleet: Fleet, workloads: Workloads, throughput: Throughput) -> "_State":
+        """Empty arrays for the fleet's samples and periods, and the per-pool constants."""
+        n_s, n_t, n_i, n_c = fleet.installed.shape
+        n_p = n_i * n_c
+        pool_chip = np.tile(np.arange(n_c), n_i)
+        runs, streams = workloads.runs, workloads.streams
+        n_w, n_r = len(streams), len(runs)
+        # inference takes the oldest generations first, keeping the newest for training
+        avail = [c.available for c in fleet.chips]
+        order = np.array(sorted(range(n_p), key=lambda p: (avail[pool_chip[p]], p // n_c)))
+        return cls(
+            throughput=throughput, runs=runs, streams=streams, period_s=fleet.period_s,
+            installed=fleet.installed.reshape(n_s, n_t, n_p), pool_chip=pool_chip, inference_order=order,
+            max_cluster=np.array([c.max_chips_per_run for c in fleet.chips], dtype=float),
+            peaks=[_peak_sizes(throughput, r, pool_chip, run.min_chips) for r, run in enumerate(runs)],
+            rows=np.arange(n_s),
+            stream_chips=np.zeros((n_s, n_t, n_w, n_p)),
+            demand_tokens=np.zeros((n_s, n_t, n_w)), served_tokens=np.zeros((n_s, n_t, n_w)),
+            run_chips=np.zeros((n_s, n_t, n_r)), run_busy=np.zeros((n_s, n_t, n_r)),
+            run_progress=np.zeros((n_s, n_t, n_r)), run_pool=np.full((n_s, n_t, n_r), -1, dtype=int),
+            last_pool=np.full((n_s, n_r), -1, dtype=int),
+            run_start=np.full((n_s, n_r), np.nan), run_finish=np.full((n_s, n_r), np.nan),
+            moved=np.zeros((n_s, n_r), dtype=int),
+            remaining=np.tile(np.array([r.tokens for r in runs], dtype=float), (n_s, 1)),
+        )
+
+
+def _serve(state: _State, t: int, free: np.ndarray) -> None:
+    """Size each inference stream of period ``t`` for its peak, and count what it serves.
+
+    Parameters
+    ----------
+    state : _State
+        Receives ``stream_chips``, ``demand_tokens`` and ``served_tokens`` of period ``t``.
+    t : int
+        Period index.
+    free : ndarray, (sample, pool)
+        Chips not yet taken [1]; what the streams take is subtracted in place.
+
+    Notes
+    -----
+    A stream of :math:`D` tokens a day with output share :math:`o` has a mean
+    output rate :math:`\\bar r = D\\,o / 86400` [tokens/s] and is sized for its
+    peak :math:`P\\,\\bar r` (:func:`_take_for_stream`). Of the period's
+    :math:`D\\,\\Delta t / 86400` tokens it serves the share
+    :func:`served_fraction` of its capacity.
+    """
+    days = state.period_s[t] / SECONDS_PER_DAY
+    n_s = free.shape[0]
+    for w, stream in enumerate(state.streams):
+        mean_out = stream.tokens_per_day[t] * stream.output_share / SECONDS_PER_DAY  # output tokens/s
+        capacity = _take_for_stream(state, t, w, np.full(n_s, mean_out * stream.peak_to_mean), free)
+        state.demand_tokens[:, t, w] = stream.tokens_per_day[t] * days
+        state.served_tokens[:, t, w] = state.demand_tokens[:, t, w] * served_fraction(
+            capacity, mean_out, stream.peak_to_mean)
+
+
+def _take_for_stream(state: _State, t: int, w: int, need: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """Chips stream ``w`` takes, pool by pool in inference order, until its need is covered.
+
+    Parameters
+    ----------
+    state : _State
+        Receives ``stream_chips[:, t, w]``.
+    t, w : int
+        Period and stream index.
+    need : ndarray, (sample,)
+        Output rate to cover [tokens/s].
+    free : ndarray, (sample, pool)
+        Chips not yet taken [1]; updated in place.
+
+    Returns
+    -------
+    ndarray, (sample,)
+        Serving capacity taken [tokens/s].
+
+    Notes
+    -----
+    On pool :math:`p` of per-chip rate :math:`r_p` with :math:`f_p` chips free,
+    holding capacity :math:`C` already, the stream takes
+    :math:`\\min(f_p, \\lceil \\max(N - C, 0) / r_p \\rceil)` chips. Pools whose
+    chip the stream may not use, or cannot serve it on, are skipped.
+    """
+    stream = state.streams[w]
+    rates = state.throughput.inference_output_tokens_per_chip_s[w]  # (chip,) [tokens/s]
+    capacity = np.zeros(len(need))
+    for p in state.inference_order:
+        c = state.pool_chip[p]
+        rate = rates[c]
+        if not stream.allowed[c] or not np.isfinite(rate) or rate <= 0:
+            continue
+        take = np.minimum(free[:, p], np.ceil(np.maximum(need - capacity, 0.0) / rate))
+        state.stream_chips[:, t, w, p] = take
+        free[:, p] -= take
+        capacity += take * rate
+    return capacity
+
+
+def _train(state: _State, t: int, free: np.ndarray, policy, rng: np.random.Generator,
+           checkpoint_interval_s: float, restart_s: float) -> None:
+    """Give the chips left in period ``t`` to the training runs in the policy's order.
+
+    Parameters
+    ----------
+    state : _State
+        Receives the runs' chips, pools, progress, starts and finishes of period ``t``.
+    t : int
+        Period index.
+    free : ndarray, (sample, pool)
+        Chips not yet taken [1]; updated in place.
+    policy : callable
+        ``policy(runs, t) -> order`` (:mod:`gigawatt.fleet.policies`).
+    rng : numpy.random.Generator
+        For the interruptions of :func:`gigawatt.fleet.reliability.sample_goodput`.
+    checkpoint_interval_s : float
+        Time between checkpoints [s].
+    restart_s : float
+        Time to restart from a checkpoint [s].
+
+    Notes
+    -----
+    A run of :math:`n` chips at :math:`r` tokens/s per chip with goodput
+    :math:`g` trains at :math:`n\\,r\\,g` tokens/s (:func:`_advance`).
+    """
+    hours = state.period_s[t] / SECONDS_PER_HOUR
+    for r in policy(state.runs, t):
+        active = state.remaining[:, r] > 0
+        if t < state.runs[r].start or not active.any():
+            continue
+        pool, chips, rate = _place(state, r, free, active)
+        go = chips > 0
+        if not go.any():
+            continue
+        _record_pool(state, t, r, pool, go)
+        goodput = reliability.sample_goodput(rng, chips, hours, checkpoint_interval_s, restart_s)
+        tokens_per_s = chips * np.where(np.isfinite(rate), rate, 0.0) * goodput
+        _advance(state, t, r, pool, chips, tokens_per_s, free)
+
+
+def _place(state: _State, r: int, free: np.ndarray, active: np.ndarray):
+    """Where run ``r`` trains this period, on how many chips, at what rate per chip.
+
+    Parameters
+    ----------
+    state : _State
+    r : int
+        Run index.
+    free : ndarray, (sample, pool)
+        Chips not yet taken [1].
+    active : ndarray of bool, (sample,)
+        Samples where the run has tokens left.
+
+    Returns
+    -------
+    pool : ndarray of int, (sample,)
+        The pool, -1 where the run waits.
+    chips : ndarray, (sample,)
+        Chips it takes there [1]; 0 where it waits.
+    rate : ndarray, (sample,)
+        Tokens/s per chip there [tokens/s]; ``nan`` where it cannot train.
+
+    Notes
+    -----
+    In each pool the run may take :math:`n_p = \\min(f_p, N^{max}, N^{cluster}_c)`
+    chips, sized by :func:`_choose_size`; a pool qualifies with at least its
+    minimum chips, a finite rate and a chip it may use, and scores
+    :math:`n_p\\,r_p(n_p)`. The run stays where it trained last while that pool
+    qualifies; otherwise it restarts from its checkpoint on the best pool (or waits).
+    """
+    run = state.runs[r]
+    pool_chip, rows = state.pool_chip, state.rows
+    cap_p = np.minimum(run.max_chips, state.max_cluster[pool_chip])
+    cand, rate_sp = _choose_size(state.throughput, r, pool_chip, np.minimum(free, cap_p), *state.peaks[r])  # (s, p)
+    ok = (cand >= run.min_chips) & np.isfinite(rate_sp) & run.allowed[pool_chip][None, :]
+    score = np.where(ok, cand * np.where(ok, rate_sp, 0.0), -1.0)
+    best = np.argmax(score, axis=1)
+    here = state.last_pool[:, r]
+    stay = (here >= 0) & (score[rows, np.maximum(here, 0)] > 0)
+    pool = np.where(stay, here, np.where(score[rows, best] > 0, best, -1))
+    has = active & (pool >= 0)
+    chips = np.where(has, cand[rows, np.maximum(pool, 0)], 0.0)
+    chips = np.where(chips >= run.min_chips, chips, 0.0)
+    return pool, chips, rate_sp[rows, np.maximum(pool, 0)]
+
+
+def _record_pool(state: _State, t: int, r: int, pool: np.ndarray, go: np.ndarray) -> None:
+    """Note where run ``r`` trains in period ``t`` where it goes: its start, and a move to another pool."""
+    first = go & (state.last_pool[:, r] < 0)
+    state.run_start[first, r] = t
+    state.moved[go & (state.last_pool[:, r] >= 0) & (pool != state.last_pool[:, r]), r] += 1
+    state.last_pool[go, r] = pool[go]
+    state.run_pool[go, t, r] = pool[go]
+
+
+def _advance(state: _State, t: int, r: int, pool: np.ndarray, chips: np.ndarray, tokens_per_s: np.ndarray,
+             free: np.ndarray) -> None:
+    """Train run ``r`` for period ``t``: tokens done, a finish within the period, chips busy and taken.
+
+    Parameters
+    ----------
+    state : _State
+        Receives ``run_progress``, ``run_busy``, ``run_chips`` of period ``t`` and
+        the run's ``remaining`` and ``run_finish``.
+    t, r : int
+        Period and run index.
+    pool : ndarray of int, (sample,)
+        Pool it trains on, -1 where it waits.
+    chips : ndarray, (sample,)
+        Chips it trains on [1]; 0 where it waits.
+    tokens_per_s : ndarray, (sample,)
+        Its training rate after goodput [tokens/s].
+    free : ndarray, (sample, pool)
+        Chips not yet taken [1]; its chips are subtracted in place.
+
+    Notes
+    -----
+    With :math:`R` tokens left, a run needs :math:`R / (n\\,r\\,g)` seconds and
+    uses :math:`u = \\min(R / (n\\,r\\,g), \\Delta t)` of the period: it finishes
+    at :math:`t + u / \\Delta t` when :math:`u < \\Delta t` or exactly at the end,
+    trains :math:`n\\,r\\,g\\,u` tokens and counts :math:`n\\,u / \\Delta t` chips busy.
+    """
+    go = chips > 0
+    period_s = state.period_s[t]
+    remaining = state.remaining[:, r]
+    # a run that finishes mid-month uses its chips only for the part of the month it needs
+    needed_s = np.where(tokens_per_s > 0, remaining / np.maximum(tokens_per_s, 1e-30), np.inf)
+    used_s = np.where(go, np.minimum(needed_s, period_s), 0.0)
+    done = go & (needed_s <= period_s)
+    progress_tokens = tokens_per_s * used_s
+    state.run_progress[:, t, r] = progress_tokens
+    state.remaining[:, r] = np.where(go, remaining - progress_tokens, remaining)
+    state.remaining[done, r] = 0.0
+    state.run_finish[done, r] = t + used_s[done] / period_s
+    # chips count as busy for the share of the month they train
+    state.run_busy[:, t, r] = np.where(go, chips * used_s / period_s, 0.0)
+    state.run_chips[:, t, r] = chips
+    free[state.rows[go], pool[go]] -= chips[go]
+
+
+def _simulation(state: _State, fleet: Fleet, workloads: Workloads, idle: float) -> Simulation:
+    """The engine's result, with the IT power drawn between idle and full power.
+
+    Parameters
+    ----------
+    idle : float
+        Power drawn by an idle chip as a share of its full power [1].
+
+    Notes
+    -----
+    .. math:: P^{drawn} = P^{IT} \\big(i + (1 - i)\\,u\\big)
+
+    with :math:`u` the utilization (:meth:`Simulation.utilization`).
+    """
+    n_s, n_t, n_i, n_c = fleet.installed.shape
     sim = Simulation(
-        fleet=fleet, workloads=workloads, stream_chips=stream_chips, run_chips=run_chips, run_busy=run_busy, moves=moved, run_pool=run_pool,
-        run_progress=run_progress, run_finish=run_finish, run_start=run_start, demand_tokens=demand_tokens,
-        served_tokens=served_tokens, power_drawn_w=np.zeros((n_s, n_t, n_i, n_c)), idle_power_fraction=idle,
-        throughput=throughput,
+        fleet=fleet, workloads=workloads, stream_chips=state.stream_chips, run_chips=state.run_chips,
+        run_busy=state.run_busy, moves=state.moved, run_pool=state.run_pool, run_progress=state.run_progress,
+        run_finish=state.run_finish, run_start=state.run_start, demand_tokens=state.demand_tokens,
+        served_tokens=state.served_tokens, power_drawn_w=np.zeros((n_s, n_t, n_i, n_c)), idle_power_fraction=idle,
+        throughput=state.throughput,
     )
-    util = sim.utilization()
-    sim.power_drawn_w = fleet.it_power_w() * (idle + (1.0 - idle) * util)
+    sim.power_drawn_w = fleet.it_power_w() * (idle + (1.0 - idle) * sim.utilization())
     return sim
