@@ -14,17 +14,21 @@ import numpy as np
 
 __all__ = ["POLICIES", "earliest_deadline_first", "first_come_first_served", "largest_first", "get_policy"]
 
-NO_DEADLINE = 10**9
-
 
 def earliest_deadline_first(runs: Sequence, t: int) -> np.ndarray:
     """Runs with the earliest deadline first; no deadline goes last; ties by earliest start, then priority.
 
+    The sort key puts "has no deadline" before the deadline itself, so that no
+    stand-in month is needed for a run without one.
+
     >>> from types import SimpleNamespace as R
     >>> earliest_deadline_first([R(deadline=30, start=0, priority=0), R(deadline=20, start=5, priority=0)], 0).tolist()
     [1, 0]
+    >>> earliest_deadline_first([R(deadline=None, start=0, priority=0), R(deadline=10**12, start=5, priority=0)], 0).tolist()
+    [1, 0]
     """
-    keys = [(r.deadline if r.deadline is not None else NO_DEADLINE, r.start, -r.priority, i) for i, r in enumerate(runs)]
+    keys = [(r.deadline is None, r.deadline if r.deadline is not None else 0, r.start, -r.priority, i)
+            for i, r in enumerate(runs)]
     return np.array([k[-1] for k in sorted(keys)], dtype=int)
 
 
