@@ -24,7 +24,8 @@ def earliest_deadline_first(runs: Sequence, t: int) -> np.ndarray:
     >>> from types import SimpleNamespace as R
     >>> earliest_deadline_first([R(deadline=30, start=0, priority=0), R(deadline=20, start=5, priority=0)], 0).tolist()
     [1, 0]
-    >>> earliest_deadline_first([R(deadline=None, start=0, priority=0), R(deadline=10**12, start=5, priority=0)], 0).tolist()
+    >>> runs = [R(deadline=None, start=0, priority=0), R(deadline=10**12, start=5, priority=0)]
+    >>> earliest_deadline_first(runs, 0).tolist()  # any deadline comes before none
     [1, 0]
     """
     keys = [(r.deadline is None, r.deadline if r.deadline is not None else 0, r.start, -r.priority, i)
