@@ -7,14 +7,15 @@ arrays, so that the engine itself never reads the scenario.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from gigawatt.economics.buyer import SECONDS_PER_YEAR
-from gigawatt.workload_defaults import DEFAULT_BATCH_TOKENS
+from gigawatt.units import SECONDS_PER_MONTH
 from gigawatt.units import month_index as _month_index
 from gigawatt.units import month_label as _label
+from gigawatt.workload_defaults import DEFAULT_BATCH_TOKENS
 
 __all__ = ["RunSpec", "StreamSpec", "Workloads", "resolve_workloads", "agentic_request_shape"]
 
@@ -184,91 +185,194 @@ def resolve_workloads(scn, fleet, flop_per_token) -> Workloads:
     fleet : Fleet or Inputs
         The chips (in the fleet's order) and the periods.
     flop_per_token : callable
-        ``flop_per_token(model_id) -> float``: training FLOP per token of a model.
-    """
-    from gigawatt import catalog
+        ``flop_per_token(model_id) -> float``: training FLOP per token of a model [FLOP].
 
+    Returns
+    -------
+    Workloads
+        Runs in the scenario's order (a ``generate`` item expanded in place,
+        :func:`_generated_runs`), then streams (:func:`_stream`); names made
+        unique by a ``-2``, ``-3``... suffix, runs named first.
+    """
     out = Workloads()
     demand = scn.demand
     if demand is None:
         return out
     periods = fleet.periods
-    chip_ids = fleet.chip_ids
-    t_idx = periods.month  # whole months, for growth
-    n_c = len(chip_ids)
-
-    def allowed(names) -> np.ndarray:
-        if not names:
-            return np.ones(n_c, dtype=bool)
-        ids = {catalog.resolve("chips", n) for n in names}
-        return np.array([c in ids for c in chip_ids], dtype=bool)
-
-    used = set()
-
-    def unique(name: str) -> str:
-        base, k = name, 2
-        while name in used:
-            name, k = f"{base}-{k}", k + 1
-        used.add(name)
-        return name
-
+    allowed = functools.partial(_chip_mask, fleet.chip_ids)
+    unique = _UniqueNames()
     for item in demand.training:
         if hasattr(item, "generate"):
-            g = item.generate
-            model = catalog.get_model(g.model).id
-            every_m = max(1, int(round(g.every_s / (SECONDS_PER_YEAR / 12))))
-            dur_m = max(1, int(round(g.duration_s / (SECONDS_PER_YEAR / 12))))
-            start = _month_index(g.first)
-            last = _month_index(g.until) if g.until else int(periods.month[-1])
-            k = 0
-            while start + k * every_m <= last and (g.count is None or k < g.count):
-                s = start + k * every_m
-                flop = g.compute_flop * g.compute_growth ** (k * every_m / 12.0)
-                fpt = flop_per_token(model)
-                out.runs.append(RunSpec(
-                    name=unique(f"{g.name}-{k + 1}"), model=model, flop=flop, tokens=flop / fpt,
-                    start=periods.first_at_or_after(_label(s)), deadline=s + dur_m - 1, min_chips=g.min_chips,
-                    max_chips=g.max_chips if g.max_chips is not None else np.inf, allowed=allowed(g.chips),
-                    generated=True, start_month=_label(s), deadline_month=_label(s + dur_m - 1),
-                    batch_tokens=g.batch_tokens,
-                ))
-                k += 1
+            out.runs.extend(_generated_runs(item.generate, periods, flop_per_token, allowed, unique))
         else:
-            model = catalog.get_model(item.model).id
-            fpt = flop_per_token(model)
-            tokens = item.tokens if item.tokens is not None else item.compute_flop / fpt
-            out.runs.append(RunSpec(
-                name=unique(item.name), model=model, flop=tokens * fpt, tokens=tokens,
-                start=periods.first_at_or_after(item.start),
-                deadline=_month_index(item.deadline) if item.deadline else None,
-                min_chips=item.min_chips, max_chips=item.max_chips if item.max_chips is not None else np.inf,
-                allowed=allowed(item.chips), priority=item.priority, start_month=item.start,
-                batch_tokens=item.batch_tokens,
-                deadline_month=item.deadline,
-            ))
-
+            out.runs.append(_listed_run(item, periods, flop_per_token, allowed, unique))
     for i, s in enumerate(demand.inference):
-        model = catalog.get_model(s.model).id
-        factor = growth_factor(t_idx, _month_index(s.at), s.growth)
-        if s.agentic is not None:
-            a = s.agentic
-            shape = agentic_request_shape(s.input_tokens, s.output_tokens, a.steps_per_task,
-                                          a.context_growth_tokens, a.cache_hit_rate)
-            per_day = a.tasks_per_day * (shape["task_input_tokens"] + shape["task_output_tokens"])
-            if s.tokens_per_day is not None:
-                per_day += s.tokens_per_day
-            context, new_in = shape["context_tokens"], shape["new_input_tokens"]
-        else:
-            per_day = s.tokens_per_day
-            context = new_in = s.input_tokens
-        out.streams.append(StreamSpec(
-            name=unique(s.name or f"inference-{i + 1}"), model=model,
-            tokens_per_day=per_day * factor, input_tokens=new_in, context_tokens=context,
-            output_tokens=s.output_tokens, ttft_s=s.ttft_s, tpot_s=s.tpot_s, peak_to_mean=s.peak_to_mean,
-            precision=s.precision, allowed=allowed(s.chips),
-            agentic=None if s.agentic is None else {
-                "steps": int(round(s.agentic.steps_per_task)), "system_prompt_tokens": s.input_tokens,
-                "tool_output_tokens": s.agentic.context_growth_tokens, "output_tokens_per_step": s.output_tokens,
-                "prefix_cache_hit_rate": s.agentic.cache_hit_rate},
-        ))
+        out.streams.append(_stream(s, i, periods.month, allowed, unique))
     return out
+
+
+def _chip_mask(chip_ids: list[str], names) -> np.ndarray:
+    """``(chip,)`` bool: the fleet's chips among ``names`` (catalog names or aliases); all when none are named."""
+    from gigawatt import catalog
+
+    if not names:
+        return np.ones(len(chip_ids), dtype=bool)
+    ids = {catalog.resolve("chips", n) for n in names}
+    return np.array([c in ids for c in chip_ids], dtype=bool)
+
+
+class _UniqueNames:
+    """Hands out each name once: a name already given gets ``-2``, ``-3``... appended."""
+
+    def __init__(self):
+        self.used: set[str] = set()
+
+    def __call__(self, name: str) -> str:
+        base, k = name, 2
+        while name in self.used:
+            name, k = f"{base}-{k}", k + 1
+        self.used.add(name)
+        return name
+
+
+def _generated_runs(g, periods, flop_per_token, allowed, unique) -> list[RunSpec]:
+    """The runs of one ``generate:`` item: one every ``every`` months from ``first``.
+
+    Parameters
+    ----------
+    g : GeneratedRuns
+        The item (schema, SI).
+    periods : Periods
+        The horizon; a run that would start after it, or after ``until``, is not made.
+    flop_per_token : callable
+        Training FLOP per token of a model [FLOP].
+    allowed : callable
+        ``allowed(chip names) -> (chip,) bool``.
+    unique : callable
+        Makes a name unique among the workloads.
+
+    Returns
+    -------
+    list of RunSpec
+        At most ``g.count`` runs, named ``{name}-1``, ``{name}-2``...
+
+    Notes
+    -----
+    Run :math:`k` (from 0) starts in month :math:`m_k = m_0 + k\\,e`, is due by
+    the end of month :math:`m_k + d - 1` and has
+
+    .. math:: F_k = F_0\\, G^{k e / 12}
+
+    FLOP, with :math:`e` and :math:`d` the interval and the duration in whole
+    months (at least 1) and :math:`G` the compute growth per year.
+    """
+    from gigawatt import catalog
+
+    model = catalog.get_model(g.model).id
+    every_m = max(1, int(round(g.every_s / SECONDS_PER_MONTH)))
+    dur_m = max(1, int(round(g.duration_s / SECONDS_PER_MONTH)))
+    start = _month_index(g.first)
+    last = _month_index(g.until) if g.until else int(periods.month[-1])
+    runs = []
+    k = 0
+    while start + k * every_m <= last and (g.count is None or k < g.count):
+        s = start + k * every_m
+        flop = g.compute_flop * g.compute_growth ** (k * every_m / 12.0)
+        fpt = flop_per_token(model)
+        runs.append(RunSpec(
+            name=unique(f"{g.name}-{k + 1}"), model=model, flop=flop, tokens=flop / fpt,
+            start=periods.first_at_or_after(_label(s)), deadline=s + dur_m - 1, min_chips=g.min_chips,
+            max_chips=g.max_chips if g.max_chips is not None else np.inf, allowed=allowed(g.chips),
+            generated=True, start_month=_label(s), deadline_month=_label(s + dur_m - 1),
+            batch_tokens=g.batch_tokens,
+        ))
+        k += 1
+    return runs
+
+
+def _listed_run(item, periods, flop_per_token, allowed, unique) -> RunSpec:
+    """One run listed by name: its tokens given, or its compute divided by the model's FLOP per token.
+
+    Parameters
+    ----------
+    item : TrainingRun
+        The item (schema, SI).
+    periods, flop_per_token, allowed, unique
+        As for :func:`_generated_runs`.
+
+    Returns
+    -------
+    RunSpec
+
+    Notes
+    -----
+    Tokens :math:`T` and FLOP :math:`F` follow one from the other through the
+    model's training FLOP per token :math:`f`: :math:`F = T f`, or
+    :math:`T = F / f` when the compute is given.
+    """
+    from gigawatt import catalog
+
+    model = catalog.get_model(item.model).id
+    fpt = flop_per_token(model)
+    tokens = item.tokens if item.tokens is not None else item.compute_flop / fpt
+    return RunSpec(
+        name=unique(item.name), model=model, flop=tokens * fpt, tokens=tokens,
+        start=periods.first_at_or_after(item.start),
+        deadline=_month_index(item.deadline) if item.deadline else None,
+        min_chips=item.min_chips, max_chips=item.max_chips if item.max_chips is not None else np.inf,
+        allowed=allowed(item.chips), priority=item.priority, start_month=item.start,
+        batch_tokens=item.batch_tokens,
+        deadline_month=item.deadline,
+    )
+
+
+def _stream(s, i: int, months: np.ndarray, allowed, unique) -> StreamSpec:
+    """One inference stream: its traffic per period, and the shape of one request.
+
+    Parameters
+    ----------
+    s : InferenceStream
+        The item (schema, SI).
+    i : int
+        Its position, for a default name ``inference-{i + 1}``.
+    months : ndarray of int, (period,)
+        Month index of each period, for growth.
+    allowed, unique
+        As for :func:`_generated_runs`.
+
+    Returns
+    -------
+    StreamSpec
+
+    Notes
+    -----
+    Tokens per day grow from their level at ``s.at`` by :func:`growth_factor`.
+    An agentic stream adds :math:`n\\,(I_{task} + O_{task})` tokens a day for
+    :math:`n` tasks a day, and its requests take the average step's context and
+    new input (:func:`agentic_request_shape`).
+    """
+    from gigawatt import catalog
+
+    model = catalog.get_model(s.model).id
+    factor = growth_factor(months, _month_index(s.at), s.growth)
+    if s.agentic is not None:
+        a = s.agentic
+        shape = agentic_request_shape(s.input_tokens, s.output_tokens, a.steps_per_task,
+                                      a.context_growth_tokens, a.cache_hit_rate)
+        per_day = a.tasks_per_day * (shape["task_input_tokens"] + shape["task_output_tokens"])
+        if s.tokens_per_day is not None:
+            per_day += s.tokens_per_day
+        context, new_in = shape["context_tokens"], shape["new_input_tokens"]
+    else:
+        per_day = s.tokens_per_day
+        context = new_in = s.input_tokens
+    return StreamSpec(
+        name=unique(s.name or f"inference-{i + 1}"), model=model,
+        tokens_per_day=per_day * factor, input_tokens=new_in, context_tokens=context,
+        output_tokens=s.output_tokens, ttft_s=s.ttft_s, tpot_s=s.tpot_s, peak_to_mean=s.peak_to_mean,
+        precision=s.precision, allowed=allowed(s.chips),
+        agentic=None if s.agentic is None else {
+            "steps": int(round(s.agentic.steps_per_task)), "system_prompt_tokens": s.input_tokens,
+            "tool_output_tokens": s.agentic.context_growth_tokens, "output_tokens_per_step": s.output_tokens,
+            "prefix_cache_hit_rate": s.agentic.cache_hit_rate},
+    )
