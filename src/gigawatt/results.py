@@ -146,8 +146,8 @@ def summarize(scn, fleet: Fleet, sample: int = 0) -> RunSummary:
 
 
 #: the files a results folder can hold; gigawatt replaces or removes only these
-OUTPUT_FILES = ("fleet.nc", "summary.json", "years.csv", "training_runs.csv", "scenario.yaml",
-                "scenario.resolved.json", "manifest.json")
+OUTPUT_FILES = ("fleet.nc", "summary.json", "years.csv", "training_runs.csv", "ledger.csv", "years.parquet",
+                "training_runs.parquet", "ledger.parquet", "scenario.yaml", "scenario.resolved.json", "manifest.json")
 #: a manifest names its writer so that a later run recognizes the folder as its own
 MANIFEST_WRITER = "gigawatt"
 _TMP_TAG = ".gigawatt-tmp-"
@@ -277,15 +277,19 @@ def clean_stale_temp(out_dir: str | Path) -> list[Path]:
     return removed
 
 
-def write_outputs(out_dir: str | Path, results: "Results") -> Path:
+def write_outputs(out_dir: str | Path, results: "Results", table_format: str = "csv") -> Path:
     """Write a run's files into ``out_dir`` without touching files gigawatt did not write.
 
     Files: ``fleet.nc`` (netCDF, the ``(sample, period, site, chip[, workload])``
-    arrays), ``summary.json``, ``years.csv`` (one row per year, for
-    spreadsheets), ``training_runs.csv`` (one row per training run, when the
-    scenario has demand), ``scenario.yaml`` (the file as given),
-    ``scenario.resolved.json`` (every quantity in SI, defaults filled in) and
-    ``manifest.json`` (writer, version, seed, files).
+    arrays), ``summary.json``, the tables in ``table_format`` (``csv`` or
+    ``parquet``): ``years`` (every yearly figure, see :func:`_write_years_csv`),
+    ``training_runs`` (one row per training run, when the scenario has demand)
+    and ``ledger`` (one row per year and party, a column per ledger line
+    [USD], see :meth:`Results.ledger`; means over samples), then
+    ``scenario.yaml`` (the file as given), ``scenario.resolved.json`` (every
+    quantity in SI, defaults filled in) and ``manifest.json`` (writer,
+    version, seed, files). Nothing is computed anew: the files hold what the
+    run computed.
 
     ``out_dir`` must be new, empty, or a folder gigawatt wrote before
     (:func:`check_out_dir`). Files are written to a temporary folder beside it
@@ -302,6 +306,8 @@ def write_outputs(out_dir: str | Path, results: "Results") -> Path:
     OSError
         When the folder cannot be written.
     """
+    if table_format not in ("csv", "parquet"):
+        raise OutputError(f"unknown table format {table_format!r}", "write the tables as csv or parquet")
     target = check_out_dir(out_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     clean_stale_temp(target)
@@ -311,10 +317,15 @@ def write_outputs(out_dir: str | Path, results: "Results") -> Path:
         (tmp / _TMP_MARKER).write_text(str(os.getpid()))
         results.dataset.to_netcdf(tmp / "fleet.nc")
         (tmp / "summary.json").write_text(dumps_strict(results.summary_dict, indent=2) + "\n")
-        chip_ids = [str(c) for c in results.dataset["chip"].values]
-        _write_years_csv(tmp / "years.csv", results.summary_dict, chip_ids)
+        _write_years_csv(tmp / f"years.{table_format}", results)
         if results.events:
-            results.events_frame().to_csv(tmp / "training_runs.csv", index=False)
+            _write_years_csv(tmp / f"training_runs.{table_format}", results, results.events_frame())
+        if "cash_flow_lines_usd" in results.dataset:
+            import dataclasses
+
+            lines = results.dataset[["cash_flow_lines_usd"]]
+            mean = dataclasses.replace(results, dataset=lines.mean("sample").expand_dims(sample=[0]))
+            _write_years_csv(tmp / f"ledger.{table_format}", results, mean.ledger())
         (tmp / "scenario.yaml").write_text(results.scenario_text)
         (tmp / "scenario.resolved.json").write_text(dumps_strict(results.resolved, indent=2) + "\n")
         written = sorted(p.name for p in tmp.iterdir() if p.name != _TMP_MARKER)
@@ -378,16 +389,57 @@ def dumps_strict(value, **kwargs) -> str:
     return dumps(value, **kwargs)
 
 
-def _write_years_csv(path: Path, summary: dict, chip_ids: list[str]) -> None:
-    import csv
+def _write_years_csv(path: Path, results: "Results", frame=None) -> None:
+    """Write a table as CSV, or as Parquet where ``path`` ends in ``.parquet``; by default the yearly table.
 
-    cols = ["year", "it_power_w", "facility_power_w", "energized_it_power_w", "peak_bf16_flops", "peak_fp8_flops",
-            "spend_usd", "cumulative_spend_usd", "energy_j", "binding"]
-    with path.open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(cols + [f"chips_{c}" for c in chip_ids])
+    The yearly table holds every yearly figure of the summary, in SI units,
+    one row per year: the columns of ``summary["years"]`` (chips by generation
+    spread into ``chips_<id>`` and ``chips_added_<id>``), the inference tokens
+    of ``summary["inference"]["years"]`` as ``inference_demand_tokens`` and
+    ``inference_served_tokens``, and, summed over each year's months from the
+    dataset, ``training_flop`` and each party's net cash flow
+    ``lab_cash_flow_usd`` and ``provider_cash_flow_usd`` (positive: money in).
+    With several samples, like the summary, every figure is the mean over them.
+    """
+    import pandas as pd
+
+    if frame is None:
+        summary, ds = results.summary_dict, results.dataset
+        chip_ids = [str(c) for c in ds["chip"].values]
+        cols = ["year", "it_power_w", "facility_power_w", "energized_it_power_w", "peak_bf16_flops", "peak_fp8_flops",
+                "spend_usd", "cumulative_spend_usd", "energy_j", "binding"] + [f"chips_{c}" for c in chip_ids]
+        period_years = np.array([year_of(str(p)) for p in ds["period"].values])
+
+        def yearly(values) -> dict:  # (sample, period) -> {year: the year's sum, mean over samples}
+            return {int(y): float(values[:, period_years == y].sum(axis=1).mean()) for y in np.unique(period_years)}
+
+        from_dataset = {}
+        if "training_flop" in ds:
+            from_dataset["training_flop"] = yearly(ds["training_flop"].sum("workload").values)
+        if "cash_flow_usd" in ds:
+            for party in ds["party"].values:
+                from_dataset[f"{party}_cash_flow_usd"] = yearly(ds["cash_flow_usd"].sel(party=party).values)
+        inference = {r.get("year"): r for r in ((summary.get("inference") or {}).get("years") or [])}
+        rows = []
         for row in summary["years"]:
-            writer.writerow([row[c] for c in cols] + [row["chips"][c] for c in chip_ids])
+            flat = {}
+            for key, value in row.items():
+                if isinstance(value, dict):
+                    flat.update({f"{key}_{c}": n for c, n in value.items()})
+                elif not isinstance(value, list):
+                    flat[key] = value
+            for key, value in inference.get(row["year"], {}).items():
+                if key not in ("year", "served_share", "idle_share") and not isinstance(value, (dict, list)):
+                    flat[f"inference_{key}"] = value
+            for key, by_year in from_dataset.items():
+                flat[key] = by_year.get(int(row["year"]))
+            rows.append(flat)
+        cols += [k for k in dict.fromkeys(k for r in rows for k in r) if k not in cols]
+        frame = pd.DataFrame(rows, columns=cols)
+    if path.suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False)
 
 
 @dataclass
@@ -554,10 +606,12 @@ def read_outputs(folder: str | Path) -> Results:
         with xr.open_dataset(folder / "fleet.nc") as ds:
             dataset = ds.load()
         events: list = []
-        if (folder / "training_runs.csv").exists():
+        for name in ("training_runs.csv", "training_runs.parquet"):
+            if name not in owned or not (folder / name).exists():
+                continue
             import pandas as pd
 
-            frame = pd.read_csv(folder / "training_runs.csv")
+            frame = pd.read_csv(folder / name) if name.endswith(".csv") else pd.read_parquet(folder / name)
             events = [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in row.items()}
                       for row in frame.to_dict(orient="records")]
     except (OSError, ValueError) as exc:

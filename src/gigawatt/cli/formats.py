@@ -6,6 +6,8 @@ Examples
 --------
 >>> gw(9.5e8), usd_b(4.2e9), money(-3.1e6), chips(1_680_000), pct(0.707), pct(None), twh(1.3e16)
 ('0.95', '4.2', '-$3.10M', '1.68M', '71%', '-', '3.6')
+>>> days(443.4), sig(12288), sig(0.88046), sig(412.34), sig("x")
+('443', '12,288', '0.8805', '412.3', '-')
 """
 
 from __future__ import annotations
@@ -72,3 +74,17 @@ def eflops(flops: Any) -> str:
 def per_hour(usd: Any) -> str:
     """A price per chip-hour, in dollars."""
     return f"{usd:,.2f}" if _number(usd) else MISSING
+
+
+def days(n: Any) -> str:
+    """A number of days, whole."""
+    return f"{n:.0f}" if _number(n) else MISSING
+
+
+def sig(x: Any, digits: int = 4) -> str:
+    """A catalog value: ``digits`` significant digits, thousands separated, never in exponent notation above 1."""
+    if not _number(x):
+        return MISSING
+    if abs(x) >= 10 ** (digits - 1):
+        return f"{x:,.0f}"
+    return f"{x:,.{digits}g}"

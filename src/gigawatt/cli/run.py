@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -11,6 +12,7 @@ import typer
 from gigawatt.cli import formats as fmt
 from gigawatt.cli.common import (DEFAULT_DB, SET_OPTION, fail, load_scenario, print_json, print_problems, stderr,
                                  stdout)
+from gigawatt.cli.tables import WIDE_OPTION, show
 
 _SCENARIO_HELP = "Scenario YAML file, or the name of a library deal (see `gigawatt deals`)."
 
@@ -59,51 +61,54 @@ def checked_out_dir(out: Path) -> Path:
         fail(f"--out: cannot use {out}: {exc}", "choose a writable folder with --out")
 
 
-def print_summary(summary: dict, out_dir: Path | None) -> None:
-    """The tables and sentences ``gigawatt run`` prints."""
-    from gigawatt.cli.tables import run_title, spread_table, training_runs_table, years_table
+def print_summary(summary: dict, out_dir: Path | None, wide: bool = False) -> None:
+    """The tables and sentences ``gigawatt run`` prints; at most 100 columns wide unless ``wide``."""
+    from gigawatt.cli.tables import run_title, show, spread_table, training_runs_table, years_table
 
     con = stdout()
-    con.print(years_table(summary, run_title(summary)))
+    show(con, years_table(summary, run_title(summary), wide), wide)
     if summary.get("training_runs"):
-        con.print(training_runs_table(summary["training_runs"]))
+        show(con, training_runs_table(summary["training_runs"], wide), wide)
     if summary.get("samples"):
-        con.print(spread_table(summary))
+        show(con, spread_table(summary), wide)
     t, imp = summary["totals"], summary["implied"]
-    con.print(
-        f"Spend over the horizon ${fmt.usd_b(t['spend_usd'])}B; in the commitment term "
-        f"${fmt.usd_b(t['spend_in_commitment_term_usd'])}B against a commitment of ${fmt.usd_b(t['commitment_usd'])}B "
-        f"({fmt.pct(t['commitment_covered_share'])}). Energy at full load {fmt.twh(t['energy_j'], 0)} TWh.",
-        markup=False,
-    )
-    con.print(
-        f"Implied by the commitment: ${fmt.usd_b(imp['usd_per_gw_year'], 2)}B per GW-year of IT capacity, "
-        f"${fmt.per_hour(imp['usd_per_chip_hour'])} per chip-hour (contract prices average "
-        f"${fmt.per_hour(imp['contract_usd_per_chip_hour'])}).",
-        markup=False,
-    )
+    show(con,
+         f"Spend over the horizon ${fmt.usd_b(t['spend_usd'])}B; in the commitment term "
+         f"${fmt.usd_b(t['spend_in_commitment_term_usd'])}B against a commitment of ${fmt.usd_b(t['commitment_usd'])}B "
+         f"({fmt.pct(t['commitment_covered_share'])}). Energy at full load {fmt.twh(t['energy_j'], 0)} TWh.", wide)
+    show(con,
+         f"Implied by the commitment: ${fmt.usd_b(imp['usd_per_gw_year'], 2)}B per GW-year of IT capacity, "
+         f"${fmt.per_hour(imp['usd_per_chip_hour'])} per chip-hour (contract prices average "
+         f"${fmt.per_hour(imp['contract_usd_per_chip_hour'])}).", wide)
     inf = summary.get("inference")
     if inf and inf.get("served_share") is not None:
         cost = inf.get("usd_per_million_tokens")
         flop_cost = summary.get("usd_per_training_flop")
-        con.print(
-            f"Inference: {fmt.pct(inf['served_share'], 1)} of {inf['demand_tokens'] / 1e15:,.1f} quadrillion tokens "
-            "served" + (f" at ${cost:.2f} per million tokens" if cost else "")
-            + f"; capacity idle {fmt.pct(summary.get('idle_share'))}"
-            + (f"; training at ${flop_cost * 1e18:,.0f} per EFLOP." if flop_cost else "."),
-            markup=False,
-        )
+        show(con,
+             f"Inference: {fmt.pct(inf['served_share'], 1)} of {inf['demand_tokens'] / 1e15:,.1f} quadrillion tokens "
+             "served" + (f" at ${cost:.2f} per million tokens" if cost else "")
+             + f"; capacity idle {fmt.pct(summary.get('idle_share'))}"
+             + (f"; training at ${flop_cost * 1e18:,.0f} per EFLOP." if flop_cost else "."), wide)
     for note in summary.get("notes", []) + summary.get("throughput_notes", []):
-        con.print(f"note: {note}", markup=False)
+        show(con, f"note: {note}", wide)
     if out_dir is not None:
-        con.print(f"Results written to {out_dir}/", markup=False)
+        show(con, f"Results written to {out_dir}/", wide)
+
+
+class TableFormat(str, Enum):
+    csv = "csv"
+    parquet = "parquet"
 
 
 def run(
     scenario: Path = typer.Argument(..., help=_SCENARIO_HELP),
     out: Optional[Path] = typer.Option(
-        None, "--out", "-o", help="Folder for results (netCDF, CSV, JSON, the scenario): a new or empty folder, or "
-                                  "one gigawatt wrote before. Default: gigawatt-runs/<name>."),
+        None, "--out", "-o", help="Folder for results (netCDF, the tables, JSON, the scenario): a new or empty folder, "
+                                  "or one gigawatt wrote before. Default: gigawatt-runs/<name>."),
+    table_format: TableFormat = typer.Option(
+        TableFormat.csv, "--format", help="File format of the results folder's tables (years, training runs, "
+                                          "ledger): csv or parquet. fleet.nc stays netCDF."),
+    wide: bool = WIDE_OPTION,
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object to stdout, nothing else."),
     no_write: bool = typer.Option(False, "--no-write", help="Do not write the results folder."),
     db: Path = typer.Option(DEFAULT_DB, "--db", help="Results store (DuckDB file) the run is saved in."),
@@ -141,10 +146,10 @@ def run(
     except GigawattError as exc:
         fail(f"{scenario}: {exc}", getattr(exc, "hint", None))
     if out_dir is not None:
-        from gigawatt.results import OutputError
+        from gigawatt.results import OutputError, write_outputs
 
         try:
-            results.save(out_dir)
+            write_outputs(out_dir, results, table_format=table_format.value)
         except OutputError as exc:
             fail(f"--out: {exc}", exc.hint)
         except (OSError, GigawattError) as exc:
@@ -162,10 +167,10 @@ def run(
     if json_out:
         print_json(results.summary())
     else:
-        print_summary(results.summary(), out_dir)
+        print_summary(results.summary(), out_dir, wide)
         if run_id is not None:
-            stdout().print(f"Saved as run {run_id} in {db} (gigawatt runs show {run_id}; gigawatt report {run_id})",
-                           markup=False)
+            show(stdout(), f"Saved as run {run_id} in {db} (gigawatt runs show {run_id}; gigawatt report {run_id})",
+                 wide)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,8 +1,91 @@
-"""Tables of a run's summary that several commands print (run, compare, runs show)."""
+"""Tables of a run's summary that several commands print (run, compare, runs show), and how every table fits.
+
+By default a table and the sentences around it fit :data:`FIT_WIDTH` columns:
+each table names its columns as :class:`Column` records, some marked ``wide``
+(shown only with ``--wide``), and offers narrower variants that are tried in
+turn until one fits. ``--wide`` shows every column at the console's width.
+"""
 
 from __future__ import annotations
 
+import io
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import typer
+
 from gigawatt.cli import formats as fmt
+
+#: the terminal width that the default output fits [columns]
+FIT_WIDTH = 100
+WIDE_OPTION = typer.Option(False, "--wide", help="Show every column; by default tables fit 100 columns.")
+WIDE_HINT = "more columns: --wide"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a table: its header (a line break allowed), how a row becomes its cell, its alignment."""
+
+    header: str
+    cell: Callable[[Any], str]
+    right: bool = True
+    wide: bool = False  # shown only with --wide
+
+
+def natural_width(renderable) -> int:
+    """How many columns ``renderable`` takes when nothing limits its width."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    con = Console(width=100_000, file=io.StringIO(), highlight=False, emoji=False)
+    return Measurement.get(con, con.options, renderable).maximum
+
+
+def make_table(title: str | None, columns: Sequence[Column], rows: Sequence, caption: str | None = None):
+    """A rich table of ``rows`` under ``columns`` (headers bottom-aligned, so that two-line headers read well)."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+    for col in columns:
+        table.add_column(col.header, justify="right" if col.right else "left", vertical="bottom")
+    for row in rows:
+        table.add_row(*[col.cell(row) for col in columns])
+    return table
+
+
+def fitted_table(title: str | None, variants: Sequence[Sequence[Column]], rows: Sequence, wide: bool):
+    """The first of ``variants`` (fullest first) whose table fits :data:`FIT_WIDTH`, or the last.
+
+    With ``wide``, the first variant with its ``wide`` columns too. A default
+    table that leaves columns out says so in its caption.
+    """
+    every = list(variants[0])
+    if wide:
+        return make_table(title, every, rows)
+    table = None
+    for columns in variants:
+        shown = [c for c in columns if not c.wide]
+        caption = WIDE_HINT if len(shown) < len(every) else None
+        table = make_table(title, shown, rows, caption)
+        if natural_width(table) <= FIT_WIDTH:
+            return table
+    return table
+
+
+def width_for(con, wide: bool) -> int | None:
+    """The width to print at: the console's with ``--wide``, else at most :data:`FIT_WIDTH`."""
+    return None if wide else min(con.width, FIT_WIDTH)
+
+
+def show(con, renderable, wide: bool = False) -> None:
+    """Print a table or a sentence (a sentence as plain text, no markup) at :func:`width_for`."""
+    con.print(renderable, markup=False, width=width_for(con, wide))
+
+
+def _cell(value: Any) -> str:
+    from gigawatt.cli.common import cell
+
+    return cell(value)
 
 
 def run_title(summary: dict) -> str:
@@ -17,54 +100,71 @@ def run_title(summary: dict) -> str:
     return f"{title} ({seed})" if seed else title
 
 
-def years_table(summary: dict, title: str):
-    """One row per year: power, chips by generation, FLOP/s, spend, energy, served share, idle, binding."""
-    from rich.table import Table
+def chips_total(row: dict) -> Any:
+    """All chips installed at a year's end, over generations."""
+    return sum(row["chips"].values())
 
+
+def year_columns(summary: dict) -> dict[str, Column]:
+    """The columns of the yearly table by name; ``chips:<id>`` per generation."""
     years = summary["years"]
-    chip_ids = list(years[0]["chips"]) if years else []
+    chip_ids = list(years[0].get("chips") or {}) if years else []
+    cols = {
+        "year": Column("year", lambda r: _cell(r["year"])),
+        "it": Column("IT GW", lambda r: fmt.gw(r["it_power_w"])),
+        "facility": Column("facility\nGW", lambda r: fmt.gw(r["facility_power_w"]), wide=True),
+        **{f"chips:{c}": Column(_cell(c), lambda r, c=c: fmt.chips(r["chips"][c])) for c in chip_ids},
+        "chips": Column("chips", lambda r: fmt.chips(chips_total(r))),
+        "bf16": Column("BF16\nEFLOP/s", lambda r: fmt.eflops(r["peak_bf16_flops"]), wide=True),
+        "fp8": Column("FP8\nEFLOP/s", lambda r: fmt.eflops(r["peak_fp8_flops"]), wide=True),
+        "spend": Column("spend\n$B", lambda r: fmt.usd_b(r["spend_usd"])),
+        "cum": Column("cum.\n$B", lambda r: fmt.usd_b(r["cumulative_spend_usd"])),
+        "twh": Column("TWh", lambda r: fmt.twh(r["energy_j"]), wide=True),
+        "served": Column("inference\nserved", lambda r: fmt.pct(r.get("inference_served_share"))),
+        "idle": Column("idle", lambda r: fmt.pct(r.get("idle_share"))),
+        "binding": Column("binding", lambda r: _cell(r["binding"])),
+    }
+    return cols
+
+
+def years_table(summary: dict, title: str, wide: bool = False):
+    """One row per year.
+
+    By default: year, IT GW, chips by generation (their total where the
+    generations do not fit), spend and its running total, the share of
+    inference served, idle capacity, the binding constraint. ``wide`` adds
+    facility GW, BF16 and FP8 EFLOP/s and TWh.
+    """
+    years = summary["years"]
     has_demand = bool(years) and years[0].get("inference_served_share", "absent") != "absent"
-    table = Table(title=title, title_justify="left")
-    for col in ["year", "IT GW", "facility GW"]:
-        table.add_column(col, justify="right")
-    for c in chip_ids:
-        table.add_column(c, justify="right")
-    for col in ["BF16 EFLOP/s", "FP8 EFLOP/s", "spend $B", "cum. $B", "TWh"]:
-        table.add_column(col, justify="right")
-    if has_demand:
-        table.add_column("inference served", justify="right")
-        table.add_column("idle", justify="right")
-    table.add_column("binding", justify="right")
-    for row in years:
-        cells = [
-            str(row["year"]),
-            fmt.gw(row["it_power_w"]),
-            fmt.gw(row["facility_power_w"]),
-            *[fmt.chips(row["chips"][c]) for c in chip_ids],
-            fmt.eflops(row["peak_bf16_flops"]),
-            fmt.eflops(row["peak_fp8_flops"]),
-            fmt.usd_b(row["spend_usd"]),
-            fmt.usd_b(row["cumulative_spend_usd"]),
-            fmt.twh(row["energy_j"]),
-        ]
-        if has_demand:
-            cells += [fmt.pct(row.get("inference_served_share")), fmt.pct(row.get("idle_share"))]
-        table.add_row(*cells, row["binding"])
-    return table
+    cols = year_columns(summary)
+    gens = [k for k in cols if k.startswith("chips:")]
+    tail = ["bf16", "fp8", "spend", "cum", "twh"] + (["served", "idle"] if has_demand else []) + ["binding"]
+    by_generation = [cols[k] for k in ["year", "it", "facility", *gens, *tail]]
+    by_total = [cols[k] for k in ["year", "it", "facility", "chips", *tail]]
+    return fitted_table(title, [by_generation, by_total], years, wide)
 
 
-def training_runs_table(runs: list[dict]):
-    """One row per training run: chip, site, chips, start, finish, deadline, days late, status."""
-    from rich.table import Table
+def training_runs_table(runs: list[dict], wide: bool = False):
+    """One row per training run: chip, site, chips, start, finish, deadline, days late, status.
 
-    table = Table(title="training runs", title_justify="left")
-    for col in ["run", "chip", "site", "chips", "start", "finish", "deadline", "late (days)", "status"]:
-        table.add_column(col, justify="right" if col in ("chips", "late (days)") else "left")
-    for r in runs:
-        table.add_row(r["name"], r["chip"] or "-", r["site"] or "-", fmt.chips(r["chips"]) if r["chips"] else "-",
-                      r["start"] or "-", r["finish"] or "-", r["deadline"] or "-",
-                      "-" if r["delay_days"] is None else f"{r['delay_days']:.0f}", r["status"])
-    return table
+    By default the site, then the deadline, are left out where the table would not fit.
+    """
+    def text(key):
+        return lambda r: "-" if r.get(key) in (None, "") else _cell(r[key])
+
+    run = Column("run", text("name"), right=False)
+    chip = Column("chip", text("chip"), right=False)
+    site = Column("site", text("site"), right=False)
+    chips = Column("chips", lambda r: fmt.chips(r["chips"]) if r["chips"] else fmt.MISSING)
+    start = Column("start", text("start"), right=False)
+    finish = Column("finish", text("finish"), right=False)
+    deadline = Column("deadline", text("deadline"), right=False)
+    late = Column("days\nlate", lambda r: fmt.days(r["delay_days"]))
+    status = Column("status", text("status"), right=False)
+    full = [run, chip, site, chips, start, finish, deadline, late, status]
+    variants = [full, [c for c in full if c is not site], [c for c in full if c not in (site, deadline)]]
+    return fitted_table("training runs", variants, runs, wide)
 
 
 def spread_table(summary: dict):
@@ -86,7 +186,7 @@ def spread_table(summary: dict):
             except (KeyError, TypeError, IndexError):
                 value = None
             cells.append(show(value))
-        table.add_row(label, *cells)
+        table.add_row(_cell(label), *cells)
 
     row("inference served", lambda v: v["inference"]["served_share"], fmt.pct)
     row("idle capacity", lambda v: v["idle_share"], fmt.pct)
@@ -96,5 +196,5 @@ def spread_table(summary: dict):
         row(f"{party} NPV $B", lambda v, p=party: v["ledger"][p]["npv_usd"], fmt.usd_b)
     for i, run in enumerate(summary.get("training_runs") or []):
         row(f"{run['name']} finish", lambda v, i=i: v["training_runs"][i]["finish"],
-            lambda x: x or "not by horizon")
+            lambda x: _cell(x) if x else "not by horizon")
     return table
