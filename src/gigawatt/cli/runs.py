@@ -17,6 +17,8 @@ from gigawatt.cli import formats as fmt
 from gigawatt.cli.common import (DB_OPTION, JSON_OPTION, cell, fail, guard, lock_timeout_s, print_json, safe,
                                  stdout)
 from gigawatt.cli.formats import J_PER_TWH
+from gigawatt.cli.tables import (WIDE_OPTION, Column, fitted_table, make_table, show, spread_table, training_runs_table,
+                                 year_columns, years_table)
 from gigawatt.units import SECONDS_PER_YEAR
 
 app = typer.Typer(
@@ -46,53 +48,25 @@ def compare(
     a: Path = typer.Argument(..., help="First scenario YAML (or a results folder from `gigawatt run`)."),
     b: Path = typer.Argument(..., help="Second scenario YAML (or a results folder)."),
     json_out: bool = typer.Option(False, "--json", help="Print {a: ..., b: ...} as one JSON object."),
+    wide: bool = WIDE_OPTION,
 ) -> None:
-    """Put two runs side by side: power, chips, FLOP/s, spend and binding per year, then totals."""
+    """Put two runs side by side: power, chips, spend, inference served and binding per year, then totals."""
     sa, sb = _summary_of(a), _summary_of(b)
     if json_out:
         print_json({"a": sa, "b": sb})
         return
-    from rich.table import Table
-
-    by_year_b = {r["year"]: r for r in sb["years"]}
-    table = Table(title=f"A = {sa['scenario']}   B = {sb['scenario']}", title_justify="left")
-    for col in ["year", "IT GW A", "IT GW B", "chips A", "chips B", "BF16 EF/s A", "BF16 EF/s B",
-                "spend $B A", "spend $B B", "binding A", "binding B"]:
-        table.add_column(col, justify="right")
-    for ra in sa["years"]:
-        rb = by_year_b.get(ra["year"])
-        cells_b = (
-            [fmt.gw(rb["it_power_w"]), fmt.chips(sum(rb["chips"].values())), f"{rb['peak_bf16_flops'] / 1e18:,.0f}",
-             fmt.usd_b(rb["spend_usd"]), rb["binding"]] if rb else ["-"] * 5
-        )
-        table.add_row(
-            str(ra["year"]), fmt.gw(ra["it_power_w"]), cells_b[0], fmt.chips(sum(ra["chips"].values())), cells_b[1],
-            f"{ra['peak_bf16_flops'] / 1e18:,.0f}", cells_b[2], fmt.usd_b(ra["spend_usd"]), cells_b[3],
-            ra["binding"], cells_b[4],
-        )
     con = stdout()
-    con.print(table)
+    show(con, _compare_years(sa, sb, wide), wide)
     if sa.get("training_runs") or sb.get("training_runs"):
-        runs = Table(title="training runs: finish (chip)", title_justify="left")
-        for col in ["run", "A", "B"]:
-            runs.add_column(col)
-        by_b = {r["name"]: r for r in sb.get("training_runs", [])}
-        names = [r["name"] for r in sa.get("training_runs", [])] + [n for n in by_b if n not in
-                                                                      {r["name"] for r in sa.get("training_runs", [])}]
         by_a = {r["name"]: r for r in sa.get("training_runs", [])}
+        by_b = {r["name"]: r for r in sb.get("training_runs", [])}
 
-        def cell(r):
-            if r is None:
-                return "-"
-            return f"{r['finish'] or r['status']} ({r['chip'] or '-'})"
+        def finish(r):
+            return "-" if r is None else cell(f"{r['finish'] or r['status']} ({r['chip'] or '-'})")
 
-        for name in names:
-            runs.add_row(name, cell(by_a.get(name)), cell(by_b.get(name)))
-        con.print(runs)
-    totals = Table(title="totals and implied economics", title_justify="left")
-    totals.add_column("")
-    totals.add_column("A", justify="right")
-    totals.add_column("B", justify="right")
+        columns = [Column("run", lambda n: cell(n), right=False), Column("A", lambda n: finish(by_a.get(n)), right=False),
+                   Column("B", lambda n: finish(by_b.get(n)), right=False)]
+        show(con, make_table("training runs: finish (chip)", columns, list(dict.fromkeys([*by_a, *by_b]))), wide)
     rows = [
         ("spend over horizon $B", lambda s: fmt.usd_b(s["totals"]["spend_usd"])),
         ("commitment $B", lambda s: fmt.usd_b(s["totals"]["commitment_usd"])),
@@ -104,10 +78,35 @@ def compare(
         ("idle capacity", lambda s: fmt.pct(s.get("idle_share"))),
         ("$ per million tokens", lambda s: fmt.per_hour((s.get("inference") or {}).get("usd_per_million_tokens"))),
     ]
-    for label, fn in rows:
-        totals.add_row(label, fn(sa), fn(sb))
-    con.print(totals)
+    columns = [Column("", lambda r: r[0], right=False), Column("A", lambda r: r[1](sa)), Column("B", lambda r: r[1](sb))]
+    show(con, make_table("totals and implied economics", columns, rows), wide)
 
+
+def _compare_years(sa: dict, sb: dict, wide: bool):
+    """The yearly figures of two runs side by side, A then B under each heading, years of A."""
+    by_year_b = {r["year"]: r for r in sb["years"]}
+    has_demand = any(s["years"] and "inference_served_share" in s["years"][0] for s in (sa, sb))
+    per_run = year_columns(sa)
+    pairs = ["it", "facility", "chips", "bf16", "spend", "cum", "twh"] + (["served", "idle"] if has_demand else [])
+    pairs.append("binding")
+
+    def side(key, which, wide):
+        col = per_run[key]
+        label = "served" if key == "served" else col.header
+
+        def cell_of(ra):
+            r = ra if which == "A" else by_year_b.get(ra["year"])
+            return "-" if r is None else col.cell(r)
+        return Column(f"{label}\n{which}", cell_of, wide=wide)
+
+    # by default IT GW, chips, spend, inference served and binding; the served share goes where it does not fit
+    columns = [per_run["year"]]
+    for key in pairs:
+        wide_only = per_run[key].wide or key in ("cum", "idle")
+        columns += [side(key, "A", wide_only), side(key, "B", wide_only)]
+    narrower = [c for c in columns if not c.header.startswith("served")]
+    return fitted_table(f"A = {cell(sa['scenario'])}   B = {cell(sb['scenario'])}", [columns, narrower],
+                        sa["years"], wide)
 
 
 @app.command("list")
@@ -135,6 +134,7 @@ def show_cmd(
     run_id: str = typer.Argument(..., help="Run id, or a unique prefix of it (see `gigawatt runs list`)."),
     db: Path = DB_OPTION,
     json_out: bool = JSON_OPTION,
+    wide: bool = WIDE_OPTION,
 ) -> None:
     """Show one run: provenance, the yearly table, totals, training runs and timings."""
     from gigawatt import store
@@ -149,55 +149,34 @@ def show_cmd(
     summary = info.get("summary") if isinstance(info.get("summary"), dict) else {}
     seed = f", seed {t(info['seed'])}" if summary.get("seed_matters", True) else ""
     samples = (summary.get("samples") or {}).get("n") if isinstance(summary.get("samples"), dict) else None
-    con.print(f"run {t(info['id'])}: {t(info['scenario'])}, gigawatt {t(info['version'])}{seed}"
+    show(con, f"run {t(info['id'])}: {t(info['scenario'])}, gigawatt {t(info['version'])}{seed}"
               + (f", {t(samples)} samples (figures are means, dates medians)" if samples else "")
-              + f", status {t(info['status'])}, saved {t(info['created_at'])}", markup=False)
+              + f", status {t(info['status'])}, saved {t(info['created_at'])}", wide)
     try:
-        _show_body(con, info)
+        _show_body(con, info, wide)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         fail(f"run {info['id']} in {db}: its stored summary cannot be shown ({type(exc).__name__}: {exc})",
               f"`gigawatt runs show {info['id']} --json` prints what is stored; run the scenario again to save it anew")
 
 
-def _show_body(con, info: dict) -> None:
-    """The tables of ``runs show``: per year, totals, training runs, timings."""
-    from rich.table import Table
-
+def _show_body(con, info: dict, wide: bool = False) -> None:
+    """The tables of ``runs show``: per year, totals, training runs, timings; as ``gigawatt run`` prints them."""
     s = info["summary"]
-    years = s.get("years") or []
-    chip_ids = list(years[0].get("chips", {})) if years else []
-    table = Table(title="per year", title_justify="left")
-    for col in ["year", "IT GW", *chip_ids, "spend $B", "cum. $B", "TWh", "binding"]:
-        table.add_column(cell(col), justify="right")
-    for r in years:
-        table.add_row(cell(r["year"]), fmt.gw(r["it_power_w"]),
-                      *[f"{r['chips'][c] / 1e3:,.0f}k" for c in chip_ids],
-                      fmt.usd_b(r["spend_usd"]), fmt.usd_b(r["cumulative_spend_usd"]), fmt.twh(r["energy_j"]),
-                      cell(r["binding"]))
-    con.print(table)
+    show(con, years_table(s, "per year", wide), wide)
     t, imp = s.get("totals") or {}, s.get("implied") or {}
     if t:
-        con.print(f"spend ${fmt.usd_b(t.get('spend_usd'))}B over the horizon against a commitment of "
+        show(con, f"spend ${fmt.usd_b(t.get('spend_usd'))}B over the horizon against a commitment of "
                   f"${fmt.usd_b(t.get('commitment_usd'))}B; implied ${fmt.per_hour(imp.get('usd_per_chip_hour'))} "
-                  f"per chip-hour", markup=False)
+                  f"per chip-hour", wide)
     inference = s.get("inference") or {}
     if inference.get("served_share") is not None:
-        con.print(f"inference demand served: {100 * inference['served_share']:.1f}%", markup=False)
+        show(con, f"inference demand served: {fmt.pct(inference['served_share'], 1)}", wide)
     if s.get("samples"):
-        from gigawatt.cli.tables import spread_table
-
-        con.print(spread_table(s))
+        show(con, spread_table(s), wide)
     if info["events"]:
-        runs = Table(title="training runs", title_justify="left")
-        for col in ("name", "chip", "site", "chips", "start", "finish", "deadline", "delay days", "status"):
-            runs.add_column(col)
-        for e in info["events"]:
-            runs.add_row(*[_fmt_value(e.get(k)) for k in
-                           ("name", "chip", "site", "chips", "start", "finish", "deadline", "delay_days", "status")])
-        con.print(runs)
+        show(con, training_runs_table(info["events"], wide), wide)
     if info["timings_s"]:
-        con.print("timings: " + ", ".join(f"{safe(k)} {v:.3f} s" for k, v in info["timings_s"].items()),
-                  markup=False)
+        show(con, "timings: " + ", ".join(f"{safe(k)} {v:.3f} s" for k, v in info["timings_s"].items()), wide)
 
 
 _SCALES = (("_usd", 1e9, "$B"), ("_w", 1e9, "GW"), ("_j", J_PER_TWH, "TWh"), ("_flops", 1e18, "EFLOP/s"),
