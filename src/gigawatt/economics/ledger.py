@@ -34,6 +34,8 @@ import numpy as np
 
 from gigawatt.economics import buyer, finance, tco
 from gigawatt.errors import GigawattError
+from gigawatt.economics.buyer import SECONDS_PER_HOUR
+from gigawatt.units import SECONDS_PER_MONTH, SECONDS_PER_YEAR
 from gigawatt.units import month_index as _month_index
 from gigawatt.units import month_label, months_in, year_of
 
@@ -117,34 +119,95 @@ def resolve_costs(inputs, discount: float | None = None) -> Costs:
     discount : float, optional
         One annual rate for both parties [1/year]; overrides the scenario.
 
+    Returns
+    -------
+    Costs
+        SI values, and in ``sources`` where each came from: ``scenario economics``,
+        ``--discount``, or the default's source (``(estimate)`` where it is one).
+
     Raises
     ------
     GigawattError
         A site or chip named under ``economics`` that the scenario does not have.
     """
-    from gigawatt import catalog
     from gigawatt.economics.defaults import cost_defaults
-    from gigawatt.errors import CatalogError
 
-    d = cost_defaults()
     e = inputs.economics
-    fleet = inputs  # the chip and site axes
-    src: dict[str, str] = {}
-
-    def pick(name: str, scenario_value, label: str):
-        if scenario_value is not None:
-            src[label] = "scenario economics"
-            return scenario_value
-        s = d.values[name]
-        src[label] = s.source + (" (estimate)" if s.estimate else "")
-        return s.value
-
-    lab_rate = pick("discount_lab", e.discount.lab if e else None, "discount_lab")
-    provider_rate = pick("discount_provider", e.discount.provider if e else None, "discount_provider")
+    picked = _Picked(cost_defaults())
+    lab_rate = picked.pick("discount_lab", e.discount.lab if e else None)
+    provider_rate = picked.pick("discount_provider", e.discount.provider if e else None)
     if discount is not None:
         lab_rate = provider_rate = float(discount)
-        src["discount_lab"] = src["discount_provider"] = "--discount"
+        picked.sources["discount_lab"] = picked.sources["discount_provider"] = "--discount"
+    capex = _capex_per_chip(inputs, picked)
+    site_price = _power_prices(inputs, picked)
+    life_s = picked.pick("datacenter_life_s", _scenario_value(e, "datacenter_life_s"))
+    return Costs(
+        discount_lab=float(lab_rate),
+        discount_provider=float(provider_rate),
+        capex_per_chip_usd=capex,
+        build_cost_usd_per_w=float(picked.pick("build_cost_usd_per_w", _scenario_value(e, "build_cost_usd_per_w"))),
+        datacenter_life_months=max(1, months_in(life_s)),
+        opex_usd_per_w_year=float(picked.pick("opex_usd_per_w_year", _scenario_value(e, "opex_usd_per_w_year"))),
+        maintenance_share_per_year=float(picked.pick("maintenance_share_per_year",
+                                                     _scenario_value(e, "maintenance_share_per_year"))),
+        power_load_factor=float(picked.pick("power_load_factor", _scenario_value(e, "power_load_factor"))),
+        power_price_usd_per_mwh=site_price,
+        residual=e.residual if e else "book",
+        sources=picked.sources,
+    )
 
+
+def _scenario_value(economics, name: str):
+    """``economics.<name>``, or None for a scenario without an ``economics:`` section."""
+    return getattr(economics, name) if economics else None
+
+
+class _Picked:
+    """Cost inputs taken from the scenario where it gives them, else from the sourced defaults, with their sources."""
+
+    def __init__(self, defaults):
+        self.defaults = defaults  # CostDefaults
+        self.sources: dict[str, str] = {}
+
+    def pick(self, name: str, scenario_value):
+        """The scenario's value if not None, else the default ``name``; its source noted under ``name``."""
+        if scenario_value is not None:
+            self.sources[name] = "scenario economics"
+            return scenario_value
+        return self.default(name, self.defaults.values[name])
+
+    def default(self, label: str, sourced):
+        """A :class:`~gigawatt.economics.defaults.Sourced` default's value; its source noted under ``label``."""
+        self.sources[label] = sourced.source + (" (estimate)" if sourced.estimate else "")
+        return sourced.value
+
+
+def _capex_per_chip(inputs, picked: _Picked) -> np.ndarray:
+    """Capex per chip installed, ``(chip,)`` [USD]: the scenario's, the catalog default's, or by IT watts.
+
+    Parameters
+    ----------
+    inputs : Inputs
+        Its ``economics.capex_per_chip_usd`` (by chip name or alias) and ``chips``.
+    picked : _Picked
+        Notes the source of each chip's figure as ``capex_<chip>``.
+
+    Returns
+    -------
+    ndarray
+        :math:`k_c` per chip of the roadmap [USD].
+
+    Notes
+    -----
+    Without a scenario or a sourced default figure for the chip, capex scales
+    with its all-in IT power: :math:`k_c = \\kappa\\,w_c`, with :math:`\\kappa`
+    the IT capex per W [USD/W] and :math:`w_c` the chip's all-in IT watts [W].
+    """
+    from gigawatt import catalog
+    from gigawatt.errors import CatalogError
+
+    e = inputs.economics
     by_id: dict[str, float] = {}
     if e is not None:
         for name, usd in e.capex_per_chip_usd.items():
@@ -152,62 +215,67 @@ def resolve_costs(inputs, discount: float | None = None) -> Costs:
                 by_id[catalog.resolve("chips", name)] = usd
             except CatalogError:
                 raise GigawattError(f"economics.capex_per_chip: unknown chip {name!r}; "
-                                    f"use a roadmap chip: {', '.join(fleet.chip_ids)}") from None
-    it_capex = pick("it_capex_usd_per_w", e.it_capex_usd_per_w if e else None, "it_capex_usd_per_w")
-    capex = np.zeros(len(fleet.chips))
-    for j, spec in enumerate(fleet.chips):
+                                    f"use a roadmap chip: {', '.join(inputs.chip_ids)}") from None
+    it_capex = picked.pick("it_capex_usd_per_w", _scenario_value(e, "it_capex_usd_per_w"))
+    defaults = picked.defaults.capex_per_chip_usd
+    capex = np.zeros(len(inputs.chips))
+    for j, spec in enumerate(inputs.chips):
+        label = f"capex_{spec.chip}"
         if spec.chip in by_id:
             capex[j] = by_id[spec.chip]
-            src[f"capex_{spec.chip}"] = "scenario economics"
-        elif spec.chip in d.capex_per_chip_usd:
-            s = d.capex_per_chip_usd[spec.chip]
-            capex[j] = s.value
-            src[f"capex_{spec.chip}"] = s.source + (" (estimate)" if s.estimate else "")
+            picked.sources[label] = "scenario economics"
+        elif spec.chip in defaults:
+            capex[j] = picked.default(label, defaults[spec.chip])
         else:
             capex[j] = it_capex * spec.it_w_per_chip
-            src[f"capex_{spec.chip}"] = (f"it_capex_usd_per_w ${it_capex:g}/W x {spec.it_w_per_chip:.0f} W all-in "
-                                         f"(catalog system {spec.system})")
+            picked.sources[label] = (f"it_capex_usd_per_w ${it_capex:g}/W x {spec.it_w_per_chip:.0f} W all-in "
+                                     f"(catalog system {spec.system})")
+    return capex
 
+
+def _power_prices(inputs, picked: _Picked) -> np.ndarray:
+    """Power price of each site, ``(site,)`` [USD/MWh]: its own, else the scenario's default, else the US average.
+
+    Parameters
+    ----------
+    inputs : Inputs
+        Its ``economics.power_price`` (a number [USD/MWh] or a region of the
+        sourced defaults, by site and a default) and ``sites``.
+    picked : _Picked
+        Notes the sources as ``power_price_default`` and ``power_price_<site>``.
+
+    Returns
+    -------
+    ndarray
+        :math:`p_s` [USD/MWh].
+
+    Raises
+    ------
+    GigawattError
+        A price for a site the scenario does not have.
+    """
+    e = inputs.economics
     prices = e.power_price if e else None
-    regions = d.power_price_usd_per_mwh
+    regions = picked.defaults.power_price_usd_per_mwh
 
     def price_of(value, label: str) -> float:
         if isinstance(value, str):
-            src[label] = regions[value].source
+            picked.sources[label] = regions[value].source
             return regions[value].value
-        src[label] = "scenario economics"
+        picked.sources[label] = "scenario economics"
         return float(value)
 
     default_price = price_of(prices.default if prices and prices.default is not None else "us-average",
                              "power_price_default")
     if prices is not None:
-        unknown = sorted(set(prices.sites) - set(fleet.sites))
+        unknown = sorted(set(prices.sites) - set(inputs.sites))
         if unknown:
             raise GigawattError(f"economics.power_price.sites: no site named {', '.join(map(repr, unknown))}; "
-                                f"sites are {', '.join(fleet.sites)}")
-    site_price = np.array([
+                                f"sites are {', '.join(inputs.sites)}")
+    return np.array([
         price_of(prices.sites[s], f"power_price_{s}") if prices is not None and s in prices.sites else default_price
-        for s in fleet.sites
+        for s in inputs.sites
     ])
-    life_s = pick("datacenter_life_s", e.datacenter_life_s if e else None, "datacenter_life_s")
-    return Costs(
-        discount_lab=float(lab_rate),
-        discount_provider=float(provider_rate),
-        capex_per_chip_usd=capex,
-        build_cost_usd_per_w=float(pick("build_cost_usd_per_w", e.build_cost_usd_per_w if e else None,
-                                        "build_cost_usd_per_w")),
-        datacenter_life_months=max(1, months_in(life_s)),
-        opex_usd_per_w_year=float(pick("opex_usd_per_w_year", e.opex_usd_per_w_year if e else None,
-                                       "opex_usd_per_w_year")),
-        maintenance_share_per_year=float(pick("maintenance_share_per_year",
-                                              e.maintenance_share_per_year if e else None,
-                                              "maintenance_share_per_year")),
-        power_load_factor=float(pick("power_load_factor", e.power_load_factor if e else None, "power_load_factor")),
-        power_price_usd_per_mwh=site_price,
-        residual=e.residual if e else "book",
-        sources=src,
-    )
-
 
 def with_discount(costs: Costs, discount: float) -> Costs:
     """``costs`` with one annual discount rate for both parties [1/year] (the ledger's ``--discount``)."""
@@ -275,7 +343,7 @@ def _shortfall(scn, fleet, spend: np.ndarray) -> tuple[np.ndarray, list[str]]:
             idx = np.nonzero((years == year) & term)[0]
             if idx.size == 0:
                 continue
-            owed = minimum * fleet.period_s[idx].sum() / buyer.SECONDS_PER_YEAR
+            owed = minimum * fleet.period_s[idx].sum() / SECONDS_PER_YEAR
             out[:, idx[-1]] += buyer.commitment_shortfall_usd(spend[:, idx].sum(axis=1), owed)
     c = deal.commitment
     end = _month_index(c.start) + months_in(c.term_s) - 1
@@ -337,15 +405,64 @@ def build_ledger(inputs, fleet, discount: float | None = None) -> Ledger:
     :math:`K_t`, and :math:`B_T` the book value at the horizon's end. The lab's
     flow is :math:`F^{lab}_t = I^{cash}_t - (S_t - U_t) - Y_t`. NPV discounts
     a period starting :math:`y` years after the first by :math:`(1 + r)^{-y}`.
-    """
-    scn = inputs
-    n_s, n_t = fleet.installed.shape[:2]
-    costs = inputs.costs if discount is None else with_discount(inputs.costs, discount)
-    notes: list[str] = []
-    period_years = (fleet.periods.month_pos - fleet.periods.month_pos[0]) / 12.0
-    year_s = buyer.SECONDS_PER_YEAR
 
+    The stages: :func:`_payments` (what the lab pays in cash, investments,
+    take-or-pay), :func:`_provider_costs` (capex, depreciation, power,
+    operations, book value), :func:`_party_lines`, :func:`_tco_by_year` and
+    :func:`_summary` per sample.
+    """
+    costs = inputs.costs if discount is None else with_discount(inputs.costs, discount)
+    period_years = (fleet.periods.month_pos - fleet.periods.month_pos[0]) / 12.0
+    pay = _payments(inputs, fleet)
+    pc = _provider_costs(fleet, costs)
+    lab, provider = _party_lines(pay, pc)
+    ledger = Ledger(list(fleet.months), period_years, lab, provider, pc.chip_dep.sum(axis=2) + pc.dc_dep, costs, {},
+                    [], pay.notes)
+    ledger.tco_by_year = _tco_by_year(fleet, pc.chip_dep, pc.dc_dep, pc.power, pc.opex_ops, pc.maintenance)
+    ledger.sample_summaries = [_summary(inputs, fleet, ledger, pay, pc, sample=s) for s in range(pay.spend.shape[0])]
+    ledger.summary = ledger.sample_summaries[0]
+    return ledger
+
+
+@dataclass
+class _Payments:
+    """What passes between the parties, ``(sample, period)`` each [USD]."""
+
+    spend: np.ndarray  # contract spend, at the contract prices
+    spend_cash: np.ndarray  # spend less the services credit and the prepayment drawn down
+    shortfall: np.ndarray  # take-or-pay shortfall
+    from_provider: np.ndarray  # investments the provider pays in cash
+    from_lab: np.ndarray  # investments (and prepayments) the lab pays in cash
+    from_other: np.ndarray  # investments others pay the lab in cash
+    credit: np.ndarray  # services credit granted
+    notes: list[str]
+
+
+def _payments(scn, fleet) -> _Payments:
+    """The contract spend, what of it is paid in cash, the investments and the take-or-pay shortfall.
+
+    Parameters
+    ----------
+    scn : Inputs
+        Its ``deal`` (investments, commitment, take-or-pay).
+    fleet : Fleet
+        Its spend (:meth:`~gigawatt.fleet.buildout.Fleet.spend_usd`) and periods.
+
+    Returns
+    -------
+    _Payments
+
+    Notes
+    -----
+    A services credit :math:`U` is drawn down against spend first, then a
+    prepayment of a share :math:`q` of the commitment offsets :math:`q` of each
+    remaining invoice (:func:`_drawdown`):
+    :math:`S^{cash}_t = S_t - U_t - \\min(P_t, q\\,(S_t - U_t))`, with :math:`P_t`
+    the prepayment left.
+    """
     spend = fleet.spend_usd().sum(axis=(2, 3))  # (sample, period)
+    n_s = spend.shape[0]
+    notes: list[str] = []
     from_provider, from_lab, from_other, credit, prepaid, inv_notes = _investments(scn, fleet, n_s)
     notes += inv_notes
     credit_used = _drawdown(credit, spend)
@@ -358,55 +475,99 @@ def build_ledger(inputs, fleet, discount: float | None = None) -> Ledger:
     if prepaid.sum() - prepaid_used.sum() > 0.01 * prepaid.sum():
         notes.append(f"${(prepaid.sum() - prepaid_used.sum()) / n_s / 1e9:,.1f}B of prepayment is not yet "
                      "offset at the horizon's end")
-    spend_cash = spend - credit_used - prepaid_used
     shortfall, sf_notes = _shortfall(scn, fleet, spend)
     notes += sf_notes
+    return _Payments(spend=spend, spend_cash=spend - credit_used - prepaid_used, shortfall=shortfall,
+                     from_provider=from_provider, from_lab=from_lab, from_other=from_other, credit=credit,
+                     notes=notes)
 
-    # provider costs
+
+@dataclass
+class _ProviderCosts:
+    """The provider's costs [USD]; ``(sample, period)`` unless marked."""
+
+    added_capex: np.ndarray  # (sample, period, chip) chips bought
+    chip_dep: np.ndarray  # (sample, period, chip) their straight-line depreciation
+    dc_capex: np.ndarray  # data centers built
+    dc_dep: np.ndarray  # their depreciation
+    power: np.ndarray  # (sample, period, site, chip) energy bought
+    opex_ops: np.ndarray  # site operations
+    maintenance: np.ndarray  # (sample, period, chip) chip maintenance
+    residual: np.ndarray  # book value, in the last period
+
+
+def _provider_costs(fleet, costs: Costs) -> _ProviderCosts:
+    """Capex, depreciation, power, operations and maintenance, and the book value left at the horizon's end.
+
+    Parameters
+    ----------
+    fleet : Fleet
+        Chips added and installed, energized IT power, facility energy, periods.
+    costs : Costs
+        The cost inputs (:func:`resolve_costs`).
+
+    Returns
+    -------
+    _ProviderCosts
+
+    Notes
+    -----
+    Chips and data centers depreciate straight-line over their lives
+    (:func:`gigawatt.economics.tco.straight_line_depreciation_usd`); data-center
+    capex is :math:`b\\,\\max(\\Delta E_{t,s}, 0)`; power is
+    :math:`\\lambda\\,E^{fac}\\,p_s` (:func:`gigawatt.economics.tco.energy_cost_usd`);
+    operations :math:`o\\,E_t\\,\\Delta t / \\mathrm{yr}`; maintenance
+    :math:`m\\,K_t\\,\\Delta t / \\mathrm{yr}`. With ``residual: book`` the book
+    value :math:`B_T = \\sum_t (\\text{capex}_t - \\text{depreciation}_t)` is
+    returned in the last period.
+    """
+    n_s, n_t = fleet.installed.shape[:2]
     added_capex = (fleet.added * costs.capex_per_chip_usd).sum(axis=2)  # (sample, period, chip)
-    month_s = buyer.SECONDS_PER_YEAR / 12
-    life = np.array([fleet.periods.periods_in(c.lifetime_months * month_s) for c in fleet.chips])
+    life = np.array([fleet.periods.periods_in(c.lifetime_months * SECONDS_PER_MONTH) for c in fleet.chips])
     chip_dep = tco.straight_line_depreciation_usd(np.moveaxis(added_capex, 1, -1), life)  # (sample, chip, period)
     chip_dep = np.moveaxis(chip_dep, -1, 1)  # (sample, period, chip)
     energized = fleet.energized_it_w  # (sample, period, site)
     new_w = np.diff(energized, axis=1, prepend=0.0).clip(min=0.0)
     dc_capex = new_w.sum(axis=2) * costs.build_cost_usd_per_w  # (sample, period)
-    dc_dep = tco.straight_line_depreciation_usd(dc_capex, fleet.periods.periods_in(costs.datacenter_life_months * month_s))
+    dc_dep = tco.straight_line_depreciation_usd(
+        dc_capex, fleet.periods.periods_in(costs.datacenter_life_months * SECONDS_PER_MONTH))
     energy = fleet.energy_j() * costs.power_load_factor  # (sample, period, site, chip)
     power = tco.energy_cost_usd(energy, costs.power_price_usd_per_mwh[None, None, :, None])  # same shape
-    opex_ops = energized.sum(axis=2) * costs.opex_usd_per_w_year * fleet.period_s / year_s  # (sample, period)
+    opex_ops = energized.sum(axis=2) * costs.opex_usd_per_w_year * fleet.period_s / SECONDS_PER_YEAR
     in_service_capex = (fleet.installed * costs.capex_per_chip_usd).sum(axis=2)  # (sample, period, chip)
-    maintenance = in_service_capex * costs.maintenance_share_per_year * (fleet.period_s / year_s)[None, :, None]
+    year_share = (fleet.period_s / SECONDS_PER_YEAR)[None, :, None]  # (1, period, 1) [1]
+    maintenance = in_service_capex * costs.maintenance_share_per_year * year_share
     residual = np.zeros((n_s, n_t))
     if costs.residual == "book":
         book = (np.cumsum(added_capex.sum(axis=2) + dc_capex, axis=1)
                 - np.cumsum(chip_dep.sum(axis=2) + dc_dep, axis=1))
         residual[:, -1] = book[:, -1]
+    return _ProviderCosts(added_capex=added_capex, chip_dep=chip_dep, dc_capex=dc_capex, dc_dep=dc_dep, power=power,
+                          opex_ops=opex_ops, maintenance=maintenance, residual=residual)
 
+
+def _party_lines(pay: _Payments, pc: _ProviderCosts) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Both parties' cash-flow lines (:data:`LAB_LINES`, :data:`PROVIDER_LINES`), ``(sample, period)`` [USD].
+
+    What one party pays the other appears on both sides with opposite signs; the
+    provider's costs are negative, its book value at the end positive.
+    """
     lab = {
-        "investment_usd": from_provider + from_other - from_lab,
-        "spend_usd": -spend_cash,
-        "shortfall_usd": -shortfall,
+        "investment_usd": pay.from_provider + pay.from_other - pay.from_lab,
+        "spend_usd": -pay.spend_cash,
+        "shortfall_usd": -pay.shortfall,
     }
     provider = {
-        "investment_usd": from_lab - from_provider,
-        "spend_usd": spend_cash.copy(),
-        "shortfall_usd": shortfall.copy(),
-        "capex_chips_usd": -added_capex.sum(axis=2),
-        "capex_datacenter_usd": -dc_capex,
-        "power_usd": -power.sum(axis=(2, 3)),
-        "opex_usd": -(opex_ops + maintenance.sum(axis=2)),
-        "residual_usd": residual,
+        "investment_usd": pay.from_lab - pay.from_provider,
+        "spend_usd": pay.spend_cash.copy(),
+        "shortfall_usd": pay.shortfall.copy(),
+        "capex_chips_usd": -pc.added_capex.sum(axis=2),
+        "capex_datacenter_usd": -pc.dc_capex,
+        "power_usd": -pc.power.sum(axis=(2, 3)),
+        "opex_usd": -(pc.opex_ops + pc.maintenance.sum(axis=2)),
+        "residual_usd": pc.residual,
     }
-    ledger = Ledger(list(fleet.months), period_years, lab, provider, chip_dep.sum(axis=2) + dc_dep, costs, {}, [],
-                    notes)
-    ledger.tco_by_year = _tco_by_year(fleet, chip_dep, dc_dep, power, opex_ops, maintenance)
-    ledger.sample_summaries = [
-        _summary(scn, fleet, ledger, spend, credit, from_provider, chip_dep, dc_dep, power, opex_ops, maintenance,
-                 residual, sample=s) for s in range(spend.shape[0])]
-    ledger.summary = ledger.sample_summaries[0]
-    return ledger
-
+    return lab, provider
 
 def _tco_by_year(fleet, chip_dep, dc_dep, power, opex_ops, maintenance, sample: int = 0) -> list[dict[str, Any]]:
     """Provider's accounting cost per chip-hour by chip and year, against the contract price.
@@ -416,7 +577,7 @@ def _tco_by_year(fleet, chip_dep, dc_dep, power, opex_ops, maintenance, sample: 
     chips installed.
     """
     years = fleet.periods.year
-    hours = fleet.period_s / 3600.0
+    hours = fleet.period_s / SECONDS_PER_HOUR
     chips = fleet.installed[sample].sum(axis=1)  # (period, chip)
     it_w = fleet.it_power_w()[sample].sum(axis=1)  # (period, chip)
     total_w = it_w.sum(axis=1, keepdims=True)
@@ -464,80 +625,43 @@ def _market_prices(fleet, chip_h_by_chip: np.ndarray) -> dict[str, Any]:
     return out
 
 
-def _summary(scn, fleet, ledger: Ledger, spend, credit, from_provider, chip_dep, dc_dep, power, opex_ops,
-             maintenance, residual, sample: int = 0) -> dict[str, Any]:
-    costs = ledger.costs
-    t_years = ledger.period_years
-    lab_net = ledger.net_usd("lab")[sample]
-    prov_net = ledger.net_usd("provider")[sample]
-    term = fleet.in_commitment
-    hours = fleet.period_s / 3600.0
-    chips = fleet.installed[sample].sum(axis=1)  # (period, chip)
-    chip_h_term_by_chip = (chips[term] * hours[term, None]).sum(axis=0)
-    chip_h_term = float(chip_h_term_by_chip.sum())
-    it_w = fleet.it_power_w()[sample].sum(axis=(1, 2))
-    it_ws_term = float((it_w[term] * fleet.period_s[term]).sum())
-    spend_term = float(spend[sample, term].sum())
-    commitment = scn.deal.commitment.total_usd
-    mw_years_term = it_ws_term / (1e6 * buyer.SECONDS_PER_YEAR)
+def _summary(scn, fleet, ledger: Ledger, pay: _Payments, pc: _ProviderCosts, sample: int = 0) -> dict[str, Any]:
+    """One sample's ledger summary: both parties' NPV, the implied and contract prices, market prices, flows.
 
-    implied_chip_h = buyer.implied_usd_per_chip_hour(commitment, chip_h_term)
-    implied_mw_year = buyer.implied_usd_per_gw_year(commitment, it_ws_term) / 1e3
-    contract_chip_h = spend_term / chip_h_term if chip_h_term > 0 else float("nan")
-    contract_mw_year = spend_term / mw_years_term if mw_years_term > 0 else float("nan")
+    Parameters
+    ----------
+    scn : Inputs
+        Its ``deal`` (commitment, capacity cap).
+    fleet : Fleet
+    ledger : Ledger
+        Its lines, costs and period years.
+    pay : _Payments
+    pc : _ProviderCosts
+    sample : int
 
-    # provider's accounting cost over the whole horizon
-    chip_h_all = float((chips * hours[:, None]).sum())
-    mw_years_all = float((it_w * fleet.period_s).sum()) / (1e6 * buyer.SECONDS_PER_YEAR)
-    cost_all = float(chip_dep[sample].sum() + dc_dep[sample].sum() + power[sample].sum() + opex_ops[sample].sum()
-                     + maintenance[sample].sum())
-    market = _market_prices(fleet, chip_h_term_by_chip)
-
-    # how much of the 5 GW the commitment pays for over its term, at the run's prices
-    cap_w = scn.deal.capacity_cap_w
-    term_years = scn.deal.commitment.term_s / buyer.SECONDS_PER_YEAR
-    cap_share = None
-    if cap_w and mw_years_term > 0:
-        cap_share = commitment / (cap_w / 1e6 * term_years * contract_mw_year)
-
-    # break-even utilization: present values at the provider's rate
-    r = costs.discount_provider
-    pv = lambda x: finance.npv_usd(x, r, t_years)  # noqa: E731
-    p = ledger.provider
-    fixed = -pv(p["capex_chips_usd"][sample] + p["capex_datacenter_usd"][sample] + p["opex_usd"][sample]
-                + p["residual_usd"][sample])
-    breakeven = tco.breakeven_utilization(fixed, pv(spend[sample]), -pv(p["power_usd"][sample]))
-
-    # how the investment comes back as cloud revenue
-    invested = float(from_provider[sample].sum() + credit[sample].sum())
-    paid = np.cumsum(ledger.provider["spend_usd"][sample] + ledger.provider["shortfall_usd"][sample])
-    cum_inv = np.cumsum(from_provider[sample] + credit[sample])
-    back = np.nonzero((paid >= cum_inv) & (cum_inv >= invested - 1.0) & (invested > 0))[0]
-
+    Returns
+    -------
+    dict
+        ``lab``, ``provider`` (:func:`_party_summary`, with the provider's break-even
+        utilization and cost per chip-hour and per MW-year), the implied and
+        contract prices (:func:`_term_prices`), ``market`` (:func:`_market_prices`),
+        the commitment and ``flows`` (:func:`_investment_flows`) [USD, 1].
+    """
     def _f(x):
         return None if x is None or not np.isfinite(x) else float(x)
 
+    term = _term_prices(scn, fleet, pay.spend, sample)
+    market = _market_prices(fleet, term["chip_h_by_chip"])
+    lab, provider = _party_summary(ledger, sample)
+    provider["breakeven_utilization"] = _f(float(_breakeven_utilization(ledger, pay.spend, sample)))
+    provider.update(_provider_unit_costs(fleet, pc, sample))
     return {
-        "lab": {
-            "npv_usd": float(finance.npv_usd(lab_net, costs.discount_lab, t_years)),
-            # the lab's return is what it earns with the compute, which the ledger does not value
-            "irr": None,
-            "discount_rate": costs.discount_lab,
-            "total_usd": float(lab_net.sum()),
-        },
-        "provider": {
-            "npv_usd": float(finance.npv_usd(prov_net, costs.discount_provider, t_years)),
-            "irr": finance.irr(prov_net, t_years),
-            "discount_rate": costs.discount_provider,
-            "total_usd": float(prov_net.sum()),
-            "breakeven_utilization": _f(float(breakeven)),
-            "cost_usd_per_chip_hour": cost_all / chip_h_all if chip_h_all > 0 else None,
-            "cost_usd_per_mw_year": cost_all / mw_years_all if mw_years_all > 0 else None,
-        },
-        "implied_usd_per_chip_hour": _f(implied_chip_h),
-        "implied_usd_per_mw_year": _f(implied_mw_year),
-        "contract_usd_per_chip_hour": _f(contract_chip_h),
-        "contract_usd_per_mw_year": _f(contract_mw_year),
+        "lab": lab,
+        "provider": provider,
+        "implied_usd_per_chip_hour": _f(term["implied_usd_per_chip_hour"]),
+        "implied_usd_per_mw_year": _f(term["implied_usd_per_mw_year"]),
+        "contract_usd_per_chip_hour": _f(term["contract_usd_per_chip_hour"]),
+        "contract_usd_per_mw_year": _f(term["contract_usd_per_mw_year"]),
         "market": {
             "list_usd_per_chip_hour": market["list_usd_per_chip_h"],
             "committed_usd_per_chip_hour": market["committed_usd_per_chip_h"],
@@ -545,17 +669,158 @@ def _summary(scn, fleet, ledger: Ledger, spend, credit, from_provider, chip_dep,
             "by_chip": market["by_chip"],
             "epoch_tco_usd_per_mw_year": _epoch_tco() * 1e6,
         },
-        "commitment_usd": float(commitment),
-        "spend_in_term_usd": spend_term,
-        "capacity_cap_share_paid_by_commitment": _f(cap_share),
-        "flows": {
-            "investment_usd": invested,
-            "lab_paid_provider_usd": float(paid[-1]),
-            "investment_returned_by": fleet.months[int(back[0])] if back.size else None,
-            "revenue_per_investment_dollar": float(paid[-1]) / invested if invested > 0 else None,
-        },
+        "commitment_usd": float(scn.deal.commitment.total_usd),
+        "spend_in_term_usd": term["spend_usd"],
+        "capacity_cap_share_paid_by_commitment": _f(term["capacity_cap_share"]),
+        "flows": _investment_flows(fleet, ledger, pay, sample),
     }
 
+
+def _party_summary(ledger: Ledger, sample: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each party's NPV at its own discount rate, its IRR (the provider's) and its total net flow [USD].
+
+    Notes
+    -----
+    .. math:: \\mathrm{NPV} = \\sum_t F_t\\,(1 + r)^{-y_t}
+
+    with :math:`y_t` the years from the first period to period :math:`t`. The
+    lab's IRR is None: its return is what it earns with the compute, which the
+    ledger does not value.
+    """
+    costs, t_years = ledger.costs, ledger.period_years
+    lab_net = ledger.net_usd("lab")[sample]
+    prov_net = ledger.net_usd("provider")[sample]
+    lab = {
+        "npv_usd": float(finance.npv_usd(lab_net, costs.discount_lab, t_years)),
+        "irr": None,
+        "discount_rate": costs.discount_lab,
+        "total_usd": float(lab_net.sum()),
+    }
+    provider = {
+        "npv_usd": float(finance.npv_usd(prov_net, costs.discount_provider, t_years)),
+        "irr": finance.irr(prov_net, t_years),
+        "discount_rate": costs.discount_provider,
+        "total_usd": float(prov_net.sum()),
+    }
+    return lab, provider
+
+
+def _term_prices(scn, fleet, spend: np.ndarray, sample: int) -> dict[str, Any]:
+    """What the commitment and the contract spend pay per chip-hour and per MW-year of IT over the term.
+
+    Parameters
+    ----------
+    scn : Inputs
+        Its commitment (total [USD], term [s]) and capacity cap [W].
+    fleet : Fleet
+    spend : ndarray, (sample, period)
+        Contract spend [USD].
+    sample : int
+
+    Returns
+    -------
+    dict
+        ``chip_h_by_chip`` (chip-hours in the term per chip [h]), ``spend_usd``
+        (in the term), ``implied_usd_per_chip_hour``, ``implied_usd_per_mw_year``,
+        ``contract_usd_per_chip_hour``, ``contract_usd_per_mw_year`` (nan where
+        nothing was installed) and ``capacity_cap_share`` (None without a cap).
+
+    Notes
+    -----
+    With :math:`C` the commitment, :math:`H` the chip-hours and :math:`M` the
+    IT MW-years installed in the term, :math:`S` the spend in the term:
+    implied :math:`C / H` and :math:`C / M`, contract :math:`S / H` and
+    :math:`S / M`; the share of the cap :math:`K` [W] the commitment pays for
+    over a term of :math:`T` years is :math:`C / (K / 10^6 \\cdot T \\cdot S / M)`.
+    """
+    term = fleet.in_commitment
+    hours = fleet.period_s / SECONDS_PER_HOUR
+    chips = fleet.installed[sample].sum(axis=1)  # (period, chip)
+    chip_h_term_by_chip = (chips[term] * hours[term, None]).sum(axis=0)
+    chip_h_term = float(chip_h_term_by_chip.sum())
+    it_w = fleet.it_power_w()[sample].sum(axis=(1, 2))
+    it_ws_term = float((it_w[term] * fleet.period_s[term]).sum())
+    spend_term = float(spend[sample, term].sum())
+    commitment = scn.deal.commitment.total_usd
+    mw_years_term = it_ws_term / (1e6 * SECONDS_PER_YEAR)
+    contract_mw_year = spend_term / mw_years_term if mw_years_term > 0 else float("nan")
+    # how much of the capacity cap the commitment pays for over its term, at the run's prices
+    cap_w = scn.deal.capacity_cap_w
+    term_years = scn.deal.commitment.term_s / SECONDS_PER_YEAR
+    cap_share = None
+    if cap_w and mw_years_term > 0:
+        cap_share = commitment / (cap_w / 1e6 * term_years * contract_mw_year)
+    return {
+        "chip_h_by_chip": chip_h_term_by_chip,
+        "spend_usd": spend_term,
+        "implied_usd_per_chip_hour": buyer.implied_usd_per_chip_hour(commitment, chip_h_term),
+        "implied_usd_per_mw_year": buyer.implied_usd_per_gw_year(commitment, it_ws_term) / 1e3,
+        "contract_usd_per_chip_hour": spend_term / chip_h_term if chip_h_term > 0 else float("nan"),
+        "contract_usd_per_mw_year": contract_mw_year,
+        "capacity_cap_share": cap_share,
+    }
+
+
+def _provider_unit_costs(fleet, pc: _ProviderCosts, sample: int) -> dict[str, float | None]:
+    """The provider's accounting cost over the whole horizon per chip-hour and per MW-year of IT installed.
+
+    Notes
+    -----
+    Cost is depreciation (chips and data centers), power, operations and
+    maintenance: :math:`c = \\sum_t (D_t + P_t + O_t + M_t)`, divided by the
+    chip-hours :math:`\\sum_t n_t\\,\\Delta t` or the IT MW-years installed.
+    """
+    hours = fleet.period_s / SECONDS_PER_HOUR
+    chips = fleet.installed[sample].sum(axis=1)  # (period, chip)
+    it_w = fleet.it_power_w()[sample].sum(axis=(1, 2))
+    chip_h_all = float((chips * hours[:, None]).sum())
+    mw_years_all = float((it_w * fleet.period_s).sum()) / (1e6 * SECONDS_PER_YEAR)
+    cost_all = float(pc.chip_dep[sample].sum() + pc.dc_dep[sample].sum() + pc.power[sample].sum()
+                     + pc.opex_ops[sample].sum() + pc.maintenance[sample].sum())
+    return {
+        "cost_usd_per_chip_hour": cost_all / chip_h_all if chip_h_all > 0 else None,
+        "cost_usd_per_mw_year": cost_all / mw_years_all if mw_years_all > 0 else None,
+    }
+
+
+def _breakeven_utilization(ledger: Ledger, spend: np.ndarray, sample: int) -> float:
+    """The utilization at which the provider's present values break even, at its discount rate [1].
+
+    Notes
+    -----
+    Fixed costs (chips, data centers, operations, less the book value) against
+    revenue at full use less power (:func:`gigawatt.economics.tco.breakeven_utilization`),
+    each a present value at the provider's rate.
+    """
+    r = ledger.costs.discount_provider
+    pv = lambda x: finance.npv_usd(x, r, ledger.period_years)  # noqa: E731
+    p = ledger.provider
+    fixed = -pv(p["capex_chips_usd"][sample] + p["capex_datacenter_usd"][sample] + p["opex_usd"][sample]
+                + p["residual_usd"][sample])
+    return tco.breakeven_utilization(fixed, pv(spend[sample]), -pv(p["power_usd"][sample]))
+
+
+def _investment_flows(fleet, ledger: Ledger, pay: _Payments, sample: int) -> dict[str, Any]:
+    """How the provider's investment comes back as cloud revenue.
+
+    Returns
+    -------
+    dict
+        ``investment_usd`` (cash and services credit [USD]), ``lab_paid_provider_usd``
+        (spend in cash and shortfall [USD]), ``investment_returned_by`` (the first
+        month when cumulative payments reach cumulative investment, once all of it
+        is in; None if never) and ``revenue_per_investment_dollar`` [1].
+    """
+    invested = float(pay.from_provider[sample].sum() + pay.credit[sample].sum())
+    paid = np.cumsum(ledger.provider["spend_usd"][sample] + ledger.provider["shortfall_usd"][sample])
+    cum_inv = np.cumsum(pay.from_provider[sample] + pay.credit[sample])
+    back = np.nonzero((paid >= cum_inv) & (cum_inv >= invested - 1.0) & (invested > 0))[0]
+    return {
+        "investment_usd": invested,
+        "lab_paid_provider_usd": float(paid[-1]),
+        "investment_returned_by": fleet.months[int(back[0])] if back.size else None,
+        "revenue_per_investment_dollar": float(paid[-1]) / invested if invested > 0 else None,
+    }
 
 def _epoch_tco() -> float:
     from gigawatt.economics.defaults import cost_defaults
