@@ -63,54 +63,151 @@ def summarize(scn, fleet: Fleet, sample: int = 0) -> RunSummary:
     full load summed over the year's months, and the binding constraint of most
     of its months. The implied figures divide the commitment by what was
     installed during its term: chip-hours, and IT GW-years.
-    """
-    months = np.array(fleet.months)
-    years = fleet.periods.year
-    it_w = fleet.it_power_w()[sample].sum(axis=(1, 2))  # (period,)
-    fac_w = fleet.facility_power_w()[sample].sum(axis=(1, 2))
-    energized = fleet.energized_it_w[sample].sum(axis=1)
-    chips = fleet.installed[sample].sum(axis=1)  # (period, chip)
-    bf16 = fleet.peak_flops("bf16")[sample].sum(axis=(1, 2))
-    fp8 = fleet.peak_flops("fp8")[sample].sum(axis=(1, 2))
-    spend = fleet.spend_usd()[sample].sum(axis=(1, 2))
-    energy = fleet.energy_j()[sample].sum(axis=(1, 2))
-    binding = fleet.binding[sample]
 
-    commitment = scn.deal.commitment.total_usd
-    term = fleet.in_commitment
-    min_per_year = scn.deal.commitment.min_per_year_usd
+    Parameters
+    ----------
+    scn : Inputs or Scenario
+        Its name, seed and ``deal.commitment`` (total [USD], term [s], yearly minimum [USD]).
+    fleet : Fleet
+        The buildout.
+    sample : int
+        Which sample.
+
+    Returns
+    -------
+    RunSummary
+        The rows of :func:`_year_rows`, the totals of :func:`_totals` and the
+        implied figures of :func:`_implied`, with notes.
+    """
+    series = _Series.of(fleet, sample)
+    rows = _year_rows(scn, fleet, series, sample)
+    totals, term, notes = _totals(scn, fleet, series, rows)
+    implied, implied_notes = _implied(scn.deal.commitment.total_usd, *term)
+    return RunSummary(scn.name, scn.seed, rows, totals, implied, notes + implied_notes)
+
+
+@dataclass
+class _Series:
+    """One sample's fleet totals per period, summed over sites (and chips where no chip axis is kept)."""
+
+    it_w: np.ndarray  # (period,) IT power installed [W]
+    fac_w: np.ndarray  # (period,) facility power installed [W]
+    energized: np.ndarray  # (period,) energized IT power [W]
+    chips: np.ndarray  # (period, chip) chips installed [1]
+    bf16: np.ndarray  # (period,) peak BF16 [FLOP/s]
+    fp8: np.ndarray  # (period,) peak FP8 [FLOP/s]
+    spend: np.ndarray  # (period,) contract spend [USD]
+    energy: np.ndarray  # (period,) facility energy at full load [J]
+    binding: np.ndarray  # (period,) code of the binding constraint
+
+    @classmethod
+    def of(cls, fleet: Fleet, sample: int) -> "_Series":
+        return cls(
+            it_w=fleet.it_power_w()[sample].sum(axis=(1, 2)),
+            fac_w=fleet.facility_power_w()[sample].sum(axis=(1, 2)),
+            energized=fleet.energized_it_w[sample].sum(axis=1),
+            chips=fleet.installed[sample].sum(axis=1),
+            bf16=fleet.peak_flops("bf16")[sample].sum(axis=(1, 2)),
+            fp8=fleet.peak_flops("fp8")[sample].sum(axis=(1, 2)),
+            spend=fleet.spend_usd()[sample].sum(axis=(1, 2)),
+            energy=fleet.energy_j()[sample].sum(axis=(1, 2)),
+            binding=fleet.binding[sample],
+        )
+
+
+def _year_rows(scn, fleet: Fleet, series: _Series, sample: int) -> list[dict[str, Any]]:
+    """One row per calendar year: power, chips and peak FLOP/s at its last period; spend, energy, take-or-pay over it.
+
+    Returns
+    -------
+    list of dict
+        ``year``, ``it_power_w``, ``facility_power_w``, ``energized_it_power_w`` [W],
+        ``chips`` and ``chips_added`` by chip [1], ``peak_bf16_flops``, ``peak_fp8_flops``
+        [FLOP/s], ``spend_usd``, ``cumulative_spend_usd`` [USD], ``energy_j`` [J],
+        ``binding``, ``commitment_min_usd`` and ``shortfall_usd`` [USD] (:func:`_year_shortfall`).
+    """
+    years = fleet.periods.year
     rows = []
     cumulative = 0.0
     for year in np.unique(years):
         idx = np.nonzero(years == year)[0]
         last = idx[-1]
-        cumulative += float(spend[idx].sum())
-        # take-or-pay: the minimum applies pro rata to the months of the year inside the term
-        in_term_s = float(fleet.period_s[idx][term[idx]].sum())
-        minimum = (min_per_year or 0.0) * in_term_s / buyer.SECONDS_PER_YEAR
-        shortfall = float(buyer.commitment_shortfall_usd(float(spend[idx][term[idx]].sum()), minimum))
+        cumulative += float(series.spend[idx].sum())
+        minimum, shortfall = _year_shortfall(scn, fleet, series.spend, idx)
         rows.append(
             {
                 "year": int(year),
-                "it_power_w": float(it_w[last]),
-                "facility_power_w": float(fac_w[last]),
-                "energized_it_power_w": float(energized[last]),
-                "chips": {c: int(round(chips[last, j])) for j, c in enumerate(fleet.chip_ids)},
-                "chips_added": {c: int(round(fleet.added[sample][idx, :, j].sum())) for j, c in enumerate(fleet.chip_ids)},
-                "peak_bf16_flops": float(bf16[last]),
-                "peak_fp8_flops": float(fp8[last]),
-                "spend_usd": float(spend[idx].sum()),
+                "it_power_w": float(series.it_w[last]),
+                "facility_power_w": float(series.fac_w[last]),
+                "energized_it_power_w": float(series.energized[last]),
+                "chips": {c: int(round(series.chips[last, j])) for j, c in enumerate(fleet.chip_ids)},
+                "chips_added": {c: int(round(fleet.added[sample][idx, :, j].sum()))
+                                for j, c in enumerate(fleet.chip_ids)},
+                "peak_bf16_flops": float(series.bf16[last]),
+                "peak_fp8_flops": float(series.fp8[last]),
+                "spend_usd": float(series.spend[idx].sum()),
                 "cumulative_spend_usd": cumulative,
-                "energy_j": float(energy[idx].sum()),
-                "binding": _year_mode(binding[idx]),
+                "energy_j": float(series.energy[idx].sum()),
+                "binding": _year_mode(series.binding[idx]),
                 "commitment_min_usd": minimum,
                 "shortfall_usd": shortfall,
             }
         )
+    return rows
 
-    chip_h = float((chips[term] * (fleet.period_s[term, None] / 3600.0)).sum())
-    it_ws = float((it_w[term] * fleet.period_s[term]).sum())
-    spend_term = float(spend[term].sum())
+
+def _year_shortfall(scn, fleet: Fleet, spend: np.ndarray, idx: np.ndarray) -> tuple[float, float]:
+    """Take-or-pay of one year: the minimum owed and the shortfall [USD].
+
+    Parameters
+    ----------
+    scn : Inputs or Scenario
+        Its ``deal.commitment.min_per_year_usd`` [USD/year] (none: no minimum).
+    fleet : Fleet
+        Its periods and commitment term.
+    spend : ndarray, (period,)
+        Contract spend [USD].
+    idx : ndarray of int
+        The year's periods.
+
+    Returns
+    -------
+    minimum, shortfall : float
+        [USD]
+
+    Notes
+    -----
+    The minimum applies pro rata to the year's time inside the term:
+
+    .. math:: m = M\\,\\frac{\\sum_{t \\in \\text{term}} \\Delta t}{\\text{year}}, \\qquad
+              Y = \\max\\big(m - \\textstyle\\sum_{t \\in \\text{term}} S_t,\\; 0\\big)
+    """
+    term = fleet.in_commitment
+    in_term_s = float(fleet.period_s[idx][term[idx]].sum())
+    minimum = (scn.deal.commitment.min_per_year_usd or 0.0) * in_term_s / buyer.SECONDS_PER_YEAR
+    shortfall = float(buyer.commitment_shortfall_usd(float(spend[idx][term[idx]].sum()), minimum))
+    return minimum, shortfall
+
+
+def _totals(scn, fleet: Fleet, series: _Series, rows: list[dict[str, Any]]):
+    """Totals over the horizon and over the commitment's term.
+
+    Returns
+    -------
+    totals : dict
+        ``spend_usd``, ``spend_in_commitment_term_usd``, ``commitment_usd`` [USD],
+        ``commitment_covered_share`` [1], ``energy_j`` [J],
+        ``chip_hours_in_commitment_term`` [h], ``shortfall_usd`` [USD].
+    term : tuple of float
+        Chip-hours [h], IT watt-seconds [W s] and spend [USD] in the term, for :func:`_implied`.
+    notes : list of str
+        When the horizon covers only part of the term.
+    """
+    term = fleet.in_commitment
+    commitment = scn.deal.commitment.total_usd
+    chip_h = float((series.chips[term] * (fleet.period_s[term, None] / buyer.SECONDS_PER_HOUR)).sum())
+    it_ws = float((series.it_w[term] * fleet.period_s[term]).sum())
+    spend_term = float(series.spend[term].sum())
     notes = []
     term_months = months_in(scn.deal.commitment.term_s)
     if int(term.sum()) < term_months:
@@ -119,30 +216,63 @@ def summarize(scn, fleet: Fleet, sample: int = 0) -> RunSummary:
             "implied figures use the covered months only"
         )
     totals = {
-        "spend_usd": float(spend.sum()),
+        "spend_usd": float(series.spend.sum()),
         "spend_in_commitment_term_usd": spend_term,
         "commitment_usd": float(commitment),
         "commitment_covered_share": spend_term / commitment,
-        "energy_j": float(energy.sum()),
+        "energy_j": float(series.energy.sum()),
         "chip_hours_in_commitment_term": chip_h,
     }
     totals["shortfall_usd"] = float(sum(r["shortfall_usd"] for r in rows))
+    return totals, (chip_h, it_ws, spend_term), notes
+
+
+def _implied(commitment_usd: float, chip_h: float, it_ws: float, spend_term_usd: float):
+    """What the commitment implies per GW-year and per chip-hour of what was installed in its term.
+
+    Parameters
+    ----------
+    commitment_usd : float
+        The commitment :math:`C` [USD].
+    chip_h : float
+        Chip-hours installed in the term :math:`H` [h].
+    it_ws : float
+        IT power installed times time in the term :math:`W` [W s].
+    spend_term_usd : float
+        Contract spend in the term :math:`S` [USD].
+
+    Returns
+    -------
+    implied : dict
+        ``usd_per_gw_year``, ``usd_per_chip_hour``, ``contract_usd_per_chip_hour``
+        [USD] (None when nothing was installed) and ``commitment_buys_chip_hours`` [h].
+    notes : list of str
+
+    Notes
+    -----
+    .. math:: \\frac{C}{W / (10^9\\,\\text{year})}, \\qquad \\frac{C}{H}, \\qquad
+              p = \\frac{S}{H}, \\qquad \\frac{C}{p}
+
+    Examples
+    --------
+    >>> implied, _ = _implied(100.0, 50.0, 1e9 * 3.15576e7, 25.0)
+    >>> implied["usd_per_chip_hour"], implied["contract_usd_per_chip_hour"], implied["commitment_buys_chip_hours"]
+    (2.0, 0.5, 200.0)
+    """
     if chip_h > 0 and it_ws > 0:
-        contract_price = spend_term / chip_h
-        implied = {
-            "usd_per_gw_year": float(buyer.implied_usd_per_gw_year(commitment, it_ws)),
-            "usd_per_chip_hour": float(buyer.implied_usd_per_chip_hour(commitment, chip_h)),
+        contract_price = spend_term_usd / chip_h
+        return {
+            "usd_per_gw_year": float(buyer.implied_usd_per_gw_year(commitment_usd, it_ws)),
+            "usd_per_chip_hour": float(buyer.implied_usd_per_chip_hour(commitment_usd, chip_h)),
             "contract_usd_per_chip_hour": contract_price,
             # what the commitment alone buys at the run's average contract price
-            "commitment_buys_chip_hours": float(buyer.chip_hours_for_budget(commitment, contract_price)),
-        }
-    else:
-        # nothing installed in the term: there is no capacity to divide the commitment by
-        implied = {"usd_per_gw_year": None, "usd_per_chip_hour": None, "contract_usd_per_chip_hour": None,
-                   "commitment_buys_chip_hours": 0.0}
-        notes.append("no chip was installed during the commitment's term, so the implied prices per GW-year and "
-                     "per chip-hour are undefined (null)")
-    return RunSummary(scn.name, scn.seed, rows, totals, implied, notes)
+            "commitment_buys_chip_hours": float(buyer.chip_hours_for_budget(commitment_usd, contract_price)),
+        }, []
+    # nothing installed in the term: there is no capacity to divide the commitment by
+    return ({"usd_per_gw_year": None, "usd_per_chip_hour": None, "contract_usd_per_chip_hour": None,
+             "commitment_buys_chip_hours": 0.0},
+            ["no chip was installed during the commitment's term, so the implied prices per GW-year and "
+             "per chip-hour are undefined (null)"])
 
 
 #: the files a results folder can hold; gigawatt replaces or removes only these
