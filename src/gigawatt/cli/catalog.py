@@ -6,7 +6,9 @@ from enum import Enum
 
 import typer
 
-from gigawatt.cli.common import fail, print_json, stdout
+from gigawatt.cli import formats as fmt
+from gigawatt.cli.common import cell, fail, print_json, stdout
+from gigawatt.cli.tables import WIDE_HINT, WIDE_OPTION, Column, make_table, show
 
 
 class CatalogKind(str, Enum):
@@ -17,16 +19,20 @@ class CatalogKind(str, Enum):
 
 
 _CATALOG_COLUMNS = {
-    "chips": [("peak_bf16_flops", 1e12, "BF16 TF/s"), ("peak_fp8_flops", 1e12, "FP8 TF/s"), ("hbm_bytes", 1e9, "HBM GB"),
-              ("hbm_bw_bytes_per_s", 1e12, "HBM TB/s"), ("scaleup_bw_bytes_per_s", 1e9, "scale-up GB/s"),
-              ("tdp_w", 1, "TDP W"), ("available", None, "available")],
-    "systems": [("chip", None, "chip"), ("chips_per_node", 1, "per node"), ("chips_per_scaleup", 1, "scale-up"),
-                ("it_w_per_chip", 1, "IT W/chip"), ("node_power_w", 1e3, "node kW")],
-    "models": [("params_total", 1e9, "params B"), ("params_active", 1e9, "active B"), ("layers", 1, "layers"),
+    "chips": [("peak_bf16_flops", 1e12, "BF16\nTF/s"), ("peak_fp8_flops", 1e12, "FP8\nTF/s"),
+              ("hbm_bytes", 1e9, "HBM\nGB"), ("hbm_bw_bytes_per_s", 1e12, "HBM\nTB/s"),
+              ("scaleup_bw_bytes_per_s", 1e9, "scale-up\nGB/s"), ("tdp_w", 1, "TDP\nW"), ("available", None, "from")],
+    "systems": [("chip", None, "chip"), ("chips_per_node", 1, "per\nnode"), ("chips_per_scaleup", 1, "scale-\nup"),
+                ("it_w_per_chip", 1, "IT W/\nchip"), ("node_power_w", 1e3, "node\nkW")],
+    "models": [("params_total", 1e9, "params\nB"), ("params_active", 1e9, "active\nB"), ("layers", 1, "layers"),
                ("d_model", 1, "d_model"), ("attention", None, "attn"), ("moe_experts", 1, "experts")],
-    "prices": [("chip", None, "chip"), ("instance", None, "instance"), ("list_usd_per_chip_h", 1, "list $/h"),
-               ("committed_usd_per_chip_h", 1, "committed $/h")],
+    "prices": [("chip", None, "chip"), ("instance", None, "instance"), ("list_usd_per_chip_h", 1, "list\n$/h"),
+               ("committed_usd_per_chip_h", 1, "committed\n$/h")],
 }
+#: shown only with --wide
+_WIDE_ONLY = {"scaleup_bw_bytes_per_s"}
+#: the narrowest the source column folds to by default [columns]; with --wide it takes up to 60
+_SOURCE_MIN_WIDTH = 16
 
 
 def _catalog_rows(kind: str) -> list[dict]:
@@ -50,6 +56,7 @@ def _catalog_rows(kind: str) -> list[dict]:
 def catalog_cmd(
     kind: CatalogKind = typer.Argument(..., help="Which catalog to list."),
     json_out: bool = typer.Option(False, "--json", help="Print the entries as JSON (SI units), with provenance."),
+    wide: bool = WIDE_OPTION,
 ) -> None:
     """List the catalog: chips, systems, models or prices, with sources. Values marked * are estimates."""
     from gigawatt.errors import GigawattError
@@ -61,28 +68,31 @@ def catalog_cmd(
     if json_out:
         print_json(rows, indent=1)
         return
-    from rich.table import Table
 
-    table = Table(title=f"catalog: {kind.value} ({len(rows)})", title_justify="left")
-    table.add_column("id")
-    cols = _CATALOG_COLUMNS[kind.value]
-    for _, _, label in cols:
-        table.add_column(label, justify="right")
-    table.add_column("source", overflow="fold", max_width=60)
-    for row in rows:
-        cells = []
-        for key, scale, _ in cols:
-            value = row.get(key)
-            if value is None:
-                cells.append("-")
-            elif scale is None:
-                cells.append(str(value))
-            else:
-                text = f"{value / scale:,.4g}" if abs(value / scale) < 1e5 else f"{value / scale:,.0f}"
-                cells.append(text + ("*" if key in row["estimated_fields"] else ""))
-        est = " (estimate)" if row.get("estimate") else ""
-        table.add_row(row["id"], *cells, (row["source"] + est))
-    stdout().print(table)
+    def value(key, scale):
+        def text(row):
+            v = row.get(key)
+            if v is None:
+                return fmt.MISSING
+            if scale is None:
+                return cell(v)
+            return fmt.sig(v / scale) + ("*" if key in row["estimated_fields"] else "")
+        return text
+
+    columns = [Column("id", lambda row: cell(row["id"]), right=False)]
+    columns += [Column(label, value(key, scale), right=scale is not None, wide=key in _WIDE_ONLY)
+                for key, scale, label in _CATALOG_COLUMNS[kind.value]]
+    columns.append(Column("source", lambda row: cell(row["source"] + (" (estimate)" if row.get("estimate") else "")),
+                          right=False))
+    shown = [c for c in columns if wide or not c.wide]
+    table = make_table(f"catalog: {kind.value} ({len(rows)})", shown, rows,
+                       caption=WIDE_HINT if len(shown) < len(columns) else None)
+    *figures, source = table.columns
+    for col in figures:
+        col.no_wrap = True  # only the source folds
+    source.overflow, source.max_width = "fold", 60
+    source.min_width = None if wide else _SOURCE_MIN_WIDTH
+    show(stdout(), table, wide)
 
 
 def register(main: typer.Typer) -> None:

@@ -64,7 +64,7 @@ def compare(
         def finish(r):
             return "-" if r is None else cell(f"{r['finish'] or r['status']} ({r['chip'] or '-'})")
 
-        columns = [Column("run", lambda n: cell(n), right=False), Column("A", lambda n: finish(by_a.get(n)), right=False),
+        columns = [Column("run", cell, right=False), Column("A", lambda n: finish(by_a.get(n)), right=False),
                    Column("B", lambda n: finish(by_b.get(n)), right=False)]
         show(con, make_table("training runs: finish (chip)", columns, list(dict.fromkeys([*by_a, *by_b]))), wide)
     rows = [
@@ -78,7 +78,8 @@ def compare(
         ("idle capacity", lambda s: fmt.pct(s.get("idle_share"))),
         ("$ per million tokens", lambda s: fmt.per_hour((s.get("inference") or {}).get("usd_per_million_tokens"))),
     ]
-    columns = [Column("", lambda r: r[0], right=False), Column("A", lambda r: r[1](sa)), Column("B", lambda r: r[1](sb))]
+    columns = [Column("", lambda r: r[0], right=False), Column("A", lambda r: r[1](sa)),
+               Column("B", lambda r: r[1](sb))]
     show(con, make_table("totals and implied economics", columns, rows), wide)
 
 

@@ -42,12 +42,16 @@ def natural_width(renderable) -> int:
 
 
 def make_table(title: str | None, columns: Sequence[Column], rows: Sequence, caption: str | None = None):
-    """A rich table of ``rows`` under ``columns`` (headers bottom-aligned, so that two-line headers read well)."""
+    """A rich table of ``rows`` under ``columns``; headers of fewer lines than others are aligned at the bottom."""
+    from rich.cells import cell_len
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
-    for col in columns:
-        table.add_column(col.header, justify="right" if col.right else "left", vertical="bottom")
+    # at least as wide as its title, so that a title wraps only past FIT_WIDTH
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left",
+                  min_width=min(cell_len(title or ""), FIT_WIDTH))
+    lines = max((c.header.count("\n") for c in columns), default=0)
+    for col in columns:  # a header of fewer lines sits at the bottom of the header row
+        table.add_column("\n" * (lines - col.header.count("\n")) + col.header, justify="right" if col.right else "left")
     for row in rows:
         table.add_row(*[col.cell(row) for col in columns])
     return table
