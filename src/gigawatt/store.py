@@ -583,16 +583,16 @@ def save(results, db_path: str | Path = DEFAULT_DB, status: str = "ok", timeout_
     StoreError
         The file is not a gigawatt store this version can write (see
         :func:`check`), or DuckDB failed while writing; nothing was written.
+
+    Notes
+    -----
+    The stages: :func:`_run_rows` (every row, before the file is locked),
+    then per try :func:`connect`, :func:`_write_run` in a transaction, and on
+    failure :func:`_rollback`; a write-write conflict with a thread of this
+    process retries the whole run until ``timeout_s``.
     """
     run_id = run_id or new_run_id()
-    ds = results.dataset
-    frame = _values_frame(run_id, ds)  # built before the file is locked, to hold the lock briefly
-    blob = _other_arrays(ds)
-    events = _event_rows(run_id, results.events or [])
-    created = datetime.now(timezone.utc).replace(tzinfo=None)
-    run_row = (run_id, results.name, created, results.version, int(results.seed), status, results.scenario_text,
-               _json_text(results.resolved), _json_text(results.summary_dict), _json_text(results.timings_s),
-               _json_text(_dataset_meta(ds)))
+    rows = _run_rows(results, run_id, status)  # built before the file is locked, to hold the lock briefly
     path = Path(db_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout_s
@@ -603,21 +603,11 @@ def save(results, db_path: str | Path = DEFAULT_DB, status: str = "ok", timeout_
         try:
             con.execute("BEGIN TRANSACTION")
             try:
-                if not _validate(con, path):
-                    con.execute(_SCHEMA)
-                    con.execute(_insert_sql("store_meta"), ["schema_version", str(STORE_SCHEMA_VERSION)])
-                con.execute(_insert_sql("runs"), list(run_row))
-                _insert_values(con, frame)
-                _insert_events(con, events)
-                if blob is not None:
-                    con.execute(_insert_sql("run_arrays"), [run_id, "netcdf", blob])
+                _write_run(con, path, *rows)
                 con.execute("COMMIT")
                 return run_id
             except BaseException as exc:
-                try:
-                    con.execute("ROLLBACK")
-                except Exception:
-                    pass
+                _rollback(con)
                 # a write-write conflict with a thread of this process: retry the whole run
                 if isinstance(exc, duckdb.TransactionException) and time.monotonic() < deadline:
                     time.sleep(0.05)
@@ -629,6 +619,43 @@ def save(results, db_path: str | Path = DEFAULT_DB, status: str = "ok", timeout_
                 raise
         finally:
             con.close()
+
+
+def _run_rows(results, run_id: str, status: str) -> tuple:
+    """One run's rows for every table: ``(runs row, run_values frame, run_events rows, run_arrays blob or None)``.
+
+    ``runs.created_at`` is the time of this call (UTC, without a time zone).
+    """
+    ds = results.dataset
+    frame = _values_frame(run_id, ds)
+    blob = _other_arrays(ds)
+    events = _event_rows(run_id, results.events or [])
+    created = datetime.now(timezone.utc).replace(tzinfo=None)
+    run_row = (run_id, results.name, created, results.version, int(results.seed), status, results.scenario_text,
+               _json_text(results.resolved), _json_text(results.summary_dict), _json_text(results.timings_s),
+               _json_text(_dataset_meta(ds)))
+    return run_row, frame, events, blob
+
+
+def _write_run(con, path: Path, run_row: tuple, frame, events: list[tuple], blob: bytes | None) -> None:
+    """Insert one run's rows inside an open transaction, creating the tables first in a new store."""
+    if not _validate(con, path):
+        con.execute(_SCHEMA)
+        con.execute(_insert_sql("store_meta"), ["schema_version", str(STORE_SCHEMA_VERSION)])
+    run_id = run_row[0]
+    con.execute(_insert_sql("runs"), list(run_row))
+    _insert_values(con, frame)
+    _insert_events(con, events)
+    if blob is not None:
+        con.execute(_insert_sql("run_arrays"), [run_id, "netcdf", blob])
+
+
+def _rollback(con) -> None:
+    """Roll back the open transaction; a connection that cannot is closed by the caller anyway."""
+    try:
+        con.execute("ROLLBACK")
+    except Exception:
+        pass
 
 
 # --------------------------------------------------------------------------- read
