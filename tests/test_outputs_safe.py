@@ -149,3 +149,32 @@ def test_a_damaged_store_is_refused_before_the_results_folder_is_written(tmp_pat
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "--db" in proc.stderr and "hint:" in proc.stderr
     assert not (tmp_path / "gigawatt-runs").exists()
+
+
+def test_changing_the_table_format_replaces_only_gigawatts_tables(tmp_path, results):
+    out = tmp_path / "res"
+    write_outputs(out, results)
+    (out / "mine.parquet").write_text("user")
+    write_outputs(out, results, table_format="parquet")
+    names = {p.name for p in out.iterdir()}
+    assert {"years.parquet", "ledger.parquet"} <= names and "years.csv" not in names and "ledger.csv" not in names
+    assert (out / "mine.parquet").read_text() == "user"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert set(manifest["files"]) == names - {"mine.parquet"}
+    write_outputs(out, results)
+    assert not any(n.endswith(".parquet") for n in os.listdir(out) if n != "mine.parquet")
+
+
+def test_an_unknown_table_format_writes_nothing(tmp_path, results):
+    with pytest.raises(OutputError, match="table format"):
+        write_outputs(tmp_path / "res", results, table_format="xlsx")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stale_temp_folders_holding_parquet_tables_are_cleaned(tmp_path):
+    dead = tmp_path / ".res.gigawatt-tmp-abc"
+    dead.mkdir()
+    for name in ("years.parquet", "ledger.parquet", "ledger.csv"):
+        (dead / name).write_text("x")
+    (dead / ".gigawatt-partial").write_text("999999999")
+    assert clean_stale_temp(tmp_path / "res") == [dead]
