@@ -37,11 +37,14 @@ W = None
 
 
 def n_chips():
+    """Chips the 50 MW site holds in its first month (the buildout's count), and the all-in IT watts per chip."""
     s = catalog.get_system("trn2-48xlarge")
     c = catalog.get_chip(s.chip)
     w = float(power.it_power_w_per_chip(c.tdp_w, s.host_power_w, s.node_other_power_w, s.chips_per_node,
                                         s.network_power_w_per_chip))
-    return math.floor(50e6 / w), w
+    n = int(build_fleet(load_scenario_text(BASE)).installed[0, 0, 0, 0])
+    assert 0 < n <= math.floor(50e6 / w)  # no more than the power holds
+    return n, w
 
 
 def setup(demand_yaml, train_rate=100.0, infer_rate=50.0):
@@ -156,3 +159,104 @@ def test_same_seed_same_results_and_samples_differ():
     b = simulate(scn, fleet, work, th)
     assert np.array_equal(a.run_finish, b.run_finish)
     assert np.unique(a.run_finish).size > 1  # failures differ from sample to sample
+
+
+# ---------------------------------------------------------------- the engine's stages, by hand
+
+
+def _stages(demand_yaml, train_rate=100.0, infer_rate=50.0):
+    """A fresh engine state for a BASE scenario with ``demand_yaml``, and its fleet."""
+    from gigawatt.fleet.simulate import _State
+
+    scn, fleet, work, _ = setup(demand_yaml, train_rate, infer_rate)
+    th = Throughput(np.full((len(work.runs), 1, len(BUCKET_CHIPS)), train_rate),
+                    np.full((len(work.streams), 1), infer_rate), [], BUCKET_CHIPS.astype(float))
+    return fleet, _State.start(fleet, work, th)
+
+
+def test_take_for_stream_rounds_chips_up_to_cover_the_need():
+    from gigawatt.fleet.simulate import _take_for_stream
+
+    fleet, state = _stages("""  inference:
+    - {name: s, model: llama3.1-70b, tokens_per_day: 1e12, at: 2026-01, input_tokens: 900, output_tokens: 100}
+""")
+    free = state.installed[:, 0, :].copy()
+    # 1,000.5 tokens/s at 50 per chip: ceil(20.01) = 21 chips, 1,050 tokens/s of capacity
+    capacity = _take_for_stream(state, 0, 0, np.array([1000.5]), free)
+    assert capacity.tolist() == [1050.0]
+    assert state.stream_chips[0, 0, 0, 0] == 21
+    assert free[0, 0] == state.installed[0, 0, 0] - 21
+
+
+def test_advance_finishes_within_the_period_by_hand():
+    from gigawatt.fleet.simulate import _advance
+
+    fleet, state = _stages("""  training:
+    - {name: r, model: llama3.1-8b, tokens: 1e12, start: 2026-01, min_chips: 1000}
+""")
+    period_s = fleet.period_s[0]  # January: 31 days
+    tokens_per_s = 1000 * 100.0  # 1,000 chips at 100 tokens/s, goodput 1
+    state.remaining[:, 0] = 0.25 * tokens_per_s * period_s  # a quarter of the month's work is left
+    free = state.installed[:, 0, :].copy()
+    _advance(state, 0, 0, np.array([0]), np.array([1000.0]), np.array([tokens_per_s]), free)
+    # u = R / (n r g) = period / 4: it finishes at t + 1/4, busy 1,000 x 1/4 chips, all its tokens done
+    assert state.run_finish[0, 0] == pytest.approx(0.25)
+    assert state.run_busy[0, 0, 0] == pytest.approx(250.0)
+    assert state.run_progress[0, 0, 0] == pytest.approx(0.25 * tokens_per_s * period_s)
+    assert state.remaining[0, 0] == 0.0 and state.run_chips[0, 0, 0] == 1000.0
+    assert free[0, 0] == state.installed[0, 0, 0] - 1000
+
+
+def test_advance_runs_the_whole_period_when_work_is_left():
+    from gigawatt.fleet.simulate import _advance
+
+    fleet, state = _stages("""  training:
+    - {name: r, model: llama3.1-8b, tokens: 1e18, start: 2026-01, min_chips: 1000}
+""")
+    period_s = fleet.period_s[0]
+    free = state.installed[:, 0, :].copy()
+    _advance(state, 0, 0, np.array([0]), np.array([1000.0]), np.array([1e5]), free)
+    assert np.isnan(state.run_finish[0, 0]) and state.run_busy[0, 0, 0] == 1000.0
+    assert state.remaining[0, 0] == pytest.approx(1e18 - 1e5 * period_s)
+
+
+def test_place_stays_on_its_pool_and_waits_below_its_minimum():
+    from gigawatt.fleet.simulate import _place
+
+    n, _ = n_chips()
+    fleet, state = _stages("""  training:
+    - {name: r, model: llama3.1-8b, tokens: 1e18, start: 2026-01, min_chips: 1000, max_chips: 4000}
+""")
+    active = np.array([True])
+    pool, chips, rate = _place(state, 0, state.installed[:, 0, :].copy(), active)
+    assert pool.tolist() == [0] and chips.tolist() == [4000.0] and rate.tolist() == [100.0]
+    pool, chips, _ = _place(state, 0, np.array([[999.0]]), active)  # fewer free chips than its minimum
+    assert pool.tolist() == [-1] and chips.tolist() == [0.0]
+    assert n > 4000
+
+
+def test_without_a_demand_section_the_schema_defaults_apply():
+    from gigawatt.fleet.demand import Workloads
+    from gigawatt.perf.goodput import DEFAULT_CHECKPOINT_INTERVAL_S, DEFAULT_RESTART_S
+    from gigawatt.scenario.demand_schema import Demand
+
+    # perf.goodput restates the schema's defaults for perf train (perf cannot import the schema)
+    assert (DEFAULT_CHECKPOINT_INTERVAL_S, DEFAULT_RESTART_S) == (Demand().checkpoint_interval_s, Demand().restart_s)
+    scn = load_scenario_text(BASE.split("demand:")[0])
+    assert scn.demand is None
+    fleet = build_fleet(scn)
+    th = Throughput(np.zeros((0, 1, len(BUCKET_CHIPS))), np.zeros((0, 1)), [], BUCKET_CHIPS.astype(float))
+    sim = simulate(scn, fleet, Workloads(), th)
+    # nothing runs: every chip idles at the schema's idle power fraction
+    assert sim.idle_power_fraction == Demand().idle_power_fraction
+    assert np.array_equal(sim.power_drawn_w, fleet.it_power_w() * Demand().idle_power_fraction)
+
+
+def test_runs_without_a_deadline_go_last_however_late_the_others_are():
+    from types import SimpleNamespace as R
+
+    from gigawatt.fleet.policies import earliest_deadline_first
+
+    runs = [R(deadline=None, start=0, priority=5), R(deadline=10**12, start=3, priority=0),
+            R(deadline=None, start=0, priority=9), R(deadline=24_000, start=9, priority=0)]
+    assert earliest_deadline_first(runs, 0).tolist() == [3, 1, 2, 0]
