@@ -251,3 +251,83 @@ def test_cli_deals_json():
     rows = json.loads(res.stdout)
     assert {r["name"] for r in rows} >= {"anthropic-aws-2026", "amazon-openai-2026"}
     assert all(r["commitment_usd"] > 0 for r in rows)
+
+
+# ---------------------------------------------------------------- the ledger's stages, by hand
+
+
+def test_drawdown_by_hand():
+    from gigawatt.economics.ledger import _drawdown
+
+    credit = np.array([[0.0, 10.0, 0.0, 0.0]])
+    spend = np.array([[3.0, 4.0, 5.0, 6.0]])
+    # balance 10 from t = 1: 4 + 5 + the 1 left
+    assert _drawdown(credit, spend).tolist() == [[0.0, 4.0, 5.0, 1.0]]
+    # a prepayment share of 0.5 offsets half of each invoice: 2 + 2.5 + 3, 2.5 left
+    assert _drawdown(credit, spend, 0.5).tolist() == [[0.0, 2.0, 2.5, 3.0]]
+
+
+def test_provider_cost_lines_by_hand(deal):
+    from gigawatt.economics.ledger import _provider_costs
+    from gigawatt.units import SECONDS_PER_YEAR
+
+    scn, fleet, _ = deal
+    costs = resolve(scn).costs
+    pc = _provider_costs(fleet, costs)
+    jan, feb = fleet.period_s[0], fleet.period_s[1]
+    # site a energizes 100 MW in January and 125 MW in February; site b nothing yet
+    assert pc.dc_capex[0, 0] == pytest.approx(100e6 * costs.build_cost_usd_per_w)
+    assert pc.dc_capex[0, 1] == pytest.approx(25e6 * costs.build_cost_usd_per_w)
+    assert pc.opex_ops[0, 0] == pytest.approx(100e6 * costs.opex_usd_per_w_year * jan / SECONDS_PER_YEAR)
+    assert pc.opex_ops[0, 1] == pytest.approx(125e6 * costs.opex_usd_per_w_year * feb / SECONDS_PER_YEAR)
+    # chips bought in January: their count x capex per chip; straight-line over 24 months
+    bought = fleet.added[0, 0].sum() * costs.capex_per_chip_usd[0]
+    assert pc.added_capex[0, 0].sum() == pytest.approx(bought)
+    assert pc.chip_dep[0, 0].sum() == pytest.approx(bought / 24)
+    # power: facility energy at full load x load factor x $/MWh, 3.6e9 J per MWh
+    energy_j = fleet.energy_j()[0, 0].sum()
+    assert pc.power[0, 0].sum() == pytest.approx(energy_j * costs.power_load_factor * 80.6 / 3.6e9)
+    # book value: everything bought less everything depreciated, in the last period only
+    book = (pc.added_capex.sum() + pc.dc_capex.sum()) - (pc.chip_dep.sum() + pc.dc_dep.sum())
+    assert pc.residual[0, -1] == pytest.approx(book) and not pc.residual[0, :-1].any()
+
+
+def test_term_prices_by_hand(deal):
+    from gigawatt.economics.ledger import _term_prices
+    from gigawatt.units import SECONDS_PER_YEAR
+
+    scn, fleet, _ = deal
+    spend = fleet.spend_usd().sum(axis=(2, 3))
+    term = _term_prices(scn, fleet, spend, 0)
+    chip_h = (fleet.installed[0].sum(axis=(1, 2)) * fleet.period_s / 3600.0).sum()  # the horizon is the term
+    mw_years = (fleet.it_power_w()[0].sum(axis=(1, 2)) * fleet.period_s).sum() / 1e6 / SECONDS_PER_YEAR
+    assert term["implied_usd_per_chip_hour"] == pytest.approx(20e9 / chip_h)
+    assert term["implied_usd_per_mw_year"] == pytest.approx(20e9 / mw_years)
+    assert term["contract_usd_per_chip_hour"] == pytest.approx(spend.sum() / chip_h)
+    # $1.50 per chip-hour by contract, every chip priced alike
+    assert term["contract_usd_per_chip_hour"] == pytest.approx(1.5)
+    # the share of the 1 GW cap over 3 years the $20B pays for at the contract's $/MW-year
+    assert term["capacity_cap_share"] == pytest.approx(20e9 / (1e3 * 3 * spend.sum() / mw_years))
+
+
+def test_capex_per_chip_by_it_watts_or_given():
+    scn = load_scenario_text(_econ(DEAL, "it_capex_per_w: $20/W\n"))
+    inputs = resolve(scn)
+    w = inputs.chips[0].it_w_per_chip
+    assert inputs.costs.capex_per_chip_usd[0] == pytest.approx(20.0 * w)  # k = kappa x w
+    assert inputs.costs.sources["capex_trainium2"].startswith("it_capex_usd_per_w $20/W x ")
+    given = resolve(load_scenario_text(_econ(DEAL, "capex_per_chip: {trn2: $30k}\n"))).costs
+    assert given.capex_per_chip_usd.tolist() == [30e3] and given.sources["capex_trainium2"] == "scenario economics"
+
+
+def test_year_shortfall_and_implied_by_hand(deal):
+    from gigawatt.results import _implied, summarize
+
+    scn, fleet, _ = deal
+    first = summarize(scn, fleet).years[0]
+    # 2026 lies wholly in the term: the $4B minimum over 365 of the Julian year's 365.25 days
+    assert first["commitment_min_usd"] == pytest.approx(4e9 * 365 / 365.25)
+    assert first["shortfall_usd"] == pytest.approx(max(first["commitment_min_usd"] - first["spend_usd"], 0.0))
+    implied, notes = _implied(20e9, 0.0, 0.0, 0.0)  # nothing installed in the term
+    assert implied["usd_per_chip_hour"] is None and implied["commitment_buys_chip_hours"] == 0.0
+    assert notes and "undefined" in notes[0]
