@@ -1,4 +1,9 @@
-"""Buildout: monthly cohorts against numbers worked by hand from the catalog's watts per chip."""
+"""Buildout: monthly cohorts against numbers worked by hand from the catalog's watts per chip.
+
+The minimal scenario's trn2.48xlarge is one 16-chip server with one 16-chip scale-up domain,
+so its whole systems are 16 chips (``unit: system``, the default); ``fits(power, w, n)`` is
+the chips that whole ``n``-chip units of ``w`` watts a chip fill.
+"""
 
 import math
 
@@ -17,6 +22,11 @@ def it_w(system_id):
                                            s.chips_per_node, s.network_power_w_per_chip or 0))
 
 
+def fits(power_w, w, n=16):
+    """Chips in the whole units of ``n`` chips at ``w`` watts each that ``power_w`` holds."""
+    return math.floor(power_w / (n * w)) * n
+
+
 def fleet_of(text):
     scn = load_scenario_text(text)
     return scn, build_fleet(scn)
@@ -30,18 +40,18 @@ def test_power_bound_fill_matches_hand_count(minimal_text):
     scn, fleet = fleet_of(minimal_text)
     w = it_w("trn2-48xlarge")
     assert fleet.installed.shape == (1, 24, 1, 1)
-    # January 2026: 100 MW energized -> floor(1e8 / w) chips
-    assert fleet.installed[0, 0, 0, 0] == math.floor(1e8 / w)
+    # January 2026: 100 MW energized -> floor(1e8 / (16 w)) whole 16-chip systems
+    assert fleet.installed[0, 0, 0, 0] == fits(1e8, w) == 135_808  # 8,488 systems (135,823 single chips)
     # July 2026: halfway up the ramp from 100 to 600 MW -> 350 MW
-    assert fleet.installed[0, 6, 0, 0] == math.floor(3.5e8 / w)
+    assert fleet.installed[0, 6, 0, 0] == fits(3.5e8, w)
     # January 2027 and after: 600 MW
-    assert fleet.installed[0, 12, 0, 0] == math.floor(6e8 / w)
-    assert fleet.installed[0, 23, 0, 0] == math.floor(6e8 / w)
+    assert fleet.installed[0, 12, 0, 0] == fits(6e8, w)
+    assert fleet.installed[0, 23, 0, 0] == fits(6e8, w)
     assert binding_names(fleet)[:13] == ["power"] * 13
     # spend in January 2026 (31 days): chips x $1.50 x 744 h
-    assert fleet.spend_usd()[0, 0].sum() == pytest.approx(math.floor(1e8 / w) * 1.5 * 744)
+    assert fleet.spend_usd()[0, 0].sum() == pytest.approx(fits(1e8, w) * 1.5 * 744)
     # energy at full load: chips x w x PUE x 744 h
-    assert fleet.energy_j()[0, 0].sum() == pytest.approx(math.floor(1e8 / w) * w * 1.2 * 744 * 3600)
+    assert fleet.energy_j()[0, 0].sum() == pytest.approx(fits(1e8, w) * w * 1.2 * 744 * 3600)
 
 
 def test_supply_cap_binds_and_resets_each_year(minimal_text):
@@ -49,7 +59,7 @@ def test_supply_cap_binds_and_resets_each_year(minimal_text):
     scn, fleet = fleet_of(text)
     added = fleet.added[0, :, 0, 0]
     assert added[:12].sum() == 200_000
-    assert added[12:].sum() == pytest.approx(min(200_000, math.floor(6e8 / it_w("trn2-48xlarge")) - 200_000))
+    assert added[12:].sum() == pytest.approx(min(200_000, fits(6e8, it_w("trn2-48xlarge")) - 200_000))
     names = binding_names(fleet)
     assert names[0] == "power"  # 135k chips fit in January, under the yearly cap
     assert names[6] == "supply"  # by July the year's 200k are used up
@@ -61,7 +71,7 @@ def test_capacity_cap_binds(minimal_text):
     w = it_w("trn2-48xlarge")
     it_power = fleet.it_power_w()[0].sum(axis=(1, 2))
     assert it_power.max() <= 50e6
-    assert fleet.installed[0, -1, 0, 0] == math.floor(50e6 / w)
+    assert fleet.installed[0, -1, 0, 0] == fits(50e6, w)
     assert set(binding_names(fleet)) == {"cap"}
 
 
@@ -70,7 +80,7 @@ def test_capacity_cap_on_facility_basis(minimal_text):
     scn, fleet = fleet_of(text)
     assert fleet.facility_power_w()[0].sum(axis=(1, 2)).max() <= 60e6
     # 60 MW of facility power at PUE 1.2 is 50 MW of IT power
-    assert fleet.installed[0, -1, 0, 0] == math.floor(50e6 / it_w("trn2-48xlarge"))
+    assert fleet.installed[0, -1, 0, 0] == fits(50e6, it_w("trn2-48xlarge"))
 
 
 def test_spend_limit_binds(minimal_text):
@@ -79,8 +89,9 @@ def test_spend_limit_binds(minimal_text):
     spend = fleet.spend_usd()[0].sum(axis=(1, 2))
     month_budget = 1e9 * fleet.period_s / (365.25 * 86400)
     assert np.all(spend <= month_budget + 1e-6)
-    # $1B a year buys 1e9 / (1.5 * 8766 h) = 76,054 chips at any time
+    # $1B a year buys 1e9 / (1.5 * 8766 h) = 76,054 chips at any time, in 16-chip systems
     assert fleet.installed[0, -1, 0, 0] == pytest.approx(1e9 / (1.5 * 8766), rel=0.002)
+    assert fleet.installed[0, -1, 0, 0] % 16 == 0
     assert binding_names(fleet)[-1] == "money"
 
 
@@ -96,7 +107,7 @@ def test_retirement_frees_power_for_the_newest_generation(minimal_text):
     assert fleet.retired[0, 6, 0, 0] == fleet.added[0, 0, 0, 0] > 0
     assert inst[9, 0] == 0  # every Trainium2 cohort (Jan-Mar 2026) is gone by October
     # after that the site is all Trainium3, filling the 600 MW from 2027
-    assert inst[12, 1] == math.floor(6e8 / it_w("trn3-ultraserver-64"))
+    assert inst[12, 1] == fits(6e8, it_w("trn3-ultraserver-64"), 64)  # whole 64-chip UltraServers
     # Trainium3 price falls 10% a year from the horizon start
     assert fleet.price_usd_per_chip_h[12, 1] == pytest.approx(2.5 * 0.9)
 
@@ -109,9 +120,9 @@ def test_newest_generation_fills_first(minimal_text):
     ).replace("  trainium2: $1.50/h", "  trainium2: $1.50/h\n  trainium3: $2.50/h")
     scn, fleet = fleet_of(text)
     jan = fleet.added[0, 0, 0]
-    assert jan[1] == 50_000  # Trainium3 first, up to its supply
+    assert jan[1] == 49_984  # Trainium3 first, up to its supply: 781 whole 64-chip UltraServers of 50k
     w2, w3 = it_w("trn2-48xlarge"), it_w("trn3-ultraserver-64")
-    assert jan[0] == math.floor((1e8 - 50_000 * w3) / w2)  # Trainium2 takes the rest
+    assert jan[0] == fits(1e8 - 49_984 * w3, w2)  # Trainium2 takes the rest
     roadmap_order = build_fleet(load_scenario_text(text + "fill: roadmap\n"))
     assert roadmap_order.added[0, 0, 0, 1] == 0  # Trainium2 fills all the power first
 
@@ -152,7 +163,7 @@ def test_weekly_step(minimal_text):
     w = it_w("trn2-48xlarge")
     # the week starting 2026-12-31 sits at 600 MW less 1/31 of the month's ramp; the next one is full
     jan = fleet.months.index("2027-01-07")
-    assert fleet.installed[0, jan, 0, 0] == math.floor(6e8 / w)
+    assert fleet.installed[0, jan, 0, 0] == fits(6e8, w)
     # 5-year lifetime in weeks: 5 x 365.25 / 7 = 260.9 -> 261 weeks, past the horizon: nothing retires
     assert fleet.retired.sum() == 0
     # the yearly figures agree with the monthly run to within the ramp's weekly sampling

@@ -153,3 +153,14 @@ def test_negative_seed(minimal_text):
 def test_infinite_power_is_an_error(minimal_text):
     (p,) = problems(minimal_text.replace("capacity_cap: 1 GW", "capacity_cap: 1e400 GW"))
     assert p.path == "deal.capacity_cap" and p.line == 7 and "finite" in p.message
+
+
+def test_roadmap_date_before_the_catalog_among_every_problem(minimal_text):
+    # trainium2 was first available 2024-12 (catalog chips.yaml); an unknown key is reported in the same pass
+    text = minimal_text.replace("from: 2025-01", "from: 2024-06").replace("    pue: 1.2", "    peu: 1.2")
+    ps = problems(text)
+    assert [p.path for p in ps] == ["sites[0].peu"]  # the schema fails first; names and dates follow on a valid file
+    ps = problems(minimal_text.replace("from: 2025-01", "from: 2024-06").replace("trainium2: $1.50/h", "trainum2: $1.50/h"))
+    early = next(p for p in ps if p.path == "roadmap[0].from")
+    assert early.line == 13 and "2024-06 is before trainium2's first availability in the catalog, 2024-12" in early.message
+    assert any(p.path == "prices.trainum2" for p in ps)

@@ -4,10 +4,12 @@ Each month, in order:
 
 1. chips whose lifetime has ended retire, and their power is free again;
 2. every site offers its energized IT power not yet in use;
-3. new chips fill it, the newest available generation first (or in roadmap
-   order with ``fill: roadmap``), each addition limited by the site's power,
-   the generation's supply left this calendar year, the deal's capacity cap and
-   the buyer's spend limit;
+3. new chips fill it in whole units (by default whole systems: an UltraServer,
+   an NVL72 rack; the roadmap's ``unit``), the newest available generation
+   first (or in roadmap order with ``fill: roadmap``), each addition limited
+   by the site's power, the generation's supply left this calendar year
+   (pro-rated over the months the roadmap offers it), the deal's capacity cap
+   and the buyer's spend limit;
 4. the limit that stopped the month's additions is recorded as ``binding``.
 
 Arrays have the dimensions ``(sample, period, site, chip)`` in that order, with
@@ -17,7 +19,7 @@ widens the same arrays instead of looping around this function.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -63,6 +65,17 @@ class Fleet:
     seed: int = 0
     periods: Periods | None = None
     inputs: Any = None  # the Inputs it was built from
+    notes: list = field(default_factory=list)  # what a reader should know about the inputs (Inputs.notes)
+
+    @property
+    def energized_facility_w(self) -> np.ndarray:
+        """Energized power as facility (grid) draw, (sample, period, site) [W]: energized IT times the site's PUE."""
+        return self.energized_it_w * self.pue[None, None, :]
+
+    @property
+    def chips_per_unit(self) -> np.ndarray:
+        """``(chip,)`` chips added at a time [1]."""
+        return np.array([c.chips_per_unit for c in self.chips])
 
     @property
     def period_start(self) -> np.ndarray:
@@ -121,11 +134,14 @@ class Fleet:
                 "peak_bf16_flops": (dims4, self.peak_flops("bf16"), {"units": "FLOP/s"}),
                 "peak_fp8_flops": (dims4, self.peak_flops("fp8"), {"units": "FLOP/s"}),
                 "energized_it_w": (("sample", "period", "site"), self.energized_it_w, {"units": "W"}),
+                "energized_facility_w": (("sample", "period", "site"), self.energized_facility_w,
+                                         {"units": "W", "long_name": "energized power as facility draw (IT x PUE)"}),
                 "binding": (("sample", "period"), np.array(BINDING)[self.binding].astype(str)),
                 "price_usd_per_chip_h": (("period", "chip"), self.price_usd_per_chip_h, {"units": "USD/h"}),
                 "period_s": (("period",), self.period_s, {"units": "s"}),
                 "pue": (("site",), self.pue, {"units": "1"}),
                 "it_w_per_chip": (("chip",), self.it_w_per_chip, {"units": "W"}),
+                "chips_per_unit": (("chip",), self.chips_per_unit, {"units": "1", "long_name": "chips added at a time"}),
             },
             coords=coords,
             attrs={"seed": self.seed, "capacity_basis": self.capacity_basis,
@@ -153,19 +169,22 @@ def build_fleet(inputs, n_samples: int = 1, progress=None) -> Fleet:
     Notes
     -----
     In each period :math:`t`, site :math:`s` and chip :math:`c` taken in fill
-    order, the chips added are
+    order, the chips added are :math:`a_{s,c,t} = n_c\\,u_{s,c,t}`, whole
+    units of :math:`n_c` chips (the roadmap's ``unit``: a whole system by
+    default), with
 
     .. math::
-        a_{s,c,t} = \\min\\Big(\\Big\\lfloor \\frac{E_{s,t} - U_{s,t}}{w_c} \\Big\\rfloor,
-        \\; Q_{c,y} - q_{c,y},\\;
-        \\Big\\lfloor \\frac{K - U_t}{w_c\\,k_s} \\Big\\rfloor,\\;
-        \\Big\\lfloor \\frac{B_t - S_t}{p_{c,t}\\,h_t} \\Big\\rfloor \\Big)
+        u_{s,c,t} = \\min\\Big(\\Big\\lfloor \\frac{E_{s,t} - U_{s,t}}{n_c w_c} \\Big\\rfloor,
+        \\; \\Big\\lfloor \\frac{Q_{c,y} - q_{c,y}}{n_c} \\Big\\rfloor,\\;
+        \\Big\\lfloor \\frac{K - U_t}{n_c w_c\\,k_s} \\Big\\rfloor,\\;
+        \\Big\\lfloor \\frac{B_t - S_t}{n_c p_{c,t}\\,h_t} \\Big\\rfloor \\Big)
 
     with :math:`E` the energized IT power, :math:`U` the power in use,
     :math:`w_c` the all-in IT watts per chip, :math:`Q_{c,y}` the supply cap of
-    the calendar year and :math:`q_{c,y}` what was deployed of it, :math:`K`
-    the capacity cap (:math:`k_s` = 1 on an IT basis, the site's PUE on a
-    facility basis), :math:`B_t` the spend limit of the period and
+    the calendar year (the yearly cap times the share of the year's months the
+    roadmap offers the chip) and :math:`q_{c,y}` what was deployed of it,
+    :math:`K` the capacity cap (:math:`k_s` = 1 on an IT basis, the site's PUE
+    on a facility basis), :math:`B_t` the spend limit of the period and
     :math:`S_t` the spend already committed in it.
     """
     inputs = as_inputs(inputs)
@@ -184,11 +203,12 @@ def build_fleet(inputs, n_samples: int = 1, progress=None) -> Fleet:
         installed=state.installed, price_usd_per_chip_h=inputs.price_usd_per_chip_h, binding=state.binding,
         capacity_cap_w=inputs.deal.capacity_cap_w, capacity_basis=inputs.deal.capacity_basis,
         in_commitment=inputs.in_commitment, seed=inputs.seed, periods=inputs.periods, inputs=inputs,
+        notes=list(getattr(inputs, "notes", None) or []),
     )
 
 
-#: chips are whole: a headroom within this many chips of the next one counts as room for it
-_WHOLE_CHIP_TOL = 1e-9
+#: units are whole: a headroom within this many units of the next one counts as room for it
+_WHOLE_UNIT_TOL = 1e-9
 
 
 @dataclass
@@ -197,11 +217,12 @@ class _State:
 
     inputs: Any
     w: np.ndarray  # (chip,) all-in IT watts per chip [W]
+    unit: np.ndarray  # (chip,) chips added at a time [1]
     cap_k: np.ndarray  # (site,) cap watts used per IT watt
     life: np.ndarray  # (chip,) lifetime [periods]
     frm: np.ndarray  # (chip,) first month of the roadmap window
     until: np.ndarray  # (chip,) last month of the roadmap window
-    supply_cap: np.ndarray  # (chip,) most chips per calendar year
+    supply_cap: np.ndarray  # (period, chip) most chips in the period's calendar year
     energized: np.ndarray  # (sample, period, site) [W]
     added: np.ndarray  # (sample, period, site, chip)
     retired: np.ndarray
@@ -222,13 +243,16 @@ class _State:
             raise ValueError(f"chips without a positive IT power in the catalog: {bad}")
         n_t, n_i, n_c = len(inputs.periods), len(inputs.sites), len(chips)
         shape = (n_s, n_t, n_i, n_c)
+        supply = getattr(inputs, "supply_in_year", None)
+        if supply is None:  # Inputs built without it: the yearly caps as given
+            supply = np.broadcast_to(np.array([c.supply_per_year for c in chips], dtype=float), (n_t, n_c))
         return cls(
-            inputs=inputs, w=w,
+            inputs=inputs, w=w, unit=np.array([max(1.0, float(c.chips_per_unit)) for c in chips]),
             cap_k=inputs.pue if inputs.deal.capacity_basis == "facility" else np.ones(n_i),
             life=np.array([inputs.periods.periods_in(c.lifetime_months * SECONDS_PER_MONTH) for c in chips]),
             frm=np.array([_month_index(c.from_month) for c in chips]),
             until=np.array([_month_index(c.until) if c.until else NO_END_MONTH for c in chips]),
-            supply_cap=np.array([c.supply_per_year for c in chips]),
+            supply_cap=np.asarray(supply, dtype=float),
             energized=np.broadcast_to(inputs.energized_it_w, (n_s, n_t, n_i)).copy(),
             added=np.zeros(shape), retired=np.zeros(shape), installed=np.zeros(shape),
             binding=np.zeros((n_s, n_t), dtype=np.int8), current=np.zeros((n_s, n_i, n_c)),
@@ -281,33 +305,33 @@ def _headroom(state: _State, t: int) -> _Rooms:
         cap=(cap - (used_site * state.cap_k).sum(axis=1)) if cap is not None else np.full(n_s, np.inf),
         money=(limit * period_s / SECONDS_PER_YEAR - (state.current * price * hours).sum(axis=(1, 2))
                if limit is not None else np.full(n_s, np.inf)),
-        supply=np.maximum(state.supply_cap - state.deployed_in_year, 0.0),
+        supply=np.maximum(state.supply_cap[t] - state.deployed_in_year, 0.0),
         available=(state.frm <= inputs.periods.month[t]) & (inputs.periods.month[t] <= state.until),
         hours=hours,
     )
 
 
 def _fill(state: _State, t: int, rooms: _Rooms) -> None:
-    """Add chips site by site, in fill order, each addition limited by power, supply, the cap and money."""
+    """Add whole units site by site, in fill order, each addition limited by power, supply, the cap and money."""
     inputs = state.inputs
     cap = inputs.deal.capacity_cap_w
     limited_by_money = inputs.deal.spend_limit is not None
     price = inputs.price_usd_per_chip_h[t]
-    tol = _WHOLE_CHIP_TOL
+    tol = _WHOLE_UNIT_TOL
     n_s, n_i, n_c = state.current.shape
     add_t = np.zeros((n_s, n_i, n_c))
     for i in range(n_i):
         for j in inputs.fill_order:
             if not (rooms.available[j] and inputs.allowed[i, j]):
                 continue
-            wj = state.w[j]
-            n = np.floor(rooms.site[:, i] / wj + tol)
-            n = np.minimum(n, rooms.supply[:, j])
+            wj, uj = state.w[j], state.unit[j]
+            units = np.floor(rooms.site[:, i] / (uj * wj) + tol)
+            units = np.minimum(units, np.floor(rooms.supply[:, j] / uj + tol))
             if cap is not None:
-                n = np.minimum(n, np.floor(np.maximum(rooms.cap, 0.0) / (wj * state.cap_k[i]) + tol))
+                units = np.minimum(units, np.floor(np.maximum(rooms.cap, 0.0) / (uj * wj * state.cap_k[i]) + tol))
             if limited_by_money:
-                n = np.minimum(n, np.floor(np.maximum(rooms.money, 0.0) / (price[j] * rooms.hours) + tol))
-            n = np.maximum(n, 0.0)
+                units = np.minimum(units, np.floor(np.maximum(rooms.money, 0.0) / (uj * price[j] * rooms.hours) + tol))
+            n = np.maximum(units, 0.0) * uj
             add_t[:, i, j] = n
             rooms.site[:, i] -= n * wj
             rooms.supply[:, j] -= n
@@ -323,21 +347,22 @@ def _binding(state: _State, t: int, rooms: _Rooms) -> np.ndarray:
     """``(sample,)`` code of the limit that stopped period ``t``'s additions (see :data:`BINDING`)."""
     inputs = state.inputs
     cap = inputs.deal.capacity_cap_w
-    tol = _WHOLE_CHIP_TOL
+    tol = _WHOLE_UNIT_TOL
     n_s, n_i, n_c = state.current.shape
     available = rooms.available
-    fits_power = np.zeros(n_s, dtype=bool)  # some site could take one more chip of some available kind
-    fits_any = np.zeros(n_s, dtype=bool)  # ... that also has supply left
+    unit_w = state.unit * state.w  # (chip,) IT watts of one unit [W]
+    fits_power = np.zeros(n_s, dtype=bool)  # some site could take one more unit of some available kind
+    fits_any = np.zeros(n_s, dtype=bool)  # ... that also has a unit's supply left
     for i in range(n_i):
         for j in range(n_c):
             if available[j] and inputs.allowed[i, j]:
-                room = rooms.site[:, i] >= state.w[j] - tol
+                room = rooms.site[:, i] >= unit_w[j] * (1.0 - tol)
                 fits_power |= room
-                fits_any |= room & (rooms.supply[:, j] >= 1)
-    min_w = min((state.w[j] * state.cap_k.min() for j in range(n_c) if available[j]), default=np.inf)
+                fits_any |= room & (rooms.supply[:, j] >= state.unit[j] * (1.0 - tol))
+    min_w = min((unit_w[j] * state.cap_k.min() for j in range(n_c) if available[j]), default=np.inf)
     if not np.isfinite(min_w):  # the roadmap offers nothing this period
         return np.full(n_s, _SUPPLY, dtype=np.int8)
-    min_cost = min((inputs.price_usd_per_chip_h[t, j] * rooms.hours for j in range(n_c) if available[j]),
+    min_cost = min((state.unit[j] * inputs.price_usd_per_chip_h[t, j] * rooms.hours for j in range(n_c) if available[j]),
                    default=np.inf)
     code = np.full(n_s, _NONE, dtype=np.int8)
     code[~fits_power] = _POWER

@@ -23,10 +23,21 @@ from gigawatt import power as pw
 from gigawatt.scenario.periods import Periods, make_periods
 from gigawatt.units import SECONDS_PER_MONTH, month_index
 
-__all__ = ["Inputs", "ResolvedChip", "resolve", "as_inputs", "NO_END_MONTH"]
+__all__ = ["Inputs", "ResolvedChip", "resolve", "as_inputs", "NO_END_MONTH", "chips_per_unit", "supply_in_year",
+           "estimated_figures"]
 
 #: month index standing for "no end" of a roadmap entry's window (any period is before it)
 NO_END_MONTH = np.iinfo(np.int64).max
+
+#: the catalog figures a run reads, by record: those marked ``estimate`` are named in the run's notes.
+#: The chip's and system's power figures set the all-in IT watts, the chip counts set the unit added
+#: and the IT watts, the peaks the FLOP/s; the memory and interconnect figures feed the performance
+#: models (read only where the scenario has demand).
+CHIP_FIGURES = ("available", "tdp_w", "peak_bf16_flops", "peak_fp8_flops")
+SYSTEM_FIGURES = ("chips_per_node", "chips_per_scaleup", "host_power_w", "node_other_power_w",
+                  "network_power_w_per_chip", "max_chips_per_cluster")
+CHIP_PERF_FIGURES = ("hbm_bytes", "hbm_bw_bytes_per_s", "scaleup_bw_bytes_per_s", "scaleout_bw_bytes_per_s")
+SYSTEM_PERF_FIGURES = ("scaleup_bw_bytes_per_s", "scaleout_bw_bytes_per_s")
 
 
 @functools.cache
@@ -54,7 +65,8 @@ class ResolvedChip:
     from_month, until : str, str or None
         The roadmap window (``YYYY-MM``).
     supply_per_year : float
-        Most chips deployable per calendar year (infinite when unlimited) [1/year].
+        Most chips deployable in a calendar year on offer all year (infinite when
+        unlimited) [1/year]; :attr:`Inputs.supply_in_year` pro-rates it by months.
     lifetime_months : int
         Months in service before retirement.
     estimate : bool
@@ -63,6 +75,13 @@ class ResolvedChip:
         Largest cluster the system is built for (infinite when the catalog gives none) [1].
     provenance : dict
         Sources of the chip's and the system's catalog figures.
+    unit : str
+        What the buildout adds at a time: ``chip``, ``node`` or ``system`` (the roadmap's ``unit``).
+    chips_per_unit : float
+        Chips in one such unit [1] (:func:`chips_per_unit`).
+    estimated_figures : tuple of str
+        The catalog figures this chip's results rest on that the catalog marks as
+        estimates, each as ``record.field`` (:func:`estimated_figures`).
     """
 
     chip: str
@@ -78,6 +97,9 @@ class ResolvedChip:
     estimate: bool
     max_chips_per_run: float = np.inf
     provenance: dict[str, str] = field(default_factory=dict)
+    unit: str = "chip"
+    chips_per_unit: float = 1.0
+    estimated_figures: tuple[str, ...] = ()
 
     @property
     def hardware(self):
@@ -100,7 +122,15 @@ class Inputs:
     pue : ndarray
         ``(site,)`` power usage effectiveness [1].
     energized_it_w : ndarray
-        ``(period, site)`` IT power the site has online [W].
+        ``(period, site)`` IT power the site has online [W]: the scenario's
+        ``energized`` on an IT basis, or on a facility basis divided by the PUE.
+    energized_facility_w : ndarray
+        ``(period, site)`` the same power as facility (grid) draw, IT times PUE [W].
+    supply_in_year : ndarray
+        ``(period, chip)`` most chips of each generation deployable in the
+        calendar year of the period: the roadmap's ``supply_per_year`` times
+        the share of that year's months in which the roadmap offers it
+        (infinite when unlimited) [1].
     allowed : ndarray of bool
         ``(site, chip)``: whether the site may install the chip.
     chips : list of ResolvedChip
@@ -123,6 +153,10 @@ class Inputs:
         What was resolved, for the results' record.
     costs : gigawatt.economics.ledger.Costs
         The ledger's cost inputs (scenario economics over the sourced defaults).
+    notes : list of str
+        What a reader of the results should know about the inputs: the
+        loader's warnings (a roadmap date kept as the scenario's own
+        estimate) and the estimated catalog figures the run rests on.
     """
 
     name: str
@@ -145,6 +179,9 @@ class Inputs:
     provenance: dict[str, str]
     scenario: Any
     costs: Any = None
+    energized_facility_w: Any = None
+    supply_in_year: Any = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def months(self) -> list[str]:
@@ -160,6 +197,54 @@ class Inputs:
         """``(chip,)`` all-in IT watts per chip [W]."""
         return np.array([c.it_w_per_chip for c in self.chips])
 
+    @property
+    def chips_per_unit(self) -> np.ndarray:
+        """``(chip,)`` chips the buildout adds at a time [1]."""
+        return np.array([c.chips_per_unit for c in self.chips])
+
+
+def chips_per_unit(system, unit: str) -> float:
+    """Chips in the unit the buildout adds at a time.
+
+    Parameters
+    ----------
+    system : gigawatt.catalog.schema.System
+        The roadmap entry's catalog system.
+    unit : str
+        ``chip`` (1), ``node`` (the system's ``chips_per_node``: one server, or
+        the rack where the rack is the node) or ``system`` (its
+        ``chips_per_scaleup``: the whole scale-up domain, which is the unit a
+        buyer takes: an UltraServer, an NVL72 rack, an 8-GPU server, a TPU pod).
+
+    Examples
+    --------
+    >>> from gigawatt import catalog
+    >>> chips_per_unit(catalog.get_system("trn2-ultraserver"), "system")
+    64.0
+    >>> chips_per_unit(catalog.get_system("trn3-ultraserver-144"), "node")
+    4.0
+    """
+    if unit == "chip":
+        return 1.0
+    n = system.chips_per_node if unit == "node" else system.chips_per_scaleup
+    return float(max(1.0, round(float(n))))
+
+
+def estimated_figures(chip, system, with_perf: bool = True) -> tuple[str, ...]:
+    """The figures of a catalog chip and system that a run reads and the catalog marks as estimates.
+
+    A figure is an estimate where its own provenance says so or where its
+    whole entry is one (:meth:`gigawatt.catalog.schema.Entry.is_estimate`).
+    Only figures the record has are listed, each as ``record-id.field``.
+    """
+    out = []
+    for rec, names in ((chip, CHIP_FIGURES + (CHIP_PERF_FIGURES if with_perf else ())),
+                       (system, SYSTEM_FIGURES + (SYSTEM_PERF_FIGURES if with_perf else ()))):
+        for name in names:
+            if getattr(rec, name, None) is not None and rec.is_estimate(name):
+                out.append(f"{rec.id}.{name}")
+    return tuple(out)
+
 
 def resolve_chips(scn) -> list[ResolvedChip]:
     """The roadmap's chips with their systems and all-in IT power, from the catalog.
@@ -174,6 +259,8 @@ def resolve_chips(scn) -> list[ResolvedChip]:
     from gigawatt.errors import GigawattError
 
     specs = []
+    demand = getattr(scn, "demand", None)
+    with_perf = demand is not None and bool(demand.training or demand.inference)
     for entry in scn.roadmap:
         chip = catalog.get_chip(entry.chip)
         system = catalog.get_system(entry.system) if entry.system else catalog.systems_for_chip(chip.id)[0]
@@ -194,8 +281,45 @@ def resolve_chips(scn) -> list[ResolvedChip]:
             estimate=bool(entry.estimate or chip.estimate),
             max_chips_per_run=float(system.max_chips_per_cluster or np.inf),
             provenance={"chip": chip.source, "system": system.source},
+            unit=entry.unit, chips_per_unit=chips_per_unit(system, entry.unit),
+            estimated_figures=estimated_figures(chip, system, with_perf),
         ))
     return specs
+
+
+def supply_in_year(scn, periods: Periods, chips: list[ResolvedChip]) -> np.ndarray:
+    """``(period, chip)`` chips of each generation deployable in the period's calendar year [1].
+
+    Notes
+    -----
+    A generation offered from month :math:`f` until month :math:`u` gets, in
+    calendar year :math:`y`,
+
+    .. math:: Q_{c,y} = Q_c \\, \\frac{m_{c,y}}{12}
+
+    with :math:`Q_c` its ``supply_per_year`` and :math:`m_{c,y}` the months of
+    :math:`y` inside both its roadmap window and the horizon. A cap of 120 a
+    year offered from July gets 60 in its first year.
+
+    Examples
+    --------
+    >>> from gigawatt.scenario.periods import make_periods
+    >>> class E: supply_per_year, from_month, until = 120.0, "2026-07", None
+    >>> supply_in_year(None, make_periods("2026-01", "2027-12", "month"), [E()])[[0, 11, 12], 0].tolist()
+    [60.0, 60.0, 120.0]
+    """
+    months = np.unique(periods.month)  # the calendar months the horizon covers (index 12*year + month - 1)
+    years = months // 12
+    out = np.full((len(periods), len(chips)), np.inf)
+    for j, spec in enumerate(chips):
+        if not np.isfinite(spec.supply_per_year):
+            continue
+        lo = month_index(spec.from_month)
+        hi = month_index(spec.until) if spec.until else NO_END_MONTH
+        offered = (months >= lo) & (months <= hi)
+        per_year = {int(y): spec.supply_per_year * int(offered[years == y].sum()) / 12.0 for y in np.unique(years)}
+        out[:, j] = [per_year[int(m) // 12] for m in periods.month]
+    return out
 
 
 def contract_prices(scn, periods: Periods, chips: list[ResolvedChip]) -> np.ndarray:
@@ -220,13 +344,33 @@ def fill_order(chips: list[ResolvedChip], fill: str) -> tuple[int, ...]:
 
 
 def energized_power(scn, periods: Periods) -> np.ndarray:
-    """``(period, site)`` IT power each site has online, its points ramped as the site says [W]."""
+    """``(period, site)`` IT power each site has online, its points ramped as the site says [W].
+
+    A site whose ``basis`` is ``facility`` gives grid draw; its IT power is
+    that divided by the site's PUE.
+    """
     out = np.zeros((len(periods), len(scn.sites)))
     for i, site in enumerate(scn.sites):
         pts = list(site.energized_w.items())
         out[:, i] = pw.energized_power_w(periods.month_pos, [month_index(m) for m, _ in pts], [p for _, p in pts],
                                          site.ramp)
+        if getattr(site, "energized_basis", "it") == "facility":
+            out[:, i] /= site.pue
     return out
+
+
+def input_notes(scn, chips: list[ResolvedChip]) -> list[str]:
+    """The notes a run carries about its inputs: the loader's warnings, then the estimated catalog figures used."""
+    notes = [f"{w.path}: {w.message}" for w in getattr(scn, "warnings", [])]
+    by_record: dict[str, list[str]] = {}
+    for figure in dict.fromkeys(f for c in chips for f in c.estimated_figures):
+        record, name = figure.split(".", 1)
+        by_record.setdefault(record, []).append(name)
+    if by_record:
+        notes.append("these results rest on catalog figures marked as estimates: "
+                     + "; ".join(f"{r} {', '.join(names)}" for r, names in by_record.items())
+                     + " (`gigawatt catalog chips` and `gigawatt catalog systems` give their sources)")
+    return notes
 
 
 def allowed_chips(scn, chips: list[ResolvedChip]) -> np.ndarray:
@@ -269,17 +413,28 @@ def resolve(scn) -> Inputs:
         provenance[f"chips.{spec.chip}.it_w_per_chip"] = f"catalog: {spec.provenance.get('system', '')}"
         provenance[f"chips.{spec.chip}.peak_flops"] = f"catalog: {spec.provenance.get('chip', '')}"
         provenance[f"chips.{spec.chip}.price_usd_per_chip_h"] = "scenario prices"
+        where = {"chip": "one chip", "node": "chips_per_node", "system": "chips_per_scaleup"}[spec.unit]
+        provenance[f"chips.{spec.chip}.chips_per_unit"] = f"roadmap unit {spec.unit}: catalog {spec.system} {where}"
+        provenance[f"chips.{spec.chip}.supply_in_year"] = ("scenario roadmap supply_per_year, pro-rated over the "
+                                                           "months of each calendar year the roadmap offers it")
+        if spec.estimated_figures:
+            provenance[f"chips.{spec.chip}.estimated_figures"] = ", ".join(spec.estimated_figures)
     for site in scn.sites:
-        provenance[f"sites.{site.name}.energized_it_w"] = "scenario sites"
+        basis = getattr(site, "energized_basis", "it")
+        provenance[f"sites.{site.name}.energized_it_w"] = (
+            "scenario sites (basis it)" if basis == "it" else f"scenario sites (basis facility, divided by PUE {site.pue:g})")
+    energized_it = energized_power(scn, periods)
+    pue = np.array([s.pue for s in scn.sites])
     inputs = Inputs(
         name=scn.name, seed=scn.seed, periods=periods, sites=[s.name for s in scn.sites],
-        pue=np.array([s.pue for s in scn.sites]), energized_it_w=energized_power(scn, periods),
+        pue=pue, energized_it_w=energized_it,
         allowed=allowed_chips(scn, chips), chips=chips, price_usd_per_chip_h=contract_prices(scn, periods, chips),
         fill_order=fill_order(chips, scn.fill),
         in_commitment=(periods.month_pos >= start) & (periods.month_pos < start + n_months),
         commitment_start_month=start, commitment_months=n_months,
         deal=scn.deal, demand=scn.demand, economics=scn.economics, fill=scn.fill, provenance=provenance,
-        scenario=scn,
+        scenario=scn, energized_facility_w=energized_it * pue[None, :],
+        supply_in_year=supply_in_year(scn, periods, chips), notes=input_notes(scn, chips),
     )
     from gigawatt.economics.ledger import resolve_costs
 

@@ -413,8 +413,12 @@ def _schema_problems(exc, data: Any, lines: dict[Path_, int]) -> list[Problem]:
 _FORM_ERRORS = {"dict_type", "list_type", "model_type", "model_attributes_type", "float_type", "string_type"}
 
 
-def _catalog_problems(scn, lines: dict[Path_, int]) -> list[Problem]:
-    """Names resolved against the catalog, and rules across fields."""
+def _catalog_problems(scn, lines: dict[Path_, int], warnings: list[Problem] | None = None) -> list[Problem]:
+    """Names resolved against the catalog, and rules across fields.
+
+    What is worth saying but not refusing (a roadmap date the entry marks as
+    its own estimate) is appended to ``warnings`` where given.
+    """
     from gigawatt import catalog
 
     problems: list[Problem] = []
@@ -455,6 +459,13 @@ def _catalog_problems(scn, lines: dict[Path_, int]) -> list[Problem]:
                     f"systems of {chip_id}: {', '.join(names) or 'none in the catalog'}")
         elif not catalog.systems_for_chip(chip_id):
             add(("roadmap", i, "chip"), f"the catalog has no system for {chip_id}", "name a system with 'system:'")
+        date = _availability_problem(("roadmap", i, "from"), entry, catalog.get_chip(chip_id), lines)
+        if date is not None:
+            if entry.estimate:
+                if warnings is not None:
+                    warnings.append(date)
+            else:
+                problems.append(date)
 
     price_chips = {}
     for name in scn.prices:
@@ -482,6 +493,30 @@ def _catalog_problems(scn, lines: dict[Path_, int]) -> list[Problem]:
         if names.index(name) != i:
             add(("sites", i, "name"), f"site name {name!r} is used twice", "give each site its own name")
     return problems
+
+
+def _availability_problem(path: Path_, entry, chip, lines: dict[Path_, int]) -> Problem | None:
+    """A roadmap entry offered before the catalog's first availability of its chip, or None.
+
+    The catalog's ``available`` is the chip's first general availability
+    (``YYYY-MM``); a deal cannot deploy a chip before it exists. An entry
+    marked ``estimate: true`` is the scenario's own projection, so the loader
+    keeps it and reports this as a warning; otherwise it is an error.
+    """
+    available = str(chip.available or "")
+    if not available or entry.from_month >= available:
+        return None
+    said = f"{entry.from_month} is before {chip.id}'s first availability in the catalog, {available}"
+    if chip.is_estimate("available"):
+        said += " (itself an estimate)"
+    if entry.estimate:
+        message = said + "; kept because this roadmap entry is marked estimate: true"
+        hint = f"the run offers {chip.id} from {entry.from_month}; check the date, or start it at {available}"
+    else:
+        message = said
+        hint = (f"start it at {available} or later, or mark the entry 'estimate: true' "
+                "if the earlier date is your own projection")
+    return Problem(format_path(path), message, _line_for(lines, path), hint)
 
 
 def _demand_problems(scn, lines, roadmap_chips: set, chip_ok) -> list[Problem]:
@@ -640,10 +675,32 @@ def load_scenario_text(text: str, filename: str = "<scenario>"):
         problems += _names_in_raw(data, lines)
         raise ScenarioError(_sorted_unique(problems), filename) from None
     problems = yaml_problems + _rule_problems(scn, lines)
-    problems += _catalog_problems(scn, lines)
+    warned: list[Problem] = []
+    problems += _catalog_problems(scn, lines, warned)
     if problems:
         raise ScenarioError(_sorted_unique(problems), filename)
+    scn._warnings = _sorted_unique(warned)
+    _announce(scn._warnings, filename)
     return scn
+
+
+class ScenarioWarning(UserWarning):
+    """Something in a scenario that is kept but worth a look (``Scenario.warnings`` lists them)."""
+
+
+def _announce(warned: list[Problem], filename: str) -> None:
+    """Issue each warning as a :class:`ScenarioWarning` located at its file and line.
+
+    Python shows a warning on stderr once per message (as ``FILE:LINE:
+    ScenarioWarning: PATH: MESSAGE``), so ``gigawatt check`` and ``gigawatt
+    run`` print it; the run's inputs also carry it as a note
+    (:attr:`gigawatt.scenario.inputs.Inputs.notes`).
+    """
+    import warnings
+
+    for w in warned:
+        text = f"{w.path}: {w.message}" + (f" (hint: {w.hint})" if w.hint else "")
+        warnings.warn_explicit(text, ScenarioWarning, filename, w.line or 0, module="gigawatt.scenario")
 
 
 def _rule_problems(scn, lines: dict[Path_, int]) -> list[Problem]:

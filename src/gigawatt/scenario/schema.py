@@ -116,12 +116,22 @@ class Deal(_Strict):
 
 
 class Site(_Strict):
-    """A datacenter site with its energization ramp."""
+    """A datacenter site with its energization ramp.
+
+    ``energized`` is the power the site has online at each point; ``basis``
+    says which power that is: ``it`` (the default) the IT (critical) load the
+    chips, hosts and network may draw, or ``facility`` the site's draw from
+    the grid, which :func:`gigawatt.scenario.inputs.resolve` turns into IT
+    power by dividing by the site's PUE.
+    """
 
     name: str = Field(min_length=1)
     pue: float = Field(default=1.2, ge=1.0, le=3.0)
     energized_w: Annotated[dict[Month, Power], BeforeValidator(distinct_months)] = Field(
         validation_alias=AliasChoices("energized", "energized_w"), max_length=limits.MAX_ENERGIZED_POINTS)
+    #: the basis of ``energized``: IT load (default, as before the field existed) or facility (grid) draw
+    energized_basis: Literal["it", "facility"] = Field(default="it",
+                                                        validation_alias=AliasChoices("basis", "energized_basis"))
     ramp: Literal["linear", "step"] = "linear"
     chips: list[str] | None = Field(default=None, max_length=limits.MAX_ROADMAP_ENTRIES)
 
@@ -136,8 +146,22 @@ class Site(_Strict):
         return dict(sorted(value.items()))
 
 
+#: what the buildout adds at a time: single chips, the system's nodes (servers), or whole systems
+#: (the system's scale-up domain: an UltraServer, an NVL72 rack, an 8-GPU server, a TPU pod)
+UNITS = ("chip", "node", "system")
+
+
 class RoadmapEntry(_Strict):
-    """A chip generation the deal may deploy, and when."""
+    """A chip generation the deal may deploy, and when.
+
+    ``supply_per_year`` is the most chips of the generation deployable in a
+    calendar year in which it is on offer all year; a year in which the
+    roadmap offers it for fewer months gets that share of it (pro-rated by
+    months). ``unit`` is what the buildout adds at a time (default ``system``:
+    whole systems as the catalog defines them). ``estimate: true`` marks the
+    entry as the scenario's own projection: a ``from`` before the catalog's
+    first availability is then a warning instead of an error.
+    """
 
     chip: str
     system: str | None = None
@@ -146,6 +170,7 @@ class RoadmapEntry(_Strict):
     supply_per_year: Chips | None = Field(default=None, ge=0)
     lifetime_s: Duration = Field(default=6 * units.SECONDS_PER_YEAR, validation_alias=AliasChoices("lifetime", "lifetime_s"), gt=0)
     estimate: bool = False
+    unit: Literal["chip", "node", "system"] = "system"
 
     @model_validator(mode="after")
     def _ordered(self) -> "RoadmapEntry":
@@ -189,6 +214,13 @@ class Scenario(_Strict):
     economics: Economics | None = None
     #: the YAML text the scenario was read from (overrides applied), kept for the results' provenance
     _source_text: str | None = PrivateAttr(default=None)
+    #: what the loader found worth saying that is not an error (``gigawatt.errors.Problem``, with line and hint)
+    _warnings: list = PrivateAttr(default_factory=list)
+
+    @property
+    def warnings(self) -> list:
+        """Problems the loader reports without refusing the file, such as a roadmap date it marks as its own estimate."""
+        return list(self._warnings)
 
     def months(self) -> list[str]:
         """The period labels (YYYY-MM) of the horizon."""
