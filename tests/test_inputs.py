@@ -61,3 +61,22 @@ def test_a_chip_without_power_is_an_error(minimal_text, monkeypatch):
     monkeypatch.setattr(catalog, "get_chip", no_tdp)
     with pytest.raises(GigawattError, match="no TDP"):
         resolve(scn)
+
+
+def test_the_flagship_power_and_supply_as_resolved():
+    inputs = resolve(gigawatt.load("anthropic-aws-2026"))
+    site = inputs.sites.index("new-carlisle-in")
+    # New Carlisle is given as grid draw: 1.69 GW at PUE 1.15 is 1.4696 GW of IT
+    assert inputs.scenario.sites[site].energized_basis == "facility"
+    assert inputs.energized_it_w[-1, site] == pytest.approx(1.69e9 / 1.15)
+    assert inputs.energized_facility_w[-1, site] == pytest.approx(1.69e9)
+    # the four sites add up to the 5 GW cap of IT power (to within 50 kW)
+    assert inputs.energized_it_w[-1].sum() == pytest.approx(5e9, abs=5e4)
+    # 2026: Trainium3 on offer from July, half its 1M a year; 2027: Trainium4 from October, a quarter
+    chips = inputs.chip_ids
+    y2026, y2027 = 0, 12
+    assert inputs.supply_in_year[y2026, chips.index("trainium3")] == 500_000
+    assert inputs.supply_in_year[y2027, chips.index("trainium4")] == 250_000
+    assert inputs.supply_in_year[y2026, chips.index("trainium2")] == 600_000
+    # whole systems: 64-chip Trn2 UltraServers, 144-chip Trn3 Gen2 UltraServers, 72-chip trn4-nvl72 racks
+    assert inputs.chips_per_unit.tolist() == [64.0, 144.0, 72.0]
