@@ -93,6 +93,7 @@ class _Series:
     it_w: np.ndarray  # (period,) IT power installed [W]
     fac_w: np.ndarray  # (period,) facility power installed [W]
     energized: np.ndarray  # (period,) energized IT power [W]
+    energized_fac: np.ndarray  # (period,) energized facility power [W]
     chips: np.ndarray  # (period, chip) chips installed [1]
     bf16: np.ndarray  # (period,) peak BF16 [FLOP/s]
     fp8: np.ndarray  # (period,) peak FP8 [FLOP/s]
@@ -106,6 +107,7 @@ class _Series:
             it_w=fleet.it_power_w()[sample].sum(axis=(1, 2)),
             fac_w=fleet.facility_power_w()[sample].sum(axis=(1, 2)),
             energized=fleet.energized_it_w[sample].sum(axis=1),
+            energized_fac=fleet.energized_facility_w[sample].sum(axis=1),
             chips=fleet.installed[sample].sum(axis=1),
             bf16=fleet.peak_flops("bf16")[sample].sum(axis=(1, 2)),
             fp8=fleet.peak_flops("fp8")[sample].sum(axis=(1, 2)),
@@ -121,7 +123,8 @@ def _year_rows(scn, fleet: Fleet, series: _Series, sample: int) -> list[dict[str
     Returns
     -------
     list of dict
-        ``year``, ``it_power_w``, ``facility_power_w``, ``energized_it_power_w`` [W],
+        ``year``, ``it_power_w``, ``facility_power_w``, ``energized_it_power_w``,
+        ``energized_facility_power_w`` [W],
         ``chips`` and ``chips_added`` by chip [1], ``peak_bf16_flops``, ``peak_fp8_flops``
         [FLOP/s], ``spend_usd``, ``cumulative_spend_usd`` [USD], ``energy_j`` [J],
         ``binding``, ``commitment_min_usd`` and ``shortfall_usd`` [USD] (:func:`_year_shortfall`).
@@ -140,6 +143,7 @@ def _year_rows(scn, fleet: Fleet, series: _Series, sample: int) -> list[dict[str
                 "it_power_w": float(series.it_w[last]),
                 "facility_power_w": float(series.fac_w[last]),
                 "energized_it_power_w": float(series.energized[last]),
+                "energized_facility_power_w": float(series.energized_fac[last]),
                 "chips": {c: int(round(series.chips[last, j])) for j, c in enumerate(fleet.chip_ids)},
                 "chips_added": {c: int(round(fleet.added[sample][idx, :, j].sum()))
                                 for j, c in enumerate(fleet.chip_ids)},
@@ -208,7 +212,7 @@ def _totals(scn, fleet: Fleet, series: _Series, rows: list[dict[str, Any]]):
     chip_h = float((series.chips[term] * (fleet.period_s[term, None] / buyer.SECONDS_PER_HOUR)).sum())
     it_ws = float((series.it_w[term] * fleet.period_s[term]).sum())
     spend_term = float(series.spend[term].sum())
-    notes = []
+    notes = list(getattr(fleet, "notes", None) or [])  # what the inputs rest on (Inputs.notes)
     term_months = months_in(scn.deal.commitment.term_s)
     if int(term.sum()) < term_months:
         notes.append(
@@ -536,8 +540,9 @@ def _write_years_csv(path: Path, results: "Results", frame=None) -> None:
     if frame is None:
         summary, ds = results.summary_dict, results.dataset
         chip_ids = [str(c) for c in ds["chip"].values]
-        cols = ["year", "it_power_w", "facility_power_w", "energized_it_power_w", "peak_bf16_flops", "peak_fp8_flops",
-                "spend_usd", "cumulative_spend_usd", "energy_j", "binding"] + [f"chips_{c}" for c in chip_ids]
+        cols = ["year", "it_power_w", "facility_power_w", "energized_it_power_w", "energized_facility_power_w",
+                "peak_bf16_flops", "peak_fp8_flops", "spend_usd", "cumulative_spend_usd", "energy_j",
+                "binding"] + [f"chips_{c}" for c in chip_ids]
         period_years = np.array([year_of(str(p)) for p in ds["period"].values])
 
         def yearly(values) -> dict:  # (sample, period) -> {year: the year's sum, mean over samples}
