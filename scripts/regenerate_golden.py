@@ -27,6 +27,7 @@ def golden_summary(name: str) -> dict:
     return {
         "scenario": summary["scenario"],
         "years": [{k: y.get(k) for k in keep_year} for y in summary["years"]],
+        "commitment_buys": summary["commitment_buys"],
         "totals": summary["totals"],
         "implied": summary["implied"],
         "training_runs": summary.get("training_runs", []),

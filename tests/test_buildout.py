@@ -92,7 +92,7 @@ def test_spend_limit_binds(minimal_text):
     # $1B a year buys 1e9 / (1.5 * 8766 h) = 76,054 chips at any time, in 16-chip systems
     assert fleet.installed[0, -1, 0, 0] == pytest.approx(1e9 / (1.5 * 8766), rel=0.002)
     assert fleet.installed[0, -1, 0, 0] % 16 == 0
-    assert binding_names(fleet)[-1] == "money"
+    assert binding_names(fleet)[-1] == "spend_limit"
 
 
 def test_retirement_frees_power_for_the_newest_generation(minimal_text):
@@ -147,10 +147,16 @@ def test_take_or_pay_shortfall_in_summary(minimal_text):
     assert y2026["shortfall_usd"] == pytest.approx(max(y2026["commitment_min_usd"] - y2026["spend_usd"], 0.0))
     assert y2026["shortfall_usd"] > 0  # about $4.3B of spend in 2026 against $6B
     assert summary.totals["shortfall_usd"] == pytest.approx(y2026["shortfall_usd"] + y2027["shortfall_usd"])
-    # implied price: the $10B commitment over the chip-hours installed in its term
     chip_h = (fleet.installed[0].sum(axis=(1, 2)) * fleet.period_s / 3600).sum()
-    assert summary.implied["usd_per_chip_hour"] == pytest.approx(10e9 / chip_h)
     assert summary.implied["contract_usd_per_chip_hour"] == pytest.approx(1.5)
+    # the term's spend ($1.50 x the chip-hours) passes the $10B commitment: it buys 10e9 / 1.5 chip-hours,
+    # and the commitment implies no price of its own
+    assert 1.5 * chip_h > 10e9
+    assert summary.commitment_buys["chip_hours"] == pytest.approx(10e9 / 1.5)
+    assert summary.implied["usd_per_chip_hour"] is None
+    # with a larger commitment the term's spend stays under it, and the implied price is the commitment per chip-hour
+    big = summarize(*fleet_of(text.replace("total: $10B", "total: $100B")))
+    assert big.implied["usd_per_chip_hour"] == pytest.approx(100e9 / chip_h)
 
 
 def test_weekly_step(minimal_text):

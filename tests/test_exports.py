@@ -70,7 +70,7 @@ def test_every_default_table_fits_100_columns_when_piped(store, tmp_path):
 
 def test_the_flagship_run_shows_the_essential_columns_and_wide_shows_the_rest():
     text = invoke("run", FLAGSHIP, "--no-write", "--no-store")
-    for header in ("year", "IT GW", "trainium2", "trainium3", "trainium4", "spend", "cum.", "inference", "served",
+    for header in ("year", "IT GW", "trainium2", "trainium3", "trainium4", "spend", "cum.", "inf.", "served",
                    "idle", "binding", "days", "late", "more columns: --wide"):
         assert header in text, header
     for header in ("facility", "EFLOP/s", "TWh ┃", "other-aws-sites"):

@@ -130,7 +130,12 @@ def test_other_sensitivity_signs(deal):
     assert build["npv_usd"] < b["npv_usd"]
     chips = build_ledger(resolve(load_scenario_text(_econ(DEAL, "capex_per_chip: {trainium2: $40k}\n"))), fleet)
     assert chips.summary["provider"]["npv_usd"] < b["npv_usd"]
-    assert chips.summary["provider"]["breakeven_utilization"] > b["breakeven_utilization"]
+    # dearer chips need more use to break even; past 100% no use does, and the ledger says so in words
+    dear = chips.summary["provider"]
+    if dear["breakeven_utilization"] is None:
+        assert dear["breakeven_note"] == "never at these prices"
+    else:
+        assert dear["breakeven_utilization"] > b["breakeven_utilization"]
     higher_rate = build_ledger(resolve(scn), fleet, discount=0.20).summary["lab"]["npv_usd"]
     assert higher_rate > base.summary["lab"]["npv_usd"]  # the lab's payments lie in the future
 
@@ -301,8 +306,14 @@ def test_term_prices_by_hand(deal):
     term = _term_prices(scn, fleet, spend, 0)
     chip_h = (fleet.installed[0].sum(axis=(1, 2)) * fleet.period_s / 3600.0).sum()  # the horizon is the term
     mw_years = (fleet.it_power_w()[0].sum(axis=(1, 2)) * fleet.period_s).sum() / 1e6 / SECONDS_PER_YEAR
-    assert term["implied_usd_per_chip_hour"] == pytest.approx(20e9 / chip_h)
-    assert term["implied_usd_per_mw_year"] == pytest.approx(20e9 / mw_years)
+    if spend.sum() <= 20e9:  # the commitment prices the capacity only where the term's spend stays under it
+        assert term["implied_usd_per_chip_hour"] == pytest.approx(20e9 / chip_h)
+        assert term["implied_usd_per_mw_year"] == pytest.approx(20e9 / mw_years)
+    else:
+        assert term["implied_usd_per_chip_hour"] is None and term["implied_usd_per_mw_year"] is None
+    big = _term_prices(scn, fleet, spend * 20e9 / spend.sum() * 0.5, 0)  # half the commitment spent
+    assert big["implied_usd_per_chip_hour"] == pytest.approx(20e9 / chip_h)
+    assert big["implied_usd_per_mw_year"] == pytest.approx(20e9 / mw_years)
     assert term["contract_usd_per_chip_hour"] == pytest.approx(spend.sum() / chip_h)
     # $1.50 per chip-hour by contract, every chip priced alike
     assert term["contract_usd_per_chip_hour"] == pytest.approx(1.5)

@@ -96,11 +96,13 @@ def test_flagship_json_end_to_end(tmp_path):
     for y in years:
         assert set(y) >= {"year", "it_power_w", "facility_power_w", "chips", "peak_bf16_flops", "peak_fp8_flops",
                           "spend_usd", "energy_j", "binding"}
-        assert y["binding"] in {"power", "supply", "money", "cap", "none"}
+        assert y["binding"] in {"power", "supply", "spend_limit", "cap", "none"}
         assert y["facility_power_w"] >= y["it_power_w"]
         assert set(y["chips"]) == {"trainium2", "trainium3", "trainium4"}
     assert data["totals"]["commitment_usd"] == 100e9
-    assert data["implied"]["usd_per_chip_hour"] > 0 and data["implied"]["usd_per_gw_year"] > 0
+    # the term's spend passes the $100B floor: no implied price, but what the commitment buys
+    assert data["implied"]["usd_per_chip_hour"] is None and data["implied"]["usd_per_gw_year"] is None
+    assert data["commitment_buys"]["gw_years"] > 0 and data["implied"]["contract_usd_per_chip_hour"] > 0
     files = {p.name for p in (tmp_path / "out").iterdir()}
     assert {"fleet.nc", "summary.json", "years.csv", "scenario.yaml", "scenario.resolved.json", "manifest.json"} <= files
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())

@@ -80,7 +80,7 @@ def test_money_buys_whole_systems():
     # 64 x $1.00 x 744 h = $47,616 in it -> 8 systems (8.9), 512 chips
     fleet = run(TINY.replace("term: 2 years}", "term: 2 years}\n  spend_limit: {per_year: $5M}"))
     assert fleet.installed[0, 0, 0, 0] == 8 * 64
-    assert BINDING[fleet.binding[0, 0]] == "money"
+    assert BINDING[fleet.binding[0, 0]] == "spend_limit"
 
 
 def test_a_cap_offered_from_july_gives_half_that_year():

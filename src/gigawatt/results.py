@@ -9,7 +9,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ class RunSummary:
     totals: dict[str, float]
     implied: dict[str, float]
     notes: list[str]
+    commitment_buys: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +50,7 @@ class RunSummary:
             "gigawatt_version": __version__,
             "seed": self.seed,
             "years": self.years,
+            "commitment_buys": self.commitment_buys,
             "totals": self.totals,
             "implied": self.implied,
             "notes": self.notes,
@@ -82,8 +84,68 @@ def summarize(scn, fleet: Fleet, sample: int = 0) -> RunSummary:
     series = _Series.of(fleet, sample)
     rows = _year_rows(scn, fleet, series, sample)
     totals, term, notes = _totals(scn, fleet, series, rows)
-    implied, implied_notes = _implied(scn.deal.commitment.total_usd, *term)
-    return RunSummary(scn.name, scn.seed, rows, totals, implied, notes + implied_notes)
+    chip_h, it_ws, spend_term, fac_ws, covered_s = term
+    implied, implied_notes = _implied(scn.deal.commitment.total_usd, chip_h, it_ws, spend_term)
+    cap_ws = fac_ws if scn.deal.capacity_basis == "facility" else it_ws
+    buys = _commitment_buys(scn.deal.commitment.total_usd, chip_h, it_ws, spend_term, cap_ws,
+                            scn.deal.capacity_cap_w, scn.deal.commitment.term_s)
+    return RunSummary(scn.name, scn.seed, rows, totals, implied, notes + implied_notes, buys)
+
+
+def _commitment_buys(commitment_usd: float, chip_h: float, it_ws: float, spend_term_usd: float, cap_basis_ws: float,
+                     cap_w: float | None, term_s: float) -> dict[str, Any]:
+    r"""What the commitment buys at the run's average contract prices in its term.
+
+    Parameters
+    ----------
+    commitment_usd : float
+        The commitment :math:`C` [USD].
+    chip_h : float
+        Chip-hours installed in the term :math:`H` [h].
+    it_ws : float
+        IT power installed times time in the term :math:`W` [W s].
+    spend_term_usd : float
+        Contract spend in the term :math:`S` [USD].
+    cap_basis_ws : float
+        Power installed times time in the term on the cap's basis (IT or facility) [W s].
+    cap_w : float or None
+        The deal's capacity cap [W].
+    term_s : float
+        The commitment's term :math:`T` [s] (the cap is held over all of it).
+
+    Returns
+    -------
+    dict
+        ``chip_hours`` [h], ``gw_years`` of IT [GW-year], ``cap_share_over_term``
+        (the share of the cap held over the whole term that they are; the ledger's
+        ``capacity_cap_share_paid_by_commitment``) [1],
+        ``spend_beyond_usd`` [USD]; None where nothing was installed.
+
+    Notes
+    -----
+    At the average contract price :math:`S/H` the commitment buys
+    :math:`C H / S` chip-hours and :math:`C W / (S \cdot 10^9 \cdot 	ext{year})`
+    GW-years; as a share of the cap held over the term,
+    :math:`C W_{cap} / (S \, K \, T)`.
+
+    Examples
+    --------
+    >>> b = _commitment_buys(100.0, 50.0, 2e9 * 3.15576e7, 200.0, 2e9 * 3.15576e7, 4e9, 3.15576e7)
+    >>> b["chip_hours"], b["gw_years"], b["cap_share_over_term"], b["spend_beyond_usd"]
+    (25.0, 1.0, 0.25, 100.0)
+    """
+    from gigawatt.units import SECONDS_PER_YEAR
+
+    if not (chip_h > 0 and it_ws > 0 and spend_term_usd > 0):
+        return {"chip_hours": None, "gw_years": None, "cap_share_over_term": None,
+                "spend_beyond_usd": max(spend_term_usd - commitment_usd, 0.0)}
+    share = commitment_usd / spend_term_usd
+    return {
+        "chip_hours": chip_h * share,
+        "gw_years": it_ws * share / (1e9 * SECONDS_PER_YEAR),
+        "cap_share_over_term": (cap_basis_ws * share / (cap_w * term_s)) if cap_w and term_s > 0 else None,
+        "spend_beyond_usd": max(spend_term_usd - commitment_usd, 0.0),
+    }
 
 
 @dataclass
@@ -201,9 +263,11 @@ def _totals(scn, fleet: Fleet, series: _Series, rows: list[dict[str, Any]]):
     totals : dict
         ``spend_usd``, ``spend_in_commitment_term_usd``, ``commitment_usd`` [USD],
         ``commitment_covered_share`` [1], ``energy_j`` [J],
-        ``chip_hours_in_commitment_term`` [h], ``shortfall_usd`` [USD].
+        ``chip_hours_in_commitment_term`` [h], ``spend_beyond_commitment_usd`` (what the
+    term's spend exceeds the commitment by, else 0), ``shortfall_usd`` [USD].
     term : tuple of float
-        Chip-hours [h], IT watt-seconds [W s] and spend [USD] in the term, for :func:`_implied`.
+        Chip-hours [h], IT watt-seconds [W s], spend [USD], facility watt-seconds [W s]
+        and seconds covered [s] in the term, for :func:`_implied` and :func:`_commitment_buys`.
     notes : list of str
         When the horizon covers only part of the term.
     """
@@ -211,6 +275,7 @@ def _totals(scn, fleet: Fleet, series: _Series, rows: list[dict[str, Any]]):
     commitment = scn.deal.commitment.total_usd
     chip_h = float((series.chips[term] * (fleet.period_s[term, None] / buyer.SECONDS_PER_HOUR)).sum())
     it_ws = float((series.it_w[term] * fleet.period_s[term]).sum())
+    fac_ws = float((series.fac_w[term] * fleet.period_s[term]).sum())
     spend_term = float(series.spend[term].sum())
     notes = list(getattr(fleet, "notes", None) or [])  # what the inputs rest on (Inputs.notes)
     term_months = months_in(scn.deal.commitment.term_s)
@@ -226,9 +291,11 @@ def _totals(scn, fleet: Fleet, series: _Series, rows: list[dict[str, Any]]):
         "commitment_covered_share": spend_term / commitment,
         "energy_j": float(series.energy.sum()),
         "chip_hours_in_commitment_term": chip_h,
+        "spend_beyond_commitment_usd": max(spend_term - float(commitment), 0.0),
     }
     totals["shortfall_usd"] = float(sum(r["shortfall_usd"] for r in rows))
-    return totals, (chip_h, it_ws, spend_term), notes
+    covered_s = float(fleet.period_s[term].sum())
+    return totals, (chip_h, it_ws, spend_term, fac_ws, covered_s), notes
 
 
 def _implied(commitment_usd: float, chip_h: float, it_ws: float, spend_term_usd: float):
@@ -249,7 +316,9 @@ def _implied(commitment_usd: float, chip_h: float, it_ws: float, spend_term_usd:
     -------
     implied : dict
         ``usd_per_gw_year``, ``usd_per_chip_hour``, ``contract_usd_per_chip_hour``
-        [USD] (None when nothing was installed) and ``commitment_buys_chip_hours`` [h].
+        [USD] and ``commitment_buys_chip_hours`` [h]. The first two are None where
+        nothing was installed, or where the term's spend exceeds the commitment
+        (the commitment is then a floor under a larger spend, not a price).
     notes : list of str
 
     Notes
@@ -265,13 +334,21 @@ def _implied(commitment_usd: float, chip_h: float, it_ws: float, spend_term_usd:
     """
     if chip_h > 0 and it_ws > 0:
         contract_price = spend_term_usd / chip_h
-        return {
+        implied = {
             "usd_per_gw_year": float(buyer.implied_usd_per_gw_year(commitment_usd, it_ws)),
             "usd_per_chip_hour": float(buyer.implied_usd_per_chip_hour(commitment_usd, chip_h)),
             "contract_usd_per_chip_hour": contract_price,
             # what the commitment alone buys at the run's average contract price
             "commitment_buys_chip_hours": float(buyer.chip_hours_for_budget(commitment_usd, contract_price)),
-        }, []
+        }
+        if spend_term_usd > commitment_usd * (1 + 1e-9):
+            # the capacity cost more than the commitment: dividing the floor by it is no price
+            implied["usd_per_gw_year"] = implied["usd_per_chip_hour"] = None
+            return implied, [
+                f"spend in the commitment's term (${spend_term_usd / 1e9:,.1f}B) exceeds the commitment "
+                f"(${commitment_usd / 1e9:,.1f}B), so the commitment implies no price for the capacity installed "
+                "(null); what it buys at the contract prices is under commitment_buys"]
+        return implied, []
     # nothing installed in the term: there is no capacity to divide the commitment by
     return ({"usd_per_gw_year": None, "usd_per_chip_hour": None, "contract_usd_per_chip_hour": None,
              "commitment_buys_chip_hours": 0.0},

@@ -124,7 +124,7 @@ def _print_ledger(scn, s: dict, party: str | None, wide: bool = False) -> None:
     show(con,
          f"NPV: lab {fmt.money(lab['npv_usd'])} at {fmt.pct(lab['discount_rate'], 1)}; provider "
          f"{fmt.money(prov['npv_usd'])} at {fmt.pct(prov['discount_rate'], 1)}, IRR {irr}. Break-even utilization "
-         f"for the provider {fmt.pct(prov['breakeven_utilization'], 1)}.", wide)
+         f"for the provider {prov.get('breakeven_note') or fmt.pct(prov['breakeven_utilization'], 1)}.", wide)
     m = s["market"]
 
     def mw(x):
@@ -132,7 +132,8 @@ def _print_ledger(scn, s: dict, party: str | None, wide: bool = False) -> None:
 
     cov = m["chip_hour_share_with_catalog_price"]
     rows = [
-        (f"commitment ${fmt.usd_b(s['commitment_usd'], 0)}B / capacity in its term",
+        (f"commitment ${fmt.usd_b(s['commitment_usd'], 0)}B / capacity in its term"
+         + (" (none: spend exceeds it)" if s["implied_usd_per_chip_hour"] is None else ""),
          fmt.per_hour(s["implied_usd_per_chip_hour"]), mw(s["implied_usd_per_mw_year"])),
         ("contract prices (scenario)", fmt.per_hour(s["contract_usd_per_chip_hour"]),
          mw(s["contract_usd_per_mw_year"])),

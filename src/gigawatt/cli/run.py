@@ -71,15 +71,8 @@ def print_summary(summary: dict, out_dir: Path | None, wide: bool = False) -> No
         show(con, training_runs_table(summary["training_runs"], wide), wide)
     if summary.get("samples"):
         show(con, spread_table(summary), wide)
-    t, imp = summary["totals"], summary["implied"]
-    show(con,
-         f"Spend over the horizon ${fmt.usd_b(t['spend_usd'])}B; in the commitment term "
-         f"${fmt.usd_b(t['spend_in_commitment_term_usd'])}B against a commitment of ${fmt.usd_b(t['commitment_usd'])}B "
-         f"({fmt.pct(t['commitment_covered_share'])}). Energy at full load {fmt.twh(t['energy_j'], 0)} TWh.", wide)
-    show(con,
-         f"Implied by the commitment: ${fmt.usd_b(imp['usd_per_gw_year'], 2)}B per GW-year of IT capacity, "
-         f"${fmt.per_hour(imp['usd_per_chip_hour'])} per chip-hour (contract prices average "
-         f"${fmt.per_hour(imp['contract_usd_per_chip_hour'])}).", wide)
+    for line in headline(summary):
+        show(con, line, wide)
     inf = summary.get("inference")
     if inf and inf.get("served_share") is not None:
         cost = inf.get("usd_per_million_tokens")
@@ -93,6 +86,31 @@ def print_summary(summary: dict, out_dir: Path | None, wide: bool = False) -> No
         show(con, f"note: {note}", wide)
     if out_dir is not None:
         show(con, f"Results written to {out_dir}/", wide)
+
+
+def headline(summary: dict) -> list[str]:
+    """What the commitment buys, the spend beyond it, and the implied prices where they mean one."""
+    t, imp = summary["totals"], summary["implied"]
+    buys = summary.get("commitment_buys") or {}
+    lines = []
+    if buys.get("gw_years") is not None:
+        share = buys.get("cap_share_over_term")
+        lines.append(
+            f"The ${fmt.usd_b(t['commitment_usd'])}B commitment buys, at the contract prices "
+            f"(${fmt.per_hour(imp['contract_usd_per_chip_hour'])} per chip-hour on average), "
+            f"{buys['gw_years']:,.1f} GW-years of IT capacity ({buys['chip_hours'] / 1e9:,.1f}B chip-hours)"
+            + (f", {fmt.pct(share)} of the capacity cap held over the term" if share is not None else "") + ".")
+    beyond = t.get("spend_beyond_commitment_usd") or 0.0
+    lines.append(
+        f"Spend over the horizon ${fmt.usd_b(t['spend_usd'])}B; in the commitment's term "
+        f"${fmt.usd_b(t['spend_in_commitment_term_usd'])}B"
+        + (f", ${fmt.usd_b(beyond)}B beyond the commitment" if beyond > 0 else
+           f" against the commitment of ${fmt.usd_b(t['commitment_usd'])}B ({fmt.pct(t['commitment_covered_share'])})")
+        + f". Energy at full load {fmt.twh(t['energy_j'], 0)} TWh.")
+    if imp.get("usd_per_chip_hour") is not None:
+        lines.append(f"Implied by the commitment: ${fmt.usd_b(imp['usd_per_gw_year'], 2)}B per GW-year of IT capacity, "
+                     f"${fmt.per_hour(imp['usd_per_chip_hour'])} per chip-hour of the capacity installed in its term.")
+    return lines
 
 
 class TableFormat(str, Enum):

@@ -124,7 +124,7 @@ def year_columns(summary: dict) -> dict[str, Column]:
         "spend": Column("spend\n$B", lambda r: fmt.usd_b(r["spend_usd"])),
         "cum": Column("cum.\n$B", lambda r: fmt.usd_b(r["cumulative_spend_usd"])),
         "twh": Column("TWh", lambda r: fmt.twh(r["energy_j"]), wide=True),
-        "served": Column("inference\nserved", lambda r: fmt.pct(r.get("inference_served_share"))),
+        "served": Column("inf.\nserved", lambda r: fmt.pct(r.get("inference_served_share"))),
         "idle": Column("idle", lambda r: fmt.pct(r.get("idle_share"))),
         "binding": Column("binding", lambda r: _cell(r["binding"])),
     }

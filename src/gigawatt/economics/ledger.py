@@ -653,7 +653,13 @@ def _summary(scn, fleet, ledger: Ledger, pay: _Payments, pc: _ProviderCosts, sam
     term = _term_prices(scn, fleet, pay.spend, sample)
     market = _market_prices(fleet, term["chip_h_by_chip"])
     lab, provider = _party_summary(ledger, sample)
-    provider["breakeven_utilization"] = _f(float(_breakeven_utilization(ledger, pay.spend, sample)))
+    breakeven = _f(float(_breakeven_utilization(ledger, pay.spend, sample)))
+    if breakeven is not None and breakeven > 1.0:
+        # no utilization up to 100% pays the provider's costs back at these prices
+        provider["breakeven_utilization"] = None
+        provider["breakeven_note"] = "never at these prices"
+    else:
+        provider["breakeven_utilization"] = breakeven
     provider.update(_provider_unit_costs(fleet, pc, sample))
     return {
         "lab": lab,
@@ -721,9 +727,11 @@ def _term_prices(scn, fleet, spend: np.ndarray, sample: int) -> dict[str, Any]:
     -------
     dict
         ``chip_h_by_chip`` (chip-hours in the term per chip [h]), ``spend_usd``
-        (in the term), ``implied_usd_per_chip_hour``, ``implied_usd_per_mw_year``,
-        ``contract_usd_per_chip_hour``, ``contract_usd_per_mw_year`` (nan where
-        nothing was installed) and ``capacity_cap_share`` (None without a cap).
+        (in the term), ``implied_usd_per_chip_hour``, ``implied_usd_per_mw_year``
+        (None where the term's spend exceeds the commitment: the commitment is then
+        a floor, not a price), ``contract_usd_per_chip_hour``,
+        ``contract_usd_per_mw_year`` (nan where nothing was installed) and
+        ``capacity_cap_share`` (None without a cap).
 
     Notes
     -----
@@ -750,11 +758,13 @@ def _term_prices(scn, fleet, spend: np.ndarray, sample: int) -> dict[str, Any]:
     cap_share = None
     if cap_w and mw_years_term > 0:
         cap_share = commitment / (cap_w / 1e6 * term_years * contract_mw_year)
+    # where the term's spend exceeds the commitment, the commitment is a floor under it, not a price
+    priced = spend_term <= commitment * (1 + 1e-9)
     return {
         "chip_h_by_chip": chip_h_term_by_chip,
         "spend_usd": spend_term,
-        "implied_usd_per_chip_hour": buyer.implied_usd_per_chip_hour(commitment, chip_h_term),
-        "implied_usd_per_mw_year": buyer.implied_usd_per_gw_year(commitment, it_ws_term) / 1e3,
+        "implied_usd_per_chip_hour": buyer.implied_usd_per_chip_hour(commitment, chip_h_term) if priced else None,
+        "implied_usd_per_mw_year": buyer.implied_usd_per_gw_year(commitment, it_ws_term) / 1e3 if priced else None,
         "contract_usd_per_chip_hour": spend_term / chip_h_term if chip_h_term > 0 else float("nan"),
         "contract_usd_per_mw_year": contract_mw_year,
         "capacity_cap_share": cap_share,

@@ -31,10 +31,23 @@ from gigawatt.scenario.periods import Periods
 from gigawatt.units import SECONDS_PER_MONTH, SECONDS_PER_YEAR
 from gigawatt.units import month_index as _month_index
 
-BINDING = ("none", "power", "supply", "money", "cap")
-"""Codes of the ``binding`` array: index -> name."""
+BINDING = ("none", "power", "supply", "spend_limit", "cap")
+"""Codes of the ``binding`` array: index -> name.
 
-_NONE, _POWER, _SUPPLY, _MONEY, _CAP = range(5)
+One rule labels a period, the first that holds:
+
+1. ``cap``: the deal's capacity cap leaves less than one unit of room (or power
+   ran out exactly at the cap, so that more energized power would not have helped);
+2. ``supply`` when the roadmap offers no generation then; else ``power`` when no
+   site has energized power left for one unit of a generation on offer;
+3. ``supply``: power is left, but every generation on offer has used this year's supply;
+4. ``spend_limit``: one more unit would take the buyer past its yearly spend limit
+   (``deal.spend_limit``, an assumption of the scenario; the commitment is a floor
+   and never stops growth);
+5. ``none``: nothing stopped growth.
+"""
+
+_NONE, _POWER, _SUPPLY, _SPEND_LIMIT, _CAP = range(5)
 
 
 #: a roadmap chip as the fleet sees it (resolved once, by :func:`gigawatt.scenario.inputs.resolve`)
@@ -344,7 +357,7 @@ def _fill(state: _State, t: int, rooms: _Rooms) -> None:
 
 
 def _binding(state: _State, t: int, rooms: _Rooms) -> np.ndarray:
-    """``(sample,)`` code of the limit that stopped period ``t``'s additions (see :data:`BINDING`)."""
+    """``(sample,)`` code of the limit that stopped period ``t``'s additions, by the rule of :data:`BINDING`."""
     inputs = state.inputs
     cap = inputs.deal.capacity_cap_w
     tol = _WHOLE_UNIT_TOL
@@ -360,15 +373,18 @@ def _binding(state: _State, t: int, rooms: _Rooms) -> np.ndarray:
                 fits_power |= room
                 fits_any |= room & (rooms.supply[:, j] >= state.unit[j] * (1.0 - tol))
     min_w = min((unit_w[j] * state.cap_k.min() for j in range(n_c) if available[j]), default=np.inf)
-    if not np.isfinite(min_w):  # the roadmap offers nothing this period
-        return np.full(n_s, _SUPPLY, dtype=np.int8)
+    if not np.isfinite(min_w):  # the roadmap offers nothing this period: supply, unless the cap is reached anyway
+        code = np.full(n_s, _SUPPLY, dtype=np.int8)
+        if cap is not None:
+            code[rooms.cap < min(unit_w * state.cap_k.min())] = _CAP
+        return code
     min_cost = min((state.unit[j] * inputs.price_usd_per_chip_h[t, j] * rooms.hours for j in range(n_c) if available[j]),
                    default=np.inf)
     code = np.full(n_s, _NONE, dtype=np.int8)
     code[~fits_power] = _POWER
     code[fits_power & ~fits_any] = _SUPPLY
     if inputs.deal.spend_limit is not None:
-        code[fits_any & (rooms.money < min_cost)] = _MONEY
+        code[fits_any & (rooms.money < min_cost)] = _SPEND_LIMIT
     if cap is not None:
         # the cap binds when it leaves no room, or when power ran out exactly at the cap
         # (more energized power would not have helped)
