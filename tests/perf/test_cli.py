@@ -40,8 +40,8 @@ def test_train_table():
                                "--tp", "2"])
     assert r.exit_code == 0, r.output
     assert "tokens/s" in r.stdout and "MFU" in r.stdout and "TP2" in r.stdout
-    # the goodput row names its inputs: the scenario schema's hourly checkpoints and 30-minute restart
-    assert "checkpoint every 60 min" in r.stdout and "restart 30 min" in r.stdout and "chip MTBF" in r.stdout
+    # the goodput row names its inputs: the scenario schema's calibrated 20-minute checkpoints and 8.5-minute restart
+    assert "checkpoint every 20 min" in r.stdout and "restart 8.5 min" in r.stdout and "chip MTBF" in r.stdout
 
 
 def test_train_goodput_inputs():

@@ -104,10 +104,10 @@ def train_command(
     schedule: str = typer.Option("1f1b", "--schedule", help="Pipeline schedule: 1f1b, zero-bubble, dualpipe, or any (searched)."),
     mtbf: Optional[str] = typer.Option(None, "--mtbf", help="Mean time between unexpected interruptions of one "
                                        "chip (default: about 50,677 h, Llama 3's 419 in 54 days on 16,384 H100)."),
-    checkpoint_interval: str = typer.Option("1h", "--checkpoint-interval", help="Time between checkpoints "
-                                            "(default: the scenario schema's)."),
-    restart_time: str = typer.Option("30min", "--restart-time", help="Time to restart from the last checkpoint "
-                                     "(default: the scenario schema's)."),
+    checkpoint_interval: str = typer.Option("20min", "--checkpoint-interval", help="Time between checkpoints "
+                                            "(default: the scenario schema's, calibrated to Llama 3)."),
+    restart_time: str = typer.Option("8.5min", "--restart-time", help="Time to restart from the last checkpoint "
+                                     "(default: the scenario schema's, calibrated to Llama 3)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Step time breakdown, memory, tokens/s, MFU, goodput and days to train of one training layout."""

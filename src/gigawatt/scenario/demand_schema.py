@@ -132,6 +132,9 @@ class Demand(_Strict):
     training: list[TrainingItem] = Field(default_factory=list, max_length=limits.MAX_TRAINING_RUNS)
     inference: list[InferenceStream] = Field(default_factory=list, max_length=limits.MAX_INFERENCE_STREAMS)
     policy: str = "earliest_deadline_first"
-    checkpoint_interval_s: Duration = Field(default=3600.0, validation_alias=AliasChoices("checkpoint_interval", "checkpoint_interval_s"), gt=0)
-    restart_s: Duration = Field(default=1800.0, validation_alias=AliasChoices("restart_time", "restart_s"), ge=0)
+    # calibrated to Llama 3's >90% effective training time on 16,384 H100 with 419 interruptions in
+    # 54 days (Grattafiori et al. 2024, arXiv:2407.21783, sec. 3.3.4): c/2 + r = 0.308 h lost per
+    # interruption, a goodput of 0.900 there (gigawatt.perf.goodput, which restates them)
+    checkpoint_interval_s: Duration = Field(default=1200.0, validation_alias=AliasChoices("checkpoint_interval", "checkpoint_interval_s"), gt=0)
+    restart_s: Duration = Field(default=510.0, validation_alias=AliasChoices("restart_time", "restart_s"), ge=0)
     idle_power_fraction: Fraction = Field(default=0.3, ge=0.0, le=1.0)
