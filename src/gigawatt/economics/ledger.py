@@ -61,6 +61,8 @@ class Costs:
     power_price_usd_per_mwh: np.ndarray  # (site,)
     residual: str
     sources: dict[str, str] = field(default_factory=dict)
+    #: the catalog's market prices of each roadmap chip (``chip -> Price record``), for comparison only
+    market_prices: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -155,7 +157,16 @@ def resolve_costs(inputs, discount: float | None = None) -> Costs:
         power_price_usd_per_mwh=site_price,
         residual=e.residual if e else "book",
         sources=picked.sources,
+        market_prices=_catalog_market_prices(inputs),
     )
+
+
+def _catalog_market_prices(inputs) -> dict[str, Any]:
+    """The catalog's list and committed prices of the roadmap's chips that have them (looked up once)."""
+    from gigawatt import catalog
+
+    by_chip = {p.chip: p for p in catalog.load("prices").values()}
+    return {spec.chip: by_chip[spec.chip] for spec in inputs.chips if spec.chip in by_chip}
 
 
 def _scenario_value(economics, name: str):
@@ -600,11 +611,8 @@ def _tco_by_year(fleet, chip_dep, dc_dep, power, opex_ops, maintenance, sample: 
     return rows
 
 
-def _market_prices(fleet, chip_h_by_chip: np.ndarray) -> dict[str, Any]:
-    """Chip-hour-weighted list and committed catalog prices for the chips that have them."""
-    from gigawatt import catalog
-
-    by_chip = {p.chip: p for p in catalog.load("prices").values()}
+def _market_prices(fleet, chip_h_by_chip: np.ndarray, by_chip: dict[str, Any]) -> dict[str, Any]:
+    """Chip-hour-weighted list and committed catalog prices for the chips that have them (``Costs.market_prices``)."""
     out: dict[str, Any] = {"by_chip": {}}
     weights, lists, committed = [], [], []
     for j, spec in enumerate(fleet.chips):
@@ -651,7 +659,7 @@ def _summary(scn, fleet, ledger: Ledger, pay: _Payments, pc: _ProviderCosts, sam
         return None if x is None or not np.isfinite(x) else float(x)
 
     term = _term_prices(scn, fleet, pay.spend, sample)
-    market = _market_prices(fleet, term["chip_h_by_chip"])
+    market = _market_prices(fleet, term["chip_h_by_chip"], ledger.costs.market_prices)
     lab, provider = _party_summary(ledger, sample)
     breakeven = _f(float(_breakeven_utilization(ledger, pay.spend, sample)))
     if breakeven is not None and breakeven > 1.0:
