@@ -19,7 +19,7 @@ from gigawatt.cli.report import report_command
 ROOT = Path(__file__).resolve().parents[1]
 FLAGSHIP = ROOT / "scenarios" / "anthropic-aws-2026.yaml"
 CONTRAST = ROOT / "scenarios" / "nvidia-gb-contrast-2026.yaml"
-ALL_CHARTS = ["capacity", "power", "spend", "inference", "training", "binding", "cash_flow"]
+ALL_CHARTS = ["capacity", "usage", "power", "spend", "inference", "training", "binding", "cash_flow"]
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser")) if p), None)
 
 
@@ -172,3 +172,18 @@ def test_run_without_a_ledger_says_so(plain_results, tmp_path):
     bare = dataclasses.replace(plain_results, dataset=plain_results.dataset.drop_vars(["cash_flow_usd", "cash_flow_lines_usd"]))
     text = report.write_html(bare, tmp_path / "bare.html").read_text()
     assert "cash_flow" not in chart_ids(text) and "no deal ledger" in text
+
+
+def test_usage_panel_splits_installed_chips_by_use():
+    from gigawatt.report.charts import usage_section
+
+    results = with_simulation(shipped(FLAGSHIP))
+    section = usage_section(results)
+    # the made-up allocation gives the chat stream half of every chip and frontier-1 (a run) 40%: 10% idle
+    inference, training, idle = (np.array(tr.y) for tr in section.figure.data)
+    installed = results.dataset["installed"].isel(sample=0).sum(("site", "chip")).values / 1e3
+    assert np.allclose(inference, 0.5 * installed) and np.allclose(training, 0.4 * installed)
+    assert np.allclose(idle, 0.1 * installed)
+    assert "training held 40% of the chip-months" in section.note
+    bare = usage_section(shipped(FLAGSHIP))  # no demand in the run
+    assert bare.figure is None and bare.note.startswith("Not drawn")

@@ -111,6 +111,37 @@ def capacity_section(results) -> Section:
     return Section(key, title, fig, "Installed IT power at full load, all sites, by chip generation; hover for chip counts.")
 
 
+def usage_section(results) -> Section:
+    """Stacked area of installed chips by use: serving inference, training, idle [chips]."""
+    import plotly.graph_objects as go
+
+    ds = results.dataset
+    key, title = "usage", "Chips by use: inference, training, idle"
+    missing = _have(ds, "allocated", "installed")
+    if missing:
+        return Section(key, title, None,
+                       "Not drawn: this run has no demand (the dataset has no "
+                       f"{' or '.join(missing)}; add a demand section to the scenario).")
+    t = _periods(ds)
+    runs = {str(e.get("name")) for e in (results.events or [])}
+    names = [str(w) for w in ds["workload"].values]
+    allocated = ds["allocated"].mean("sample").sum(("site", "chip")).transpose("period", "workload").values
+    training = allocated[:, [i for i, n in enumerate(names) if n in runs]].sum(axis=1)
+    inference = allocated[:, [i for i, n in enumerate(names) if n not in runs]].sum(axis=1)
+    installed = _sample0(ds, "installed")
+    idle = np.maximum(installed - training - inference, 0.0)
+    fig = _figure("Installed chips by use (stacked)", "chips [thousands]")
+    for name, values, color in (("inference", inference, "#9467bd"), ("training", training, "#2ca02c"),
+                                ("idle", idle, "#c7c7c7")):
+        fig.add_trace(go.Scatter(x=t, y=values / 1e3, name=name, stackgroup="use", mode="lines",
+                                 line=dict(width=0.5, color=color), hovertemplate="%{y:,.0f}k chips"))
+    fig.update_xaxes(title_text="date")
+    share = float(training.sum() / installed.sum()) if installed.sum() > 0 else float("nan")
+    note = ("Chips allocated to the inference streams and to the training runs each month, and those left idle "
+            f"(all sites and generations). Over the horizon training held {100 * share:.0f}% of the chip-months.")
+    return Section(key, title, fig, note)
+
+
 def power_section(results) -> Section:
     """Power drawn against energized and installed IT power [GW]."""
     import plotly.graph_objects as go
@@ -382,8 +413,8 @@ def cash_flow_section(results, ledger=None) -> Section:
                    "the deal ledger, and the running net; see `gigawatt ledger` for the table, NPV and IRR.")
 
 
-SECTION_BUILDERS: list[Callable] = [capacity_section, power_section, spend_section, inference_section,
-                                    training_section, binding_section]
+SECTION_BUILDERS: list[Callable] = [capacity_section, usage_section, power_section, spend_section,
+                                    inference_section, training_section, binding_section]
 """The report's sections, in order; :func:`cash_flow_section` is appended last."""
 
 
