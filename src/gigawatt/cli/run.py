@@ -136,13 +136,9 @@ def run(
                                 help="Independent draws of the random inputs (the training runs' failures); with "
                                      "more than one, figures are means and a table gives the 10th-90th percentiles."),
 ) -> None:
-    """Run a scenario: chips, power, FLOP/s, spend, energy and the binding constraint per year.
+    """Run a scenario: chips, power, FLOP/s, spend, energy and the binding constraint per year, what the commitment buys, the training runs and the inference served.
 
-    Keys of the --json object: scenario, gigawatt_version, seed, years[] (year, it_power_w,
-    facility_power_w, energized_it_power_w, chips{chip: n}, chips_added, peak_bf16_flops,
-    peak_fp8_flops, spend_usd, cumulative_spend_usd, energy_j, binding), totals (spend_usd,
-    commitment_usd, energy_j, ...), implied (usd_per_gw_year, usd_per_chip_hour, ...).
-    All values in SI units (W, J, FLOP/s, USD).
+    --json prints the summary: scenario, seed, years[] (year, it_power_w, facility_power_w, energized_it_power_w, chips by generation, spend_usd, energy_j, binding, inference_served_share, ...), commitment_buys, totals, implied, training_runs, inference, ledger, notes. All values in SI units (W, J, FLOP/s, USD); the README lists every key.
     """
     from gigawatt.errors import GigawattError, ScenarioError
 
