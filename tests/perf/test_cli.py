@@ -40,8 +40,10 @@ def test_train_table():
                                "--tp", "2"])
     assert r.exit_code == 0, r.output
     assert "tokens/s" in r.stdout and "MFU" in r.stdout and "TP2" in r.stdout
-    # the goodput row names its inputs: the scenario schema's calibrated 20-minute checkpoints and 8.5-minute restart
+    # the goodput row names its inputs: the scenario schema's calibrated 20-minute checkpoints and 8.5-minute
+    # restart; the title names the precision, by default the chip's catalog one (FP8 on Hopper)
     assert "checkpoint every 20 min" in r.stdout and "restart 8.5 min" in r.stdout and "chip MTBF" in r.stdout
+    assert "(fp8," in r.stdout
 
 
 def test_train_goodput_inputs():

@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["transformer", "training", "search", "inference", "goodput", "calibration", "hardware", "layout"]
+MODULES = ["transformer", "training", "search", "inference", "goodput", "calibration", "hardware", "layout", "api"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 def unit(dimension: str, description: str = "", **kwargs: Any):
@@ -74,6 +74,11 @@ class Entry(BaseModel):
         return self.estimate or self.provenance(field).estimate
 
 
+#: the precisions a training run can state (``demand.training[].precision``, ``gigawatt perf train --precision``)
+TrainingPrecision = Literal["bf16", "fp8", "mxfp8", "fp4"]
+TRAINING_PRECISIONS: tuple[str, ...] = ("bf16", "fp8", "mxfp8", "fp4")
+
+
 class Chip(Entry):
     """An accelerator or a host CPU."""
 
@@ -98,13 +103,47 @@ class Chip(Entry):
     cores_per_chip: float | None = unit("count", "NeuronCores or TensorCores per chip [1]")
     cores: float | None = unit("count", "CPU cores [1]")
     memory_bw_bytes_per_s: float | None = unit("bandwidth", "CPU memory bandwidth [B/s]")
+    #: formats the chip trains in at its catalog peaks (``bf16``, ``fp8``: per-tensor or block
+    #: scaled FP8, ``mxfp8``: OCP microscaled FP8, ``fp4``); None: derived from its peaks
+    #: (:meth:`training_formats`)
+    training_precisions: tuple[TrainingPrecision, ...] | None = None
+    #: the format its software stack trains in by default (a run that states no ``precision``);
+    #: None: BF16
+    training_precision: TrainingPrecision | None = None
+
+    @model_validator(mode="after")
+    def _training_precision_is_one_it_has(self) -> "Chip":
+        if self.training_precision is not None and self.training_precision not in self.training_formats():
+            raise ValueError(f"training_precision {self.training_precision!r} is not among the chip's "
+                             f"training formats {list(self.training_formats())}")
+        return self
+
+    def training_formats(self) -> tuple[str, ...]:
+        """The precisions the chip trains in: ``training_precisions``, else those it has a peak for.
+
+        Derived, BF16 is always there; FP8 and FP4 where the catalog gives their peaks. MXFP8
+        only where ``training_precisions`` names it (microscaling is a hardware feature the peaks
+        do not show).
+        """
+        if self.training_precisions is not None:
+            return tuple(self.training_precisions)
+        if self.kind != "accelerator":
+            return ()
+        return ("bf16",) + (("fp8",) if self.peak_fp8_flops else ()) + (("fp4",) if self.peak_fp4_flops else ())
+
+    def default_training_precision(self) -> str:
+        """The precision a run trains in when it states none: ``training_precision``, else BF16."""
+        return self.training_precision or "bf16"
 
     def peak_flops(self, precision: str) -> float | None:
-        """Dense peak for a precision name (``bf16``, ``fp16``, ``fp8``, ``fp4``).
+        """Dense peak for a precision name (``bf16``, ``fp16``, ``fp8``, ``mxfp8``, ``fp4``).
 
-        FP16 falls back to BF16, which every catalog accelerator runs at the same rate.
+        FP16 falls back to BF16, which every catalog accelerator runs at the same rate; MXFP8
+        is an FP8 format, at the FP8 peak.
         """
         precision = precision.lower()
+        if precision == "mxfp8":
+            precision = "fp8"
         value = getattr(self, f"peak_{precision}_flops", None)
         if value is None and precision == "fp16":
             value = self.peak_bf16_flops

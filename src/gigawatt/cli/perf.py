@@ -98,7 +98,8 @@ def train_command(
     search: bool = typer.Option(False, "--search", help="Search every degree (ignores --tp ... )."),
     seq_len: int = typer.Option(DEFAULT_SEQ_LEN, "--seq-len", help="Tokens per sequence."),
     global_batch: Optional[int] = typer.Option(None, "--global-batch", help="Sequences per step (default: 16M tokens, or 1,024 tokens per chip if more)."),
-    precision: str = typer.Option("bf16", "--precision", help="bf16, fp8 or fp4."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="bf16, fp8, mxfp8 or fp4 (default: the "
+                                            "chip's training precision in the catalog)."),
     tokens: str = typer.Option(f"{DEFAULT_TRAINING_TOKENS / 1e12:g}T", "--tokens", help="Training tokens for the days-to-train figure."),
     system: Optional[str] = typer.Option(None, "--system", help="Catalog system (default: largest scale-up)."),
     schedule: str = typer.Option("1f1b", "--schedule", help="Pipeline schedule: 1f1b, zero-bubble, dualpipe, or any (searched)."),
@@ -130,7 +131,8 @@ def train_command(
     except ValueError as exc:
         _fail("--recompute", str(exc), "none, selective or full")
     r = _run(lambda: train_plan(model, chip, chips, layout=layout, search=search, seq_len=seq_len,
-                                global_batch_seqs=global_batch, precision=precision.lower(), tokens=n_tokens,
+                                global_batch_seqs=global_batch, precision=precision.lower() if precision else None,
+                                tokens=n_tokens,
                                 system=system, schedule=schedule.lower(), reliability=rel), _HINTS)
     if json_out:
         print_json(r, indent=2)

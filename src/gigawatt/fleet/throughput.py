@@ -107,6 +107,11 @@ def _cache_path(key: str):
     return Path(base) / "throughput" / f"{key}.npz"
 
 
+def run_precision(run) -> str | None:
+    """The precision a run states (``demand.training[].precision``); None: each chip's catalog default."""
+    return getattr(run, "precision", None)
+
+
 def fleet_throughput(fleet: Fleet, workloads: Workloads, use_cache: bool = True) -> Throughput:
     """The throughput matrix, read from the on-disk cache when the same inputs were seen before.
 
@@ -121,7 +126,8 @@ def fleet_throughput(fleet: Fleet, workloads: Workloads, use_cache: bool = True)
         "fingerprint": _model_fingerprint(),
         "chips": [(c.chip, c.system, c.max_chips_per_run) for c in fleet.chips],
         "most": fleet.installed.max(axis=(0, 1)).max(axis=0).tolist() if fleet.installed.size else [],
-        "runs": [(r.model, r.min_chips, r.max_chips, r.batch_tokens, r.allowed.tolist()) for r in workloads.runs],
+        "runs": [(r.model, r.min_chips, r.max_chips, r.batch_tokens, run_precision(r), r.allowed.tolist())
+                 for r in workloads.runs],
         "streams": [(s.model, s.input_tokens, s.output_tokens, s.precision, s.ttft_s, s.tpot_s,
                      sorted(s.agentic.items()) if s.agentic else None, s.allowed.tolist()) for s in workloads.streams],
     }
@@ -157,6 +163,11 @@ def compute_fleet_throughput(fleet: Fleet, workloads: Workloads) -> Throughput:
     the bucket at or below the chips a run gets. An inference stream is one inference
     workload served from a pool (one replica of the best layout, per chip); an agentic
     stream serves whole agentic tasks.
+
+    A run trains in the precision it states, else in each chip's catalog training precision
+    (:func:`gigawatt.perf.api.training_precision`: MXFP8 on Trainium3 and Blackwell, FP8 on
+    Hopper, BF16 on Trainium2); a chip that does not train in a stated precision gets no rate
+    and a note. The notes name the precision each run trains in on each chip.
     """
     from gigawatt.perf import throughput_matrix
 
@@ -176,7 +187,8 @@ def compute_fleet_throughput(fleet: Fleet, workloads: Workloads) -> Throughput:
         for b in range(lo, int(hi.max()) + 1):
             items.append({"name": f"{run.name}@{int(BUCKET_CHIPS[b])}", "kind": "training", "model": run.model,
                           "chips": int(BUCKET_CHIPS[b]), "seq_len": model_seq_len(run.model),
-                          "global_batch_seqs": batch_seqs(run.model, run.batch_tokens), "precision": "bf16"})
+                          "global_batch_seqs": batch_seqs(run.model, run.batch_tokens),
+                          "precision": run_precision(run)})
             cells.append(np.asarray(run.allowed, dtype=bool) & (b <= hi))
             where.append(("train", r, b))
     for w, st in enumerate(workloads.streams):
@@ -191,14 +203,19 @@ def compute_fleet_throughput(fleet: Fleet, workloads: Workloads) -> Throughput:
     notes: list[str] = []
     if items:
         m = throughput_matrix(items, [(spec.chip, spec.system) for spec in fleet.chips], evaluate=np.array(cells))
-        rate, note = m.values, m.note.values
+        rate, note, prec = m.values, m.note.values, m.precision.values
         for i, (kind, k, b) in enumerate(where):
             for c, spec in enumerate(fleet.chips):
                 if not cells[i][c]:
                     continue
                 if kind == "train":
                     train[k, c, b] = rate[i, c]
-                    why = f"{workloads.runs[k].model} on {int(BUCKET_CHIPS[b])} {spec.chip}: {note[i, c]}"
+                    run = workloads.runs[k]
+                    said = f"{run.model} trains in {prec[i, c].upper()} on {spec.chip}" + (
+                        "" if run_precision(run) else " (the catalog's training precision for the chip)")
+                    if np.isfinite(rate[i, c]) and said not in notes:
+                        notes.append(said)
+                    why = f"{run.model} on {int(BUCKET_CHIPS[b])} {spec.chip}: {note[i, c]}"
                 else:
                     infer[k, c] = rate[i, c]
                     why = f"{workloads.streams[k].model} on {spec.chip}: {note[i, c]}"

@@ -16,7 +16,7 @@ from gigawatt.perf.layout import Layout
 from gigawatt.workload_defaults import (DEFAULT_BATCH_TOKENS, DEFAULT_SEQ_LEN, DEFAULT_TRAINING_TOKENS,
                                         MIN_BATCH_TOKENS_PER_CHIP)
 
-__all__ = ["resolve", "train_plan", "serve_plan", "LayoutError", "Layout", "Reliability"]
+__all__ = ["resolve", "train_plan", "serve_plan", "training_precision", "LayoutError", "Layout", "Reliability"]
 
 
 class LayoutError(GigawattError, ValueError):
@@ -28,8 +28,56 @@ class LayoutError(GigawattError, ValueError):
         super().__init__(message)
 
 
-PRECISIONS = ("bf16", "fp16", "fp8", "fp4")
+PRECISIONS = ("bf16", "fp16", "fp8", "mxfp8", "fp4")
+#: the format the performance models run a precision in: MXFP8 is FP8 (E4M3) with one scale per
+#: 32 values, at the chip's FP8 peak with the family's FP8 efficiency and the same quantization
+#: traffic as per-tensor or block-scaled FP8 (the models do not tell the scalings apart)
+MODEL_PRECISION = {"mxfp8": "fp8"}
 
+
+def training_precision(chip: str, precision: str | None = None) -> str:
+    """The precision a training run on ``chip`` trains in: ``precision``, else the chip's default.
+
+    The default is the catalog's ``training_precision`` for the chip (what its software stack
+    trains in, with its source), BF16 where the catalog gives none. A precision the chip does
+    not train in (``training_precisions``, or the formats it has a peak for) is refused.
+
+    Raises
+    ------
+    LayoutError
+        For an unknown precision, or one the chip does not train in (``flag`` ``--precision``).
+
+    Examples
+    --------
+    >>> training_precision("trainium3"), training_precision("h100-sxm"), training_precision("trainium2")
+    ('mxfp8', 'fp8', 'bf16')
+    >>> training_precision("a100-80gb", "fp8")
+    Traceback (most recent call last):
+    ...
+    gigawatt.perf.api.LayoutError: --precision fp8: a100-80gb does not train in FP8 (it has no FP8 peak in the catalog); it trains in bf16
+    """
+    from gigawatt.catalog import get_chip
+
+    c = get_chip(chip)
+    if precision is None:
+        return c.default_training_precision()
+    p = str(precision).lower()
+    if p not in PRECISIONS:
+        raise LayoutError(f"--precision {precision!r} is not one of {', '.join(PRECISIONS)}", "--precision")
+    formats = c.training_formats()
+    if p in formats or (p == "fp16" and "bf16" in formats):
+        return p
+    if p == "mxfp8" and "fp8" in formats:
+        why = "no microscaling (MX) formats in hardware; its FP8 is per-tensor or block scaled, use fp8"
+    elif p == "fp8" and "mxfp8" in formats:
+        why = "its FP8 rate is for microscaled (MX) inputs only, use mxfp8"
+    elif not c.peak_flops(p):
+        why = f"it has no {p.upper()} peak in the catalog"
+    else:
+        why = "not by the catalog's training_precisions"
+    raise LayoutError(f"--precision {p}: {c.id} does not train in {p.upper()} ({why}); it trains in {', '.join(formats)}",
+                      "--precision", f"use --precision {' | '.join(formats)}, or leave it out (the default for "
+                      f"{c.id}: {c.default_training_precision()})")
 
 
 def resolve(model: str, chip: str, system: str | None = None, precision: str = "bf16"):
@@ -58,7 +106,7 @@ def _catalog_records(model: str, chip: str, system: str | None):
 
 
 def train_plan(model: str, chip: str, chips: int, *, layout: Layout | None = None, search: bool = False,
-               seq_len: int | None = None, global_batch_seqs: int | None = None, precision: str = "bf16",
+               seq_len: int | None = None, global_batch_seqs: int | None = None, precision: str | None = None,
                tokens: float = DEFAULT_TRAINING_TOKENS, system: str | None = None, schedule: str = "1f1b",
                reliability: Reliability | None = None) -> dict[str, Any]:
     """Training performance of ``model`` on ``chips`` chips: layout, breakdown, tokens/s, MFU, days.
@@ -68,7 +116,10 @@ def train_plan(model: str, chip: str, chips: int, *, layout: Layout | None = Non
     :data:`MIN_BATCH_TOKENS_PER_CHIP` per chip where more, in sequences; ``tokens`` to
     :data:`DEFAULT_TRAINING_TOKENS`.
     ``layout`` holds the degrees and choices to keep (``Layout(tp=8, pp=16)``); its free
-    fields are searched (all of them with ``search=True``). ``reliability`` (failure rate,
+    fields are searched (all of them with ``search=True``). ``precision`` (``bf16``, ``fp8``,
+    ``mxfp8``, ``fp4``) defaults to the chip's catalog training precision
+    (:func:`training_precision`); one the chip does not train in raises :class:`LayoutError`.
+    ``reliability`` (failure rate,
     checkpoint interval, restart time) sets the goodput; by default the scenario schema's
     (:class:`gigawatt.perf.goodput.Reliability`), so that a run here and the same run in a
     scenario with default settings get the same goodput.
@@ -85,7 +136,8 @@ def train_plan(model: str, chip: str, chips: int, *, layout: Layout | None = Non
     from gigawatt.perf.goodput import training_goodput
     from gigawatt.perf.search import search_training
 
-    arch, hw = resolve(model, chip, system, precision)
+    arch, hw = resolve(model, chip, system, precision or "bf16")
+    precision = training_precision(hw.chip, precision)
     if chips < 1:
         raise LayoutError(f"--chips must be at least 1, not {chips}", "--chips")
     rel = reliability or Reliability()
@@ -107,8 +159,8 @@ def train_plan(model: str, chip: str, chips: int, *, layout: Layout | None = Non
     if schedule != "any" and schedule not in SCHEDULES:
         raise LayoutError(f"--schedule {schedule!r} is not one of {', '.join(SCHEDULES)} or any", "--schedule")
     schedules = tuple(SCHEDULES) if schedule == "any" else (schedule,)
-    res = search_training(arch, hw, n_chips=int(chips), seq_len=seq, global_batch_seqs=gbs, precision=precision,
-                          fixed=fixed, schedules=schedules)
+    res = search_training(arch, hw, n_chips=int(chips), seq_len=seq, global_batch_seqs=gbs,
+                          precision=MODEL_PRECISION.get(precision, precision), fixed=fixed, schedules=schedules)
     if res["layout"] is None:
         flag = "--chips" if search or not fixed.fixed() else "--tp/--pp"
         raise LayoutError(res.get("reason", "no feasible layout"), flag,
@@ -174,7 +226,7 @@ def serve_plan(model: str, chip: str, chips: int | None, *, input_len: float, ou
         raise LayoutError(f"--kv-reservation {kv_reservation!r} is not one of mean, full", "--kv-reservation",
                           "mean: admit by the KV sequences hold now (vLLM); full: reserve whole requests (TensorRT-LLM)")
     res = search_serving(arch, hw, chips=chips, input_len=input_len, output_len=output_len, fixed=fixed.with_(pp=pp),
-                         precision=precision, regime=regime, batch=batch, ttft_limit_s=ttft_limit_s,
+                         precision=MODEL_PRECISION.get(precision, precision), regime=regime, batch=batch, ttft_limit_s=ttft_limit_s,
                          tpot_limit_s=tpot_limit_s, kv_bytes_per_value=kv, kv_reservation=kv_reservation,
                          agentic=agentic)
     if res["layout"] is None:

@@ -24,7 +24,7 @@ __all__ = ["throughput_matrix", "Workload", "evaluate_cell"]
 #: a workload is a mapping; these are its keys and defaults
 Workload = Mapping[str, Any]
 
-_TRAIN_DEFAULTS = {"seq_len": DEFAULT_SEQ_LEN, "global_batch_seqs": None, "chips": 8192, "precision": "bf16"}
+_TRAIN_DEFAULTS = {"seq_len": DEFAULT_SEQ_LEN, "global_batch_seqs": None, "chips": 8192, "precision": None}
 _SERVE_DEFAULTS = {"input_len": 2000, "output_len": 200, "chips": None, "precision": "fp8",
                    "ttft_limit_s": None, "tpot_limit_s": None, "agentic": None}
 
@@ -37,35 +37,40 @@ def _freeze(value: Any) -> Any:
     return value
 
 
-def evaluate_cell(workload: Workload, chip: str, system: str | None = None) -> tuple[float, float, float, str]:
-    """(tokens/s per chip, MFU, J/token, note) of one workload on one chip; NaN and a note where it cannot run.
+def evaluate_cell(workload: Workload, chip: str, system: str | None = None) -> tuple[float, float, float, str, str]:
+    """(tokens/s per chip, MFU, J/token, note, precision) of one workload on one chip.
 
-    Cached: the same workload on the same chip and system is evaluated once per process.
+    NaN and a note where it cannot run; ``precision`` is the one the cell ran in. Cached: the
+    same workload on the same chip and system is evaluated once per process.
     """
     return _cell(_freeze(workload), chip, system or None)
 
 
 @functools.cache
-def _cell(frozen: tuple, chip: str, system: str | None) -> tuple[float, float, float, str]:
+def _cell(frozen: tuple, chip: str, system: str | None) -> tuple[float, float, float, str, str]:
     from gigawatt.errors import GigawattError
     from gigawatt.perf import transformer as tf
-    from gigawatt.perf.api import resolve, serve_plan, train_plan
+    from gigawatt.perf.api import MODEL_PRECISION, resolve, serve_plan, train_plan, training_precision
 
     w = {k: (dict(v) if k == "agentic" and v is not None else v) for k, v in frozen}
     nan = float("nan")
     kind = str(w.get("kind", "training"))
     defaults = _TRAIN_DEFAULTS if kind == "training" else _SERVE_DEFAULTS
     p = {**defaults, **{k: v for k, v in w.items() if v is not None or k not in defaults}}
+    precision = "" if p["precision"] is None else str(p["precision"]).lower()
     try:
-        precision = str(p["precision"])
-        arch, hw = resolve(str(w["model"]), chip, system, precision)
-        if not hw.peak_flops.get(precision):
-            precision = "bf16"  # a chip without a peak for the precision runs the workload in BF16
         if kind == "training":
+            # a run trains in the precision it states, else the chip's catalog default; a chip that
+            # does not train in the stated one is no place for the run (the note says why)
+            precision = training_precision(chip, p["precision"])
+            arch, hw = resolve(str(w["model"]), chip, system, precision)
             r = train_plan(str(w["model"]), chip, int(p["chips"]), search=True, seq_len=int(p["seq_len"]),
                            global_batch_seqs=p["global_batch_seqs"], precision=precision, system=system)
             per_chip = r["tokens_per_s"] / r["chips"]
-            return per_chip, r["mfu"], hw.tdp_w / per_chip if hw.tdp_w else nan, ""
+            return per_chip, r["mfu"], hw.tdp_w / per_chip if hw.tdp_w else nan, "", precision
+        arch, hw = resolve(str(w["model"]), chip, system, precision)
+        if not hw.peak_flops.get(MODEL_PRECISION.get(precision, precision)):
+            precision = "bf16"  # a chip without a peak for the precision serves the workload in BF16
         chips = None if p["chips"] is None else int(p["chips"])
         r = serve_plan(str(w["model"]), chip, chips, input_len=float(p["input_len"]), output_len=float(p["output_len"]),
                        precision=precision, ttft_limit_s=p["ttft_limit_s"], tpot_limit_s=p["tpot_limit_s"],
@@ -73,10 +78,10 @@ def _cell(frozen: tuple, chip: str, system: str | None) -> tuple[float, float, f
         per_chip = r["output_tokens_per_s_per_chip"]
         tokens = float(p["input_len"]) + float(p["output_len"])
         flops = float(tf.forward_flops_per_token(arch, tokens / 2.0)) * tokens / float(p["output_len"])
-        mfu = per_chip * flops / hw.peak(precision)
-        return per_chip, mfu, hw.tdp_w / per_chip if hw.tdp_w else nan, ""
+        mfu = per_chip * flops / hw.peak(MODEL_PRECISION.get(precision, precision))
+        return per_chip, mfu, hw.tdp_w / per_chip if hw.tdp_w else nan, "", precision
     except (GigawattError, ValueError) as exc:
-        return nan, nan, nan, str(exc)
+        return nan, nan, nan, str(exc), precision
 
 
 def throughput_matrix(workloads: Iterable[Workload] | Mapping[str, Workload], chips: Iterable[str | tuple[str, str]],
@@ -89,13 +94,14 @@ def throughput_matrix(workloads: Iterable[Workload] | Mapping[str, Workload], ch
         Each has ``model`` (catalog id) and ``kind`` (``training`` or
         ``inference``), optionally ``name``. Training keys: ``chips`` (job size,
         default 8192), ``seq_len`` (default :data:`~gigawatt.perf.transformer.DEFAULT_SEQ_LEN`),
-        ``global_batch_seqs``, ``precision`` (default
-        ``bf16``). Inference keys: ``chips`` (chips of the system; default None, a
+        ``global_batch_seqs``, ``precision`` (default: the chip's catalog training
+        precision, :func:`gigawatt.perf.api.training_precision`; a chip that does not train
+        in a stated one gives NaN and a note). Inference keys: ``chips`` (chips of the system; default None, a
         pool as large as needed: one replica of the best size, per chip),
         ``input_len``, ``output_len``, ``precision`` (default ``fp8``),
         ``ttft_limit_s``, ``tpot_limit_s`` [s], ``agentic`` (task keywords of
         :func:`gigawatt.perf.inference.agentic_task`: whole agentic tasks are served).
-        A precision the chip has no peak for runs in BF16.
+        An inference precision the chip has no peak for is served in BF16.
     chips : iterable of str or (chip, system)
         Catalog chip ids or aliases, or pairs of a chip and the catalog system it is
         deployed in (by default the chip's system with the largest scale-up domain).
@@ -110,8 +116,8 @@ def throughput_matrix(workloads: Iterable[Workload] | Mapping[str, Workload], ch
         state, best searched layout) or generated tokens/s per chip (inference)
         [tokens/s]. Coordinates of the same shape: ``mfu`` [1] and
         ``joules_per_token`` (chip TDP over the rate, chip power only) [J];
-        ``note`` says why a cell is NaN. ``system`` (per chip) is the system asked for
-        ("" for the default one).
+        ``note`` says why a cell is NaN; ``precision`` is the one each cell ran in.
+        ``system`` (per chip) is the system asked for ("" for the default one).
 
     Examples
     --------
@@ -133,6 +139,7 @@ def throughput_matrix(workloads: Iterable[Workload] | Mapping[str, Workload], ch
     mfu = np.full_like(rate, np.nan)
     jpt = np.full_like(rate, np.nan)
     note = np.full(rate.shape, "", dtype=object)
+    prec = np.full(rate.shape, "", dtype=object)
     todo = np.ones(rate.shape, dtype=bool) if evaluate is None else np.asarray(evaluate, dtype=bool)
     for i, w in enumerate(items):
         work = {k: v for k, v in w.items() if k != "name"}
@@ -140,11 +147,12 @@ def throughput_matrix(workloads: Iterable[Workload] | Mapping[str, Workload], ch
             if not todo[i, j]:
                 note[i, j] = "not evaluated"
                 continue
-            rate[i, j], mfu[i, j], jpt[i, j], note[i, j] = evaluate_cell(work, c, system)
+            rate[i, j], mfu[i, j], jpt[i, j], note[i, j], prec[i, j] = evaluate_cell(work, c, system)
     dims = ("workload", "chip")
     return xr.DataArray(
         rate, dims=dims, coords={"workload": names, "chip": [c for c, _ in pairs], "mfu": (dims, mfu),
                                  "joules_per_token": (dims, jpt), "note": (dims, note.astype(str)),
+                                 "precision": (dims, prec.astype(str)),
                                  "system": ("chip", [s for _, s in pairs]),
                                  "kind": ("workload", [str(w.get("kind", "training")) for w in items])},
         name="tokens_per_s_per_chip", attrs={"units": "tokens/s per chip"},

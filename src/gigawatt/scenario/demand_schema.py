@@ -6,13 +6,16 @@ of the schema (:mod:`gigawatt.scenario.schema`).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from gigawatt.scenario import limits
 from gigawatt.scenario.fields import Compute, Duration, Fraction, Growth, Month, count, distinct_months
 from gigawatt.workload_defaults import DEFAULT_BATCH_TOKENS
+
+#: a training run's precision (the catalog's training formats, gigawatt.catalog.schema.TRAINING_PRECISIONS)
+TrainingPrecision = Literal["bf16", "fp8", "mxfp8", "fp4"]
 
 Chips = count("chips")
 Tokens = count("tokens")
@@ -47,6 +50,8 @@ class TrainingRun(_Strict):
     chips: list[str] | None = Field(default=None, max_length=limits.MAX_ROADMAP_ENTRIES)
     priority: int = Field(default=0, ge=-limits.MAX_PRIORITY, le=limits.MAX_PRIORITY)
     batch_tokens: BatchTokens = Field(default=DEFAULT_BATCH_TOKENS, gt=0)
+    #: the matmul precision it trains in; None: each chip's catalog ``training_precision``
+    precision: TrainingPrecision | None = None
 
     @model_validator(mode="after")
     def _size(self) -> "TrainingRun":
@@ -73,6 +78,8 @@ class GeneratedRuns(_Strict):
     max_chips: Chips | None = Field(default=None, gt=0)
     chips: list[str] | None = Field(default=None, max_length=limits.MAX_ROADMAP_ENTRIES)
     batch_tokens: BatchTokens = Field(default=DEFAULT_BATCH_TOKENS, gt=0)
+    #: the matmul precision the runs train in; None: each chip's catalog ``training_precision``
+    precision: TrainingPrecision | None = None
 
 
 class Generate(_Strict):
