@@ -1,6 +1,7 @@
 """Properties of the buildout and the engine on random valid scenarios (hypothesis)."""
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -43,11 +44,21 @@ def scenarios(draw):
         runs.append(f"    - {{name: r{k}, model: llama3.1-70b, tokens: {draw(st.integers(1, 200))}e11, "
                     f"start: 2026-{draw(st.integers(1, 12)):02d}, min_chips: {draw(st.integers(8, 50_000))}}}")
     streams = []
-    if draw(st.booleans()):
-        streams.append(f"    - {{name: api, model: llama3.1-70b, tokens_per_day: {draw(st.integers(1, 500))}e9, "
+    for name in ("api", "agents")[:draw(st.integers(0, 2))]:
+        streams.append(f"    - {{name: {name}, model: llama3.1-70b, tokens_per_day: {draw(st.integers(1, 500))}e9, "
                        f"at: 2026-01, growth: {draw(st.integers(1, 5))}x/year, input_tokens: 1000, output_tokens: 200, "
                        f"peak_to_mean: {draw(st.floats(1.0, 3.0)):.2f}}}")
-    demand = ["demand:", "  training:", *(runs or ["    []"]), "  inference:", *(streams or ["    []"])]
+    allocation = []  # the allocation: legacy by name, or pooled with a priority, a reserve, a coincidence, backfill
+    if draw(st.booleans()):
+        allocation.append("  allocation: legacy")
+    else:
+        allocation.append(f"  priority: {draw(st.sampled_from(['inference', 'training', 'deadline']))}")
+        train, infer = draw(st.integers(0, 60)), draw(st.integers(0, 40))
+        if train or infer:
+            allocation.append(f"  reserve: {{training: {{2026-0{draw(st.integers(1, 9))}: {train}%}}, inference: {infer}%}}")
+        allocation.append(f"  inference_coincidence: {draw(st.floats(0.3, 1.0)):.2f}")
+        allocation.append(f"  backfill: {draw(st.sampled_from(['true', 'false']))}")
+    demand = ["demand:", *allocation, "  training:", *(runs or ["    []"]), "  inference:", *(streams or ["    []"])]
     demand = [line for line in demand if line != "    []"]
     if not runs:
         demand[demand.index("  training:")] = "  training: []"
@@ -102,6 +113,21 @@ def test_invariants(case):
         assert np.all(fleet.spend_usd().sum(axis=(2, 3))[0] <= limit * (1 + 1e-9))
     # served tokens never exceed demand
     assert np.all(sim.served_tokens <= sim.demand_tokens * (1 + 1e-12))
+    # a stream serves at most what its chips hold, busy at most all day; a run holds its chips at most all day
+    assert np.all(sim.stream_busy <= sim.stream_chips + 1e-6)
+    assert np.all((sim.run_share >= 0) & (sim.run_share <= 1))
+    # the streams hold at most the chips installed in each pool
+    n_s, n_t, n_i, n_c = inst.shape
+    held = sim.stream_chips.sum(axis=2)  # (s, t, pool)
+    assert np.all(held <= inst.reshape(n_s, n_t, -1) + 1e-6)
+    summary = sim.summary_dict()
+    assert summary["allocation"]["mode"] in ("pooled", "legacy") and summary["allocation"]["text"]
+    for r in summary["training_runs"]:
+        # a run's chip-months come from its placements; it is done or not finished, late only when done
+        got = sum(p["chip_months"] for p in r["history"]["placements"])
+        assert got == pytest.approx(r["chip_months_received"], rel=1e-9, abs=1e-9)
+        assert r["status"] in ("done", "not finished")
+        assert (r["delay_days"] is None) or r["status"] == "done"
     # the same seed gives the same results
     _, _, again = run(text, rates)
     assert np.array_equal(again.run_finish, sim.run_finish, equal_nan=True)

@@ -11,6 +11,7 @@ from gigawatt.fleet.demand import agentic_request_shape, growth_factor, resolve_
 from gigawatt.fleet.simulate import Throughput, daily_profile, served_fraction, simulate
 from gigawatt.fleet.throughput import BUCKET_CHIPS
 from gigawatt.scenario import load_scenario_text
+from gigawatt.units import SECONDS_PER_MONTH
 
 BASE = """\
 schema_version: 1
@@ -103,9 +104,14 @@ def test_run_waits_for_its_minimum():
     scn, fleet, work, sim = setup(f"""  training:
     - {{name: big, model: llama3.1-8b, tokens: 1e12, start: 2026-01, min_chips: {n + 1}}}
 """)
-    (event,) = sim.events()
-    assert event["status"] == "waiting" and event["start"] is None
+    (event,) = sim.run_rows()
+    assert event["status"] == "not finished" and event["at_horizon"] == "waiting" and event["start"] is None
+    assert event["delay_days"] is None and event["finish"] is None
     assert sim.run_chips.sum() == 0
+    # every month from its start it waited because no pool has its minimum chips installed
+    (run,) = sim.summary_dict()["training_runs"]
+    assert [p["reason"] for p in run["history"]["pauses"]] == ["min_chips"]
+    assert run["paused_months"] == {"min_chips": round(365 * 86400 / SECONDS_PER_MONTH, 2)}  # all of 2026
 
 
 def test_earliest_deadline_first():
@@ -182,9 +188,9 @@ def test_take_for_stream_rounds_chips_up_to_cover_the_need():
 """)
     free = state.installed[:, 0, :].copy()
     # 1,000.5 tokens/s at 50 per chip: ceil(20.01) = 21 chips, 1,050 tokens/s of capacity
-    capacity = _take_for_stream(state, 0, 0, np.array([1000.5]), free)
+    capacity, take = _take_for_stream(state, 0, np.array([1000.5]), free)
     assert capacity.tolist() == [1050.0]
-    assert state.stream_chips[0, 0, 0, 0] == 21
+    assert take[0, 0] == 21
     assert free[0, 0] == state.installed[0, 0, 0] - 21
 
 
@@ -197,14 +203,16 @@ def test_advance_finishes_within_the_period_by_hand():
     period_s = fleet.period_s[0]  # January: 31 days
     tokens_per_s = 1000 * 100.0  # 1,000 chips at 100 tokens/s, goodput 1
     state.remaining[:, 0] = 0.25 * tokens_per_s * period_s  # a quarter of the month's work is left
-    free = state.installed[:, 0, :].copy()
-    _advance(state, 0, 0, np.array([0]), np.array([1000.0]), np.array([tokens_per_s]), free)
+    _advance(state, 0, 0, np.array([1000.0]), np.array([tokens_per_s]))
     # u = R / (n r g) = period / 4: it finishes at t + 1/4, busy 1,000 x 1/4 chips, all its tokens done
     assert state.run_finish[0, 0] == pytest.approx(0.25)
     assert state.run_busy[0, 0, 0] == pytest.approx(250.0)
     assert state.run_progress[0, 0, 0] == pytest.approx(0.25 * tokens_per_s * period_s)
     assert state.remaining[0, 0] == 0.0 and state.run_chips[0, 0, 0] == 1000.0
-    assert free[0, 0] == state.installed[0, 0, 0] - 1000
+    # holding its chips half the day, it counts half as many busy
+    state.remaining[:, 0] = 0.25 * tokens_per_s * period_s
+    _advance(state, 0, 0, np.array([1000.0]), np.array([tokens_per_s]), 0.5)
+    assert state.run_busy[0, 0, 0] == pytest.approx(125.0)
 
 
 def test_advance_runs_the_whole_period_when_work_is_left():
@@ -214,8 +222,7 @@ def test_advance_runs_the_whole_period_when_work_is_left():
     - {name: r, model: llama3.1-8b, tokens: 1e18, start: 2026-01, min_chips: 1000}
 """)
     period_s = fleet.period_s[0]
-    free = state.installed[:, 0, :].copy()
-    _advance(state, 0, 0, np.array([0]), np.array([1000.0]), np.array([1e5]), free)
+    _advance(state, 0, 0, np.array([1000.0]), np.array([1e5]))
     assert np.isnan(state.run_finish[0, 0]) and state.run_busy[0, 0, 0] == 1000.0
     assert state.remaining[0, 0] == pytest.approx(1e18 - 1e5 * period_s)
 
@@ -227,10 +234,10 @@ def test_place_stays_on_its_pool_and_waits_below_its_minimum():
     fleet, state = _stages("""  training:
     - {name: r, model: llama3.1-8b, tokens: 1e18, start: 2026-01, min_chips: 1000, max_chips: 4000}
 """)
-    active = np.array([True])
-    pool, chips, rate = _place(state, 0, state.installed[:, 0, :].copy(), active)
-    assert pool.tolist() == [0] and chips.tolist() == [4000.0] and rate.tolist() == [100.0]
-    pool, chips, _ = _place(state, 0, np.array([[999.0]]), active)  # fewer free chips than its minimum
+    active, nowhere = np.array([True]), np.array([-1])
+    pool, chips, rate, hours = _place(state, 0, state.installed[:, 0, :, None].copy(), active, nowhere)
+    assert pool.tolist() == [0] and chips.tolist() == [4000.0] and rate.tolist() == [100.0] and hours.tolist() == [1]
+    pool, chips, _, _ = _place(state, 0, np.array([[[999.0]]]), active, nowhere)  # fewer free chips than its minimum
     assert pool.tolist() == [-1] and chips.tolist() == [0.0]
     assert n > 4000
 

@@ -136,11 +136,16 @@ def show_cmd(
     db: Path = DB_OPTION,
     json_out: bool = JSON_OPTION,
     wide: bool = WIDE_OPTION,
+    run_name: str = typer.Option(None, "--run", help="Show one training run's history instead: where it trained, "
+                                 "when and why it paused, chip-months needed and received (with --json, its entry)."),
 ) -> None:
     """Show one run: provenance, the yearly table, totals, training runs and timings."""
     from gigawatt import store
 
     info = guard(store.run_info, db, run_id, timeout_s=lock_timeout_s())
+    if run_name is not None:
+        _show_training_run(info, run_name, json_out, wide)
+        return
     if json_out:
         out = {k: v for k, v in info.items() if k != "scenario_yaml"}
         print_json(out)
@@ -178,6 +183,70 @@ def _show_body(con, info: dict, wide: bool = False) -> None:
         show(con, training_runs_table(info["events"], wide), wide)
     if info["timings_s"]:
         show(con, "timings: " + ", ".join(f"{safe(k)} {v:.3f} s" for k, v in info["timings_s"].items()), wide)
+
+
+def _show_training_run(info: dict, name: str, json_out: bool, wide: bool) -> None:
+    """``runs show ID --run NAME``: one training run's placements and pauses, from the stored summary."""
+    summary = info.get("summary") if isinstance(info.get("summary"), dict) else {}
+    runs = summary.get("training_runs") or []
+    run = next((r for r in runs if isinstance(r, dict) and r.get("name") == name), None)
+    if run is None:
+        names = ", ".join(safe(r.get("name")) for r in runs if isinstance(r, dict)) or "none"
+        fail(f"run {info['id']} has no training run named {safe(name)}", f"its training runs: {names}", "--run")
+    if json_out:
+        print_json(run)
+        return
+    history = run.get("history") if isinstance(run.get("history"), dict) else None
+    if history is None:
+        fail(f"run {info['id']} was saved before training runs kept their history",
+             f"run the scenario again to save it anew; `gigawatt runs show {info['id']}` shows its table", "--run")
+    con = stdout()
+    try:
+        _training_run_body(con, run, history, wide)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        fail(f"run {info['id']}: the history of {safe(name)} cannot be shown ({type(exc).__name__}: {exc})",
+             f"`gigawatt runs show {info['id']} --run {safe(name)} --json` prints what is stored")
+
+
+def _training_run_body(con, run: dict, history: dict, wide: bool) -> None:
+    """The sentences and the two tables of ``runs show --run``."""
+    t = safe
+    done = run.get("finish")
+    state = (f"finished {t(done)}" + (f", {t(run['delay_days'])} days after its deadline {t(run['deadline'])}"
+                                      if run.get("delay_days") else "")
+             if done else f"not finished by the horizon ({t(run.get('at_horizon') or '-')} then)")
+    show(con, f"training run {t(run['name'])}: first trained {t(run.get('first_start') or '-')}, {state}; "
+              f"last on {t(run.get('last_chip') or '-')} at {t(run.get('last_site') or '-')}; "
+              f"moved {t(run.get('moves', 0))} times", wide)
+    needed, got = run.get("chip_months_needed"), run.get("chip_months_received")
+    backfill = run.get("backfill_share")
+    show(con, f"chip-months needed {fmt.chips(needed)} (on its layouts, all day), received {fmt.chips(got)}"
+              + (f", {fmt.pct(backfill)} of them off inference's peak" if backfill else "")
+              + f"; {fmt.pct(run.get('share_done'))} of its tokens trained", wide)
+
+    def num(key, digits=0):
+        return lambda r: "-" if r.get(key) is None else f"{r[key]:,.{digits}f}"
+
+    placements = [
+        Column("chip", lambda r: cell(r["chip"]), right=False), Column("site", lambda r: cell(r["site"]), right=False),
+        Column("from", lambda r: cell(r["from"]), right=False), Column("to", lambda r: cell(r["to"]), right=False),
+        Column("months", num("months", 1)), Column("chips", lambda r: fmt.chips(r["chips"])),
+        Column("share\nof day", lambda r: fmt.pct(r.get("day_share"))),
+        Column("MFU", lambda r: fmt.pct(r.get("mfu"))), Column("goodput", lambda r: fmt.pct(r.get("goodput"))),
+        Column("tokens", lambda r: "-" if r.get("tokens") is None else f"{r['tokens'] / 1e12:,.0f}T", wide=True),
+        Column("chip-\nmonths", lambda r: fmt.chips(r.get("chip_months")), wide=True),
+    ]
+    narrower = [c for c in placements if c.header != "site"]
+    show(con, fitted_table("placements", [placements, narrower], history.get("placements") or [], wide), wide)
+    pauses = history.get("pauses") or []
+    if pauses:
+        columns = [Column("from", lambda r: cell(r["from"]), right=False),
+                   Column("to", lambda r: cell(r["to"]), right=False), Column("months", num("months", 1)),
+                   Column("why", lambda r: cell(("" if r.get("started") else "not yet started: ") + r["why"]),
+                          right=False)]
+        show(con, fitted_table("paused", [columns], pauses, wide), wide)
+    else:
+        show(con, "never paused after its first placement", wide)
 
 
 _SCALES = (("_usd", 1e9, "$B"), ("_w", 1e9, "GW"), ("_j", J_PER_TWH, "TWh"), ("_flops", 1e18, "EFLOP/s"),

@@ -1,18 +1,50 @@
-"""Allocation policies: the order in which training runs get the chips left over.
+"""Allocation between training and inference: who gets the chips, when in the day, in what order.
 
-A policy is a plain function ``policy(runs, t) -> order`` that returns the
-indices of the runs in the order they are served in period ``t``. It is named in
-the scenario (``demand.policy``) and looked up in :data:`POLICIES`, so a new
-policy is one function and one line here.
+Two kinds of rules live here, as plain functions on arrays:
+
+- the order in which training runs are served (``demand.policy``): a policy is
+  ``policy(runs, t) -> order``, looked up by name in :data:`POLICIES`, so a new
+  one is one function and one line;
+- how capacity is split between inference and training (``demand.allocation``,
+  ``priority``, ``reserve``, ``inference_coincidence``, ``backfill``;
+  docs/allocation.md): the pooled daily profile of the inference streams
+  (:func:`pooled_profile`), their pro-rata share of the chips
+  (:func:`pooled_take`), the chips they leave idle off their peak
+  (:func:`serving_load`, :func:`idle_by_hour`), and the chips a reserve holds
+  (:func:`reserve_share`, :func:`carve`).
+
+The day is 96 quarter-hours. Every daily profile here rises and falls with
+``sin(2 pi tau)``, so one ranking of the quarter-hours, from the least loaded
+to the most (:data:`LOAD_ORDER`), holds for every stream and every mix of
+streams: the ``k`` least loaded hours of the day are one stretch around the
+trough, which is why a run backfilling them is preempted once a day.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["POLICIES", "earliest_deadline_first", "first_come_first_served", "largest_first", "get_policy"]
+__all__ = ["ALLOCATIONS", "HOURS", "LOAD_ORDER", "POLICIES", "PRIORITIES", "carve", "daily_profile",
+           "earliest_deadline_first", "first_come_first_served", "get_policy", "idle_by_hour", "largest_first",
+           "pooled_profile", "pooled_take", "reserve_share", "serving_load"]
+
+#: the daily cycle in quarter-hours: every profile is an increasing function of it
+_PHASE = np.sin(2 * np.pi * np.arange(96) / 96)
+#: quarter-hours from the least loaded to the most (ties, a quarter-hour and its mirror, in clock order)
+LOAD_ORDER = np.argsort(_PHASE, kind="stable")
+#: hours of the day a run may backfill, ranked from the least inference load to the most
+HOURS = 24
+#: how capacity is split: ``pooled`` (what planners do, the default) or ``legacy`` (each stream on its own peak,
+#: training only on chips free all day)
+ALLOCATIONS = ("pooled", "legacy")
+#: which workload yields when capacity is short
+PRIORITIES = ("inference", "training", "deadline")
+
+
+# ---------------------------------------------------------------- the order of training runs
 
 
 def earliest_deadline_first(runs: Sequence, t: int) -> np.ndarray:
@@ -56,3 +88,279 @@ def get_policy(name: str) -> Callable[[Sequence, int], np.ndarray]:
         return POLICIES[name]
     except KeyError:
         raise ValueError(f"unknown policy {name!r}; choose one of {', '.join(POLICIES)}") from None
+
+
+# ---------------------------------------------------------------- the daily profile of inference
+
+
+@functools.lru_cache(maxsize=64)
+def _profile(peak_to_mean: float) -> np.ndarray:
+    return daily_profile(peak_to_mean)
+
+
+def daily_profile(peak_to_mean: float) -> np.ndarray:
+    """Demand over a day relative to its mean: mean 1, maximum ``peak_to_mean``, never negative.
+
+    Notes
+    -----
+    The von Mises shape :math:`s(\\tau) = e^{\\beta \\sin 2\\pi\\tau} / I_0(\\beta)` has mean 1
+    and peak :math:`e^{\\beta} / I_0(\\beta)`; :math:`\\beta` is solved for the asked peak.
+
+    Examples
+    --------
+    >>> p = daily_profile(2.5)
+    >>> round(float(p.mean()), 3), round(float(p.max()), 2), bool(p.min() > 0)
+    (1.0, 2.5, True)
+    """
+    if peak_to_mean <= 1.0:
+        return np.ones_like(_PHASE)
+    lo, hi = 0.0, 50.0
+    for _ in range(60):  # bisection: exp(b) / I0(b) grows with b
+        mid = 0.5 * (lo + hi)
+        if np.exp(mid) / np.i0(mid) < peak_to_mean:
+            lo = mid
+        else:
+            hi = mid
+    shape = np.exp(lo * _PHASE)
+    return shape / shape.mean()
+
+
+def pooled_profile(mean_chips, peak_to_mean, coincidence: float = 1.0):
+    """The daily profile of several streams served from one pool of chips, and its peak over its mean.
+
+    Parameters
+    ----------
+    mean_chips : array_like, (stream,)
+        Each stream's mean load in chips (mean output rate over its tokens/s
+        per chip) [1]: the weights of the pool.
+    peak_to_mean : array_like, (stream,)
+        Each stream's own daily peak over its mean [1].
+    coincidence : float
+        The pool's peak over the sum of the streams' own peaks [1], in (0, 1]:
+        1 when their peaks coincide, lower when they fall at different hours.
+
+    Returns
+    -------
+    profile : ndarray, (96,)
+        Load over the day relative to its mean: mean 1 [1].
+    peak : float
+        Its maximum, the pooled peak-to-mean :math:`P` [1].
+
+    Notes
+    -----
+    With stream weights :math:`m_w` and shapes :math:`s_w` (:func:`daily_profile`,
+    all peaking at the same hour), the coincident pool is
+
+    .. math:: S(\\tau) = \\sum_w m_w s_w(\\tau) \\Big/ \\sum_w m_w,
+              \\qquad \\max S = \\sum_w m_w P_w \\Big/ \\sum_w m_w = P_1
+
+    A coincidence factor :math:`k` (the peak of the combined load over the sum
+    of the individual peaks, the utility planner's term [1]_) gives a pooled peak
+    :math:`P = \\max(1, k P_1)`, and the profile is flattened to it,
+    :math:`1 + a (S - 1)` with :math:`a = (P - 1) / (P_1 - 1)`.
+
+    References
+    ----------
+    .. [1] T. Gönen, *Electric Power Distribution Engineering*, 3rd ed., CRC Press,
+       2014, section 2.2 (coincidence factor; its inverse is the diversity factor).
+
+    Examples
+    --------
+    Two streams of equal mean, peaks 2x and 1x: the coincident pool peaks at 1.5x
+    their summed mean; with a coincidence factor of 0.8 at 1.2x.
+
+    >>> round(pooled_profile([100, 100], [2.0, 1.0])[1], 6), round(pooled_profile([100, 100], [2.0, 1.0], 0.8)[1], 6)
+    (1.5, 1.2)
+    """
+    m = np.asarray(mean_chips, dtype=float)
+    peaks = np.asarray(peak_to_mean, dtype=float)
+    total = m.sum()
+    if not total > 0:
+        return np.ones_like(_PHASE), 1.0
+    shape = sum(mw * _profile(float(pw)) for mw, pw in zip(m, peaks) if mw > 0) / total
+    p1 = float(shape.max())
+    peak = max(1.0, float(coincidence) * p1)
+    if p1 <= 1.0 + 1e-12:
+        return np.ones_like(_PHASE), 1.0
+    return 1.0 + (peak - 1.0) / (p1 - 1.0) * (shape - 1.0), peak
+
+
+def pooled_take(avail: np.ndarray, need: np.ndarray, rates: np.ndarray, usable: np.ndarray,
+                order: np.ndarray) -> np.ndarray:
+    """Chips each stream takes from each pool, pool by pool, sharing a pool pro rata when it is short.
+
+    Parameters
+    ----------
+    avail : ndarray, (group, pool)
+        Chips inference may take [1].
+    need : ndarray, (stream,)
+        Output rate each stream is sized for [tokens/s].
+    rates : ndarray, (stream, pool)
+        Output tokens/s per chip [tokens/s].
+    usable : ndarray of bool, (stream, pool)
+        Whether the stream may run on the pool's chip at a finite, positive rate.
+    order : ndarray of int, (pool,)
+        The order inference takes pools in (oldest generation first).
+
+    Returns
+    -------
+    ndarray, (group, stream, pool)
+        Chips taken [1].
+
+    Notes
+    -----
+    On pool :math:`p` each stream wants :math:`q_w = \\lceil \\max(N_w - C_w, 0) / r_{wp} \\rceil`
+    chips (:math:`C_w` the capacity it holds already); when :math:`\\sum_w q_w` exceeds
+    the :math:`f_p` chips there, each gets :math:`\\lfloor q_w f_p / \\sum q \\rfloor`, so a
+    short fleet is shared in proportion to need instead of stream by stream.
+
+    Examples
+    --------
+    Two streams each needing 100 chips' worth, 150 chips in the only pool: 75 each.
+
+    >>> pooled_take(np.array([[150.0]]), np.array([100.0, 100.0]), np.ones((2, 1)), np.ones((2, 1), bool),
+    ...             np.array([0]))[0, :, 0].tolist()
+    [75.0, 75.0]
+    """
+    n_u = avail.shape[0]
+    n_w, n_p = rates.shape
+    chips = np.zeros((n_u, n_w, n_p))
+    capacity = np.zeros((n_u, n_w))
+    open_pools = ((avail > 0).any(axis=0) & usable.any(axis=0)).tolist()
+    gate = usable.astype(float)
+    per_chip = np.where(usable, rates, 0.0)
+    divide = np.where(usable, rates, 1.0)
+    for p in order:
+        if not open_pools[p]:
+            continue
+        left = need[None, :] - capacity
+        if not (left > 0).any():
+            break
+        want = np.ceil(np.maximum(left, 0.0) / divide[:, p] - 1e-9) * gate[:, p]  # no chip for a rounding error
+        total = want.sum(axis=1)
+        short = total > avail[:, p]
+        if short.any():
+            scale = np.where(short, avail[:, p] / np.maximum(total, 1.0), 1.0)
+            want = np.where(short[:, None], np.floor(want * scale[:, None] + 1e-9), want)
+        chips[:, :, p] = want
+        capacity += want * per_chip[:, p]
+    return chips
+
+
+def serving_load(chips: np.ndarray, rates: np.ndarray, load: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Chips each stream keeps busy in each quarter-hour, filling its pools in inference order.
+
+    Parameters
+    ----------
+    chips : ndarray, (group, stream, pool)
+        Chips each stream holds [1].
+    rates : ndarray, (stream, pool)
+        Output tokens/s per chip (0 where it cannot run) [tokens/s].
+    load : ndarray, (group, stream, 96)
+        Output rate served in each quarter-hour [tokens/s].
+    order : ndarray of int, (pool,)
+        Inference order: load goes to the first pools, so the last pools empty first off-peak.
+
+    Returns
+    -------
+    ndarray, (group, stream, pool, 96)
+        Busy chips [1].
+
+    Notes
+    -----
+    With the pools' capacities :math:`c_{wp} r_{wp}` summed in order before pool
+    :math:`p` as :math:`B_{wp}`, the pool is busy with
+    :math:`\\min(c_{wp}, \\max(L_w(\\tau) - B_{wp}, 0) / r_{wp})` chips.
+    """
+    cap = chips * rates[None, :, :]
+    before = np.zeros_like(cap)
+    run = np.zeros(cap.shape[:2])
+    for p in order:
+        before[:, :, p] = run
+        run = run + cap[:, :, p]
+    safe = np.where(rates > 0, rates, 1.0)[None, :, :, None]
+    busy = (load[:, :, None, :] - before[..., None]) / safe
+    return np.where(rates[None, :, :, None] > 0, np.clip(busy, 0.0, chips[..., None]), 0.0)
+
+
+def idle_by_hour(idle: np.ndarray) -> np.ndarray:
+    """Idle chips per quarter-hour as whole chips free through each hour, hours ranked least loaded first.
+
+    Parameters
+    ----------
+    idle : ndarray, (..., 96)
+        Chips idle in each quarter-hour of the day [1].
+
+    Returns
+    -------
+    ndarray, (..., 24)
+        Hour :math:`j` holds the chips free through the :math:`j`-th least loaded hour
+        (the fewest of its four quarter-hours), rounded down [1].
+    """
+    ranked = idle[..., LOAD_ORDER]
+    return np.floor(ranked.reshape(ranked.shape[:-1] + (HOURS, 96 // HOURS)).min(axis=-1) + 1e-9)
+
+
+# ---------------------------------------------------------------- reserves
+
+
+def reserve_share(spec, months: np.ndarray) -> np.ndarray:
+    """Share of the installed chips a reserve holds in each period [1].
+
+    Parameters
+    ----------
+    spec : float, dict or None
+        A share, or ``{month label: share}``: each share holds from its month to
+        the next; before the first month there is no reserve.
+    months : ndarray of int, (period,)
+        Month index of each period (``12*year + month - 1``).
+
+    Examples
+    --------
+    >>> reserve_share({"2026-03": 0.2, "2026-05": 0.4}, np.arange(24312, 24318)).tolist()
+    [0.0, 0.0, 0.2, 0.2, 0.4, 0.4]
+    """
+    from gigawatt.units import month_index
+
+    months = np.asarray(months, dtype=int)
+    if spec is None:
+        return np.zeros(len(months))
+    if not isinstance(spec, dict):
+        return np.full(len(months), float(spec))
+    points = sorted((month_index(m), float(v)) for m, v in spec.items())
+    starts = np.array([p[0] for p in points])
+    values = np.array([0.0] + [p[1] for p in points])
+    return values[np.searchsorted(starts, months, side="right")]
+
+
+def carve(installed: np.ndarray, chips: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """The chips a reserve of ``chips`` holds in each pool, taking whole pools in ``order``.
+
+    Parameters
+    ----------
+    installed : ndarray, (group, pool)
+        Chips installed [1].
+    chips : ndarray, (group,)
+        Chips the reserve holds in all [1].
+    order : ndarray of int, (pool,)
+        Pools in the order the reserve takes them (training: newest generation first).
+
+    Returns
+    -------
+    ndarray, (group, pool)
+        Reserved chips [1].
+
+    Examples
+    --------
+    >>> carve(np.array([[10.0, 30.0]]), np.array([35.0]), np.array([1, 0])).tolist()
+    [[5.0, 30.0]]
+    """
+    out = np.zeros_like(installed, dtype=float)
+    left = np.asarray(chips, dtype=float).copy()
+    if not (left > 0).any():
+        return out
+    for p in order:
+        take = np.minimum(installed[:, p], left)
+        out[:, p] = take
+        left = left - take
+    return out

@@ -29,7 +29,10 @@ Steps = count("steps")
 #: the allocation policies of :data:`gigawatt.fleet.policies.POLICIES`, by name, so that checking a
 #: scenario does not import the fleet (and numpy); a test keeps the two the same
 POLICY_NAMES = ("earliest_deadline_first", "first_come_first_served", "largest_first")
-
+#: how capacity is split (:data:`gigawatt.fleet.policies.ALLOCATIONS`) and who yields when it is short
+#: (:data:`gigawatt.fleet.policies.PRIORITIES`); docs/allocation.md
+ALLOCATION_NAMES = ("pooled", "legacy")
+PRIORITY_NAMES = ("inference", "training", "deadline")
 
 
 class _Strict(BaseModel):
@@ -133,8 +136,48 @@ TrainingItem = Annotated[
 ]
 
 
+#: a share of the installed chips, or ``{month: share}``: each share holds from its month to the next, none before
+ReserveShare = Fraction | Annotated[dict[Month, Fraction], BeforeValidator(distinct_months),
+                                    Field(max_length=limits.MAX_GROWTH_POINTS)]
+
+
+def _shares(value) -> list[float]:
+    return list(value.values()) if isinstance(value, dict) else [value]
+
+
+def _share_at(value, month: str) -> float:
+    """The share a reserve holds in ``month`` (0 before its first month)."""
+    from gigawatt.units import month_index
+
+    if not isinstance(value, dict):
+        return float(value)
+    held = [(month_index(m), v) for m, v in value.items() if month_index(m) <= month_index(month)]
+    return max(held)[1] if held else 0.0
+
+
+class Reserve(_Strict):
+    """Capacity held for one workload: the other never runs on it (docs/allocation.md)."""
+
+    training: ReserveShare = 0.0
+    inference: ReserveShare = 0.0
+
+    @model_validator(mode="after")
+    def _bounded(self) -> "Reserve":
+        for name in ("training", "inference"):
+            for share in _shares(getattr(self, name)):
+                if not 0.0 <= share <= 1.0:
+                    raise ValueError(f"a {name} reserve of {share:.0%} is outside 0-100% of the installed chips")
+        months = [m for v in (self.training, self.inference) if isinstance(v, dict) for m in v] or ["0001-01"]
+        for month in months:
+            total = _share_at(self.training, month) + _share_at(self.inference, month)
+            if total > 1.0 + 1e-9:
+                raise ValueError(f"the training and inference reserves add up to {total:.0%} of the chips "
+                                 f"(from {month}); together they can hold at most 100%")
+        return self
+
+
 class Demand(_Strict):
-    """What the capacity must carry."""
+    """What the capacity must carry, and how it is shared (docs/allocation.md)."""
 
     training: list[TrainingItem] = Field(default_factory=list, max_length=limits.MAX_TRAINING_RUNS)
     inference: list[InferenceStream] = Field(default_factory=list, max_length=limits.MAX_INFERENCE_STREAMS)
@@ -145,3 +188,24 @@ class Demand(_Strict):
     checkpoint_interval_s: Duration = Field(default=1200.0, validation_alias=AliasChoices("checkpoint_interval", "checkpoint_interval_s"), gt=0)
     restart_s: Duration = Field(default=510.0, validation_alias=AliasChoices("restart_time", "restart_s"), ge=0)
     idle_power_fraction: Fraction = Field(default=0.3, ge=0.0, le=1.0)
+    #: pooled: the streams are sized on their combined peak and training backfills what inference leaves idle
+    #: off its peak; legacy: each stream on its own peak, one after another, training only on chips free all day
+    allocation: Literal["pooled", "legacy"] = "pooled"
+    #: which workload yields when capacity is short: inference goes first (training backfills), training goes
+    #: first, or runs that can still make their deadline go first
+    priority: Literal["inference", "training", "deadline"] = "inference"
+    reserve: Reserve | None = None
+    #: the streams' combined peak over the sum of their own peaks: 1 when the peaks coincide
+    inference_coincidence: Fraction = Field(default=1.0, gt=0.0, le=1.0)
+    #: whether training runs on the chips inference leaves idle off its daily peak (preempted daily)
+    backfill: bool = True
+
+    @model_validator(mode="after")
+    def _legacy_alone(self) -> "Demand":
+        if self.allocation == "legacy":
+            given = [k for k in ("priority", "reserve", "inference_coincidence", "backfill") if k in self.model_fields_set]
+            if given:
+                raise ValueError(f"allocation: legacy is the engine's earlier rule (each stream on its own peak, "
+                                 f"inference first, no backfill) and takes no {', '.join(given)}; remove "
+                                 f"{'it' if len(given) == 1 else 'them'} or use allocation: pooled")
+        return self
