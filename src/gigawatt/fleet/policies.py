@@ -161,8 +161,8 @@ def pooled_profile(mean_chips, peak_to_mean, coincidence: float = 1.0):
 
     References
     ----------
-    .. [1] T. Gönen, *Electric Power Distribution Engineering*, 3rd ed., CRC Press,
-       2014, section 2.2 (coincidence factor; its inverse is the diversity factor).
+    .. [1] T. Gönen, *Electric Power Distribution Engineering*, CRC Press, the chapter on
+       load characteristics (coincidence factor; its inverse is the diversity factor).
 
     Examples
     --------
