@@ -23,6 +23,7 @@ trough, which is why a run backfilling them is preempted once a day.
 from __future__ import annotations
 
 import functools
+import math
 from typing import Callable, Sequence
 
 import numpy as np
@@ -224,6 +225,8 @@ def pooled_take(avail: np.ndarray, need: np.ndarray, rates: np.ndarray, usable: 
     """
     n_u = avail.shape[0]
     n_w, n_p = rates.shape
+    if n_u == 1:
+        return _pooled_take_one(avail[0], need, rates, usable, order)[None]
     chips = np.zeros((n_u, n_w, n_p))
     capacity = np.zeros((n_u, n_w))
     open_pools = ((avail > 0).any(axis=0) & usable.any(axis=0)).tolist()
@@ -244,6 +247,32 @@ def pooled_take(avail: np.ndarray, need: np.ndarray, rates: np.ndarray, usable: 
             want = np.where(short[:, None], np.floor(want * scale[:, None] + 1e-9), want)
         chips[:, :, p] = want
         capacity += want * per_chip[:, p]
+    return chips
+
+
+def _pooled_take_one(avail: np.ndarray, need: np.ndarray, rates: np.ndarray, usable: np.ndarray,
+                     order: np.ndarray) -> np.ndarray:
+    """:func:`pooled_take` for one group, in Python floats: the same arithmetic, without numpy's per-call cost."""
+    n_w, n_p = rates.shape
+    chips = np.zeros((n_w, n_p))
+    need_l, avail_l, rates_l, use = need.tolist(), avail.tolist(), rates.tolist(), usable.tolist()
+    streams = range(n_w)
+    capacity = [0.0] * n_w
+    for p in order.tolist():
+        if not (avail_l[p] > 0 and any(use[w][p] for w in streams)):
+            continue
+        left = [need_l[w] - capacity[w] for w in streams]
+        if not any(x > 0 for x in left):
+            break
+        want = [float(math.ceil(max(left[w], 0.0) / rates_l[w][p] - 1e-9)) if use[w][p] else 0.0 for w in streams]
+        total = sum(want)
+        if total > avail_l[p]:
+            scale = avail_l[p] / max(total, 1.0)
+            want = [float(math.floor(x * scale + 1e-9)) for x in want]
+        for w in streams:
+            chips[w, p] = want[w]
+            if use[w][p]:
+                capacity[w] += want[w] * rates_l[w][p]
     return chips
 
 
