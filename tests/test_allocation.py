@@ -99,6 +99,22 @@ def test_two_streams_coinciding_or_pooled(how, chips):
         assert summary["idle_share"] == pytest.approx(1 - 300 / N)
 
 
+def test_pooled_take_one_group_is_the_array_path():
+    from gigawatt.fleet.policies import pooled_take
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        w, p = rng.integers(1, 5), rng.integers(1, 8)
+        avail = np.floor(rng.uniform(0, 1000, (2, p))) * (rng.uniform(size=(2, p)) > 0.2)
+        usable = rng.uniform(size=(w, p)) > 0.3
+        rates = np.where(usable, rng.uniform(0.5, 20, (w, p)), 0.0)
+        need, order = rng.uniform(0, 3000, w), rng.permutation(p)
+        both = pooled_take(avail, need, rates, usable, order)
+        one = [pooled_take(avail[i:i + 1], need, rates, usable, order)[0] for i in range(2)]
+        assert np.array_equal(both, np.stack(one))
+        assert np.all(both.sum(axis=1) <= avail + 1e-9)
+
+
 def test_a_short_fleet_is_shared_pro_rata_when_pooled():
     # two flat streams each needing 0.75 N chips = 50,928: legacy serves the first whole and the second
     # with what is left (16,976 chips, 1/3); pooled gives each N / 2 = 33,952 chips, 2/3 of its tokens
@@ -269,7 +285,7 @@ def test_first_start_and_last_chip():
     assert (p["from"], p["to"], p["chips"]) == ("2026-03-01", "2026-03-31", 20_000)
     assert p["goodput"] == pytest.approx(1.0, abs=1e-3) and p["day_share"] == 1.0
     # MFU against the BF16 peak where the matrix gives none: 100 tokens/s x 6e9 FLOP / 667 TFLOP/s
-    assert p["mfu"] == pytest.approx(100 * 6e9 / sim.fleet.chips[0].peak_bf16_flops)
+    assert p["mfu"] == pytest.approx(100 * 6e9 / sim.fleet.chips[0].peak_bf16_flops) and p["mfu_of"] == "bf16_peak"
 
 
 def test_a_stream_no_chip_can_serve_says_why():

@@ -441,8 +441,10 @@ class Simulation:
             ``site``, ``from``, ``to`` (dates), ``months``, ``chips`` (most),
             ``mean_chips``, ``day_share`` (share of the day it held them; below 1
             when it backfilled off-peak hours), ``tokens``, ``mfu`` (of its
-            layout) and ``goodput`` (tokens trained over what its chips would
-            train in the time it held them: failures and preemptions).
+            layout in the precision it trains in, ``mfu_of: layout``, where the
+            throughput matrix gives it; else model FLOP/s over the chip's BF16
+            peak, ``mfu_of: bf16_peak``) and ``goodput`` (tokens trained over what
+            its chips would train in the time it held them: failures and preemptions).
             ``pauses``: one per stretch of periods after its earliest start in
             which it did not train, with ``from``, ``to``, ``months``, ``reason``
             (``min_chips``, ``reserve``, ``inference``, ``runs_ahead``), ``why``
@@ -477,6 +479,7 @@ class Simulation:
                 "mean_chips": float(self.run_chips[sample, seg, r].mean()),
                 "day_share": float((share[seg] * months[seg]).sum() / months[seg].sum()),
                 "tokens": float(progress[seg].sum()), "mfu": mfu,
+                "mfu_of": "layout" if self.throughput.training_mfu is not None else "bf16_peak",
                 "goodput": float(progress[seg].sum() / ideal) if ideal > 0 else None,
                 "chip_months": held / SECONDS_PER_MONTH,
             })
