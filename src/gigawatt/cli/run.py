@@ -73,6 +73,9 @@ def print_summary(summary: dict, out_dir: Path | None, wide: bool = False) -> No
         show(con, spread_table(summary), wide)
     for line in headline(summary):
         show(con, line, wide)
+    allocation = (summary.get("allocation") or {}).get("text")
+    if allocation:
+        show(con, f"Allocation: {allocation}", wide)
     inf = summary.get("inference")
     if inf and inf.get("served_share") is not None:
         cost = inf.get("usd_per_million_tokens")

@@ -150,19 +150,27 @@ def years_table(summary: dict, title: str, wide: bool = False):
 
 
 def training_runs_table(runs: list[dict], wide: bool = False):
-    """One row per training run: chip, site, chips, start, finish, deadline, days late, status.
+    """One row per training run: its last chip and site, chips, first start, finish, deadline, days late, status.
 
     By default the site, then the deadline, are left out where the table would not fit.
     """
     def text(key):
         return lambda r: "-" if r.get(key) in (None, "") else _cell(r[key])
 
+    def first(*keys):  # the first key a row has (summaries before first_start/last_chip carry start/chip)
+        return lambda r: text(next((k for k in keys if r.get(k) not in (None, "")), keys[-1]))(r)
+
+    def finish_text(r):
+        if r.get("finish"):
+            return _cell(r["finish"])
+        return "not finished" if r.get("status") == "not finished" else "-"
+
     run = Column("run", text("name"), right=False)
-    chip = Column("chip", text("chip"), right=False)
-    site = Column("site", text("site"), right=False)
+    chip = Column("last\nchip", first("last_chip", "chip"), right=False)
+    site = Column("last\nsite", first("last_site", "site"), right=False)
     chips = Column("chips", lambda r: fmt.chips(r["chips"]) if r["chips"] else fmt.MISSING)
-    start = Column("start", text("start"), right=False)
-    finish = Column("finish", text("finish"), right=False)
+    start = Column("first\nstart", first("first_start", "start"), right=False)
+    finish = Column("finish", finish_text, right=False)
     deadline = Column("deadline", text("deadline"), right=False)
     late = Column("days\nlate", lambda r: fmt.days(r["delay_days"]))
     status = Column("status", text("status"), right=False)

@@ -38,6 +38,7 @@ class RunSpec:
     generated: bool = False
     start_month: str = ""
     deadline_month: str | None = None
+    precision: str | None = None  # matmul precision it trains in; None: each chip's catalog training precision
 
 
 @dataclass
@@ -284,7 +285,7 @@ def _generated_runs(g, periods, flop_per_token, allowed, unique) -> list[RunSpec
             start=periods.first_at_or_after(_label(s)), deadline=s + dur_m - 1, min_chips=g.min_chips,
             max_chips=g.max_chips if g.max_chips is not None else np.inf, allowed=allowed(g.chips),
             generated=True, start_month=_label(s), deadline_month=_label(s + dur_m - 1),
-            batch_tokens=g.batch_tokens,
+            batch_tokens=g.batch_tokens, precision=g.precision,
         ))
         k += 1
     return runs
@@ -323,6 +324,7 @@ def _listed_run(item, periods, flop_per_token, allowed, unique) -> RunSpec:
         allowed=allowed(item.chips), priority=item.priority, start_month=item.start,
         batch_tokens=item.batch_tokens,
         deadline_month=item.deadline,
+        precision=item.precision,
     )
 
 
