@@ -187,3 +187,17 @@ def test_usage_panel_splits_installed_chips_by_use():
     assert "training held 40% of the chip-months" in section.note
     bare = usage_section(shipped(FLAGSHIP))  # no demand in the run
     assert bare.figure is None and bare.note.startswith("Not drawn")
+
+
+def test_training_histories_in_the_report():
+    from gigawatt.report.charts import _history_lines
+
+    run = {"name": "r1", "history": {
+        "placements": [{"chip": "trainium3", "site": "a", "from": "2026-07-01", "to": "2027-07-09", "mean_chips": 150000.0,
+                        "chips": 287000, "day_share": 0.8, "mfu": 0.4, "mfu_of": "bf16_peak", "goodput": 0.5}],
+        "pauses": [{"from": "2027-01", "to": "2027-03", "why": "inference took its chips"}]}}
+    (line,) = _history_lines(run)
+    assert line == ("r1: trainium3 at a from 2026-07-01 to 2027-07-09: on average 150,000 of 287,000 chips for 80% "
+                    "of each day, MFU 40% (of the BF16 peak), goodput 50%; paused 2027-01 to 2027-03 "
+                    "(inference took its chips).")
+    assert _history_lines({"name": "r2"}) == []

@@ -297,7 +297,35 @@ def training_section(results) -> Section:
         note += f" Not finished within the horizon (bar runs to its end): {', '.join(open_runs)}."
     if never:
         note += f" Never started: {', '.join(never)}."
+    histories = [line for run in (results.summary_dict or {}).get("training_runs") or [] for line in _history_lines(run)]
+    if histories:
+        note += " Histories: " + " ".join(histories)
     return Section(key, title, fig, note)
+
+
+def _history_lines(run: dict) -> list[str]:
+    """Sentences on where a run trained (chips, share of the day, MFU, goodput) and why it paused."""
+    history = run.get("history") if isinstance(run, dict) else None
+    if not isinstance(history, dict):
+        return []
+    parts = []
+    for p in history.get("placements") or []:
+        try:
+            text = (f"{p['chip']} at {p['site']} from {p['from']} to {p['to']}: on average {p['mean_chips']:,.0f} "
+                    f"of {p['chips']:,.0f} chips for {100 * p['day_share']:.0f}% of each day")
+            if _finite(p.get("mfu")):
+                of = "of the BF16 peak" if p.get("mfu_of") == "bf16_peak" else "in its layout"
+                text += f", MFU {100 * p['mfu']:.0f}% ({of})"
+            if _finite(p.get("goodput")):
+                text += f", goodput {100 * p['goodput']:.0f}%"
+        except (KeyError, TypeError, ValueError):
+            continue
+        parts.append(text)
+    for pause in history.get("pauses") or []:
+        if isinstance(pause, dict) and pause.get("from"):
+            parts.append(f"paused {pause.get('from')} to {pause.get('to') or 'the horizon'}"
+                         f" ({pause.get('why') or pause.get('reason') or 'no reason recorded'})")
+    return [f"{run.get('name')}: " + "; ".join(parts) + "."] if parts else []
 
 
 def _run_label(row: dict) -> str:
