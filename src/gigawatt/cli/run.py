@@ -103,6 +103,15 @@ def headline(summary: dict) -> list[str]:
             f"(${fmt.per_hour(imp['contract_usd_per_chip_hour'])} per chip-hour on average), "
             f"{buys['gw_years']:,.1f} GW-years of IT capacity ({buys['chip_hours'] / 1e9:,.1f}B chip-hours)"
             + (f", {fmt.pct(share)} of the capacity cap held over the term" if share is not None else "") + ".")
+    years = summary.get("years") or []
+    if years:
+        last = years[-1]
+        energized = ""
+        if last.get("energized_facility_power_w") is not None:
+            energized = (f" (sites energized for {fmt.gw(last.get('energized_it_power_w'))} GW IT, "
+                         f"{fmt.gw(last.get('energized_facility_power_w'))} GW facility)")
+        lines.append(f"Power installed at the end of {last['year']}: {fmt.gw(last['it_power_w'])} GW IT, "
+                     f"{fmt.gw(last['facility_power_w'])} GW facility{energized}.")
     beyond = t.get("spend_beyond_commitment_usd") or 0.0
     lines.append(
         f"Spend over the horizon ${fmt.usd_b(t['spend_usd'])}B; in the commitment's term "
