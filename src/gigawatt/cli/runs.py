@@ -68,6 +68,11 @@ def compare(
                    Column("B", lambda n: finish(by_b.get(n)), right=False)]
         show(con, make_table("training runs: finish (chip)", columns, list(dict.fromkeys([*by_a, *by_b]))), wide)
     rows = [
+        ("IT GW at the end", lambda s: fmt.gw(s["years"][-1]["it_power_w"]) if s["years"] else fmt.MISSING),
+        ("facility GW at the end", lambda s: fmt.gw(s["years"][-1]["facility_power_w"]) if s["years"] else fmt.MISSING),
+        ("commitment buys GW-years", lambda s: (f"{s['commitment_buys']['gw_years']:,.1f}"
+                                                if (s.get("commitment_buys") or {}).get("gw_years") is not None
+                                                else fmt.MISSING)),
         ("spend over horizon $B", lambda s: fmt.usd_b(s["totals"]["spend_usd"])),
         ("commitment $B", lambda s: fmt.usd_b(s["totals"]["commitment_usd"])),
         ("energy TWh", lambda s: fmt.twh(s["totals"]["energy_j"], 0)),
@@ -169,11 +174,11 @@ def _show_body(con, info: dict, wide: bool = False) -> None:
     """The tables of ``runs show``: per year, totals, training runs, timings; as ``gigawatt run`` prints them."""
     s = info["summary"]
     show(con, years_table(s, "per year", wide), wide)
-    t, imp = s.get("totals") or {}, s.get("implied") or {}
-    if t:
-        show(con, f"spend ${fmt.usd_b(t.get('spend_usd'))}B over the horizon against a commitment of "
-                  f"${fmt.usd_b(t.get('commitment_usd'))}B; implied ${fmt.per_hour(imp.get('usd_per_chip_hour'))} "
-                  f"per chip-hour", wide)
+    if s.get("totals") and s.get("implied"):
+        from gigawatt.cli.run import headline
+
+        for line in headline(s):  # what the commitment buys, power on both bases, spend, implied prices
+            show(con, line, wide)
     inference = s.get("inference") or {}
     if inference.get("served_share") is not None:
         show(con, f"inference demand served: {fmt.pct(inference['served_share'], 1)}", wide)
