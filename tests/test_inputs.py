@@ -80,3 +80,10 @@ def test_the_flagship_power_and_supply_as_resolved():
     assert inputs.supply_in_year[y2026, chips.index("trainium2")] == 600_000
     # whole systems: 64-chip Trn2 UltraServers, 144-chip Trn3 Gen2 UltraServers, 72-chip trn4-nvl72 racks
     assert inputs.chips_per_unit.tolist() == [64.0, 144.0, 72.0]
+
+
+def test_catalog_names_are_resolved_once():
+    inputs = resolve(gigawatt.load("anthropic-aws-2026"))
+    # every model and chip name the scenario writes has its catalog id in Inputs; the fleet reads these
+    assert inputs.model_id("frontier-moe-2t") == catalog.get_model("frontier-moe-2t").id
+    assert {inputs.chip_id(c) for c in ("trainium2", "trainium3", "trainium4")} == set(inputs.chip_ids)

@@ -195,30 +195,33 @@ def resolve_workloads(scn, fleet, flop_per_token) -> Workloads:
         :func:`_generated_runs`), then streams (:func:`_stream`); names made
         unique by a ``-2``, ``-3``... suffix, runs named first.
     """
+    from gigawatt.scenario.inputs import as_inputs
+
     out = Workloads()
     demand = scn.demand
     if demand is None:
         return out
+    inputs = as_inputs(scn)  # catalog names resolved once, with the rest of the inputs
     periods = fleet.periods
-    allowed = functools.partial(_chip_mask, fleet.chip_ids)
+    allowed = functools.partial(_chip_mask, fleet.chip_ids, inputs.chip_id)
     unique = _UniqueNames()
     for item in demand.training:
         if hasattr(item, "generate"):
-            out.runs.extend(_generated_runs(item.generate, periods, flop_per_token, allowed, unique))
+            out.runs.extend(_generated_runs(item.generate, periods, flop_per_token, allowed, unique,
+                                            inputs.model_id(item.generate.model)))
         else:
-            out.runs.append(_listed_run(item, periods, flop_per_token, allowed, unique))
+            out.runs.append(_listed_run(item, periods, flop_per_token, allowed, unique, inputs.model_id(item.model)))
     for i, s in enumerate(demand.inference):
-        out.streams.append(_stream(s, i, periods.month, allowed, unique))
+        out.streams.append(_stream(s, i, periods.month, allowed, unique, inputs.model_id(s.model)))
     return out
 
 
-def _chip_mask(chip_ids: list[str], names) -> np.ndarray:
-    """``(chip,)`` bool: the fleet's chips among ``names`` (catalog names or aliases); all when none are named."""
-    from gigawatt import catalog
-
+def _chip_mask(chip_ids: list[str], chip_id, names) -> np.ndarray:
+    """``(chip,)`` bool: the fleet's chips among ``names`` (catalog names or aliases, resolved by ``chip_id``);
+    all when none are named."""
     if not names:
         return np.ones(len(chip_ids), dtype=bool)
-    ids = {catalog.resolve("chips", n) for n in names}
+    ids = {chip_id(n) for n in names}
     return np.array([c in ids for c in chip_ids], dtype=bool)
 
 
@@ -236,7 +239,7 @@ class _UniqueNames:
         return name
 
 
-def _generated_runs(g, periods, flop_per_token, allowed, unique) -> list[RunSpec]:
+def _generated_runs(g, periods, flop_per_token, allowed, unique, model: str) -> list[RunSpec]:
     """The runs of one ``generate:`` item: one every ``every`` months from ``first``.
 
     Parameters
@@ -251,6 +254,8 @@ def _generated_runs(g, periods, flop_per_token, allowed, unique) -> list[RunSpec
         ``allowed(chip names) -> (chip,) bool``.
     unique : callable
         Makes a name unique among the workloads.
+    model : str
+        The model's catalog id (:meth:`gigawatt.scenario.inputs.Inputs.model_id`).
 
     Returns
     -------
@@ -267,9 +272,6 @@ def _generated_runs(g, periods, flop_per_token, allowed, unique) -> list[RunSpec
     FLOP, with :math:`e` and :math:`d` the interval and the duration in whole
     months (at least 1) and :math:`G` the compute growth per year.
     """
-    from gigawatt import catalog
-
-    model = catalog.get_model(g.model).id
     every_m = max(1, int(round(g.every_s / SECONDS_PER_MONTH)))
     dur_m = max(1, int(round(g.duration_s / SECONDS_PER_MONTH)))
     start = _month_index(g.first)
@@ -291,14 +293,14 @@ def _generated_runs(g, periods, flop_per_token, allowed, unique) -> list[RunSpec
     return runs
 
 
-def _listed_run(item, periods, flop_per_token, allowed, unique) -> RunSpec:
+def _listed_run(item, periods, flop_per_token, allowed, unique, model: str) -> RunSpec:
     """One run listed by name: its tokens given, or its compute divided by the model's FLOP per token.
 
     Parameters
     ----------
     item : TrainingRun
         The item (schema, SI).
-    periods, flop_per_token, allowed, unique
+    periods, flop_per_token, allowed, unique, model
         As for :func:`_generated_runs`.
 
     Returns
@@ -311,9 +313,6 @@ def _listed_run(item, periods, flop_per_token, allowed, unique) -> RunSpec:
     model's training FLOP per token :math:`f`: :math:`F = T f`, or
     :math:`T = F / f` when the compute is given.
     """
-    from gigawatt import catalog
-
-    model = catalog.get_model(item.model).id
     fpt = flop_per_token(model)
     tokens = item.tokens if item.tokens is not None else item.compute_flop / fpt
     return RunSpec(
@@ -328,7 +327,7 @@ def _listed_run(item, periods, flop_per_token, allowed, unique) -> RunSpec:
     )
 
 
-def _stream(s, i: int, months: np.ndarray, allowed, unique) -> StreamSpec:
+def _stream(s, i: int, months: np.ndarray, allowed, unique, model: str) -> StreamSpec:
     """One inference stream: its traffic per period, and the shape of one request.
 
     Parameters
@@ -339,7 +338,7 @@ def _stream(s, i: int, months: np.ndarray, allowed, unique) -> StreamSpec:
         Its position, for a default name ``inference-{i + 1}``.
     months : ndarray of int, (period,)
         Month index of each period, for growth.
-    allowed, unique
+    allowed, unique, model
         As for :func:`_generated_runs`.
 
     Returns
@@ -353,9 +352,6 @@ def _stream(s, i: int, months: np.ndarray, allowed, unique) -> StreamSpec:
     :math:`n` tasks a day, and its requests take the average step's context and
     new input (:func:`agentic_request_shape`).
     """
-    from gigawatt import catalog
-
-    model = catalog.get_model(s.model).id
     factor = growth_factor(months, _month_index(s.at), s.growth)
     if s.agentic is not None:
         a = s.agentic

@@ -179,6 +179,8 @@ class Inputs:
     provenance: dict[str, str]
     scenario: Any
     costs: Any = None
+    #: catalog ids of the model and chip names the scenario writes (``{"models": {...}, "chips": {...}}``)
+    catalog_ids: dict[str, dict[str, str]] = field(default_factory=dict)
     energized_facility_w: Any = None
     supply_in_year: Any = None
     notes: list[str] = field(default_factory=list)
@@ -196,6 +198,14 @@ class Inputs:
     def it_w_per_chip(self) -> np.ndarray:
         """``(chip,)`` all-in IT watts per chip [W]."""
         return np.array([c.it_w_per_chip for c in self.chips])
+
+    def model_id(self, name: str) -> str:
+        """The catalog id of a model name the scenario writes (resolved once by :func:`resolve`)."""
+        return self.catalog_ids["models"][name]
+
+    def chip_id(self, name: str) -> str:
+        """The catalog id of a chip name or alias the scenario writes (resolved once by :func:`resolve`)."""
+        return self.catalog_ids["chips"][name]
 
     @property
     def chips_per_unit(self) -> np.ndarray:
@@ -385,6 +395,29 @@ def allowed_chips(scn, chips: list[ResolvedChip]) -> np.ndarray:
     return allowed
 
 
+def catalog_ids(scn) -> dict[str, dict[str, str]]:
+    """Catalog ids of every model and chip name the scenario writes (demand, sites, roadmap, prices)."""
+    from gigawatt import catalog
+
+    models, chips = set(), set()
+    chips.update(e.chip for e in scn.roadmap)
+    chips.update(scn.prices)
+    for site in scn.sites:
+        chips.update(site.chips or [])
+    demand = scn.demand
+    if demand is not None:
+        for item in demand.training:
+            for entry in ([item.generate] if getattr(item, "generate", None) is not None else [item]):
+                if getattr(entry, "model", None):
+                    models.add(entry.model)
+                chips.update(getattr(entry, "chips", None) or [])
+        for stream in demand.inference:
+            models.add(stream.model)
+            chips.update(stream.chips or [])
+    return {"models": {m: catalog.get_model(m).id for m in models},
+            "chips": {c: catalog.resolve("chips", c) for c in chips}}
+
+
 def resolve(scn) -> Inputs:
     """Resolve a validated scenario into :class:`Inputs`.
 
@@ -433,7 +466,7 @@ def resolve(scn) -> Inputs:
         in_commitment=(periods.month_pos >= start) & (periods.month_pos < start + n_months),
         commitment_start_month=start, commitment_months=n_months,
         deal=scn.deal, demand=scn.demand, economics=scn.economics, fill=scn.fill, provenance=provenance,
-        scenario=scn, energized_facility_w=energized_it * pue[None, :],
+        scenario=scn, catalog_ids=catalog_ids(scn), energized_facility_w=energized_it * pue[None, :],
         supply_in_year=supply_in_year(scn, periods, chips), notes=input_notes(scn, chips),
     )
     from gigawatt.economics.ledger import resolve_costs
