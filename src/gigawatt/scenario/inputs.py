@@ -36,7 +36,8 @@ NO_END_MONTH = np.iinfo(np.int64).max
 CHIP_FIGURES = ("available", "tdp_w", "peak_bf16_flops", "peak_fp8_flops")
 SYSTEM_FIGURES = ("chips_per_node", "chips_per_scaleup", "host_power_w", "node_other_power_w",
                   "network_power_w_per_chip", "max_chips_per_cluster")
-CHIP_PERF_FIGURES = ("hbm_bytes", "hbm_bw_bytes_per_s", "scaleup_bw_bytes_per_s", "scaleout_bw_bytes_per_s")
+CHIP_PERF_FIGURES = ("hbm_bytes", "hbm_bw_bytes_per_s", "scaleup_bw_bytes_per_s", "scaleout_bw_bytes_per_s",
+                     "training_precision")
 SYSTEM_PERF_FIGURES = ("scaleup_bw_bytes_per_s", "scaleout_bw_bytes_per_s")
 
 
