@@ -123,6 +123,7 @@ def fleet_throughput(fleet: Fleet, workloads: Workloads, use_cache: bool = True)
     import json
 
     spec = {
+        "layout": 2,  # what the cache file holds: rates, notes, job sizes and the training cells' MFU
         "fingerprint": _model_fingerprint(),
         "chips": [(c.chip, c.system, c.max_chips_per_run) for c in fleet.chips],
         "most": fleet.installed.max(axis=(0, 1)).max(axis=0).tolist() if fleet.installed.size else [],
@@ -136,7 +137,8 @@ def fleet_throughput(fleet: Fleet, workloads: Workloads, use_cache: bool = True)
     if path is not None and path.exists():
         try:
             with np.load(path, allow_pickle=False) as z:
-                return Throughput(z["train"], z["infer"], [str(n) for n in z["notes"]], z["buckets"])
+                return Throughput(z["train"], z["infer"], [str(n) for n in z["notes"]], z["buckets"],
+                                  training_mfu=z["train_mfu"])
         except Exception:  # a damaged cache file is recomputed
             pass
     result = compute_fleet_throughput(fleet, workloads)
@@ -145,7 +147,8 @@ def fleet_throughput(fleet: Fleet, workloads: Workloads, use_cache: bool = True)
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
             np.savez(tmp, train=result.training_tokens_per_chip_s, infer=result.inference_output_tokens_per_chip_s,
-                     notes=np.array(result.notes, dtype=str), buckets=result.bucket_chips)
+                     notes=np.array(result.notes, dtype=str), buckets=result.bucket_chips,
+                     train_mfu=result.training_mfu)
             os.replace(tmp, path)
         except OSError:
             pass  # a read-only home is no reason to fail a run
@@ -199,17 +202,19 @@ def compute_fleet_throughput(fleet: Fleet, workloads: Workloads) -> Throughput:
         cells.append(np.asarray(st.allowed, dtype=bool))
         where.append(("infer", w, 0))
     train = np.full((len(workloads.runs), n_c, n_b), np.nan)
+    train_mfu = np.full_like(train, np.nan)  # MFU of each training cell, in the precision it trains in
     infer = np.full((len(workloads.streams), n_c), np.nan)
     notes: list[str] = []
     if items:
         m = throughput_matrix(items, [(spec.chip, spec.system) for spec in fleet.chips], evaluate=np.array(cells))
-        rate, note, prec = m.values, m.note.values, m.precision.values
+        rate, note, prec, mfu = m.values, m.note.values, m.precision.values, m.mfu.values
         for i, (kind, k, b) in enumerate(where):
             for c, spec in enumerate(fleet.chips):
                 if not cells[i][c]:
                     continue
                 if kind == "train":
                     train[k, c, b] = rate[i, c]
+                    train_mfu[k, c, b] = mfu[i, c]
                     run = workloads.runs[k]
                     said = f"{run.model} trains in {prec[i, c].upper()} on {spec.chip}" + (
                         "" if run_precision(run) else " (the catalog's training precision for the chip)")
@@ -221,4 +226,4 @@ def compute_fleet_throughput(fleet: Fleet, workloads: Workloads) -> Throughput:
                     why = f"{workloads.streams[k].model} on {spec.chip}: {note[i, c]}"
                 if note[i, c] and why not in notes:
                     notes.append(why)
-    return Throughput(train, infer, notes, BUCKET_CHIPS.astype(float))
+    return Throughput(train, infer, notes, BUCKET_CHIPS.astype(float), training_mfu=train_mfu)
