@@ -17,7 +17,8 @@ from gigawatt.errors import ScenarioError
 from gigawatt.fleet import build_fleet
 from gigawatt.fleet.demand import resolve_workloads
 from gigawatt.fleet.policies import daily_profile, pooled_profile, reserve_share
-from gigawatt.fleet.simulate import Throughput, simulate
+from gigawatt.fleet.simulate import simulate
+from gigawatt.fleet.simulation import Throughput
 from gigawatt.fleet.throughput import BUCKET_CHIPS
 from gigawatt.scenario import load_scenario_text
 from gigawatt.units import SECONDS_PER_MONTH

@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from gigawatt.fleet import build_fleet
 from gigawatt.fleet.demand import resolve_workloads
-from gigawatt.fleet.simulate import Throughput, simulate
+from gigawatt.fleet.simulate import simulate
+from gigawatt.fleet.simulation import Throughput
 from gigawatt.fleet.throughput import BUCKET_CHIPS
 from gigawatt.scenario import load_scenario_text
 

@@ -8,7 +8,8 @@ import pytest
 from gigawatt import catalog, power
 from gigawatt.fleet import build_fleet
 from gigawatt.fleet.demand import agentic_request_shape, growth_factor, resolve_workloads
-from gigawatt.fleet.simulate import Throughput, daily_profile, served_fraction, simulate
+from gigawatt.fleet.simulate import daily_profile, served_fraction, simulate
+from gigawatt.fleet.simulation import Throughput
 from gigawatt.fleet.throughput import BUCKET_CHIPS
 from gigawatt.scenario import load_scenario_text
 from gigawatt.units import SECONDS_PER_MONTH

@@ -18,7 +18,7 @@ import numpy as np
 
 from gigawatt.fleet.buildout import Fleet
 from gigawatt.fleet.demand import Workloads
-from gigawatt.fleet.simulate import Throughput
+from gigawatt.fleet.simulation import Throughput
 
 __all__ = ["BUCKET_CHIPS", "bucket_index", "fleet_throughput", "flop_per_token"]
 
