@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 import gigawatt
 from gigawatt.cli import app
 from gigawatt.cli.tables import FIT_WIDTH, training_runs_table, years_table
-from gigawatt.results import OUTPUT_FILES, OutputError, read_outputs, write_outputs
+from gigawatt.outputs import OUTPUT_FILES, OutputError, read_outputs, write_outputs
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 FLAGSHIP = "anthropic-aws-2026"

@@ -297,7 +297,7 @@ def test_an_extreme_leaf_runs_to_a_finite_summary_or_raises_a_gigawatt_error(sec
 
 
 def _extreme_run_property(section: str) -> None:
-    from gigawatt.results import dumps_strict
+    from gigawatt.jsonio import dumps as dumps_strict
 
     @settings(max_examples=20, deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -8,7 +8,8 @@ import sys
 import pytest
 
 import gigawatt
-from gigawatt.results import OUTPUT_FILES, OutputError, check_out_dir, clean_stale_temp, dumps_strict, write_outputs
+from gigawatt.jsonio import dumps as dumps_strict
+from gigawatt.outputs import OUTPUT_FILES, OutputError, check_out_dir, clean_stale_temp, write_outputs
 
 
 def cli(*args, cwd=None):

@@ -144,7 +144,7 @@ def open_run(run_id_or_folder: str | Path, *, db: str | Path | None = None):
     GigawattError
         When the folder is not a results folder, or the store has no such run.
     """
-    from gigawatt.results import read_outputs
+    from gigawatt.outputs import read_outputs
 
     path = Path(run_id_or_folder)
     if path.is_dir():

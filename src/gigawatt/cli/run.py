@@ -51,7 +51,7 @@ def run_scenario(scn, show_progress: bool, samples: int = 1):
 
 def checked_out_dir(out: Path) -> Path:
     """The resolved results folder, or exit 2 when writing it could destroy files gigawatt did not write."""
-    from gigawatt.results import OutputError, check_out_dir
+    from gigawatt.outputs import OutputError, check_out_dir
 
     try:
         return check_out_dir(out)
@@ -172,10 +172,10 @@ def run(
     except GigawattError as exc:
         fail(f"{scenario}: {exc}", getattr(exc, "hint", None))
     if out_dir is not None:
-        from gigawatt.results import OutputError, write_outputs
+        from gigawatt.outputs import OutputError
 
         try:
-            write_outputs(out_dir, results, table_format=table_format.value)
+            results.save(out_dir, table_format=table_format.value)
         except OutputError as exc:
             fail(f"--out: {exc}", exc.hint)
         except (OSError, GigawattError) as exc:

@@ -32,7 +32,7 @@ app = typer.Typer(
 def _summary_of(path: Path) -> dict:
     """A run summary from a results folder's summary.json, or from running a scenario."""
     if path.is_dir():
-        from gigawatt.results import OutputError, read_summary
+        from gigawatt.outputs import OutputError, read_summary
 
         try:
             return read_summary(path)
