@@ -34,11 +34,11 @@ import resource
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any, Iterator
 
 import yaml
+from conftest import MINIMAL  # the suite's tiny scenario (tests/ is on the path)
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "scenarios"
@@ -337,25 +337,6 @@ def _site_name(name: str) -> str:
     return with_values(**{"sites.0.name": name})
 
 
-MINIMAL = textwrap.dedent(
-    """\
-    schema_version: 1
-    name: tiny
-    horizon: {start: 2026-01, end: 2027-12}
-    seed: 3
-    deal:
-      commitment: {total: $10B, start: 2026-01, term: 2 years}
-      capacity_cap: 1 GW
-    sites:
-      - name: a
-        pue: 1.2
-        energized: {2026-01: 100 MW, 2027-01: 600 MW}
-    roadmap:
-      - {chip: trainium2, system: trn2-48xlarge, from: 2025-01, lifetime: 5 years}
-    prices:
-      trainium2: $1.50/h
-    """
-)
 
 
 def hand_cases() -> list[Case]:
