@@ -158,8 +158,8 @@ CHILD = textwrap.dedent(
     results = pickle.loads(Path(sys.argv[1]).read_bytes())
     db, mode, marker = sys.argv[2], sys.argv[3], Path(sys.argv[4])
     real_values = store._insert_values
-    def slow_values(con, frame):
-        real_values(con, frame)
+    def slow_values(*args):
+        real_values(*args)
         marker.write_text("in transaction")
         time.sleep(30 if mode == "hang" else 0.5)
     store._insert_values = slow_values

@@ -161,7 +161,7 @@ def write_outputs(out_dir: str | Path, results: "Results", table_format: str = "
 
     Files: ``fleet.nc`` (netCDF, the ``(sample, period, site, chip[, workload])``
     arrays), ``summary.json``, the tables in ``table_format`` (``csv`` or
-    ``parquet``): ``years`` (every yearly figure, see :func:`_write_years_csv`),
+    ``parquet``): ``years`` (every yearly figure, see :func:`years_table`),
     ``training_runs`` (one row per training run, when the scenario has demand)
     and ``ledger`` (one row per year and party, a column per ledger line
     [USD], see :meth:`Results.ledger`; means over samples), then
@@ -194,17 +194,17 @@ def write_outputs(out_dir: str | Path, results: "Results", table_format: str = "
     tmp.chmod(0o755)  # mkdtemp makes it private; results are ordinary files
     try:
         (tmp / _TMP_MARKER).write_text(str(os.getpid()))
-        results.dataset.to_netcdf(tmp / "fleet.nc")
+        arrays = results.arrays
+        arrays.write_netcdf(tmp / "fleet.nc")
         (tmp / "summary.json").write_text(dumps(results.summary_dict, indent=2) + "\n")
-        _write_years_csv(tmp / f"years.{table_format}", results)
+        write_table(tmp / f"years.{table_format}", *years_table(results))
         if results.events:
-            _write_years_csv(tmp / f"training_runs.{table_format}", results, results.events_frame())
-        if "cash_flow_lines_usd" in results.dataset:
-            import dataclasses
+            write_table(tmp / f"training_runs.{table_format}", EVENT_COLUMNS,
+                        [[ev.get(c) for c in EVENT_COLUMNS] for ev in results.events])
+        if "cash_flow_lines_usd" in arrays:
+            from gigawatt.results import ledger_table
 
-            lines = results.dataset[["cash_flow_lines_usd"]]
-            mean = dataclasses.replace(results, dataset=lines.mean("sample").expand_dims(sample=[0]))
-            _write_years_csv(tmp / f"ledger.{table_format}", results, mean.ledger())
+            write_table(tmp / f"ledger.{table_format}", *ledger_table(arrays, sample=None))
         (tmp / "scenario.yaml").write_text(results.scenario_text)
         (tmp / "scenario.resolved.json").write_text(dumps(results.resolved, indent=2) + "\n")
         written = sorted(p.name for p in tmp.iterdir() if p.name != _TMP_MARKER)
@@ -254,58 +254,120 @@ def _move_into_place(tmp: Path, target: Path, written: list[str]) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _write_years_csv(path: Path, results: "Results", frame=None) -> None:
-    """Write a table as CSV, or as Parquet where ``path`` ends in ``.parquet``; by default the yearly table.
+#: the columns of ``training_runs.csv``, one row per training run
+EVENT_COLUMNS = ["name", "model", "chip", "site", "chips", "start", "finish", "deadline", "delay_days", "status",
+                 "moves"]
 
-    The yearly table holds every yearly figure of the summary, in SI units,
-    one row per year: the columns of ``summary["years"]`` (chips by generation
+
+def years_table(results: "Results") -> tuple[list, list]:
+    """The yearly table: ``(columns, rows)``, every yearly figure of the summary in SI units.
+
+    One row per year: the columns of ``summary["years"]`` (chips by generation
     spread into ``chips_<id>`` and ``chips_added_<id>``), the inference tokens
     of ``summary["inference"]["years"]`` as ``inference_demand_tokens`` and
     ``inference_served_tokens``, and, summed over each year's months from the
-    dataset, ``training_flop`` and each party's net cash flow
+    arrays, ``training_flop`` and each party's net cash flow
     ``lab_cash_flow_usd`` and ``provider_cash_flow_usd`` (positive: money in).
     With several samples, like the summary, every figure is the mean over them.
     """
-    import pandas as pd
+    summary, arrays = results.summary_dict, results.arrays
+    chip_ids = [str(c) for c in arrays.labels("chip")]
+    cols = ["year", "it_power_w", "facility_power_w", "energized_it_power_w", "energized_facility_power_w",
+            "peak_bf16_flops", "peak_fp8_flops", "spend_usd", "cumulative_spend_usd", "energy_j",
+            "binding"] + [f"chips_{c}" for c in chip_ids]
+    period_years = np.array([year_of(str(p)) for p in arrays.labels("period")])
 
-    if frame is None:
-        summary, ds = results.summary_dict, results.dataset
-        chip_ids = [str(c) for c in ds["chip"].values]
-        cols = ["year", "it_power_w", "facility_power_w", "energized_it_power_w", "energized_facility_power_w",
-                "peak_bf16_flops", "peak_fp8_flops", "spend_usd", "cumulative_spend_usd", "energy_j",
-                "binding"] + [f"chips_{c}" for c in chip_ids]
-        period_years = np.array([year_of(str(p)) for p in ds["period"].values])
+    def yearly(var: str, **select) -> dict:
+        """{year: the year's sum, mean over samples} of a (sample, period, ...) variable."""
+        v = arrays.variables[var]
+        values = v.values
+        for dim, label in select.items():
+            axis = v.dims.index(dim)
+            values = np.take(values, list(map(str, arrays.labels(dim))).index(label), axis=axis)
+        dims = [d for d in v.dims if d not in select]
+        values = np.moveaxis(values, [dims.index("sample"), dims.index("period")], [0, 1])
+        values = values.reshape(values.shape[0], values.shape[1], -1).sum(axis=2)
+        return {int(y): float(values[:, period_years == y].sum(axis=1).mean()) for y in np.unique(period_years)}
 
-        def yearly(values) -> dict:  # (sample, period) -> {year: the year's sum, mean over samples}
-            return {int(y): float(values[:, period_years == y].sum(axis=1).mean()) for y in np.unique(period_years)}
+    from_arrays = {}
+    if "training_flop" in arrays:
+        from_arrays["training_flop"] = yearly("training_flop")
+    if "cash_flow_usd" in arrays:
+        for party in arrays.labels("party"):
+            from_arrays[f"{party}_cash_flow_usd"] = yearly("cash_flow_usd", party=str(party))
+    inference = {r.get("year"): r for r in ((summary.get("inference") or {}).get("years") or [])}
+    rows = []
+    for row in summary["years"]:
+        flat = {}
+        for key, value in row.items():
+            if isinstance(value, dict):
+                flat.update({f"{key}_{c}": n for c, n in value.items()})
+            elif not isinstance(value, list):
+                flat[key] = value
+        for key, value in inference.get(row["year"], {}).items():
+            if key not in ("year", "served_share", "idle_share") and not isinstance(value, (dict, list)):
+                flat[f"inference_{key}"] = value
+        for key, by_year in from_arrays.items():
+            flat[key] = by_year.get(int(row["year"]))
+        rows.append(flat)
+    cols += [k for k in dict.fromkeys(k for r in rows for k in r) if k not in cols]
+    return cols, [[r.get(c) for c in cols] for r in rows]
 
-        from_dataset = {}
-        if "training_flop" in ds:
-            from_dataset["training_flop"] = yearly(ds["training_flop"].sum("workload").values)
-        if "cash_flow_usd" in ds:
-            for party in ds["party"].values:
-                from_dataset[f"{party}_cash_flow_usd"] = yearly(ds["cash_flow_usd"].sel(party=party).values)
-        inference = {r.get("year"): r for r in ((summary.get("inference") or {}).get("years") or [])}
-        rows = []
-        for row in summary["years"]:
-            flat = {}
-            for key, value in row.items():
-                if isinstance(value, dict):
-                    flat.update({f"{key}_{c}": n for c, n in value.items()})
-                elif not isinstance(value, list):
-                    flat[key] = value
-            for key, value in inference.get(row["year"], {}).items():
-                if key not in ("year", "served_share", "idle_share") and not isinstance(value, (dict, list)):
-                    flat[f"inference_{key}"] = value
-            for key, by_year in from_dataset.items():
-                flat[key] = by_year.get(int(row["year"]))
-            rows.append(flat)
-        cols += [k for k in dict.fromkeys(k for r in rows for k in r) if k not in cols]
-        frame = pd.DataFrame(rows, columns=cols)
+
+def _column_kind(values: list) -> str:
+    """How a column is written, as pandas infers it: ``int``, ``float``, ``bool`` or ``text``."""
+    present = [v for v in values if v is not None and not (isinstance(v, float) and v != v)]
+    if present and all(isinstance(v, (bool, np.bool_)) for v in present):
+        return "bool"
+    if present and all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+                       for v in present):
+        if len(present) == len(values) and all(isinstance(v, (int, np.integer)) for v in present):
+            return "int"
+        return "float"
+    return "text"
+
+
+def _cell(value, kind: str) -> str:
+    """One CSV cell as pandas ``to_csv`` writes it (missing values empty, floats as their repr)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if kind == "float":
+        return repr(float(value))
+    if kind == "int":
+        return str(int(value))
+    return str(value)
+
+
+def write_table(path: Path, columns: list, rows: list) -> None:
+    """Write a table as CSV, or as Parquet where ``path`` ends in ``.parquet``.
+
+    The CSV is what ``pandas.DataFrame(rows, columns=columns).to_csv(index=False)``
+    writes (a column with a missing number is a float column); the Parquet
+    file is written with pyarrow, each column typed the same way.
+    """
+    kinds = [_column_kind([r[i] for r in rows]) for i in range(len(columns))]
     if path.suffix == ".parquet":
-        frame.to_parquet(path, index=False)
-    else:
-        frame.to_csv(path, index=False)
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        types = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "text": pa.string()}
+        data = {}
+        for i, (name, kind) in enumerate(zip(columns, kinds)):
+            col = [r[i] for r in rows]
+            if kind == "float":
+                col = [None if v is None else float(v) for v in col]
+            elif kind == "text":
+                col = [None if v is None or (isinstance(v, float) and v != v) else str(v) for v in col]
+            data[str(name)] = pa.array(col, type=types[kind])
+        pq.write_table(pa.table(data), path)
+        return
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_cell(v, k) for v, k in zip(row, kinds)])
 
 
 def read_summary(folder: str | Path) -> dict:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from gigawatt import __version__
+from gigawatt.arrays import ArrayData
 from gigawatt.economics import buyer
 from gigawatt.fleet.buildout import BINDING, Fleet
 from gigawatt.units import months_in, year_of
@@ -354,6 +355,32 @@ def _implied(commitment_usd: float, chip_h: float, it_ws: float, spend_term_usd:
              "per chip-hour are undefined (null)"])
 
 
+class _Dataset:
+    """``Results.dataset``: kept as numpy arrays until first read, then an ``xarray.Dataset``.
+
+    A descriptor-typed dataclass field: ``Results(dataset=...)`` and assignment
+    accept either an ``xarray.Dataset`` or :class:`gigawatt.arrays.ArrayData`;
+    reading gives the ``xarray.Dataset`` (built once), so a run that only
+    writes its files and store never imports xarray.
+    """
+
+    def __set_name__(self, owner, name):
+        self.slot = f"_{name}"
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            raise AttributeError(self.slot)  # no default: the field is required
+        value = obj.__dict__[self.slot]
+        if isinstance(value, ArrayData):
+            value = obj.__dict__[self.slot] = value.to_xarray()
+            obj.__dict__["_arrays"] = None
+        return value
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.slot] = value
+        obj.__dict__["_arrays"] = value if isinstance(value, ArrayData) else None
+
+
 @dataclass
 class Results:
     """Everything one run produced, with its provenance.
@@ -364,7 +391,9 @@ class Results:
     Attributes
     ----------
     dataset : xarray.Dataset
-        Monthly arrays with dimensions ``(sample, period, site, chip[, workload])``.
+        Monthly arrays with dimensions ``(sample, period, site, chip[, workload])``,
+        built on first read from :attr:`arrays` (a run that only writes its
+        files and its store never imports xarray).
         Always present: ``installed``, ``added``, ``retired``, ``it_power_w``,
         ``facility_power_w``, ``spend_usd``, ``energy_j``, ``peak_bf16_flops``,
         ``peak_fp8_flops``, ``energized_it_w``, ``binding``, ``price_usd_per_chip_h``,
@@ -390,7 +419,7 @@ class Results:
         Wall time of each stage [s].
     """
 
-    dataset: Any
+    dataset: Any = _Dataset()
     events: list
     summary_dict: dict
     scenario_text: str
@@ -402,6 +431,14 @@ class Results:
     @property
     def name(self) -> str:
         return str(self.summary_dict.get("scenario", ""))
+
+    @property
+    def arrays(self) -> ArrayData:
+        """The dataset's arrays as :class:`gigawatt.arrays.ArrayData` (numpy; no xarray is built for it)."""
+        arrays = self.__dict__.get("_arrays")
+        if arrays is None:
+            arrays = self.__dict__["_arrays"] = ArrayData.from_xarray(self.dataset)
+        return arrays
 
     def summary(self) -> dict:
         """The run's summary: what ``gigawatt run --json`` prints (SI units; strict JSON when dumped)."""
@@ -437,17 +474,8 @@ class Results:
         """
         import pandas as pd
 
-        if "cash_flow_lines_usd" not in self.dataset:
-            return pd.DataFrame(columns=["year", "party", "net_usd"])
-        lines = self.dataset["cash_flow_lines_usd"].isel(sample=sample)
-        years = [year_of(str(p)) for p in lines["period"].values]
-        frame = lines.to_dataframe().reset_index()
-        frame["year"] = frame["period"].map(dict(zip(lines["period"].values, years)))
-        table = frame.pivot_table(index=["year", "party"], columns="flow", values="cash_flow_lines_usd",
-                                  aggfunc="sum", sort=True)
-        table.columns = [str(c) for c in table.columns]
-        table["net_usd"] = table.sum(axis=1)
-        return table.reset_index()
+        columns, rows = ledger_table(self.arrays, sample)
+        return pd.DataFrame(rows, columns=columns)
 
     def save(self, folder: str | Path, table_format: str = "csv") -> Path:
         """Write the results folder (:func:`gigawatt.outputs.write_outputs`, tables as ``csv`` or ``parquet``);
@@ -468,12 +496,50 @@ class Results:
         """The events as a pandas DataFrame."""
         import pandas as pd
 
-        cols = ["name", "model", "chip", "site", "chips", "start", "finish", "deadline", "delay_days", "status", "moves"]
-        return pd.DataFrame(self.events, columns=cols)
+        from gigawatt.outputs import EVENT_COLUMNS
+
+        return pd.DataFrame(self.events, columns=EVENT_COLUMNS)
 
     def to_frame(self, variable: str):
         """One variable of the dataset as a long pandas DataFrame."""
         return self.dataset[variable].to_dataframe().reset_index()
+
+
+def ledger_table(arrays: ArrayData, sample: int | None = 0) -> tuple[list, list]:
+    """The ledger's cash flows by year, party and line: ``(columns, rows)`` [USD].
+
+    Parameters
+    ----------
+    arrays : ArrayData
+        A run's arrays, with ``cash_flow_lines_usd`` (sample, period, party, flow).
+    sample : int or None
+        The sample to read; None for the mean over samples.
+
+    Returns
+    -------
+    columns : list of str
+        ``year``, ``party``, the ledger lines in alphabetical order, ``net_usd``.
+    rows : list of list
+        One row per year and party, years ascending, parties in alphabetical order;
+        each line the sum of its months, ``net_usd`` the sum of the lines.
+    """
+    if "cash_flow_lines_usd" not in arrays:
+        return ["year", "party", "net_usd"], []
+    var = arrays.variables["cash_flow_lines_usd"]
+    lines = np.moveaxis(var.values, [var.dims.index(d) for d in ("sample", "period", "party", "flow")],
+                        [0, 1, 2, 3])
+    lines = lines.mean(axis=0) if sample is None else lines[sample]  # (period, party, flow)
+    years = np.array([year_of(str(p)) for p in arrays.labels("period")])
+    parties = [str(p) for p in arrays.labels("party")]
+    flows = [str(f) for f in arrays.labels("flow")]
+    flow_order = sorted(range(len(flows)), key=lambda i: flows[i])
+    rows = []
+    for year in np.unique(years):
+        in_year = lines[years == year].sum(axis=0)  # (party, flow)
+        for p in sorted(range(len(parties)), key=lambda i: parties[i]):
+            values = [float(in_year[p, f]) for f in flow_order]
+            rows.append([int(year), parties[p], *values, float(sum(values))])
+    return ["year", "party", *[flows[f] for f in flow_order], "net_usd"], rows
 
 
 def resolved_scenario(scn, fleet: Fleet) -> dict:
@@ -491,8 +557,8 @@ def resolved_scenario(scn, fleet: Fleet) -> dict:
 
 
 def _ledger_dataset(ledger):
-    """The ledger's monthly net cash flow per party, and by line, as a dataset."""
-    import xarray as xr
+    """The ledger's monthly net cash flow per party, and by line (:class:`gigawatt.arrays.ArrayData`)."""
+    from gigawatt.arrays import ArrayData
 
     net = np.stack([ledger.net_usd("lab"), ledger.net_usd("provider")], axis=-1)  # (sample, period, party)
     flows = list(dict.fromkeys([*ledger.lab, *ledger.provider]))
@@ -501,7 +567,7 @@ def _ledger_dataset(ledger):
         for f, name in enumerate(flows):
             if name in party_lines:
                 lines[:, :, p, f] = party_lines[name]
-    return xr.Dataset(
+    return ArrayData.build(
         {"cash_flow_usd": (("sample", "period", "party"), net,
                            {"units": "USD", "long_name": "net cash flow of each party (positive: money in)"}),
          "cash_flow_lines_usd": (("sample", "period", "party", "flow"), lines,
@@ -556,12 +622,12 @@ def build_results(scn, fleet: Fleet, scenario_text: str, timings_s: dict | None 
         ``n`` and the 10th, 50th and 90th percentiles in the same shape.
         ``summary["seed_matters"]`` says whether the run drew random numbers.
     """
-    ds = fleet.to_dataset()
+    ds = fleet.to_arrays()
     events: list = []
     if ledger is not None:
         ds = ds.merge(_ledger_dataset(ledger))
     if simulation is not None:
-        ds = ds.merge(simulation.to_dataset())
+        ds = ds.merge(simulation.to_arrays())
         events = simulation.events()
     n = int(fleet.installed.shape[0])
     per_sample = [_sample_summary(scn, fleet, simulation, ledger, s) for s in range(n)]

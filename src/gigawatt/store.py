@@ -410,26 +410,33 @@ def _json_text(value: Any) -> str:
     return dumps(value)
 
 
-def _dataset_meta(ds) -> dict:
-    """What it takes to rebuild the dataset: coordinates, dtypes, attributes."""
+def _dataset_meta(arrays) -> dict:
+    """What it takes to rebuild the dataset: coordinates, dtypes, attributes (of :class:`~gigawatt.arrays.ArrayData`).
+
+    Dtypes are those of the ``xarray.Dataset`` the arrays make (dates coarser
+    than a second are held by xarray as ``datetime64[s]``).
+    """
     import numpy as np
 
     coords = {}
-    for name in ds.dims:
-        if name not in ds.coords:
-            coords[name] = {"values": list(range(ds.sizes[name])), "dtype": "int64", "index": False}
+    for name, size in arrays.sizes.items():
+        if name not in arrays.coords:
+            coords[name] = {"values": list(range(size)), "dtype": "int64", "index": False}
             continue
-        values = ds[name].values
+        values = arrays.coords[name]
+        dtype = str(values.dtype)
         if np.issubdtype(values.dtype, np.datetime64):
             listed = [str(v) for v in values.astype("datetime64[D]")]
+            if np.datetime_data(values.dtype)[0] in ("Y", "M", "W", "D", "h", "m"):
+                dtype = "datetime64[s]"
         else:
             listed = values.tolist()
-        coords[name] = {"values": listed, "dtype": str(values.dtype), "index": True}
+        coords[name] = {"values": listed, "dtype": dtype, "index": True}
     variables = {
-        name: {"dims": list(var.dims), "dtype": str(var.dtype), "attrs": _plain(var.attrs)}
-        for name, var in ds.data_vars.items()
+        name: {"dims": list(var.dims), "dtype": str(var.values.dtype), "attrs": _plain(var.attrs)}
+        for name, var in arrays.variables.items()
     }
-    return {"dims": list(ds.dims), "coords": coords, "variables": variables, "attrs": _plain(ds.attrs)}
+    return {"dims": list(arrays.sizes), "coords": coords, "variables": variables, "attrs": _plain(arrays.attrs)}
 
 
 def _plain(attrs: dict) -> dict:
@@ -437,68 +444,67 @@ def _plain(attrs: dict) -> dict:
     return json.loads(_json_text(dict(attrs)))
 
 
-def _values_frame(run_id: str, ds):
-    """The dataset's arrays with known dimensions as one long pandas frame."""
-    import numpy as np
-    import pandas as pd
+def _values_columns(arrays) -> dict:
+    """The arrays with known dimensions as the columns of ``run_values`` (numpy, one entry per cell).
 
+    Numbers go to ``value`` and text to ``text``; a dimension a variable lacks,
+    a missing number (NaN) and a missing text are null; labels are text, the
+    sample a number, the period an ISO date.
+    """
+    import numpy as np
+
+    sizes = arrays.sizes
     labels = {}
     for dim in DIMS:
-        if dim in ds.dims:
-            values = ds[dim].values if dim in ds.coords else np.arange(ds.sizes[dim])
+        if dim in sizes:
+            values = arrays.labels(dim)
             if np.issubdtype(values.dtype, np.datetime64):
-                values = values.astype("datetime64[D]")
-            elif dim != "sample":
+                values = values.astype("datetime64[D]").astype(str).astype(object)
+            elif dim == "sample":
+                values = values.astype(float)
+            else:
                 values = values.astype(str).astype(object)
             labels[dim] = values
-    parts = []
-    for name, var in ds.data_vars.items():
+    parts: dict[str, list] = {c: [] for c in ("variable", *DIMS, "value", "text")}
+    for name, var in arrays.variables.items():
         if not set(var.dims) <= set(DIMS):
             continue
         dims = [d for d in DIMS if d in var.dims]
-        arr = var.transpose(*dims).values
+        arr = np.transpose(var.values, [var.dims.index(d) for d in dims]) if dims else var.values
         n = arr.size
-        cols: dict[str, Any] = {"variable": np.full(n, name, dtype=object)}
-        if dims:
-            grids = np.meshgrid(*[np.arange(ds.sizes[d]) for d in dims], indexing="ij")
-            for d, g in zip(dims, grids):
-                cols[d] = labels[d][g.ravel()]
+        parts["variable"].append(np.full(n, name, dtype=object))
+        grids = np.meshgrid(*[np.arange(sizes[d]) for d in dims], indexing="ij") if dims else []
+        for d in DIMS:
+            if d in dims:
+                parts[d].append(labels[d][grids[dims.index(d)].ravel()])
+            else:
+                parts[d].append(np.full(n, np.nan) if d == "sample" else np.full(n, None, dtype=object))
         flat = arr.ravel()
         if flat.dtype.kind in "biuf":
-            cols["value"] = flat.astype(float)
-            cols["text"] = np.full(n, None, dtype=object)
+            parts["value"].append(flat.astype(float))
+            parts["text"].append(np.full(n, None, dtype=object))
         else:
-            cols["value"] = np.full(n, np.nan)
-            cols["text"] = flat.astype(str).astype(object)
-        frame = pd.DataFrame(cols)
-        parts.append(frame)
-    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"variable": []})
-    for d in DIMS:
-        if d not in out:
-            out[d] = None
-    out.insert(0, "run_id", run_id)
-    out["period"] = pd.to_datetime(out["period"]) if out["period"].notna().any() else pd.NaT
-    out["sample"] = out["sample"].astype("Int64") if out["sample"].notna().any() else pd.array([None] * len(out), dtype="Int64")
-    for d in ("site", "chip", "workload"):
-        out[d] = out[d].astype(object).where(out[d].notna(), None)
-    return out[["run_id", "variable", *DIMS, "value", "text"]]
+            parts["value"].append(np.full(n, np.nan))
+            parts["text"].append(flat.astype(str).astype(object))
+    empty = {"sample": np.zeros(0), "value": np.zeros(0)}
+    return {c: np.concatenate(p) if p else empty.get(c, np.zeros(0, dtype=object)) for c, p in parts.items()}
 
 
-def _other_arrays(ds) -> bytes | None:
+def _other_arrays(arrays) -> bytes | None:
     """Variables with dimensions outside ``DIMS``, as netCDF bytes (or None)."""
-    names = [n for n, v in ds.data_vars.items() if not set(v.dims) <= set(DIMS)]
+    names = [n for n, v in arrays.variables.items() if not set(v.dims) <= set(DIMS)]
     if not names:
         return None
-    return _netcdf_bytes(ds[names])
+    return _netcdf_bytes(arrays.subset(names))
 
 
-def _netcdf_bytes(ds) -> bytes:
-    """A dataset as netCDF file bytes (through a temporary file, which every engine can write)."""
+def _netcdf_bytes(arrays) -> bytes:
+    """Arrays as netCDF file bytes (through a temporary file, which every engine can write)."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "arrays.nc"
-        ds.to_netcdf(path)
+        arrays.write_netcdf(path)
         return path.read_bytes()
 
 
@@ -534,14 +540,17 @@ def _event_rows(run_id: str, events: list) -> list[tuple]:
     return rows
 
 
-def _insert_values(con, frame) -> None:
-    con.register("gigawatt_values_frame", frame)
+def _insert_values(con, run_id: str, cols: dict) -> None:
+    """Insert the ``run_values`` rows of one run from numpy columns (DuckDB scans them; NaN reads as null)."""
+    if not len(cols["variable"]):
+        return
+    con.register("gigawatt_values", cols)
     try:
         con.execute("INSERT INTO run_values (run_id, variable, sample, period, site, chip, workload, value, text) "
-                    "SELECT run_id, variable, sample, CAST(period AS DATE), site, chip, workload, value, text "
-                    "FROM gigawatt_values_frame")
+                    "SELECT ?, variable, CAST(sample AS BIGINT), CAST(period AS DATE), site, chip, workload, value, "
+                    "text FROM gigawatt_values", [run_id])
     finally:
-        con.unregister("gigawatt_values_frame")
+        con.unregister("gigawatt_values")
 
 
 def _insert_events(con, rows: list[tuple]) -> None:
@@ -626,8 +635,8 @@ def _run_rows(results, run_id: str, status: str) -> tuple:
 
     ``runs.created_at`` is the time of this call (UTC, without a time zone).
     """
-    ds = results.dataset
-    frame = _values_frame(run_id, ds)
+    ds = results.arrays
+    frame = _values_columns(ds)
     blob = _other_arrays(ds)
     events = _event_rows(run_id, results.events or [])
     created = datetime.now(timezone.utc).replace(tzinfo=None)
@@ -644,7 +653,7 @@ def _write_run(con, path: Path, run_row: tuple, frame, events: list[tuple], blob
         con.execute(_insert_sql("store_meta"), ["schema_version", str(STORE_SCHEMA_VERSION)])
     run_id = run_row[0]
     con.execute(_insert_sql("runs"), list(run_row))
-    _insert_values(con, frame)
+    _insert_values(con, run_id, frame)
     _insert_events(con, events)
     if blob is not None:
         con.execute(_insert_sql("run_arrays"), [run_id, "netcdf", blob])

@@ -126,7 +126,11 @@ class Fleet:
 
     def to_dataset(self):
         """The fleet as an ``xarray.Dataset`` with the architecture's dimensions."""
-        import xarray as xr
+        return self.to_arrays().to_xarray()
+
+    def to_arrays(self):
+        """The fleet's arrays (:class:`gigawatt.arrays.ArrayData`), as :meth:`to_dataset` holds them."""
+        from gigawatt.arrays import ArrayData
 
         coords = {
             "sample": np.arange(self.installed.shape[0]),
@@ -135,7 +139,7 @@ class Fleet:
             "chip": self.chip_ids,
         }
         dims4 = ("sample", "period", "site", "chip")
-        ds = xr.Dataset(
+        return ArrayData.build(
             {
                 "installed": (dims4, self.installed, {"units": "1", "long_name": "chips installed"}),
                 "added": (dims4, self.added, {"units": "1", "long_name": "chips added in the period"}),
@@ -160,7 +164,6 @@ class Fleet:
             attrs={"seed": self.seed, "capacity_basis": self.capacity_basis,
                    "capacity_cap_w": self.capacity_cap_w if self.capacity_cap_w is not None else np.nan},
         )
-        return ds
 
 
 def build_fleet(inputs, n_samples: int = 1, progress=None) -> Fleet:

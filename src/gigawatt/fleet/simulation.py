@@ -271,7 +271,12 @@ class Simulation:
         return self.run_progress * fpt
 
     def to_dataset(self):
-        import xarray as xr
+        """The simulation's arrays as an ``xarray.Dataset``."""
+        return self.to_arrays().to_xarray()
+
+    def to_arrays(self):
+        """The simulation's arrays (:class:`gigawatt.arrays.ArrayData`): allocation, power, tokens, FLOP."""
+        from gigawatt.arrays import ArrayData
 
         names = self.workloads.names
         n_streams = len(self.workloads.streams)
@@ -284,7 +289,7 @@ class Simulation:
         served = np.zeros_like(flop)
         demand[..., :n_streams] = self.demand_tokens
         served[..., :n_streams] = self.served_tokens
-        return xr.Dataset(
+        return ArrayData.build(
             {
                 "allocated": (d5, self.allocated(), {"units": "1", "long_name": "chips allocated to each workload"}),
                 "utilization": (d4, self.utilization(), {"units": "1"}),
