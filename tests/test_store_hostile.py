@@ -436,3 +436,16 @@ def test_file_stem_keeps_a_valid_scenario_name():
         assert file_stem(name) == name
     assert file_stem("Déploiement été") == "Deploiement-ete"
     assert file_stem("x" * 50, max_len=10) == "x" * 10
+
+
+@pytest.mark.parametrize("statement, needle", [
+    ("DELETE FROM run_values", "run_values holds 0 of its"),
+    ("DELETE FROM run_values WHERE variable = 'installed'", "run_values holds"),
+])
+def test_a_run_with_missing_array_rows_is_damaged_not_empty(real, statement, needle):
+    db, run_id = real
+    sql(db, statement)
+    with pytest.raises(store.StoreError, match=needle):
+        store.load_run(db, run_id)
+    assert_clean_failure(invoke("report", run_id, "--db", db, "--out", db.parent / "r.html"), "damaged")
+    assert not (db.parent / "r.html").exists()

@@ -686,6 +686,26 @@ def _resolve_id(con, ready: bool, run_id: str, db_path) -> str:
                       "give more characters of the id")
 
 
+def _check_complete(meta: dict, n_values: int, has_blob: bool, db_path, rid) -> None:
+    """Raise :class:`StoreError` when rows of a run's arrays are missing from ``run_values`` or ``run_arrays``."""
+    try:
+        sizes = {d: len(c["values"]) for d, c in meta["coords"].items()}
+        expected, other = 0, False
+        for spec in meta["variables"].values():
+            if set(spec["dims"]) <= set(DIMS):
+                expected += math.prod(sizes[d] for d in spec["dims"])
+            else:
+                other = True
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise _damaged_run(db_path, rid, f"its dataset cannot be rebuilt ({type(exc).__name__}: {exc})"
+                           ) from None
+    if n_values != expected:
+        raise _damaged_run(db_path, rid, f"run_values holds {n_values:,} of its {expected:,} array values")
+    if other and not has_blob:
+        raise _damaged_run(db_path, rid, "its arrays beyond (sample, period, site, chip, workload) are missing "
+                           "from run_arrays")
+
+
 def _damaged_run(db_path, rid, what: str) -> StoreError:
     return StoreError(f"run {rid} in the results store {db_path} is damaged: {what}",
                       f"the store's other runs are still readable (`gigawatt runs list --db {db_path}`); "
@@ -872,6 +892,7 @@ def load_run(db_path: str | Path, run_id: str, timeout_s: float = 30.0):
         blob_row = con.execute("SELECT data FROM run_arrays WHERE run_id = ?", [rid]).fetchone()
         events = _read_events(con, rid, db_path)
     meta = _json_field(row[4], db_path, rid, "dataset_json")
+    _check_complete(meta, len(frame), blob_row is not None, db_path, rid)
     try:
         ds = _rebuild_dataset(meta, frame, blob_row[0] if blob_row else None)
         seed = int(row[6])
