@@ -1,0 +1,199 @@
+"""Stage 5 of the optimizer: the plan written as a scenario, run by the simulator, beside the heuristic.
+
+:func:`plan_scenario` writes the optimal buildout as a scenario the simulator runs
+unchanged: each (site, generation) pair the plan uses becomes a site of its own that
+takes only that generation, with the plan's IT power as its energized power, stepped
+at the start of each period. The simulator's buildout then adds exactly the plan's
+chips, rounded down to whole systems, and its engine shares them between training and
+inference by the scenario's own allocation policy. :func:`simulate_plan` runs that and
+the scenario as given (its heuristic buildout) and compares cost, served share,
+training runs on time and GW-years.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gigawatt.units import SECONDS_PER_YEAR, month_label
+
+__all__ = ["plan_scenario", "simulate_plan", "Comparison", "figures"]
+
+
+def plan_scenario(result) -> dict:
+    """The optimal plan as a scenario mapping (what YAML would give).
+
+    Parameters
+    ----------
+    result : OptimizeResult
+
+    Returns
+    -------
+    dict
+        The scenario as written, with ``sites`` replaced by one site per (site,
+        generation) the plan uses, named ``SITE--CHIP``, ``basis: it``, ``ramp: step``,
+        ``chips: [CHIP]`` and ``energized`` the plan's installed IT power at the start
+        of each period [W]; the name gets ``-optimal``. Power prices by site carry
+        over to the new sites.
+    """
+    import yaml
+
+    from gigawatt.scenario import scenario_text
+
+    data = result.data
+    inputs = data.inputs
+    doc = yaml.safe_load(scenario_text(inputs.scenario))
+    month = inputs.periods.month
+    by_name = {s["name"]: s for s in doc["sites"]}
+    sites = []
+    renamed: dict[str, str] = {}
+    for s, site in enumerate(data.sites):
+        for j, chip in enumerate(data.chips):
+            it_w = result.installed[:, s, j] * data.it_w_per_chip[j]
+            if not (it_w > 1e-6 * data.it_w_per_chip[j]).any():
+                continue
+            points: dict[str, str] = {}
+            last = None
+            for p, w in enumerate(it_w):
+                w = float(max(w, 0.0))
+                if last is None or abs(w - last) > 1e-9 * max(w, 1.0):
+                    points[month_label(int(month[data.first_month[p]]))] = f"{w:.9g} W"
+                    last = w
+            name = f"{site}--{chip}"
+            renamed[name] = site
+            sites.append({"name": name, "pue": float(by_name[site].get("pue", inputs.pue[s])), "basis": "it",
+                          "ramp": "step", "chips": [chip], "energized": points})
+    if not sites:  # a plan that builds nothing still needs a site
+        sites.append({"name": data.sites[0], "pue": float(inputs.pue[0]), "energized": {inputs.months[0]: "0 W"}})
+    doc["sites"] = sites
+    demand = doc.get("demand")
+    if isinstance(demand, dict) and data.runs and demand.get("allocation", "pooled") != "legacy":
+        # the chips the plan does not hold for inference at its peak are kept for training, as the program
+        # allocated them; training also backfills what inference leaves idle (with backfill on)
+        chips = result.installed.sum(axis=(1, 2))
+        held = result.held.sum(axis=(1, 2))
+        share = np.where(chips > 0, np.clip(1.0 - held / np.where(chips > 0, chips, 1.0), 0.0, 1.0), 0.0)
+        share = np.floor(share * 1e4) / 1e4
+        points, last = {}, None
+        for p, value in enumerate(share):
+            if last is None or value != last:
+                points[month_label(int(month[data.first_month[p]]))] = float(value)
+                last = value
+        demand["reserve"] = {"training": points}
+    doc["name"] = f"{doc['name']}-optimal"[:120]
+    econ = doc.get("economics") or {}
+    prices = (econ.get("power_price") or {}) if isinstance(econ, dict) else {}
+    if isinstance(prices, dict) and isinstance(prices.get("sites"), dict):
+        old = prices["sites"]
+        prices["sites"] = {new: old[site] for new, site in renamed.items() if site in old}
+    return doc
+
+
+def figures(res, discount_rate: float, unmet_usd_per_mtok: float, late_usd_per_run_month: float) -> dict:
+    """The headline figures of a simulated run, measured as the optimizer measures a plan.
+
+    Parameters
+    ----------
+    res : gigawatt.results.Results
+    discount_rate : float
+        The buyer's discount rate per year [1].
+    unmet_usd_per_mtok, late_usd_per_run_month : float
+        The optimizer's prices of unmet inference [USD per million tokens] and of a
+        run-month late [USD].
+
+    Returns
+    -------
+    dict
+        ``spend_usd`` (undiscounted), ``contract_usd`` (discounted at the buyer's rate
+        from the horizon's start), ``served_share`` (inference tokens, input and output),
+        ``runs_on_time`` and ``runs``, ``run_months_late`` (summed; a run unfinished at
+        the horizon's end counts to the horizon's end), ``gw_years`` (IT capacity
+        installed) and ``priced_cost_usd`` (contract cost + unmet inference + late
+        training at the optimizer's prices, undiscounted penalties).
+    """
+    ds = res.dataset
+    spend = ds["spend_usd"].isel(sample=0).sum(["site", "chip"]).values
+    period_s = ds["period_s"].values
+    months = np.cumsum(np.concatenate([[0.0], period_s[:-1]])) / (SECONDS_PER_YEAR / 12)
+    disc = (1.0 + discount_rate) ** (-months / 12.0)
+    it = ds["it_power_w"].isel(sample=0).sum(["site", "chip"]).values
+    summary = res.summary()
+    inf = summary.get("inference") or {}
+    runs = summary.get("training_runs") or []
+    on_time = sum(1 for r in runs if r.get("status") == "done" and (r.get("delay_days") or 0) <= 0)
+    late_months = sum(max(r.get("delay_days") or 0, 0) / (365.25 / 12) for r in runs)
+    unmet = float(inf.get("unmet_tokens") or 0.0)
+    contract = float((spend * disc).sum())
+    return {"spend_usd": float(spend.sum()), "contract_usd": contract,
+            "served_share": inf.get("served_share"), "runs_on_time": on_time, "runs": len(runs),
+            "run_months_late": late_months, "gw_years": float((it * period_s).sum() / SECONDS_PER_YEAR / 1e9),
+            "priced_cost_usd": contract + unmet * unmet_usd_per_mtok / 1e6 + late_months * late_usd_per_run_month}
+
+
+@dataclass
+class Comparison:
+    """The scenario's heuristic buildout, the optimizer's plan as it solved, and the plan as simulated.
+
+    Attributes
+    ----------
+    heuristic, simulated : dict
+        :func:`figures` of the scenario as given and of the plan scenario.
+    optimizer : dict
+        The same figures as the program computed them.
+    plan : dict
+        The plan scenario (:func:`plan_scenario`).
+    """
+
+    heuristic: dict
+    optimizer: dict
+    simulated: dict
+    plan: dict
+    heuristic_results: Any = None
+    plan_results: Any = None
+
+    def agreement(self) -> dict:
+        """Relative gaps between the program and its simulation: spend and served share [1]."""
+        out = {}
+        for key in ("spend_usd", "served_share"):
+            a, b = self.optimizer.get(key), self.simulated.get(key)
+            out[key] = None if a is None or b is None or not a else abs(b - a) / abs(a)
+        return out
+
+    def to_dict(self) -> dict:
+        return {"heuristic": self.heuristic, "optimizer": self.optimizer, "simulated_plan": self.simulated,
+                "agreement": self.agreement()}
+
+
+def simulate_plan(result, heuristic=None) -> Comparison:
+    """Run the plan as a scenario, and the scenario as given, and compare them.
+
+    Parameters
+    ----------
+    result : OptimizeResult
+    heuristic : gigawatt.results.Results, optional
+        The scenario's own run, when already computed.
+
+    Returns
+    -------
+    Comparison
+    """
+    from gigawatt.pipeline import load, run
+
+    data = result.data
+    inputs = data.inputs
+    rate = inputs.costs.discount_lab
+    plan = plan_scenario(result)
+    heuristic = heuristic if heuristic is not None else run(inputs.scenario)
+    planned = run(load(plan))
+    args = (rate, data.unmet_usd_per_mtok, data.late_usd_per_run_month)
+    runs = result.run_finish()
+    late = sum(r["months_late"] if r["months_late"] is not None else
+               data.unfinished_late_months[i] for i, r in enumerate(runs))
+    opt = {"spend_usd": result.costs["spend_usd"], "served_share": result.served_total_share() if data.streams else None,
+           "runs_on_time": sum(1 for r in runs if r["on_time"]), "runs": len(runs), "run_months_late": float(late),
+           "gw_years": result.gw_years(), "contract_usd": result.costs["contract_usd"],
+           "priced_cost_usd": result.costs["buyer_cost_usd"]}
+    return Comparison(heuristic=figures(heuristic, *args), optimizer=opt, simulated=figures(planned, *args),
+                      plan=plan, heuristic_results=heuristic, plan_results=planned)
