@@ -19,7 +19,9 @@ a scenario is rounded to whole systems by the simulator's buildout.
 
 from __future__ import annotations
 
+import sys
 import time
+import types
 
 from gigawatt.optimize.data import ProblemData, check_inputs
 from gigawatt.optimize.model import build_model
@@ -31,14 +33,15 @@ __all__ = ["optimize", "check_inputs", "build_model", "solve_model", "assign_res
            "plan_scenario", "simulate_plan", "OptimizeResult", "OptimizeInfeasible", "ProblemData", "Comparison"]
 
 
-def optimize(inputs, *, period: str = "quarter", view: str = "buyer", allow_unmet: bool | None = None,
+def optimize(scenario, *, period: str = "quarter", view: str = "buyer", allow_unmet: bool | None = None,
              simulate: bool = False, throughput=None, workloads=None) -> OptimizeResult:
     """The least-cost buildout and allocation of a resolved scenario.
 
     Parameters
     ----------
-    inputs : Inputs
-        From :func:`gigawatt.scenario.inputs.resolve`.
+    scenario : Inputs, Scenario, str, Path or mapping
+        Resolved inputs (:func:`gigawatt.scenario.inputs.resolve`), a scenario from
+        :func:`gigawatt.load`, or anything :func:`gigawatt.load` accepts.
     period : {"quarter", "month"}
         The optimizer's period.
     view : {"buyer", "provider"}
@@ -64,7 +67,17 @@ def optimize(inputs, *, period: str = "quarter", view: str = "buyer", allow_unme
         No plan meets every constraint (only possible with unmet demand disallowed);
         the message names the demand and the limits in conflict.
     """
+    from gigawatt.scenario.inputs import Inputs, resolve
+
     timings = {}
+    t0 = time.perf_counter()
+    if isinstance(scenario, Inputs):
+        inputs = scenario
+    else:
+        from gigawatt.pipeline import _as_scenario
+
+        inputs = resolve(_as_scenario(scenario))
+    timings["resolve_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     data = check_inputs(inputs, throughput, workloads, period=period, view=view, allow_unmet=allow_unmet)
     timings["check_s"] = time.perf_counter() - t0
@@ -83,3 +96,13 @@ def optimize(inputs, *, period: str = "quarter", view: str = "buyer", allow_unme
         result.comparison = simulate_plan(result)
         result.timings_s["simulate_s"] = time.perf_counter() - t0
     return result
+
+
+class _CallableModule(types.ModuleType):
+    """``gigawatt.optimize`` is this package and the function: ``gigawatt.optimize(scenario)`` calls :func:`optimize`."""
+
+    def __call__(self, *args, **kwargs):
+        return optimize(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

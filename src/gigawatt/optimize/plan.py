@@ -17,7 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from gigawatt.units import SECONDS_PER_YEAR, month_label
+from gigawatt.units import SECONDS_PER_YEAR, month_index, month_label
+
+#: days in an average month [day]
+DAYS_PER_MONTH = 365.25 / 12
 
 __all__ = ["plan_scenario", "simulate_plan", "Comparison", "figures"]
 
@@ -110,26 +113,44 @@ def figures(res, discount_rate: float, unmet_usd_per_mtok: float, late_usd_per_r
         from the horizon's start), ``served_share`` (inference tokens, input and output),
         ``runs_on_time`` and ``runs``, ``run_months_late`` (summed; a run unfinished at
         the horizon's end counts to the horizon's end), ``gw_years`` (IT capacity
-        installed) and ``priced_cost_usd`` (contract cost + unmet inference + late
-        training at the optimizer's prices, undiscounted penalties).
+        installed), ``unmet_inference_usd`` and ``late_training_usd`` (at the optimizer's
+        prices, discounted as the program discounts them: unmet tokens in their month, a
+        run's lateness at its deadline) and ``priced_cost_usd``, their sum with the
+        contract cost: the program's objective, measured on the simulation.
     """
     ds = res.dataset
     spend = ds["spend_usd"].isel(sample=0).sum(["site", "chip"]).values
     period_s = ds["period_s"].values
-    months = np.cumsum(np.concatenate([[0.0], period_s[:-1]])) / (SECONDS_PER_YEAR / 12)
+    start_month = int(np.asarray(ds["period"].values[:1]).astype("datetime64[M]").astype(int)[0]) + 1970 * 12
+    months = np.arange(len(period_s), dtype=float)
     disc = (1.0 + discount_rate) ** (-months / 12.0)
     it = ds["it_power_w"].isel(sample=0).sum(["site", "chip"]).values
     summary = res.summary()
     inf = summary.get("inference") or {}
     runs = summary.get("training_runs") or []
     on_time = sum(1 for r in runs if r.get("status") == "done" and (r.get("delay_days") or 0) <= 0)
-    late_months = sum(max(r.get("delay_days") or 0, 0) / (365.25 / 12) for r in runs)
-    unmet = float(inf.get("unmet_tokens") or 0.0)
+    late_total, late_usd = 0.0, 0.0
+    for r in runs:
+        if r.get("status") == "done":
+            late = max(r.get("delay_days") or 0, 0) / DAYS_PER_MONTH
+        else:  # unfinished at the horizon's end: as the program counts it, to the horizon's end and a year more
+            late = max(r.get("overdue_days_at_horizon") or 0, 0) / DAYS_PER_MONTH + 12.0
+        late_total += late
+        if r.get("deadline"):
+            k = int(np.clip(month_index(str(r["deadline"])[:7]) - start_month, 0, len(disc) - 1))
+            late_usd += late * late_usd_per_run_month * disc[k]
+        else:
+            late_usd += late * late_usd_per_run_month
+    unmet_usd = 0.0
+    if "inference_unmet_tokens" in ds:
+        unmet = ds["inference_unmet_tokens"].isel(sample=0).sum("workload").values
+        unmet_usd = float((unmet * disc).sum() * unmet_usd_per_mtok / 1e6)
     contract = float((spend * disc).sum())
     return {"spend_usd": float(spend.sum()), "contract_usd": contract,
             "served_share": inf.get("served_share"), "runs_on_time": on_time, "runs": len(runs),
-            "run_months_late": late_months, "gw_years": float((it * period_s).sum() / SECONDS_PER_YEAR / 1e9),
-            "priced_cost_usd": contract + unmet * unmet_usd_per_mtok / 1e6 + late_months * late_usd_per_run_month}
+            "run_months_late": late_total, "gw_years": float((it * period_s).sum() / SECONDS_PER_YEAR / 1e9),
+            "unmet_inference_usd": unmet_usd, "late_training_usd": late_usd,
+            "priced_cost_usd": contract + unmet_usd + late_usd}
 
 
 @dataclass
@@ -194,6 +215,8 @@ def simulate_plan(result, heuristic=None) -> Comparison:
     opt = {"spend_usd": result.costs["spend_usd"], "served_share": result.served_total_share() if data.streams else None,
            "runs_on_time": sum(1 for r in runs if r["on_time"]), "runs": len(runs), "run_months_late": float(late),
            "gw_years": result.gw_years(), "contract_usd": result.costs["contract_usd"],
+           "unmet_inference_usd": result.costs["unmet_inference_usd"],
+           "late_training_usd": result.costs["late_training_usd"],
            "priced_cost_usd": result.costs["buyer_cost_usd"]}
     return Comparison(heuristic=figures(heuristic, *args), optimizer=opt, simulated=figures(planned, *args),
                       plan=plan, heuristic_results=heuristic, plan_results=planned)
