@@ -74,9 +74,10 @@ def optimize(scenario, *, period: str = "quarter", view: str = "buyer", allow_un
     if isinstance(scenario, Inputs):
         inputs = scenario
     else:
-        from gigawatt.pipeline import _as_scenario
+        from gigawatt.scenario import load_scenario_source
+        from gigawatt.scenario.schema import Scenario
 
-        inputs = resolve(_as_scenario(scenario))
+        inputs = resolve(scenario if isinstance(scenario, Scenario) else load_scenario_source(scenario))
     timings["resolve_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     data = check_inputs(inputs, throughput, workloads, period=period, view=view, allow_unmet=allow_unmet)

@@ -267,7 +267,7 @@ def _upper_hull(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _job_curve(throughput, r: int, j: int, run, fpt: float, settings) -> tuple[np.ndarray, np.ndarray]:
-    """A run's FLOP/s on one generation as a function of its chips, as the minimum of lines.
+    r"""A run's FLOP/s on one generation as a function of its chips, as the minimum of lines.
 
     Returns
     -------

@@ -94,12 +94,15 @@ def plan_scenario(result) -> dict:
     return doc
 
 
-def figures(res, discount_rate: float, unmet_usd_per_mtok: float, late_usd_per_run_month: float) -> dict:
+def figures(fleet, sim, discount_rate: float, unmet_usd_per_mtok: float, late_usd_per_run_month: float) -> dict:
     """The headline figures of a simulated run, measured as the optimizer measures a plan.
 
     Parameters
     ----------
-    res : gigawatt.results.Results
+    fleet : gigawatt.fleet.Fleet
+        The buildout.
+    sim : gigawatt.fleet.simulation.Simulation or None
+        The simulation of its demand.
     discount_rate : float
         The buyer's discount rate per year [1].
     unmet_usd_per_mtok, late_usd_per_run_month : float
@@ -112,20 +115,19 @@ def figures(res, discount_rate: float, unmet_usd_per_mtok: float, late_usd_per_r
         ``spend_usd`` (undiscounted), ``contract_usd`` (discounted at the buyer's rate
         from the horizon's start), ``served_share`` (inference tokens, input and output),
         ``runs_on_time`` and ``runs``, ``run_months_late`` (summed; a run unfinished at
-        the horizon's end counts to the horizon's end), ``gw_years`` (IT capacity
-        installed), ``unmet_inference_usd`` and ``late_training_usd`` (at the optimizer's
-        prices, discounted as the program discounts them: unmet tokens in their month, a
-        run's lateness at its deadline) and ``priced_cost_usd``, their sum with the
-        contract cost: the program's objective, measured on the simulation.
+        the horizon's end counts to the horizon's end and a year more, as the program
+        counts it), ``gw_years`` (IT capacity installed), ``unmet_inference_usd`` and
+        ``late_training_usd`` (at the optimizer's prices, discounted as the program
+        discounts them: unmet tokens in their month, a run's lateness at its deadline)
+        and ``priced_cost_usd``, their sum with the contract cost: the program's
+        objective, measured on the simulation.
     """
-    ds = res.dataset
-    spend = ds["spend_usd"].isel(sample=0).sum(["site", "chip"]).values
-    period_s = ds["period_s"].values
-    start_month = int(np.asarray(ds["period"].values[:1]).astype("datetime64[M]").astype(int)[0]) + 1970 * 12
-    months = np.arange(len(period_s), dtype=float)
-    disc = (1.0 + discount_rate) ** (-months / 12.0)
-    it = ds["it_power_w"].isel(sample=0).sum(["site", "chip"]).values
-    summary = res.summary()
+    spend = fleet.spend_usd()[0].sum(axis=(1, 2))
+    period_s = fleet.period_s
+    start_month = int(fleet.periods.month[0])
+    disc = (1.0 + discount_rate) ** (-(fleet.periods.month - start_month) / 12.0)
+    it = fleet.it_power_w()[0].sum(axis=(1, 2))
+    summary = sim.summary_dict(0) if sim is not None else {}
     inf = summary.get("inference") or {}
     runs = summary.get("training_runs") or []
     on_time = sum(1 for r in runs if r.get("status") == "done" and (r.get("delay_days") or 0) <= 0)
@@ -133,17 +135,16 @@ def figures(res, discount_rate: float, unmet_usd_per_mtok: float, late_usd_per_r
     for r in runs:
         if r.get("status") == "done":
             late = max(r.get("delay_days") or 0, 0) / DAYS_PER_MONTH
-        else:  # unfinished at the horizon's end: as the program counts it, to the horizon's end and a year more
+        else:
             late = max(r.get("overdue_days_at_horizon") or 0, 0) / DAYS_PER_MONTH + 12.0
         late_total += late
+        k = 0
         if r.get("deadline"):
             k = int(np.clip(month_index(str(r["deadline"])[:7]) - start_month, 0, len(disc) - 1))
-            late_usd += late * late_usd_per_run_month * disc[k]
-        else:
-            late_usd += late * late_usd_per_run_month
+        late_usd += late * late_usd_per_run_month * (disc[k] if r.get("deadline") else 1.0)
     unmet_usd = 0.0
-    if "inference_unmet_tokens" in ds:
-        unmet = ds["inference_unmet_tokens"].isel(sample=0).sum("workload").values
+    if sim is not None and inf:
+        unmet = (sim.demand_tokens[0] - sim.served_tokens[0]).sum(axis=-1)
         unmet_usd = float((unmet * disc).sum() * unmet_usd_per_mtok / 1e6)
     contract = float((spend * disc).sum())
     return {"spend_usd": float(spend.sum()), "contract_usd": contract,
@@ -171,8 +172,8 @@ class Comparison:
     optimizer: dict
     simulated: dict
     plan: dict
-    heuristic_results: Any = None
-    plan_results: Any = None
+    heuristic_run: Any = None  # (Fleet, Simulation) of the scenario as given
+    plan_run: Any = None  # (Fleet, Simulation) of the plan
 
     def agreement(self) -> dict:
         """Relative gaps between the program and its simulation: spend and served share [1]."""
@@ -187,28 +188,27 @@ class Comparison:
                 "agreement": self.agreement()}
 
 
-def simulate_plan(result, heuristic=None) -> Comparison:
-    """Run the plan as a scenario, and the scenario as given, and compare them.
+def simulate_plan(result) -> Comparison:
+    """Run the plan as a scenario, and the scenario as given, through the buildout and the simulation, and compare.
 
     Parameters
     ----------
     result : OptimizeResult
-    heuristic : gigawatt.results.Results, optional
-        The scenario's own run, when already computed.
 
     Returns
     -------
     Comparison
     """
-    from gigawatt.pipeline import load, run
+    from gigawatt.fleet import run_fleet
+    from gigawatt.scenario import load_scenario_source
+    from gigawatt.scenario.inputs import resolve
 
     data = result.data
     inputs = data.inputs
-    rate = inputs.costs.discount_lab
     plan = plan_scenario(result)
-    heuristic = heuristic if heuristic is not None else run(inputs.scenario)
-    planned = run(load(plan))
-    args = (rate, data.unmet_usd_per_mtok, data.late_usd_per_run_month)
+    heuristic = run_fleet(inputs)[:2]
+    planned = run_fleet(resolve(load_scenario_source(plan)))[:2]
+    args = (inputs.costs.discount_lab, data.unmet_usd_per_mtok, data.late_usd_per_run_month)
     runs = result.run_finish()
     late = sum(r["months_late"] if r["months_late"] is not None else
                data.unfinished_late_months[i] for i, r in enumerate(runs))
@@ -218,5 +218,5 @@ def simulate_plan(result, heuristic=None) -> Comparison:
            "unmet_inference_usd": result.costs["unmet_inference_usd"],
            "late_training_usd": result.costs["late_training_usd"],
            "priced_cost_usd": result.costs["buyer_cost_usd"]}
-    return Comparison(heuristic=figures(heuristic, *args), optimizer=opt, simulated=figures(planned, *args),
-                      plan=plan, heuristic_results=heuristic, plan_results=planned)
+    return Comparison(heuristic=figures(*heuristic, *args), optimizer=opt, simulated=figures(*planned, *args),
+                      plan=plan, heuristic_run=heuristic, plan_run=planned)
