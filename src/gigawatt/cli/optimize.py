@@ -132,7 +132,8 @@ def optimize(
         return
     con = stdout()
     d = result.data
-    show(con, f"{d.inputs.name}: least-cost plan, {d.view}'s view, {len(d.labels)} {d.period}s. LP relaxation: systems "
+    what = "least-cost plan, buyer's view" if d.view == "buyer" else "most-margin plan, provider's view"
+    show(con, f"{d.inputs.name}: {what}, {len(d.labels)} {d.period}s. LP relaxation: systems "
               "are continuous; the plan the simulator runs is rounded down to whole systems.", wide)
     show(con, years_table(result, wide), wide)
     if d.runs:
@@ -143,8 +144,9 @@ def optimize(
                   f"${fmt.usd_b(c['contract_usd'])}B + shortfall ${fmt.usd_b(c['shortfall_usd'])}B + unmet inference "
                   f"${fmt.usd_b(c['unmet_inference_usd'])}B + late training ${fmt.usd_b(c['late_training_usd'])}B.", wide)
     else:
-        show(con, f"Provider's margin, present value: ${fmt.usd_b(c['provider_margin_usd'])}B "
-                  "(contract revenue less power, operations and capex).", wide)
+        show(con, f"Provider's margin, present value: ${fmt.usd_b(c['provider_margin_usd'])}B (contract revenue less "
+                  "power, operations, the datacenter's depreciation and chip capex net of book value at the end).",
+             wide)
     if result.loosen:
         show(con, loosen_table(result.loosen, wide), wide)
     else:

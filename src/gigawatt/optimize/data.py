@@ -490,20 +490,26 @@ def check_inputs(inputs, throughput=None, workloads=None, *, period: str = "quar
         deadline_period[r] = int(np.searchsorted(last_month, run.deadline, side="left"))
         k = min(max(run.deadline - month[0], 0), len(month) - 1)
         late_disc[r] = disc_m[k]
-    # the provider's view: revenue less running costs; capex when a chip is added
+    # the provider's view: revenue less running costs (power, operations, the datacenter's straight-line
+    # depreciation while the chip occupies it); chip capex when a chip is added, less its book value left at
+    # the horizon's end (the ledger's residual: book)
     w_c = inputs.it_w_per_chip
     power_usd_per_wh = costs.power_price_usd_per_mwh / 1e6  # (s,)
     run_cost = np.zeros((n_p, n_s, n_c))
     capex = np.zeros((n_p, n_s, n_c))
+    life_m = np.array([c.lifetime_months for c in inputs.chips], dtype=float)
+    end_disc = (1.0 + rate) ** (-(month[-1] + 1 - month[0]) / 12.0)
+    book = 1.0 if getattr(costs, "residual", "book") == "book" else 0.0
     for p, g in enumerate(groups):
         h = hours_m[g]
         d = disc_m[g]
         energy = (d * h).sum() * w_c[None, :] * inputs.pue[:, None] * costs.power_load_factor * power_usd_per_wh[:, None]
-        opex = (d * seconds_m[g]).sum() / SECONDS_PER_YEAR * w_c * (costs.opex_usd_per_w_year
-                                                                    + costs.maintenance_share_per_year
-                                                                    * costs.capex_per_chip_usd / w_c)
-        run_cost[p] = energy + opex[None, :]
-        capex[p] = disc_m[g[0]] * (costs.capex_per_chip_usd + costs.build_cost_usd_per_w * w_c)[None, :]
+        years = (d * seconds_m[g]).sum() / SECONDS_PER_YEAR
+        opex = years * (w_c * costs.opex_usd_per_w_year + costs.maintenance_share_per_year * costs.capex_per_chip_usd)
+        building = (d.sum() / costs.datacenter_life_months) * costs.build_cost_usd_per_w * w_c
+        run_cost[p] = energy + (opex + building)[None, :]
+        left = np.clip(month[g[0]] + life_m - (month[-1] + 1), 0.0, life_m) / life_m  # share of life past the horizon
+        capex[p] = (disc_m[g[0]] - book * end_disc * left)[None, :] * costs.capex_per_chip_usd[None, :]
     margin = cost[:, None, :] - run_cost
     return ProblemData(
         inputs=inputs, period=period, labels=labels, months=groups, first_month=first, seconds=seconds, year=year,

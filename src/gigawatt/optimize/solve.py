@@ -67,10 +67,18 @@ def solve_model(model, time_limit_s: float = 300.0) -> dict:
         The solver stopped without a solution for another reason than infeasibility
         (time limit, numerical trouble).
     """
+    import logging
+
     t0 = time.perf_counter()
-    with _quiet():
-        status, condition = model.solve(solver_name="highs", output_flag=False, log_to_console=False,
-                                        time_limit=float(time_limit_s), presolve="on")
+    log = logging.getLogger("linopy")
+    level = log.level
+    log.setLevel(logging.ERROR)  # linopy logs a solver report as a warning where there is no solution
+    try:
+        with _quiet():
+            status, condition = model.solve(solver_name="highs", output_flag=False, log_to_console=False,
+                                            time_limit=float(time_limit_s), presolve="on")
+    finally:
+        log.setLevel(level)
     out = {"status": str(status), "condition": str(condition), "solve_s": time.perf_counter() - t0}
     if status == "ok":
         return out
@@ -132,8 +140,10 @@ def explain_infeasible(data) -> OptimizeInfeasible:
             short = has[:, w] & (served[:, w] < 1 - 1e-6)
             if short.any():
                 bad_periods |= short
-                demand.append(f"inference demand of {name} in {_stretches(labels, short)} "
-                              f"(at most {served[short, w].min():.0%} of it can be served in its worst period)")
+                worst = served[short, w].min()
+                demand.append(f"inference demand of {name} in {_stretches(labels, short)} (at most "
+                              f"{'under 1%' if worst < 0.01 else format(worst, '.0%')} of it can be served in its "
+                              "worst period)")
     if data.runs:
         share = np.nan_to_num(model.variables["done"].solution.values).sum(axis=2)
         for r, name in enumerate(data.runs):
