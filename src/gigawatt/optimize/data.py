@@ -215,6 +215,15 @@ def _curve(profile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     kink at each value of :math:`S`. Each piece is :math:`f(v) + g(v)(z - v)` with
     :math:`g(v)` the share of the day with :math:`S > v`; the line :math:`z` (nothing
     above capacity) and the line 1 (everything served) close it.
+
+    Examples
+    --------
+    Half the day at half the mean load, half at 1.5 times it: a capacity of the mean
+    serves (0.5 + 1) / 2 = 75% of the tokens, a capacity of twice the mean all of them.
+
+    >>> a, b = _curve(np.array([0.5, 1.5]))
+    >>> float(min(a + b * 1.0)), float(min(a + b * 2.0))
+    (0.75, 1.0)
     """
     v = np.unique(np.round(profile, 12))
     f = np.array([np.minimum(profile, x).mean() for x in v])
@@ -244,7 +253,16 @@ def _stream_profiles(inputs, streams, rate_best: np.ndarray, mean_rate: np.ndarr
 
 
 def _upper_hull(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Slopes and intercepts of the upper concave envelope of points (x, y), x increasing, with the origin."""
+    """Slopes and intercepts of the upper concave envelope of points (x, y), x increasing, with the origin.
+
+    The last piece is flat at the last point's height.
+
+    Examples
+    --------
+    >>> s, i = _upper_hull(np.array([1.0, 2.0, 3.0]), np.array([1.0, 1.5, 1.6]))
+    >>> s.round(3).tolist(), i.round(3).tolist()
+    ([1.0, 0.5, 0.1, 0.0], [0.0, 0.5, 1.3, 1.6])
+    """
     pts = [(0.0, 0.0)] + list(zip(x.tolist(), y.tolist()))
     hull: list[tuple[float, float]] = []
     for px, py in pts:
