@@ -15,7 +15,7 @@ import numpy as np
 
 from gigawatt.optimize.data import ProblemData
 
-__all__ = ["build_model", "CONSTRAINTS", "OBJ_SCALE", "ROW_SCALE", "model_size"]
+__all__ = ["build_model", "first_stage", "second_stage", "CONSTRAINTS", "OBJ_SCALE", "ROW_SCALE", "model_size"]
 
 #: the objective is in millions of dollars
 OBJ_SCALE = 1e6
@@ -112,119 +112,166 @@ def build_model(data: ProblemData):
     """
     import linopy
 
-
-    n_p, n_s, n_c = data.energized_it_w.shape[0], len(data.sites), len(data.chips)
-    n_w, n_r = len(data.streams), len(data.runs)
-    coords = {"period": np.arange(n_p), "site": data.sites, "chip": data.chips, "stream": data.streams,
-              "run": data.runs, "piece": np.arange(data.curve_a.shape[-1]), "year": data.supply_years}
     m = linopy.Model()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ub_add = _da(np.where(data.can_add, np.inf, 0.0), ("period", "site", "chip"), coords)
-        added = m.add_variables(lower=0, upper=ub_add, name="added")
-        installed = m.add_variables(lower=0, coords=[coords["period"], coords["site"], coords["chip"]],
-                                    dims=["period", "site", "chip"], name="installed")
-        for j, chip in enumerate(data.chips):
-            a, n = added.sel(chip=chip), installed.sel(chip=chip)
-            m.add_constraints(n - n.shift(period=1) - a + a.shift(period=int(data.life_periods[j])) == 0,
-                              name=f"installed[{chip}]")
-        w = _da(data.it_w_per_chip / ROW_SCALE["power"], ("chip",), coords)
-        m.add_constraints((installed * w).sum("chip") <= _da(data.energized_it_w / ROW_SCALE["power"],
-                                                              ("period", "site"), coords), name="power")
-        finite = np.isfinite(data.supply_cap)
-        if finite.any():
-            year_of = _da(data.year, ("period",), coords)
-            per_year = []
-            for y in data.supply_years:
-                per_year.append(added.where(year_of == y).sum(["period", "site"]).expand_dims(year=[y]))
-            lhs = linopy.merge(per_year, dim="year") / ROW_SCALE["supply"]
-            cap = _da(np.where(finite, data.supply_cap, 0.0) / ROW_SCALE["supply"], ("year", "chip"), coords)
-            mask = _da(finite, ("year", "chip"), coords).astype(bool)
-            m.add_constraints(lhs <= cap, name="supply", mask=mask)
-        if data.cap_w is not None:
-            k = _da(data.cap_k, ("site",), coords)
-            m.add_constraints((installed * w * k).sum(["site", "chip"]) <= data.cap_w / ROW_SCALE["cap"], name="cap")
-        if data.budget_usd is not None:
-            price = _da(data.limit_usd_per_chip / ROW_SCALE["spend_limit"], ("period", "chip"), coords)
-            m.add_constraints((installed * price).sum(["site", "chip"])
-                              <= _da(data.budget_usd / ROW_SCALE["spend_limit"], ("period",), coords), name="spend_limit")
-        shortfall = None
-        if data.commitment_usd is not None:
-            shortfall = m.add_variables(lower=0, name="shortfall")
-            term = _da(data.term_spend_usd_per_chip / ROW_SCALE["commitment"], ("period", "chip"), coords)
-            m.add_constraints((installed * term).sum() + shortfall >= data.commitment_usd / ROW_SCALE["commitment"],
-                              name="commitment")
-        chips_of = installed.sum("site")
-        objective = (installed * _da(data.cost_usd_per_chip / OBJ_SCALE, ("period", "chip"), coords)).sum()
-        if data.view == "provider":
-            margin = _da(data.provider_margin_usd_per_chip / OBJ_SCALE, ("period", "site", "chip"), coords)
-            capex = _da(data.provider_capex_usd_per_chip / OBJ_SCALE, ("period", "site", "chip"), coords)
-            objective = -(installed * margin).sum() + (added * capex).sum()
-        elif shortfall is not None:
-            objective = objective + data.commitment_discount * shortfall  # shortfall in $M already
-        demand_weight = 1.0 if data.view == "buyer" else 1e-6  # the provider's view only orders the allocation
-        load = None
-        if n_w:
-            rate = _da(data.inference_rate, ("stream", "chip"), coords)
-            held = m.add_variables(lower=0, upper=_da(np.where(data.inference_rate > 0, np.inf, 0.0),
-                                                      ("stream", "chip"), coords).expand_dims(period=coords["period"]),
-                                   name="held")
-            busy = m.add_variables(lower=0, coords=held.coords, name="busy")
-            served = m.add_variables(lower=0, upper=1, coords=[coords["period"], coords["stream"]],
-                                     dims=["period", "stream"], name="served")
-            demand = data.demand_output_tokens
-            has = demand > 0
-            per_chip = np.where(has[:, :, None], data.seconds[:, None, None] * data.inference_rate[None] /
-                                np.where(has, demand, 1.0)[:, :, None], 0.0)  # share of demand one chip serves
-            per_chip = _da(per_chip, ("period", "stream", "chip"), coords)
-            m.add_constraints(busy <= held, name="busy")
-            m.add_constraints(served <= (busy * per_chip).sum("chip"), name="served_busy")
-            a = _da(data.curve_a, ("period", "stream", "piece"), coords)
-            b = _da(data.curve_b, ("period", "stream", "piece"), coords)
-            m.add_constraints(served - (held * per_chip).sum("chip") * b <= a, name="served_curve")
-            if data.equal_share:
-                # a short fleet serves every stream the same share of its tokens (the pooled allocation's rule)
-                both = has & has[:, :1]
-                both[:, 0] = False
-                m.add_constraints(served - served.isel(stream=0, drop=True) == 0, name="equal_share",
-                                  mask=_da(both, ("period", "stream"), coords).astype(bool))
-            if not data.allow_unmet:
-                m.add_constraints(served >= 1.0, name="inference_demand", mask=_da(has, ("period", "stream"), coords).astype(bool))
-            value = _da(data.unmet_usd_per_output_token * demand / OBJ_SCALE * demand_weight, ("period", "stream"), coords)
-            objective = objective - (served * value).sum()
-            load = busy.sum("stream")
-            m.add_constraints(held.sum("stream") <= chips_of, name="inference_peak")
-            del rate
-        if n_r:
-            ok = (np.arange(n_p)[:, None] >= data.run_first_period[None, :]) & (data.train_flop_per_chip_s.sum(1) > 0)[None, :]
-            if not data.allow_unmet:
-                ok &= np.arange(n_p)[:, None] <= data.run_deadline_period[None, :]
-            ub = np.where(ok[:, :, None] & (data.train_flop_per_chip_s[None] > 0), np.inf, 0.0)
-            training = m.add_variables(lower=0, upper=_da(ub, ("period", "run", "chip"), coords), name="training")
-            undone = m.add_variables(lower=0, upper=1.0 if data.allow_unmet else 0.0, coords=[coords["run"]],
-                                     dims=["run"], name="undone")
-            coords["job_piece"] = np.arange(data.train_slope.shape[2])
-            share = m.add_variables(lower=0, upper=_da(np.where(ub > 0, 1.0, 0.0), ("period", "run", "chip"), coords),
-                                    name="done")
-            scale = data.seconds[:, None, None, None] / data.run_flop[None, :, None, None]
-            slope = _da(scale * data.train_slope[None], ("period", "run", "chip", "job_piece"), coords)
-            icept = _da(scale * data.train_intercept[None], ("period", "run", "chip", "job_piece"), coords)
-            m.add_constraints(share - training * slope <= icept, name="job", mask=_da(ub > 0, ("period", "run", "chip"),
-                                                                                     coords).astype(bool))
-            done = share.sum("chip")
-            m.add_constraints(done.sum("period") + undone == 1.0, name="training")
-            late = data.late_usd_per_run_month * data.late_discount / OBJ_SCALE * demand_weight
-            objective = objective + (done * _da(data.late_months * late[None, :], ("period", "run"), coords)).sum()
-            objective = objective + (undone * _da(data.unfinished_late_months * late, ("run",), coords)).sum()
-            t_load = training.sum("run")
-            if not data.backfill and n_w:
-                m.add_constraints(m.variables["held"].sum("stream") + t_load <= chips_of, name="chip_time")
-            else:
-                load = t_load if load is None else load + t_load
-        if load is not None:
-            m.add_constraints(load <= chips_of, name="chip_time" if "chip_time" not in m.constraints else "chip_time_busy")
-        m.add_objective(objective, sense="min")
+        warnings.simplefilter("ignore")  # linopy's notes on shifted variables (absent slots count as zero here)
+        added, installed = first_stage(m, data)
+        m.add_objective(second_stage(m, data, added, installed), sense="min")
     return m
+
+
+def _coords(data: ProblemData) -> dict:
+    return {"period": np.arange(data.energized_it_w.shape[0]), "site": data.sites, "chip": data.chips,
+            "stream": data.streams, "run": data.runs, "piece": np.arange(data.curve_a.shape[-1]),
+            "year": data.supply_years,
+            "job_piece": np.arange(data.train_slope.shape[2] if data.train_slope is not None else 1)}
+
+
+def first_stage(m, data: ProblemData):
+    """The buildout's variables: chips added and installed by period, site and chip, and the lifetimes that link them.
+
+    Parameters
+    ----------
+    m : linopy.Model
+    data : ProblemData
+
+    Returns
+    -------
+    (linopy.Variable, linopy.Variable)
+        ``added`` and ``installed``.
+    """
+    coords = _coords(data)
+    ub_add = _da(np.where(data.can_add, np.inf, 0.0), ("period", "site", "chip"), coords)
+    added = m.add_variables(lower=0, upper=ub_add, name="added")
+    installed = m.add_variables(lower=0, coords=[coords["period"], coords["site"], coords["chip"]],
+                                dims=["period", "site", "chip"], name="installed")
+    for j, chip in enumerate(data.chips):
+        a, n = added.sel(chip=chip), installed.sel(chip=chip)
+        m.add_constraints(n - n.shift(period=1) - a + a.shift(period=int(data.life_periods[j])) == 0,
+                          name=f"installed[{chip}]")
+    return added, installed
+
+
+def second_stage(m, data: ProblemData, added, installed, tag: str = "", weight: float = 1.0):
+    """The limits on a buildout and the allocation of its chips in one case of the inputs, and that case's cost.
+
+    Parameters
+    ----------
+    m : linopy.Model
+    data : ProblemData
+        The case: its power, supply, prices, limits and demand.
+    added, installed : linopy.Variable
+        From :func:`first_stage`.
+    tag : str
+        Appended to the name of every variable and constraint (``[3]`` for sample 3 of
+        a two-stage program; empty for one case).
+    weight : float
+        The case's probability, multiplying its cost [1].
+
+    Returns
+    -------
+    linopy.LinearExpression
+        The case's objective, in millions of dollars, times ``weight``.
+    """
+    import linopy
+
+    coords = _coords(data)
+    n_p = len(coords["period"])
+    n_w, n_r = len(data.streams), len(data.runs)
+    w = _da(data.it_w_per_chip / ROW_SCALE["power"], ("chip",), coords)
+    m.add_constraints((installed * w).sum("chip") <= _da(data.energized_it_w / ROW_SCALE["power"],
+                                                          ("period", "site"), coords), name=f"power{tag}")
+    finite = np.isfinite(data.supply_cap)
+    if finite.any():
+        year_of = _da(data.year, ("period",), coords)
+        per_year = [added.where(year_of == y).sum(["period", "site"]).expand_dims(year=[y]) for y in data.supply_years]
+        lhs = linopy.merge(per_year, dim="year") / ROW_SCALE["supply"]
+        cap = _da(np.where(finite, data.supply_cap, 0.0) / ROW_SCALE["supply"], ("year", "chip"), coords)
+        m.add_constraints(lhs <= cap, name=f"supply{tag}", mask=_da(finite, ("year", "chip"), coords).astype(bool))
+    if data.cap_w is not None:
+        k = _da(data.cap_k, ("site",), coords)
+        m.add_constraints((installed * w * k).sum(["site", "chip"]) <= data.cap_w / ROW_SCALE["cap"], name=f"cap{tag}")
+    if data.budget_usd is not None:
+        price = _da(data.limit_usd_per_chip / ROW_SCALE["spend_limit"], ("period", "chip"), coords)
+        m.add_constraints((installed * price).sum(["site", "chip"])
+                          <= _da(data.budget_usd / ROW_SCALE["spend_limit"], ("period",), coords),
+                          name=f"spend_limit{tag}")
+    shortfall = None
+    if data.commitment_usd is not None:
+        shortfall = m.add_variables(lower=0, name=f"shortfall{tag}")
+        term = _da(data.term_spend_usd_per_chip / ROW_SCALE["commitment"], ("period", "chip"), coords)
+        m.add_constraints((installed * term).sum() + shortfall >= data.commitment_usd / ROW_SCALE["commitment"],
+                          name=f"commitment{tag}")
+    chips_of = installed.sum("site")
+    objective = (installed * _da(data.cost_usd_per_chip / OBJ_SCALE, ("period", "chip"), coords)).sum()
+    if data.view == "provider":
+        margin = _da(data.provider_margin_usd_per_chip / OBJ_SCALE, ("period", "site", "chip"), coords)
+        capex = _da(data.provider_capex_usd_per_chip / OBJ_SCALE, ("period", "site", "chip"), coords)
+        objective = -(installed * margin).sum() + (added * capex).sum()
+    elif shortfall is not None:
+        objective = objective + data.commitment_discount * shortfall  # shortfall in $M already
+    demand_weight = 1.0 if data.view == "buyer" else 1e-6  # the provider's view only orders the allocation
+    load = held = None
+    if n_w:
+        held = m.add_variables(lower=0, upper=_da(np.where(data.inference_rate > 0, np.inf, 0.0),
+                                                  ("stream", "chip"), coords).expand_dims(period=coords["period"]),
+                               name=f"held{tag}")
+        busy = m.add_variables(lower=0, coords=held.coords, name=f"busy{tag}")
+        served = m.add_variables(lower=0, upper=1, coords=[coords["period"], coords["stream"]],
+                                 dims=["period", "stream"], name=f"served{tag}")
+        demand = data.demand_output_tokens
+        has = demand > 0
+        per_chip = np.where(has[:, :, None], data.seconds[:, None, None] * data.inference_rate[None] /
+                            np.where(has, demand, 1.0)[:, :, None], 0.0)  # share of demand one chip serves
+        per_chip = _da(per_chip, ("period", "stream", "chip"), coords)
+        m.add_constraints(busy <= held, name=f"busy{tag}")
+        m.add_constraints(served <= (busy * per_chip).sum("chip"), name=f"served_busy{tag}")
+        a = _da(data.curve_a, ("period", "stream", "piece"), coords)
+        b = _da(data.curve_b, ("period", "stream", "piece"), coords)
+        m.add_constraints(served - (held * per_chip).sum("chip") * b <= a, name=f"served_curve{tag}")
+        if data.equal_share:
+            # a short fleet serves every stream the same share of its tokens (the pooled allocation's rule)
+            both = has & has[:, :1]
+            both[:, 0] = False
+            m.add_constraints(served - served.isel(stream=0, drop=True) == 0, name=f"equal_share{tag}",
+                              mask=_da(both, ("period", "stream"), coords).astype(bool))
+        if not data.allow_unmet:
+            m.add_constraints(served >= 1.0, name=f"inference_demand{tag}",
+                              mask=_da(has, ("period", "stream"), coords).astype(bool))
+        value = _da(data.unmet_usd_per_output_token * demand / OBJ_SCALE * demand_weight, ("period", "stream"), coords)
+        # the unmet tokens' cost is the constant sum of value less what is served; the constant is added back in results
+        objective = objective - (served * value).sum()
+        load = busy.sum("stream")
+        m.add_constraints(held.sum("stream") <= chips_of, name=f"inference_peak{tag}")
+    if n_r:
+        ok = (np.arange(n_p)[:, None] >= data.run_first_period[None, :]) & (data.train_flop_per_chip_s.sum(1) > 0)[None, :]
+        if not data.allow_unmet:
+            ok &= np.arange(n_p)[:, None] <= data.run_deadline_period[None, :]
+        ub = np.where(ok[:, :, None] & (data.train_flop_per_chip_s[None] > 0), np.inf, 0.0)
+        training = m.add_variables(lower=0, upper=_da(ub, ("period", "run", "chip"), coords), name=f"training{tag}")
+        undone = m.add_variables(lower=0, upper=1.0 if data.allow_unmet else 0.0, coords=[coords["run"]],
+                                 dims=["run"], name=f"undone{tag}")
+        share = m.add_variables(lower=0, upper=_da(np.where(ub > 0, 1.0, 0.0), ("period", "run", "chip"), coords),
+                                name=f"done{tag}")
+        scale = data.seconds[:, None, None, None] / data.run_flop[None, :, None, None]
+        slope = _da(scale * data.train_slope[None], ("period", "run", "chip", "job_piece"), coords)
+        icept = _da(scale * data.train_intercept[None], ("period", "run", "chip", "job_piece"), coords)
+        m.add_constraints(share - training * slope <= icept, name=f"job{tag}",
+                          mask=_da(ub > 0, ("period", "run", "chip"), coords).astype(bool))
+        done = share.sum("chip")
+        m.add_constraints(done.sum("period") + undone == 1.0, name=f"training{tag}")
+        late = data.late_usd_per_run_month * data.late_discount / OBJ_SCALE * demand_weight
+        objective = objective + (done * _da(data.late_months * late[None, :], ("period", "run"), coords)).sum()
+        objective = objective + (undone * _da(data.unfinished_late_months * late, ("run",), coords)).sum()
+        t_load = training.sum("run")
+        if not data.backfill and held is not None:
+            m.add_constraints(held.sum("stream") + t_load <= chips_of, name=f"chip_time{tag}")
+            t_load = None
+        load = t_load if load is None else (load if t_load is None else load + t_load)
+    if load is not None:
+        m.add_constraints(load <= chips_of, name=f"chip_time{tag}" if f"chip_time{tag}" not in m.constraints
+                          else f"chip_time_busy{tag}")
+    return objective * weight
 
 
 def model_size(model) -> dict:
