@@ -13,6 +13,9 @@ PyPSA's ``optimize()`` is, each stage a function that can be called alone:
 5. :func:`simulate_plan` (:mod:`.plan`): the plan written as a scenario and run by
    the simulator, beside the scenario's own (heuristic) buildout.
 
+:func:`two_stage` (:mod:`.stochastic`) plans one buildout for several cases of the
+inputs, the allocation per case, and prices it against the median case's plan (VSS).
+
 Systems are continuous (the linear relaxation of whole systems); the plan written as
 a scenario is rounded to whole systems by the simulator's buildout.
 """
@@ -28,9 +31,11 @@ from gigawatt.optimize.model import build_model
 from gigawatt.optimize.plan import Comparison, plan_scenario, simulate_plan
 from gigawatt.optimize.results import OptimizeResult, assign_results
 from gigawatt.optimize.solve import OptimizeInfeasible, explain_infeasible, solve_model
+from gigawatt.optimize.stochastic import TwoStageResult, two_stage
 
 __all__ = ["optimize", "check_inputs", "build_model", "solve_model", "assign_results", "explain_infeasible",
-           "plan_scenario", "simulate_plan", "OptimizeResult", "OptimizeInfeasible", "ProblemData", "Comparison"]
+           "plan_scenario", "simulate_plan", "two_stage", "OptimizeResult", "OptimizeInfeasible", "ProblemData",
+           "Comparison", "TwoStageResult"]
 
 
 def optimize(scenario, *, period: str = "quarter", view: str = "buyer", allow_unmet: bool | None = None,
