@@ -40,7 +40,7 @@ def loosen_table(rows: list[dict], wide: bool):
         Column("binds in", lambda r: r["binds"] or "-", right=False),
         Column("shadow price\n(mean)", lambda r: _price(r["mean_value"], r["unit"])),
         Column("shadow price\n(max)", lambda r: _price(r["max_value"], r["unit"]), wide=True),
-        Column("worth of\n+1 everywhere", lambda r: fmt.money(r["value_usd"])),
+        Column("worth of +1\nwhere it binds", lambda r: fmt.money(r["value_usd"])),
     ]
     return fitted_table("What would loosen it (present value of one more unit)", [columns, columns[:4] + columns[5:]],
                         rows, wide)
@@ -73,6 +73,7 @@ def comparison_table(comparison, wide: bool):
     rows = [
         ("priced cost, PV $B", *(fmt.usd_b(x["priced_cost_usd"]) for x in (h, o, s))),
         ("contract spend, PV $B", *(fmt.usd_b(x["contract_usd"]) for x in (h, o, s))),
+        ("commitment shortfall, $B", *(fmt.usd_b(x.get("shortfall_usd")) for x in (h, o, s))),
         ("spend, $B", *(fmt.usd_b(x["spend_usd"]) for x in (h, o, s))),
         ("inference served", *(fmt.pct(x["served_share"], 1) for x in (h, o, s))),
         ("training runs on time", *(f"{x['runs_on_time']} of {x['runs']}" for x in (h, o, s))),
@@ -140,8 +141,9 @@ def optimize(
         show(con, runs_table(result, wide), wide)
     c = result.costs
     if d.view == "buyer":
+        shortfall = "" if c["shortfall_usd"] is None else f" + shortfall ${fmt.usd_b(c['shortfall_usd'])}B"
         show(con, f"Buyer's cost, present value: ${fmt.usd_b(c['buyer_cost_usd'])}B = contract "
-                  f"${fmt.usd_b(c['contract_usd'])}B + shortfall ${fmt.usd_b(c['shortfall_usd'])}B + unmet inference "
+                  f"${fmt.usd_b(c['contract_usd'])}B{shortfall} + unmet inference "
                   f"${fmt.usd_b(c['unmet_inference_usd'])}B + late training ${fmt.usd_b(c['late_training_usd'])}B.", wide)
     else:
         show(con, f"Provider's margin, present value: ${fmt.usd_b(c['provider_margin_usd'])}B (contract revenue less "

@@ -442,6 +442,9 @@ def check_inputs(inputs, throughput=None, workloads=None, *, period: str = "quar
     if allow_unmet is None:
         allow_unmet = bool(getattr(values, "allow_unmet", True))
     n_w, n_r = len(streams), len(runs)
+    if not n_w and not n_r:
+        notes.append("the scenario states no demand, so the least-cost plan buys no chips (only what the commitment "
+                     "forces is paid); add a demand: section to plan for one")
     infer_rate = np.zeros((n_w, n_c))
     if n_w:
         infer_rate = np.nan_to_num(throughput.inference_output_tokens_per_chip_s, nan=0.0)

@@ -94,7 +94,8 @@ def plan_scenario(result) -> dict:
     return doc
 
 
-def figures(fleet, sim, discount_rate: float, unmet_usd_per_mtok: float, late_usd_per_run_month: float) -> dict:
+def figures(fleet, sim, discount_rate: float, unmet_usd_per_mtok: float, late_usd_per_run_month: float,
+            commitment_usd: float | None = None, commitment_discount: float = 1.0) -> dict:
     """The headline figures of a simulated run, measured as the optimizer measures a plan.
 
     Parameters
@@ -108,6 +109,9 @@ def figures(fleet, sim, discount_rate: float, unmet_usd_per_mtok: float, late_us
     unmet_usd_per_mtok, late_usd_per_run_month : float
         The optimizer's prices of unmet inference [USD per million tokens] and of a
         run-month late [USD].
+    commitment_usd : float, optional
+        The commitment, where the program holds the plan to it (its term ends inside the
+        horizon) [USD]; ``commitment_discount`` its discount factor at the term's end [1].
 
     Returns
     -------
@@ -119,7 +123,8 @@ def figures(fleet, sim, discount_rate: float, unmet_usd_per_mtok: float, late_us
         counts it), ``gw_years`` (IT capacity installed), ``unmet_inference_usd`` and
         ``late_training_usd`` (at the optimizer's prices, discounted as the program
         discounts them: unmet tokens in their month, a run's lateness at its deadline)
-        and ``priced_cost_usd``, their sum with the contract cost: the program's
+        ``shortfall_usd`` (of the commitment, undiscounted) and ``priced_cost_usd``, the
+        contract cost, the discounted shortfall and the two penalties: the program's
         objective, measured on the simulation.
     """
     spend = fleet.spend_usd()[0].sum(axis=(1, 2))
@@ -147,11 +152,14 @@ def figures(fleet, sim, discount_rate: float, unmet_usd_per_mtok: float, late_us
         unmet = (sim.demand_tokens[0] - sim.served_tokens[0]).sum(axis=-1)
         unmet_usd = float((unmet * disc).sum() * unmet_usd_per_mtok / 1e6)
     contract = float((spend * disc).sum())
-    return {"spend_usd": float(spend.sum()), "contract_usd": contract,
+    shortfall = None  # not counted where the term ends after the horizon, as in the program
+    if commitment_usd is not None:
+        shortfall = max(commitment_usd - float(spend[np.asarray(fleet.in_commitment, dtype=bool)].sum()), 0.0)
+    return {"spend_usd": float(spend.sum()), "contract_usd": contract, "shortfall_usd": shortfall,
             "served_share": inf.get("served_share"), "runs_on_time": on_time, "runs": len(runs),
             "run_months_late": late_total, "gw_years": float((it * period_s).sum() / SECONDS_PER_YEAR / 1e9),
             "unmet_inference_usd": unmet_usd, "late_training_usd": late_usd,
-            "priced_cost_usd": contract + unmet_usd + late_usd}
+            "priced_cost_usd": contract + (shortfall or 0.0) * commitment_discount + unmet_usd + late_usd}
 
 
 @dataclass
@@ -208,14 +216,15 @@ def simulate_plan(result) -> Comparison:
     plan = plan_scenario(result)
     heuristic = run_fleet(inputs)[:2]
     planned = run_fleet(resolve(load_scenario_source(plan)))[:2]
-    args = (inputs.costs.discount_lab, data.unmet_usd_per_mtok, data.late_usd_per_run_month)
+    args = (inputs.costs.discount_lab, data.unmet_usd_per_mtok, data.late_usd_per_run_month, data.commitment_usd,
+            data.commitment_discount)
     runs = result.run_finish()
     late = sum(r["months_late"] if r["months_late"] is not None else
                data.unfinished_late_months[i] for i, r in enumerate(runs))
     opt = {"spend_usd": result.costs["spend_usd"], "served_share": result.served_total_share() if data.streams else None,
            "runs_on_time": sum(1 for r in runs if r["on_time"]), "runs": len(runs), "run_months_late": float(late),
            "gw_years": result.gw_years(), "contract_usd": result.costs["contract_usd"],
-           "unmet_inference_usd": result.costs["unmet_inference_usd"],
+           "shortfall_usd": result.costs["shortfall_usd"], "unmet_inference_usd": result.costs["unmet_inference_usd"],
            "late_training_usd": result.costs["late_training_usd"],
            "priced_cost_usd": result.costs["buyer_cost_usd"]}
     return Comparison(heuristic=figures(*heuristic, *args), optimizer=opt, simulated=figures(*planned, *args),

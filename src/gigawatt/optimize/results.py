@@ -315,7 +315,7 @@ def assign_results(model, data: ProblemData, timings_s: dict | None = None) -> O
     training = _sol(model, "training", (n_p, n_r, n_c))
     served = _sol(model, "served", (n_p, n_w))
     undone = _sol(model, "undone", (n_r,))
-    shortfall = float(_sol(model, "shortfall", ()).sum()) * OBJ_SCALE
+    shortfall = float(_sol(model, "shortfall", ()).sum()) * OBJ_SCALE if data.commitment_usd is not None else None
     run_done = _sol(model, "done", (n_p, n_r, n_c)).sum(axis=2)
     chips = installed.sum(axis=1)
     contract = float((chips * data.cost_usd_per_chip).sum())
@@ -327,7 +327,7 @@ def assign_results(model, data: ProblemData, timings_s: dict | None = None) -> O
     margin = float((installed * data.provider_margin_usd_per_chip).sum() - (added * data.provider_capex_usd_per_chip).sum())
     costs = {"contract_usd": contract, "spend_usd": spend, "shortfall_usd": shortfall,
              "unmet_inference_usd": unmet, "late_training_usd": late,
-             "buyer_cost_usd": contract + shortfall * data.commitment_discount + unmet + late,
+             "buyer_cost_usd": contract + (shortfall or 0.0) * data.commitment_discount + unmet + late,
              "provider_margin_usd": margin if data.view == "provider" else None}
     objective = costs["buyer_cost_usd"] if data.view == "buyer" else -margin
     shadow = shadow_prices(model, data)
