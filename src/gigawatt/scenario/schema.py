@@ -193,6 +193,19 @@ def _price_short_form(value: Any) -> Any:
     return value
 
 
+class OptimizeValues(_Strict):
+    """What ``gigawatt optimize`` prices demand left unmet at (docs/optimize.md); a default where left out."""
+
+    #: revenue lost on a token of inference not served, per million tokens (input + output) [USD]
+    unmet_inference_per_million_tokens_usd: Money | None = Field(
+        default=None, ge=0, validation_alias=AliasChoices("unmet_inference", "unmet_inference_per_million_tokens_usd"))
+    #: cost of one training run finishing one month after its deadline [USD]
+    late_training_per_run_month_usd: Money | None = Field(
+        default=None, ge=0, validation_alias=AliasChoices("late_training", "late_training_per_run_month_usd"))
+    #: whether demand may go unserved at that price (false: every token served, every run by its deadline)
+    allow_unmet: bool = True
+
+
 class Scenario(_Strict):
     """A validated scenario: every quantity in SI, names still as written."""
 
@@ -212,6 +225,7 @@ class Scenario(_Strict):
     fill: Literal["newest", "roadmap"] = "newest"
     demand: Demand | None = None
     economics: Economics | None = None
+    optimize: OptimizeValues | None = None
     #: the YAML text the scenario was read from (overrides applied), kept for the results' provenance
     _source_text: str | None = PrivateAttr(default=None)
     #: what the loader found worth saying that is not an error (``gigawatt.errors.Problem``, with line and hint)

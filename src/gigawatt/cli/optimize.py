@@ -1,0 +1,189 @@
+"""``gigawatt optimize``: the least-cost buildout and allocation, its shadow prices, and the plan simulated."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from gigawatt.cli import formats as fmt
+from gigawatt.cli.common import SET_OPTION, fail, load_scenario, print_json, stderr, stdout
+from gigawatt.cli.tables import WIDE_OPTION, Column, fitted_table, show
+
+
+class Period(str, Enum):
+    quarter = "quarter"
+    month = "month"
+
+
+class View(str, Enum):
+    buyer = "buyer"
+    provider = "provider"
+
+
+_UNITS = {"USD/MW-month": "/MW-month", "USD/chip": "/chip", "USD/USD": " per $", "USD/month": "/month"}
+
+
+def _price(value, unit: str) -> str:
+    if unit == "USD/USD":
+        return f"${value:,.2f} per $"
+    return fmt.money(value, _UNITS.get(unit, ""))
+
+
+def loosen_table(rows: list[dict], wide: bool):
+    """The "what would loosen it" table: each binding limit, where and when, its shadow price."""
+    columns = [
+        Column("limit", lambda r: r["constraint"].replace("_", " "), right=False),
+        Column("where", lambda r: str(r["where"]), right=False),
+        Column("binds in", lambda r: r["binds"] or "-", right=False),
+        Column("shadow price\n(mean)", lambda r: _price(r["mean_value"], r["unit"])),
+        Column("shadow price\n(max)", lambda r: _price(r["max_value"], r["unit"]), wide=True),
+        Column("worth of +1\nwhere it binds", lambda r: fmt.money(r["value_usd"])),
+    ]
+    return fitted_table("What would loosen it (present value of one more unit)", [columns, columns[:4] + columns[5:]],
+                        rows, wide)
+
+
+def years_table(result, wide: bool):
+    """The plan by year: IT GW, chips installed by generation, spend, served share."""
+    years = result.years()
+    chips = result.data.chips
+    columns = [Column("year", lambda r: str(r["year"])), Column("IT GW", lambda r: fmt.gw(r["it_power_w"]))]
+    columns += [Column(c, (lambda c: lambda r: fmt.chips(r["chips"][c]))(c)) for c in chips]
+    columns += [Column("spend\n$B", lambda r: fmt.usd_b(r["spend_usd"]))]
+    if result.data.streams:
+        columns += [Column("inference\nserved", lambda r: fmt.pct(r.get("inference_served_share")))]
+    return fitted_table(f"{result.data.inputs.name}: the optimal plan ({result.data.view}'s view, by {result.data.period})",
+                        [columns], years, wide)
+
+
+def runs_table(result, wide: bool):
+    columns = [Column("run", lambda r: r["name"], right=False), Column("done by", lambda r: r["finish_period"] or "-"),
+               Column("deadline", lambda r: r["deadline"] or "-"),
+               Column("months late", lambda r: "-" if r["months_late"] is None else f"{r['months_late']:.0f}"),
+               Column("share done", lambda r: fmt.pct(r["share_done"]))]
+    return fitted_table("Training runs in the plan (the program's)", [columns], result.run_finish(), wide)
+
+
+def comparison_table(comparison, wide: bool):
+    """Heuristic against optimal: cost, served share, runs on time, GW-years."""
+    h, o, s = comparison.heuristic, comparison.optimizer, comparison.simulated
+    rows = [
+        ("priced cost, PV $B", *(fmt.usd_b(x["priced_cost_usd"]) for x in (h, o, s))),
+        ("contract spend, PV $B", *(fmt.usd_b(x["contract_usd"]) for x in (h, o, s))),
+        ("commitment shortfall, $B", *(fmt.usd_b(x.get("shortfall_usd")) for x in (h, o, s))),
+        ("spend, $B", *(fmt.usd_b(x["spend_usd"]) for x in (h, o, s))),
+        ("inference served", *(fmt.pct(x["served_share"], 1) for x in (h, o, s))),
+        ("training runs on time", *(f"{x['runs_on_time']} of {x['runs']}" for x in (h, o, s))),
+        ("run-months late", *(f"{x['run_months_late']:,.0f}" for x in (h, o, s))),
+        ("GW-years of IT", *(f"{x['gw_years']:,.1f}" for x in (h, o, s))),
+    ]
+    columns = [Column("", lambda r: r[0], right=False), Column("heuristic\n(simulated)", lambda r: r[1]),
+               Column("optimal\n(program)", lambda r: r[2]), Column("optimal plan\n(simulated)", lambda r: r[3])]
+    return fitted_table("Heuristic buildout against the optimal plan", [columns], rows, wide)
+
+
+def optimize(
+    scenario: Path = typer.Argument(..., help="Scenario YAML file, or the name of a library deal (see `gigawatt deals`)."),
+    period: Period = typer.Option(Period.quarter, "--period", help="The optimizer's period: quarter (default) or month."),
+    view: View = typer.Option(View.buyer, "--view",
+                              help="buyer: least discounted cost of meeting demand, unmet inference and late training "
+                                   "priced; provider: most discounted margin under the same constraints."),
+    no_unmet: bool = typer.Option(False, "--no-unmet",
+                                  help="Every token served and every run by its deadline; a plan that cannot do "
+                                       "that is refused, naming the constraints in conflict."),
+    simulate: bool = typer.Option(True, "--simulate/--no-simulate",
+                                  help="Run the plan and the scenario as given in the simulator and compare them."),
+    plan_out: Optional[Path] = typer.Option(None, "--plan-out", help="Write the plan as a scenario YAML file here."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout, nothing else (SI units, USD)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Print the model's size and the solve time on stderr."),
+    wide: bool = WIDE_OPTION,
+    set_: Optional[list[str]] = SET_OPTION,
+) -> None:
+    """The least-cost buildout and allocation (a linear program, HiGHS), the shadow prices of its limits, and the plan simulated against the scenario's own buildout.
+
+    Systems are continuous (the LP relaxation); the plan the simulator runs is rounded to whole systems. --json prints objective_usd, costs, served_share, gw_years, training_runs, years, shadow_prices, loosen, lead_time, comparison (heuristic, optimizer, simulated_plan, agreement), model (variables, constraints), timings_s, values, notes.
+    """
+    from gigawatt.errors import GigawattError
+
+    scn = load_scenario(scenario, set_)
+    if plan_out is not None and plan_out.exists() and not plan_out.is_file():
+        fail(f"--plan-out: {plan_out} is not a file", "give a path for the plan's YAML file")
+    import gigawatt.optimize as opt
+
+    try:
+        result = opt.optimize(scn, period=period.value, view=view.value, allow_unmet=False if no_unmet else None,
+                              simulate=simulate)
+    except opt.OptimizeInfeasible as exc:
+        fail(f"{scenario}: {exc}", getattr(exc, "hint", None))
+    except GigawattError as exc:
+        fail(f"{scenario}: {exc}", getattr(exc, "hint", None))
+    if verbose:
+        t = result.timings_s
+        stderr().print(f"model: {result.size['variables']:,} variables, {result.size['constraints']:,} constraints "
+                       f"({result.data.period}ly, {len(result.data.labels)} periods); build {t.get('build_s', 0):.2f} s, "
+                       f"solve {t.get('solve_s', 0):.2f} s (HiGHS), inputs {t.get('check_s', 0) + t.get('resolve_s', 0):.2f} s"
+                       + (f", simulation {t['simulate_s']:.2f} s" if "simulate_s" in t else ""), markup=False)
+    if plan_out is not None:
+        _write_plan(result, plan_out)
+    if json_out:
+        print_json(result.to_dict())
+        return
+    con = stdout()
+    d = result.data
+    what = "least-cost plan, buyer's view" if d.view == "buyer" else "most-margin plan, provider's view"
+    show(con, f"{d.inputs.name}: {what}, {len(d.labels)} {d.period}s. LP relaxation: systems "
+              "are continuous; the plan the simulator runs is rounded down to whole systems.", wide)
+    show(con, years_table(result, wide), wide)
+    if d.runs:
+        show(con, runs_table(result, wide), wide)
+    c = result.costs
+    if d.view == "buyer":
+        shortfall = "" if c["shortfall_usd"] is None else f" + shortfall ${fmt.usd_b(c['shortfall_usd'])}B"
+        show(con, f"Buyer's cost, present value: ${fmt.usd_b(c['buyer_cost_usd'])}B = contract "
+                  f"${fmt.usd_b(c['contract_usd'])}B{shortfall} + unmet inference "
+                  f"${fmt.usd_b(c['unmet_inference_usd'])}B + late training ${fmt.usd_b(c['late_training_usd'])}B.", wide)
+    else:
+        show(con, f"Provider's margin, present value: ${fmt.usd_b(c['provider_margin_usd'])}B (contract revenue less "
+                  "power, operations, the datacenter's depreciation and chip capex net of book value at the end).",
+             wide)
+    if result.loosen:
+        show(con, loosen_table(result.loosen, wide), wide)
+    else:
+        show(con, "No limit binds: one more MW, chip or dollar would not lower the cost.", wide)
+    if result.comparison is not None:
+        show(con, comparison_table(result.comparison, wide), wide)
+        agree = result.comparison.agreement()
+        show(con, "The optimal plan simulated against the program: spend "
+                  f"{fmt.pct(agree['spend_usd'], 2)} apart, served share {fmt.pct(agree['served_share'], 2)} apart "
+                  "(relative). Priced cost = contract spend (PV) + unmet inference and late training at the prices below.",
+             wide)
+    show(con, f"Prices: unmet inference ${d.unmet_usd_per_mtok:g} per million tokens, late training "
+              f"{fmt.money(d.late_usd_per_run_month)} per run-month"
+              + ("" if d.allow_unmet else "; unmet demand disallowed") + ".", wide)
+    for why in d.defaults.values():
+        show(con, f"default: {why}", wide)
+    for note in d.notes:
+        show(con, f"note: {note}", wide)
+    if plan_out is not None:
+        show(con, f"Plan written to {plan_out} (gigawatt run {plan_out})", wide)
+
+
+def _write_plan(result, path: Path) -> None:
+    import yaml
+
+    from gigawatt.optimize.plan import plan_scenario
+
+    doc = plan_scenario(result)
+    head = (f"# The least-cost plan for {result.data.inputs.name} by gigawatt optimize ({result.data.view}'s view, "
+            f"by {result.data.period}): one site per (site, generation), energized with the plan's IT power.\n")
+    try:
+        path.write_text(head + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+    except OSError as exc:
+        fail(f"--plan-out: cannot write {path}: {exc}", "choose a writable path")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("optimize")(optimize)
