@@ -96,7 +96,12 @@ def optimize(
                                        "that is refused, naming the constraints in conflict."),
     simulate: bool = typer.Option(True, "--simulate/--no-simulate",
                                   help="Run the plan and the scenario as given in the simulator and compare them."),
-    plan_out: Optional[Path] = typer.Option(None, "--plan-out", help="Write the plan as a scenario YAML file here."),
+    plan_out: Optional[Path] = typer.Option(None, "--plan-out",
+                                            help="Write the plan as a scenario YAML file here (a new file, or one "
+                                                 "gigawatt optimize wrote before)."),
+    report_out: Optional[Path] = typer.Option(None, "--report",
+                                              help="Write an HTML report here: the plan against the scenario's "
+                                                   "buildout and the shadow prices over time (opens offline)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout, nothing else (SI units, USD)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print the model's size and the solve time on stderr."),
     wide: bool = WIDE_OPTION,
@@ -109,8 +114,10 @@ def optimize(
     from gigawatt.errors import GigawattError
 
     scn = load_scenario(scenario, set_)
-    if plan_out is not None and plan_out.exists() and not plan_out.is_file():
-        fail(f"--plan-out: {plan_out} is not a file", "give a path for the plan's YAML file")
+    if plan_out is not None:
+        _check_plan_path(plan_out, scenario)
+    if report_out is not None and report_out.exists() and not report_out.is_file():
+        fail(f"--report: {report_out} is not a file", "give a path for the HTML file")
     import gigawatt.optimize as opt
 
     try:
@@ -128,6 +135,13 @@ def optimize(
                        + (f", simulation {t['simulate_s']:.2f} s" if "simulate_s" in t else ""), markup=False)
     if plan_out is not None:
         _write_plan(result, plan_out)
+    if report_out is not None:
+        from gigawatt.report.optimize import write_optimize_html
+
+        try:
+            write_optimize_html(result, report_out)
+        except OSError as exc:
+            fail(f"--report: cannot write {report_out}: {exc}", "choose a writable file with --report")
     if json_out:
         print_json(result.to_dict())
         return
@@ -169,6 +183,28 @@ def optimize(
         show(con, f"note: {note}", wide)
     if plan_out is not None:
         show(con, f"Plan written to {plan_out} (gigawatt run {plan_out})", wide)
+    if report_out is not None:
+        show(con, f"Report written to {report_out}", wide)
+
+
+#: the first line of every plan file, by which a later run knows the file is its own to replace
+PLAN_HEAD = "# The least-cost plan for "
+
+
+def _check_plan_path(path: Path, scenario: Path) -> None:
+    """Refuse a --plan-out that would replace a file gigawatt optimize did not write (the scenario, say)."""
+    if not path.exists() and not path.is_symlink():
+        return
+    if path.is_symlink() or not path.is_file():
+        fail(f"--plan-out: {path} exists and is not a regular file", "give a new file name for the plan")
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            first = f.readline()
+    except OSError as exc:
+        fail(f"--plan-out: cannot read {path}: {exc}", "give a new file name for the plan")
+    if not first.startswith(PLAN_HEAD) or (scenario.exists() and path.resolve() == scenario.resolve()):
+        fail(f"--plan-out: {path} exists and is not a plan that gigawatt optimize wrote; it would be replaced",
+             "give a new file name for the plan, or move the file away")
 
 
 def _write_plan(result, path: Path) -> None:
@@ -177,11 +213,14 @@ def _write_plan(result, path: Path) -> None:
     from gigawatt.optimize.plan import plan_scenario
 
     doc = plan_scenario(result)
-    head = (f"# The least-cost plan for {result.data.inputs.name} by gigawatt optimize ({result.data.view}'s view, "
+    head = (f"{PLAN_HEAD}{result.data.inputs.name} by gigawatt optimize ({result.data.view}'s view, "
             f"by {result.data.period}): one site per (site, generation), energized with the plan's IT power.\n")
+    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        path.write_text(head + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+        tmp.write_text(head + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+        tmp.replace(path)
     except OSError as exc:
+        tmp.unlink(missing_ok=True)
         fail(f"--plan-out: cannot write {path}: {exc}", "choose a writable path")
 
 
