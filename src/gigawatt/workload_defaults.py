@@ -101,3 +101,7 @@ SANDBOX_MEMORY_BYTES = 2 * 2**30
 #: busy share of the tool CPUs' cores at which the pool is sized [1]: a gigawatt assumption
 #: (headroom for bursts, as web fleets run at 40-60% average utilization)
 CPU_POOL_UTILIZATION = 0.5
+#: host memory per tool CPU for sandboxes [B]: a gigawatt estimate of 384 GiB per Graviton4 socket,
+#: AWS's general-purpose ratio of 4 GiB per vCPU (m8g.48xlarge: 192 vCPUs, 768 GiB, as listed on the
+#: EC2 M8g page; not re-read at source)
+HOST_MEMORY_PER_CPU_BYTES = 384 * 2**30

@@ -159,3 +159,45 @@ def test_agentic_task_delegates(frontier):
     assert fixed["policy"] == "fixed" and fixed["held_kv_share"] == 0
     seen = fixed["input_tokens"] - 20_000 - 30 * 3_000
     assert fixed["input_tokens_cached"] == pytest.approx(0.5 * seen)
+
+
+AGENT = ["perf", "agent", "--model", "frontier-moe-2t", "--chip", "trainium3"]
+
+
+@pytest.mark.parametrize("args,flag", [
+    (["--steps", "5000"], "--steps"), (["--cache-policy", "keep"], "--cache-policy"),
+    (["--tool-time", "5s", "--tool-time-p90", "1s"], "--tool-time-p90"), (["--sandbox-memory", "-1GiB"], "--sandbox-memory"),
+    (["--steps", "1000", "--tool-output", "20000"], "--steps"), (["--quantile", "p99"], "--quantile"),
+    (["--cache-lifetime", "0 s"], "--cache-lifetime"), (["--cpu", "trainium2"], "--cpu"),
+])
+def test_perf_agent_bad_flags_exit_2(args, flag):
+    from typer.testing import CliRunner
+
+    from gigawatt.cli import app
+
+    r = CliRunner().invoke(app, AGENT + args)
+    assert r.exit_code == 2 and flag in r.output and "Traceback" not in r.output, r.output
+
+
+def test_perf_agent_prints_the_task(frontier):
+    import json
+
+    from typer.testing import CliRunner
+
+    from gigawatt.cli import app
+
+    r = CliRunner().invoke(app, AGENT + ["--task-latency", "20 min", "--price", "$1.80/h", "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    # the figures follow from the task's chip time: tasks a day per chip, chips per million a day, cost
+    assert d["tasks_per_day_per_chip"] == pytest.approx(86400 / d["chip_s"])
+    assert d["chips_per_million_tasks_per_day"] == pytest.approx(d["chip_s"] * 1e6 / 86400)
+    assert d["chip_usd_per_task"] == pytest.approx(d["chip_s"] * 1.80 / 3600)
+    assert d["tasks_per_day_within_target_per_chip"] == pytest.approx(d["tasks_per_day_per_chip"] * d["within_target_share"])
+    # CPUs: 30 tool calls x 0.5 core-s x 1e6/86400 tasks/s / 50% on 96 cores = 3.6 CPUs by cores; sandboxes
+    # of 2 GiB for the sessions in flight (Little's law) on 384 GiB per CPU
+    assert d["cpu_cores_per_million_tasks_per_day"] == pytest.approx(30 * 0.5 * 1e6 / 86400 / 0.5)
+    by_memory = 1e6 / 86400 * d["task_latency_mean_s"] * 2 / 384
+    assert d["cpus_per_million_tasks_per_day"] == pytest.approx(max(by_memory, 347.2 / 96), rel=1e-3)
+    assert set(d["policies"]) == {"hold", "offload", "drop"}
+    assert d["policies"]["drop"]["chip_s"] > d["policies"]["hold"]["chip_s"]

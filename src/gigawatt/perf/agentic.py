@@ -70,6 +70,7 @@ __all__ = [
     "session_tokens",
     "sum_of_lognormals",
     "agentic_session",
+    "tool_host_demand",
 ]
 
 #: cache policies between two calls of a session
@@ -513,3 +514,57 @@ def agentic_session(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(tp=8), 
             (p50 if latency_quantile <= 0.5 else p90) <= latency_target_s),
         "n_chips": int(n_chips or replica),
     }
+
+
+def tool_host_demand(tasks_per_s: Any, tool_calls_per_task: float, cpu_s_per_tool_call: float,
+                     sandbox_memory_bytes: float, task_latency_mean_s: float, *, cores_per_cpu: float,
+                     utilization: float, memory_per_cpu_bytes: float | None = None) -> dict[str, Any]:
+    """CPU cores, CPUs and sandbox memory that agent tasks' tools need at a task rate.
+
+    Parameters
+    ----------
+    tasks_per_s : array_like
+        Tasks started per second [1/s].
+    tool_calls_per_task : float
+        Tool calls of one task, ``N - 1`` [1].
+    cpu_s_per_tool_call : float
+        CPU time of one tool call [core·s].
+    sandbox_memory_bytes : float
+        Memory of one session's sandbox, held for the whole task [B].
+    task_latency_mean_s : float
+        Mean task duration (model calls and tools) [s].
+    cores_per_cpu : float
+        Cores of one CPU (socket) [1].
+    utilization : float
+        Busy share of the cores at which the pool is sized [1].
+    memory_per_cpu_bytes : float, optional
+        Host memory per CPU for sandboxes [B]; None: the pool is sized by cores only.
+
+    Returns
+    -------
+    dict
+        ``cores`` (busy cores / utilization) [1], ``cpus`` (the larger of the cores' and the
+        memory's need) [1], ``cpus_for_cores``, ``cpus_for_memory`` [1],
+        ``sandbox_memory_bytes`` (concurrent sessions x memory) [B], ``sessions`` (in flight) [1].
+
+    Notes
+    -----
+    Busy cores ``lambda·(N-1)·s_cpu``; sessions in flight ``lambda·E[T_task]`` (Little's law),
+    each holding its sandbox; CPUs ``max(cores / (c·u), lambda·E[T]·m_sandbox / m_cpu)``.
+
+    Examples
+    --------
+    A million tasks a day of 30 tool calls at half a core-second, on 96-core CPUs at 50%:
+
+    >>> d = tool_host_demand(1e6 / 86400, 30, 0.5, 2 * 2**30, 900.0, cores_per_cpu=96, utilization=0.5)
+    >>> round(float(d["cores"])), round(float(d["cpus"]), 1), round(float(d["sessions"]))
+    (347, 3.6, 10417)
+    """
+    rate = np.asarray(tasks_per_s, dtype=float)
+    cores = rate * tool_calls_per_task * cpu_s_per_tool_call / utilization
+    sessions = rate * task_latency_mean_s
+    memory = sessions * sandbox_memory_bytes
+    for_cores = cores / cores_per_cpu
+    for_memory = memory / memory_per_cpu_bytes if memory_per_cpu_bytes else np.zeros_like(for_cores)
+    return {"cores": cores, "cpus": np.maximum(for_cores, for_memory), "cpus_for_cores": for_cores,
+            "cpus_for_memory": for_memory, "sessions": sessions, "sandbox_memory_bytes": memory}
