@@ -111,3 +111,16 @@ def test_context_limit(minimal_text):
     got = _problems(text)
     p = got["demand.inference[0]"]
     assert "10,000,000" in p.message and "sub-agents" in p.message
+
+
+def test_tasks_within_the_latency_target(minimal_text):
+    def pool(extra):
+        scn = load_scenario_text(minimal_text + AGENTS.replace("cache_policy: hold,", "cache_policy: hold, " + extra))
+        fleet, sim, _ = run_fleet(resolve(scn))
+        return tool_host_pool(fleet, sim)
+
+    loose, tight, none = pool("task_latency: 10 h,"), pool("task_latency: 1 s,"), pool("")
+    served = none.tasks_per_day.sum()
+    assert served > 0 and none.tasks_per_day_within_target.sum() == pytest.approx(served)  # no target: all
+    assert loose.tasks_per_day_within_target.sum() == pytest.approx(served, rel=1e-6)
+    assert tight.tasks_per_day_within_target.sum() == 0.0  # a whole task cannot take a second

@@ -377,7 +377,8 @@ def _stream(s, i: int, months: np.ndarray, allowed, unique, model: str) -> Strea
             "cpu_s_per_tool_call": s.agentic.cpu_s_per_tool_call,
             "sandbox_memory_bytes": s.agentic.sandbox_memory_bytes,
             "input_tokens_new": shape["task_new_input_tokens"], "input_tokens_cached": shape["task_cached_tokens"],
-            "output_tokens": shape["task_output_tokens"]},
+            "output_tokens": shape["task_output_tokens"], "task_latency_s": s.agentic.task_latency_s,
+            "task_latency_quantile": 0.5 if s.agentic.task_latency_quantile == "p50" else 0.9},
     )
 
 

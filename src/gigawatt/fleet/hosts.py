@@ -51,6 +51,7 @@ class HostPool:
     price_usd_per_cpu_h: float
     streams: list[str]
     tasks_per_day: np.ndarray  # (sample, period, agent stream) agent tasks served per day, mean
+    tasks_per_day_within_target: np.ndarray  # (sample, period, agent stream) of those, within the latency target
     peak_tasks_per_s: np.ndarray  # (sample, period, agent stream) at the daily peak [1/s]
     cpus_for_cores: np.ndarray
     cpus_for_memory: np.ndarray
@@ -74,8 +75,9 @@ class HostPool:
             per_m = 1e6 / np.where(self.tasks_per_day[s, :, a] > 0, self.tasks_per_day[s, :, a], np.nan)
             with np.errstate(invalid="ignore"):
                 cpus_per_m = float(np.nanmean(self.cpus_needed[s] * per_m)) if np.isfinite(per_m).any() else None
+            within = float((self.tasks_per_day_within_target[s, :, a] * days).sum())
             streams.append({
-                "name": name, "tasks_served": tasks,
+                "name": name, "tasks_served": tasks, "tasks_served_within_target": within,
                 "chip_usd_per_task": float(self.chip_cost_usd[s, :, a].sum() / tasks) if tasks > 0 else None,
                 "cpu_usd_per_task": float(self.cost_usd[s].sum() / tasks) if tasks > 0 and len(self.streams) == 1
                 else None,
@@ -95,22 +97,31 @@ class HostPool:
         }
 
 
-def _session_latency_s(stream, fleet) -> float:
-    """Longest mean task duration of an agentic stream over the chips it may use [s]."""
+def _session_latency(stream, fleet) -> tuple[float, np.ndarray]:
+    """An agentic stream's task duration: the longest mean over the chips it may use [s], and per
+    chip the share of tasks within its latency target (1 without a target; nan where the chip
+    cannot serve it)."""
     from gigawatt.perf.api import serve_plan
 
-    best = 0.0
+    target = stream.tools.get("task_latency_s")
+    session = dict(stream.agentic)
+    if target is not None and "cache_policy" in session:
+        session.update(latency_target_s=target, latency_quantile=stream.tools["task_latency_quantile"])
+    longest, within = 0.0, np.full(len(fleet.chips), np.nan)
     for c, spec in enumerate(fleet.chips):
         if not stream.allowed[c]:
             continue
         try:
             r = serve_plan(stream.model, spec.chip, None, input_len=stream.context_tokens,
                            output_len=stream.output_tokens, precision=stream.precision, system=spec.system,
-                           agentic=dict(stream.agentic))
+                           agentic=session)
         except Exception:  # a chip that cannot serve the task holds no sessions
             continue
-        best = max(best, float(r.get("task_latency_mean_s") or 0.0))
-    return best
+        longest = max(longest, float(r.get("task_latency_mean_s") or 0.0))
+        share = r.get("within_target_share")
+        within[c] = 1.0 if target is None else (float(share) if share is not None else
+                                                float(r.get("task_latency_mean_s", np.inf) <= target))
+    return longest, within
 
 
 def tool_host_pool(fleet, simulation, *, cpu: str = "graviton4", utilization: float | None = None,
@@ -149,7 +160,9 @@ def tool_host_pool(fleet, simulation, *, cpu: str = "graviton4", utilization: fl
     ``max(lambda·(N-1)·s_cpu / (u·c), lambda·E[T]·m_sandbox / m_cpu)`` summed over streams, with
     ``E[T]`` the task's mean duration (the longest over its chips) [1]_. Free host CPUs
     ``f·sum_chips installed·h_node / n_node``; dedicated ``max(needed - free, 0)``, drawing
-    ``(TDP + platform)`` each and renting at ``c·price`` an hour.
+    ``(TDP + platform)`` each and renting at ``c·price`` an hour. Tasks within a stream's latency
+    target: the tasks served times the share within it on each chip
+    (:func:`gigawatt.perf.agentic.agentic_session`), weighted by the chips that serve the stream.
     """
     from gigawatt.catalog import get_chip, get_system
     from gigawatt.perf.agentic import tool_host_demand
@@ -169,6 +182,7 @@ def tool_host_pool(fleet, simulation, *, cpu: str = "graviton4", utilization: fl
     for_cores = np.zeros((n_s, n_t))
     for_memory = np.zeros((n_s, n_t))
     chip_cost = np.zeros_like(tasks)
+    within_target = np.zeros_like(tasks)
     held = simulation.allocated()  # (s, t, site, chip, workload)
     hours = fleet.period_s[None, :, None] / 3600.0
     tokens, notes = [], []
@@ -176,17 +190,24 @@ def tool_host_pool(fleet, simulation, *, cpu: str = "graviton4", utilization: fl
         t = s.tools
         tasks[..., a] = t["tasks_per_day"][None, :] * share[..., i]
         peak[..., a] = tasks[..., a] * s.peak_to_mean / 86400.0
-        latency = _session_latency_s(s, fleet)
+        latency, within = _session_latency(s, fleet)
+        # tasks within the latency target: each chip's share of them, weighted by the chips serving
+        busy = held[..., i].sum(axis=2)  # (s, t, chip)
+        w = np.where(np.isfinite(within), within, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = np.where(busy.sum(-1) > 0, (busy * w).sum(-1) / busy.sum(-1), 0.0)
+        within_target[..., a] = tasks[..., a] * frac
         d = tool_host_demand(peak[..., a], t["tool_calls_per_task"], t["cpu_s_per_tool_call"],
                              t["sandbox_memory_bytes"], latency, cores_per_cpu=c.cores, utilization=u,
                              memory_per_cpu_bytes=mem)
         for_cores += d["cpus_for_cores"]
         for_memory += d["cpus_for_memory"]
-        chips_held = held[..., i].sum(axis=2)  # (s, t, chip)
-        chip_cost[..., a] = (chips_held * fleet.price_usd_per_chip_h[None, :, :] * hours).sum(axis=-1)
+        chip_cost[..., a] = (busy * fleet.price_usd_per_chip_h[None, :, :] * hours).sum(axis=-1)
         tokens.append({"input_tokens_new_per_task": t["input_tokens_new"],
                        "input_tokens_cached_per_task": t["input_tokens_cached"],
-                       "output_tokens_per_task": t["output_tokens"], "task_latency_mean_s": latency})
+                       "output_tokens_per_task": t["output_tokens"], "task_latency_mean_s": latency,
+                       "task_latency_target_s": t.get("task_latency_s"),
+                       "task_latency_quantile": t.get("task_latency_quantile")})
         notes.append(f"{s.name}: {t['tool_calls_per_task']:.0f} tool calls a task at {t['cpu_s_per_tool_call']:g} "
                      f"CPU-s each, a {t['sandbox_memory_bytes'] / 2**30:g} GiB sandbox per session for "
                      f"{latency:,.0f} s; peak-to-mean {s.peak_to_mean:g}")
@@ -207,7 +228,8 @@ def tool_host_pool(fleet, simulation, *, cpu: str = "graviton4", utilization: fl
     price_cpu = price_usd_per_core_h * float(c.cores)
     return HostPool(
         cpu=c.id, cores_per_cpu=float(c.cores), power_w_per_cpu=power_per_cpu, price_usd_per_cpu_h=price_cpu,
-        streams=[s.name for _, s in streams], tasks_per_day=tasks, peak_tasks_per_s=peak,
+        streams=[s.name for _, s in streams], tasks_per_day=tasks, tasks_per_day_within_target=within_target,
+        peak_tasks_per_s=peak,
         cpus_for_cores=for_cores, cpus_for_memory=for_memory, cpus_needed=needed, cpus_from_systems=from_systems,
         cpus_dedicated=dedicated, power_w=dedicated * power_per_cpu,
         cost_usd=dedicated * price_cpu * fleet.period_s[None, :] / 3600.0, chip_cost_usd=chip_cost,
@@ -215,7 +237,8 @@ def tool_host_pool(fleet, simulation, *, cpu: str = "graviton4", utilization: fl
 
 
 def yearly(pool: HostPool, fleet) -> dict[int, dict[str, float]]:
-    """Per calendar year, averaged over samples: agent tasks served a day, the dedicated tool CPUs at
+    """Per calendar year, averaged over samples: agent tasks served a day (and within their latency
+    targets; all of them where a stream states none), the dedicated tool CPUs at
     the year's peak, their mean IT power [W] and their rental in the year [USD]."""
     years = np.array([int(m[:4]) for m in fleet.months])
     out = {}
@@ -224,6 +247,8 @@ def yearly(pool: HostPool, fleet) -> dict[int, dict[str, float]]:
         w = fleet.period_s[k] / fleet.period_s[k].sum()
         out[int(y)] = {
             "agent_tasks_per_day": float((pool.tasks_per_day[:, k].sum(axis=-1) * w).sum(axis=-1).mean()),
+            "agent_tasks_within_target_per_day": float(
+                (pool.tasks_per_day_within_target[:, k].sum(axis=-1) * w).sum(axis=-1).mean()),
             "tool_cpus": float(pool.cpus_dedicated[:, k].max(axis=1).mean()),
             "tool_cpus_from_systems": float(pool.cpus_from_systems[:, k].max(axis=1).mean()),
             "tool_cpu_power_w": float((pool.power_w[:, k] * w).sum(axis=1).mean()),
