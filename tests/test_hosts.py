@@ -124,3 +124,14 @@ def test_tasks_within_the_latency_target(minimal_text):
     assert served > 0 and none.tasks_per_day_within_target.sum() == pytest.approx(served)  # no target: all
     assert loose.tasks_per_day_within_target.sum() == pytest.approx(served, rel=1e-6)
     assert tight.tasks_per_day_within_target.sum() == 0.0  # a whole task cannot take a second
+
+
+def test_pool_power_against_the_headroom(tiny_agents):
+    fleet, sim = tiny_agents
+    pool = tool_host_pool(fleet, sim, free_host_share=0.0)
+    it = (fleet.installed * fleet.it_w_per_chip).sum(axis=(2, 3))
+    want = np.maximum(np.minimum(fleet.energized_it_w.sum(axis=2) - it, fleet.capacity_cap_w - it), 0.0)
+    assert pool.power_headroom_w == pytest.approx(want)
+    summ = pool.summary(fleet)
+    short = pool.power_w[0] > want[0] + 1e-6
+    assert summ["months_short_of_power"] == int(short.sum())

@@ -6,8 +6,11 @@ at their daily peak: CPU time per tool call and a sandbox per session in flight
 (:func:`gigawatt.perf.agentic.tool_host_demand`). The host CPUs that come with the installed
 accelerator systems count first, at the share of their cores left free by serving; the rest
 is a dedicated pool of CPUs of the stream's kind (Graviton4 by default, from the catalog),
-whose IT power and rental cost are reported beside the accelerators'. The pool is reported,
-not built into the sites' power: a run's power and binding constraint are the accelerators'.
+whose IT power and rental cost are reported beside the accelerators'. The pool is checked
+against the power the sites and the deal's cap leave after the accelerators (the months it
+would not fit are reported), but not built into the buildout: a run's installed power and its
+``binding`` constraint stay the accelerators', because the pool's size follows from what the
+buildout's chips serve.
 
 References
 ----------
@@ -61,6 +64,7 @@ class HostPool:
     power_w: np.ndarray  # IT power of the dedicated pool [W]
     cost_usd: np.ndarray  # rental of the dedicated pool in the period [USD]
     chip_cost_usd: np.ndarray  # (sample, period, agent stream) accelerator spend held for the stream [USD]
+    power_headroom_w: np.ndarray  # IT power the sites and the cap leave after the accelerators [W]
     tokens_per_task: list = field(default_factory=list)  # per agent stream: new, cached, output [tokens]
     notes: list = field(default_factory=list)
 
@@ -68,6 +72,7 @@ class HostPool:
         """Peak pool, power and cost, and per agent stream the cost per task and CPUs per million tasks a day."""
         s = sample
         days = fleet.period_s / 86400.0
+        short = self.power_w[s] > self.power_headroom_w[s] + 1e-6
         peak = int(np.argmax(self.cpus_needed[s])) if self.cpus_needed.shape[1] else 0
         streams = []
         for a, name in enumerate(self.streams):
@@ -92,6 +97,8 @@ class HostPool:
             "peak_cpus_dedicated": float(self.cpus_dedicated[s, peak]),
             "peak_power_w": float(self.power_w[s, peak]),
             "cost_usd": float(self.cost_usd[s].sum()),
+            "months_short_of_power": int(short.sum()),
+            "first_month_short_of_power": fleet.months[int(np.argmax(short))] if short.any() else None,
             "bound_by": "memory" if self.cpus_for_memory[s, peak] > self.cpus_for_cores[s, peak] else "cores",
             "streams": streams, "notes": list(self.notes),
         }
@@ -226,6 +233,17 @@ def tool_host_pool(fleet, simulation, *, cpu: str = "graviton4", utilization: fl
                  f"dedicated {c.id} at {u:.0%} busy, {mem / 2**30:g} GiB each, {power_per_cpu:.0f} W each "
                  f"(TDP {c.tdp_w:.0f} W, an estimate, plus {CPU_PLATFORM_POWER_W:.0f} W of platform)")
     price_cpu = price_usd_per_core_h * float(c.cores)
+    # power left for the pool: the sites' energized IT power, and the deal's cap, less the accelerators'
+    it_w = fleet.it_power_w().sum(axis=(2, 3))
+    headroom = fleet.energized_it_w.sum(axis=2) - it_w
+    if fleet.capacity_cap_w is not None:
+        if fleet.capacity_basis == "facility":
+            pue = float(np.mean(fleet.pue))
+            cap_left = (fleet.capacity_cap_w - fleet.facility_power_w().sum(axis=(2, 3))) / pue
+        else:
+            cap_left = fleet.capacity_cap_w - it_w
+        headroom = np.minimum(headroom, cap_left)
+    headroom = np.maximum(headroom, 0.0)
     return HostPool(
         cpu=c.id, cores_per_cpu=float(c.cores), power_w_per_cpu=power_per_cpu, price_usd_per_cpu_h=price_cpu,
         streams=[s.name for _, s in streams], tasks_per_day=tasks, tasks_per_day_within_target=within_target,
@@ -233,6 +251,7 @@ def tool_host_pool(fleet, simulation, *, cpu: str = "graviton4", utilization: fl
         cpus_for_cores=for_cores, cpus_for_memory=for_memory, cpus_needed=needed, cpus_from_systems=from_systems,
         cpus_dedicated=dedicated, power_w=dedicated * power_per_cpu,
         cost_usd=dedicated * price_cpu * fleet.period_s[None, :] / 3600.0, chip_cost_usd=chip_cost,
+        power_headroom_w=headroom,
         tokens_per_task=tokens, notes=notes)
 
 
