@@ -105,3 +105,8 @@ CPU_POOL_UTILIZATION = 0.5
 #: AWS's general-purpose ratio of 4 GiB per vCPU (m8g.48xlarge: 192 vCPUs, 768 GiB, as listed on the
 #: EC2 M8g page; not re-read at source)
 HOST_MEMORY_PER_CPU_BYTES = 384 * 2**30
+#: Anthropic's list prices for Claude Opus 4.5 and later, per million tokens [USD]: input (uncached),
+#: output (platform.claude.com/docs/en/about-claude/pricing, 2026: $5 in, $6.25 5-minute cache
+#: write, $0.50 cache hit, $25 out); what a task bills at list, beside what its chips cost
+API_INPUT_USD_PER_MTOK = 5.0
+API_OUTPUT_USD_PER_MTOK = 25.0

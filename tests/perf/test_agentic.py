@@ -199,5 +199,8 @@ def test_perf_agent_prints_the_task(frontier):
     assert d["cpu_cores_per_million_tasks_per_day"] == pytest.approx(30 * 0.5 * 1e6 / 86400 / 0.5)
     by_memory = 1e6 / 86400 * d["task_latency_mean_s"] * 2 / 384
     assert d["cpus_per_million_tasks_per_day"] == pytest.approx(max(by_memory, 347.2 / 96), rel=1e-3)
+    # at list prices: new input written to the cache at 1.25 x $5, cached read at 0.1 x $5, output at $25
+    assert d["api_list_usd_per_task"] == pytest.approx(
+        (d["input_tokens_new"] * 6.25 + d["input_tokens_cached"] * 0.5 + d["output_tokens"] * 25) / 1e6)
     assert set(d["policies"]) == {"hold", "offload", "drop"}
     assert d["policies"]["drop"]["chip_s"] > d["policies"]["hold"]["chip_s"]

@@ -330,6 +330,8 @@ def agent_command(
                   f"({r['price_source']})")
     else:
         t.add_row("chip cost per task", f"n/a ({r['price_source']})")
+    t.add_row("billed at API list prices", f"${r['api_list_usd_per_task']:,.2f} a task (Opus 4.5: $5 in, "
+              "$25 out per M tokens; cache writes 1.25x, reads 0.1x)")
     t.add_row("chips per million tasks a day", f"{r['chips_per_million_tasks_per_day']:,.0f}")
     t.add_row(f"{r['cpu']} CPUs per million tasks a day", f"{r['cpus_per_million_tasks_per_day']:,.1f} "
               f"(bound by {r['cpu_pool_bound_by']}; {r['cpu_cores_per_million_tasks_per_day']:,.0f} cores at "

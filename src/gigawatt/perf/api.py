@@ -14,7 +14,8 @@ from gigawatt.errors import GigawattError
 from gigawatt.perf.goodput import Reliability
 from gigawatt.perf.layout import Layout
 from gigawatt.workload_defaults import (AGENT_OUTPUT_TOKENS_PER_STEP, AGENT_PROMPT_TOKENS, AGENT_STEPS_PER_TASK,
-                                        AGENT_TOOL_OUTPUT_TOKENS, CACHE_LIFETIME_S, CPU_POOL_UTILIZATION,
+                                        AGENT_TOOL_OUTPUT_TOKENS, API_INPUT_USD_PER_MTOK, API_OUTPUT_USD_PER_MTOK,
+                                        CACHE_LIFETIME_S, CACHE_READ_PRICE_FACTOR, CACHE_WRITE_PRICE_FACTOR, CPU_POOL_UTILIZATION,
                                         CPU_S_PER_TOOL_CALL, DEFAULT_BATCH_TOKENS, DEFAULT_SEQ_LEN,
                                         DEFAULT_TRAINING_TOKENS, HOST_MEMORY_PER_CPU_BYTES, MIN_BATCH_TOKENS_PER_CHIP,
                                         SANDBOX_MEMORY_BYTES,
@@ -272,7 +273,8 @@ def agent_plan(model: str, chip: str, *, steps: int = AGENT_STEPS_PER_TASK, prom
         ``cpus_per_million_tasks_per_day``, ``cpu_cores_per_million_tasks_per_day`` [1],
         ``cpu_power_w_per_million_tasks_per_day`` [W], ``sandbox_memory_bytes_per_million_tasks_per_day``
         [B], ``price_usd_per_chip_h`` [USD/h] with ``price_source``, ``chip_usd_per_task``
-        [USD], ``policies`` (``chip_s``, ``hit_rate``, ``batch``, ``task_latency_p90_s`` of each policy).
+        [USD], ``api_list_usd_per_task`` (:func:`api_list_usd_per_task`) [USD], ``policies``
+        (``chip_s``, ``hit_rate``, ``batch``, ``task_latency_p90_s`` of each policy).
     """
     from gigawatt.catalog import get_chip, get_price
     from gigawatt.perf.agentic import CACHE_POLICIES, agentic_session, tool_host_demand
@@ -346,5 +348,25 @@ def agent_plan(model: str, chip: str, *, steps: int = AGENT_STEPS_PER_TASK, prom
         "cpu_power_w_per_million_tasks_per_day": float(host["cpus"]) * (c.tdp_w or float("nan")),
         "cpu_tdp_w": c.tdp_w, "sandbox_memory_bytes": sandbox_memory_bytes,
         "sandbox_memory_bytes_per_million_tasks_per_day": float(host["sandbox_memory_bytes"]),
+        "api_list_usd_per_task": api_list_usd_per_task(r["input_tokens_new"], r["input_tokens_cached"],
+                                                       r["output_tokens"]),
         "policies": policies,
     }
+
+
+def api_list_usd_per_task(new_tokens: float, cached_tokens: float, output_tokens: float, *,
+                          input_usd_per_mtok: float = API_INPUT_USD_PER_MTOK,
+                          output_usd_per_mtok: float = API_OUTPUT_USD_PER_MTOK,
+                          write_factor: float = CACHE_WRITE_PRICE_FACTOR,
+                          read_factor: float = CACHE_READ_PRICE_FACTOR) -> float:
+    """What a task bills at API list prices with prompt caching [USD].
+
+    New input tokens are written to the cache (``write_factor`` times the input price),
+    cached ones read (``read_factor``), output at the output price; defaults: Anthropic's
+    Opus 4.5 prices and 5-minute cache terms (:mod:`gigawatt.workload_defaults`).
+
+    >>> round(api_list_usd_per_task(1e6, 1e6, 1e5), 3)  # 6.25 + 0.50 + 2.50
+    9.25
+    """
+    return (new_tokens * input_usd_per_mtok * write_factor + cached_tokens * input_usd_per_mtok * read_factor
+            + output_tokens * output_usd_per_mtok) / 1e6
