@@ -135,3 +135,17 @@ def test_pool_power_against_the_headroom(tiny_agents):
     summ = pool.summary(fleet)
     short = pool.power_w[0] > want[0] + 1e-6
     assert summ["months_short_of_power"] == int(short.sum())
+
+
+def test_report_panel(write_scenario, minimal_text):
+    from gigawatt.report.charts import agents_section
+
+    res = gigawatt.run(write_scenario(minimal_text + AGENTS))
+    sec = agents_section(res)
+    served, within, dedicated, from_systems = (list(tr.y) for tr in sec.figure.data)
+    years = res.summary()["years"]
+    assert served == pytest.approx([y["agent_tasks_per_day"] / 1e6 for y in years])
+    assert dedicated == pytest.approx([y["tool_cpus"] for y in years])
+    assert "Tool CPUs needed at the peak" in sec.note and "agents:" in sec.note
+    bare = agents_section(gigawatt.run(write_scenario(minimal_text)))
+    assert bare.figure is None and bare.note.startswith("Not drawn")
