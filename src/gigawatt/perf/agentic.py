@@ -433,7 +433,8 @@ def agentic_session(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(tp=8), 
     # effective lifetimes: the policy's own, or under hold any shorter one that memory forces
     if policy == "hold":
         q = lognormal_quantile(np.linspace(0.02, 0.98, 25), mu, sigma)
-        life = np.unique(np.clip(np.concatenate([[0.0], q, [cache_lifetime_s]]), 0.0, cache_lifetime_s))
+        # longest first, so that of equally fast choices the one keeping caches longest is taken
+        life = np.unique(np.clip(np.concatenate([[0.0], q, [cache_lifetime_s]]), 0.0, cache_lifetime_s))[::-1]
     elif policy == "offload":
         life = np.array([cache_lifetime_s])
     else:

@@ -303,7 +303,10 @@ def agent_plan(model: str, chip: str, *, steps: int = AGENT_STEPS_PER_TASK, prom
                          fixed=(layout or Layout()).with_(pp=int((layout or Layout()).pp or 1)), precision=mp,
                          agentic={**session, "cache_policy": cache_policy})
     if res["layout"] is None:
-        raise LayoutError(res["reason"] or "no layout serves this task", "--tp")
+        reason = res["reason"] or "no layout serves this task"
+        flag = ("--ttft" if "latency limits" in reason else "--cache-policy" if "leave no room" in reason
+                else "--tp")
+        raise LayoutError(reason, flag)
     lay = res["layout"]
     r = dict(res["result"])
     policies = {}
