@@ -48,6 +48,12 @@ def test_pool_by_hand(tiny_agents):
     assert latency > 20 * 1.0  # at least the tools' median times
     assert pool.cpus_for_memory == pytest.approx(peak * latency * 4 / 384)
     assert pool.cpus_dedicated == pytest.approx(np.maximum(pool.cpus_for_cores, pool.cpus_for_memory))
+    # tokens per task from the session model: 21 x 8,000 + 1,400 x 21 x 20 / 2 = 462,000 input tokens,
+    # of which at most the seen context (less the first prompt and each newest tool output) is cached
+    tok = pool.tokens_per_task[0]
+    assert tok["input_tokens_new_per_task"] + tok["input_tokens_cached_per_task"] == pytest.approx(462_000)
+    assert 0 < tok["input_tokens_cached_per_task"] <= 462_000 - 8_000 - 20 * 1_000
+    assert tok["output_tokens_per_task"] == 21 * 400
     # power and rental of the dedicated pool
     assert pool.power_w == pytest.approx(pool.cpus_dedicated * (300.0 + CPU_PLATFORM_POWER_W))
     assert pool.cost_usd == pytest.approx(pool.cpus_dedicated * 96 * CPU_PRICE_USD_PER_CORE_H * fleet.period_s / 3600)

@@ -104,10 +104,11 @@ class HostPool:
         }
 
 
-def _session_latency(stream, fleet) -> tuple[float, np.ndarray]:
-    """An agentic stream's task duration: the longest mean over the chips it may use [s], and per
+def _session_latency(stream, fleet) -> tuple[float, np.ndarray, np.ndarray]:
+    """An agentic stream's task duration: the longest mean over the chips it may use [s]; per
     chip the share of tasks within its latency target (1 without a target; nan where the chip
-    cannot serve it)."""
+    cannot serve it); per chip the new and cached input tokens of a task, ``(chip, 2)`` [tokens]
+    (nan where it cannot serve it)."""
     from gigawatt.perf.api import serve_plan
 
     target = stream.tools.get("task_latency_s")
@@ -115,6 +116,7 @@ def _session_latency(stream, fleet) -> tuple[float, np.ndarray]:
     if target is not None and "cache_policy" in session:
         session.update(latency_target_s=target, latency_quantile=stream.tools["task_latency_quantile"])
     longest, within = 0.0, np.full(len(fleet.chips), np.nan)
+    tokens = np.full((len(fleet.chips), 2), np.nan)
     for c, spec in enumerate(fleet.chips):
         if not stream.allowed[c]:
             continue
@@ -125,10 +127,11 @@ def _session_latency(stream, fleet) -> tuple[float, np.ndarray]:
         except Exception:  # a chip that cannot serve the task holds no sessions
             continue
         longest = max(longest, float(r.get("task_latency_mean_s") or 0.0))
+        tokens[c] = (r["input_tokens_new"], r["input_tokens_cached"])
         share = r.get("within_target_share")
         within[c] = 1.0 if target is None else (float(share) if share is not None else
                                                 float(r.get("task_latency_mean_s", np.inf) <= target))
-    return longest, within
+    return longest, within, tokens
 
 
 def tool_host_pool(fleet, simulation, *, cpu: str = "graviton4", utilization: float | None = None,
@@ -167,7 +170,9 @@ def tool_host_pool(fleet, simulation, *, cpu: str = "graviton4", utilization: fl
     ``max(lambda·(N-1)·s_cpu / (u·c), lambda·E[T]·m_sandbox / m_cpu)`` summed over streams, with
     ``E[T]`` the task's mean duration (the longest over its chips) [1]_. Free host CPUs
     ``f·sum_chips installed·h_node / n_node``; dedicated ``max(needed - free, 0)``, drawing
-    ``(TDP + platform)`` each and renting at ``c·price`` an hour. Tasks within a stream's latency
+    ``(TDP + platform)`` each and renting at ``c·price`` an hour. Tokens per task: the session
+    model's on each chip, weighted by the chip-time that served the stream (sample 0). Tasks
+    within a stream's latency
     target: the tasks served times the share within it on each chip
     (:func:`gigawatt.perf.agentic.agentic_session`), weighted by the chips that serve the stream.
     """
@@ -197,7 +202,7 @@ def tool_host_pool(fleet, simulation, *, cpu: str = "graviton4", utilization: fl
         t = s.tools
         tasks[..., a] = t["tasks_per_day"][None, :] * share[..., i]
         peak[..., a] = tasks[..., a] * s.peak_to_mean / 86400.0
-        latency, within = _session_latency(s, fleet)
+        latency, within, chip_tokens = _session_latency(s, fleet)
         # tasks within the latency target: each chip's share of them, weighted by the chips serving
         busy = held[..., i].sum(axis=2)  # (s, t, chip)
         w = np.where(np.isfinite(within), within, 0.0)
@@ -210,8 +215,14 @@ def tool_host_pool(fleet, simulation, *, cpu: str = "graviton4", utilization: fl
         for_cores += d["cpus_for_cores"]
         for_memory += d["cpus_for_memory"]
         chip_cost[..., a] = (busy * fleet.price_usd_per_chip_h[None, :, :] * hours).sum(axis=-1)
-        tokens.append({"input_tokens_new_per_task": t["input_tokens_new"],
-                       "input_tokens_cached_per_task": t["input_tokens_cached"],
+        # tokens per task as the session model gives them on the chips that served the stream
+        # (memory pressure included), weighted by their chip-time; else the request shape's
+        weight = busy[0].sum(axis=0) * np.isfinite(chip_tokens[:, 0])
+        if weight.sum() > 0:
+            new_in, cached_in = (np.nan_to_num(chip_tokens) * weight[:, None]).sum(axis=0) / weight.sum()
+        else:
+            new_in, cached_in = t["input_tokens_new"], t["input_tokens_cached"]
+        tokens.append({"input_tokens_new_per_task": float(new_in), "input_tokens_cached_per_task": float(cached_in),
                        "output_tokens_per_task": t["output_tokens"], "task_latency_mean_s": latency,
                        "task_latency_target_s": t.get("task_latency_s"),
                        "task_latency_quantile": t.get("task_latency_quantile")})
