@@ -32,6 +32,7 @@ def golden_summary(name: str) -> dict:
         "implied": summary["implied"],
         "training_runs": summary.get("training_runs", []),
         "inference_served_share": (summary.get("inference") or {}).get("served_share"),
+        "tool_hosts": summary.get("tool_hosts"),
     }
 
 

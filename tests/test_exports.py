@@ -175,8 +175,10 @@ def test_years_carries_every_yearly_figure_of_the_summary(flagship, tmp_path):
         net = ledger[ledger["party"] == party].set_index("year")["net_usd"]
         assert np.allclose(years.set_index("year")[f"{party}_cash_flow_usd"], net)
     # column names end in their unit, as the JSON's keys do
-    units = ("_w", "_flops", "_usd", "_j", "_share", "_tokens", "_flop")
-    assert all(c in ("year", "binding") or c.startswith("chips_") or c.endswith(units) for c in years.columns)
+    units = ("_w", "_flops", "_usd", "_j", "_share", "_tokens", "_flop", "_per_day")
+    # counts of things: chips by generation, and the agent tools' CPUs
+    counts = ("chips_", "tool_cpus")
+    assert all(c in ("year", "binding") or c.startswith(counts) or c.endswith(units) for c in years.columns)
 
 
 def test_the_ledger_is_its_own_table(flagship, tmp_path):

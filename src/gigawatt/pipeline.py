@@ -119,9 +119,25 @@ def run(scenario, *, seed: int | None = None, samples: int = 1, progress: Progre
     timings["ledger_s"] = time.perf_counter() - t1
     t1 = time.perf_counter()
     results = build_results(inputs, fleet, scenario_text(scn), timings, simulation=sim, ledger=ledger)
+    if sim is not None:
+        _add_tool_hosts(results, fleet, sim)
     results.timings_s["results_s"] = time.perf_counter() - t1
     results.timings_s["total_s"] = time.perf_counter() - t0
     return results
+
+
+def _add_tool_hosts(results, fleet, sim) -> None:
+    """The tool CPU pool of the agentic streams (:mod:`gigawatt.fleet.hosts`): ``tool_hosts`` in the
+    summary and its yearly figures in each year's row (and so in ``years.csv``)."""
+    from gigawatt.fleet.hosts import tool_host_pool, yearly
+
+    pool = tool_host_pool(fleet, sim)
+    if pool is None:
+        return
+    results.summary_dict["tool_hosts"] = pool.summary(fleet)
+    by_year = yearly(pool, fleet)
+    for row in results.summary_dict.get("years", []):
+        row.update(by_year.get(int(row.get("year", 0)), {}))
 
 
 def open_run(run_id_or_folder: str | Path, *, db: str | Path | None = None):

@@ -1,4 +1,4 @@
-"""``gigawatt perf train|serve`` and ``gigawatt backtest``.
+"""``gigawatt perf train|serve|agent`` and ``gigawatt backtest``.
 
 Only typer and the standard library are imported here at module level; the
 models, numpy and rich load inside the commands so that ``gigawatt --help``
@@ -16,7 +16,8 @@ from typing import Optional
 import typer
 
 from gigawatt.cli.common import fail, print_json, stdout
-from gigawatt.workload_defaults import DEFAULT_SEQ_LEN, DEFAULT_TRAINING_TOKENS
+from gigawatt.workload_defaults import (AGENT_OUTPUT_TOKENS_PER_STEP, AGENT_PROMPT_TOKENS, AGENT_STEPS_PER_TASK,
+                                        AGENT_TOOL_OUTPUT_TOKENS, DEFAULT_SEQ_LEN, DEFAULT_TRAINING_TOKENS)
 
 app = typer.Typer(
     help="Training and inference performance of one model on one chip (calibrated, backtested models).",
@@ -227,6 +228,121 @@ def serve_command(
     stdout().print(t)
 
 
+def agent_command(
+    model: str = typer.Option(..., "--model", help="Catalog model id."),
+    chip: str = typer.Option(..., "--chip", help="Catalog chip id or alias."),
+    steps: int = typer.Option(AGENT_STEPS_PER_TASK, "--steps", help="Model calls per task (the GitHub Copilot "
+                              "agent trace averages 31)."),
+    prompt: float = typer.Option(AGENT_PROMPT_TOKENS, "--prompt", help="Context of the first call [tokens] "
+                                 "(an assumption by default)."),
+    tool_output: float = typer.Option(AGENT_TOOL_OUTPUT_TOKENS, "--tool-output", help="Tokens each tool result "
+                                      "adds to the context (an assumption by default)."),
+    output: float = typer.Option(AGENT_OUTPUT_TOKENS_PER_STEP, "--output", help="Tokens generated per call "
+                                 "(the trace's 527 by default)."),
+    cache_policy: str = typer.Option("hold", "--cache-policy", help="hold (KV kept in HBM while tools run), "
+                                     "offload (to host memory) or drop (prefill again)."),
+    cache_lifetime: str = typer.Option("5 min", "--cache-lifetime", help="How long a waiting session's cache "
+                                       "lives, refreshed by each hit (Anthropic: 5 min, or 1 h on request)."),
+    tool_time: str = typer.Option("1 s", "--tool-time", help="Median time of one tool call (assumption)."),
+    tool_time_p90: str = typer.Option("8 s", "--tool-time-p90", help="90th percentile of one tool call's time."),
+    task_latency: Optional[str] = typer.Option(None, "--task-latency", help="Task latency target, e.g. 20 min."),
+    quantile: str = typer.Option("p90", "--quantile", help="What the target applies to: p50 or p90."),
+    ttft: Optional[str] = typer.Option(None, "--ttft", help="TTFT limit per call, e.g. 2s."),
+    tpot: Optional[str] = typer.Option(None, "--tpot", help="TPOT limit per call, e.g. 50ms."),
+    price: Optional[str] = typer.Option(None, "--price", help="Chip price, e.g. '$1.80/h' (default: the "
+                                        "catalog's committed price)."),
+    cpu: str = typer.Option("graviton4", "--cpu", help="Catalog CPU that runs the tools."),
+    cpu_per_call: str = typer.Option("0.5 s", "--cpu-per-call", help="CPU time of one tool call (assumption)."),
+    sandbox_memory: str = typer.Option("2 GiB", "--sandbox-memory", help="Memory of one session's sandbox."),
+    tp: Optional[int] = typer.Option(None, "--tp", help="Tensor parallel degree per replica (searched if omitted)."),
+    precision: str = typer.Option("fp8", "--precision", help="bf16, fp8 or fp4 weights and matmuls."),
+    system: Optional[str] = typer.Option(None, "--system", help="Catalog system."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """One agentic task's breakdown: tokens, cache hits, chip time, latency, cost, chips and CPUs per task rate."""
+    from gigawatt.scenario.limits import MAX_AGENTIC_STEPS
+
+    _require("--steps", steps, 1, MAX_AGENTIC_STEPS, f"model calls per task, 1 to {MAX_AGENTIC_STEPS:,}", integer=True)
+    _require("--prompt", prompt, 1, MAX_TOKENS_PER_SEQUENCE, "tokens, e.g. --prompt 20000")
+    _require("--tool-output", tool_output, 0, MAX_TOKENS_PER_SEQUENCE, "tokens, e.g. --tool-output 3000")
+    _require("--output", output, 1, MAX_TOKENS_PER_SEQUENCE, "tokens, e.g. --output 527")
+    _require("--tp", tp, 1, 1024, "a degree, e.g. --tp 32", integer=True)
+    if cache_policy.lower() not in ("hold", "offload", "drop"):
+        _fail("--cache-policy", f"{cache_policy!r} is not one of hold, offload, drop",
+              "hold: KV kept in HBM; offload: to host memory; drop: prefill again")
+    if quantile.lower() not in ("p50", "p90"):
+        _fail("--quantile", f"{quantile!r} is not p50 or p90")
+    lifetime_s = _parse(cache_lifetime, "time", "--cache-lifetime")
+    median_s = _parse(tool_time, "time", "--tool-time")
+    p90_s = _parse(tool_time_p90, "time", "--tool-time-p90")
+    if p90_s < median_s:
+        _fail("--tool-time-p90", f"{tool_time_p90} is below the median {tool_time}", "the p90 is at least the median")
+    target_s = _parse(task_latency, "time", "--task-latency")
+    cpu_s = _parse(cpu_per_call, "time", "--cpu-per-call", positive=False)
+    if cpu_s < 0:
+        _fail("--cpu-per-call", f"{cpu_per_call!r} must not be negative")
+    mem = _parse(sandbox_memory, "data", "--sandbox-memory", positive=False)
+    if mem < 0:
+        _fail("--sandbox-memory", f"{sandbox_memory!r} must not be negative")
+    price_h = _parse(price, "price_per_hour", "--price")
+    from gigawatt.perf.api import Layout, agent_plan
+
+    r = _run(lambda: agent_plan(
+        model, chip, steps=steps, prompt_tokens=prompt, tool_output_tokens=tool_output,
+        output_tokens_per_step=output, cache_policy=cache_policy.lower(), cache_lifetime_s=lifetime_s,
+        tool_time_median_s=median_s, tool_time_p90_s=p90_s, layout=Layout(tp=tp), precision=precision.lower(),
+        system=system, ttft_limit_s=_parse(ttft, "time", "--ttft"), tpot_limit_s=_parse(tpot, "time", "--tpot"),
+        latency_target_s=target_s, latency_quantile=0.5 if quantile.lower() == "p50" else 0.9,
+        price_usd_per_chip_h=price_h, cpu=cpu, cpu_s_per_tool_call=cpu_s, sandbox_memory_bytes=mem), _HINTS)
+    if json_out:
+        print_json(r, indent=2)
+        return
+    from rich.table import Table
+
+    t = Table(title=f"One agentic task: {r['model']} on {r['chip']} ({r['precision']}, {r['steps']} calls, "
+                    f"cache {r['policy']})")
+    t.add_column("quantity")
+    t.add_column("value", justify="right")
+    attn = ", attention data-parallel" if r.get("attention_dp") else ""
+    t.add_row("replica", f"TP{r['tp']} x PP{r['pp']} x EP{r['ep']}{attn}, batch {r['batch']:.0f}")
+    t.add_row("tokens per task: new input", f"{r['input_tokens_new']:,.0f}")
+    t.add_row("tokens per task: cached input", f"{r['input_tokens_cached']:,.0f}")
+    t.add_row("tokens per task: output", f"{r['output_tokens']:,.0f}")
+    t.add_row("cache hit rate (of input)", f"{r['hit_rate']:.1%}")
+    t.add_row("effective cache lifetime", f"{r['effective_lifetime_s']:,.0f} s")
+    if r["policy"] == "hold":
+        t.add_row("KV cache held by sessions waiting on tools", f"{r['held_kv_share']:.1%}")
+    if r["policy"] == "offload":
+        t.add_row("restore time per task", f"{r['offload_restore_s']:.2f} s")
+        t.add_row("host memory per chip", f"{r['host_memory_bytes_per_chip'] / 2**30:,.1f} GiB")
+    t.add_row("chip time per task", f"{r['chip_s']:,.0f} chip-s")
+    t.add_row("TTFT / TPOT per call", f"{r['ttft_s'] * 1e3:,.0f} ms / {r['tpot_s'] * 1e3:.1f} ms")
+    t.add_row("task latency: model / tools (mean)", f"{r['llm_time_s']:,.0f} s / {r['tool_time_mean_s']:,.0f} s")
+    t.add_row("task latency p50 / p90", f"{r['task_latency_p50_s']:,.0f} s / {r['task_latency_p90_s']:,.0f} s")
+    t.add_row("tasks per day per chip", f"{r['tasks_per_day_per_chip']:,.1f}")
+    if r["latency_target_s"] is not None:
+        q = "p50" if r["latency_quantile"] == 0.5 else "p90"
+        t.add_row(f"tasks within {r['latency_target_s']:,.0f} s", f"{r['within_target_share']:.1%} "
+                  f"({q} {'meets' if r['meets_target'] else 'misses'} the target)")
+        t.add_row("tasks per day per chip within target", f"{r['tasks_per_day_within_target_per_chip']:,.1f}")
+    if r["chip_usd_per_task"] is not None:
+        t.add_row("chip cost per task", f"${r['chip_usd_per_task']:,.3f} at ${r['price_usd_per_chip_h']:.2f}/h "
+                  f"({r['price_source']})")
+    else:
+        t.add_row("chip cost per task", f"n/a ({r['price_source']})")
+    t.add_row("billed at API list prices", f"${r['api_list_usd_per_task']:,.2f} a task (Opus 4.5: $5 in, "
+              "$25 out per M tokens; cache writes 1.25x, reads 0.1x)")
+    t.add_row("chips per million tasks a day", f"{r['chips_per_million_tasks_per_day']:,.0f}")
+    t.add_row(f"{r['cpu']} CPUs per million tasks a day", f"{r['cpus_per_million_tasks_per_day']:,.1f} "
+              f"(bound by {r['cpu_pool_bound_by']}; {r['cpu_cores_per_million_tasks_per_day']:,.0f} cores at "
+              f"{r['cpu_utilization']:.0%})")
+    t.add_row("sandbox memory per million tasks a day", f"{r['sandbox_memory_bytes_per_million_tasks_per_day'] / 2**40:,.1f} TiB")
+    for p, q in r["policies"].items():
+        t.add_row(f"policy {p}", q.get("error") or (f"{q['chip_s']:,.0f} chip-s, hits {q['hit_rate']:.1%}, "
+                                                     f"batch {q['batch']:.0f}, p90 {q['task_latency_p90_s']:,.0f} s"))
+    stdout().print(t)
+
+
 def _add_held_out(result: dict, training: Path | None, inference: Path | None) -> None:
     """Add each row's leave-one-group-out error (``held_out_error``) and the summaries to ``result``."""
     from gigawatt.perf.fit import fit_rows, leave_one_group_out
@@ -302,6 +418,7 @@ def backtest_command(
 
 app.command("train")(train_command)
 app.command("serve")(serve_command)
+app.command("agent")(agent_command)
 
 
 def register(main: typer.Typer) -> None:

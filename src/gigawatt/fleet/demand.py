@@ -56,7 +56,8 @@ class StreamSpec:
     peak_to_mean: float
     precision: str
     allowed: np.ndarray  # (chip,) bool
-    agentic: dict | None = None  # steps, prompt, tool output, output per step, cache hit rate
+    agentic: dict | None = None  # steps, prompt, tool output, output per step, cache hit rate or policy
+    tools: dict | None = None  # agentic: tool calls, CPU-seconds per call, sandbox memory per task
 
     @property
     def output_share(self) -> float:
@@ -356,7 +357,7 @@ def _stream(s, i: int, months: np.ndarray, allowed, unique, model: str) -> Strea
     if s.agentic is not None:
         a = s.agentic
         shape = agentic_request_shape(s.input_tokens, s.output_tokens, a.steps_per_task,
-                                      a.context_growth_tokens, a.cache_hit_rate)
+                                      a.context_growth_tokens, _hit_rate(a))
         per_day = a.tasks_per_day * (shape["task_input_tokens"] + shape["task_output_tokens"])
         if s.tokens_per_day is not None:
             per_day += s.tokens_per_day
@@ -369,8 +370,36 @@ def _stream(s, i: int, months: np.ndarray, allowed, unique, model: str) -> Strea
         tokens_per_day=per_day * factor, input_tokens=new_in, context_tokens=context,
         output_tokens=s.output_tokens, ttft_s=s.ttft_s, tpot_s=s.tpot_s, peak_to_mean=s.peak_to_mean,
         precision=s.precision, allowed=allowed(s.chips),
-        agentic=None if s.agentic is None else {
-            "steps": int(round(s.agentic.steps_per_task)), "system_prompt_tokens": s.input_tokens,
-            "tool_output_tokens": s.agentic.context_growth_tokens, "output_tokens_per_step": s.output_tokens,
-            "prefix_cache_hit_rate": s.agentic.cache_hit_rate},
+        agentic=None if s.agentic is None else _session(s),
+        tools=None if s.agentic is None else {
+            "tasks_per_day": s.agentic.tasks_per_day * factor,
+            "tool_calls_per_task": float(round(s.agentic.steps_per_task) - 1),
+            "cpu_s_per_tool_call": s.agentic.cpu_s_per_tool_call,
+            "sandbox_memory_bytes": s.agentic.sandbox_memory_bytes,
+            "input_tokens_new": shape["task_new_input_tokens"], "input_tokens_cached": shape["task_cached_tokens"],
+            "output_tokens": shape["task_output_tokens"], "task_latency_s": s.agentic.task_latency_s,
+            "task_latency_quantile": 0.5 if s.agentic.task_latency_quantile == "p50" else 0.9},
     )
+
+
+def _hit_rate(a) -> float:
+    """Share of a step's seen context cached: the fixed input, or, with a cache policy, the
+    chance that the tool returns within the cache lifetime (before memory pressure, which the
+    throughput matrix's session model adds)."""
+    if a.cache_policy is None:
+        return a.cache_hit_rate
+    from gigawatt.perf.agentic import cache_hit_probability, lognormal_from_median_p90
+
+    mu, sigma = lognormal_from_median_p90(a.tool_time_median_s, a.tool_time_p90_s)
+    return cache_hit_probability(a.cache_policy, mu, sigma, a.cache_lifetime_s)
+
+
+def _session(s) -> dict:
+    """Keywords of :func:`gigawatt.perf.inference.agentic_task` for an agentic stream."""
+    a = s.agentic
+    out = {"steps": int(round(a.steps_per_task)), "system_prompt_tokens": s.input_tokens,
+           "tool_output_tokens": a.context_growth_tokens, "output_tokens_per_step": s.output_tokens}
+    if a.cache_policy is None:
+        return {**out, "prefix_cache_hit_rate": a.cache_hit_rate}
+    return {**out, "cache_policy": a.cache_policy, "cache_lifetime_s": a.cache_lifetime_s,
+            "tool_time_median_s": a.tool_time_median_s, "tool_time_p90_s": a.tool_time_p90_s}

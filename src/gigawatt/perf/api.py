@@ -13,10 +13,15 @@ from typing import Any
 from gigawatt.errors import GigawattError
 from gigawatt.perf.goodput import Reliability
 from gigawatt.perf.layout import Layout
-from gigawatt.workload_defaults import (DEFAULT_BATCH_TOKENS, DEFAULT_SEQ_LEN, DEFAULT_TRAINING_TOKENS,
-                                        MIN_BATCH_TOKENS_PER_CHIP)
+from gigawatt.workload_defaults import (AGENT_OUTPUT_TOKENS_PER_STEP, AGENT_PROMPT_TOKENS, AGENT_STEPS_PER_TASK,
+                                        AGENT_TOOL_OUTPUT_TOKENS, API_INPUT_USD_PER_MTOK, API_OUTPUT_USD_PER_MTOK,
+                                        CACHE_LIFETIME_S, CACHE_READ_PRICE_FACTOR, CACHE_WRITE_PRICE_FACTOR, CPU_POOL_UTILIZATION,
+                                        CPU_S_PER_TOOL_CALL, DEFAULT_BATCH_TOKENS, DEFAULT_SEQ_LEN,
+                                        DEFAULT_TRAINING_TOKENS, HOST_MEMORY_PER_CPU_BYTES, MIN_BATCH_TOKENS_PER_CHIP,
+                                        SANDBOX_MEMORY_BYTES,
+                                        TOOL_TIME_MEDIAN_S, TOOL_TIME_P90_S)
 
-__all__ = ["resolve", "train_plan", "serve_plan", "training_precision", "LayoutError", "Layout", "Reliability"]
+__all__ = ["resolve", "train_plan", "serve_plan", "agent_plan", "training_precision", "LayoutError", "Layout", "Reliability"]
 
 
 class LayoutError(GigawattError, ValueError):
@@ -237,3 +242,134 @@ def serve_plan(model: str, chip: str, chips: int | None, *, input_len: float, ou
     return {"model": arch.name, "chip": hw.chip, "system": hw.system, "chips": res["n_chips"], "regime": regime,
             "precision": precision, "input_len": input_len, "output_len": output_len,
             "output_tokens_per_s_per_chip": res["output_tokens_per_s_per_chip"], **best}
+
+
+def agent_plan(model: str, chip: str, *, steps: int = AGENT_STEPS_PER_TASK, prompt_tokens: float = AGENT_PROMPT_TOKENS,
+               tool_output_tokens: float = AGENT_TOOL_OUTPUT_TOKENS,
+               output_tokens_per_step: float = AGENT_OUTPUT_TOKENS_PER_STEP, cache_policy: str = "hold",
+               cache_lifetime_s: float = CACHE_LIFETIME_S, tool_time_median_s: float = TOOL_TIME_MEDIAN_S,
+               tool_time_p90_s: float = TOOL_TIME_P90_S, layout: Layout | None = None, precision: str = "fp8",
+               system: str | None = None, ttft_limit_s: float | None = None, tpot_limit_s: float | None = None,
+               latency_target_s: float | None = None, latency_quantile: float = 0.9,
+               price_usd_per_chip_h: float | None = None, cpu: str = "graviton4",
+               cpu_s_per_tool_call: float = CPU_S_PER_TOOL_CALL, sandbox_memory_bytes: float = SANDBOX_MEMORY_BYTES,
+               cpu_utilization: float = CPU_POOL_UTILIZATION,
+               memory_per_cpu_bytes: float = HOST_MEMORY_PER_CPU_BYTES) -> dict[str, Any]:
+    """One agentic task of ``model`` on ``chip``: tokens, chip time, latency, cost, chips and CPUs per task rate.
+
+    The serving layout is searched as for :func:`serve_plan` with the task served whole
+    (:func:`gigawatt.perf.agentic.agentic_session`); the same layout then runs each cache
+    policy for comparison. ``price_usd_per_chip_h`` defaults to the catalog's committed price
+    of the chip (its list price where none). Tools run on ``cpu`` (a catalog CPU, Graviton4 by
+    default) at ``cpu_s_per_tool_call`` each, the pool sized at ``cpu_utilization``
+    (:func:`gigawatt.perf.agentic.tool_host_demand`).
+
+    Returns
+    -------
+    dict
+        The session's figures (:func:`gigawatt.perf.agentic.agentic_session`), the layout
+        (``tp``, ``pp``, ``ep``, ``attention_dp``), ``tasks_per_day_per_chip`` and
+        ``tasks_per_day_within_target_per_chip`` [1/day], ``chips_per_million_tasks_per_day``,
+        ``cpus_per_million_tasks_per_day``, ``cpu_cores_per_million_tasks_per_day`` [1],
+        ``cpu_power_w_per_million_tasks_per_day`` [W], ``sandbox_memory_bytes_per_million_tasks_per_day``
+        [B], ``price_usd_per_chip_h`` [USD/h] with ``price_source``, ``chip_usd_per_task``
+        [USD], ``api_list_usd_per_task`` (:func:`api_list_usd_per_task`) [USD], ``policies``
+        (``chip_s``, ``hit_rate``, ``batch``, ``task_latency_p90_s`` of each policy).
+    """
+    from gigawatt.catalog import get_chip, get_price
+    from gigawatt.perf.agentic import CACHE_POLICIES, agentic_session, tool_host_demand
+    from gigawatt.perf.search import search_serving
+
+    if cache_policy not in CACHE_POLICIES:
+        raise LayoutError(f"--cache-policy {cache_policy!r} is not one of {', '.join(CACHE_POLICIES)}",
+                          "--cache-policy", "hold: KV kept in HBM; offload: to host memory; drop: prefill again")
+    if latency_quantile not in (0.5, 0.9):
+        raise LayoutError(f"latency quantile {latency_quantile!r} is not 0.5 or 0.9", "--latency-quantile")
+    arch, hw = resolve(model, chip, system, precision)
+    mp = MODEL_PRECISION.get(precision, precision)
+    session = dict(steps=steps, system_prompt_tokens=prompt_tokens, tool_output_tokens=tool_output_tokens,
+                   output_tokens_per_step=output_tokens_per_step, cache_lifetime_s=cache_lifetime_s,
+                   tool_time_median_s=tool_time_median_s, tool_time_p90_s=tool_time_p90_s,
+                   ttft_limit_s=ttft_limit_s, tpot_limit_s=tpot_limit_s, latency_target_s=latency_target_s,
+                   latency_quantile=latency_quantile)
+    try:
+        from gigawatt.perf.agentic import _check
+        _check(steps, prompt_tokens, tool_output_tokens, output_tokens_per_step, cache_policy, cache_lifetime_s, None)
+    except ValueError as exc:
+        flag = next((f for w, f in (("steps", "--steps"), ("context", "--steps"), ("lifetime", "--cache-lifetime"))
+                     if w in str(exc)), "input")
+        raise LayoutError(str(exc), flag) from None
+    res = search_serving(arch, hw, input_len=prompt_tokens, output_len=output_tokens_per_step,
+                         fixed=(layout or Layout()).with_(pp=int((layout or Layout()).pp or 1)), precision=mp,
+                         agentic={**session, "cache_policy": cache_policy})
+    if res["layout"] is None:
+        reason = res["reason"] or "no layout serves this task"
+        flag = ("--ttft" if "latency limits" in reason else "--cache-policy" if "leave no room" in reason
+                else "--tp")
+        raise LayoutError(reason, flag)
+    lay = res["layout"]
+    r = dict(res["result"])
+    policies = {}
+    for p in CACHE_POLICIES:
+        try:
+            q = agentic_session(arch, hw, lay, cache_policy=p, precision=mp, **session)
+            policies[p] = {k: q[k] for k in ("chip_s", "hit_rate", "batch", "held_kv_share", "task_latency_p90_s")}
+        except ValueError as exc:
+            policies[p] = {"error": str(exc)}
+    if price_usd_per_chip_h is None:
+        price = get_price(hw.chip)
+        if price is not None and (price.committed_usd_per_chip_h or price.list_usd_per_chip_h):
+            committed = price.committed_usd_per_chip_h is not None
+            price_usd_per_chip_h = price.committed_usd_per_chip_h if committed else price.list_usd_per_chip_h
+            price_source = f"catalog {'committed' if committed else 'list'} price ({price.id})"
+        else:
+            price_source = "none in the catalog; give --price"
+    else:
+        price_source = "given"
+    per_day = 86400.0 / r["chip_s"]
+    within = r.get("within_target_share")
+    c = get_chip(cpu)
+    if c.kind != "cpu" or not c.cores:
+        raise LayoutError(f"--cpu {cpu!r} is not a CPU with a core count in the catalog", "--cpu",
+                          "e.g. --cpu graviton4; see `gigawatt catalog chips`")
+    host = tool_host_demand(1e6 / 86400.0, r["tool_calls"], cpu_s_per_tool_call, sandbox_memory_bytes,
+                            r["task_latency_mean_s"], cores_per_cpu=c.cores, utilization=cpu_utilization,
+                            memory_per_cpu_bytes=memory_per_cpu_bytes)
+    return {
+        "model": arch.name, "chip": hw.chip, "system": hw.system, "precision": precision,
+        "tp": int(lay.tp), "pp": int(lay.pp), "ep": int(lay.ep), "attention_dp": bool(lay.attention_dp), **r,
+        "tasks_per_day_per_chip": per_day,
+        "tasks_per_day_within_target_per_chip": None if within is None else per_day * within,
+        "chips_per_million_tasks_per_day": 1e6 / per_day,
+        "price_usd_per_chip_h": price_usd_per_chip_h, "price_source": price_source,
+        "chip_usd_per_task": None if price_usd_per_chip_h is None else r["chip_s"] * price_usd_per_chip_h / 3600.0,
+        "cpu": c.id, "cpu_s_per_tool_call": cpu_s_per_tool_call, "cpu_utilization": cpu_utilization,
+        "cpu_cores_per_million_tasks_per_day": float(host["cores"]),
+        "cpus_per_million_tasks_per_day": float(host["cpus"]),
+        "cpu_pool_bound_by": "memory" if float(host["cpus_for_memory"]) > float(host["cpus_for_cores"]) else "cores",
+        "memory_per_cpu_bytes": memory_per_cpu_bytes,
+        "cpu_power_w_per_million_tasks_per_day": float(host["cpus"]) * (c.tdp_w or float("nan")),
+        "cpu_tdp_w": c.tdp_w, "sandbox_memory_bytes": sandbox_memory_bytes,
+        "sandbox_memory_bytes_per_million_tasks_per_day": float(host["sandbox_memory_bytes"]),
+        "api_list_usd_per_task": api_list_usd_per_task(r["input_tokens_new"], r["input_tokens_cached"],
+                                                       r["output_tokens"]),
+        "policies": policies,
+    }
+
+
+def api_list_usd_per_task(new_tokens: float, cached_tokens: float, output_tokens: float, *,
+                          input_usd_per_mtok: float = API_INPUT_USD_PER_MTOK,
+                          output_usd_per_mtok: float = API_OUTPUT_USD_PER_MTOK,
+                          write_factor: float = CACHE_WRITE_PRICE_FACTOR,
+                          read_factor: float = CACHE_READ_PRICE_FACTOR) -> float:
+    """What a task bills at API list prices with prompt caching [USD].
+
+    New input tokens are written to the cache (``write_factor`` times the input price),
+    cached ones read (``read_factor``), output at the output price; defaults: Anthropic's
+    Opus 4.5 prices and 5-minute cache terms (:mod:`gigawatt.workload_defaults`).
+
+    >>> round(api_list_usd_per_task(1e6, 1e6, 1e5), 3)  # 6.25 + 0.50 + 2.50
+    9.25
+    """
+    return (new_tokens * input_usd_per_mtok * write_factor + cached_tokens * input_usd_per_mtok * read_factor
+            + output_tokens * output_usd_per_mtok) / 1e6

@@ -724,8 +724,14 @@ def moe_layouts(arch: tf.Arch, ranks: int, tp: int) -> list[tuple[int, bool]]:
 def agentic_task(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(tp=8), *, steps: int,
                  system_prompt_tokens: float, tool_output_tokens: float, output_tokens_per_step: float,
                  prefix_cache_hit_rate: float = 0.9, n_chips: int | None = None, precision: str = "bf16",
-                 cal: Calibration | None = None) -> dict[str, float]:
+                 cal: Calibration | None = None, **session: Any) -> dict[str, Any]:
     """Tokens and chip-seconds of one agentic task of ``steps`` tool-calling steps.
+
+    The session model of :func:`gigawatt.perf.agentic.agentic_session`: with a
+    ``cache_policy`` (``hold``, ``offload``, ``drop``) in ``session`` the hit rate follows
+    from the tool time and the cache lifetime and ``prefix_cache_hit_rate`` is not used;
+    without one, a fixed ``prefix_cache_hit_rate`` of each step's seen context is cached
+    and nothing is held between steps.
 
     Parameters
     ----------
@@ -740,52 +746,34 @@ def agentic_task(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(tp=8), *, 
     output_tokens_per_step : float
         Tokens the model generates per step (they also join the context) [tokens].
     prefix_cache_hit_rate : float
-        Share of a step's already-seen context served from the prefix cache [1].
+        Share of a step's already-seen context served from the prefix cache, when no
+        ``cache_policy`` is given [1].
     n_chips : int, optional
         Chips of the system; by default one replica. The chip-seconds per task do not
         depend on it.
+    **session
+        Keywords of :func:`gigawatt.perf.agentic.agentic_session` (``cache_policy``,
+        ``cache_lifetime_s``, ``tool_time_median_s``, ``tool_time_p90_s``, ...).
 
     Returns
     -------
     dict
         ``input_tokens_new``, ``input_tokens_cached``, ``output_tokens`` [tokens],
-        ``chip_s`` [chip·s], ``final_context_tokens`` [tokens].
+        ``chip_s`` [chip·s], ``final_context_tokens`` [tokens], and the rest of
+        :func:`gigawatt.perf.agentic.agentic_session`'s figures.
 
     Notes
     -----
-    Step ``i`` (from 0) sees context ``c_i = P + i·(T + O)``; of it,
-    ``i·(T+O)`` minus the newest tool output was seen before and hits the cache
-    with rate ``h``. New tokens are prefilled at the prefill cost per token,
-    cached ones cost their KV read only, output tokens cost the offline decode
-    cost per token at context ``c_i``.
+    Step ``i`` (from 0) sees context ``c_i = P + i·(T + O)``; see
+    :func:`gigawatt.perf.agentic.agentic_session` for the serving equations.
     """
-    cal = cal or calibration_for(hw.chip)
-    i = np.arange(steps, dtype=float)
-    ctx = system_prompt_tokens + i * (tool_output_tokens + output_tokens_per_step)
-    seen = np.where(i > 0, ctx - tool_output_tokens, 0.0)
-    cached = prefix_cache_hit_rate * seen
-    new = ctx - cached
-    out_total = output_tokens_per_step * steps
-    layout = layout.complete()
-    replica = int(layout.tp) * int(layout.pp)
-    chips = int(n_chips or replica)
-    kv = default_kv_bytes_per_value(precision)
-    chip_s = 0.0
-    for c, n_new in zip(ctx, new):
-        r = serve(arch, hw, layout, n_chips=chips, input_len=float(c), output_len=output_tokens_per_step,
-                  precision=precision, kv_bytes_per_value=kv, cal=cal)
-        if r.get("output_tokens_per_s") is None:
-            raise ValueError(r["error"])
-        # serve() charges the whole prompt as new; credit back the prefill of the cached share
-        t_request = chips * output_tokens_per_step / r["output_tokens_per_s"]
-        # the chip-time the cached share's prefill would cost in a busy engine (every attention rank occupied)
-        t_prefill = replica * float(iteration_time_s(arch, hw, layout, decode_tokens=0.0, decode_context=0.0,
-                                                     prefill_tokens=c, prefill_context=(c + 1.0) / 2.0,
-                                                     precision=precision, kv_bytes_per_value=kv,
-                                                     cal=cal)["time_s"])
-        chip_s += max(t_request - t_prefill * (1.0 - n_new / max(c, 1.0)), 0.0)
-    return {"input_tokens_new": float(new.sum()), "input_tokens_cached": float(cached.sum()),
-            "output_tokens": float(out_total), "chip_s": float(chip_s), "final_context_tokens": float(ctx[-1])}
+    from gigawatt.perf.agentic import agentic_session
+
+    policy = session.pop("cache_policy", None)
+    return agentic_session(arch, hw, layout, steps=steps, system_prompt_tokens=system_prompt_tokens,
+                           tool_output_tokens=tool_output_tokens, output_tokens_per_step=output_tokens_per_step,
+                           cache_policy=policy, prefix_cache_hit_rate=None if policy else prefix_cache_hit_rate,
+                           n_chips=n_chips, precision=precision, cal=cal, **session)
 
 
 # --------------------------------------------------------------------- backtest rows

@@ -441,8 +441,48 @@ def cash_flow_section(results, ledger=None) -> Section:
                    "the deal ledger, and the running net; see `gigawatt ledger` for the table, NPV and IRR.")
 
 
+def agents_section(results) -> Section:
+    """Agent tasks served a day (and within their latency targets) and the tool CPUs, per year."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    key, title = "agents", "Agent tasks and their tool CPUs"
+    summary = results.summary()
+    hosts = summary.get("tool_hosts")
+    years = [y for y in summary.get("years", []) if "agent_tasks_per_day" in y]
+    if not hosts or not years:
+        return Section(key, title, None, "Not drawn: this run has no agentic stream with a cache_policy "
+                                         "(demand.inference[].agentic).")
+    x = [y["year"] for y in years]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.update_layout(title=dict(text="Agent tasks served a day, and tool CPUs", x=0.01), **_LAYOUT)
+    fig.add_trace(go.Bar(x=x, y=[y["agent_tasks_per_day"] / 1e6 for y in years], name="tasks served a day [M]",
+                         marker_color="#9467bd"), secondary_y=False)
+    fig.add_trace(go.Bar(x=x, y=[y.get("agent_tasks_within_target_per_day", 0.0) / 1e6 for y in years],
+                         name="within the latency target [M]", marker_color="#c5b0d5"), secondary_y=False)
+    fig.add_trace(go.Scatter(x=x, y=[y["tool_cpus"] for y in years], name=f"dedicated {hosts['cpu']} CPUs",
+                             line=dict(color="#d62728", width=3)), secondary_y=True)
+    fig.add_trace(go.Scatter(x=x, y=[y["tool_cpus_from_systems"] for y in years],
+                             name="accelerator hosts' CPUs free for tools", line=dict(color="#7f7f7f", dash="dot")),
+                  secondary_y=True)
+    fig.update_yaxes(title_text="tasks a day [millions]", secondary_y=False)
+    fig.update_yaxes(title_text="CPUs at the year's peak", secondary_y=True)
+    lines = []
+    for st in hosts.get("streams", []):
+        cost = st.get("chip_usd_per_task")
+        lines.append(f"{st['name']}: {st['tasks_served'] / 1e9:,.1f}B tasks served"
+                     + (f", ${cost:,.3f} of chip time a task" if cost is not None else "")
+                     + f", {st['input_tokens_cached_per_task'] / 1e6:,.2f}M cached and "
+                       f"{st['input_tokens_new_per_task'] / 1e3:,.0f}k new input tokens a task")
+    note = (f"Tool CPUs needed at the peak ({hosts['peak_month']}): {hosts['peak_cpus_needed']:,.0f} {hosts['cpu']} "
+            f"(bound by {hosts['bound_by']}), {hosts['peak_cpus_from_systems']:,.0f} free on the accelerator "
+            f"systems' hosts, {hosts['peak_cpus_dedicated']:,.0f} dedicated drawing "
+            f"{hosts['peak_power_w'] / 1e6:,.1f} MW. " + "; ".join(lines) + ".")
+    return Section(key, title, fig, note)
+
+
 SECTION_BUILDERS: list[Callable] = [capacity_section, usage_section, power_section, spend_section,
-                                    inference_section, training_section, binding_section]
+                                    inference_section, agents_section, training_section, binding_section]
 """The report's sections, in order; :func:`cash_flow_section` is appended last."""
 
 

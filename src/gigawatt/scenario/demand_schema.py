@@ -11,8 +11,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from gigawatt.scenario import limits
-from gigawatt.scenario.fields import Compute, Duration, Fraction, Growth, Month, count, distinct_months
-from gigawatt.workload_defaults import DEFAULT_BATCH_TOKENS
+from gigawatt.scenario.fields import Compute, Duration, Fraction, Growth, Month, count, distinct_months, quantity
+from gigawatt.workload_defaults import (CACHE_LIFETIME_S, CPU_S_PER_TOOL_CALL, DEFAULT_BATCH_TOKENS,
+                                        SANDBOX_MEMORY_BYTES, TOOL_TIME_MEDIAN_S, TOOL_TIME_P90_S)
 
 #: a training run's precision (the catalog's training formats, gigawatt.catalog.schema.TRAINING_PRECISIONS)
 TrainingPrecision = Literal["bf16", "fp8", "mxfp8", "fp4"]
@@ -24,6 +25,7 @@ BatchTokens = count("batch_tokens")
 TokensPerDay = count("tokens_per_day")
 TasksPerDay = count("tasks_per_day")
 Steps = count("steps")
+Data = quantity("data")
 
 
 #: the allocation policies of :data:`gigawatt.fleet.policies.POLICIES`, by name, so that checking a
@@ -90,13 +92,41 @@ class Generate(_Strict):
 
 
 class Agentic(_Strict):
-    """Agentic tasks: N tool-calling steps whose context grows each step."""
+    """Agentic tasks: N tool-calling steps whose context grows each step.
+
+    With a ``cache_policy`` (hold, offload, drop) the session model of
+    :mod:`gigawatt.perf.agentic` gives the cache hit rate from the tool time and the cache
+    lifetime; without one, ``cache_hit_rate`` is a fixed share of each step's seen context.
+    """
 
     tasks_per_day: TasksPerDay = Field(gt=0)
     #: at least one step, at most limits.MAX_AGENTIC_STEPS (agent traces run tens of steps)
     steps_per_task: Steps = Field(ge=1)
     context_growth_tokens: RequestTokens = Field(default=0, validation_alias=AliasChoices("context_growth", "context_growth_tokens"), ge=0)
     cache_hit_rate: Fraction = Field(default=0.0, ge=0.0, le=1.0)
+    cache_policy: Literal["hold", "offload", "drop"] | None = None
+    cache_lifetime_s: Duration = Field(default=CACHE_LIFETIME_S, gt=0,
+                                       validation_alias=AliasChoices("cache_lifetime", "cache_lifetime_s"))
+    tool_time_median_s: Duration = Field(default=TOOL_TIME_MEDIAN_S, gt=0,
+                                         validation_alias=AliasChoices("tool_time_median", "tool_time_median_s"))
+    tool_time_p90_s: Duration = Field(default=TOOL_TIME_P90_S, gt=0,
+                                      validation_alias=AliasChoices("tool_time_p90", "tool_time_p90_s"))
+    cpu_s_per_tool_call: Duration = Field(default=CPU_S_PER_TOOL_CALL, ge=0,
+                                          validation_alias=AliasChoices("cpu_per_tool_call", "cpu_s_per_tool_call"))
+    sandbox_memory_bytes: Data = Field(default=SANDBOX_MEMORY_BYTES, ge=0,
+                                       validation_alias=AliasChoices("sandbox_memory", "sandbox_memory_bytes"))
+    task_latency_s: Duration | None = Field(default=None, gt=0,
+                                            validation_alias=AliasChoices("task_latency", "task_latency_s"))
+    task_latency_quantile: Literal["p50", "p90"] = "p90"
+
+    @model_validator(mode="after")
+    def _policy(self) -> "Agentic":
+        if self.cache_policy is not None and "cache_hit_rate" in self.model_fields_set:
+            raise ValueError("give cache_policy (the hit rate is then computed) or a fixed cache_hit_rate, not both")
+        if self.tool_time_p90_s < self.tool_time_median_s:
+            raise ValueError(f"tool_time_p90 ({self.tool_time_p90_s:g} s) is below tool_time_median "
+                             f"({self.tool_time_median_s:g} s); the 90th percentile is at least the median")
+        return self
 
 
 class InferenceStream(_Strict):
@@ -121,6 +151,15 @@ class InferenceStream(_Strict):
     def _volume(self) -> "InferenceStream":
         if self.tokens_per_day is None and self.agentic is None:
             raise ValueError("give tokens_per_day (e.g. 2e12) or an agentic block with tasks_per_day")
+        if self.agentic is not None:
+            a = self.agentic
+            last = self.input_tokens + (a.steps_per_task - 1) * (a.context_growth_tokens + self.output_tokens)
+            if last + self.output_tokens > limits.MAX_AGENTIC_CONTEXT_TOKENS:
+                raise ValueError(
+                    f"the last step's context reaches {last + self.output_tokens:,.0f} tokens (input_tokens + "
+                    f"(steps_per_task - 1) x (context_growth + output_tokens)), past the limit of "
+                    f"{limits.MAX_AGENTIC_CONTEXT_TOKENS:,}; lower steps_per_task or context_growth, or model the "
+                    "job as several tasks (sub-agents)")
         return self
 
 

@@ -26,6 +26,8 @@ limit                                   value           why
 ``MAX_INFERENCE_STREAMS``               200             inference streams.
 ``MAX_GROWTH_POINTS``                   1,200           dated growth rates of one stream.
 ``MAX_AGENTIC_STEPS``                   1,000           steps of one agentic task (below).
+``MAX_AGENTIC_CONTEXT_TOKENS``          10,000,000      context of an agentic task's last step: ten times the
+                                                        longest served context window (1M tokens, 2025-26).
 ``MAX_RUN_CELLS``                       20,000,000      work of one run (:func:`run_cells`, below): about 75 s
                                                         and under 1 GB on a 2-core machine at the limit.
 ``MAX_PEAK_TO_MEAN``                    100             peak traffic over mean traffic (diurnal peaks are 1.5-3).
@@ -81,6 +83,7 @@ MAX_TRAINING_RUNS = 1_000
 MAX_INFERENCE_STREAMS = 200
 MAX_GROWTH_POINTS = 1_200
 MAX_AGENTIC_STEPS = 1_000
+MAX_AGENTIC_CONTEXT_TOKENS = 10_000_000
 MAX_RUN_CELLS = 20_000_000
 SEED_MAX = 2**63 - 1
 
@@ -93,6 +96,7 @@ QUANTITY_MAX: dict[str, tuple[float, str, str]] = {
     "money_per_power": (1e4, "$10B/MW", "datacenters cost about $10M per MW"),
     "time": (100 * SECONDS_PER_YEAR, "100 years", "the longest horizon"),
     "compute": (1e32, "1e32 FLOP", "about 100,000 times the largest training runs of 2025"),
+    "data": (1e18, "1 EB", "a session's sandbox or a host's memory is GB to TB"),
 }
 
 #: the largest value of each kind of count, with why
