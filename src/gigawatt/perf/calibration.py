@@ -72,6 +72,13 @@ class Calibration:
     server_utilization : float
         Share of the best latency-feasible throughput a ``server`` run keeps,
         the headroom that holds tail latency under random arrivals [1].
+    spec_acceptance : float
+        Probability that a speculative draft token (an MTP module's) is accepted, each
+        draft given the ones before it were [1].
+    moe_layer_overhead_s : float
+        Fixed time one MoE layer adds to a serving iteration: routing, top-k, token
+        permutation and un-permutation kernels and the synchronization of their
+        all-to-alls, independent of the batch [s].
     """
 
     family: str = "generic"
@@ -96,6 +103,8 @@ class Calibration:
     max_decode_batch: float = 512.0
     serving_eff_ratio: float = 1.0
     server_utilization: float = 0.88
+    spec_acceptance: float = 0.85
+    moe_layer_overhead_s: float = 0.0
 
     def matmul_peak_eff(self, precision: str) -> float:
         """Largest achievable fraction of the ``precision`` peak [1]."""
