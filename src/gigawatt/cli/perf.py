@@ -103,6 +103,10 @@ def train_command(
     tokens: str = typer.Option(f"{DEFAULT_TRAINING_TOKENS / 1e12:g}T", "--tokens", help="Training tokens for the days-to-train figure."),
     system: Optional[str] = typer.Option(None, "--system", help="Catalog system (default: largest scale-up)."),
     schedule: str = typer.Option("1f1b", "--schedule", help="Pipeline schedule: 1f1b, zero-bubble, dualpipe, or any (searched)."),
+    stack: Optional[str] = typer.Option(None, "--stack", help="Training software (megatron, maxtext, neuron, "
+                                        "torchtitan, deepspeed, ... or an alias such as nemo): its fitted efficiency "
+                                        "applies, the prior for one never fitted (default: the chip's, see "
+                                        "`gigawatt catalog chips`)."),
     mtbf: Optional[str] = typer.Option(None, "--mtbf", help="Mean time between unexpected interruptions of one "
                                        "chip (default: about 50,677 h, Llama 3's 419 in 54 days on 16,384 H100)."),
     checkpoint_interval: str = typer.Option("20min", "--checkpoint-interval", help="Time between checkpoints "
@@ -133,7 +137,7 @@ def train_command(
     r = _run(lambda: train_plan(model, chip, chips, layout=layout, search=search, seq_len=seq_len,
                                 global_batch_seqs=global_batch, precision=precision.lower() if precision else None,
                                 tokens=n_tokens,
-                                system=system, schedule=schedule.lower(), reliability=rel), _HINTS)
+                                system=system, schedule=schedule.lower(), reliability=rel, stack=stack), _HINTS)
     if json_out:
         print_json(r, indent=2)
         return
@@ -154,7 +158,9 @@ def train_command(
                        ("optimizer_s", "  optimizer"), ("overhead_s", "  other overhead")):
         t.add_row(label, f"{r[key]:.3f} s")
     t.add_row("memory per chip", f"{r['memory_bytes'] / 1e9:.1f} of {r['hbm_bytes'] / 1e9:.0f} GB")
-    t.add_row("tokens/s", f"{r['tokens_per_s']:,.0f}")
+    t.add_row("tokens/s", f"{r['tokens_per_s']:,.0f} (80% interval {r['tokens_per_s_low']:,.0f} to "
+                          f"{r['tokens_per_s_high']:,.0f}; {r['interval_basis']})")
+    t.add_row("stack", r["stack"] or "none (the prior)")
     t.add_row("MFU", f"{r['mfu']:.1%}")
     t.add_row("goodput", f"{r['goodput']:.1%}: an interruption every {r['job_mtbf_s'] / 3600:.2g} h (chip MTBF "
               f"{r['chip_mtbf_s'] / 3600:,.0f} h), checkpoint every {r['checkpoint_interval_s'] / 60:g} min, "
@@ -227,77 +233,83 @@ def serve_command(
     stdout().print(t)
 
 
-def _add_held_out(result: dict, training: Path | None, inference: Path | None) -> None:
-    """Add each row's leave-one-group-out error (``held_out_error``) and the summaries to ``result``."""
-    from gigawatt.perf.fit import fit_rows, leave_one_group_out
+def _pct(value) -> str:
+    return "-" if value is None else f"{value:.1%}"
 
-    with stdout().status("refitting without each group of rows..."):
-        logo = leave_one_group_out(fit_rows(training, inference))
-    for name, part in result.items():
-        by_id = {h["id"]: h["error"] for h in logo.get(name, {}).get("rows", [])}
-        for row in part["rows"]:
-            if row["id"] in by_id:
-                row["held_out_error"] = by_id[row["id"]]
-        if name in logo:
-            part["held_out_n"] = logo[name]["n"]
-            part["held_out_median_abs_error"] = logo[name]["median_abs_error"]
-            part["held_out_max_abs_error"] = logo[name]["max_abs_error"]
+
+def _print_headline(console, held: dict) -> None:
+    from rich.table import Table
+
+    t = Table(title="held out: each publisher/stack block predicted from a fit without it (leave-one-source-out)")
+    for col in ("target", "limit", "held out", "in sample", "rows", "met"):
+        t.add_column(col, justify="left" if col == "target" else "right")
+    for tg in held["targets"]:
+        limit = tg["limit"]
+        lim = (f"{limit[0]:.0%}-{limit[1]:.0%}" if isinstance(limit, list) else
+               ("0 missed" if tg["target"] == "every row predicted" else f"<= {limit:.0%}"))
+        value = tg["held_out"]
+        shown = (f"{value} missed" if tg["target"] == "every row predicted" else _pct(value))
+        t.add_row(tg["target"], lim, shown, "-" if tg["in_sample"] is None or tg["target"] == "every row predicted"
+                  else _pct(tg["in_sample"]), str(tg["n"]), "yes" if tg["met"] else "NO")
+    console.print(t)
+    for key, title in (("by_kind_and_moe", "training/serving x dense/MoE"), ("by_measured_kind", "measured quantity"),
+                       ("by_family", "chip family"), ("by_stack", "software stack")):
+        b = Table(title=f"|error| by {title}: held out (in sample)")
+        for col in (title, "rows", "median", "p90", "worst"):
+            b.add_column(col, justify="left" if col == title else "right")
+        for name, v in held[key].items():
+            h, i = v["held_out"], v["in_sample"]
+            b.add_row(name or "-", str(h["n"]), *(f"{_pct(h[s])} ({_pct(i[s])})" for s in ("median", "p90", "max")))
+        console.print(b)
+    cov = held["coverage_80"]
+    console.print(f"80% intervals (each from the held-out errors of the other blocks): cover {_pct(cov['coverage'])} "
+                  f"of {cov['n']} held-out rows")
 
 
 def backtest_command(
     training: Path = typer.Option(None, "--training", help="Training CSV (default: the packaged published rows)."),
     inference: Path = typer.Option(None, "--inference", help="Inference CSV (default: the packaged published rows)."),
-    json_out: bool = typer.Option(False, "--json", help="Print only the JSON object."),
-    held_out: bool = typer.Option(False, "--held-out", help="Also predict each group of rows (one source's sweep "
-                                  "of one model) with the fitted coefficients refitted on the other rows of the "
-                                  "files: the error to expect on rows the model has not seen (about 15 s on the "
-                                  "packaged rows)."),
+    json_out: bool = typer.Option(False, "--json", help="Print only the JSON object (rows with low/high)."),
+    rows: bool = typer.Option(True, "--rows/--no-rows", help="List every row (default) or only the summaries."),
+    held_out: bool = typer.Option(False, "--held-out", hidden=True, help="Kept for old scripts: the held-out "
+                                  "(leave-one-source-out) figures are always computed."),
 ) -> None:
-    """Predict published measurements and print measured, predicted and error per row."""
+    """Predict published measurements: held-out (leave-one-source-out) errors first, in-sample beside them."""
     for flag, path in (("--training", training), ("--inference", inference)):
         if path is not None and not Path(path).is_file():
             _fail(flag, f"no such file {str(path)!r}", "give a CSV in the format of src/gigawatt/perf/data/FORMAT.md")
-    from gigawatt.perf.backtest import load_rows, packaged_path, run_backtest, summary_by_chip
+    from gigawatt.perf.backtest import run_backtest
 
     try:
         result = run_backtest(training, inference)
     except (KeyError, ValueError, UnicodeDecodeError) as exc:
         _fail("--training/--inference", f"cannot read the CSV: {exc}", "check the columns against the README")
-    if held_out:
-        _add_held_out(result, training, inference)
     if json_out:
         print_json(result)
         return
     from rich.table import Table
 
     console = stdout()
-    for name, part in result.items():
-        t = Table(title=f"{name}: {part['n']} rows")
-        cols = [("id", "left"), ("kind", "left"), ("measured", "right"), ("predicted", "right"), ("error", "right")]
-        for col, just in cols + ([("held out", "right")] if held_out else []):
-            t.add_column(col, justify=just)  # type: ignore[arg-type]
-        for row in part["rows"]:
-            pred = "-" if row["predicted"] is None else f"{row['predicted']:.4g}"
-            err = row.get("reason", "miss") if row["error"] is None else f"{row['error']:+.1%}"
-            cells = [row["id"], row["measured_kind"], f"{row['measured']:.4g}" if row["measured"] else "-", pred, err]
-            if held_out:
+    _print_headline(console, result["held_out"])
+    for name in ("training", "inference"):
+        part = result[name]
+        if rows:
+            t = Table(title=f"{name}: {part['n']} rows")
+            for col, just in (("id", "left"), ("stack", "left"), ("kind", "left"), ("measured", "right"),
+                              ("predicted", "right"), ("80% interval", "right"), ("error", "right"),
+                              ("held out", "right")):
+                t.add_column(col, justify=just)  # type: ignore[arg-type]
+            for row in part["rows"]:
+                pred = "-" if row["predicted"] is None else f"{row['predicted']:.4g}"
+                err = row.get("reason", "miss") if row["error"] is None else f"{row['error']:+.1%}"
+                iv = "-" if row.get("low") is None else f"{row['low']:.3g}-{row['high']:.3g}"
                 h = row.get("held_out_error")
-                cells.append("-" if h is None else f"{h:+.1%}")
-            t.add_row(*cells)
-        console.print(t)
-        console.print(f"{name}: median |error| {part['median_abs_error']:.1%}, max {part['max_abs_error']:.1%}")
-        if held_out and "held_out_median_abs_error" in part:
-            console.print(f"{name}, held out one group at a time: median |error| "
-                          f"{part['held_out_median_abs_error']:.1%}, max {part['held_out_max_abs_error']:.1%} "
-                          f"over {part['held_out_n']} rows")
-        path = {"training": training, "inference": inference}[name] or packaged_path(f"{name}_runs.csv")
-        chips = Table(title=f"{name}: by chip")
-        for col in ("chip", "rows", "median |error|", "max |error|"):
-            chips.add_column(col, justify="left" if col == "chip" else "right")
-        for chip, v in summary_by_chip(part, load_rows(path)).items():
-            chips.add_row(chip, str(v["n"]), f"{v['median_abs_error']:.1%}", f"{v['max_abs_error']:.1%}")
-        console.print(chips)
-        console.print()
+                t.add_row(row["id"], row.get("stack") or "-", row["measured_kind"],
+                          f"{row['measured']:.4g}" if row["measured"] else "-", pred, iv, err,
+                          "-" if h is None else f"{h:+.1%}")
+            console.print(t)
+        console.print(f"{name}, in sample: median |error| {part['median_abs_error']:.1%}, "
+                      f"max {part['max_abs_error']:.1%}")
 
 
 app.command("train")(train_command)

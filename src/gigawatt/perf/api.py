@@ -108,7 +108,7 @@ def _catalog_records(model: str, chip: str, system: str | None):
 def train_plan(model: str, chip: str, chips: int, *, layout: Layout | None = None, search: bool = False,
                seq_len: int | None = None, global_batch_seqs: int | None = None, precision: str | None = None,
                tokens: float = DEFAULT_TRAINING_TOKENS, system: str | None = None, schedule: str = "1f1b",
-               reliability: Reliability | None = None) -> dict[str, Any]:
+               reliability: Reliability | None = None, stack: str | None = None) -> dict[str, Any]:
     """Training performance of ``model`` on ``chips`` chips: layout, breakdown, tokens/s, MFU, days.
 
     ``seq_len`` defaults to :data:`~gigawatt.perf.transformer.DEFAULT_SEQ_LEN`;
@@ -122,7 +122,10 @@ def train_plan(model: str, chip: str, chips: int, *, layout: Layout | None = Non
     ``reliability`` (failure rate,
     checkpoint interval, restart time) sets the goodput; by default the scenario schema's
     (:class:`gigawatt.perf.goodput.Reliability`), so that a run here and the same run in a
-    scenario with default settings get the same goodput.
+    scenario with default settings get the same goodput. ``stack`` names the training software
+    (``megatron``, ``maxtext``, ``neuron``, ``torchtitan``, ... or an alias): its fitted factors
+    apply, the prior alone for a stack the fit never saw; default the chip's
+    (:func:`gigawatt.perf.calibration.default_stacks`).
 
     Returns
     -------
@@ -131,8 +134,11 @@ def train_plan(model: str, chip: str, chips: int, *, layout: Layout | None = Non
         ``memory_bytes`` [B], ``tokens_per_s`` [tokens/s], ``mfu`` [1], ``goodput`` [1] and
         the inputs it used (``chip_mtbf_s``, ``job_mtbf_s``, ``checkpoint_interval_s``,
         ``restart_s`` [s]), ``days_to_train`` (steady state) and
-        ``days_to_train_with_goodput`` [days] for ``tokens``, ``n_evaluated`` layouts.
+        ``days_to_train_with_goodput`` [days] for ``tokens``, ``n_evaluated`` layouts, ``stack``,
+        and ``tokens_per_s_low`` / ``tokens_per_s_high``: the 80% interval
+        (:func:`gigawatt.perf.calibration.prediction_interval`) with its ``interval_basis``.
     """
+    from gigawatt.perf.calibration import calibration_for, prediction_interval
     from gigawatt.perf.goodput import training_goodput
     from gigawatt.perf.search import search_training
 
@@ -159,8 +165,10 @@ def train_plan(model: str, chip: str, chips: int, *, layout: Layout | None = Non
     if schedule != "any" and schedule not in SCHEDULES:
         raise LayoutError(f"--schedule {schedule!r} is not one of {', '.join(SCHEDULES)} or any", "--schedule")
     schedules = tuple(SCHEDULES) if schedule == "any" else (schedule,)
+    cal = calibration_for(hw.chip, stack=stack)
     res = search_training(arch, hw, n_chips=int(chips), seq_len=seq, global_batch_seqs=gbs,
-                          precision=MODEL_PRECISION.get(precision, precision), fixed=fixed, schedules=schedules)
+                          precision=MODEL_PRECISION.get(precision, precision), fixed=fixed, schedules=schedules,
+                          cal=cal)
     if res["layout"] is None:
         flag = "--chips" if search or not fixed.fixed() else "--tp/--pp"
         raise LayoutError(res.get("reason", "no feasible layout"), flag,
@@ -178,7 +186,15 @@ def train_plan(model: str, chip: str, chips: int, *, layout: Layout | None = Non
         "job_mtbf_s": rel.job_mtbf_s(chips), "checkpoint_interval_s": rel.checkpoint_interval_s,
         "restart_s": rel.restart_s, "tokens": tokens, "days_to_train": days,
         "days_to_train_with_goodput": days / goodput, "n_evaluated": res["n_evaluated"],
+        "stack": cal.training_stack,
+        **_interval(prediction_interval(hw.chip, moe=arch.is_moe, kind="training"), tokens_per_s, "tokens_per_s"),
     }
+
+
+def _interval(iv: dict[str, Any], value: float, name: str) -> dict[str, Any]:
+    """``{name}_low``, ``{name}_high`` and ``interval_basis`` of a prediction ``value``."""
+    return {f"{name}_low": value * iv["low_factor"], f"{name}_high": value * iv["high_factor"],
+            "interval_basis": iv["basis"] + (" (widened: no measurement of this chip)" if iv["widened"] else "")}
 
 
 def serve_plan(model: str, chip: str, chips: int | None, *, input_len: float, output_len: float,
