@@ -107,7 +107,7 @@ def test_backtest_json_only():
     r = runner.invoke(_app(), ["backtest", "--json"])
     assert r.exit_code == 0
     out = json.loads(r.stdout)
-    assert out["training"]["n"] == 48 and out["inference"]["n"] == 34
+    assert out["training"]["n"] == 48 and out["inference"]["n"] == 64
 
 
 def test_backtest_table():

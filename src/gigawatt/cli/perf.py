@@ -180,9 +180,10 @@ def serve_command(
     ttft: Optional[str] = typer.Option(None, "--ttft", help="TTFT limit, e.g. 2s (server regime)."),
     tpot: Optional[str] = typer.Option(None, "--tpot", help="TPOT limit, e.g. 50ms (server regime)."),
     tp: Optional[int] = typer.Option(None, "--tp", help="Tensor parallel degree per replica (searched if omitted)."),
-    pp: int = typer.Option(1, "--pp", help="Pipeline parallel degree per replica."),
-    ep: Optional[int] = typer.Option(None, "--ep", help="Expert parallel degree per replica (MoE; searched if "
-                                     "omitted: 1 or the replica's chips)."),
+    pp: Optional[int] = typer.Option(None, "--pp", help="Pipeline parallel degree per replica (searched if omitted: "
+                                     "the depths at which the weights fit)."),
+    ep: Optional[int] = typer.Option(None, "--ep", help="Expert parallel degree over the chips of a pipeline stage "
+                                     "(MoE; searched if omitted)."),
     attention_dp: Optional[bool] = typer.Option(None, "--attention-dp/--no-attention-dp",
                                                 help="Run attention data-parallel over the TP ranks (whole sequences "
                                                      "per rank, no KV copies), as engines offer for MoE with --ep; "
@@ -195,6 +196,12 @@ def serve_command(
     batch: Optional[int] = typer.Option(None, "--batch", help="Fixed batch (latency regime)."),
     precision: str = typer.Option("bf16", "--precision", help="bf16, fp8 or fp4 weights and matmuls."),
     system: Optional[str] = typer.Option(None, "--system", help="Catalog system."),
+    stack: Optional[str] = typer.Option(None, "--stack", help="Serving software (tensorrt-llm, vllm, sglang, "
+                                        "neuron, ...): its fitted efficiency applies (default: the chip's)."),
+    spec_tokens: int = typer.Option(0, "--spec-tokens", help="Speculative draft tokens per decode step (MTP "
+                                    "next-n layers; 0: none)."),
+    disaggregated: bool = typer.Option(False, "--disaggregated", help="Prefill and decode on separate replicas, "
+                                       "the KV cache moved between them."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Throughput, TTFT and TPOT of serving one request mix under continuous batching."""
@@ -204,6 +211,7 @@ def serve_command(
     for flag, value in (("--tp", tp), ("--pp", pp), ("--ep", ep)):
         _require(flag, value, 1, chips, f"a degree from 1 to --chips ({chips:,})", integer=True)
     _require("--batch", batch, 1, 1_000_000, "requests in flight per replica, e.g. --batch 64", integer=True)
+    _require("--spec-tokens", spec_tokens, 0, 16, "draft tokens per step, e.g. --spec-tokens 3", integer=True)
     from gigawatt.perf.api import Layout, serve_plan
 
     ttft_s = _parse(ttft, "time", "--ttft")
@@ -212,7 +220,8 @@ def serve_command(
     r = _run(lambda: serve_plan(model, chip, chips, input_len=input_len, output_len=output_len, layout=layout,
                                 precision=precision.lower(), ttft_limit_s=ttft_s, tpot_limit_s=tpot_s, batch=batch,
                                 system=system, kv_precision=kv_precision,
-                                kv_reservation=kv_reservation.lower()), _HINTS)
+                                kv_reservation=kv_reservation.lower(), stack=stack, spec_tokens=spec_tokens,
+                                disaggregated=disaggregated), _HINTS)
     if json_out:
         print_json(r, indent=2)
         return
@@ -224,12 +233,19 @@ def serve_command(
     t.add_column("value", justify="right")
     attn = ", attention data-parallel" if r.get("attention_dp") else ""
     t.add_row("replicas", f"{r['replicas']:.0f} of TP{r['tp']} x PP{r['pp']} x EP{r.get('ep', 1)}{attn}")
+    if r.get("disaggregated"):
+        t.add_row("replicas prefilling", f"{r['prefill_share']:.0%} (prefill batch {r['prefill_batch']:.0f})")
     t.add_row("batch per replica", f"{r['batch']:.0f}")
     t.add_row("output tokens/s", f"{r['output_tokens_per_s']:,.0f}")
     t.add_row("output tokens/s per chip", f"{r['output_tokens_per_s_per_chip']:,.0f}")
     t.add_row("TTFT", f"{r['ttft_s'] * 1e3:.0f} ms")
     t.add_row("TPOT", f"{r['tpot_s'] * 1e3:.1f} ms")
     t.add_row("KV cache per replica", f"{r['kv_capacity_tokens']:,.0f} tokens")
+    parts = [(k, r[k]) for k in ("dense_gemm_s", "expert_gemm_s", "attention_s", "comm_s", "overhead_s") if k in r]
+    if parts:
+        t.add_row("iteration: dense / expert / attention / comm / fixed",
+                  " / ".join(f"{v * 1e3:.1f}" for _, v in parts) + " ms")
+    t.add_row("layouts evaluated", f"{r.get('n_evaluated', 0):,}")
     stdout().print(t)
 
 
