@@ -9,6 +9,14 @@ tokens it prefills; it takes the larger of the two times at the chip's
 calibrated efficiencies, plus the tensor-parallel all-reduces (two per layer)
 and a fixed engine overhead.
 
+MoE models add the routed experts' grouped GEMMs at the rows each expert receives, the
+busiest expert-parallel rank's share, the token permutation and the all-to-alls
+(:func:`gemm_time_s`, :func:`iteration_comm_s`); MLA models cache their latent
+(:func:`gigawatt.perf.transformer.kv_cache_bytes_per_token`), and data-parallel attention
+keeps one copy of it per sequence; pipeline stages share compute but reread their weights
+every step; speculative drafts (:func:`decode_iteration_s`) and prefill/decode
+disaggregation (:func:`serve_disaggregated`) are options of :func:`serve`.
+
 Regimes (the validation README's): ``offline`` picks the batch with the
 highest throughput that fits the KV cache; ``server`` picks the highest
 throughput whose iteration time and prefill meet the TPOT and TTFT limits, and
@@ -23,6 +31,15 @@ References
    LLM Inference Use Cases" (GenZ), 2024.
 .. [3] W. Kwon et al., "Efficient Memory Management for Large Language Model
    Serving with PagedAttention" (vLLM), SOSP 2023.
+.. [4] Y. Leviathan, M. Kalman, Y. Matias, "Fast Inference from Transformers via
+   Speculative Decoding", ICML 2023.
+.. [5] DeepSeek-AI, "DeepSeek-V3 Technical Report", arXiv:2412.19437, 2024 (sec. 2.2
+   multi-token prediction, sec. 3.4 inference deployment with expert parallelism and
+   data-parallel attention, sec. 5.4.3 MTP acceptance).
+.. [6] Y. Zhong et al., "DistServe: Disaggregating Prefill and Decoding for
+   Goodput-optimized Large Language Model Serving", OSDI 2024.
+.. [7] P. Patel et al., "Splitwise: Efficient Generative LLM Inference Using Phase
+   Splitting", ISCA 2024.
 """
 
 from __future__ import annotations
