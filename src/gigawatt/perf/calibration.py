@@ -34,6 +34,7 @@ import functools
 import math
 from dataclasses import dataclass, fields, replace
 from importlib import resources
+from types import MappingProxyType
 from typing import Any, Mapping
 
 from gigawatt.errors import GigawattError
@@ -129,7 +130,6 @@ class Calibration:
     fp8_scale: float = 1.0
     fp4_scale: float = 1.0
     serving_scale: float = 1.0
-    comm_sm_share: float = 0.0
     router_imbalance: float = 1.0
 
     def matmul_peak_eff(self, precision: str) -> float:
@@ -146,11 +146,13 @@ class Calibration:
 
 
 _COEFFS = {f.name for f in fields(Calibration)} - {"family", "training_stack", "serving_stack"}
+#: the fields the fitted factors set (section ``fitted``), not the file's defaults
+SCALES = ("compute_scale", "expert_scale", "comm_scale", "fp8_scale", "fp4_scale", "serving_scale")
 #: the fitted factors and the Calibration field each one multiplies: (level, class) -> field
-FACTOR_FIELDS = {("family", "compute"): "compute_scale", ("family", "serve"): "serving_scale",
+FACTOR_FIELDS = MappingProxyType({("family", "compute"): "compute_scale", ("family", "serve"): "serving_scale",
                  ("stack", "compute"): "compute_scale", ("stack", "comm"): "comm_scale",
                  ("stack", "expert"): "expert_scale", ("stack", "serve"): "serving_scale",
-                 ("global", "fp8"): "fp8_scale", ("global", "fp4"): "fp4_scale", ("global", "expert"): "expert_scale"}
+                 ("global", "fp8"): "fp8_scale", ("global", "fp4"): "fp4_scale", ("global", "expert"): "expert_scale"})
 #: fitted factors (the ``fitted`` section of calibration.yaml, or a refit's): level -> scope -> class -> value
 Fitted = Mapping[str, Mapping[str, Mapping[str, Any]]]
 
@@ -366,7 +368,7 @@ def interval_from_table(family: str, moe: str, kind: str, table: Mapping[str, Ma
     """The 80% interval of a class from a table of held-out log-error quantiles.
 
     Returns ``{"low_factor", "high_factor", "basis", "n", "widened"}``: a prediction ``P`` spans
-    ``[P·low_factor, P·high_factor]``. The class's own quantiles where it has
+    ``[P·low_factor, P·high_factor]``, which always holds ``P``. The class's own quantiles where it has
     :data:`MIN_CLASS_ROWS` held-out rows, else its pool's (all families, then dense and MoE
     together); a chip with no measured row of its kind widens them :data:`NO_DATA_WIDENING`
     times.
@@ -382,8 +384,10 @@ def interval_from_table(family: str, moe: str, kind: str, table: Mapping[str, Ma
         if q and (int(q["n"]) >= MIN_CLASS_ROWS or level[:2] == ("*", "*")):
             widen = 1.0 if measured_chip else NO_DATA_WIDENING
             lo, hi = float(q["low"]) * widen, float(q["high"]) * widen
-            # measured = predicted / exp(log error): the interval of the measured value
-            return {"low_factor": math.exp(-hi), "high_factor": math.exp(-lo), "basis": key, "n": int(q["n"]),
+            # measured = predicted / exp(log error): the interval of the measured value, never
+            # leaving out the prediction itself (a class whose held-out errors all share a sign)
+            return {"low_factor": min(math.exp(-hi), 1.0), "high_factor": max(math.exp(-lo), 1.0), "basis": key,
+                    "n": int(q["n"]),
                     "widened": widen != 1.0}
     return {"low_factor": 0.5, "high_factor": 2.0, "basis": "none", "n": 0, "widened": True}
 

@@ -77,7 +77,10 @@ def fit_rows(training_csv: Any = None, inference_csv: Any = None) -> dict[str, l
 
 
 def _family(row: dict[str, str]) -> str:
-    return row_hardware({"chip": str(row["chip"]).strip()})[0].family
+    try:
+        return row_hardware({"chip": str(row["chip"]).strip()})[0].family
+    except Exception:  # a chip the catalog does not know: the row is a miss with its reason
+        return "generic"
 
 
 def decompose(rows: dict[str, list[dict[str, str]]] | None = None) -> list[RowParts]:
@@ -213,9 +216,9 @@ def as_fitted(theta: dict[tuple[str, str, str], float]) -> dict[str, dict[str, d
 
 def predict_row(r: RowParts, fitted: Any) -> dict[str, Any]:
     """A row predicted by the full model with ``fitted`` factors (a row's own stack)."""
-    chip = row_hardware(r.row)[0].chip
-    cal = calibration_for(chip, stack=r.stack, serving_stack=r.stack, fitted=fitted)
     try:
+        chip = row_hardware(r.row)[0].chip
+        cal = calibration_for(chip, stack=r.stack, serving_stack=r.stack, fitted=fitted)
         return (predict_training_row if r.kind == "training" else predict_inference_row)(r.row, cal=cal)
     except Exception as exc:  # reported as a miss
         return {"predicted": None, "reason": f"{type(exc).__name__}: {exc}"}

@@ -245,8 +245,8 @@ def exposed_expert_alltoall_s(ep_s: Any, compute_mb_s: Any, schedule: Any, ep_ov
     DualPipe: ``max(0, t_a2a - t_compute)``, all hidden while the paired chunk's compute is
     longer; otherwise ``t_a2a·(1 - o_ep)``.
 
-    >>> float(exposed_expert_alltoall_s(1.0, 0.8, 2, 0.3)), float(exposed_expert_alltoall_s(1.0, 0.8, 0, 0.3))
-    (0.2, 0.7)
+    >>> float(exposed_expert_alltoall_s(1.0, 0.75, 2, 0.3)), float(exposed_expert_alltoall_s(1.0, 0.75, 0, 0.3))
+    (0.25, 0.7)
     """
     ep_s = np.asarray(ep_s, dtype=float)
     return np.where(np.asarray(schedule) == SCHEDULES["dualpipe"], np.maximum(ep_s - np.asarray(compute_mb_s), 0.0),
