@@ -59,3 +59,23 @@ def test_a_stack_with_few_rows_is_shrunk_toward_the_prior():
     total_one = one[("stack", "s", "serve")] + one[("family", "hopper", "serve")]
     assert total_many == pytest.approx(full, abs=0.03)
     assert full < total_one < 0.6 * full
+
+
+def test_catalog_chips_say_what_an_unmeasured_chip_rests_on():
+    import json
+
+    from typer.testing import CliRunner
+
+    from gigawatt.cli import app
+
+    out = CliRunner().invoke(app, ["catalog", "chips", "--json"])
+    assert out.exit_code == 0, out.output
+    chips = {r["id"]: r for r in json.loads(out.stdout)}
+    trn3 = chips["trainium3"]["prediction_basis"]["training"]
+    assert trn3["measured_rows"] == 0 and trn3["stack"] == "neuron"
+    # its family factor rests on the Trainium1 rows of AWS's Neuron benchmarks
+    assert trn3["factors"][0]["factor"] == "family/neuron/compute" and trn3["factors"][0]["rows"] == 5
+    assert trn3["interval_80"]["widened"]
+    trn1 = chips["trainium1"]["prediction_basis"]["training"]
+    assert trn1["measured_rows"] == 5 and not trn1["interval_80"]["widened"]
+    assert "none" in chips["trainium4"]["measured"] and "datasheet" in chips["trainium4"]["measured"]
