@@ -96,6 +96,9 @@ class Calibration:
         Fixed time one MoE layer adds to a serving iteration: routing, top-k, token
         permutation and un-permutation kernels and the synchronization of their
         all-to-alls, independent of the batch [s].
+    prefill_chunk_tokens : float
+        Most prompt tokens one scheduler (one data-parallel attention rank) prefills in an
+        iteration; longer prompts are chunked over iterations [tokens].
     """
 
     family: str = "generic"
@@ -122,6 +125,7 @@ class Calibration:
     server_utilization: float = 0.88
     spec_acceptance: float = 0.85
     moe_layer_overhead_s: float = 0.0
+    prefill_chunk_tokens: float = 8192.0
     training_stack: str = ""
     serving_stack: str = ""
     compute_scale: float = 1.0

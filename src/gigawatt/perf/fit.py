@@ -18,7 +18,8 @@ rows therefore stays near the prior, and a stack with none takes the prior.
 The fit is cheap because each training row is evaluated once with all factors at 1
 (:func:`decompose`): its step time splits into dense-GEMM, expert-GEMM, memory-bound and
 exposed-communication parts, which the factors scale. A serving row's prediction is scaled
-as a whole. :func:`leave_one_source_out` refits without each publisher/stack block
+as a whole by the serving factors, and the routed experts' share of its iteration by the
+expert factors of its stack. :func:`leave_one_source_out` refits without each publisher/stack block
 (:func:`gigawatt.perf.backtest.row_block`) and predicts the block with the full models;
 :func:`intervals` turns those held-out errors into 80% prediction intervals per class
 (chip family x dense/MoE x training/serving).
@@ -116,6 +117,13 @@ def decompose(rows: dict[str, list[dict[str, str]]] | None = None) -> list[RowPa
                             "comm": e + bubble * e / max(c + e, 1e-30) + float(d["dp_comm_s"]),
                             "fixed": float(d["optimizer_s"])}
                 rp.parts["step"] = float(d["step_time_s"])
+            if kind == "serving" and rp.base:
+                # the routed experts' share of the serving iteration, which the expert factors scale
+                d = res.get("detail") or {}
+                total = sum(float(d.get(k) or 0.0) for k in ("dense_gemm_s", "expert_gemm_s", "attention_s",
+                                                             "comm_s", "overhead_s"))
+                if total > 0 and float(d.get("expert_gemm_s") or 0.0) > 0:
+                    rp.parts = {"expert_share": float(d["expert_gemm_s"]) / total}
             out.append(rp)
     return out
 
@@ -145,6 +153,10 @@ def _params(rows: Iterable[RowParts]) -> list[tuple[str, str, str]]:
             keys.add(("family", r.family, "serve"))
             if r.stack:
                 keys.add(("stack", r.stack, "serve"))
+            if r.parts.get("expert_share", 0.0) > 0:
+                keys.add(("global", "all", "expert"))
+                if r.stack:
+                    keys.add(("stack", r.stack, "expert"))
     return sorted(keys)
 
 
@@ -158,6 +170,10 @@ def predict_parts(r: RowParts, theta: dict[tuple[str, str, str], float]) -> floa
         return None
     if r.kind == "serving":
         s = _factor(theta, ("family", r.family, "serve")) * _factor(theta, ("stack", r.stack, "serve"))
+        f = r.parts.get("expert_share", 0.0)
+        if f > 0:  # the routed experts' share of the iteration runs at the expert factors
+            e = _factor(theta, ("global", "all", "expert")) * _factor(theta, ("stack", r.stack, "expert"))
+            s = s / ((1.0 - f) + f / e)
         return r.base / s if r.inverse else r.base * s
     c = _factor(theta, ("family", r.family, "compute")) * _factor(theta, ("stack", r.stack, "compute"))
     p = 1.0
