@@ -144,7 +144,7 @@ def test_serve_plan_searches_expert_parallel_and_data_parallel_attention_for_moe
     best = serve_plan("deepseek-v3", "b200", 8, input_len=4000, output_len=1000, precision="fp8")
     split = serve_plan("deepseek-v3", "b200", 8, input_len=4000, output_len=1000, precision="fp8",
                        layout=Layout(tp=8, ep=8, attention_dp=False))
-    assert (best["ep"], best["attention_dp"]) == (8, True)
+    assert best["ep"] > 1 and best["attention_dp"]
     assert best["kv_capacity_tokens"] > 5 * split["kv_capacity_tokens"]
     assert best["output_tokens_per_s"] > split["output_tokens_per_s"]
     # a dense model keeps ep 1 and head-split attention

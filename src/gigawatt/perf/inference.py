@@ -208,8 +208,8 @@ def expert_gemm_efficiency(arch: tf.Arch, cal: Calibration, *, tp: int, ep: int,
     arch : Arch
         Model architecture (MoE).
     cal : Calibration
-        Coefficients of the chip (``expert_half_width``, ``matmul_half_tokens``,
-        ``serving_eff_ratio``).
+        Coefficients of the chip (``matmul_half_width``, ``matmul_half_tokens``,
+        ``serving_eff_ratio``) and the stack's fitted ``serving_scale`` and ``expert_scale``.
     tp, ep : int
         Chips of a pipeline stage and the expert-parallel degree over them; each expert is
         split over ``etp = tp / ep`` chips [1].
@@ -221,17 +221,22 @@ def expert_gemm_efficiency(arch: tf.Arch, cal: Calibration, *, tp: int, ep: int,
     Returns
     -------
     ndarray
-        ``e_max·e_serve·s_serve·s_exp · w/(w + w_½e) · m/(m + m_½)`` [1], with the fitted
+        ``e_max·e_serve·s_serve·s_exp · w/(w + w_½) · m/(m + m_½)`` [1], with the fitted
         serving and expert factors ``s_serve``, ``s_exp`` of the stack.
 
     Notes
     -----
-    The same grouped-GEMM law as training's (:func:`gigawatt.perf.training.layer_efficiencies`):
+    The tile law of dense GEMMs (:func:`gigawatt.perf.training.gemm_efficiency` with
+    ``matmul_half_width`` and ``matmul_half_tokens``) at the shape of one expert's GEMM:
     width ``w = min(d_ff_e / etp, d)`` and ``m = n·k/E_hit`` rows per expert that receives
     tokens, since each of the ``n`` tokens picks ``k`` of ``E`` experts and
     ``E_hit = E·(1 - (1 - k/E)^n)`` of them receive any. Decode batches leave few rows per
     expert (a batch of 256 on a 128-expert top-8 model: 16 rows), so a small-batch MoE step
-    runs its experts far below the dense GEMM rate [1]_ [2]_.
+    runs its experts far below the dense GEMM rate [1]_ [2]_. The token permutation and the
+    busiest rank's load are terms of their own (:func:`moe_permute_bytes`,
+    :func:`gigawatt.perf.transformer.expert_load_imbalance`), so the width law here is the
+    tile one rather than training's ``expert_half_width``, which absorbs them; what a stack's
+    grouped-GEMM kernels lose beyond it is the stack's fitted ``expert_scale``.
     """
     etp = max(float(tp) / max(float(ep), 1.0), 1.0)
     n = np.maximum(np.asarray(tokens, dtype=float), 1.0)
@@ -239,7 +244,7 @@ def expert_gemm_efficiency(arch: tf.Arch, cal: Calibration, *, tp: int, ep: int,
     hit = big * (1.0 - (1.0 - arch.moe_active / big) ** n)  # experts with at least one token
     rows = n * arch.moe_active / np.maximum(hit, 1.0)
     width = min(arch.moe_d_ff / etp, float(arch.d_model))
-    return (gemm_efficiency(width, rows, cal.matmul_peak_eff(precision), cal.expert_half_width, cal.matmul_half_tokens)
+    return (gemm_efficiency(width, rows, cal.matmul_peak_eff(precision), cal.matmul_half_width, cal.matmul_half_tokens)
             * cal.serving_eff_ratio * _serving_scale(cal) * float(getattr(cal, "expert_scale", 1.0)))
 
 
@@ -444,10 +449,59 @@ def iteration_comm_s(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tp: int, 
     return comm
 
 
+def attention_dp_prefill_skew(prompts: Any, ranks: int) -> np.ndarray:
+    """Prefill load of the busiest data-parallel attention rank over the mean, per iteration [1].
+
+    Parameters
+    ----------
+    prompts : array_like
+        Prompts a replica admits per iteration, its batch over the output length in steady
+        state [1].
+    ranks : int
+        Data-parallel attention ranks of the replica [1].
+
+    Returns
+    -------
+    ndarray
+        ``E[max_r N_r] / E[N_r]`` with ``N_r ~ Poisson(prompts / ranks)`` (at least 1; 1 for
+        one rank).
+
+    Notes
+    -----
+    Under data-parallel attention each prompt is prefilled whole by the rank that owns its
+    sequence, and every MoE layer's all-to-all waits for the slowest rank, so the dense and
+    attention work of an iteration runs at the busiest rank's prompt count. Prompts arrive
+    independently over ranks, so a rank's count is Poisson with mean ``μ = prompts/ranks``
+    and ``E[max] = Σ_k (1 - F(k)^ranks)``: with a prompt every few iterations per rank
+    (``μ`` ≪ 1) one rank carries a whole prompt while the mean is a fraction of one, the
+    imbalance that engines' attention-DP balancing addresses (TensorRT-LLM
+    ``attention_dp_config``, SGLang DP-attention load balancing).
+
+    >>> round(float(attention_dp_prefill_skew(8.0, 8)), 2)  # one prompt per rank on average
+    2.58
+    >>> float(attention_dp_prefill_skew(8.0, 1))
+    1.0
+    """
+    n = np.maximum(np.asarray(prompts, dtype=float), 1e-9)
+    if ranks <= 1:
+        return np.ones_like(n)
+    mu = n / ranks
+    k_max = int(np.ceil(float(np.max(mu)) + 10.0 * np.sqrt(float(np.max(mu))) + 20.0))
+    pmf = np.exp(-mu)
+    cdf = pmf.copy()
+    expected_max = np.zeros_like(mu)
+    for k in range(k_max):
+        expected_max += 1.0 - cdf ** ranks
+        pmf = pmf * mu / (k + 1.0)
+        cdf = np.minimum(cdf + pmf, 1.0)
+    return np.maximum(expected_max / mu, 1.0)
+
+
 def iteration_time_s(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(), *, decode_tokens: Any,
                      decode_context: Any, prefill_tokens: Any = 0.0, prefill_context: Any = 0.0,
                      precision: str = "bf16", kv_bytes_per_value: float = 2.0,
-                     cal: Calibration | None = None, sequences: Any = None) -> dict[str, np.ndarray]:
+                     cal: Calibration | None = None, sequences: Any = None,
+                     prefill_skew: Any = 1.0) -> dict[str, np.ndarray]:
     """Time of one engine iteration of a replica: decode tokens plus prefilled prompt tokens [s].
 
     Parameters
@@ -470,6 +524,10 @@ def iteration_time_s(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(), *, 
     sequences : array_like, optional
         Sequences in the iteration; with ``attention_dp``, fewer than ``tp`` leave
         attention ranks idle, so attention takes ``tp / sequences`` times longer [1].
+    prefill_skew : array_like
+        With ``attention_dp``, the busiest rank's prefill over the mean
+        (:func:`attention_dp_prefill_skew`): the dense GEMMs and attention of the prompt
+        tokens run at the busiest rank's count; the routed experts see every rank's [1].
 
     Returns
     -------
@@ -500,6 +558,12 @@ def iteration_time_s(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(), *, 
     # GEMMs and attention are separate kernels, each bound by compute or by its own memory traffic
     gemm_dense, gemm_expert = gemm_time_s(arch, hw, cal, tp=tp, pp=pp, attention_dp=attention_dp, tokens=tokens,
                                           precision=precision, idle=idle, ep=ep, microbatches=m)
+    skew = np.asarray(prefill_skew, dtype=float) if attention_dp else np.asarray(1.0)
+    if np.any(skew != 1.0):
+        # the busiest attention rank's prompts set the dense and attention work; experts see all tokens
+        gemm_dense, _ = gemm_time_s(arch, hw, cal, tp=tp, pp=pp, attention_dp=attention_dp, tokens=d + p * skew,
+                                    precision=precision, idle=idle, ep=ep, microbatches=m)
+        p = p * skew
     attn_compute, attn_memory = attention_time_s(
         arch, hw, cal, tp=tp, pp=pp, attention_dp=attention_dp, decode_tokens=d,
         decode_context=np.asarray(decode_context, dtype=float), prefill_tokens=p,
@@ -610,7 +674,7 @@ def spec_accepted_tokens(spec_tokens: int, acceptance: float) -> float:
 def decode_iteration_s(arch: tf.Arch, hw: Hardware, layout: Layout, *, batch: Any, context: Any,
                        prefill_tokens: Any = 0.0, prefill_context: Any = 0.0, spec_tokens: int = 0,
                        precision: str = "bf16", kv_bytes_per_value: float = 2.0,
-                       cal: Calibration | None = None) -> tuple[dict[str, np.ndarray], float]:
+                       cal: Calibration | None = None, prefill_skew: Any = 1.0) -> tuple[dict[str, np.ndarray], float]:
     """One decode iteration of ``batch`` sequences, with speculative drafts where asked.
 
     Parameters
@@ -623,6 +687,8 @@ def decode_iteration_s(arch: tf.Arch, hw: Hardware, layout: Layout, *, batch: An
         Prompt tokens prefilled in the same iteration and the keys each attends to [tokens].
     spec_tokens : int
         Draft tokens per sequence and iteration (0: no speculative decoding) [1].
+    prefill_skew : array_like
+        Busiest data-parallel attention rank's prefill over the mean (:func:`iteration_time_s`) [1].
 
     Returns
     -------
@@ -642,7 +708,8 @@ def decode_iteration_s(arch: tf.Arch, hw: Hardware, layout: Layout, *, batch: An
     n = max(int(spec_tokens), 0)
     common = dict(precision=precision, kv_bytes_per_value=kv_bytes_per_value, cal=cal)
     it = iteration_time_s(arch, hw, layout, decode_tokens=b * (1 + n), decode_context=context,
-                          prefill_tokens=prefill_tokens, prefill_context=prefill_context, sequences=b, **common)
+                          prefill_tokens=prefill_tokens, prefill_context=prefill_context, sequences=b,
+                          prefill_skew=prefill_skew, **common)
     if n == 0:
         return it, 1.0
     mtp = arch.with_(layers=1, dense_layers=0, mtp_layers=0)
@@ -684,7 +751,9 @@ def serve_fixed_batch(arch: tf.Arch, hw: Hardware, layout: Layout, *, batch: flo
     -------
     dict
         ``output_tokens_per_s`` [tokens/s], ``batch`` [1], ``ttft_s``, ``tpot_s`` [s],
-        ``kv_capacity_tokens`` [tokens], ``replicas`` [1], ``fits`` [bool].
+        ``kv_capacity_tokens`` [tokens], ``replicas`` [1], ``fits`` [bool], and the decode
+        iteration's parts (``dense_gemm_s``, ``expert_gemm_s``, ``attention_s``, ``comm_s``,
+        ``overhead_s``) [s].
 
     Notes
     -----
@@ -700,7 +769,8 @@ def serve_fixed_batch(arch: tf.Arch, hw: Hardware, layout: Layout, *, batch: flo
     per_request = ttft + output_len * tpot
     return {"output_tokens_per_s": replicas * batch * output_len / per_request, "batch": batch, "ttft_s": ttft,
             "tpot_s": tpot, "kv_capacity_tokens": kv_capacity, "replicas": replicas,
-            "fits": batch * (input_len + output_len) <= kv_capacity}
+            "fits": batch * (input_len + output_len) <= kv_capacity,
+            **{k: float(it[k]) for k in ("dense_gemm_s", "expert_gemm_s", "attention_s", "comm_s", "overhead_s")}}
 
 
 def max_decode_batch(cal: Calibration, *, kv_capacity: float, tp: int, attention_dp: bool, input_len: float,
@@ -799,14 +869,24 @@ def serve_continuous(arch: tf.Arch, hw: Hardware, layout: Layout, *, max_batch: 
     (chunked prefill): TPOT is ``t_iter``, TTFT the prefill of one prompt plus ``t_iter``, and
     the throughput ``B / t_iter`` per replica. With ``spec_tokens`` drafts each sequence emits
     ``a`` tokens per iteration (:func:`spec_accepted_tokens`): TPOT ``t_iter / a``, throughput
-    ``B·a / t_iter``.
+    ``B·a / t_iter``. With data-parallel attention the iteration's prompts fall unevenly on
+    the ranks (:func:`attention_dp_prefill_skew`), the busiest prefilling at most
+    ``cal.prefill_chunk_tokens`` per iteration.
     """
     common = dict(precision=precision, kv_bytes_per_value=kv_bytes_per_value, cal=cal)
     b = np.unique(np.concatenate([np.geomspace(1.0, max_batch, 64), [max_batch]]))
     accepted = spec_accepted_tokens(spec_tokens, cal.spec_acceptance)
+    lay = layout.complete()
+    skew = np.ones_like(b)
+    if bool(lay.attention_dp):
+        # the busiest rank prefills whole prompts, at most its scheduler's chunk per iteration
+        mean_rank_prefill = b * accepted * input_len / output_len / int(lay.tp)
+        skew = np.minimum(attention_dp_prefill_skew(b * accepted / output_len, int(lay.tp)),
+                          np.maximum(cal.prefill_chunk_tokens / np.maximum(mean_rank_prefill, 1e-9), 1.0))
     it, accepted = decode_iteration_s(arch, hw, layout, batch=b, context=input_len + output_len / 2.0,
                                       prefill_tokens=b * accepted * input_len / output_len,
-                                      prefill_context=(input_len + 1.0) / 2.0, spec_tokens=spec_tokens, **common)
+                                      prefill_context=(input_len + 1.0) / 2.0, spec_tokens=spec_tokens,
+                                      prefill_skew=skew, **common)
     t_iter = it["time_s"]
     tpot = t_iter / accepted
     ttft = float(prefill_time_s(arch, hw, layout, batch=1, input_len=input_len, **common)) + t_iter
@@ -931,9 +1011,15 @@ def serving_calibration(chip: str, stack: str | None = None) -> Calibration:
     """
     import inspect
 
+    from gigawatt.perf import calibration as calibration_module
+
     params = inspect.signature(calibration_for).parameters
-    if stack and "serving_stack" in params:
-        return calibration_for(chip, serving_stack=stack)
+    if "serving_stack" in params:
+        if not stack and hasattr(calibration_module, "default_stacks"):
+            stack = calibration_module.default_stacks(chip)[1] or None  # the chip's serving stack
+        if stack:
+            # the stack's kernel-class factors (its grouped expert GEMMs) as well as its serving speed
+            return calibration_for(chip, stack=stack, serving_stack=stack)
     if stack and "stack" in params:
         return calibration_for(chip, stack=stack)
     return calibration_for(chip)
