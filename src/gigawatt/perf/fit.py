@@ -273,16 +273,18 @@ def intervals(held: list[dict[str, Any]], exclude_block: str | None = None) -> d
     ``{"low", "high", "n"}`` (the 10th and 90th percentiles of ``log(pred/meas)``), leaving out
     the rows of ``exclude_block``."""
     groups: dict[tuple[str, str, str], list[float]] = {}
+    blocks: dict[tuple[str, str, str], set[str]] = {}
     for h in held:
         if h["log_error"] is None or h["block"] == exclude_block:
             continue
         for level in class_levels(*h["cls"]):
             groups.setdefault(level, []).append(h["log_error"])
+            blocks.setdefault(level, set()).add(h["block"])
     out = {}
     for level, errs in sorted(groups.items()):
         if len(errs) >= 3:
             lo, hi = _quantiles(errs)
-            out["/".join(level)] = {"low": lo, "high": hi, "n": len(errs)}
+            out["/".join(level)] = {"low": lo, "high": hi, "n": len(errs), "blocks": len(blocks[level])}
     return out
 
 
@@ -325,7 +327,7 @@ def fitted_yaml(theta: dict[tuple[str, str, str], float], parts: list[RowParts],
                 lines.append(f"      {cls}: {{value: {math.exp(v):.4f}, rows: {n}, blocks: [{', '.join(sorted(blocks))}]}}")
     lines.append("  intervals:  # 10th and 90th percentiles of held-out log(predicted/measured), by class")
     for key, q in table.items():
-        lines.append(f"    '{key}': {{low: {q['low']:.4f}, high: {q['high']:.4f}, n: {q['n']}}}")
+        lines.append(f"    '{key}': {{low: {q['low']:.4f}, high: {q['high']:.4f}, n: {q['n']}, blocks: {q['blocks']}}}")
     return "\n".join(lines) + "\n"
 
 
