@@ -200,8 +200,9 @@ def serve_command(
                                         "neuron, ...): its fitted efficiency applies (default: the chip's)."),
     spec_tokens: int = typer.Option(0, "--spec-tokens", help="Speculative draft tokens per decode step (MTP "
                                     "next-n layers; 0: none)."),
-    disaggregated: bool = typer.Option(False, "--disaggregated", help="Prefill and decode on separate replicas, "
-                                       "the KV cache moved between them."),
+    disaggregated: Optional[bool] = typer.Option(None, "--disaggregated/--no-disaggregated",
+                                                 help="Prefill and decode on separate replicas, the KV cache moved "
+                                                      "between them (searched if omitted)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Throughput, TTFT and TPOT of serving one request mix under continuous batching."""
@@ -234,7 +235,8 @@ def serve_command(
     attn = ", attention data-parallel" if r.get("attention_dp") else ""
     t.add_row("replicas", f"{r['replicas']:.0f} of TP{r['tp']} x PP{r['pp']} x EP{r.get('ep', 1)}{attn}")
     if r.get("disaggregated"):
-        t.add_row("replicas prefilling", f"{r['prefill_share']:.0%} (prefill batch {r['prefill_batch']:.0f})")
+        t.add_row("replicas prefilling (disaggregated)",
+                  f"{r['prefill_share']:.0%} (prefill batch {r['prefill_batch']:.0f})")
     t.add_row("batch per replica", f"{r['batch']:.0f}")
     t.add_row("output tokens/s", f"{r['output_tokens_per_s']:,.0f}")
     t.add_row("output tokens/s per chip", f"{r['output_tokens_per_s_per_chip']:,.0f}")

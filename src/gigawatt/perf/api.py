@@ -202,7 +202,7 @@ def serve_plan(model: str, chip: str, chips: int | None, *, input_len: float, ou
                tpot_limit_s: float | None = None, batch: int | None = None, system: str | None = None,
                kv_precision: str | None = None, kv_reservation: str = "mean",
                agentic: dict[str, Any] | None = None, stack: str | None = None, spec_tokens: int = 0,
-               disaggregated: bool = False) -> dict[str, Any]:
+               disaggregated: bool | None = None) -> dict[str, Any]:
     """Serving throughput of ``model`` on ``chips`` chips for one input/output mix.
 
     The regime is ``server`` when a TTFT or TPOT limit is given, ``latency`` with a
@@ -216,7 +216,7 @@ def serve_plan(model: str, chip: str, chips: int | None, *, input_len: float, ou
     scale-up domains; a replica (``tp·pp``) must divide the chips. ``stack`` names the
     serving software (its fitted factors apply; default the chip's), ``spec_tokens`` the
     speculative draft tokens per step, ``disaggregated`` prefill and decode on separate
-    replicas. ``chips`` None is a pool as large as needed (the fleet's):
+    replicas (None: both tried, the better kept). ``chips`` None is a pool as large as needed (the fleet's):
     the result is one replica's, per chip. ``kv_precision`` (``bf16`` or ``fp8``)
     defaults to FP8 when the weights are FP8 or FP4. ``kv_reservation`` is how the engine
     admits requests against the KV cache: ``mean`` (by what sequences hold now,
@@ -250,7 +250,7 @@ def serve_plan(model: str, chip: str, chips: int | None, *, input_len: float, ou
     res = search_serving(arch, hw, chips=chips, input_len=input_len, output_len=output_len, fixed=fixed,
                          precision=MODEL_PRECISION.get(precision, precision), regime=regime, batch=batch, ttft_limit_s=ttft_limit_s,
                          tpot_limit_s=tpot_limit_s, kv_bytes_per_value=kv, kv_reservation=kv_reservation,
-                         agentic=agentic, stack=stack, spec_tokens=int(spec_tokens), disaggregated=bool(disaggregated))
+                         agentic=agentic, stack=stack, spec_tokens=int(spec_tokens), disaggregated=disaggregated)
     if res["layout"] is None:
         raise LayoutError(res["reason"] or "no layout serves this model",
                           "--tp" if tp else ("--pp" if pp else "--chips"),
@@ -258,7 +258,8 @@ def serve_plan(model: str, chip: str, chips: int | None, *, input_len: float, ou
     lay = res["layout"]
     best = {**res["result"], "tp": int(lay.tp), "pp": int(lay.pp), "ep": int(lay.ep),
             "attention_dp": bool(lay.attention_dp), "n_evaluated": res["n_evaluated"],
-            "stack": stack or "", "spec_tokens": int(spec_tokens), "disaggregated": bool(disaggregated)}
+            "stack": stack or "", "spec_tokens": int(spec_tokens),
+            "disaggregated": bool(res["result"].get("disaggregated", False))}
     return {"model": arch.name, "chip": hw.chip, "system": hw.system, "chips": res["n_chips"], "regime": regime,
             "precision": precision, "input_len": input_len, "output_len": output_len,
             "output_tokens_per_s_per_chip": res["output_tokens_per_s_per_chip"], **best}

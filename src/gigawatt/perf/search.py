@@ -33,7 +33,7 @@ from gigawatt.perf.layout import Layout
 from gigawatt.perf.training import SCHEDULES, training_step
 
 __all__ = ["layout_grid", "search_training", "serving_layouts", "search_serving", "LAYOUT_KEYS", "SERVING_TP",
-           "SERVING_PP", "SERVING_PP_EXTRA", "SERVING_MAX_EP_STAGE"]
+           "SERVING_PP", "SERVING_PP_EXTRA", "SERVING_MAX_EP_STAGE", "SERVING_AGENTIC_SHORTLIST"]
 
 #: the training layout's searched fields, in the grid's order
 LAYOUT_KEYS = ("tp", "pp", "cp", "ep", "vpp", "micro_batch", "recompute", "fsdp", "schedule")
@@ -48,6 +48,10 @@ SERVING_PP = (1, 2, 3, 4, 5, 6, 8, 9, 10, 12, 16, 18, 24, 32)
 #: deeper pipelines the serving search tries beyond the shallowest that holds the weights: a
 #: bound of the search, not fitted
 SERVING_PP_EXTRA = 2
+
+#: layouts an agentic task is evaluated on, the best by one request at the task's mean context:
+#: a bound of the search (each agentic evaluation serves every step of the task), not fitted
+SERVING_AGENTIC_SHORTLIST = 48
 
 #: largest pipeline stage the serving search spreads an MoE model's experts over beyond one
 #: scale-up domain, with data-parallel attention [chips]: DeepSeek's decode deployment runs
@@ -221,9 +225,10 @@ def serving_layouts(arch: tf.Arch, hw: Hardware, *, chips: int | None = None, fi
     (:data:`SERVING_TP` lists the powers of two). An MoE model also spreads its experts over
     the stage (:func:`gigawatt.perf.inference.moe_layouts`: every ``ep`` dividing the experts
     and the stage, attention split by heads or data-parallel), and, with data-parallel
-    attention, over stages larger than one scale-up domain (powers of two up to
-    :data:`SERVING_MAX_EP_STAGE`) so long as each expert's ``tp/ep`` chips share a domain:
-    expert parallelism across nodes, as DeepSeek's and SGLang's large-EP decode runs.
+    attention, which splits no heads, over stages of any size that divides the expert count
+    or is a power of two, up to :data:`SERVING_MAX_EP_STAGE` and across scale-up domains, so
+    long as each expert's ``tp/ep`` chips share a domain: expert parallelism across nodes, as
+    DeepSeek's and SGLang's large-EP decode runs.
     Pipeline depths ``pp`` (free unless held): the smallest of :data:`SERVING_PP` at which the
     weights fit on ``tp·pp`` chips and the next :data:`SERVING_PP_EXTRA` above it, since
     deeper pipelines add capacity for KV cache but no weight bandwidth
@@ -246,7 +251,9 @@ def serving_layouts(arch: tf.Arch, hw: Hardware, *, chips: int | None = None, fi
     else:
         worlds = [t for t in range(1, min(domain, max(SERVING_TP)) + 1) if arch.n_heads % t == 0]
         if arch.is_moe:
-            worlds += [t for t in _POW2 if domain < t <= SERVING_MAX_EP_STAGE]
+            # data-parallel attention needs no head split: stages of any expert count's divisor or power of two
+            worlds = sorted(set(worlds) | {t for t in range(2, SERVING_MAX_EP_STAGE + 1)
+                                           if arch.moe_experts % t == 0 or t in _POW2})
     need = weight_bytes(arch, precision) / max(cal.usable_hbm_frac * hw.hbm_bytes, 1.0)  # chips the weights fill
     out = []
     for t in worlds:
@@ -256,8 +263,7 @@ def serving_layouts(arch: tf.Arch, hw: Hardware, *, chips: int | None = None, fi
             ok = [p for p in SERVING_PP if p <= arch.layers and (chips is None or chips % (t * p) == 0)]
             fit = [p for p in ok if t * p >= need]
             pps = fit[:1 + SERVING_PP_EXTRA]
-        beyond = t > domain
-        split_ok = held.tp is not None or (not beyond and arch.n_heads % t == 0)
+        split_ok = held.tp is not None or (t <= domain and arch.n_heads % t == 0)
         for pp in pps:
             if chips is not None and chips % (t * pp):
                 continue
@@ -269,7 +275,9 @@ def serving_layouts(arch: tf.Arch, hw: Hardware, *, chips: int | None = None, fi
                     [False, True] if (e > 1 and t > 1) else [False])
                 pairs = [(e, x) for x in adps]
             for e, x in pairs:
-                if held.tp is None and ((not x and not split_ok) or (beyond and (not x or t // max(e, 1) > domain))):
+                # head-split attention needs heads that divide the stage, within one scale-up domain;
+                # data-parallel attention needs each expert's tp/ep chips within one domain
+                if held.tp is None and ((not x and not split_ok) or (x and t // max(e, 1) > domain)):
                     continue
                 out.append(Layout(tp=t, pp=pp, ep=e, attention_dp=bool(x)))
     return out
@@ -280,16 +288,18 @@ def search_serving(arch: tf.Arch, hw: Hardware, *, input_len: float, output_len:
                    batch: int | None = None, ttft_limit_s: float | None = None, tpot_limit_s: float | None = None,
                    kv_bytes_per_value: float | None = None, kv_reservation: str = "mean",
                    agentic: dict[str, Any] | None = None, cal: Calibration | None = None,
-                   spec_tokens: int = 0, disaggregated: bool = False, stack: str | None = None) -> dict[str, Any]:
+                   spec_tokens: int = 0, disaggregated: bool | None = False,
+                   stack: str | None = None) -> dict[str, Any]:
     """The serving layout with the most output tokens per second per chip.
 
     Each layout of :func:`serving_layouts` runs :func:`gigawatt.perf.inference.serve` on
     ``chips`` chips (one replica where ``chips`` is None), or, with ``agentic`` (the keyword
     arguments of :func:`gigawatt.perf.inference.agentic_task` that describe the task), one
-    agentic task on one replica. ``spec_tokens`` (speculative drafts per step),
-    ``disaggregated`` (prefill and decode pools) and ``stack`` (the serving software, whose
-    calibration applies where ``cal`` is not given) pass to
-    :func:`gigawatt.perf.inference.serve`.
+    agentic task on one replica (on the :data:`SERVING_AGENTIC_SHORTLIST` layouts that serve
+    one request at the task's mean context best). ``spec_tokens`` (speculative drafts per step),
+    ``disaggregated`` (prefill and decode pools; None tries both, with continuous batching
+    first) and ``stack`` (the serving software, whose calibration applies where ``cal`` is
+    not given) pass to :func:`gigawatt.perf.inference.serve`.
 
     Returns
     -------
@@ -311,6 +321,19 @@ def search_serving(arch: tf.Arch, hw: Hardware, *, input_len: float, output_len:
               f"({weight_bytes(arch, precision) / 1e9:,.0f} GB at {precision}) need at least {math.ceil(need)} chips "
               f"of {hw.hbm_bytes / 1e9:.0f} GB per replica, and a replica (tp x pp) must divide the chips; "
               f"heads {arch.n_heads} must divide a head-split tp within the {hw.chips_per_scaleup}-chip scale-up domain")
+    if agentic is not None and len(candidates) > SERVING_AGENTIC_SHORTLIST:
+        # an agentic task is one serve() per step: shortlist the layouts by one request at the task's
+        # mean context first
+        mean_ctx = float(agentic["system_prompt_tokens"]) + (float(agentic["steps"]) - 1.0) / 2.0 * (
+            float(agentic["tool_output_tokens"]) + float(agentic["output_tokens_per_step"]))
+        proxy = []
+        for lay in candidates:
+            n = int(chips or lay.tp * lay.pp)
+            r = serve(arch, hw, lay, n_chips=n, input_len=mean_ctx, output_len=float(agentic["output_tokens_per_step"]),
+                      precision=precision, cal=cal)
+            proxy.append(-1.0 if r.get("output_tokens_per_s") is None else r["output_tokens_per_s"] / n)
+        order = np.argsort(-np.asarray(proxy), kind="stable")[:SERVING_AGENTIC_SHORTLIST]
+        candidates = [candidates[i] for i in sorted(order)]
     for lay in candidates:
         n = int(chips or lay.tp * lay.pp)
         if agentic is not None:
@@ -320,17 +343,22 @@ def search_serving(arch: tf.Arch, hw: Hardware, *, input_len: float, output_len:
                 reason = str(exc)
                 continue
             rate = r["output_tokens"] / r["chip_s"] if r["chip_s"] > 0 else float("nan")
+            if np.isfinite(rate) and (best is None or rate > best["output_tokens_per_s_per_chip"]):
+                best = {"layout": lay, "result": r, "output_tokens_per_s_per_chip": float(rate), "n_chips": n}
         else:
-            r = serve(arch, hw, lay, n_chips=n, input_len=input_len, output_len=output_len, precision=precision,
-                      regime=regime, batch=batch, ttft_limit_s=ttft_limit_s, tpot_limit_s=tpot_limit_s,
-                      kv_bytes_per_value=kv_bytes_per_value, kv_reservation=kv_reservation, cal=cal,
-                      spec_tokens=spec_tokens, disaggregated=disaggregated)
-            if r.get("output_tokens_per_s") is None:
-                reason = r.get("error", "") or reason
-                continue
-            rate = r["output_tokens_per_s"] / n
-        if np.isfinite(rate) and (best is None or rate > best["output_tokens_per_s_per_chip"]):
-            best = {"layout": lay, "result": r, "output_tokens_per_s_per_chip": float(rate), "n_chips": n}
+            modes = [False, True] if disaggregated is None else [bool(disaggregated)]
+            for mode in modes if batch is None else [False]:
+                r = serve(arch, hw, lay, n_chips=n, input_len=input_len, output_len=output_len, precision=precision,
+                          regime=regime, batch=batch, ttft_limit_s=ttft_limit_s, tpot_limit_s=tpot_limit_s,
+                          kv_bytes_per_value=kv_bytes_per_value, kv_reservation=kv_reservation, cal=cal,
+                          spec_tokens=spec_tokens, disaggregated=mode)
+                if r.get("output_tokens_per_s") is None:
+                    reason = r.get("error", "") or reason
+                    continue
+                rate = r["output_tokens_per_s"] / n
+                if np.isfinite(rate) and (best is None or rate > best["output_tokens_per_s_per_chip"]):
+                    best = {"layout": lay, "result": {**r, "disaggregated": mode},
+                            "output_tokens_per_s_per_chip": float(rate), "n_chips": n}
     if best is None:
         return {"layout": None, "result": None, "output_tokens_per_s_per_chip": float("nan"),
                 "n_evaluated": len(candidates), "reason": reason}
