@@ -40,6 +40,8 @@ References
    Goodput-optimized Large Language Model Serving", OSDI 2024.
 .. [7] P. Patel et al., "Splitwise: Efficient Generative LLM Inference Using Phase
    Splitting", ISCA 2024.
+.. [8] DeepSeek-AI, "DeepSeek-V2: A Strong, Economical, and Efficient Mixture-of-Experts
+   Language Model", arXiv:2405.04434, 2024.
 """
 
 from __future__ import annotations
@@ -82,6 +84,18 @@ __all__ = [
     "moe_layouts",
     "agentic_task",
     "predict_row",
+    "row_layout",
+    "dense_precision",
+    "routed_expert_params_active",
+    "expert_gemm_efficiency",
+    "moe_permute_bytes",
+    "mla_decode_attention_flops",
+    "attention_dp_prefill_skew",
+    "spec_accepted_tokens",
+    "decode_iteration_s",
+    "serving_calibration",
+    "kv_transfer_time_s",
+    "serve_disaggregated",
 ]
 
 #: bytes per weight by precision; FP4 (NVFP4) adds one FP8 scale per 16 values
@@ -106,10 +120,27 @@ def default_kv_bytes_per_value(precision: str) -> float:
     return 1.0 if precision in ("fp8", "fp4") else 2.0
 
 
+def dense_precision(arch: tf.Arch, precision: str) -> str:
+    """Precision of the GEMMs other than the routed experts: FP8 where an MoE model's weights are FP4.
+
+    NVIDIA's FP4 checkpoints of MoE models quantize the routed experts' linear layers to
+    NVFP4 and keep attention, dense and shared-expert layers in FP8 (model cards of
+    nvidia/DeepSeek-R1-FP4 and nvidia/Qwen3-235B-A22B-FP4: "only the weights and activations
+    of the linear operators within transformer blocks in MoE are quantized"; the validation
+    README: "the FP4 rows run some layers in FP8").
+
+    >>> moe = tf.Arch("m", 2, 64, 4, 4, 16, 64, 100, moe_experts=8, moe_active=2, moe_d_ff=32)
+    >>> dense_precision(moe, "fp4"), dense_precision(moe.with_(moe_experts=0), "fp4"), dense_precision(moe, "fp8")
+    ('fp8', 'fp4', 'fp8')
+    """
+    return "fp8" if (precision == "fp4" and arch.is_moe) else precision
+
+
 def weight_bytes(arch: tf.Arch, precision: str = "bf16") -> float:
-    """Bytes of all weights at ``precision`` (embeddings at 16 bit) [B]."""
-    per = bytes_per_param(precision)
-    return (arch.params_total - arch.embedding_params) * per + arch.embedding_params * 2.0
+    """Bytes of all weights at ``precision`` (embeddings at 16 bit; see :func:`dense_precision`) [B]."""
+    other = arch.params_total - arch.embedding_params - arch.expert_params
+    return (other * bytes_per_param(dense_precision(arch, precision)) + arch.expert_params * bytes_per_param(precision)
+            + arch.embedding_params * 2.0)
 
 
 def kv_capacity_tokens(arch: tf.Arch, hw: Hardware, chips: float, *, precision: str = "bf16",
@@ -137,7 +168,7 @@ def kv_capacity_tokens(arch: tf.Arch, hw: Hardware, chips: float, *, precision: 
     """
     cal = cal or calibration_for(hw.chip)
     _, kv_factor, _, extra = _attention_sharding(arch, tp, attention_dp)
-    weights = weight_bytes(arch, precision) + extra * bytes_per_param(precision)
+    weights = weight_bytes(arch, precision) + extra * bytes_per_param(dense_precision(arch, precision))
     free = cal.usable_hbm_frac * hw.hbm_bytes * chips - weights
     return free / (tf.kv_cache_bytes_per_token(arch, kv_bytes_per_value) * kv_factor)
 
@@ -319,8 +350,9 @@ def gemm_time_s(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tp: int, pp: i
     _, _, extra_params, extra_weights = _attention_sharding(arch, tp, attention_dp)
     routed = routed_expert_params_active(arch)
     dense_matmul = 2.0 * (arch.matmul_params_active - routed + extra_params)
-    peak = hw.peak(precision)
-    eff = gemm_efficiency(arch.d_model / tp, np.maximum(tokens / m, 1.0), cal.matmul_peak_eff(precision),
+    peak = hw.peak(dense_precision(arch, precision))
+    eff = gemm_efficiency(arch.d_model / tp, np.maximum(tokens / m, 1.0),
+                          cal.matmul_peak_eff(dense_precision(arch, precision)),
                           cal.matmul_half_width, cal.matmul_half_tokens)
     eff = eff * cal.serving_eff_ratio * _serving_scale(cal)
     hbm = tp * hw.hbm_bw_bytes_per_s * cal.hbm_eff  # weight reads: one stage's weights per stage step
@@ -329,16 +361,36 @@ def gemm_time_s(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tp: int, pp: i
     dense_matmul = dense_matmul + 2.0 * attn_params * (idle - 1.0)
     per = bytes_per_param(precision)
     expert_bytes = arch.expert_params * per
-    dense_bytes = weight_bytes(arch, precision) - expert_bytes + extra_weights * per
+    dense_bytes = weight_bytes(arch, precision) - expert_bytes + extra_weights * bytes_per_param(
+        dense_precision(arch, precision))
     dense = np.maximum(tokens * dense_matmul / (eff * chips * peak), dense_bytes / hbm)
     if not arch.is_moe:
         return dense, np.zeros_like(dense)
     e_exp = expert_gemm_efficiency(arch, cal, tp=tp, ep=ep, tokens=tokens / m, precision=precision)
     imbalance = tf.expert_load_imbalance(arch, tokens / m, max(int(ep), 1))
-    expert_compute = imbalance * tokens * 2.0 * routed / (e_exp * chips * peak)
+    expert_compute = imbalance * tokens * 2.0 * routed / (e_exp * chips * hw.peak(precision))
     expert_memory = (_touched_weight_bytes(arch, precision, tokens) - (weight_bytes(arch, precision) - expert_bytes)) / hbm
     expert = np.maximum(expert_compute, expert_memory) + moe_permute_bytes(arch, tokens) / (hbm * m)
     return dense, expert
+
+
+def mla_decode_attention_flops(arch: tf.Arch) -> float:
+    """FLOPs of one decode token against one cached position under MLA's absorbed attention, all layers [FLOP].
+
+    Notes
+    -----
+    In decode, engines fold MLA's key and value up-projections into the query and output
+    projections and attend to the latent cache itself (DeepSeek-V2 [8]_ sec. 2.1.3; FlashMLA):
+    each head scores ``c + r`` values (latent and RoPE key) and sums ``c`` latent values per
+    position, ``2·L·H·(2c + r)``, against ``2·L·H·(d_qk + d_v)`` for head-sized keys and values.
+    Prefill up-projects the prompt's keys and values and attends at head size.
+
+    >>> a = tf.Arch("ds", 61, 7168, 128, 128, 128, 18432, 129280, attention="mla", kv_lora_rank=512,
+    ...             qk_rope_head_dim=64, qk_nope_head_dim=128, v_head_dim=128)
+    >>> mla_decode_attention_flops(a) / 1e6
+    16.990208
+    """
+    return float(2.0 * arch.layers * arch.n_heads * (2.0 * arch.kv_lora_rank + arch.qk_rope_head_dim))
 
 
 def attention_time_s(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tp: int, pp: int, attention_dp: bool,
@@ -383,16 +435,19 @@ def attention_time_s(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tp: int, 
     ``t_compute = (d·c_d + p·c_p)·2·L·H·(d_qk + d_v)·f_q / (chips·peak·e_mm·r_attn·e_serve)·idle``
     and ``t_memory = (d·c_d + p)·kv·f_kv / (chips·HBM·e_hbm)·idle``, with the query and KV
     factors ``f_q``, ``f_kv`` of :func:`gigawatt.perf.transformer.tp_head_sharding` [1]_ [3]_.
+    MLA decodes against its latent cache directly (:func:`mla_decode_attention_flops`), so a
+    decode token's FLOPs per cached position are those of the latent, not of the heads.
     """
     chips = tp * np.clip(np.asarray(pp if microbatches is None else microbatches, dtype=float), 1.0, float(pp))
     q_factor, kv_factor, _, _ = _attention_sharding(arch, tp, attention_dp)
     attn_per_ctx = 2.0 * arch.layers * arch.n_heads * (arch.qk_head_dim + arch.v_dim) * q_factor
+    decode_per_ctx = mla_decode_attention_flops(arch) * q_factor if arch.attention == "mla" else attn_per_ctx
     peak = hw.peak(precision)
     eff_attn = cal.matmul_peak_eff(precision) * cal.attention_eff_ratio * cal.serving_eff_ratio * _serving_scale(cal)
     hbm = chips * hw.hbm_bw_bytes_per_s * cal.hbm_eff
     kv_token = tf.kv_cache_bytes_per_token(arch, kv_bytes_per_value) * kv_factor
     d, p = decode_tokens, prefill_tokens
-    compute = (d * decode_context + p * prefill_context) * attn_per_ctx / (eff_attn * chips * peak) * idle
+    compute = (d * decode_context * decode_per_ctx + p * prefill_context * attn_per_ctx) / (eff_attn * chips * peak) * idle
     memory = (d * decode_context + p) * kv_token / hbm * idle
     return compute, memory
 
