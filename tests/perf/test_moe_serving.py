@@ -37,11 +37,11 @@ def test_expert_rows_are_those_of_the_experts_hit(qwen3_30b):
     cal = calibration_for("h100-sxm")
     one = float(expert_gemm_efficiency(qwen3_30b, cal, tp=1, ep=1, tokens=1.0, precision="bf16"))
     scale = cal.serving_eff_ratio * getattr(cal, "serving_scale", 1.0) * getattr(cal, "expert_scale", 1.0)
-    assert one == pytest.approx(float(gemm_efficiency(768, 1.0, cal.matmul_eff, cal.matmul_half_width,
+    assert one == pytest.approx(float(gemm_efficiency(768, 1.0, cal.matmul_eff, cal.expert_half_width,
                                                       cal.matmul_half_tokens)) * scale)
     hit = 128 * (1 - (1 - 8 / 128) ** 1024)
     big = float(expert_gemm_efficiency(qwen3_30b, cal, tp=1, ep=1, tokens=1024.0, precision="bf16"))
-    assert big == pytest.approx(float(gemm_efficiency(768, 1024 * 8 / hit, cal.matmul_eff, cal.matmul_half_width,
+    assert big == pytest.approx(float(gemm_efficiency(768, 1024 * 8 / hit, cal.matmul_eff, cal.expert_half_width,
                                                       cal.matmul_half_tokens)) * scale)
     assert big > 10 * one
 
