@@ -1137,8 +1137,9 @@ def serve_disaggregated(arch: tf.Arch, hw: Hardware, layout: Layout, *, max_batc
 
     Notes
     -----
-    The prefill pool runs whole prompts, ``b`` per iteration, at ``P = b·in / t_p`` prompt
-    tokens/s per replica with TTFT ``t_p + t_kv`` (:func:`kv_transfer_time_s`); the decode
+    The prefill pool runs whole prompts, ``b`` per iteration (up to ``cal.prefill_chunk_tokens``
+    per scheduler), at ``P = b·in / t_p`` prompt tokens/s per replica with TTFT ``t_p + t_kv``
+    (:func:`kv_transfer_time_s`); the decode
     pool runs decode-only iterations, ``D = B·a / t_d`` output tokens/s per replica at TPOT
     ``t_d / a``. Serving ``in`` prompt tokens per ``out`` output tokens, a share
     ``s = (in/P) / (in/P + out/D)`` of the replicas prefills, and the system delivers
@@ -1149,9 +1150,11 @@ def serve_disaggregated(arch: tf.Arch, hw: Hardware, layout: Layout, *, max_batc
     lay = layout.complete()
     t_kv = kv_transfer_time_s(arch, hw, cal, input_len=input_len, kv_bytes_per_value=kv_bytes_per_value,
                               same_domain=n_chips <= hw.chips_per_scaleup)
-    pb = np.unique(np.concatenate([np.geomspace(1.0, max(max_batch, 1.0), 32), [max(max_batch, 1.0)]]))
-    # a prefill batch never exceeds the prompts the KV cache holds while they are sent
-    pb = pb[pb * input_len <= max(kv_capacity, input_len)]
+    # a prefill iteration runs at most each scheduler's token budget (one scheduler per attention
+    # rank under data-parallel attention), and never more prompts than the KV cache holds
+    budget = cal.prefill_chunk_tokens * (int(lay.tp) if bool(lay.attention_dp) else 1)
+    top = max(1.0, min(max_batch, budget / max(input_len, 1.0), kv_capacity / max(input_len, 1.0)))
+    pb = np.unique(np.concatenate([np.geomspace(1.0, top, 32), [top]]))
     t_p = prefill_time_s(arch, hw, lay, batch=pb, input_len=input_len, **common)
     ttft = t_p + t_kv
     ok_p = ttft <= ttft_limit_s if ttft_limit_s else np.ones_like(pb, dtype=bool)
