@@ -252,7 +252,7 @@ def expert_gemm_efficiency(arch: tf.Arch, cal: Calibration, *, tp: int, ep: int,
     Returns
     -------
     ndarray
-        ``e_max·e_serve·s_serve·s_exp · w/(w + w_½e) · m/(m + m_½)`` [1], with the fitted
+        ``e_serve·s_serve·s_exp · m / (m/(e_max·w/(w + w_½e)) + m_½/(e_max·w/(w + w_½)))`` [1], with the fitted
         serving and expert factors ``s_serve``, ``s_exp`` of the stack.
 
     Notes
@@ -268,6 +268,12 @@ def expert_gemm_efficiency(arch: tf.Arch, cal: Calibration, *, tp: int, ep: int,
     are predicted better (median |error| 29% against 38% with the dense tile law's
     ``matmul_half_width``), narrow experts (Qwen3's 768) losing more than the tile law says.
     What a stack's grouped-GEMM kernels lose beyond it is the stack's fitted ``expert_scale``.
+    That law's losses (permutation, imbalance, small tiles) scale with the rows an expert
+    really has; the padding of its last row tile (``m_½`` rows) runs at the dense tile rate
+    of its width (``matmul_half_width``):
+    ``e = m / (m / (e_max·w/(w + w_½e)) + m_½ / (e_max·w/(w + w_½)))``, which tends to
+    training's ``e_max·w/(w + w_½e)`` for many rows and, for a token or two per expert, leaves
+    the GEMM bound by its weight reads rather than by a compounding of both losses.
     """
     etp = max(float(tp) / max(float(ep), 1.0), 1.0)
     n = np.maximum(np.asarray(tokens, dtype=float), 1.0)
@@ -275,7 +281,12 @@ def expert_gemm_efficiency(arch: tf.Arch, cal: Calibration, *, tp: int, ep: int,
     hit = big * (1.0 - (1.0 - arch.moe_active / big) ** n)  # experts with at least one token
     rows = n * arch.moe_active / np.maximum(hit, 1.0)
     width = min(arch.moe_d_ff / etp, float(arch.d_model))
-    return (gemm_efficiency(width, rows, cal.matmul_peak_eff(precision), cal.expert_half_width, cal.matmul_half_tokens)
+    e_max = cal.matmul_peak_eff(precision)
+    # the rows an expert really has run at the grouped-GEMM rate; the padding of its last row tile
+    # (about m_half rows) at the tile rate of its width
+    real = rows / (e_max * width / (width + cal.expert_half_width))
+    padding = cal.matmul_half_tokens / (e_max * width / (width + cal.matmul_half_width))
+    return (rows / (real + padding)
             * cal.serving_eff_ratio * _serving_scale(cal) * float(getattr(cal, "expert_scale", 1.0)))
 
 
