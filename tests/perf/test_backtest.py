@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from gigawatt.perf.backtest import load_rows, packaged_path, row_block, row_stack, run_backtest
+from gigawatt.perf.backtest import load_rows, packaged_path, predict_training_row, row_block, row_stack, run_backtest
 
 
 @pytest.fixture(scope="module")
@@ -58,15 +58,27 @@ def test_held_out_differs_from_in_sample(result):
 
 def test_training_held_out_guards(result):
     by = {t["target"]: t for t in result["held_out"]["targets"]}
-    # target median <= 10%: met (8.5% today)
+    # target median <= 10%: met (8.9% today)
     assert by["training tokens/s median"]["held_out"] <= 0.10
-    # target p90 <= 30%: missed (53% today: Trainium1 has one source, so its family factor is the prior
-    # when that source is held out; fine-grained MoE on few GPUs)
-    assert by["training tokens/s p90"]["held_out"] <= 0.60
-    assert by["MoE training median"]["held_out"] <= 0.30  # target 15%: missed (25% today)
-    assert by["whole-run chip-hours median"]["held_out"] <= 0.20  # target 15%: missed (16% today)
+    # target p90 <= 30%: missed by a little (31% today: Trainium1 has one source, so its family factor is
+    # the prior when that source is held out, and its Neuron 2.18-2.21 rows run 40-60% slower than it)
+    assert by["training tokens/s p90"]["held_out"] <= 0.40
+    assert by["MoE training median"]["held_out"] <= 0.15  # target 15%: met (11% today)
+    assert by["whole-run chip-hours median"]["held_out"] <= 0.15  # target 15%: met (12% today)
     # in sample the fit carries the rows it saw
     assert by["training tokens/s median"]["in_sample"] <= 0.08
+
+
+def test_the_rows_expert_overlap_feature_is_read():
+    # Qwen3-235B on 256 H100: the published configuration overlaps the expert all-to-all (moe_a2a_overlap);
+    # with the column blanked the stack default (off) exposes 70% of it (ep_overlap 0.3)
+    row = {r["id"]: r for r in load_rows(packaged_path("training_runs.csv"))}[
+        "mbridge2511-qwen3-235b-a22b-fp8-h100-256"]
+    assert row["ep_a2a_overlap"] == "1"
+    on = predict_training_row(dict(row))
+    off = predict_training_row(dict(row, ep_a2a_overlap=""))
+    assert on["detail"]["ep_comm_s"] < 0.7 * off["detail"]["ep_comm_s"]
+    assert on["predicted"] > off["predicted"]
 
 
 def test_interval_coverage_is_reported(result):

@@ -71,3 +71,55 @@ def test_cross_domain_all_to_all_costs_more():
     inside = training_step(arch, hw, Layout(tp=1, pp=8, ep=8), **kw)
     across = training_step(arch, hw, Layout(tp=1, pp=8, ep=32), **kw)
     assert float(across["ep_comm_s"]) > 2 * float(inside["ep_comm_s"])
+
+
+def test_expert_group_spans_expert_tp_times_ep():
+    # Megatron-Core's MoE parallel folding: with expert TP 1 the EP peers are neighbours. EP 8 beside
+    # TP 4 stays inside one 8-GPU NVLink domain (span 8) instead of spanning 32 GPUs (4 nodes)
+    from gigawatt.perf.hardware import Hardware
+    from gigawatt.perf.training import expert_alltoall_s
+    from gigawatt.perf.transformer import Arch
+
+    row = {r["id"]: r for r in load_rows(packaged_path("training_runs.csv"))}["dgxc-grok1-fp8-h100-512"]
+    arch = Arch.from_row(row)
+    hw = Hardware.from_catalog("h100-sxm")
+    cal = Calibration()
+    kw = dict(tokens_mb=4096.0, tp=4.0, ep=8.0, moe_layers=8.0)
+    folded = float(expert_alltoall_s(arch, hw, cal, etp=1, **kw))
+    unfolded = float(expert_alltoall_s(arch, hw, cal, etp=4, **kw))
+    # inside the domain: bytes over NVLink at 70% of 450 GB/s, plus 4 calls x 8 layers of latency (by hand)
+    from gigawatt.perf import transformer as tf
+    b = tf.ep_alltoall_bytes_per_layer(arch, 4096.0 / 4.0, 8.0) * 8.0
+    assert folded == pytest.approx(b / (hw.scaleup_bw_one_way_bytes_per_s * 0.7) + 32 * cal.collective_latency_s,
+                                   rel=1e-9)
+    # across 4 nodes three quarters go over the 50 GB/s network: several times slower
+    assert unfolded > 3 * folded
+
+
+def test_expert_launch_time_by_hand():
+    from gigawatt.perf.training import expert_launch_time_s
+    from gigawatt.perf.transformer import Arch
+
+    row = {r["id"]: r for r in load_rows(packaged_path("training_runs.csv"))}["mbridge2511-qwen3-30b-a3b-fp8-h100-16"]
+    arch = Arch.from_row(row)
+    # 128 experts over EP 8 = 16 local experts, 48 MoE layers over PP 2 = 24 per stage: 16 x 24 x 0.3 ms = 115.2 ms
+    assert float(expert_launch_time_s(arch, Calibration(expert_launch_s=3e-4), ep=8, pp=2)) == pytest.approx(0.1152)
+    # a dense model launches no per-expert kernels
+    dense = Arch.from_row({r["id"]: r for r in load_rows(packaged_path("training_runs.csv"))}["aws-trn1-llama31-8b"])
+    assert float(expert_launch_time_s(dense, Calibration(expert_launch_s=3e-4), ep=1, pp=1)) == 0.0
+
+
+def test_fused_expert_stacks_launch_nothing():
+    from gigawatt.perf.calibration import calibration_for
+
+    assert calibration_for("h100-sxm", stack="megatron").expert_launch_s > 1e-4
+    # MaxText and Neuron compile the step; HAI-LLM fuses its experts' linear layers (DeepSeek-V2 sec. 3.2.2)
+    for stack in ("maxtext", "neuron", "hai-llm"):
+        assert calibration_for("h100-sxm", stack=stack).expert_launch_s == 0.0
+
+
+def test_batch_level_expert_overlap_hides_like_dualpipe():
+    # 1F1B with ep_a2a_overlap: max(0, a2a - compute), as DualPipe; without it 70% exposed
+    assert float(exposed_expert_alltoall_s(1.0, 1.5, 0, 0.3, True)) == 0.0
+    assert float(exposed_expert_alltoall_s(2.0, 1.5, 0, 0.3, True)) == pytest.approx(0.5)
+    assert float(exposed_expert_alltoall_s(2.0, 1.5, 0, 0.3, False)) == pytest.approx(1.4)

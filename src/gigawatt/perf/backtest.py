@@ -231,6 +231,9 @@ def predict_training_row(row: dict[str, Any], lookup: HardwareLookup | None = No
     arch = Arch.from_row(row)
     hw, per_chip = row_hardware(row, lookup)
     cal = cal or calibration_for(hw.chip, stack=row_stack(row))
+    overlap = row_float(row, "ep_a2a_overlap")
+    if overlap is not None:  # the stack feature the row's published configuration sets
+        cal = cal.with_(ep_a2a_overlap=overlap)
     kind = str(row["measured_kind"]).strip()
     seq = row_float(row, "seq_len") or 4096.0
     n_chips = row_float(row, "n_chips") or float(DEFAULT_CHIPS_CHIP_HOURS)

@@ -99,6 +99,17 @@ class Calibration:
     prefill_chunk_tokens : float
         Most prompt tokens one scheduler (one data-parallel attention rank) prefills in an
         iteration; longer prompts are chunked over iterations [tokens].
+    ep_a2a_overlap : float
+        1: the stack overlaps each micro-batch's expert all-to-all with another micro-batch's
+        compute (Megatron-Core's ``--overlap-moe-expert-parallel-comm``, Megatron-Bridge's
+        ``moe_a2a_overlap``), as DualPipe does; 0: it does not (the all-to-all is hidden only
+        by ``ep_overlap``) [1].
+    expert_launch_s : float
+        Host time of one local expert's kernels in one MoE layer's forward and backward pass
+        of a training step, where the stack launches per-expert kernels from eager PyTorch
+        (a grouped GEMM run as a loop of per-expert GEMMs, their casts and the host
+        synchronization of a dropless all-to-all); 0 for a stack marked ``fused_experts`` in
+        calibration.yaml (one kernel for all experts, or a compiled step) [s].
     """
 
     family: str = "generic"
@@ -126,6 +137,8 @@ class Calibration:
     spec_acceptance: float = 0.85
     moe_layer_overhead_s: float = 0.0
     prefill_chunk_tokens: float = 8192.0
+    expert_launch_s: float = 0.0
+    ep_a2a_overlap: float = 0.0
     training_stack: str = ""
     serving_stack: str = ""
     compute_scale: float = 1.0
@@ -156,7 +169,8 @@ SCALES = ("compute_scale", "expert_scale", "comm_scale", "fp8_scale", "fp4_scale
 FACTOR_FIELDS = MappingProxyType({("family", "compute"): "compute_scale", ("family", "serve"): "serving_scale",
                  ("stack", "compute"): "compute_scale", ("stack", "comm"): "comm_scale",
                  ("stack", "expert"): "expert_scale", ("stack", "serve"): "serving_scale",
-                 ("global", "fp8"): "fp8_scale", ("global", "fp4"): "fp4_scale", ("global", "expert"): "expert_scale"})
+                 ("global", "fp8"): "fp8_scale", ("global", "fp4"): "fp4_scale", ("global", "expert"): "expert_scale",
+                 ("global", "launch"): "expert_launch_s"})
 #: fitted factors (the ``fitted`` section of calibration.yaml, or a refit's): level -> scope -> class -> value
 Fitted = Mapping[str, Mapping[str, Mapping[str, Any]]]
 
@@ -248,8 +262,11 @@ def _factor(fitted: Fitted, level: str, scope: str, cls: str) -> float:
 def _apply_factors(base: Calibration, train: str, serve: str, fitted: Fitted) -> Calibration:
     """``base`` with the fitted factors of its family, ``train`` and ``serve`` stacks multiplied in."""
     fam = base.family
+    # a stack that fuses its experts' GEMMs or compiles the whole step launches no per-expert kernels
+    fused = bool(((load_calibration_file().get("stacks") or {}).get(train) or {}).get("fused_experts"))
     return replace(
         base, training_stack=train, serving_stack=serve,
+        expert_launch_s=0.0 if fused else base.expert_launch_s * _factor(fitted, "global", "all", "launch"),
         compute_scale=base.compute_scale * _factor(fitted, "family", fam, "compute") * _factor(fitted, "stack", train, "compute"),
         expert_scale=base.expert_scale * _factor(fitted, "global", "all", "expert") * _factor(fitted, "stack", train, "expert"),
         comm_scale=base.comm_scale * _factor(fitted, "stack", train, "comm"),

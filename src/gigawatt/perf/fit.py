@@ -7,7 +7,8 @@ priors. What is fitted to published rows is a small set of named factors
 - per chip family: ``compute`` (training compute rate) and ``serve`` (serving speed);
 - per software stack: ``compute``, ``expert`` (grouped expert GEMMs), ``comm`` (exposed
   communication) and ``serve``;
-- shared by all: ``fp8``, ``fp4`` (low-precision GEMM rates) and ``expert``.
+- shared by all: ``fp8``, ``fp4`` (low-precision GEMM rates), ``expert`` and ``launch`` (the host
+  time of per-expert kernels, :func:`gigawatt.perf.training.expert_launch_time_s`).
 
 Each factor's logarithm has a normal prior around 0 (a factor of 1) with the standard
 deviation in ``factor_priors``; :func:`fit_factors` finds the most probable factors given the
@@ -100,7 +101,8 @@ def decompose(rows: dict[str, list[dict[str, str]]] | None = None) -> list[RowPa
                           inverse=str(row.get("measured_kind", "")).strip() in ("chip_hours", "tpot_s", "ttft_s"))
             try:
                 chip = row_hardware(row)[0].chip
-                cal = calibration_for(chip, stack="", serving_stack="", fitted=none)
+                # the row's stack for what it is (a compiled stack launches no per-expert kernels), its factors at 1
+                cal = calibration_for(chip, stack=stack if kind == "training" else "", serving_stack="", fitted=none)
                 res = (predict_training_row if kind == "training" else predict_inference_row)(row, cal=cal)
             except Exception as exc:  # a row the model cannot predict stays unpredicted, with its reason
                 res = {"predicted": None, "reason": f"{type(exc).__name__}: {exc}"}
@@ -110,11 +112,14 @@ def decompose(rows: dict[str, list[dict[str, str]]] | None = None) -> list[RowPa
                 d = res["detail"]
                 c = float(d["compute_s"])
                 e = float(d["tp_comm_s"] + d["ep_comm_s"] + d["pp_comm_s"])
+                launch = float(d.get("expert_launch_s") or 0.0)
                 bubble = float(d["bubble_s"])
-                k = (c * (1.0 + 0.0) + float(d["overhead_s"]) + bubble * c / max(c + e, 1e-30)) / max(c, 1e-30)
+                busy = max(c + e + launch, 1e-30)  # the bubble idles each part of a micro-batch in proportion
+                k = (c + float(d["overhead_s"]) + bubble * c / busy) / max(c, 1e-30)
                 rp.parts = {"dense": k * float(d["dense_gemm_s"]), "expert": k * float(d["expert_gemm_s"]),
                             "other": k * float(d["memory_s"] + d["head_s"]),
-                            "comm": e + bubble * e / max(c + e, 1e-30) + float(d["dp_comm_s"]),
+                            "comm": e + bubble * e / busy + float(d["dp_comm_s"]),
+                            "launch": launch + bubble * launch / busy,
                             "fixed": float(d["optimizer_s"])}
                 rp.parts["step"] = float(d["step_time_s"])
             if kind == "serving" and rp.base:
@@ -149,6 +154,8 @@ def _params(rows: Iterable[RowParts]) -> list[tuple[str, str, str]]:
                     keys.add(("stack", r.stack, "expert"))
             if r.precision in ("fp8", "mxfp8", "fp4"):
                 keys.add(("global", "all", "fp4" if r.precision == "fp4" else "fp8"))
+            if r.parts.get("launch", 0.0) > 0:
+                keys.add(("global", "all", "launch"))
         else:
             keys.add(("family", r.family, "serve"))
             if r.stack:
@@ -184,7 +191,8 @@ def predict_parts(r: RowParts, theta: dict[tuple[str, str, str], float]) -> floa
     e = _factor(theta, ("global", "all", "expert")) * _factor(theta, ("stack", r.stack, "expert"))
     k = _factor(theta, ("stack", r.stack, "comm"))
     q = r.parts
-    step = (q["dense"] / p + q["expert"] / (p * e) + q["other"]) / c + q["comm"] / k + q["fixed"]
+    step = ((q["dense"] / p + q["expert"] / (p * e) + q["other"]) / c + q["comm"] / k
+            + q.get("launch", 0.0) * _factor(theta, ("global", "all", "launch")) + q["fixed"])
     ratio = step / q["step"]
     return r.base * ratio if r.inverse else r.base / ratio
 

@@ -29,6 +29,17 @@ References
 .. [6] DeepSeek-AI, "DeepSeek-V3 Technical Report", 2024, section 3.2.1 and table 2 (DualPipe:
    bubble (p/2-1)(T_F&B + T_B - 3T_W), 2x parameters, p+1 micro-batches of activations,
    all-to-all hidden behind computation).
+.. [7] D. Liu et al., "MoE Parallel Folding: Heterogeneous Parallelism Mappings for Efficient
+   Large-Scale MoE Model Training with Megatron Core", arXiv:2504.14960, 2025 (expert layers
+   laid out ETP x EP x EDP over the attention's TP x CP x DP ranks).
+.. [8] NVIDIA Transformer Engine, ``GroupedLinear`` (``transformer_engine/pytorch/module/grouped_linear.py``):
+   one GEMM per local expert, issued over several CUDA streams; Megatron-Core's dropless
+   all-to-all dispatcher copies the tokens per expert to the host (MoE README, "CUDA graph"
+   and "moe_pad_expert_input_to_capacity" notes).
+.. [9] Megatron-Core MoE README (github.com/NVIDIA/Megatron-LM, megatron/core/transformer/moe),
+   MCore v0.14: batch-level overlapping to hide the EP all-to-all
+   (``--overlap-moe-expert-parallel-comm --delay-wgrad-compute``), the forward of one
+   micro-batch run beside the backward of another.
 """
 
 from __future__ import annotations
@@ -48,6 +59,7 @@ __all__ = [
     "collective_time_s",
     "alltoall_time_s",
     "expert_alltoall_s",
+    "expert_launch_time_s",
     "exposed_expert_alltoall_s",
     "grouped_gemm_efficiency",
     "router_imbalance_factor",
@@ -196,7 +208,7 @@ def router_imbalance_factor(assignments_per_rank: Any, ep: Any, skew: float = 1.
 
 
 def expert_alltoall_s(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tokens_mb: Any, tp: Any, ep: Any,
-                      moe_layers: Any) -> np.ndarray:
+                      moe_layers: Any, etp: Any = None) -> np.ndarray:
     """Expert-parallel all-to-all time of one micro-batch over ``moe_layers`` MoE layers [s].
 
     Parameters
@@ -210,22 +222,32 @@ def expert_alltoall_s(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tokens_m
     tokens_mb : array_like
         Tokens of one micro-batch on one chip [tokens].
     tp, ep : array_like
-        Tensor and expert parallel degrees; the group spans ``tp·ep`` chips [1].
+        Tensor and expert parallel degrees [1].
     moe_layers : array_like
         MoE layers of the stage [1].
+    etp : array_like or None
+        Tensor parallelism of the experts; None: 1 with expert parallelism, else ``tp`` [1].
 
     Notes
     -----
-    Four all-to-alls per MoE layer (dispatch and combine, forward and backward). Peers within
-    the scale-up domain go over its links, the rest over the network, both tiers at once
-    (:func:`alltoall_time_s`): a group inside one NVLink domain is bound by NVLink, a group
-    across domains by the network share ``1 - S/span`` of its traffic.
+    Four all-to-alls per MoE layer (dispatch and combine, forward and backward), each rank
+    sending its sequence-parallel share ``tokens_mb/tp`` of the tokens. The expert-parallel
+    group spans ``etp·ep`` consecutive chips: Megatron-Core's MoE parallel folding [7]_ orders
+    the expert layers' ranks expert-TP first, then EP, over the same chips as the attention's
+    TP and DP, so with ``etp = 1`` the ``ep`` peers are neighbours, not ``tp`` apart (without
+    folding, ``etp = tp``, the span is ``tp·ep`` as before). Peers within the scale-up domain
+    go over its links, the rest over the network, both tiers at once (:func:`alltoall_time_s`):
+    a group inside one NVLink domain is bound by NVLink, a group across domains by the
+    network share ``1 - S/span`` of its traffic.
     """
+    ep = np.asarray(ep, dtype=float)
     ep_bytes = tf.ep_alltoall_bytes_per_layer(arch, tokens_mb / tp, ep) * moe_layers
-    return alltoall_time_s(ep_bytes, tp * ep, hw, cal, n_calls=np.where(ep > 1, 4.0 * moe_layers, 0.0))
+    span = _expert_tp(np.asarray(tp, dtype=float), ep, etp) * ep
+    return alltoall_time_s(ep_bytes, span, hw, cal, n_calls=np.where(ep > 1, 4.0 * moe_layers, 0.0))
 
 
-def exposed_expert_alltoall_s(ep_s: Any, compute_mb_s: Any, schedule: Any, ep_overlap: float) -> np.ndarray:
+def exposed_expert_alltoall_s(ep_s: Any, compute_mb_s: Any, schedule: Any, ep_overlap: float,
+                              a2a_overlap: Any = False) -> np.ndarray:
     """The part of the expert all-to-all compute does not hide [s].
 
     Parameters
@@ -239,18 +261,55 @@ def exposed_expert_alltoall_s(ep_s: Any, compute_mb_s: Any, schedule: Any, ep_ov
         computation [6]_.
     ep_overlap : float
         Share hidden by other schedules (Calibration ``ep_overlap``) [1].
+    a2a_overlap : array_like of bool
+        The stack pairs micro-batches as DualPipe does under 1F1B (Calibration
+        ``ep_a2a_overlap``: Megatron-Core's batch-level EP overlap [9]_).
 
     Notes
     -----
-    DualPipe: ``max(0, t_a2a - t_compute)``, all hidden while the paired chunk's compute is
-    longer; otherwise ``t_a2a·(1 - o_ep)``.
+    DualPipe, or 1F1B with batch-level overlap: ``max(0, t_a2a - t_compute)``, all hidden
+    while the paired micro-batch's compute is longer; otherwise ``t_a2a·(1 - o_ep)``.
 
     >>> float(exposed_expert_alltoall_s(1.0, 0.75, 2, 0.3)), float(exposed_expert_alltoall_s(1.0, 0.75, 0, 0.3))
     (0.25, 0.7)
     """
     ep_s = np.asarray(ep_s, dtype=float)
-    return np.where(np.asarray(schedule) == SCHEDULES["dualpipe"], np.maximum(ep_s - np.asarray(compute_mb_s), 0.0),
-                    ep_s * (1.0 - ep_overlap))
+    paired = (np.asarray(schedule) == SCHEDULES["dualpipe"]) | np.asarray(a2a_overlap, dtype=bool)
+    return np.where(paired, np.maximum(ep_s - np.asarray(compute_mb_s), 0.0), ep_s * (1.0 - ep_overlap))
+
+
+def expert_launch_time_s(arch: tf.Arch, cal: Calibration, *, ep: Any, pp: Any) -> np.ndarray:
+    """Host-bound time of the per-expert kernels of one micro-batch on one stage, forward and backward [s].
+
+    Parameters
+    ----------
+    arch : Arch
+        Model architecture (``moe_experts``, ``moe_layers``).
+    cal : Calibration
+        ``expert_launch_s``: host time of one local expert's kernels in one MoE layer's
+        forward and backward pass (0 for a stack that compiles the step).
+    ep, pp : array_like
+        Expert- and pipeline-parallel degrees [1].
+
+    Notes
+    -----
+    ``t = c_launch·(E/ep)·(L_moe/pp)``. An eager PyTorch stack runs a rank's grouped GEMM as
+    a loop of per-expert GEMMs on several streams (Transformer Engine's default on Hopper
+    [8]_), each with its own low-precision casts, and a dropless all-to-all dispatcher waits on
+    the host for the tokens per expert before it can size them: once per MoE layer and
+    direction the GPU idles until the host has launched every local expert's kernels. The
+    time grows with the experts a rank holds, not with their tokens, so it is a large share
+    of a step of many small experts and a negligible one of a few large ones.
+
+    >>> from gigawatt.perf.transformer import Arch
+    >>> a = Arch("m", 4, 1024, 8, 8, 128, 512, 1000, moe_experts=64, moe_active=4, moe_d_ff=512)
+    >>> round(float(expert_launch_time_s(a, Calibration(expert_launch_s=1e-4), ep=8, pp=2)), 6)
+    0.0016
+    """
+    if not arch.is_moe:
+        return np.zeros_like(np.asarray(ep, dtype=float) * np.asarray(pp, dtype=float))
+    local = arch.moe_experts / np.maximum(np.asarray(ep, dtype=float), 1.0)
+    return cal.expert_launch_s * local * arch.moe_layers / np.asarray(pp, dtype=float)
 
 
 #: share of the streaming multiprocessors a DualPipe-style schedule gives to communication kernels
@@ -645,7 +704,7 @@ def output_head_time_s(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tp: Any
 
 def microbatch_comm_s(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tp: Any, pp: Any, cp: Any, ep: Any, dp: Any,
                       vpp: Any, micro_batch: Any, seq_len: Any,
-                      recompute: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                      recompute: Any, etp: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Tensor-, context-, expert- and pipeline-parallel communication of one micro-batch on one stage [s].
 
     Parameters
@@ -676,8 +735,8 @@ def microbatch_comm_s(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tp: Any,
     -----
     Four tensor-parallel collectives per layer (six under full recompute) over ``tp`` chips;
     the context-parallel ring passes ``3·(cp-1)/cp`` of the micro-batch's keys and values over
-    ``tp·cp`` chips; four all-to-alls per MoE layer over ``tp·ep`` chips
-    (:func:`alltoall_time_s`); ``vpp`` point-to-point sends to a stage ``tp·cp·dp`` chips
+    ``tp·cp`` chips; four all-to-alls per MoE layer over ``etp·ep`` chips
+    (:func:`expert_alltoall_s`); ``vpp`` point-to-point sends to a stage ``tp·cp·dp`` chips
     away [1]_ [2]_.
     """
     rc = np.asarray(recompute)
@@ -692,7 +751,8 @@ def microbatch_comm_s(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tp: Any,
     )
     cp_t = collective_time_s(cp_bytes, tp * cp, hw, cal)
     if arch.is_moe:
-        ep_t = expert_alltoall_s(arch, hw, cal, tokens_mb=tokens_mb, tp=tp, ep=ep, moe_layers=arch.moe_layers / pp)
+        ep_t = expert_alltoall_s(arch, hw, cal, tokens_mb=tokens_mb, tp=tp, ep=ep, moe_layers=arch.moe_layers / pp,
+                                 etp=etp)
     else:
         ep_t = np.zeros_like(tp_t)
     # each micro-batch crosses vpp stage boundaries per chip; neighbouring stages sit tp·cp·dp chips apart
@@ -923,14 +983,17 @@ def training_step(arch: tf.Arch, hw: Hardware, layout: Layout, *, n_chips: Any, 
     head = output_head_time_s(arch, hw, cal, tp=tp, cp=cp, micro_batch=mb, seq_len=s, per_layer_s=layers / arch.layers,
                               precision=precision)
     # the stack's fitted compute factor; DualPipe's communication kernels hold a share of the SMs [6]_
-    dualpipe = sch == SCHEDULES["dualpipe"]
-    slow = np.where(dualpipe & arch.is_moe, 1.0 / (1.0 - DUALPIPE_COMM_SM_SHARE), 1.0) / cal.compute_scale
+    # DualPipe, and 1F1B whose stack overlaps micro-batches' all-to-alls (ep_a2a_overlap), run
+    # communication kernels beside compute: they hold a share of the SMs [6]_ [9]_
+    paired = (sch == SCHEDULES["dualpipe"]) | ((cal.ep_a2a_overlap > 0) & (ep > 1))
+    slow = np.where(paired & arch.is_moe, 1.0 / (1.0 - DUALPIPE_COMM_SM_SHARE), 1.0) / cal.compute_scale
     compute_mb = (layers + head) / pp * slow
     tp_t, cp_t, ep_t, pp_t = microbatch_comm_s(arch, hw, cal, tp=tp, pp=pp, cp=cp, ep=ep, dp=dp, vpp=vpp,
-                                               micro_batch=mb, seq_len=s, recompute=rc)
-    ep_exposed = exposed_expert_alltoall_s(ep_t, compute_mb, sch, cal.ep_overlap)
+                                               micro_batch=mb, seq_len=s, recompute=rc, etp=etp)
+    ep_exposed = exposed_expert_alltoall_s(ep_t, compute_mb, sch, cal.ep_overlap, cal.ep_a2a_overlap > 0)
     exposed_mb = (tp_t * (1.0 - cal.tp_overlap) + cp_t * (1.0 - cal.tp_overlap) + ep_exposed + pp_t) / cal.comm_scale
-    t_mb = compute_mb + exposed_mb
+    launch_mb = expert_launch_time_s(arch, cal, ep=ep, pp=pp)
+    t_mb = compute_mb + exposed_mb + launch_mb
 
     dp_t = gradient_sync_time_s(arch, hw, cal, tp=tp, pp=pp, cp=cp, ep=ep, etp=etp, dp=dp, fsdp=fsdp, n_microbatches=m)
     compute_total = m * compute_mb
@@ -947,6 +1010,7 @@ def training_step(arch: tf.Arch, hw: Hardware, layout: Layout, *, n_chips: Any, 
             "tp_comm_s": m * (tp_t + cp_t) * (1.0 - cal.tp_overlap) / cal.comm_scale,
             "ep_comm_s": m * ep_exposed / cal.comm_scale,
             "pp_comm_s": m * pp_t / cal.comm_scale, "dp_comm_s": dp_exposed, "optimizer_s": opt_t, "overhead_s": overhead,
+            "expert_launch_s": m * launch_mb * np.ones_like(step),
             # compute by kernel class, every micro-batch of the step: what the stack factors scale
             "dense_gemm_s": scale * (parts["dense"] + parts["attention"]), "expert_gemm_s": scale * parts["expert"],
             "memory_s": scale * parts["memory"], "head_s": scale * head,
