@@ -123,3 +123,32 @@ def test_too_few_chips_says_what_is_missing():
 
     with pytest.raises(LayoutError, match=r"need at least 30 chips"):
         serve_plan("frontier-moe-2t", "trainium3", 16, input_len=2000, output_len=200)
+
+
+def test_perf_serve_cli_lays_out_frontier_moe_and_keeps_pp():
+    import json
+
+    from typer.testing import CliRunner
+
+    from gigawatt.cli import app
+
+    base = ["perf", "serve", "--model", "frontier-moe-2t", "--chip", "trainium3"]
+    r = CliRunner().invoke(app, base + ["--chips", "144", "--pp", "4", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["pp"] == 4 and 144 % (out["tp"] * 4) == 0 and out["output_tokens_per_s_per_chip"] > 0
+    r = CliRunner().invoke(app, base + ["--chips", "16"])
+    assert r.exit_code == 2 and "need at least 30 chips" in r.output
+
+
+def test_attention_dp_prefill_skew_by_hand():
+    # 8 ranks, one prompt per rank on average: E[max of 8 Poisson(1)] = sum_k (1 - F(k)^8) = 2.578
+    from scipy.stats import poisson
+
+    from gigawatt.perf.inference import attention_dp_prefill_skew
+
+    by_hand = sum(1 - poisson.cdf(k, 1.0) ** 8 for k in range(40))
+    assert float(attention_dp_prefill_skew(8.0, 8)) == pytest.approx(by_hand, rel=1e-9)
+    assert float(attention_dp_prefill_skew(8.0, 1)) == 1.0
+    # many prompts per rank: the busiest rank is close to the mean
+    assert 1.0 < float(attention_dp_prefill_skew(8000.0, 8)) < 1.1
