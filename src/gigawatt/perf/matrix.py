@@ -116,7 +116,11 @@ def throughput_matrix(workloads: Iterable[Workload] | Mapping[str, Workload], ch
         ``input_len``, ``output_len``, ``precision`` (default ``fp8``),
         ``ttft_limit_s``, ``tpot_limit_s`` [s], ``agentic`` (task keywords of
         :func:`gigawatt.perf.inference.agentic_task`: whole agentic tasks are served).
-        An inference precision the chip has no peak for is served in BF16.
+        An inference precision the chip has no peak for is served in BF16. An inference cell
+        is the serving search's best layout (:func:`gigawatt.perf.search.search_serving`:
+        tensor, pipeline and expert parallel degrees, split or data-parallel attention,
+        continuous batching or disaggregated prefill and decode) under the chip's default
+        serving stack, at the batch the latency limits allow.
     chips : iterable of str or (chip, system)
         Catalog chip ids or aliases, or pairs of a chip and the catalog system it is
         deployed in (by default the chip's system with the largest scale-up domain).
