@@ -451,6 +451,8 @@ def prediction_basis(chip: str, kind: str = "training") -> dict[str, Any]:
     if kind == "training":
         classes += [("stack", stack, c) for c in ("compute", "comm", "expert")] + [("global", "all", c) for c in
                                                                                    ("fp8", "fp4", "expert")]
+        if cal.expert_launch_s > 0:  # a stack that launches per-expert kernels from the host
+            classes.append(("global", "all", "launch"))
     else:
         classes.append(("stack", stack, "serve"))
     factors = []
