@@ -301,6 +301,14 @@ def expert_launch_time_s(arch: tf.Arch, cal: Calibration, *, ep: Any, pp: Any) -
     time grows with the experts a rank holds, not with their tokens, so it is a large share
     of a step of many small experts and a negligible one of a few large ones.
 
+    The time is added to the step, not hidden under the expert GEMMs' own GPU time: after the
+    dispatcher's host synchronization the GPU's queue is empty, and the same 8 B200 running
+    Qwen3-30B-A3B token-drop (Megatron-Bridge 25.09, no synchronization) and dropless (25.11)
+    differ by ~0.27 ms per local expert and layer on top of the whole step, not by the excess of
+    host over kernel time. A form that hides the host's time under the expert GEMMs,
+    ``max(0, c·n - t_expert)``, needs ``c`` ~0.65 ms to fit the Megatron rows, twice the
+    kernel-count estimate, and leaves them 65-86% fast held out.
+
     >>> from gigawatt.perf.transformer import Arch
     >>> a = Arch("m", 4, 1024, 8, 8, 128, 512, 1000, moe_experts=64, moe_active=4, moe_d_ff=512)
     >>> round(float(expert_launch_time_s(a, Calibration(expert_launch_s=1e-4), ep=8, pp=2)), 6)
