@@ -79,3 +79,25 @@ def test_sourced_dataset_prompt_length():
     assert row_input_len({"conversion": "OpenOrca 24,576-sample set", "output_len": "300"}) == pytest.approx(222.33, rel=1e-3)
     # a given input length wins
     assert row_input_len({"input_len": "1000", "conversion": "24,576 OpenOrca samples"}) == 1000
+
+
+def test_the_fit_scales_the_host_launch_part_of_a_fine_grained_moe_row():
+    # Qwen3-30B-A3B on 16 H100 (Megatron): its step has a per-expert host launch part that the global
+    # launch factor scales, and the fast model reproduces the full model at every factor 1
+    import math
+
+    from gigawatt.perf.fit import decompose, fit_rows, predict_parts
+
+    rows = fit_rows()
+    rows = {"training": [r for r in rows["training"] if r["id"] in ("mbridge2511-qwen3-30b-a3b-fp8-h100-16",
+                                                                   "tpurec-mixtral-8x7b-v6e-256")],
+            "inference": []}
+    parts = {p.row["id"]: p for p in decompose(rows)}
+    qwen, mixtral = parts["mbridge2511-qwen3-30b-a3b-fp8-h100-16"], parts["tpurec-mixtral-8x7b-v6e-256"]
+    assert qwen.parts["launch"] > 0.1 * qwen.parts["step"]
+    assert mixtral.parts["launch"] == 0.0  # MaxText compiles the step: no per-expert launches
+    assert predict_parts(qwen, {}) == pytest.approx(qwen.base, rel=1e-9)
+    # doubling the launch factor lengthens the step by exactly the launch part
+    doubled = predict_parts(qwen, {("global", "all", "launch"): math.log(2.0)})
+    step = qwen.parts["step"]
+    assert qwen.base * step / doubled == pytest.approx(step + qwen.parts["launch"], rel=1e-9)
