@@ -11,8 +11,8 @@ from gigawatt.optimize import two_stage
 from gigawatt.scenario.inputs import resolve
 
 # one chip, one month (January 2026, 744 h), inference only, flat over the day; three equally likely
-# cases of demand: 1, 2 and 3 billion tokens a day. A chip-month costs c = $744; at $0.05 per million
-# tokens it serves v rho s = $750 of tokens where there is demand for them.
+# cases of demand: 1, 2 and 3 billion tokens a day. A chip-month costs c = $744; the tokens are priced
+# (from the performance model's rate rho) so that it serves v rho s = $750 of them where there is demand.
 NEWSVENDOR = textwrap.dedent("""\
     schema_version: 1
     name: newsvendor
@@ -35,15 +35,19 @@ NEWSVENDOR = textwrap.dedent("""\
 
 
 def test_newsvendor_by_hand():
-    doc = yaml.safe_load(NEWSVENDOR)
-    cases = [resolve(gigawatt.load(doc, set={"demand.inference[0].tokens_per_day": v})) for v in ("1e9", "2e9", "3e9")]
-    r = two_stage(cases, period="month")
     from gigawatt.optimize import check_inputs
 
-    rho = check_inputs(cases[0], period="month").inference_rate[0, 0] / 0.1  # tokens/s per chip, input + output
+    doc = yaml.safe_load(NEWSVENDOR)
+    rho = check_inputs(resolve(gigawatt.load(doc)), period="month").inference_rate[0, 0] / 0.1  # tokens/s per chip
     seconds = 744 * 3600.0
+    # price the tokens so that a chip-month serves $750 of them, whatever the performance model's rate
+    price = float(750.0 / (rho * seconds) * 1e6)  # USD per million tokens
+    cases = [resolve(gigawatt.load(doc, set={"demand.inference[0].tokens_per_day": v,
+                                             "optimize.unmet_inference": f"${price!r}"}))
+             for v in ("1e9", "2e9", "3e9")]
+    r = two_stage(cases, period="month")
     n_low = 1e9 * 31 / (rho * seconds)  # chips that serve the low case's month
-    c, value = 744.0, 0.05e-6 * rho * seconds
+    c, value = 744.0, price * 1e-6 * rho * seconds
     assert c < value < 1.5 * c  # the case is built so: a chip pays only where it is used in 2 cases of 3 or more
     # a chip beyond n_low is used in 2 cases of 3: worth 2/3 * 750 = $500 < $744, so the plan stops at n_low
     assert r.installed[0, 0, 0] == pytest.approx(n_low, rel=1e-6)

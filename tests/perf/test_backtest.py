@@ -1,16 +1,15 @@
-"""The backtest on the packaged published rows.
+"""The backtest on the packaged published rows: leave-one-source-out headline, in-sample beside it.
 
-The thresholds are guards on what the model achieves today (issue 3 targets in
-brackets); tighten them as the model improves. Where today's figure misses the
-target, the guard holds the current level and the target is named in the comment.
+The guards hold what the model achieves today; the issue 18 targets are named in the comments
+(``gigawatt backtest`` reports them, met or not).
 """
 
 import json
-import statistics
+import math
 
 import pytest
 
-from gigawatt.perf.backtest import packaged_path, load_rows, run_backtest, summary_by_chip
+from gigawatt.perf.backtest import load_rows, packaged_path, predict_training_row, row_block, row_stack, run_backtest
 
 
 @pytest.fixture(scope="module")
@@ -18,101 +17,83 @@ def result():
     return run_backtest()
 
 
-def _abs(rows, kind=None):
-    return [1.0 if r["error"] is None else abs(r["error"]) for r in rows if kind is None or r["measured_kind"] == kind]
-
-
 def test_json_shape(result):
-    assert set(result) == {"training", "inference"}
-    for part in result.values():
-        assert set(part) == {"n", "median_abs_error", "max_abs_error", "rows"}
-        assert part["n"] == len(part["rows"]) > 0
+    assert set(result) == {"training", "inference", "held_out"}
+    for name in ("training", "inference"):
+        part = result[name]
+        assert {"n", "median_abs_error", "max_abs_error", "rows"} <= set(part)
         for row in part["rows"]:
-            assert {"id", "measured_kind", "measured", "predicted", "error"} <= set(row)
+            assert {"id", "measured_kind", "measured", "predicted", "error", "low", "high", "stack", "block",
+                    "held_out_error"} <= set(row)
             if row["predicted"] is None:
                 assert row["reason"]
             else:
                 assert row["error"] == pytest.approx((row["predicted"] - row["measured"]) / row["measured"])
+                assert row["low"] <= row["predicted"] <= row["high"] and row["low"] < row["high"]
     json.dumps(result)  # plain JSON types only
+    assert {t["target"] for t in result["held_out"]["targets"]} >= {"training tokens/s median",
+                                                                    "80% intervals cover 70-90% of held-out rows"}
 
 
-def test_every_row_predicted(result):
-    assert all(r["predicted"] is not None for part in result.values() for r in part["rows"])
+def test_every_row_predicted_in_sample_and_held_out(result):
+    for name in ("training", "inference"):
+        assert all(r["predicted"] is not None and r["held_out_error"] is not None for r in result[name]["rows"])
 
 
-def test_training_tokens_per_s(result):
-    errs = _abs(result["training"]["rows"], "tokens_per_s")
-    assert len(errs) == 42
-    assert statistics.median(errs) <= 0.03  # target median <= 10%: met (0.022 today)
-    # target: none worse than 25%; today three MoE rows of Megatron-Bridge 25.11 miss it:
-    # Qwen3-30B-A3B on 16 H100 (+92%) and gpt-oss-120b on B200 (+64%), fine-grained MoE on few
-    # GPUs far below its roofline, and DeepSeek-V3 on B200 (+46%), whose FP8 efficiency is
-    # carried from Blackwell's BF16 one rather than fitted on that one row
-    assert sum(e > 0.25 for e in errs) <= 3
-    assert max(errs) <= 1.0
-    by_id = {r["id"]: r for r in result["training"]["rows"]}
-    # the MoE rows the model explains (fp8 quantization traffic, EP overlap, DP window)
-    for rid in ("mbridge2511-qwen3-235b-a22b-fp8-h100-256", "mbridge2511-qwen3-235b-a22b-bf16-gb200-256",
-                "dgxc-grok1-fp8-h100-512", "dgxc-grok1-bf16-gb200-128"):
-        assert abs(by_id[rid]["error"]) <= 0.15, rid
-    assert 0.25 < by_id["mbridge2511-deepseek-v3-fp8-b200-256"]["error"] <= 0.55  # +45.9% today
+def test_blocks_are_publisher_and_stack():
+    rows = {r["id"]: r for r in load_rows(packaged_path("training_runs.csv"))}
+    assert row_block(rows["mbridge2602-llama3-70b-fp8cs-h100-64"]) == "nvidia-nemo/megatron"
+    # the Llama papers and model cards are one publisher's
+    assert row_block(rows["llama1-65b-throughput"]) == row_block(rows["llama31-405b-gpuhours"]) == "meta/meta"
+    # a row without a stack column: named from its source
+    assert row_stack({"source": "AI-Hypercomputer/maxtext MaxText/configs/v5p.yml"}) == "maxtext"
+    assert row_stack({"engine": "trtllm"}) == "tensorrt-llm"
 
 
-def test_training_chip_hours(result):
-    errs = _abs(result["training"]["rows"], "chip_hours")
-    assert len(errs) == 6
-    assert statistics.median(errs) <= 0.11  # target median <= 15%: met (0.096 today)
-    by_id = {r["id"]: r for r in result["training"]["rows"]}
-    for rid in ("llama1-65b-gpuhours", "llama2-70b-gpuhours", "llama31-405b-gpuhours"):
-        assert abs(by_id[rid]["error"]) <= 0.10, rid
-    # Llama 3.1 70B takes its chip count from the 405B row of the same model card (16,384);
-    # DeepSeek-V2 is MLA with selective recompute of the up-projection
-    assert abs(by_id["llama31-70b-gpuhours"]["error"]) <= 0.25  # -22% today
-    assert abs(by_id["deepseek-v2-gpuhours-per-1t"]["error"]) <= 0.20
-    # still missed: the model card's 8B hours imply half the MFU the model predicts (-44% today)
-    assert abs(by_id["llama31-8b-gpuhours"]["error"]) <= 0.45
+def test_held_out_differs_from_in_sample(result):
+    # a held-out row is predicted by factors its own block did not set
+    rows = result["training"]["rows"]
+    assert sum(abs(r["held_out_error"] - r["error"]) > 1e-3 for r in rows) > len(rows) / 2
 
 
-def test_inference(result):
-    errs = _abs(result["inference"]["rows"])
-    assert statistics.median(errs) <= 0.07  # target median <= 15%: met (0.063 today)
-    # target: none worse than 35%; today 2 rows miss it (trn1 Llama 2 13B TTFT at -66% and -74%)
-    assert sum(e > 0.35 for e in errs) <= 2
-    assert max(errs) <= 0.75
-    by_id = {r["id"]: r for r in result["inference"]["rows"]}
-    # the fixed-batch Llama 2 13B rows on 32 NeuronCores: 40 heads padded to 64 (+47%, +53% unpadded)
-    for rid in ("aws-trn1-llama2-13b-b8-4096-4096-throughput", "aws-trn1-llama2-13b-b4-8192-8192-throughput"):
-        assert abs(by_id[rid]["error"]) <= 0.32, rid
-    # MLPerf Llama 3.1 405B on B200, with MLCommons' published mean prompt of its set (9,400 tokens)
-    assert abs(by_id["mlperf51-llama31-405b-b200x8-offline"]["error"]) <= 0.10
-    # the MLPerf OpenOrca rows, with the set's published mean prompt (222 tokens)
-    for rid in ("mlperf41-llama2-70b-h100x8-offline", "mlperf41-llama2-70b-h100x8-server",
-                "mlperf51-llama2-70b-b200x8-offline", "mlperf51-llama2-70b-gb200x4-server",
-                "mlperf51-llama2-70b-h200x8-offline-google"):
-        assert abs(by_id[rid]["error"]) <= 0.12, rid
+def test_training_held_out_guards(result):
+    by = {t["target"]: t for t in result["held_out"]["targets"]}
+    # target median <= 10%: met (8.9% today)
+    assert by["training tokens/s median"]["held_out"] <= 0.10
+    # target p90 <= 30%: missed by a little (31% today: Trainium1 has one source, so its family factor is
+    # the prior when that source is held out, and its Neuron 2.18-2.21 rows run 40-60% slower than it)
+    assert by["training tokens/s p90"]["held_out"] <= 0.40
+    assert by["MoE training median"]["held_out"] <= 0.15  # target 15%: met (11% today)
+    assert by["whole-run chip-hours median"]["held_out"] <= 0.15  # target 15%: met (12% today)
+    # in sample the fit carries the rows it saw
+    assert by["training tokens/s median"]["in_sample"] <= 0.08
 
 
-def test_per_chip_guards(result):
-    rows = load_rows(packaged_path("training_runs.csv"))
-    by_chip = summary_by_chip(result["training"], rows)
-    assert by_chip["a100-80gb"]["median_abs_error"] <= 0.03
-    assert by_chip["h100-sxm"]["median_abs_error"] <= 0.06  # 0.049 today
-    assert by_chip["trn1"]["median_abs_error"] <= 0.07
-    assert by_chip["tpu-v6e"]["median_abs_error"] <= 0.03
-    inf = summary_by_chip(result["inference"], load_rows(packaged_path("inference_runs.csv")))
-    assert inf["mi300x"]["median_abs_error"] <= 0.04
-    assert inf["h100-sxm"]["median_abs_error"] <= 0.06
-    assert inf["h200"]["median_abs_error"] <= 0.05  # 0.047 today (TensorRT-LLM reserving whole requests: -0.9% -> -4.7% at 1000/1000)
-    assert inf["trn2"]["median_abs_error"] <= 0.13  # 0.122 today
+def test_the_rows_expert_overlap_feature_is_read():
+    # Qwen3-235B on 256 H100: the published configuration overlaps the expert all-to-all (moe_a2a_overlap);
+    # with the column blanked the stack default (off) exposes 70% of it (ep_overlap 0.3)
+    row = {r["id"]: r for r in load_rows(packaged_path("training_runs.csv"))}[
+        "mbridge2511-qwen3-235b-a22b-fp8-h100-256"]
+    assert row["ep_a2a_overlap"] == "1"
+    on = predict_training_row(dict(row))
+    off = predict_training_row(dict(row, ep_a2a_overlap=""))
+    assert on["detail"]["ep_comm_s"] < 0.7 * off["detail"]["ep_comm_s"]
+    assert on["predicted"] > off["predicted"]
+
+
+def test_interval_coverage_is_reported(result):
+    cov = result["held_out"]["coverage_80"]
+    assert cov["n"] == 123
+    assert 0.55 <= cov["coverage"] <= 0.95  # target 70-90%: 66% today
 
 
 def test_bad_rows_are_misses_not_crashes(tmp_path):
+    import csv
+
     rows = load_rows(packaged_path("training_runs.csv"))[:2]
     rows[0]["chip"] = "no-such-chip"
     rows[1]["measured_kind"] = "joules"
     path = tmp_path / "t.csv"
-    import csv
-
     with open(path, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
@@ -123,8 +104,6 @@ def test_bad_rows_are_misses_not_crashes(tmp_path):
 
 
 def test_a_batch_no_layout_divides_is_rounded_not_forced_to_micro_batch_1():
-    # a published "2M tokens" batch rarely divides by the data-parallel degree; the row is run at
-    # the nearest batch that does, with the micro-batch still searched
     from gigawatt.perf.backtest import predict_training_row
 
     row = {r["id"]: r for r in load_rows(packaged_path("training_runs.csv"))}["nemo2407-llama3-70b-64"]
@@ -138,7 +117,6 @@ def test_a_batch_no_layout_divides_is_rounded_not_forced_to_micro_batch_1():
 
 
 def test_other_scenario_names_keep_their_latency_limits():
-    # MLPerf's "interactive" scenario is a server scenario with tighter limits: the limits apply
     from gigawatt.perf.backtest import predict_inference_row
 
     row = {r["id"]: r for r in load_rows(packaged_path("inference_runs.csv"))}["mlperf41-llama2-70b-h100x8-server"]
@@ -146,3 +124,14 @@ def test_other_scenario_names_keep_their_latency_limits():
     tight = predict_inference_row(dict(row, scenario="interactive", ttft_slo_s="0.45", tpot_slo_s="0.04"))["predicted"]
     loose = predict_inference_row(dict(row, scenario="interactive", ttft_slo_s="", tpot_slo_s=""))["predicted"]
     assert tight < server < loose
+
+
+def test_stored_factors_are_the_fit_of_the_packaged_rows():
+    # calibration.yaml's fitted section is what `python -m gigawatt.perf.fit --write` gives on these rows
+    from gigawatt.perf import fit
+    from gigawatt.perf.calibration import fitted_factors
+
+    theta = fit.fit_factors(fit.decompose())
+    stored = fitted_factors()
+    for (level, scope, cls), v in theta.items():
+        assert stored[level][scope][cls]["value"] == pytest.approx(math.exp(v), abs=2e-4), (level, scope, cls)

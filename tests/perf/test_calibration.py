@@ -18,7 +18,9 @@ def test_every_coefficient_has_a_source():
 
 
 def test_defaults_cover_every_field():
-    fields = set(Calibration.__dataclass_fields__) - {"family"}
+    from gigawatt.perf.calibration import SCALES
+
+    fields = set(Calibration.__dataclass_fields__) - {"family", "training_stack", "serving_stack"} - set(SCALES)
     assert fields == set(load_calibration_file()["defaults"])
 
 
@@ -50,9 +52,9 @@ def test_family_is_the_catalog_field():
 
 
 def test_chip_override_and_provenance():
-    assert calibration_for("tpu-v6e").matmul_eff != calibration_for("tpu-v5p").matmul_eff
     assert calibration_for("tpu-v6e").family == "tpu"
-    assert "fitted" in provenance("h100-sxm")["matmul_eff"]
+    # the family coefficients are priors; what the rows set lives in the fitted factors
+    assert "prior" in provenance("h100-sxm")["matmul_eff"]
 
 
 def test_fractions_in_range():

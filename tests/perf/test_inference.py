@@ -144,7 +144,7 @@ def test_serve_plan_searches_expert_parallel_and_data_parallel_attention_for_moe
     best = serve_plan("deepseek-v3", "b200", 8, input_len=4000, output_len=1000, precision="fp8")
     split = serve_plan("deepseek-v3", "b200", 8, input_len=4000, output_len=1000, precision="fp8",
                        layout=Layout(tp=8, ep=8, attention_dp=False))
-    assert (best["ep"], best["attention_dp"]) == (8, True)
+    assert best["ep"] > 1 and best["attention_dp"]
     assert best["kv_capacity_tokens"] > 5 * split["kv_capacity_tokens"]
     assert best["output_tokens_per_s"] > split["output_tokens_per_s"]
     # a dense model keeps ep 1 and head-split attention
@@ -196,15 +196,19 @@ def test_iteration_is_its_stages(h100, llama2_70b):
     it = iteration_time_s(llama2_70b, h100, Layout(tp=4, pp=2), decode_tokens=d, decode_context=1500.0,
                           prefill_tokens=p, prefill_context=500.0, cal=cal)
     kw = dict(tp=4, pp=2, attention_dp=False)
-    gc, gm = gemm_time_s(llama2_70b, h100, cal, tokens=d + p, precision="bf16", **kw)
+    dense, expert = gemm_time_s(llama2_70b, h100, cal, tokens=d + p, precision="bf16", **kw)
     ac, am = attention_time_s(llama2_70b, h100, cal, decode_tokens=d, decode_context=np.asarray(1500.0),
                               prefill_tokens=p, prefill_context=np.asarray(500.0), precision="bf16",
                               kv_bytes_per_value=2.0, **kw)
     comm = iteration_comm_s(llama2_70b, h100, cal, ep=1, tokens=d + p, **kw)
-    expected = np.maximum(gc, gm) + np.maximum(ac, am) + comm + cal.decode_step_overhead_s
+    expected = dense + expert + np.maximum(ac, am) + comm + cal.decode_step_overhead_s
     assert np.array_equal(it["time_s"], expected)
-    # one decode token: reading 138 GB of weights over 8 chips binds, not the FLOPs
-    assert gm[0] > gc[0]
+    assert not expert.any()  # a dense model has no routed experts
+    # one decode token: reading the 138 GB of weights binds, and each pipeline step reads its stage's
+    # weights over the tp = 4 chips of the stage: 138 GB / (4 x 3.35 TB/s x e_hbm), not over all 8 chips
+    from gigawatt.perf.inference import weight_bytes
+
+    assert dense[0] == pytest.approx(weight_bytes(llama2_70b, "bf16") / (4 * h100.hbm_bw_bytes_per_s * cal.hbm_eff))
 
 
 def test_max_decode_batch_by_reservation():

@@ -73,8 +73,11 @@ def test_fleet_serving_rate_is_what_perf_serve_reports():
                          precision=st.precision, ttft_limit_s=st.ttft_s, tpot_limit_s=st.tpot_s, system=spec.system)
         assert th.inference_output_tokens_per_chip_s[w, c] == api["output_tokens_per_s_per_chip"] > 0
     spec = fleet.chips[0]
+    # the fleet's pool runs replicas of the best layout; a system of one such replica gets the same rate
+    api = serve_plan(st.model, spec.chip, None, input_len=st.input_tokens, output_len=st.output_tokens,
+                     precision=st.precision, ttft_limit_s=st.ttft_s, tpot_limit_s=st.tpot_s, system=spec.system)
     r = CliRunner().invoke(app, ["perf", "serve", "--model", st.model, "--chip", spec.chip, "--system", spec.system,
-                                 "--chips", "64", "--input", f"{st.input_tokens:g}", "--output", f"{st.output_tokens:g}",
+                                 "--chips", str(api["tp"] * api["pp"]), "--input", f"{st.input_tokens:g}", "--output", f"{st.output_tokens:g}",
                                  "--ttft", f"{st.ttft_s}s", "--tpot", f"{st.tpot_s}s", "--precision", st.precision,
                                  "--json"])
     assert r.exit_code == 0, r.output

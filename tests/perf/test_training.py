@@ -283,7 +283,7 @@ def test_training_step_is_its_stages(h100, llama3_405b, layout):
                               recompute=rc, precision="bf16")
     head = tr.output_head_time_s(llama3_405b, h100, cal, tp=tp, cp=cp, micro_batch=mb, seq_len=s,
                                  per_layer_s=layers / llama3_405b.layers, precision="bf16")
-    compute_mb = (layers + head) / pp
+    compute_mb = (layers + head) / pp / cal.compute_scale
     assert float(r["compute_s"]) == pytest.approx(m * float(compute_mb), rel=1e-12)
     parts = ("bubble_s", "tp_comm_s", "ep_comm_s", "pp_comm_s", "dp_comm_s", "optimizer_s", "overhead_s")
     assert float(r["step_time_s"]) == pytest.approx(float(r["compute_s"]) + sum(float(r[k]) for k in parts), rel=1e-9)

@@ -110,6 +110,11 @@ class Chip(Entry):
     #: the format its software stack trains in by default (a run that states no ``precision``);
     #: None: BF16
     training_precision: TrainingPrecision | None = None
+    #: the software stacks the chip trains and serves with by default (names or aliases of the
+    #: ``stacks`` of ``gigawatt/perf/data/calibration.yaml``): the fleet's throughput uses their
+    #: fitted efficiency; None: the prior alone
+    training_stack: str | None = None
+    serving_stack: str | None = None
 
     @model_validator(mode="after")
     def _training_precision_is_one_it_has(self) -> "Chip":

@@ -104,6 +104,10 @@ def train_command(
     tokens: str = typer.Option(f"{DEFAULT_TRAINING_TOKENS / 1e12:g}T", "--tokens", help="Training tokens for the days-to-train figure."),
     system: Optional[str] = typer.Option(None, "--system", help="Catalog system (default: largest scale-up)."),
     schedule: str = typer.Option("1f1b", "--schedule", help="Pipeline schedule: 1f1b, zero-bubble, dualpipe, or any (searched)."),
+    stack: Optional[str] = typer.Option(None, "--stack", help="Training software (megatron, maxtext, neuron, "
+                                        "torchtitan, deepspeed, ... or an alias such as nemo): its fitted efficiency "
+                                        "applies, the prior for one never fitted (default: the chip's, see "
+                                        "`gigawatt catalog chips`)."),
     mtbf: Optional[str] = typer.Option(None, "--mtbf", help="Mean time between unexpected interruptions of one "
                                        "chip (default: about 50,677 h, Llama 3's 419 in 54 days on 16,384 H100)."),
     checkpoint_interval: str = typer.Option("20min", "--checkpoint-interval", help="Time between checkpoints "
@@ -134,7 +138,7 @@ def train_command(
     r = _run(lambda: train_plan(model, chip, chips, layout=layout, search=search, seq_len=seq_len,
                                 global_batch_seqs=global_batch, precision=precision.lower() if precision else None,
                                 tokens=n_tokens,
-                                system=system, schedule=schedule.lower(), reliability=rel), _HINTS)
+                                system=system, schedule=schedule.lower(), reliability=rel, stack=stack), _HINTS)
     if json_out:
         print_json(r, indent=2)
         return
@@ -155,7 +159,9 @@ def train_command(
                        ("optimizer_s", "  optimizer"), ("overhead_s", "  other overhead")):
         t.add_row(label, f"{r[key]:.3f} s")
     t.add_row("memory per chip", f"{r['memory_bytes'] / 1e9:.1f} of {r['hbm_bytes'] / 1e9:.0f} GB")
-    t.add_row("tokens/s", f"{r['tokens_per_s']:,.0f}")
+    t.add_row("tokens/s", f"{r['tokens_per_s']:,.0f} (80% interval {r['tokens_per_s_low']:,.0f} to "
+                          f"{r['tokens_per_s_high']:,.0f}; {r['interval_basis']})")
+    t.add_row("stack", r["stack"] or "none (the prior)")
     t.add_row("MFU", f"{r['mfu']:.1%}")
     t.add_row("goodput", f"{r['goodput']:.1%}: an interruption every {r['job_mtbf_s'] / 3600:.2g} h (chip MTBF "
               f"{r['chip_mtbf_s'] / 3600:,.0f} h), checkpoint every {r['checkpoint_interval_s'] / 60:g} min, "
@@ -175,9 +181,10 @@ def serve_command(
     ttft: Optional[str] = typer.Option(None, "--ttft", help="TTFT limit, e.g. 2s (server regime)."),
     tpot: Optional[str] = typer.Option(None, "--tpot", help="TPOT limit, e.g. 50ms (server regime)."),
     tp: Optional[int] = typer.Option(None, "--tp", help="Tensor parallel degree per replica (searched if omitted)."),
-    pp: int = typer.Option(1, "--pp", help="Pipeline parallel degree per replica."),
-    ep: Optional[int] = typer.Option(None, "--ep", help="Expert parallel degree per replica (MoE; searched if "
-                                     "omitted: 1 or the replica's chips)."),
+    pp: Optional[int] = typer.Option(None, "--pp", help="Pipeline parallel degree per replica (searched if omitted: "
+                                     "the depths at which the weights fit)."),
+    ep: Optional[int] = typer.Option(None, "--ep", help="Expert parallel degree over the chips of a pipeline stage "
+                                     "(MoE; searched if omitted)."),
     attention_dp: Optional[bool] = typer.Option(None, "--attention-dp/--no-attention-dp",
                                                 help="Run attention data-parallel over the TP ranks (whole sequences "
                                                      "per rank, no KV copies), as engines offer for MoE with --ep; "
@@ -190,6 +197,13 @@ def serve_command(
     batch: Optional[int] = typer.Option(None, "--batch", help="Fixed batch (latency regime)."),
     precision: str = typer.Option("bf16", "--precision", help="bf16, fp8 or fp4 weights and matmuls."),
     system: Optional[str] = typer.Option(None, "--system", help="Catalog system."),
+    stack: Optional[str] = typer.Option(None, "--stack", help="Serving software (tensorrt-llm, vllm, sglang, "
+                                        "neuron, ...): its fitted efficiency applies (default: the chip's)."),
+    spec_tokens: int = typer.Option(0, "--spec-tokens", help="Speculative draft tokens per decode step (MTP "
+                                    "next-n layers; 0: none)."),
+    disaggregated: Optional[bool] = typer.Option(None, "--disaggregated/--no-disaggregated",
+                                                 help="Prefill and decode on separate replicas, the KV cache moved "
+                                                      "between them (searched if omitted)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Throughput, TTFT and TPOT of serving one request mix under continuous batching."""
@@ -199,6 +213,7 @@ def serve_command(
     for flag, value in (("--tp", tp), ("--pp", pp), ("--ep", ep)):
         _require(flag, value, 1, chips, f"a degree from 1 to --chips ({chips:,})", integer=True)
     _require("--batch", batch, 1, 1_000_000, "requests in flight per replica, e.g. --batch 64", integer=True)
+    _require("--spec-tokens", spec_tokens, 0, 16, "draft tokens per step, e.g. --spec-tokens 3", integer=True)
     from gigawatt.perf.api import Layout, serve_plan
 
     ttft_s = _parse(ttft, "time", "--ttft")
@@ -207,7 +222,8 @@ def serve_command(
     r = _run(lambda: serve_plan(model, chip, chips, input_len=input_len, output_len=output_len, layout=layout,
                                 precision=precision.lower(), ttft_limit_s=ttft_s, tpot_limit_s=tpot_s, batch=batch,
                                 system=system, kv_precision=kv_precision,
-                                kv_reservation=kv_reservation.lower()), _HINTS)
+                                kv_reservation=kv_reservation.lower(), stack=stack, spec_tokens=spec_tokens,
+                                disaggregated=disaggregated), _HINTS)
     if json_out:
         print_json(r, indent=2)
         return
@@ -219,12 +235,20 @@ def serve_command(
     t.add_column("value", justify="right")
     attn = ", attention data-parallel" if r.get("attention_dp") else ""
     t.add_row("replicas", f"{r['replicas']:.0f} of TP{r['tp']} x PP{r['pp']} x EP{r.get('ep', 1)}{attn}")
+    if r.get("disaggregated"):
+        t.add_row("replicas prefilling (disaggregated)",
+                  f"{r['prefill_share']:.0%} (prefill batch {r['prefill_batch']:.0f})")
     t.add_row("batch per replica", f"{r['batch']:.0f}")
     t.add_row("output tokens/s", f"{r['output_tokens_per_s']:,.0f}")
     t.add_row("output tokens/s per chip", f"{r['output_tokens_per_s_per_chip']:,.0f}")
     t.add_row("TTFT", f"{r['ttft_s'] * 1e3:.0f} ms")
     t.add_row("TPOT", f"{r['tpot_s'] * 1e3:.1f} ms")
     t.add_row("KV cache per replica", f"{r['kv_capacity_tokens']:,.0f} tokens")
+    parts = [(k, r[k]) for k in ("dense_gemm_s", "expert_gemm_s", "attention_s", "comm_s", "overhead_s") if k in r]
+    if parts:
+        t.add_row("iteration: dense / expert / attention / comm / fixed",
+                  " / ".join(f"{v * 1e3:.1f}" for _, v in parts) + " ms")
+    t.add_row("layouts evaluated", f"{r.get('n_evaluated', 0):,}")
     stdout().print(t)
 
 
@@ -343,77 +367,83 @@ def agent_command(
     stdout().print(t)
 
 
-def _add_held_out(result: dict, training: Path | None, inference: Path | None) -> None:
-    """Add each row's leave-one-group-out error (``held_out_error``) and the summaries to ``result``."""
-    from gigawatt.perf.fit import fit_rows, leave_one_group_out
+def _pct(value) -> str:
+    return "-" if value is None else f"{value:.1%}"
 
-    with stdout().status("refitting without each group of rows..."):
-        logo = leave_one_group_out(fit_rows(training, inference))
-    for name, part in result.items():
-        by_id = {h["id"]: h["error"] for h in logo.get(name, {}).get("rows", [])}
-        for row in part["rows"]:
-            if row["id"] in by_id:
-                row["held_out_error"] = by_id[row["id"]]
-        if name in logo:
-            part["held_out_n"] = logo[name]["n"]
-            part["held_out_median_abs_error"] = logo[name]["median_abs_error"]
-            part["held_out_max_abs_error"] = logo[name]["max_abs_error"]
+
+def _print_headline(console, held: dict) -> None:
+    from rich.table import Table
+
+    t = Table(title="held out: each publisher/stack block predicted from a fit without it (leave-one-source-out)")
+    for col in ("target", "limit", "held out", "in sample", "rows", "met"):
+        t.add_column(col, justify="left" if col == "target" else "right")
+    for tg in held["targets"]:
+        limit = tg["limit"]
+        lim = (f"{limit[0]:.0%}-{limit[1]:.0%}" if isinstance(limit, list) else
+               ("0 missed" if tg["target"] == "every row predicted" else f"<= {limit:.0%}"))
+        value = tg["held_out"]
+        shown = (f"{value} missed" if tg["target"] == "every row predicted" else _pct(value))
+        t.add_row(tg["target"], lim, shown, "-" if tg["in_sample"] is None or tg["target"] == "every row predicted"
+                  else _pct(tg["in_sample"]), str(tg["n"]), "yes" if tg["met"] else "NO")
+    console.print(t)
+    for key, title in (("by_kind_and_moe", "training/serving x dense/MoE"), ("by_measured_kind", "measured quantity"),
+                       ("by_family", "chip family"), ("by_stack", "software stack")):
+        b = Table(title=f"|error| by {title}: held out (in sample)")
+        for col in (title, "rows", "median", "p90", "worst"):
+            b.add_column(col, justify="left" if col == title else "right")
+        for name, v in held[key].items():
+            h, i = v["held_out"], v["in_sample"]
+            b.add_row(name or "-", str(h["n"]), *(f"{_pct(h[s])} ({_pct(i[s])})" for s in ("median", "p90", "max")))
+        console.print(b)
+    cov = held["coverage_80"]
+    console.print(f"80% intervals (each from the held-out errors of the other blocks): cover {_pct(cov['coverage'])} "
+                  f"of {cov['n']} held-out rows")
 
 
 def backtest_command(
     training: Path = typer.Option(None, "--training", help="Training CSV (default: the packaged published rows)."),
     inference: Path = typer.Option(None, "--inference", help="Inference CSV (default: the packaged published rows)."),
-    json_out: bool = typer.Option(False, "--json", help="Print only the JSON object."),
-    held_out: bool = typer.Option(False, "--held-out", help="Also predict each group of rows (one source's sweep "
-                                  "of one model) with the fitted coefficients refitted on the other rows of the "
-                                  "files: the error to expect on rows the model has not seen (about 15 s on the "
-                                  "packaged rows)."),
+    json_out: bool = typer.Option(False, "--json", help="Print only the JSON object (rows with low/high)."),
+    rows: bool = typer.Option(True, "--rows/--no-rows", help="List every row (default) or only the summaries."),
+    held_out: bool = typer.Option(False, "--held-out", hidden=True, help="Kept for old scripts: the held-out "
+                                  "(leave-one-source-out) figures are always computed."),
 ) -> None:
-    """Predict published measurements and print measured, predicted and error per row."""
+    """Predict published measurements: held-out (leave-one-source-out) errors first, in-sample beside them."""
     for flag, path in (("--training", training), ("--inference", inference)):
         if path is not None and not Path(path).is_file():
             _fail(flag, f"no such file {str(path)!r}", "give a CSV in the format of src/gigawatt/perf/data/FORMAT.md")
-    from gigawatt.perf.backtest import load_rows, packaged_path, run_backtest, summary_by_chip
+    from gigawatt.perf.backtest import run_backtest
 
     try:
         result = run_backtest(training, inference)
     except (KeyError, ValueError, UnicodeDecodeError) as exc:
         _fail("--training/--inference", f"cannot read the CSV: {exc}", "check the columns against the README")
-    if held_out:
-        _add_held_out(result, training, inference)
     if json_out:
         print_json(result)
         return
     from rich.table import Table
 
     console = stdout()
-    for name, part in result.items():
-        t = Table(title=f"{name}: {part['n']} rows")
-        cols = [("id", "left"), ("kind", "left"), ("measured", "right"), ("predicted", "right"), ("error", "right")]
-        for col, just in cols + ([("held out", "right")] if held_out else []):
-            t.add_column(col, justify=just)  # type: ignore[arg-type]
-        for row in part["rows"]:
-            pred = "-" if row["predicted"] is None else f"{row['predicted']:.4g}"
-            err = row.get("reason", "miss") if row["error"] is None else f"{row['error']:+.1%}"
-            cells = [row["id"], row["measured_kind"], f"{row['measured']:.4g}" if row["measured"] else "-", pred, err]
-            if held_out:
+    _print_headline(console, result["held_out"])
+    for name in ("training", "inference"):
+        part = result[name]
+        if rows:
+            t = Table(title=f"{name}: {part['n']} rows")
+            for col, just in (("id", "left"), ("stack", "left"), ("kind", "left"), ("measured", "right"),
+                              ("predicted", "right"), ("80% interval", "right"), ("error", "right"),
+                              ("held out", "right")):
+                t.add_column(col, justify=just)  # type: ignore[arg-type]
+            for row in part["rows"]:
+                pred = "-" if row["predicted"] is None else f"{row['predicted']:.4g}"
+                err = row.get("reason", "miss") if row["error"] is None else f"{row['error']:+.1%}"
+                iv = "-" if row.get("low") is None else f"{row['low']:.3g}-{row['high']:.3g}"
                 h = row.get("held_out_error")
-                cells.append("-" if h is None else f"{h:+.1%}")
-            t.add_row(*cells)
-        console.print(t)
-        console.print(f"{name}: median |error| {part['median_abs_error']:.1%}, max {part['max_abs_error']:.1%}")
-        if held_out and "held_out_median_abs_error" in part:
-            console.print(f"{name}, held out one group at a time: median |error| "
-                          f"{part['held_out_median_abs_error']:.1%}, max {part['held_out_max_abs_error']:.1%} "
-                          f"over {part['held_out_n']} rows")
-        path = {"training": training, "inference": inference}[name] or packaged_path(f"{name}_runs.csv")
-        chips = Table(title=f"{name}: by chip")
-        for col in ("chip", "rows", "median |error|", "max |error|"):
-            chips.add_column(col, justify="left" if col == "chip" else "right")
-        for chip, v in summary_by_chip(part, load_rows(path)).items():
-            chips.add_row(chip, str(v["n"]), f"{v['median_abs_error']:.1%}", f"{v['max_abs_error']:.1%}")
-        console.print(chips)
-        console.print()
+                t.add_row(row["id"], row.get("stack") or "-", row["measured_kind"],
+                          f"{row['measured']:.4g}" if row["measured"] else "-", pred, iv, err,
+                          "-" if h is None else f"{h:+.1%}")
+            console.print(t)
+        console.print(f"{name}, in sample: median |error| {part['median_abs_error']:.1%}, "
+                      f"max {part['max_abs_error']:.1%}")
 
 
 app.command("train")(train_command)

@@ -113,7 +113,7 @@ def _catalog_records(model: str, chip: str, system: str | None):
 def train_plan(model: str, chip: str, chips: int, *, layout: Layout | None = None, search: bool = False,
                seq_len: int | None = None, global_batch_seqs: int | None = None, precision: str | None = None,
                tokens: float = DEFAULT_TRAINING_TOKENS, system: str | None = None, schedule: str = "1f1b",
-               reliability: Reliability | None = None) -> dict[str, Any]:
+               reliability: Reliability | None = None, stack: str | None = None) -> dict[str, Any]:
     """Training performance of ``model`` on ``chips`` chips: layout, breakdown, tokens/s, MFU, days.
 
     ``seq_len`` defaults to :data:`~gigawatt.perf.transformer.DEFAULT_SEQ_LEN`;
@@ -127,7 +127,10 @@ def train_plan(model: str, chip: str, chips: int, *, layout: Layout | None = Non
     ``reliability`` (failure rate,
     checkpoint interval, restart time) sets the goodput; by default the scenario schema's
     (:class:`gigawatt.perf.goodput.Reliability`), so that a run here and the same run in a
-    scenario with default settings get the same goodput.
+    scenario with default settings get the same goodput. ``stack`` names the training software
+    (``megatron``, ``maxtext``, ``neuron``, ``torchtitan``, ... or an alias): its fitted factors
+    apply, the prior alone for a stack the fit never saw; default the chip's
+    (:func:`gigawatt.perf.calibration.default_stacks`).
 
     Returns
     -------
@@ -136,8 +139,11 @@ def train_plan(model: str, chip: str, chips: int, *, layout: Layout | None = Non
         ``memory_bytes`` [B], ``tokens_per_s`` [tokens/s], ``mfu`` [1], ``goodput`` [1] and
         the inputs it used (``chip_mtbf_s``, ``job_mtbf_s``, ``checkpoint_interval_s``,
         ``restart_s`` [s]), ``days_to_train`` (steady state) and
-        ``days_to_train_with_goodput`` [days] for ``tokens``, ``n_evaluated`` layouts.
+        ``days_to_train_with_goodput`` [days] for ``tokens``, ``n_evaluated`` layouts, ``stack``,
+        and ``tokens_per_s_low`` / ``tokens_per_s_high``: the 80% interval
+        (:func:`gigawatt.perf.calibration.prediction_interval`) with its ``interval_basis``.
     """
+    from gigawatt.perf.calibration import calibration_for, prediction_interval
     from gigawatt.perf.goodput import training_goodput
     from gigawatt.perf.search import search_training
 
@@ -164,8 +170,10 @@ def train_plan(model: str, chip: str, chips: int, *, layout: Layout | None = Non
     if schedule != "any" and schedule not in SCHEDULES:
         raise LayoutError(f"--schedule {schedule!r} is not one of {', '.join(SCHEDULES)} or any", "--schedule")
     schedules = tuple(SCHEDULES) if schedule == "any" else (schedule,)
+    cal = calibration_for(hw.chip, stack=stack)
     res = search_training(arch, hw, n_chips=int(chips), seq_len=seq, global_batch_seqs=gbs,
-                          precision=MODEL_PRECISION.get(precision, precision), fixed=fixed, schedules=schedules)
+                          precision=MODEL_PRECISION.get(precision, precision), fixed=fixed, schedules=schedules,
+                          cal=cal)
     if res["layout"] is None:
         flag = "--chips" if search or not fixed.fixed() else "--tp/--pp"
         raise LayoutError(res.get("reason", "no feasible layout"), flag,
@@ -183,26 +191,37 @@ def train_plan(model: str, chip: str, chips: int, *, layout: Layout | None = Non
         "job_mtbf_s": rel.job_mtbf_s(chips), "checkpoint_interval_s": rel.checkpoint_interval_s,
         "restart_s": rel.restart_s, "tokens": tokens, "days_to_train": days,
         "days_to_train_with_goodput": days / goodput, "n_evaluated": res["n_evaluated"],
+        "stack": cal.training_stack,
+        **_interval(prediction_interval(hw.chip, moe=arch.is_moe, kind="training"), tokens_per_s, "tokens_per_s"),
     }
+
+
+def _interval(iv: dict[str, Any], value: float, name: str) -> dict[str, Any]:
+    """``{name}_low``, ``{name}_high`` and ``interval_basis`` of a prediction ``value``."""
+    return {f"{name}_low": value * iv["low_factor"], f"{name}_high": value * iv["high_factor"],
+            "interval_basis": iv["basis"] + (" (widened: no measurement of this chip)" if iv["widened"] else "")}
 
 
 def serve_plan(model: str, chip: str, chips: int | None, *, input_len: float, output_len: float,
                layout: Layout | None = None, precision: str = "bf16", ttft_limit_s: float | None = None,
                tpot_limit_s: float | None = None, batch: int | None = None, system: str | None = None,
                kv_precision: str | None = None, kv_reservation: str = "mean",
-               agentic: dict[str, Any] | None = None) -> dict[str, Any]:
+               agentic: dict[str, Any] | None = None, stack: str | None = None, spec_tokens: int = 0,
+               disaggregated: bool | None = None) -> dict[str, Any]:
     """Serving throughput of ``model`` on ``chips`` chips for one input/output mix.
 
     The regime is ``server`` when a TTFT or TPOT limit is given, ``latency`` with a
-    fixed ``batch``, else ``offline``. ``layout`` holds the replica's ``tp``, ``pp``
-    (default 1), ``ep`` and ``attention_dp`` to keep; the free ones are searched by
-    :func:`gigawatt.perf.search.search_serving`: every power-of-two ``tp`` up to 128 that
-    divides the heads, fits the system's scale-up domain and whose replica divides the
-    chips; an MoE model also with its experts spread over the replica (``ep = tp·pp``),
-    attention split by heads and, for MLA models, data-parallel (not with a fixed
-    ``batch``, too small to occupy every attention rank), as serving engines offer for
-    MoE (see :func:`gigawatt.perf.inference.moe_layouts`); a dense model keeps ``ep = 1``
-    and head-split attention. ``chips`` None is a pool as large as needed (the fleet's):
+    fixed ``batch``, else ``offline``. ``layout`` holds the replica's ``tp`` (chips of a
+    pipeline stage), ``pp``, ``ep`` and ``attention_dp`` to keep; the free ones are searched
+    by :func:`gigawatt.perf.search.search_serving` (:func:`gigawatt.perf.search.serving_layouts`):
+    every ``tp`` that divides the heads and fits the system's scale-up domain, the pipeline
+    depths at which the weights fit, and for an MoE model every expert-parallel degree with
+    attention split by heads or data-parallel (not with a fixed ``batch``, too small to
+    occupy every attention rank), with data-parallel attention also over stages that span
+    scale-up domains; a replica (``tp·pp``) must divide the chips. ``stack`` names the
+    serving software (its fitted factors apply; default the chip's), ``spec_tokens`` the
+    speculative draft tokens per step, ``disaggregated`` prefill and decode on separate
+    replicas (None: both tried, the better kept). ``chips`` None is a pool as large as needed (the fleet's):
     the result is one replica's, per chip. ``kv_precision`` (``bf16`` or ``fp8``)
     defaults to FP8 when the weights are FP8 or FP4. ``kv_reservation`` is how the engine
     admits requests against the KV cache: ``mean`` (by what sequences hold now,
@@ -216,11 +235,14 @@ def serve_plan(model: str, chip: str, chips: int | None, *, input_len: float, ou
     if chips is not None and chips < 1:
         raise LayoutError(f"--chips must be at least 1, not {chips}", "--chips")
     fixed = layout or Layout()
-    tp, pp, ep = fixed.tp, int(fixed.pp or 1), fixed.ep
+    tp, pp, ep = fixed.tp, fixed.pp, fixed.ep
     regime = "server" if (ttft_limit_s or tpot_limit_s) else ("latency" if batch else "offline")
-    if tp is not None and chips is not None and (chips % (tp * pp)):
-        raise LayoutError(f"--tp {tp} x --pp {pp} does not divide --chips {chips}", "--tp",
-                          "pick tp*pp dividing the chip count, or leave --tp out to search it")
+    if chips is not None and (chips % ((tp or 1) * (pp or 1))):
+        flag = "--tp" if tp is not None else "--pp"
+        raise LayoutError(f"--tp {tp or 1} x --pp {pp or 1} does not divide --chips {chips}", flag,
+                          "pick tp*pp dividing the chip count, or leave --tp/--pp out to search them")
+    if spec_tokens < 0:
+        raise LayoutError(f"--spec-tokens must be 0 or more, not {spec_tokens}", "--spec-tokens")
     if ep is not None and (ep < 1 or (chips is not None and ep > chips)):
         raise LayoutError(f"--ep {ep} must be between 1 and the {chips} chips", "--ep",
                           "expert parallelism spreads experts over the chips of one replica (at most tp x pp)")
@@ -230,15 +252,19 @@ def serve_plan(model: str, chip: str, chips: int | None, *, input_len: float, ou
     if kv_reservation not in ("mean", "full"):
         raise LayoutError(f"--kv-reservation {kv_reservation!r} is not one of mean, full", "--kv-reservation",
                           "mean: admit by the KV sequences hold now (vLLM); full: reserve whole requests (TensorRT-LLM)")
-    res = search_serving(arch, hw, chips=chips, input_len=input_len, output_len=output_len, fixed=fixed.with_(pp=pp),
+    res = search_serving(arch, hw, chips=chips, input_len=input_len, output_len=output_len, fixed=fixed,
                          precision=MODEL_PRECISION.get(precision, precision), regime=regime, batch=batch, ttft_limit_s=ttft_limit_s,
                          tpot_limit_s=tpot_limit_s, kv_bytes_per_value=kv, kv_reservation=kv_reservation,
-                         agentic=agentic)
+                         agentic=agentic, stack=stack, spec_tokens=int(spec_tokens), disaggregated=disaggregated)
     if res["layout"] is None:
-        raise LayoutError(res["reason"] or "no layout serves this model", "--tp" if tp else "--chips")
+        raise LayoutError(res["reason"] or "no layout serves this model",
+                          "--tp" if tp else ("--pp" if pp else "--chips"),
+                          "use more chips, a smaller --precision, or leave --tp/--pp/--ep out to search them")
     lay = res["layout"]
     best = {**res["result"], "tp": int(lay.tp), "pp": int(lay.pp), "ep": int(lay.ep),
-            "attention_dp": bool(lay.attention_dp)}
+            "attention_dp": bool(lay.attention_dp), "n_evaluated": res["n_evaluated"],
+            "stack": stack or "", "spec_tokens": int(spec_tokens),
+            "disaggregated": bool(res["result"].get("disaggregated", False))}
     return {"model": arch.name, "chip": hw.chip, "system": hw.system, "chips": res["n_chips"], "regime": regime,
             "precision": precision, "input_len": input_len, "output_len": output_len,
             "output_tokens_per_s_per_chip": res["output_tokens_per_s_per_chip"], **best}

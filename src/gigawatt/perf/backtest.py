@@ -33,6 +33,7 @@ Row conventions (the same for every row):
 from __future__ import annotations
 
 import csv
+import functools
 import math
 import re
 import statistics
@@ -114,6 +115,62 @@ def source_document(row: dict[str, Any]) -> str:
     return text.strip().rstrip(",;").strip()
 
 
+def row_stack(row: dict[str, Any]) -> str:
+    """The software stack a row measures: its ``stack`` cell, else its ``engine``, else the first stack
+    name or alias (:func:`gigawatt.perf.calibration.known_stacks`) its source or note mentions; ``""``
+    where none (the prior applies).
+
+    >>> row_stack({"stack": "NeMo"}), row_stack({"source": "AI-Hypercomputer/maxtext, MaxText/configs"})
+    ('megatron', 'maxtext')
+    """
+    from gigawatt.perf.calibration import _alias_table, canonical_stack
+
+    for key in ("stack", "engine"):
+        if str(row.get(key) or "").strip():
+            return canonical_stack(row[key])
+    for key in ("source", "conversion"):
+        text = str(row.get(key) or "")
+        hits = []
+        for alias, name in _alias_table().items():
+            m = re.search(r"(?<![A-Za-z0-9])" + re.escape(alias) + r"(?![A-Za-z0-9])", text, flags=re.IGNORECASE)
+            if m:
+                hits.append((m.start(), -len(alias), name))
+        if hits:
+            return min(hits)[2]
+    return ""
+
+
+def row_publisher(row: dict[str, Any]) -> str:
+    """Who published a row: the first word of its source document (an organisation, a repository
+    owner or a paper's first author).
+
+    >>> row_publisher({"source": "NVIDIA/TensorRT-LLM docs/perf-overview.md (commit 1)"})
+    'nvidia'
+    """
+    doc = source_document(row) or str(row.get("id") or "")
+    first = re.split(r"[\s,/]+", doc.strip(), maxsplit=1)[0].lower() or "unknown"
+    return PUBLISHER_ALIASES.get(first, first)
+
+
+#: first words of source documents that name the same publisher: the LLaMA paper (Touvron et al.), the
+#: Llama 3 paper (the Llama Team) and the Llama model cards are all Meta's
+PUBLISHER_ALIASES = {"touvron": "meta", "llama": "meta"}
+
+
+def row_block(row: dict[str, Any]) -> str:
+    """The leave-one-source-out block of a row: ``publisher/stack``. Rows of one block share
+    whatever their publisher's setup and software did to them, so they are held out together."""
+    return f"{row_publisher(row)}/{row_stack(row) or 'unknown'}"
+
+
+def row_class(row: dict[str, Any], kind: str) -> tuple[str, str, str]:
+    """(chip family, ``dense`` or ``moe``, ``training`` or ``serving``): the class of a row's interval."""
+    from gigawatt.perf.hardware import chip_family
+
+    moe = "moe" if (row_float(row, "moe_experts") or 0.0) > 0 else "dense"
+    return chip_family(str(row.get("chip") or "").strip()), moe, kind
+
+
 def fill_chip_counts(rows: list[dict[str, str]]) -> list[dict[str, str]]:
     """Copies of ``rows`` with each missing ``n_chips`` filled by one rule, blind to the measured value.
 
@@ -173,7 +230,10 @@ def predict_training_row(row: dict[str, Any], lookup: HardwareLookup | None = No
 
     arch = Arch.from_row(row)
     hw, per_chip = row_hardware(row, lookup)
-    cal = cal or calibration_for(hw.chip)
+    cal = cal or calibration_for(hw.chip, stack=row_stack(row))
+    overlap = row_float(row, "ep_a2a_overlap")
+    if overlap is not None:  # the stack feature the row's published configuration sets
+        cal = cal.with_(ep_a2a_overlap=overlap)
     kind = str(row["measured_kind"]).strip()
     seq = row_float(row, "seq_len") or 4096.0
     n_chips = row_float(row, "n_chips") or float(DEFAULT_CHIPS_CHIP_HOURS)
@@ -243,7 +303,13 @@ def predict_inference_row(row: dict[str, Any], lookup: HardwareLookup | None = N
     from gigawatt.perf.inference import predict_row
 
     hw, per_chip = row_hardware(row, lookup)
-    return predict_row(row, hw, devices_per_chip=per_chip, cal=cal or calibration_for(hw.chip))
+    cal = cal or calibration_for(hw.chip, serving_stack=row_stack(row))
+    res = predict_row(row, hw, devices_per_chip=per_chip, cal=cal)
+    # the serving stack's and family's fitted speed factor (calibration.Calibration.serving_scale)
+    if res.get("predicted") and cal.serving_scale != 1.0:
+        inverse = str(row.get("measured_kind", "")).strip() in ("tpot_s", "ttft_s")
+        res = dict(res, predicted=res["predicted"] / cal.serving_scale if inverse else res["predicted"] * cal.serving_scale)
+    return res
 
 
 def _summarise(rows: list[dict[str, str]], predict: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
@@ -278,9 +344,60 @@ def _summarise(rows: list[dict[str, str]], predict: Callable[[dict[str, Any]], d
     }
 
 
+#: the targets the backtest reports against (issue 18), on held-out (leave-one-source-out) errors:
+#: (name, kind, row filter, statistic, limit)
+TARGETS = (
+    ("training tokens/s median", "training", "tokens_per_s", "median", 0.10),
+    ("training tokens/s p90", "training", "tokens_per_s", "p90", 0.30),
+    ("MoE training median", "training", "moe", "median", 0.15),
+    ("whole-run chip-hours median", "training", "chip_hours", "median", 0.15),
+    ("serving median", "inference", "all", "median", 0.12),
+    ("MoE serving median", "inference", "moe", "median", 0.20),
+)
+
+
+def measured_chips(kind: str) -> dict[str, int]:
+    """Catalog chip ids with published rows of ``kind`` (``training``, ``serving``/``inference``) in
+    the packaged files, and how many rows each has."""
+    return dict(_measured_chips("training" if kind == "training" else "inference"))
+
+
+@functools.cache
+def _measured_chips(file: str) -> tuple[tuple[str, int], ...]:
+    counts: dict[str, int] = {}
+    for r in load_rows(packaged_path(f"{file}_runs.csv")):
+        try:
+            chip = row_hardware({"chip": str(r["chip"]).strip()})[0].chip
+        except Exception:  # a chip the catalog does not know measures nothing the models use
+            continue
+        counts[chip] = counts.get(chip, 0) + 1
+    return tuple(sorted(counts.items()))
+
+
+def _stats(errors: list[float]) -> dict[str, float]:
+    import numpy as np
+
+    if not errors:
+        return {"n": 0, "median": None, "p90": None, "max": None}
+    return {"n": len(errors), "median": float(statistics.median(errors)), "p90": float(np.quantile(errors, 0.9)),
+            "max": float(max(errors))}
+
+
+def _breakdown(rows: list[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(str(r[key]), []).append(r)
+    return {k: {"held_out": _stats([_abs(x["held_out_error"]) for x in v]),
+                "in_sample": _stats([_abs(x["error"]) for x in v])} for k, v in sorted(groups.items())}
+
+
+def _abs(error: float | None) -> float:
+    return 1.0 if error is None else abs(error)
+
+
 def run_backtest(training_csv: str | Path | None = None, inference_csv: str | Path | None = None, *,
                  hardware: HardwareLookup | None = None) -> dict[str, Any]:
-    """Predict every row of the training and inference files and summarise the errors.
+    """Predict every row of the training and inference files, in sample and held out, with intervals.
 
     Parameters
     ----------
@@ -288,22 +405,92 @@ def run_backtest(training_csv: str | Path | None = None, inference_csv: str | Pa
         Files in the format of ``gigawatt/perf/data/FORMAT.md``; by default the
         copies shipped in ``gigawatt/perf/data``.
     hardware : callable, optional
-        ``chip name -> Hardware``; by default :meth:`Hardware.from_catalog`.
+        ``chip name -> Hardware``; by default :meth:`Hardware.from_catalog`. With it, only the
+        in-sample predictions are made (the refits read the catalog).
 
     Returns
     -------
     dict
-        ``{"training": {...}, "inference": {...}}``, each with ``n``,
-        ``median_abs_error``, ``max_abs_error`` and ``rows`` (``id``,
-        ``measured_kind``, ``measured``, ``predicted``, ``error``, and
-        ``reason`` where ``predicted`` is null).
+        ``{"training": {...}, "inference": {...}, "held_out": {...}}``. Each file's part has
+        ``n``, ``median_abs_error``, ``max_abs_error`` (in sample, the packaged factors) and
+        ``rows``: ``id``, ``measured_kind``, ``measured``, ``predicted``, ``error``, ``reason``
+        where ``predicted`` is null, and ``low`` and ``high`` (the 80% interval), ``stack``,
+        ``block``, ``family``, ``moe``, ``held_out_predicted`` and ``held_out_error`` (the row
+        predicted from a fit without its publisher/stack block). ``held_out`` holds the headline:
+        errors by kind, chip family, dense/MoE and stack (held out and in sample), the 80%
+        interval coverage of held-out rows, and each target with its value.
+
+    Notes
+    -----
+    Leave-one-source-out: rows are grouped by publisher and software stack
+    (:func:`row_block`); each group is predicted from the factors refitted without it
+    (:func:`gigawatt.perf.fit.leave_one_source_out`), so a source's shared setup cannot leak
+    into its own predictions.
     """
     training_csv = training_csv or packaged_path("training_runs.csv")
     inference_csv = inference_csv or packaged_path("inference_runs.csv")
-    return {
-        "training": _summarise(fill_chip_counts(load_rows(training_csv)), lambda r: predict_training_row(r, hardware)),
-        "inference": _summarise(load_rows(inference_csv), lambda r: predict_inference_row(r, hardware)),
+    train_rows = fill_chip_counts(load_rows(training_csv))
+    infer_rows = load_rows(inference_csv)
+    result = {
+        "training": _summarise(train_rows, lambda r: predict_training_row(r, hardware)),
+        "inference": _summarise(infer_rows, lambda r: predict_inference_row(r, hardware)),
     }
+    if hardware is not None:
+        return result
+    from gigawatt.perf import fit
+    from gigawatt.perf.calibration import interval_from_table
+
+    parts = fit.decompose({"training": train_rows, "inference": infer_rows})
+    held = fit.leave_one_source_out(parts)
+    table = fit.intervals(held)
+    by_id = {(h["kind"], h["id"]): h for h in held}
+    chips = {"training": measured_chips("training"), "serving": measured_chips("serving")}
+    flat = []
+    for name, kind, csv_rows in (("training", "training", train_rows), ("inference", "serving", infer_rows)):
+        src = {r.get("id", ""): r for r in csv_rows}
+        for row in result[name]["rows"]:
+            csv_row = src.get(row["id"], {})
+            h = by_id.get((kind, row["id"]), {})
+            family, moe, _ = row_class(csv_row, kind)
+            row.update(stack=row_stack(csv_row), block=row_block(csv_row), family=family, moe=moe,
+                       held_out_predicted=h.get("predicted"),
+                       held_out_error=(math.expm1(h["log_error"]) if h.get("log_error") is not None else None))
+            if row["predicted"] is not None:
+                try:
+                    chip = row_hardware(csv_row)[0].chip
+                except Exception:
+                    chip = ""
+                iv = interval_from_table(family, moe, kind, table, chip in chips[kind])
+                row.update(low=row["predicted"] * iv["low_factor"], high=row["predicted"] * iv["high_factor"],
+                           interval_basis=iv["basis"])
+            else:
+                row.update(low=None, high=None, interval_basis=None)
+            flat.append(dict(row, kind=kind))
+    headline: dict[str, Any] = {"method": "leave-one-source-out (publisher/stack blocks)",
+                                "blocks": sorted({h["block"] for h in held}),
+                                "coverage_80": fit.coverage(held)}
+    for key in ("kind", "family", "moe", "stack"):
+        headline["by_" + key] = _breakdown(flat, key)
+    headline["by_kind_and_moe"] = _breakdown([dict(r, km=f"{r['kind']}/{r['moe']}") for r in flat], "km")
+    headline["by_measured_kind"] = _breakdown([dict(r, mk=f"{r['kind']}/{r['measured_kind']}") for r in flat], "mk")
+    targets = []
+    for label, file, which, stat, limit in TARGETS:
+        rows = [r for r in result[file]["rows"]
+                if which == "all" or (which == "moe" and r["moe"] == "moe") or r["measured_kind"] == which]
+        value = _stats([_abs(r["held_out_error"]) for r in rows])[stat]
+        inside = _stats([_abs(r["error"]) for r in rows])[stat]
+        targets.append({"target": label, "limit": limit, "held_out": value, "in_sample": inside, "n": len(rows),
+                        "met": value is not None and value <= limit})
+    missed = [r["id"] for r in flat if r["predicted"] is None]
+    targets.append({"target": "every row predicted", "limit": 0, "held_out": len(missed), "in_sample": len(missed),
+                    "n": len(flat), "met": not missed})
+    cov = headline["coverage_80"]["coverage"]
+    targets.append({"target": "80% intervals cover 70-90% of held-out rows", "limit": [0.7, 0.9], "held_out": cov,
+                    "in_sample": None, "n": headline["coverage_80"]["n"], "met": 0.7 <= cov <= 0.9})
+    headline["targets"] = targets
+    headline["intervals"] = table
+    result["held_out"] = headline
+    return result
 
 
 def summary_by_chip(result: dict[str, Any], csv_rows: list[dict[str, str]]) -> dict[str, dict[str, float]]:

@@ -1,270 +1,380 @@
-"""Refit the per-family coefficients, and the leave-one-group-out check of how well they carry.
+"""Fit the family, stack and precision factors; leave-one-source-out validation; prediction intervals.
 
-The coefficients in ``data/calibration.yaml`` marked "fitted" were chosen on groups of
-published rows taken together. :func:`refit` repeats that choice: for each fitted
-coefficient of a family (or of a chip that overrides its family), a coordinate search
-over a multiplicative grid minimises the mean ``min(|log(predicted / measured)|, log 1.35)`` over all
-the family's rows that coefficient acts on (the same value for every row; never one
-row). :func:`leave_one_group_out` holds out one group of rows at a time (rows whose
-ids share their first three parts, e.g. all ``trtllm10-llama33-70b-*``: one source's
-sweep of one model), refits every coefficient without it, and predicts the group: the
-error on rows the coefficients have not seen.
+The models' kernel coefficients (``calibration.yaml`` ``defaults`` and ``families``) are
+priors. What is fitted to published rows is a small set of named factors
+(:data:`gigawatt.perf.calibration.FACTOR_FIELDS`):
 
-Run it with ``python -m gigawatt.perf.fit [--logo]`` (a few minutes for ``--logo``).
+- per chip family: ``compute`` (training compute rate) and ``serve`` (serving speed);
+- per software stack: ``compute``, ``expert`` (grouped expert GEMMs), ``comm`` (exposed
+  communication) and ``serve``;
+- shared by all: ``fp8``, ``fp4`` (low-precision GEMM rates), ``expert`` and ``launch`` (the host
+  time of per-expert kernels, :func:`gigawatt.perf.training.expert_launch_time_s`).
+
+Each factor's logarithm has a normal prior around 0 (a factor of 1) with the standard
+deviation in ``factor_priors``; :func:`fit_factors` finds the most probable factors given the
+rows (robust least squares on log errors, each row weighted by ``1/sqrt(rows of its block)``
+so that one source's sweep counts as about one observation of its stack). A stack with few
+rows therefore stays near the prior, and a stack with none takes the prior.
+
+The fit is cheap because each training row is evaluated once with all factors at 1
+(:func:`decompose`): its step time splits into dense-GEMM, expert-GEMM, memory-bound and
+exposed-communication parts, which the factors scale. A serving row's prediction is scaled
+as a whole by the serving factors, and the routed experts' share of its iteration by the
+expert factors of its stack. :func:`leave_one_source_out` refits without each publisher/stack block
+(:func:`gigawatt.perf.backtest.row_block`) and predicts the block with the full models;
+:func:`intervals` turns those held-out errors into 80% prediction intervals per class
+(chip family x dense/MoE x training/serving).
+
+Run ``python -m gigawatt.perf.fit`` to print the fit and the held-out errors, ``--write`` to
+store the fitted factors and intervals in ``calibration.yaml``.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import statistics
 import sys
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Iterable
 
-from gigawatt.perf.backtest import row_float, packaged_path, fill_chip_counts, load_rows, predict_inference_row, predict_training_row, row_hardware
-from gigawatt.perf.calibration import Overrides, calibration_for
+import numpy as np
 
-__all__ = ["FITTED", "Target", "group_of", "fit_rows", "refit", "leave_one_group_out"]
+from gigawatt.perf.backtest import (fill_chip_counts, load_rows, packaged_path, predict_inference_row,
+                                    predict_training_row, row_block, row_class, row_float, row_hardware, row_stack)
+from gigawatt.perf.calibration import COVERAGE, calibration_for, class_levels, interval_from_table, load_calibration_file
 
+__all__ = ["RowParts", "fit_rows", "decompose", "fit_factors", "predict_parts", "leave_one_source_out",
+           "intervals", "coverage", "as_fitted", "summarise"]
 
-@dataclass(frozen=True)
-class Target:
-    """One fitted coefficient: where it lives (family or chip id), which file and rows it is fitted on."""
-
-    scope: str
-    coeff: str
-    file: str  # "training" (tokens/s rows) or "inference"
-    precision: tuple[str, ...] = ()  # only rows of these precisions; empty: all
-    moe_only: bool = False
-
-
-def _t(scope: str, coeff: str, file: str, precision: tuple[str, ...] = (), moe_only: bool = False) -> Target:
-    return Target(scope, coeff, file, precision, moe_only)
+#: typical log error of one row around its block's mean (the noise the factors do not explain)
+ROW_SIGMA = 0.1
+#: bound on the log of any factor (a factor between 0.22 and 4.5)
+LOG_BOUND = 1.5
+#: a class of rows: (family, dense|moe, training|serving)
+Class = tuple[str, str, str]
 
 
-#: the coefficients the calibration file marks as fitted, with the rows each one acts on. Each
-#: acts on rows of at least two groups (``group_of``; a test checks it): a coefficient that one
-#: source's rows alone would set is carried instead (Blackwell's FP8 ``matmul_eff_fp8``, set by
-#: one DeepSeek-V3 row, is 0.75 x its fitted ``matmul_eff`` in the file)
-FITTED: tuple[Target, ...] = (
-    _t("ampere", "matmul_eff", "training", ("bf16", "fp16")),
-    _t("hopper", "matmul_eff", "training", ("bf16", "fp16")),
-    _t("hopper", "matmul_eff_fp8", "training", ("fp8",)),
-    _t("hopper", "ep_overlap", "training", moe_only=True),
-    _t("blackwell", "matmul_eff", "training", ("bf16", "fp16")),
-    _t("blackwell", "ep_overlap", "training", moe_only=True),
-    _t("tpu", "matmul_eff", "training"),
-    _t("tpu-v6e", "matmul_eff", "training"),
-    _t("neuron", "matmul_eff", "training"),
-    _t("hopper", "serving_eff_ratio", "inference"),
-    _t("hopper", "decode_step_overhead_s", "inference"),
-    _t("blackwell", "serving_eff_ratio", "inference"),
-    _t("blackwell", "matmul_eff_fp4", "inference", ("fp4",)),
-    _t("neuron", "serving_eff_ratio", "inference"),
-    _t("neuron", "collective_latency_s", "inference"),
-    _t("trainium1", "serving_eff_ratio", "inference"),
-    _t("cdna", "serving_eff_ratio", "inference"),
-)
+@dataclass
+class RowParts:
+    """One row, evaluated once with every factor at 1, and what the factors act on."""
 
-#: coordinate sweeps: enough to travel from the defaults to any fitted value (1.4^4 ≈ 3.8x)
-SWEEPS = 4
-#: a row counts at most this |log error| in a fit (a robust, capped loss: a row the model cannot
-#: explain, e.g. a 3x miss, must not drag a coefficient that every other row of the family sets)
-ROBUST_CAP = math.log(1.35)
-#: weight ``w`` of the pull toward the generic default ``v0``: the score adds ``w/n · log(v/v0)²``
-#: for a coefficient fitted on ``n`` rows (a log-normal prior; MAP instead of least error), so a
-#: coefficient that few rows set stays nearer its physical default. 0.1 was chosen by the
-#: leave-one-group-out check over 0-1 (held-out mean |error| 10.5% -> 10.0% training,
-#: 34.8% -> 28.6% inference; in-sample medians unchanged)
-PRIOR_WEIGHT = 0.1
-_FAMILIES = {"ampere", "hopper", "blackwell", "tpu", "neuron", "cdna"}
-_GRID = [0.7, 0.78, 0.85, 0.9, 0.94, 0.97, 1.0, 1.03, 1.06, 1.1, 1.16, 1.25, 1.4]
-_BOUNDS = {"ep_overlap": (0.0, 0.9), "matmul_eff": (0.2, 0.85), "matmul_eff_fp8": (0.15, 0.75),
-           "matmul_eff_fp4": (0.1, 0.95)}
-
-
-def group_of(row_id: str) -> str:
-    """The group of a row: the first three parts of its id (one source's sweep of one model)."""
-    return "-".join(str(row_id).split("-")[:3])
+    row: dict[str, str]
+    kind: str  # "training" or "serving"
+    measured: float
+    base: float | None  # prediction with the factors at 1
+    family: str
+    stack: str
+    block: str
+    cls: Class
+    precision: str = "bf16"
+    inverse: bool = False  # the measured quantity grows with time (chip-hours, latency)
+    parts: dict[str, float] = field(default_factory=dict)  # training: step-time parts [s]
+    reason: str = ""
 
 
 def fit_rows(training_csv: Any = None, inference_csv: Any = None) -> dict[str, list[dict[str, str]]]:
-    """The rows a refit uses: training tokens/s rows (chip counts filled) and every inference row."""
-    return {"training": [r for r in fill_chip_counts(load_rows(training_csv or packaged_path("training_runs.csv")))
-                         if (r.get("measured_kind") or "").strip() == "tokens_per_s"],
+    """The rows a fit uses: every training row (chip counts filled) and every inference row."""
+    return {"training": fill_chip_counts(load_rows(training_csv or packaged_path("training_runs.csv"))),
             "inference": load_rows(inference_csv or packaged_path("inference_runs.csv"))}
 
 
-def _scopes(row: dict[str, str]) -> tuple[str, str]:
-    """(family, chip id) of a row's chip."""
-    return _chip_scopes(str(row["chip"]).strip())
+def _family(row: dict[str, str]) -> str:
+    try:
+        return row_hardware({"chip": str(row["chip"]).strip()})[0].family
+    except Exception:  # a chip the catalog does not know: the row is a miss with its reason
+        return "generic"
 
 
-@functools.cache
-def _chip_scopes(chip: str) -> tuple[str, str]:
-    hw, _ = row_hardware({"chip": chip})
-    return hw.family, hw.chip
+def decompose(rows: dict[str, list[dict[str, str]]] | None = None) -> list[RowParts]:
+    """Each row predicted once with all fitted factors at 1, split into the parts the factors scale."""
+    rows = rows or fit_rows()
+    out: list[RowParts] = []
+    none: dict = {}
+    for kind, file_rows in (("training", rows.get("training", [])), ("serving", rows.get("inference", []))):
+        for row in file_rows:
+            measured = row_float(row, "measured_value") or 0.0
+            stack = row_stack(row)
+            family = _family(row)
+            rp = RowParts(row=row, kind=kind, measured=measured, base=None, family=family, stack=stack,
+                          block=row_block(row), cls=row_class(row, kind),
+                          precision=(row.get("precision") or "bf16").strip().lower() or "bf16",
+                          inverse=str(row.get("measured_kind", "")).strip() in ("chip_hours", "tpot_s", "ttft_s"))
+            try:
+                chip = row_hardware(row)[0].chip
+                # the row's stack for what it is (a compiled stack launches no per-expert kernels), its factors at 1
+                cal = calibration_for(chip, stack=stack if kind == "training" else "", serving_stack="", fitted=none)
+                res = (predict_training_row if kind == "training" else predict_inference_row)(row, cal=cal)
+            except Exception as exc:  # a row the model cannot predict stays unpredicted, with its reason
+                res = {"predicted": None, "reason": f"{type(exc).__name__}: {exc}"}
+            rp.base = res.get("predicted")
+            rp.reason = str(res.get("reason") or "")
+            if kind == "training" and rp.base:
+                d = res["detail"]
+                c = float(d["compute_s"])
+                e = float(d["tp_comm_s"] + d["ep_comm_s"] + d["pp_comm_s"])
+                launch = float(d.get("expert_launch_s") or 0.0)
+                bubble = float(d["bubble_s"])
+                busy = max(c + e + launch, 1e-30)  # the bubble idles each part of a micro-batch in proportion
+                k = (c + float(d["overhead_s"]) + bubble * c / busy) / max(c, 1e-30)
+                rp.parts = {"dense": k * float(d["dense_gemm_s"]), "expert": k * float(d["expert_gemm_s"]),
+                            "other": k * float(d["memory_s"] + d["head_s"]),
+                            "comm": e + bubble * e / busy + float(d["dp_comm_s"]),
+                            "launch": launch + bubble * launch / busy,
+                            "fixed": float(d["optimizer_s"])}
+                rp.parts["step"] = float(d["step_time_s"])
+            if kind == "serving" and rp.base:
+                # the routed experts' share of the serving iteration, which the expert factors scale
+                d = res.get("detail") or {}
+                total = sum(float(d.get(k) or 0.0) for k in ("dense_gemm_s", "expert_gemm_s", "attention_s",
+                                                             "comm_s", "overhead_s"))
+                if total > 0 and float(d.get("expert_gemm_s") or 0.0) > 0:
+                    rp.parts = {"expert_share": float(d["expert_gemm_s"]) / total}
+            out.append(rp)
+    return out
 
 
-def acts_on(t: Target, row: dict[str, str], chip_scoped: set[tuple[str, str]]) -> bool:
-    family, chip = _scopes(row)
-    if t.scope == chip:
-        pass
-    elif t.scope == family:
-        if (chip, t.coeff) in chip_scoped:  # the chip's own coefficient acts there instead
-            return False
-    else:
-        return False
-    prec = (row.get("precision") or "bf16").strip().lower()
-    if t.precision and prec not in t.precision:
-        return False
-    if t.moe_only and not row_float(row, "moe_experts"):
-        return False
-    return True
+# ----------------------------------------------------------------------------- the factor model
+def _priors() -> dict[str, dict[str, float]]:
+    return load_calibration_file().get("factor_priors") or {}
 
 
-def _predictor(file: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    return predict_training_row if file == "training" else predict_inference_row
+def _params(rows: Iterable[RowParts]) -> list[tuple[str, str, str]]:
+    """(level, scope, class) of every factor some row acts on."""
+    keys: set[tuple[str, str, str]] = set()
+    for r in rows:
+        if not r.base:
+            continue
+        if r.kind == "training":
+            keys.add(("family", r.family, "compute"))
+            if r.stack:
+                keys.update({("stack", r.stack, "compute"), ("stack", r.stack, "comm")})
+            if r.parts.get("expert", 0.0) > 0:
+                keys.add(("global", "all", "expert"))
+                if r.stack:
+                    keys.add(("stack", r.stack, "expert"))
+            if r.precision in ("fp8", "mxfp8", "fp4"):
+                keys.add(("global", "all", "fp4" if r.precision == "fp4" else "fp8"))
+            if r.parts.get("launch", 0.0) > 0:
+                keys.add(("global", "all", "launch"))
+        else:
+            keys.add(("family", r.family, "serve"))
+            if r.stack:
+                keys.add(("stack", r.stack, "serve"))
+            if r.parts.get("expert_share", 0.0) > 0:
+                keys.add(("global", "all", "expert"))
+                if r.stack:
+                    keys.add(("stack", r.stack, "expert"))
+    return sorted(keys)
 
 
-def _predict(row: dict[str, str], file: str, values: Overrides) -> dict[str, Any]:
-    """One row's prediction with the file's coefficients replaced by ``values`` (passed explicitly)."""
-    return _predictor(file)(row, cal=calibration_for(_scopes(row)[1], values))
+def _factor(theta: dict[tuple[str, str, str], float], key: tuple[str, str, str]) -> float:
+    return math.exp(theta.get(key, 0.0))
 
 
-def _log_errors(rows: Iterable[dict[str, str]], file: str, values: Overrides) -> list[float]:
+def predict_parts(r: RowParts, theta: dict[tuple[str, str, str], float]) -> float | None:
+    """A row's prediction with log factors ``theta`` applied to its parts (the fit's fast model)."""
+    if not r.base:
+        return None
+    if r.kind == "serving":
+        s = _factor(theta, ("family", r.family, "serve")) * _factor(theta, ("stack", r.stack, "serve"))
+        f = r.parts.get("expert_share", 0.0)
+        if f > 0:  # the routed experts' share of the iteration runs at the expert factors
+            e = _factor(theta, ("global", "all", "expert")) * _factor(theta, ("stack", r.stack, "expert"))
+            s = s / ((1.0 - f) + f / e)
+        return r.base / s if r.inverse else r.base * s
+    c = _factor(theta, ("family", r.family, "compute")) * _factor(theta, ("stack", r.stack, "compute"))
+    p = 1.0
+    if r.precision in ("fp8", "mxfp8"):
+        p = _factor(theta, ("global", "all", "fp8"))
+    elif r.precision == "fp4":
+        p = _factor(theta, ("global", "all", "fp4"))
+    e = _factor(theta, ("global", "all", "expert")) * _factor(theta, ("stack", r.stack, "expert"))
+    k = _factor(theta, ("stack", r.stack, "comm"))
+    q = r.parts
+    step = ((q["dense"] / p + q["expert"] / (p * e) + q["other"]) / c + q["comm"] / k
+            + q.get("launch", 0.0) * _factor(theta, ("global", "all", "launch")) + q["fixed"])
+    ratio = step / q["step"]
+    return r.base * ratio if r.inverse else r.base / ratio
+
+
+def fit_factors(rows: list[RowParts]) -> dict[tuple[str, str, str], float]:
+    """Most probable log factors given ``rows``: robust least squares with a normal prior on each.
+
+    Residuals: ``w_i·log(pred_i/meas_i)/ROW_SIGMA`` per row, with ``w_i = 1/sqrt(n_block)``, under
+    a soft-L1 loss (a row missed by far more than :data:`ROW_SIGMA` pulls linearly, not
+    quadratically), and ``θ_j/σ_j`` per factor (``factor_priors``).
+    """
+    from scipy.optimize import least_squares
+
+    usable = [r for r in rows if r.base and r.measured > 0]
+    keys = _params(usable)
+    if not keys:
+        return {}
+    priors = _priors()
+    sigma = np.array([float((priors.get(level) or {}).get(cls, 0.3)) for level, _, cls in keys])
+    blocks: dict[str, int] = {}
+    for r in usable:
+        blocks[r.block] = blocks.get(r.block, 0) + 1
+    weight = np.array([1.0 / math.sqrt(blocks[r.block]) for r in usable])
+    meas = np.array([r.measured for r in usable])
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        theta = dict(zip(keys, x))
+        pred = np.array([predict_parts(r, theta) for r in usable])
+        data = weight * np.log(pred / meas) / ROW_SIGMA
+        # soft-L1 on the rows only: sqrt(2(sqrt(1+z²)-1)) keeps the sign and grows linearly
+        data = np.sign(data) * np.sqrt(2.0 * (np.sqrt(1.0 + data ** 2) - 1.0))
+        return np.concatenate([data, x / sigma])
+
+    sol = least_squares(residuals, np.zeros(len(keys)), bounds=(-LOG_BOUND, LOG_BOUND), method="trf", xtol=1e-8)
+    return dict(zip(keys, (float(v) for v in sol.x)))
+
+
+def as_fitted(theta: dict[tuple[str, str, str], float]) -> dict[str, dict[str, dict[str, float]]]:
+    """Log factors as the ``fitted`` mapping :func:`gigawatt.perf.calibration.calibration_for` takes."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for (level, scope, cls), v in theta.items():
+        out.setdefault(level, {}).setdefault(scope, {})[cls] = math.exp(v)
+    return out
+
+
+def predict_row(r: RowParts, fitted: Any) -> dict[str, Any]:
+    """A row predicted by the full model with ``fitted`` factors (a row's own stack)."""
+    try:
+        chip = row_hardware(r.row)[0].chip
+        cal = calibration_for(chip, stack=r.stack, serving_stack=r.stack, fitted=fitted)
+        return (predict_training_row if r.kind == "training" else predict_inference_row)(r.row, cal=cal)
+    except Exception as exc:  # reported as a miss
+        return {"predicted": None, "reason": f"{type(exc).__name__}: {exc}"}
+
+
+def leave_one_source_out(parts: list[RowParts] | None = None) -> list[dict[str, Any]]:
+    """Each publisher/stack block predicted from a fit without it.
+
+    Returns one dict per row: ``id``, ``kind``, ``block``, ``cls``, ``measured``, ``predicted``
+    (full model with the block's held-out factors) and ``log_error`` (``log(pred/meas)``, None
+    for a miss).
+    """
+    parts = parts if parts is not None else decompose()
     out = []
-    for row in rows:
-        try:
-            p = _predict(row, file, values).get("predicted")
-        except Exception:  # a row the model cannot predict counts as a large miss
-            p = None
-        m = row_float(row, "measured_value")
-        out.append(min(abs(math.log(p / m)), ROBUST_CAP) if p and m else ROBUST_CAP)
+    for block in sorted({r.block for r in parts}):
+        theta = fit_factors([r for r in parts if r.block != block])
+        fitted = as_fitted(theta)
+        for r in parts:
+            if r.block != block:
+                continue
+            pred = predict_row(r, fitted).get("predicted") if r.base else None
+            out.append({"id": r.row.get("id", ""), "kind": r.kind, "block": block, "cls": r.cls, "stack": r.stack,
+                        "measured": r.measured, "predicted": pred,
+                        "log_error": math.log(pred / r.measured) if pred and r.measured else None})
     return out
 
 
-def _physical(scope: str, values: dict[str, dict[str, float]]) -> bool:
-    """Physical limits a fit may not cross.
-
-    Serving GEMMs do not beat the chip's peak (``matmul_eff × serving_eff_ratio ≤ 0.95``),
-    and FP8 GEMMs are not slower than BF16 ones on chips whose FP8 peak is twice the BF16
-    peak (every fitted family): ``matmul_eff_fp8 ≥ matmul_eff / 2``.
-    """
-    cal = calibration_for(scope, values)
-    return cal.matmul_eff * cal.serving_eff_ratio <= 0.95 and cal.matmul_eff_fp8 >= cal.matmul_eff / 2.0
+# ----------------------------------------------------------------------------- intervals
+def _quantiles(values: list[float]) -> tuple[float, float]:
+    lo = (1.0 - COVERAGE) / 2.0
+    return float(np.quantile(values, lo)), float(np.quantile(values, 1.0 - lo))
 
 
-def _current(t: Target) -> float:
-    return float(getattr(calibration_for(t.scope), t.coeff))
-
-
-def refit(rows: dict[str, list[dict[str, str]]] | None = None, targets: Iterable[Target] = FITTED,
-          sweeps: int = SWEEPS, start: str = "defaults",
-          prior_weight: float = PRIOR_WEIGHT) -> dict[str, dict[str, float]]:
-    """Fitted values (scope -> {coefficient: value}) on ``rows`` (by default all published rows).
-
-    Each trial value reaches the models as an argument: the rows are predicted with
-    ``calibration_for(chip, values)``. ``prior_weight`` is the pull toward the generic
-    defaults (:data:`PRIOR_WEIGHT`).
-
-    The search starts from the generic defaults (``start="defaults"``), so that a refit
-    without some rows owes nothing to them, or from the file's values (``"file"``). A
-    target with no row to act on keeps no fitted value: the file's family value (or, for a
-    chip, its family's) applies there, as for a chip with no published row.
-    """
-    rows = rows or fit_rows()
-    targets = list(targets)
-    chip_scoped = {(t.scope, t.coeff) for t in FITTED if t.scope not in _FAMILIES}
-    values: dict[str, dict[str, float]] = {}
-    active = []
-    for t in targets:
-        acting = [r for r in rows[t.file] if acts_on(t, r, chip_scoped)]
-        if acting:
-            active.append((t, acting))
-    # fit each family's (and its chips') coefficients together, from a neutral start
-    generic = calibration_for("generic")
-    prior: dict[str, dict[str, float]] = {}
-    for t, _ in active:
-        values.setdefault(t.scope, {})[t.coeff] = _current(t) if start == "file" else float(getattr(generic, t.coeff))
-        prior.setdefault(t.scope, {})[t.coeff] = float(getattr(generic, t.coeff))
-    for _ in range(sweeps):
-        for t, acting in active:
-            # every row the coefficient acts on, scored with all current values
-            base = values[t.scope][t.coeff]
-            lo, hi = _BOUNDS.get(t.coeff, (0.0, math.inf))
-            best, best_v = math.inf, base
-            for g in _GRID:
-                v = min(max(base * g, lo), hi)
-                values[t.scope][t.coeff] = v
-                if not _physical(t.scope, values):
-                    continue
-                score = statistics.fmean(_log_errors(acting, t.file, values))
-                score += prior_weight / len(acting) * math.log(v / prior[t.scope][t.coeff]) ** 2
-                if score < best - 1e-9:
-                    best, best_v = score, v
-            values[t.scope][t.coeff] = best_v
-    return values
-
-
-def leave_one_group_out(rows: dict[str, list[dict[str, str]]] | None = None,
-                        sweeps: int = SWEEPS) -> dict[str, Any]:
-    """Hold out each group of rows, refit without it, predict it; errors per row and summaries.
-
-    Returns ``{"training": {...}, "inference": {...}}`` with ``rows`` (``id``, ``group``,
-    ``error``), ``median_abs_error`` and ``max_abs_error`` of the held-out predictions.
-    """
-    rows = rows or fit_rows()
-    out: dict[str, Any] = {}
-    for file in ("training", "inference"):
-        groups: dict[str, list[dict[str, str]]] = {}
-        for r in rows[file]:
-            groups.setdefault(group_of(r["id"]), []).append(r)
-        held = []
-        for g, members in groups.items():
-            families = {_scopes(r)[0] for r in members}
-            chips = {_scopes(r)[1] for r in members}
-            targets = [t for t in FITTED if t.file == file and (t.scope in families or t.scope in chips)]
-            rest = {f: [r for r in rows[f] if f != file or group_of(r["id"]) != g] for f in rows}
-            fitted = refit(rest, targets, sweeps=sweeps)
-            # a coefficient left without rows: a family falls back to the defaults, a chip to its family
-            for t in targets:
-                if t.coeff in fitted.get(t.scope, {}):
-                    continue
-                if t.scope in _FAMILIES:
-                    value = float(getattr(calibration_for("generic"), t.coeff))
-                else:
-                    fam = _family_of(t.scope)
-                    value = fitted.get(fam, {}).get(t.coeff, float(getattr(calibration_for(fam), t.coeff)))
-                fitted.setdefault(t.scope, {})[t.coeff] = value
-            for r in members:
-                p = _predict(r, file, fitted).get("predicted")
-                m = row_float(r, "measured_value")
-                held.append({"id": r["id"], "group": g, "error": (p - m) / m if p and m else None})
-        errs = [abs(h["error"]) if h["error"] is not None else 1.0 for h in held]
-        out[file] = {"n": len(held), "median_abs_error": statistics.median(errs), "max_abs_error": max(errs),
-                     "rows": held}
+def intervals(held: list[dict[str, Any]], exclude_block: str | None = None) -> dict[str, dict[str, Any]]:
+    """Quantiles of held-out log errors per class and its pools: ``"family/moe/kind"`` ->
+    ``{"low", "high", "n"}`` (the 10th and 90th percentiles of ``log(pred/meas)``), leaving out
+    the rows of ``exclude_block``."""
+    groups: dict[tuple[str, str, str], list[float]] = {}
+    blocks: dict[tuple[str, str, str], set[str]] = {}
+    for h in held:
+        if h["log_error"] is None or h["block"] == exclude_block:
+            continue
+        for level in class_levels(*h["cls"]):
+            groups.setdefault(level, []).append(h["log_error"])
+            blocks.setdefault(level, set()).add(h["block"])
+    out = {}
+    for level, errs in sorted(groups.items()):
+        if len(errs) >= 3:
+            lo, hi = _quantiles(errs)
+            out["/".join(level)] = {"low": lo, "high": hi, "n": len(errs), "blocks": len(blocks[level])}
     return out
 
 
-def _family_of(chip: str) -> str:
-    return calibration_for(chip).family
+def coverage(held: list[dict[str, Any]], measured_families: dict[str, set[str]] | None = None) -> dict[str, Any]:
+    """Share of held-out rows whose measured value lies in the 80% interval built without their block."""
+    inside = []
+    for h in held:
+        if h["log_error"] is None:
+            continue
+        table = intervals(held, exclude_block=h["block"])
+        iv = interval_from_table(*h["cls"], table)
+        pred = h["predicted"]
+        inside.append(pred * iv["low_factor"] <= h["measured"] <= pred * iv["high_factor"])
+    return {"n": len(inside), "coverage": (sum(inside) / len(inside)) if inside else float("nan")}
+
+
+# ----------------------------------------------------------------------------- writing the file
+def fitted_yaml(theta: dict[tuple[str, str, str], float], parts: list[RowParts], table: dict[str, Any]) -> str:
+    """The ``fitted`` section of calibration.yaml for ``theta`` (rows and blocks each factor rests on)."""
+    lines = ["fitted:  # written by `python -m gigawatt.perf.fit --write`; do not edit by hand"]
+    support: dict[tuple[str, str, str], tuple[int, set[str]]] = {}
+    for r in parts:
+        if not r.base:
+            continue
+        for key in _params([r]):
+            n, blocks = support.get(key, (0, set()))
+            blocks.add(r.block)
+            support[key] = (n + 1, blocks)
+    by_level: dict[str, dict[str, dict[str, float]]] = {}
+    for (level, scope, cls), v in sorted(theta.items()):
+        by_level.setdefault(level, {}).setdefault(scope, {})[cls] = v
+    for level in ("family", "stack", "global"):
+        if level not in by_level:
+            continue
+        lines.append(f"  {level}:")
+        for scope, classes in by_level[level].items():
+            lines.append(f"    {scope}:")
+            for cls, v in classes.items():
+                n, blocks = support.get((level, scope, cls), (0, set()))
+                lines.append(f"      {cls}: {{value: {math.exp(v):.4f}, rows: {n}, blocks: [{', '.join(sorted(blocks))}]}}")
+    lines.append("  intervals:  # 10th and 90th percentiles of held-out log(predicted/measured), by class")
+    for key, q in table.items():
+        lines.append(f"    '{key}': {{low: {q['low']:.4f}, high: {q['high']:.4f}, n: {q['n']}, blocks: {q['blocks']}}}")
+    return "\n".join(lines) + "\n"
+
+
+def write_fitted(text: str) -> None:
+    """Replace the ``fitted`` section at the end of the packaged calibration.yaml with ``text``."""
+    from importlib import resources
+
+    path = resources.files("gigawatt.perf") / "data" / "calibration.yaml"
+    body = path.read_text(encoding="utf-8")
+    cut = body.find("\nfitted:")
+    body = (body if cut < 0 else body[:cut + 1]).rstrip("\n") + "\n"
+    with open(str(path), "w", encoding="utf-8") as fh:
+        fh.write(body + text)
+
+
+def summarise(held: list[dict[str, Any]]) -> dict[str, float]:
+    errs = [abs(math.expm1(h["log_error"])) if h["log_error"] is not None else 1.0 for h in held]
+    return {"n": len(errs), "median": statistics.median(errs) if errs else 0.0,
+            "p90": float(np.quantile(errs, 0.9)) if errs else 0.0, "max": max(errs) if errs else 0.0}
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if "--logo" in argv:
-        res = leave_one_group_out()
-        for file, part in res.items():
-            print(f"{file}: held-out median |error| {part['median_abs_error']:.1%}, max {part['max_abs_error']:.1%} "
-                  f"over {part['n']} rows")
-            for h in part["rows"]:
-                e = "miss" if h["error"] is None else f"{h['error']:+.1%}"
-                print(f"  {h['id']:55s} {e}")
-        return 0
-    for scope, coeffs in refit().items():
-        print(scope, {k: round(v, 4) for k, v in coeffs.items()})
+    parts = decompose()
+    theta = fit_factors(parts)
+    for key, v in sorted(theta.items()):
+        print(f"{'/'.join(key):32s} {math.exp(v):.3f}")
+    held = leave_one_source_out(parts)
+    for kind in ("training", "serving"):
+        s = summarise([h for h in held if h["kind"] == kind])
+        print(f"{kind}: held-out median {s['median']:.1%}, p90 {s['p90']:.1%}, max {s['max']:.1%} over {s['n']} rows")
+    print("80% interval coverage (held out):", coverage(held))
+    if "--write" in argv:
+        write_fitted(fitted_yaml(theta, parts, intervals(held)))
+        print("written: calibration.yaml fitted section")
+    if "--rows" in argv:
+        for h in held:
+            e = "miss" if h["log_error"] is None else f"{math.expm1(h['log_error']):+.1%}"
+            print(f"  {h['id']:50s} {h['block']:28s} {e}")
     return 0
 
 

@@ -84,6 +84,21 @@ def _cell(frozen: tuple, chip: str, system: str | None) -> tuple[float, float, f
         return nan, nan, nan, str(exc), precision
 
 
+@functools.cache
+def _interval_factors(model: str, chip: str, kind: str) -> tuple[float, float]:
+    """(low, high) factors of a cell's 80% prediction interval; (nan, nan) where the names do not resolve."""
+    from gigawatt.catalog import get_model
+    from gigawatt.errors import GigawattError
+    from gigawatt.perf.calibration import prediction_interval
+
+    try:
+        moe = bool(get_model(model).moe_experts)
+        iv = prediction_interval(chip, moe=moe, kind="training" if kind == "training" else "serving")
+    except GigawattError:
+        return float("nan"), float("nan")
+    return iv["low_factor"], iv["high_factor"]
+
+
 def throughput_matrix(workloads: Iterable[Workload] | Mapping[str, Workload], chips: Iterable[str | tuple[str, str]],
                       evaluate: Any = None):
     """Tokens/s per chip for each workload on each chip, as an xarray DataArray.
@@ -101,7 +116,11 @@ def throughput_matrix(workloads: Iterable[Workload] | Mapping[str, Workload], ch
         ``input_len``, ``output_len``, ``precision`` (default ``fp8``),
         ``ttft_limit_s``, ``tpot_limit_s`` [s], ``agentic`` (task keywords of
         :func:`gigawatt.perf.inference.agentic_task`: whole agentic tasks are served).
-        An inference precision the chip has no peak for is served in BF16.
+        An inference precision the chip has no peak for is served in BF16. An inference cell
+        is the serving search's best layout (:func:`gigawatt.perf.search.search_serving`:
+        tensor, pipeline and expert parallel degrees, split or data-parallel attention,
+        continuous batching or disaggregated prefill and decode) under the chip's default
+        serving stack, at the batch the latency limits allow.
     chips : iterable of str or (chip, system)
         Catalog chip ids or aliases, or pairs of a chip and the catalog system it is
         deployed in (by default the chip's system with the largest scale-up domain).
@@ -117,7 +136,11 @@ def throughput_matrix(workloads: Iterable[Workload] | Mapping[str, Workload], ch
         [tokens/s]. Coordinates of the same shape: ``mfu`` [1] and
         ``joules_per_token`` (chip TDP over the rate, chip power only) [J];
         ``note`` says why a cell is NaN; ``precision`` is the one each cell ran in.
-        ``system`` (per chip) is the system asked for ("" for the default one).
+        ``system`` (per chip) is the system asked for ("" for the default one). ``low`` and
+        ``high`` [tokens/s] bound the 80% prediction interval of each cell
+        (:func:`gigawatt.perf.calibration.prediction_interval`: the held-out errors of its chip
+        family x dense/MoE x training/serving class, wider for a chip with no measurement), for
+        Monte Carlo to draw per-chip throughput from.
 
     Examples
     --------
@@ -140,6 +163,8 @@ def throughput_matrix(workloads: Iterable[Workload] | Mapping[str, Workload], ch
     jpt = np.full_like(rate, np.nan)
     note = np.full(rate.shape, "", dtype=object)
     prec = np.full(rate.shape, "", dtype=object)
+    low = np.full_like(rate, np.nan)
+    high = np.full_like(rate, np.nan)
     todo = np.ones(rate.shape, dtype=bool) if evaluate is None else np.asarray(evaluate, dtype=bool)
     for i, w in enumerate(items):
         work = {k: v for k, v in w.items() if k != "name"}
@@ -148,10 +173,13 @@ def throughput_matrix(workloads: Iterable[Workload] | Mapping[str, Workload], ch
                 note[i, j] = "not evaluated"
                 continue
             rate[i, j], mfu[i, j], jpt[i, j], note[i, j], prec[i, j] = evaluate_cell(work, c, system)
+            lo, hi = _interval_factors(str(work["model"]), c, str(work.get("kind", "training")))
+            low[i, j], high[i, j] = rate[i, j] * lo, rate[i, j] * hi
     dims = ("workload", "chip")
     return xr.DataArray(
         rate, dims=dims, coords={"workload": names, "chip": [c for c, _ in pairs], "mfu": (dims, mfu),
                                  "joules_per_token": (dims, jpt), "note": (dims, note.astype(str)),
+                                 "low": (dims, low), "high": (dims, high),
                                  "precision": (dims, prec.astype(str)),
                                  "system": ("chip", [s for _, s in pairs]),
                                  "kind": ("workload", [str(w.get("kind", "training")) for w in items])},

@@ -21,6 +21,7 @@ References
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -31,13 +32,31 @@ from gigawatt.perf.hardware import Hardware
 from gigawatt.perf.layout import Layout
 from gigawatt.perf.training import SCHEDULES, training_step
 
-__all__ = ["layout_grid", "search_training", "serving_layouts", "search_serving", "LAYOUT_KEYS", "SERVING_TP"]
+__all__ = ["layout_grid", "search_training", "serving_layouts", "search_serving", "LAYOUT_KEYS", "SERVING_TP",
+           "SERVING_PP", "SERVING_PP_EXTRA", "SERVING_MAX_EP_STAGE", "SERVING_AGENTIC_SHORTLIST"]
 
 #: the training layout's searched fields, in the grid's order
 LAYOUT_KEYS = ("tp", "pp", "cp", "ep", "vpp", "micro_batch", "recompute", "fsdp", "schedule")
 
-#: tensor-parallel degrees the serving search tries: powers of two (engines split heads evenly)
+#: tensor-parallel degrees of the serving search that are powers of two; it tries every divisor
+#: of the heads up to the scale-up domain and the largest of these (engines split heads evenly)
 SERVING_TP = (1, 2, 4, 8, 16, 32, 64, 128)
+
+#: pipeline depths the serving search tries, where the weights need them
+SERVING_PP = (1, 2, 3, 4, 5, 6, 8, 9, 10, 12, 16, 18, 24, 32)
+
+#: deeper pipelines the serving search tries beyond the shallowest that holds the weights: a
+#: bound of the search, not fitted
+SERVING_PP_EXTRA = 2
+
+#: layouts an agentic task is evaluated on, the best by one request at the task's mean context:
+#: a bound of the search (each agentic evaluation serves every step of the task), not fitted
+SERVING_AGENTIC_SHORTLIST = 48
+
+#: largest pipeline stage the serving search spreads an MoE model's experts over beyond one
+#: scale-up domain, with data-parallel attention [chips]: DeepSeek's decode deployment runs
+#: EP 144-320 (DeepSeek-V3 report sec. 3.4.2: 40 nodes, 320 GPUs); a bound of the search
+SERVING_MAX_EP_STAGE = 256
 
 _POW2 = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
 
@@ -180,7 +199,8 @@ def search_training(arch: tf.Arch, hw: Hardware, *, n_chips: int, seq_len: int, 
 
 
 def serving_layouts(arch: tf.Arch, hw: Hardware, *, chips: int | None = None, fixed: Layout | None = None,
-                    batch: int | None = None) -> list[Layout]:
+                    batch: int | None = None, precision: str = "bf16",
+                    cal: Calibration | None = None) -> list[Layout]:
     """The layouts of one serving replica the search tries, in order.
 
     Parameters
@@ -189,45 +209,77 @@ def serving_layouts(arch: tf.Arch, hw: Hardware, *, chips: int | None = None, fi
         Chips of the system. Given, a replica's ``tp·pp`` must divide them; None (a pool
         as large as needed, as the fleet's) sets no such limit.
     fixed : Layout, optional
-        Fields held: ``tp``, ``pp`` (default 1), ``ep``, ``attention_dp``.
+        Fields held: ``tp`` (the chips of a pipeline stage), ``pp``, ``ep``, ``attention_dp``.
     batch : int, optional
         A fixed batch per replica (latency regime): too small to keep every data-parallel
         attention rank busy, so data-parallel attention is not offered unless asked for.
+    precision : str
+        Weight precision: sets which pipeline depths hold the weights.
+    cal : Calibration, optional
+        Coefficients of the chip (``usable_hbm_frac``).
 
     Notes
     -----
-    A free ``tp`` is each of :data:`SERVING_TP` that divides the model's heads and fits in
-    one scale-up domain of the system (a tensor-parallel group all-reduces twice per
-    layer over the scale-up links). With ``ep`` and ``attention_dp`` both free, an MoE
-    model is also tried with its experts spread over the replica and, for MLA models,
-    data-parallel attention (:func:`gigawatt.perf.inference.moe_layouts`); a dense model
-    keeps ``ep = 1`` and head-split attention.
+    Stage sizes ``tp``: every divisor of the model's heads up to the scale-up domain (and
+    128), since head-split attention all-reduces twice per layer over the scale-up links
+    (:data:`SERVING_TP` lists the powers of two). An MoE model also spreads its experts over
+    the stage (:func:`gigawatt.perf.inference.moe_layouts`: every ``ep`` dividing the experts
+    and the stage, attention split by heads or data-parallel), and, with data-parallel
+    attention, which splits no heads, over stages of any size that divides the expert count
+    or is a power of two, up to :data:`SERVING_MAX_EP_STAGE` and across scale-up domains, so
+    long as each expert's ``tp/ep`` chips share a domain: expert parallelism across nodes, as
+    DeepSeek's and SGLang's large-EP decode runs.
+    Pipeline depths ``pp`` (free unless held): the smallest of :data:`SERVING_PP` at which the
+    weights fit on ``tp·pp`` chips and the next :data:`SERVING_PP_EXTRA` above it, since
+    deeper pipelines add capacity for KV cache but no weight bandwidth
+    (:func:`gigawatt.perf.inference.gemm_time_s`). A dense model keeps ``ep = 1`` and
+    head-split attention.
 
     >>> from gigawatt.perf.hardware import Hardware
     >>> hw = Hardware("h100-sxm", {"bf16": 989e12}, 80e9, 3.35e12, 900e9, 50e9, chips_per_scaleup=8)
     >>> a = tf.Arch("llama-70b", 80, 8192, 64, 8, 128, 28672, 128256)
-    >>> [lay.tp for lay in serving_layouts(a, hw)]
-    [1, 2, 4, 8]
+    >>> sorted({(lay.tp, lay.pp) for lay in serving_layouts(a, hw)})[:6]
+    [(1, 2), (1, 3), (1, 4), (2, 1), (2, 2), (2, 3)]
     """
-    from gigawatt.perf.inference import moe_layouts
+    from gigawatt.perf.inference import moe_layouts, weight_bytes
 
+    cal = cal or calibration_for(hw.chip)
     held = fixed or Layout()
-    pp = int(held.pp or 1)
+    domain = max(int(hw.chips_per_scaleup), 1)
     if held.tp is not None:
-        tps = [int(held.tp)]
+        worlds = [int(held.tp)]
     else:
-        tps = [t for t in SERVING_TP if t <= max(hw.chips_per_scaleup, 1) and arch.n_heads % t == 0
-               and (chips is None or chips % (t * pp) == 0)]
+        worlds = [t for t in range(1, min(domain, max(SERVING_TP)) + 1) if arch.n_heads % t == 0]
+        if arch.is_moe:
+            # data-parallel attention needs no head split: stages of any expert count's divisor or power of two
+            worlds = sorted(set(worlds) | {t for t in range(2, SERVING_MAX_EP_STAGE + 1)
+                                           if arch.moe_experts % t == 0 or t in _POW2})
+    need = weight_bytes(arch, precision) / max(cal.usable_hbm_frac * hw.hbm_bytes, 1.0)  # chips the weights fill
     out = []
-    for t in tps:
-        if held.ep is None and held.attention_dp is None:
-            pairs = [(e, x) for e, x in moe_layouts(arch, t * pp, t) if not (x and batch is not None)]
+    for t in worlds:
+        if held.pp is not None:
+            pps = [int(held.pp)]
         else:
-            e = 1 if held.ep is None else int(held.ep)
-            adps = [bool(held.attention_dp)] if held.attention_dp is not None else (
-                [False, True] if (e > 1 and t > 1) else [False])
-            pairs = [(e, x) for x in adps]
-        out += [Layout(tp=t, pp=pp, ep=e, attention_dp=bool(x)) for e, x in pairs]
+            ok = [p for p in SERVING_PP if p <= arch.layers and (chips is None or chips % (t * p) == 0)]
+            fit = [p for p in ok if t * p >= need]
+            pps = fit[:1 + SERVING_PP_EXTRA]
+        split_ok = held.tp is not None or (t <= domain and arch.n_heads % t == 0)
+        for pp in pps:
+            if chips is not None and chips % (t * pp):
+                continue
+            if held.ep is None and held.attention_dp is None:
+                pairs = [(e, x) for e, x in moe_layouts(arch, t, t) if not (x and batch is not None)]
+            else:
+                e = 1 if held.ep is None else int(held.ep)
+                adps = [bool(held.attention_dp)] if held.attention_dp is not None else (
+                    [False, True] if (e > 1 and t > 1) else [False])
+                pairs = [(e, x) for x in adps]
+            for e, x in pairs:
+                # head-split attention needs heads that divide the stage, within one scale-up domain;
+                # data-parallel attention needs each expert's tp/ep chips within one domain
+                if held.tp is None and ((not x and not split_ok) or (x and t // max(e, 1) > domain)):
+                    continue
+                out.append(Layout(tp=t, pp=pp, ep=e, attention_dp=bool(x)))
     return out
 
 
@@ -235,13 +287,19 @@ def search_serving(arch: tf.Arch, hw: Hardware, *, input_len: float, output_len:
                    fixed: Layout | None = None, precision: str = "bf16", regime: str = "offline",
                    batch: int | None = None, ttft_limit_s: float | None = None, tpot_limit_s: float | None = None,
                    kv_bytes_per_value: float | None = None, kv_reservation: str = "mean",
-                   agentic: dict[str, Any] | None = None, cal: Calibration | None = None) -> dict[str, Any]:
+                   agentic: dict[str, Any] | None = None, cal: Calibration | None = None,
+                   spec_tokens: int = 0, disaggregated: bool | None = False,
+                   stack: str | None = None) -> dict[str, Any]:
     """The serving layout with the most output tokens per second per chip.
 
     Each layout of :func:`serving_layouts` runs :func:`gigawatt.perf.inference.serve` on
     ``chips`` chips (one replica where ``chips`` is None), or, with ``agentic`` (the keyword
     arguments of :func:`gigawatt.perf.inference.agentic_task` that describe the task), one
-    agentic task on one replica.
+    agentic task on one replica (on the :data:`SERVING_AGENTIC_SHORTLIST` layouts that serve
+    one request at the task's mean context best). ``spec_tokens`` (speculative drafts per step),
+    ``disaggregated`` (prefill and decode pools; None tries both, with continuous batching
+    first) and ``stack`` (the serving software, whose calibration applies where ``cal`` is
+    not given) pass to :func:`gigawatt.perf.inference.serve`.
 
     Returns
     -------
@@ -251,13 +309,31 @@ def search_serving(arch: tf.Arch, hw: Hardware, *, input_len: float, output_len:
         ``n_chips`` (the chips the result is for), ``n_evaluated``; ``reason`` (the last
         layout's error) where none serves.
     """
-    from gigawatt.perf.inference import agentic_task, serve
+    from gigawatt.perf.inference import agentic_task, serve, serving_calibration, weight_bytes
 
-    cal = cal or calibration_for(hw.chip)
-    candidates = serving_layouts(arch, hw, chips=chips, fixed=fixed, batch=batch)
+    cal = cal or serving_calibration(hw.chip, stack)
+    candidates = serving_layouts(arch, hw, chips=chips, fixed=fixed, batch=batch, precision=precision, cal=cal)
     best: dict[str, Any] | None = None
-    reason = (f"{arch.name} has no tensor-parallel degree that divides its {arch.n_heads} heads and fits "
-              f"the {hw.chips_per_scaleup}-chip scale-up domain" + (f" and divides {chips} chips" if chips else ""))
+    need = weight_bytes(arch, precision) / (cal.usable_hbm_frac * hw.hbm_bytes)
+    held = (fixed or Layout()).fixed()
+    reason = (f"no layout of {arch.name} serves" + (f" on {chips} chips" if chips else "") +
+              f" with {', '.join(f'{k} {v}' for k, v in held.items()) or 'any tp, pp, ep'}: its weights "
+              f"({weight_bytes(arch, precision) / 1e9:,.0f} GB at {precision}) need at least {math.ceil(need)} chips "
+              f"of {hw.hbm_bytes / 1e9:.0f} GB per replica, and a replica (tp x pp) must divide the chips; "
+              f"heads {arch.n_heads} must divide a head-split tp within the {hw.chips_per_scaleup}-chip scale-up domain")
+    if agentic is not None and len(candidates) > SERVING_AGENTIC_SHORTLIST:
+        # an agentic task is one serve() per step: shortlist the layouts by one request at the task's
+        # mean context first
+        mean_ctx = float(agentic["system_prompt_tokens"]) + (float(agentic["steps"]) - 1.0) / 2.0 * (
+            float(agentic["tool_output_tokens"]) + float(agentic["output_tokens_per_step"]))
+        proxy = []
+        for lay in candidates:
+            n = int(chips or lay.tp * lay.pp)
+            r = serve(arch, hw, lay, n_chips=n, input_len=mean_ctx, output_len=float(agentic["output_tokens_per_step"]),
+                      precision=precision, cal=cal)
+            proxy.append(-1.0 if r.get("output_tokens_per_s") is None else r["output_tokens_per_s"] / n)
+        order = np.argsort(-np.asarray(proxy), kind="stable")[:SERVING_AGENTIC_SHORTLIST]
+        candidates = [candidates[i] for i in sorted(order)]
     for lay in candidates:
         n = int(chips or lay.tp * lay.pp)
         if agentic is not None:
@@ -267,16 +343,22 @@ def search_serving(arch: tf.Arch, hw: Hardware, *, input_len: float, output_len:
                 reason = str(exc)
                 continue
             rate = r["output_tokens"] / r["chip_s"] if r["chip_s"] > 0 else float("nan")
+            if np.isfinite(rate) and (best is None or rate > best["output_tokens_per_s_per_chip"]):
+                best = {"layout": lay, "result": r, "output_tokens_per_s_per_chip": float(rate), "n_chips": n}
         else:
-            r = serve(arch, hw, lay, n_chips=n, input_len=input_len, output_len=output_len, precision=precision,
-                      regime=regime, batch=batch, ttft_limit_s=ttft_limit_s, tpot_limit_s=tpot_limit_s,
-                      kv_bytes_per_value=kv_bytes_per_value, kv_reservation=kv_reservation, cal=cal)
-            if r.get("output_tokens_per_s") is None:
-                reason = r.get("error", "") or reason
-                continue
-            rate = r["output_tokens_per_s"] / n
-        if np.isfinite(rate) and (best is None or rate > best["output_tokens_per_s_per_chip"]):
-            best = {"layout": lay, "result": r, "output_tokens_per_s_per_chip": float(rate), "n_chips": n}
+            modes = [False, True] if disaggregated is None else [bool(disaggregated)]
+            for mode in modes if batch is None else [False]:
+                r = serve(arch, hw, lay, n_chips=n, input_len=input_len, output_len=output_len, precision=precision,
+                          regime=regime, batch=batch, ttft_limit_s=ttft_limit_s, tpot_limit_s=tpot_limit_s,
+                          kv_bytes_per_value=kv_bytes_per_value, kv_reservation=kv_reservation, cal=cal,
+                          spec_tokens=spec_tokens, disaggregated=mode)
+                if r.get("output_tokens_per_s") is None:
+                    reason = r.get("error", "") or reason
+                    continue
+                rate = r["output_tokens_per_s"] / n
+                if np.isfinite(rate) and (best is None or rate > best["output_tokens_per_s_per_chip"]):
+                    best = {"layout": lay, "result": {**r, "disaggregated": mode},
+                            "output_tokens_per_s_per_chip": float(rate), "n_chips": n}
     if best is None:
         return {"layout": None, "result": None, "output_tokens_per_s_per_chip": float("nan"),
                 "n_evaluated": len(candidates), "reason": reason}

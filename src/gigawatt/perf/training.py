@@ -29,6 +29,17 @@ References
 .. [6] DeepSeek-AI, "DeepSeek-V3 Technical Report", 2024, section 3.2.1 and table 2 (DualPipe:
    bubble (p/2-1)(T_F&B + T_B - 3T_W), 2x parameters, p+1 micro-batches of activations,
    all-to-all hidden behind computation).
+.. [7] D. Liu et al., "MoE Parallel Folding: Heterogeneous Parallelism Mappings for Efficient
+   Large-Scale MoE Model Training with Megatron Core", arXiv:2504.14960, 2025 (expert layers
+   laid out ETP x EP x EDP over the attention's TP x CP x DP ranks).
+.. [8] NVIDIA Transformer Engine, ``GroupedLinear`` (``transformer_engine/pytorch/module/grouped_linear.py``):
+   one GEMM per local expert, issued over several CUDA streams; Megatron-Core's dropless
+   all-to-all dispatcher copies the tokens per expert to the host (MoE README, "CUDA graph"
+   and "moe_pad_expert_input_to_capacity" notes).
+.. [9] Megatron-Core MoE README (github.com/NVIDIA/Megatron-LM, megatron/core/transformer/moe),
+   MCore v0.14: batch-level overlapping to hide the EP all-to-all
+   (``--overlap-moe-expert-parallel-comm --delay-wgrad-compute``), the forward of one
+   micro-batch run beside the backward of another.
 """
 
 from __future__ import annotations
@@ -47,6 +58,14 @@ __all__ = [
     "pipeline_bubble_fraction",
     "collective_time_s",
     "alltoall_time_s",
+    "expert_alltoall_s",
+    "expert_launch_time_s",
+    "exposed_expert_alltoall_s",
+    "grouped_gemm_efficiency",
+    "router_imbalance_factor",
+    "training_peak_eff",
+    "layer_time_parts",
+    "DUALPIPE_COMM_SM_SHARE",
     "training_step",
     "memory_per_chip_bytes",
     "flops_per_token_by_kernel",
@@ -109,6 +128,202 @@ def gemm_efficiency(width: Any, tokens: Any, peak_eff: float, half_width: float,
     w = np.asarray(width, dtype=float)
     n = np.asarray(tokens, dtype=float)
     return peak_eff * w / (w + half_width) * n / (n + half_tokens)
+
+
+def training_peak_eff(cal: Calibration, precision: str) -> float:
+    """Largest fraction of the ``precision`` peak a training GEMM reaches [1].
+
+    The family's prior (:meth:`Calibration.matmul_peak_eff`) times the fitted precision factor
+    (``fp8_scale``, ``fp4_scale``) for low-precision GEMMs.
+
+    >>> training_peak_eff(Calibration(matmul_eff_fp8=0.6, fp8_scale=0.9), "fp8")
+    0.54
+    """
+    p = precision.lower()
+    scale = cal.fp8_scale if p in ("fp8", "mxfp8") else (cal.fp4_scale if p == "fp4" else 1.0)
+    return cal.matmul_peak_eff(p) * scale
+
+
+def grouped_gemm_efficiency(width: Any, tokens_per_expert: Any, peak_eff: float, cal: Calibration) -> np.ndarray:
+    """Achieved fraction of peak of the routed experts' grouped GEMMs [1].
+
+    Parameters
+    ----------
+    width : array_like
+        Smaller side of one expert's weight on one chip, ``min(d_ff_expert/etp, d)`` [1].
+    tokens_per_expert : array_like
+        Rows each expert's GEMM gets in one micro-batch, ``n·k/E`` [tokens].
+    peak_eff : float
+        Efficiency of a very large GEMM at the run's precision [1].
+    cal : Calibration
+        ``expert_half_width``, ``matmul_half_tokens`` and the fitted ``expert_scale``.
+
+    Notes
+    -----
+    ``eff = e_max·f_exp·w/(w + w_½,exp)·n_e/(n_e + n_½)``: small experts and few tokens per
+    expert fill fewer tiles, and grouped GEMMs pay token permutation and padding to the tile
+    (``w_½,exp`` larger than a dense GEMM's); ``f_exp`` is the fitted expert factor of the
+    stack (MegaBlocks, Gale et al. 2023, measures the same fall of grouped-GEMM efficiency at
+    small per-expert batch).
+
+    Examples
+    --------
+    >>> cal = Calibration(expert_half_width=2048.0, matmul_half_tokens=64.0)
+    >>> round(float(grouped_gemm_efficiency(2048, 4096, 0.7, cal)), 3), round(float(grouped_gemm_efficiency(768, 256, 0.7, cal)), 3)
+    (0.345, 0.153)
+    """
+    return gemm_efficiency(width, tokens_per_expert, peak_eff * cal.expert_scale, cal.expert_half_width,
+                           cal.matmul_half_tokens)
+
+
+def router_imbalance_factor(assignments_per_rank: Any, ep: Any, skew: float = 1.0) -> np.ndarray:
+    """Load of the busiest expert-parallel rank over the mean load [1].
+
+    Parameters
+    ----------
+    assignments_per_rank : array_like
+        Mean token-to-expert assignments one rank's experts receive per micro-batch,
+        ``n_group·k/ep`` [1].
+    ep : array_like
+        Expert-parallel degree [1].
+    skew : float
+        The router's skew beyond sampling noise, as a multiple of it (Calibration
+        ``router_imbalance``; 1: a balanced router's multinomial noise alone) [1].
+
+    Notes
+    -----
+    With balanced routing each rank's load is about Poisson with mean ``μ``; the largest of
+    ``ep`` such loads exceeds the mean by about ``sqrt(2 ln ep · μ)`` (the Gaussian maximum),
+    so ``f = 1 + s·sqrt(2 ln(ep)/μ)``. Every rank waits for the busiest at the next
+    all-to-all.
+
+    Examples
+    --------
+    >>> round(float(router_imbalance_factor(1024, 8)), 4), float(router_imbalance_factor(1024, 1))
+    (1.0637, 1.0)
+    """
+    mu = np.maximum(np.asarray(assignments_per_rank, dtype=float), 1.0)
+    e = np.maximum(np.asarray(ep, dtype=float), 1.0)
+    return 1.0 + skew * np.sqrt(2.0 * np.log(e) / mu)
+
+
+def expert_alltoall_s(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tokens_mb: Any, tp: Any, ep: Any,
+                      moe_layers: Any, etp: Any = None) -> np.ndarray:
+    """Expert-parallel all-to-all time of one micro-batch over ``moe_layers`` MoE layers [s].
+
+    Parameters
+    ----------
+    arch : Arch
+        Model architecture.
+    hw : Hardware
+        Chip in its system (``chips_per_scaleup``: the tier split).
+    cal : Calibration
+        Coefficients of the chip.
+    tokens_mb : array_like
+        Tokens of one micro-batch on one chip [tokens].
+    tp, ep : array_like
+        Tensor and expert parallel degrees [1].
+    moe_layers : array_like
+        MoE layers of the stage [1].
+    etp : array_like or None
+        Tensor parallelism of the experts; None: 1 with expert parallelism, else ``tp`` [1].
+
+    Notes
+    -----
+    Four all-to-alls per MoE layer (dispatch and combine, forward and backward), each rank
+    sending its sequence-parallel share ``tokens_mb/tp`` of the tokens. The expert-parallel
+    group spans ``etp·ep`` consecutive chips: Megatron-Core's MoE parallel folding [7]_ orders
+    the expert layers' ranks expert-TP first, then EP, over the same chips as the attention's
+    TP and DP, so with ``etp = 1`` the ``ep`` peers are neighbours, not ``tp`` apart (without
+    folding, ``etp = tp``, the span is ``tp·ep`` as before). Peers within the scale-up domain
+    go over its links, the rest over the network, both tiers at once (:func:`alltoall_time_s`):
+    a group inside one NVLink domain is bound by NVLink, a group across domains by the
+    network share ``1 - S/span`` of its traffic.
+    """
+    ep = np.asarray(ep, dtype=float)
+    ep_bytes = tf.ep_alltoall_bytes_per_layer(arch, tokens_mb / tp, ep) * moe_layers
+    span = _expert_tp(np.asarray(tp, dtype=float), ep, etp) * ep
+    return alltoall_time_s(ep_bytes, span, hw, cal, n_calls=np.where(ep > 1, 4.0 * moe_layers, 0.0))
+
+
+def exposed_expert_alltoall_s(ep_s: Any, compute_mb_s: Any, schedule: Any, ep_overlap: float,
+                              a2a_overlap: Any = False) -> np.ndarray:
+    """The part of the expert all-to-all compute does not hide [s].
+
+    Parameters
+    ----------
+    ep_s : array_like
+        All-to-all time of one micro-batch (:func:`expert_alltoall_s`) [s].
+    compute_mb_s : array_like
+        Compute time of one micro-batch on one stage [s].
+    schedule : array_like
+        Schedule code; DualPipe overlaps each chunk's all-to-all with the other direction's
+        computation [6]_.
+    ep_overlap : float
+        Share hidden by other schedules (Calibration ``ep_overlap``) [1].
+    a2a_overlap : array_like of bool
+        The stack pairs micro-batches as DualPipe does under 1F1B (Calibration
+        ``ep_a2a_overlap``: Megatron-Core's batch-level EP overlap [9]_).
+
+    Notes
+    -----
+    DualPipe, or 1F1B with batch-level overlap: ``max(0, t_a2a - t_compute)``, all hidden
+    while the paired micro-batch's compute is longer; otherwise ``t_a2a·(1 - o_ep)``.
+
+    >>> float(exposed_expert_alltoall_s(1.0, 0.75, 2, 0.3)), float(exposed_expert_alltoall_s(1.0, 0.75, 0, 0.3))
+    (0.25, 0.7)
+    """
+    ep_s = np.asarray(ep_s, dtype=float)
+    paired = (np.asarray(schedule) == SCHEDULES["dualpipe"]) | np.asarray(a2a_overlap, dtype=bool)
+    return np.where(paired, np.maximum(ep_s - np.asarray(compute_mb_s), 0.0), ep_s * (1.0 - ep_overlap))
+
+
+def expert_launch_time_s(arch: tf.Arch, cal: Calibration, *, ep: Any, pp: Any) -> np.ndarray:
+    """Host-bound time of the per-expert kernels of one micro-batch on one stage, forward and backward [s].
+
+    Parameters
+    ----------
+    arch : Arch
+        Model architecture (``moe_experts``, ``moe_layers``).
+    cal : Calibration
+        ``expert_launch_s``: host time of one local expert's kernels in one MoE layer's
+        forward and backward pass (0 for a stack that compiles the step).
+    ep, pp : array_like
+        Expert- and pipeline-parallel degrees [1].
+
+    Notes
+    -----
+    ``t = c_launch·(E/ep)·(L_moe/pp)``. An eager PyTorch stack runs a rank's grouped GEMM as
+    a loop of per-expert GEMMs on several streams (Transformer Engine's default on Hopper
+    [8]_), each with its own low-precision casts, and a dropless all-to-all dispatcher waits on
+    the host for the tokens per expert before it can size them: once per MoE layer and
+    direction the GPU idles until the host has launched every local expert's kernels. The
+    time grows with the experts a rank holds, not with their tokens, so it is a large share
+    of a step of many small experts and a negligible one of a few large ones.
+
+    The time is added to the step, not hidden under the expert GEMMs' own GPU time: after the
+    dispatcher's host synchronization the GPU's queue is empty, and the same 8 B200 running
+    Qwen3-30B-A3B token-drop (Megatron-Bridge 25.09, no synchronization) and dropless (25.11)
+    differ by ~0.27 ms per local expert and layer on top of the whole step, not by the excess of
+    host over kernel time. A form that hides the host's time under the expert GEMMs,
+    ``max(0, c·n - t_expert)``, needs ``c`` ~0.65 ms to fit the Megatron rows, twice the
+    kernel-count estimate, and leaves them 65-86% fast held out.
+
+    >>> from gigawatt.perf.transformer import Arch
+    >>> a = Arch("m", 4, 1024, 8, 8, 128, 512, 1000, moe_experts=64, moe_active=4, moe_d_ff=512)
+    >>> round(float(expert_launch_time_s(a, Calibration(expert_launch_s=1e-4), ep=8, pp=2)), 6)
+    0.0016
+    """
+    if not arch.is_moe:
+        return np.zeros_like(np.asarray(ep, dtype=float) * np.asarray(pp, dtype=float))
+    local = arch.moe_experts / np.maximum(np.asarray(ep, dtype=float), 1.0)
+    return cal.expert_launch_s * local * arch.moe_layers / np.asarray(pp, dtype=float)
+
+
+#: share of the streaming multiprocessors a DualPipe-style schedule gives to communication kernels
+#: while they overlap compute: DeepSeek-V3 dedicates 20 of the H800's 132 SMs to all-to-all
+#: dispatch and combine [6]_ (sec. 3.2.2); compute runs on the rest
+DUALPIPE_COMM_SM_SHARE = 20.0 / 132.0
 
 
 def pipeline_bubble_fraction(pp: Any, n_microbatches: Any, vpp: Any = 1) -> np.ndarray:
@@ -318,7 +533,7 @@ def gemm_efficiencies(arch: tf.Arch, cal: Calibration, *, tp: Any, ep: Any, etp:
     tokens an expert-parallel group dispatches. Attention: ``e_max·r_attn``, at the run's
     GEMM rate.
     """
-    e_max = cal.matmul_peak_eff(precision)
+    e_max = training_peak_eff(cal, precision)
     eff_dense = gemm_efficiency(arch.d_model / tp, tokens_mb, e_max, cal.matmul_half_width, cal.matmul_half_tokens)
     if arch.is_moe:
         expert_tp = _expert_tp(tp, ep, etp)
@@ -327,10 +542,11 @@ def gemm_efficiencies(arch: tf.Arch, cal: Calibration, *, tp: Any, ep: Any, etp:
         tokens_ep_group = tokens_mb * ep * expert_tp / tp
         # M dimension of each expert's GEMM (its n/(n + n_half) factor is the row-tile padding)
         tokens_per_expert = tokens_ep_group * arch.moe_active / arch.moe_experts
-        eff_expert = gemm_efficiency(
-            np.minimum(arch.moe_d_ff / expert_tp, arch.d_model), tokens_per_expert, e_max,  # smaller GEMM side
-            cal.expert_half_width, cal.matmul_half_tokens,
-        )
+        eff_expert = grouped_gemm_efficiency(np.minimum(arch.moe_d_ff / expert_tp, arch.d_model),  # smaller side
+                                             tokens_per_expert, e_max, cal)
+        # the slowest expert-parallel rank sets the pace of the grouped GEMMs
+        eff_expert = eff_expert / router_imbalance_factor(tokens_ep_group * arch.moe_active / np.maximum(ep, 1.0),
+                                                          ep, cal.router_imbalance)
     else:
         eff_expert = eff_dense
     # the attention core at the run's GEMM rate: with FP8 GEMMs it is modeled at the FP8 rate, though
@@ -417,6 +633,15 @@ def layers_time_s(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tp: Any, cp:
     and attention kernels (:func:`flops_per_token_by_kernel`, :func:`gemm_efficiencies`),
     with ``B_elem`` from :func:`elementwise_hbm_bytes` and ``r = 4/3`` under full recompute.
     """
+    parts = layer_time_parts(arch, hw, cal, tp=tp, cp=cp, ep=ep, etp=etp, micro_batch=micro_batch, seq_len=seq_len,
+                             recompute=recompute, precision=precision)
+    return parts["dense"] + parts["expert"] + parts["attention"] + parts["memory"]
+
+
+def layer_time_parts(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tp: Any, cp: Any, ep: Any, etp: Any,
+                     micro_batch: Any, seq_len: Any, recompute: Any, precision: str) -> dict[str, np.ndarray]:
+    """:func:`layers_time_s` by kernel class: ``dense``, ``expert`` and ``attention`` GEMM time and
+    ``memory`` (elementwise HBM traffic) [s], before the stack's ``compute_scale``."""
     rc = np.asarray(recompute)
     tokens_mb = micro_batch * seq_len / cp  # tokens one chip's micro-batch holds
     tokens_replica_mb = micro_batch * seq_len  # tokens of one micro-batch of one replica
@@ -425,13 +650,12 @@ def layers_time_s(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tp: Any, cp:
     dense, expert, attn = flops_per_token_by_kernel(arch, seq_len, rc)
     eff_dense, eff_expert, eff_attn = gemm_efficiencies(arch, cal, tp=tp, ep=ep, etp=etp, tokens_mb=tokens_mb,
                                                         precision=precision)
-    flops_dense = dense * tokens_replica_mb / group
-    flops_expert = expert * tokens_replica_mb / group
-    flops_attn = attn * tokens_replica_mb / group
-    layers_compute = flops_dense / (peak * eff_dense) + flops_expert / (peak * eff_expert) + flops_attn / (peak * eff_attn)
     hbm_rate = hw.hbm_bw_bytes_per_s * cal.hbm_eff
     elem_bytes = elementwise_hbm_bytes(arch, cal, tp=tp, tokens_mb=tokens_mb, precision=precision)
-    return layers_compute + elem_bytes * np.where(rc == 2, 4.0 / 3.0, 1.0) / hbm_rate
+    return {"dense": dense * tokens_replica_mb / group / (peak * eff_dense),
+            "expert": expert * tokens_replica_mb / group / (peak * eff_expert),
+            "attention": attn * tokens_replica_mb / group / (peak * eff_attn),
+            "memory": elem_bytes * np.where(rc == 2, 4.0 / 3.0, 1.0) / hbm_rate}
 
 
 def output_head_time_s(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tp: Any, cp: Any, micro_batch: Any,
@@ -474,7 +698,7 @@ def output_head_time_s(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tp: Any
     tokens_replica_mb = micro_batch * seq_len
     group = tp * cp
     peak = hw.peak(precision)
-    eff_dense = gemm_efficiency(arch.d_model / tp, tokens_mb, cal.matmul_peak_eff(precision), cal.matmul_half_width,
+    eff_dense = gemm_efficiency(arch.d_model / tp, tokens_mb, training_peak_eff(cal, precision), cal.matmul_half_width,
                                 cal.matmul_half_tokens)
     peak16, e16 = hw.peak("bf16"), cal.matmul_peak_eff("bf16")
     eff_head = gemm_efficiency(arch.d_model / tp, tokens_mb, e16, cal.matmul_half_width, cal.matmul_half_tokens)
@@ -488,7 +712,7 @@ def output_head_time_s(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tp: Any
 
 def microbatch_comm_s(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tp: Any, pp: Any, cp: Any, ep: Any, dp: Any,
                       vpp: Any, micro_batch: Any, seq_len: Any,
-                      recompute: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                      recompute: Any, etp: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Tensor-, context-, expert- and pipeline-parallel communication of one micro-batch on one stage [s].
 
     Parameters
@@ -519,8 +743,8 @@ def microbatch_comm_s(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tp: Any,
     -----
     Four tensor-parallel collectives per layer (six under full recompute) over ``tp`` chips;
     the context-parallel ring passes ``3·(cp-1)/cp`` of the micro-batch's keys and values over
-    ``tp·cp`` chips; four all-to-alls per MoE layer over ``tp·ep`` chips
-    (:func:`alltoall_time_s`); ``vpp`` point-to-point sends to a stage ``tp·cp·dp`` chips
+    ``tp·cp`` chips; four all-to-alls per MoE layer over ``etp·ep`` chips
+    (:func:`expert_alltoall_s`); ``vpp`` point-to-point sends to a stage ``tp·cp·dp`` chips
     away [1]_ [2]_.
     """
     rc = np.asarray(recompute)
@@ -535,9 +759,8 @@ def microbatch_comm_s(arch: tf.Arch, hw: Hardware, cal: Calibration, *, tp: Any,
     )
     cp_t = collective_time_s(cp_bytes, tp * cp, hw, cal)
     if arch.is_moe:
-        moe_layers_stage = arch.moe_layers / pp
-        ep_bytes = tf.ep_alltoall_bytes_per_layer(arch, tokens_mb / tp, ep) * moe_layers_stage
-        ep_t = alltoall_time_s(ep_bytes, tp * ep, hw, cal, n_calls=np.where(ep > 1, 4.0 * moe_layers_stage, 0.0))
+        ep_t = expert_alltoall_s(arch, hw, cal, tokens_mb=tokens_mb, tp=tp, ep=ep, moe_layers=arch.moe_layers / pp,
+                                 etp=etp)
     else:
         ep_t = np.zeros_like(tp_t)
     # each micro-batch crosses vpp stage boundaries per chip; neighbouring stages sit tp·cp·dp chips apart
@@ -758,25 +981,31 @@ def training_step(arch: tf.Arch, hw: Hardware, layout: Layout, *, n_chips: Any, 
     dp = n / (tp * pp * cp)
     m = np.maximum(gbs / (dp * mb), 1.0)
 
-    layers = layers_time_s(arch, hw, cal, tp=tp, cp=cp, ep=ep, etp=etp, micro_batch=mb, seq_len=s, recompute=rc,
-                           precision=precision)
+    parts = layer_time_parts(arch, hw, cal, tp=tp, cp=cp, ep=ep, etp=etp, micro_batch=mb, seq_len=s, recompute=rc,
+                             precision=precision)
+    layers = parts["dense"] + parts["expert"] + parts["attention"] + parts["memory"]
     # the last stage also runs the output head, spread evenly over the stages: frameworks balance
     # it by giving the last stage fewer layers (Megatron's pipeline_model_parallel_layout; Llama 3's
     # first and last stages are one layer short [4]_). Whole layers per stage with the head on the
     # last one fit the published rows worse (training median |error| 2.9% -> 3.8%).
     head = output_head_time_s(arch, hw, cal, tp=tp, cp=cp, micro_batch=mb, seq_len=s, per_layer_s=layers / arch.layers,
                               precision=precision)
-    compute_mb = (layers + head) / pp
+    # the stack's fitted compute factor; DualPipe's communication kernels hold a share of the SMs [6]_
+    # DualPipe, and 1F1B whose stack overlaps micro-batches' all-to-alls (ep_a2a_overlap), run
+    # communication kernels beside compute: they hold a share of the SMs [6]_ [9]_
+    paired = (sch == SCHEDULES["dualpipe"]) | ((cal.ep_a2a_overlap > 0) & (ep > 1))
+    slow = np.where(paired & arch.is_moe, 1.0 / (1.0 - DUALPIPE_COMM_SM_SHARE), 1.0) / cal.compute_scale
+    compute_mb = (layers + head) / pp * slow
     tp_t, cp_t, ep_t, pp_t = microbatch_comm_s(arch, hw, cal, tp=tp, pp=pp, cp=cp, ep=ep, dp=dp, vpp=vpp,
-                                               micro_batch=mb, seq_len=s, recompute=rc)
-    # DualPipe overlaps each chunk's all-to-all with the computation of the other direction [6]_
-    ep_overlap = np.where(sch == SCHEDULES["dualpipe"], 1.0, cal.ep_overlap)
-    exposed_mb = tp_t * (1.0 - cal.tp_overlap) + cp_t * (1.0 - cal.tp_overlap) + ep_t * (1.0 - ep_overlap) + pp_t
-    t_mb = compute_mb + exposed_mb
+                                               micro_batch=mb, seq_len=s, recompute=rc, etp=etp)
+    ep_exposed = exposed_expert_alltoall_s(ep_t, compute_mb, sch, cal.ep_overlap, cal.ep_a2a_overlap > 0)
+    exposed_mb = (tp_t * (1.0 - cal.tp_overlap) + cp_t * (1.0 - cal.tp_overlap) + ep_exposed + pp_t) / cal.comm_scale
+    launch_mb = expert_launch_time_s(arch, cal, ep=ep, pp=pp)
+    t_mb = compute_mb + exposed_mb + launch_mb
 
     dp_t = gradient_sync_time_s(arch, hw, cal, tp=tp, pp=pp, cp=cp, ep=ep, etp=etp, dp=dp, fsdp=fsdp, n_microbatches=m)
     compute_total = m * compute_mb
-    dp_exposed = exposed_gradient_sync_s(dp_t, compute_mb, compute_total, fsdp, cal.dp_overlap)
+    dp_exposed = exposed_gradient_sync_s(dp_t, compute_mb, compute_total, fsdp, cal.dp_overlap) / cal.comm_scale
     opt_t = optimizer_time_s(arch, hw, cal, tp=tp, pp=pp, cp=cp, ep=ep, etp=etp, dp=dp)
     bubble = pipeline_bubble_s(pp, vpp, sch, t_mb)
     overhead = cal.step_overhead_frac * compute_total
@@ -784,9 +1013,15 @@ def training_step(arch: tf.Arch, hw: Hardware, layout: Layout, *, n_chips: Any, 
     tokens_per_s = gbs * s / step
     mfu = tf.training_flops_per_token(arch, s) * tokens_per_s / (n * hw.peak(precision))
     memory = memory_per_chip_bytes(arch, lay.with_(dp=dp), seq_len=s, n_microbatches=m)
+    scale = m * slow / pp
     return {"step_time_s": step, "compute_s": compute_total, "bubble_s": bubble,
-            "tp_comm_s": m * (tp_t + cp_t) * (1.0 - cal.tp_overlap), "ep_comm_s": m * ep_t * (1.0 - ep_overlap),
-            "pp_comm_s": m * pp_t, "dp_comm_s": dp_exposed, "optimizer_s": opt_t, "overhead_s": overhead,
+            "tp_comm_s": m * (tp_t + cp_t) * (1.0 - cal.tp_overlap) / cal.comm_scale,
+            "ep_comm_s": m * ep_exposed / cal.comm_scale,
+            "pp_comm_s": m * pp_t / cal.comm_scale, "dp_comm_s": dp_exposed, "optimizer_s": opt_t, "overhead_s": overhead,
+            "expert_launch_s": m * launch_mb * np.ones_like(step),
+            # compute by kernel class, every micro-batch of the step: what the stack factors scale
+            "dense_gemm_s": scale * (parts["dense"] + parts["attention"]), "expert_gemm_s": scale * parts["expert"],
+            "memory_s": scale * parts["memory"], "head_s": scale * head,
             "memory_bytes": memory, "fits": memory <= cal.usable_hbm_frac * hw.hbm_bytes,
             "tokens_per_s": tokens_per_s, "mfu": mfu, "dp": dp, "n_microbatches": m}
 

@@ -164,7 +164,8 @@ class Arch:
         The CSV has no ``head_dim`` or MLA columns; where the shape departs from
         the defaults, the row's ``conversion`` note states it in words
         (``head_dim 128``, ``64 query heads of dim 64``, ``KV compression dim
-        512``, ``First 3 layers dense``), and those phrases are read here. A
+        512``, ``First 3 layers dense``, ``interleave_moe_layer_step 2``: every second
+        layer MoE), and those phrases are read here. A
         ``head_dim`` column, where a file has one, takes precedence.
         """
         note = str(row.get("conversion") or "")
@@ -197,6 +198,11 @@ class Arch:
                 dense_layers = {"one": 1, "two": 2, "three": 3}.get(word) or int(word)
             elif re.search(r"First layer dense", note, flags=re.IGNORECASE):
                 dense_layers = 1
+            # MoE every step-th layer (Llama 4 Maverick's interleave_moe_layer_step 2): the rest
+            # dense; only the count matters to the cost model
+            m = re.search(r"interleave_moe_layer_step (\d+)", note)
+            if m and int(m.group(1)) > 1:
+                dense_layers = int(_num(row["layers"])) - int(_num(row["layers"])) // int(m.group(1))
         # a model trained with multi-token prediction: "(w/ MTP)", "multi-token-prediction module"
         mtp = 1 if re.search(r"w/ MTP\b|multi-token[- ]prediction module", note, flags=re.IGNORECASE) else 0
         vocab = _num(row.get("vocab"), 0.0)
