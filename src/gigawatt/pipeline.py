@@ -111,6 +111,7 @@ def run(scenario, *, seed: int | None = None, samples: int = 1, progress: Progre
     check_run_size(scn, samples)  # memory grows with the samples: refuse a run past the documented limit
     t0 = time.perf_counter()
     inputs = resolve(scn)
+    _add_unmeasured_notes(inputs)
     resolve_s = time.perf_counter() - t0
     fleet, sim, timings = run_fleet(inputs, n_samples=samples, progress=progress)
     timings["resolve_s"] = resolve_s
@@ -124,6 +125,16 @@ def run(scenario, *, seed: int | None = None, samples: int = 1, progress: Progre
     results.timings_s["results_s"] = time.perf_counter() - t1
     results.timings_s["total_s"] = time.perf_counter() - t0
     return results
+
+
+def _add_unmeasured_notes(inputs) -> None:
+    """Name the roadmap's chips that have no published measurement of the work the run gives them."""
+    from gigawatt.perf.calibration import unmeasured_notes
+
+    demand = getattr(inputs.scenario, "demand", None)
+    kinds = [k for k, present in (("training", bool(getattr(demand, "training", None))),
+                                  ("serving", bool(getattr(demand, "inference", None)))) if present]
+    inputs.notes.extend(unmeasured_notes([c.chip for c in inputs.chips], kinds))
 
 
 def _add_tool_hosts(results, fleet, sim) -> None:

@@ -469,3 +469,46 @@ def prediction_basis(chip: str, kind: str = "training") -> dict[str, Any]:
             "factors": factors,
             "datasheet": ["peak FLOP/s of the precision", "HBM capacity and bandwidth", "scale-up and scale-out "
                           "bandwidth per chip", "chips per scale-up domain"]}
+
+
+def unmeasured_notes(chips, kinds=("training", "serving")) -> list[str]:
+    """One note per kind: which of ``chips`` have no published measurement, and what their predictions rest on.
+
+    Parameters
+    ----------
+    chips : iterable of str
+        Catalog chip ids (a run's roadmap).
+    kinds : iterable of str
+        ``training`` and/or ``serving``.
+
+    Returns
+    -------
+    list of str
+        For each kind with such chips: the chips, the fitted family and stack factors their
+        predictions use with the rows and publisher/stack blocks each rests on, and that their
+        80% intervals are widened (:data:`NO_DATA_WIDENING` in log).
+
+    >>> unmeasured_notes(["trainium3"], ["training"])[0].startswith("trainium3 has no published training")
+    True
+    """
+    notes = []
+    for kind in kinds:
+        missing = [c for c in dict.fromkeys(str(c).lower() for c in chips) if prediction_basis(c, kind)["measured_rows"] == 0]
+        if not missing:
+            continue
+        rests: list[str] = []
+        for chip in missing:
+            for f in prediction_basis(chip, kind)["factors"]:
+                if f["factor"].split("/")[0] in ("family", "stack") and f["rows"]:
+                    text = f"{f['factor']} ({f['rows']} rows of {', '.join(f['blocks'])})"
+                    if text not in rests:
+                        rests.append(text)
+        who = missing[0] if len(missing) == 1 else ", ".join(missing[:-1]) + " and " + missing[-1]
+        verb = "has" if len(missing) == 1 else "have"
+        one = len(missing) == 1
+        notes.append(f"{who} {verb} no published {kind} measurement: {kind} throughput on "
+                     f"{'it' if one else 'them'} rests on datasheet figures and on factors fitted to other chips' "
+                     f"rows: {'; '.join(rests) if rests else 'none (the priors alone)'}; "
+                     f"{'its 80% interval is' if one else 'their 80% intervals are'} {NO_DATA_WIDENING:g}x wider "
+                     "(`gigawatt catalog chips --json` gives the basis)")
+    return notes
