@@ -122,6 +122,7 @@ def run(scenario, *, seed: int | None = None, samples: int = 1, progress: Progre
     results = build_results(inputs, fleet, scenario_text(scn), timings, simulation=sim, ledger=ledger)
     if sim is not None:
         _add_tool_hosts(results, fleet, sim)
+        _add_served_by(results, sim)
     results.timings_s["results_s"] = time.perf_counter() - t1
     results.timings_s["total_s"] = time.perf_counter() - t0
     return results
@@ -149,6 +150,22 @@ def _add_tool_hosts(results, fleet, sim) -> None:
     by_year = yearly(pool, fleet)
     for row in results.summary_dict.get("years", []):
         row.update(by_year.get(int(row.get("year", 0)), {}))
+
+
+def _add_served_by(results, sim) -> None:
+    """Inference served by chip (:mod:`gigawatt.fleet.served_by`): ``served_by`` (each chip's share of
+    the served tokens) in the summary's ``inference`` and in each year's row (``served_by_<chip>`` in
+    ``years.csv``)."""
+    from gigawatt.fleet.served_by import served_by_summary
+
+    inf = results.summary_dict.get("inference")
+    if not sim.workloads.streams or inf is None:
+        return
+    total, by_year = served_by_summary(sim)
+    inf["served_by"] = total
+    for row in results.summary_dict.get("years", []):
+        if int(row.get("year", 0)) in by_year:
+            row["served_by"] = by_year[int(row["year"])]
 
 
 def open_run(run_id_or_folder: str | Path, *, db: str | Path | None = None):

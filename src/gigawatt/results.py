@@ -448,14 +448,15 @@ class Results:
         """One row per year (pandas DataFrame): the yearly table, chips per generation as ``chips_<id>`` columns.
 
         Columns are those of ``summary()["years"]``, SI units (W, J, FLOP/s, USD),
-        with ``chips`` and ``chips_added`` spread into one column per chip.
+        with ``chips``, ``chips_added`` and ``served_by`` (each chip's share of the inference tokens
+        served) spread into one column per chip.
         """
         import pandas as pd
 
         rows = []
         for row in self.summary_dict.get("years", []):
             flat = {k: v for k, v in row.items() if not isinstance(v, dict)}
-            for key in ("chips", "chips_added"):
+            for key in ("chips", "chips_added", "served_by"):
                 for chip, n in (row.get(key) or {}).items():
                     flat[f"{key}_{chip}"] = n
             rows.append(flat)

@@ -205,13 +205,17 @@ def resolve_workloads(scn, fleet, flop_per_token) -> Workloads:
     inputs = as_inputs(scn)  # catalog names resolved once, with the rest of the inputs
     periods = fleet.periods
     allowed = functools.partial(_chip_mask, fleet.chip_ids, inputs.chip_id)
+    # a generation the roadmap marks ``use: inference`` never takes a training run
+    trains = np.array([getattr(c, "use", "any") != "inference" for c in fleet.chips], dtype=bool)
+    train_allowed = lambda names: allowed(names) & trains  # noqa: E731
     unique = _UniqueNames()
     for item in demand.training:
         if hasattr(item, "generate"):
-            out.runs.extend(_generated_runs(item.generate, periods, flop_per_token, allowed, unique,
+            out.runs.extend(_generated_runs(item.generate, periods, flop_per_token, train_allowed, unique,
                                             inputs.model_id(item.generate.model)))
         else:
-            out.runs.append(_listed_run(item, periods, flop_per_token, allowed, unique, inputs.model_id(item.model)))
+            out.runs.append(_listed_run(item, periods, flop_per_token, train_allowed, unique,
+                                        inputs.model_id(item.model)))
     for i, s in enumerate(demand.inference):
         out.streams.append(_stream(s, i, periods.month, allowed, unique, inputs.model_id(s.model)))
     return out

@@ -224,6 +224,9 @@ class _State:
     run_finish: np.ndarray  # (sample, run) [period]
     moved: np.ndarray  # (sample, run) restarts on another pool
     remaining: np.ndarray  # (sample, run) tokens left to train
+    #: (period, pool) inference order of each period where the roadmap has inference-only
+    #: generations (:func:`gigawatt.fleet.serving_order.inference_orders`); None: ``inference_order``
+    inference_orders: np.ndarray | None = None
 
     @classmethod
     def start(cls, fleet: Fleet, workloads: Workloads, throughput: Throughput,
@@ -242,11 +245,12 @@ class _State:
         rates = throughput.inference_output_tokens_per_chip_s  # (stream, chip)
         allowed = np.array([s.allowed for s in streams], dtype=bool).reshape(n_w, n_c)
         usable_c = allowed & np.isfinite(rates) & (np.nan_to_num(rates) > 0)
+        only = _inference_only_orders(fleet, streams, order, pool_chip, rates, usable_c)
         return cls(
             throughput=throughput, alloc=alloc, runs=runs, streams=streams, period_s=fleet.period_s,
             months=fleet.periods.month if fleet.periods is not None else np.zeros(n_t, dtype=int),
             installed=fleet.installed.reshape(n_s, n_t, n_p), pool_chip=pool_chip, inference_order=order,
-            training_order=order[::-1].copy(),
+            training_order=only.get("training_order", order[::-1].copy()),
             max_cluster=np.array([c.max_chips_per_run for c in fleet.chips], dtype=float),
             peaks=[_peak_sizes(throughput, r, pool_chip, run.min_chips) for r, run in enumerate(runs)],
             stream_rates=np.where(usable_c, np.nan_to_num(rates), 0.0)[:, pool_chip],
@@ -265,7 +269,24 @@ class _State:
             run_start=np.full((n_s, n_r), np.nan), run_finish=np.full((n_s, n_r), np.nan),
             moved=np.zeros((n_s, n_r), dtype=int),
             remaining=np.tile(np.array([r.tokens for r in runs], dtype=float), (n_s, 1)),
+            inference_orders=only.get("inference_orders"),
         )
+
+
+def _inference_only_orders(fleet: Fleet, streams, order, pool_chip, rates, usable) -> dict:
+    """With generations the roadmap marks ``use: inference``: inference takes their pools first, the
+    cheapest per output token first, and training's reserve never holds them
+    (:mod:`gigawatt.fleet.serving_order`); an empty dict (the engine's order) without any."""
+    from gigawatt.fleet import serving_order as so
+
+    only = np.array([getattr(c, "use", "any") == "inference" for c in fleet.chips], dtype=bool)
+    if not only.any():
+        return {}
+    mean_out = np.array([s.tokens_per_day * s.output_share / SECONDS_PER_DAY for s in streams]).reshape(
+        len(streams), -1).T if streams else np.zeros((len(fleet.period_s), 0))
+    cost = so.cost_per_token_usd(fleet.price_usd_per_chip_h, np.nan_to_num(rates), usable, mean_out)
+    return {"inference_orders": so.inference_orders(order, pool_chip, only, cost),
+            "training_order": so.training_order(order, pool_chip, only)}
 
 
 def _groups(state: _State, t: int):
@@ -319,6 +340,8 @@ def _step(state: _State, t: int, policy, rng: np.random.Generator, settings) -> 
     without backfill there is one "hour", the whole day.
     """
     alloc = state.alloc
+    if state.inference_orders is not None:  # inference-only pools first, cheapest per token first
+        state.inference_order = state.inference_orders[t]
     reps, inv = _groups(state, t)
     inst = state.installed[reps, t, :]  # (u, p)
     total = inst.sum(axis=1)

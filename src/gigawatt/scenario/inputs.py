@@ -80,6 +80,8 @@ class ResolvedChip:
         What the buildout adds at a time: ``chip``, ``node`` or ``system`` (the roadmap's ``unit``).
     chips_per_unit : float
         Chips in one such unit [1] (:func:`chips_per_unit`).
+    use : str
+        ``any``, or ``inference`` for a generation that serves inference only (the roadmap's ``use``).
     estimated_figures : tuple of str
         The catalog figures this chip's results rest on that the catalog marks as
         estimates, each as ``record.field`` (:func:`estimated_figures`).
@@ -101,6 +103,7 @@ class ResolvedChip:
     unit: str = "chip"
     chips_per_unit: float = 1.0
     estimated_figures: tuple[str, ...] = ()
+    use: str = "any"
 
     @property
     def hardware(self):
@@ -293,7 +296,7 @@ def resolve_chips(scn) -> list[ResolvedChip]:
             max_chips_per_run=float(system.max_chips_per_cluster or np.inf),
             provenance={"chip": chip.source, "system": system.source},
             unit=entry.unit, chips_per_unit=chips_per_unit(system, entry.unit),
-            estimated_figures=estimated_figures(chip, system, with_perf),
+            estimated_figures=estimated_figures(chip, system, with_perf), use=entry.use,
         ))
     return specs
 

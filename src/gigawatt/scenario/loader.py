@@ -553,6 +553,7 @@ def _demand_problems(scn, lines, roadmap_chips: set, chip_ok) -> list[Problem]:
         else:
             model_ok(("demand", "training", i, "model"), item.model)
             chips_ok(("demand", "training", i, "chips"), item.chips)
+    problems += _inference_only_problems(scn, lines, roadmap_chips)
     for i, stream in enumerate(demand.inference):
         model_ok(("demand", "inference", i, "model"), stream.model)
         chips_ok(("demand", "inference", i, "chips"), stream.chips)
@@ -560,6 +561,47 @@ def _demand_problems(scn, lines, roadmap_chips: set, chip_ok) -> list[Problem]:
         close = difflib.get_close_matches(demand.policy, list(POLICIES), n=1)
         add(("demand", "policy"), f"unknown policy {demand.policy!r}",
             f"did you mean {close[0]!r}?" if close else f"choose one of {', '.join(POLICIES)}")
+    return problems
+
+
+def _inference_only_problems(scn, lines, roadmap_chips: set) -> list[Problem]:
+    """A training run may not be placed on a roadmap generation marked ``use: inference``.
+
+    A run naming such a chip in its ``chips`` is refused at that name; a run that names no
+    chips where every roadmap generation is inference-only is refused at the run.
+    """
+    from gigawatt import catalog
+
+    only = {}
+    for i, entry in enumerate(scn.roadmap):
+        if entry.use == "inference":
+            try:
+                only[catalog.resolve("chips", entry.chip)] = i
+            except CatalogError:
+                continue
+    if not only:
+        return []
+    problems: list[Problem] = []
+    trains = roadmap_chips - set(only)
+    for i, item in enumerate(scn.demand.training):
+        run, path = (item.generate, ("demand", "training", i, "generate")) if hasattr(item, "generate") else (
+            item, ("demand", "training", i))
+        for j, name in enumerate(run.chips or []):
+            try:
+                chip_id = catalog.resolve("chips", name)
+            except CatalogError:
+                continue
+            if chip_id in only:
+                where = path + ("chips", j)
+                problems.append(Problem(
+                    format_path(where), f"{name!r} serves inference only (roadmap[{only[chip_id]}] has use: "
+                    "inference); a training run cannot be placed on it", _line_for(lines, where),
+                    "remove it from the run's chips, or drop 'use: inference' from that roadmap entry"))
+        if not run.chips and not trains:
+            problems.append(Problem(
+                format_path(path), "every roadmap generation serves inference only (use: inference), so this "
+                "training run has no chip to train on", _line_for(lines, path),
+                "add a generation without 'use: inference' to the roadmap, or remove the run"))
     return problems
 
 

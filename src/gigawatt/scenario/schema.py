@@ -160,7 +160,10 @@ class RoadmapEntry(_Strict):
     months). ``unit`` is what the buildout adds at a time (default ``system``:
     whole systems as the catalog defines them). ``estimate: true`` marks the
     entry as the scenario's own projection: a ``from`` before the catalog's
-    first availability is then a warning instead of an error.
+    first availability is then a warning instead of an error. ``use:
+    inference`` marks a generation that serves inference only (an Inferentia
+    generation): no training run is placed on it, and inference takes its pools
+    first, the cheapest per token first (:mod:`gigawatt.fleet.serving_order`).
     """
 
     chip: str
@@ -171,6 +174,8 @@ class RoadmapEntry(_Strict):
     lifetime_s: Duration = Field(default=6 * units.SECONDS_PER_YEAR, validation_alias=AliasChoices("lifetime", "lifetime_s"), gt=0)
     estimate: bool = False
     unit: Literal["chip", "node", "system"] = "system"
+    #: what the generation runs: ``any`` workload, or ``inference`` only (never a training run)
+    use: Literal["any", "inference"] = "any"
 
     @model_validator(mode="after")
     def _ordered(self) -> "RoadmapEntry":
