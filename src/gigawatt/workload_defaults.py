@@ -110,3 +110,8 @@ HOST_MEMORY_PER_CPU_BYTES = 384 * 2**30
 #: write, $0.50 cache hit, $25 out); what a task bills at list, beside what its chips cost
 API_INPUT_USD_PER_MTOK = 5.0
 API_OUTPUT_USD_PER_MTOK = 25.0
+#: share of an accelerator system's host CPUs (cores and memory) free for agent tools [1]: a
+#: gigawatt assumption. The hosts also run the serving engine's scheduler, tokenization, networking
+#: and KV transfers, and providers may keep sandboxes that run model-written code off the serving
+#: hosts for isolation (then 0; a scenario sets it with ``demand.tool_hosts.free_host_share``)
+HOST_FREE_SHARE = 0.25

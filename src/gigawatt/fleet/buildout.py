@@ -12,6 +12,9 @@ Each month, in order:
    and the buyer's spend limit;
 4. the limit that stopped the month's additions is recorded as ``binding``.
 
+With agentic streams whose tools need a dedicated CPU pool, the pool's power is
+held at the sites and under the cap before step 3 (:mod:`gigawatt.fleet.tool_reserve`).
+
 Arrays have the dimensions ``(sample, period, site, chip)`` in that order, with
 ``sample`` of size 1 for a deterministic scenario, so that Monte Carlo later
 widens the same arrays instead of looping around this function.
@@ -31,10 +34,15 @@ from gigawatt.scenario.periods import Periods
 from gigawatt.units import SECONDS_PER_MONTH, SECONDS_PER_YEAR
 from gigawatt.units import month_index as _month_index
 
-BINDING = ("none", "power", "supply", "spend_limit", "cap")
+BINDING = ("none", "power", "supply", "spend_limit", "cap", "cpu")
 """Codes of the ``binding`` array: index -> name.
 
-One rule labels a period, the first that holds:
+One rule labels a period, the first that holds (then rule 0 may relabel it):
+
+0. ``cpu``: the label would be ``power`` or ``cap``, the buildout held power for
+   the agent tools' dedicated CPU pool this period (:mod:`gigawatt.fleet.tool_reserve`),
+   and with that power released one more unit of a generation on offer would have
+   fit at some site, under the cap, within its supply and the spend limit;
 
 1. ``cap``: the deal's capacity cap leaves less than one unit of room (or power
    ran out exactly at the cap, so that more energized power would not have helped);
@@ -47,7 +55,7 @@ One rule labels a period, the first that holds:
 5. ``none``: nothing stopped growth.
 """
 
-_NONE, _POWER, _SUPPLY, _SPEND_LIMIT, _CAP = range(5)
+_NONE, _POWER, _SUPPLY, _SPEND_LIMIT, _CAP, _CPU = range(6)
 
 
 #: a roadmap chip as the fleet sees it (resolved once, by :func:`gigawatt.scenario.inputs.resolve`)
@@ -76,6 +84,8 @@ class Fleet:
     capacity_basis: str
     in_commitment: np.ndarray  # (period,) bool: inside the commitment's term
     seed: int = 0
+    #: (sample, period, site) IT power held for the agent tools' dedicated CPU pool [W]; None without one
+    tool_cpu_reserve_w: np.ndarray | None = None
     periods: Periods | None = None
     inputs: Any = None  # the Inputs it was built from
     notes: list = field(default_factory=list)  # what a reader should know about the inputs (Inputs.notes)
@@ -206,11 +216,14 @@ def build_fleet(inputs, n_samples: int = 1, progress=None) -> Fleet:
     inputs = as_inputs(inputs)
     state = _State.start(inputs, int(n_samples))
     n_t = len(inputs.periods)
+    tools = _tool_reserve(inputs, state)
     for t in range(n_t):
         _retire(state, t)
         rooms = _headroom(state, t)
-        _fill(state, t, rooms)
+        held = _fill_with_tool_cpus(state, t, rooms, tools)
         state.binding[:, t] = _binding(state, t, rooms)
+        if held is not None:
+            _cpu_binding(state, t, rooms, held)
         if progress is not None:
             progress(t + 1, n_t)
     return Fleet(
@@ -220,6 +233,7 @@ def build_fleet(inputs, n_samples: int = 1, progress=None) -> Fleet:
         capacity_cap_w=inputs.deal.capacity_cap_w, capacity_basis=inputs.deal.capacity_basis,
         in_commitment=inputs.in_commitment, seed=inputs.seed, periods=inputs.periods, inputs=inputs,
         notes=list(getattr(inputs, "notes", None) or []),
+        tool_cpu_reserve_w=tools[1] if tools is not None else None,
     )
 
 
@@ -394,3 +408,66 @@ def _binding(state: _State, t: int, rooms: _Rooms) -> np.ndarray:
         energized_cap_w = (state.energized[:, t, :] * state.cap_k).sum(axis=1)
         code[(rooms.cap < min_w) | (~fits_power & (energized_cap_w >= cap - min_w))] = _CAP
     return code
+
+
+def _tool_reserve(inputs, state: _State):
+    """The agent tools' CPU reserve (:func:`gigawatt.fleet.tool_reserve.plan_tool_reserve`) and its
+    ``(sample, period, site)`` array of power held [W]; None without agentic tools."""
+    from gigawatt.fleet.tool_reserve import plan_tool_reserve
+
+    reserve = plan_tool_reserve(inputs)
+    if reserve is None:
+        return None
+    return reserve, np.zeros(state.energized.shape)
+
+
+def _fill_with_tool_cpus(state: _State, t: int, rooms: _Rooms, tools) -> np.ndarray | None:
+    """:func:`_fill`, with the tool CPU pool's power held first where the pool needs dedicated CPUs.
+
+    The period is filled once without a reserve; where the accelerator systems then in service
+    (those of the period's additions included) leave tools without host CPUs, the fill is undone,
+    the dedicated pool's power held (:meth:`gigawatt.fleet.tool_reserve.ToolReserve.hold`, its size
+    counted against the hosts of that first fill) and the period filled again. Returns the power
+    held, ``(sample, site)`` [W], or None without agentic tools.
+    """
+    if tools is None:
+        _fill(state, t, rooms)
+        return None
+    reserve, held_w = tools
+    saved = (state.current.copy(), state.deployed_in_year.copy(),
+             {k: np.copy(v) for k, v in vars(rooms).items() if isinstance(v, np.ndarray)})
+    _fill(state, t, rooms)
+    if not (reserve.dedicated_cpus(state.current, t) > 0).any():
+        return held_w[:, t]
+    with_adds = state.current.copy()
+    state.current, state.deployed_in_year = saved[0], saved[1]
+    for k, v in saved[2].items():
+        setattr(rooms, k, v)
+    held = reserve.hold(with_adds, t, rooms.site, rooms.cap, state.energized[:, t, :], state.cap_k)
+    held_w[:, t] = held
+    _fill(state, t, rooms)
+    return held
+
+
+def _cpu_binding(state: _State, t: int, rooms: _Rooms, held: np.ndarray) -> None:
+    """Relabel ``power`` or ``cap`` as ``cpu`` where the power held for the tool CPUs stopped one more
+    unit (rule 0 of :data:`BINDING`)."""
+    code = state.binding[:, t]
+    stopped = ((code == _POWER) | (code == _CAP)) & (held.sum(axis=1) > 0)
+    if not stopped.any():
+        return
+    inputs = state.inputs
+    tol = _WHOLE_UNIT_TOL
+    site = rooms.site + held
+    cap = rooms.cap + (held * state.cap_k[None, :]).sum(axis=1)
+    price = inputs.price_usd_per_chip_h[t]
+    fits = np.zeros(len(code), dtype=bool)
+    for i in range(site.shape[1]):
+        for j in range(len(state.w)):
+            if not (rooms.available[j] and inputs.allowed[i, j]):
+                continue
+            unit_w = state.unit[j] * state.w[j]
+            fits |= ((site[:, i] >= unit_w * (1.0 - tol)) & (rooms.supply[:, j] >= state.unit[j] * (1.0 - tol))
+                     & (cap >= unit_w * state.cap_k[i] * (1.0 - tol))
+                     & (rooms.money >= state.unit[j] * price[j] * rooms.hours * (1.0 - tol)))
+    code[stopped & fits] = _CPU

@@ -8,9 +8,9 @@ accelerator systems count first, at the share of their cores left free by servin
 is a dedicated pool of CPUs of the stream's kind (Graviton4 by default, from the catalog),
 whose IT power and rental cost are reported beside the accelerators'. The pool is checked
 against the power the sites and the deal's cap leave after the accelerators (the months it
-would not fit are reported), but not built into the buildout: a run's installed power and its
-``binding`` constraint stay the accelerators', because the pool's size follows from what the
-buildout's chips serve.
+would not fit are reported). The buildout reserves that power ahead, from the tasks demanded
+(:mod:`gigawatt.fleet.tool_reserve`, whose ``binding`` may be ``cpu``), so that the pool sized
+here from the tasks served fits within what was reserved.
 
 References
 ----------
@@ -25,13 +25,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["HostPool", "tool_host_pool", "HOST_FREE_SHARE", "CPU_PLATFORM_POWER_W", "CPU_PRICE_USD_PER_CORE_H"]
+# share of an accelerator system's host CPUs free for agent tools [1]: its one home, with its reasons,
+# is gigawatt.workload_defaults; a scenario sets it with ``demand.tool_hosts.free_host_share``
+from gigawatt.workload_defaults import HOST_FREE_SHARE
 
-#: share of an accelerator system's host CPUs (cores and memory) free for agent tools [1]: a
-#: gigawatt assumption. The hosts also run the serving engine's scheduler, tokenization, networking
-#: and KV transfers, and providers may keep sandboxes that run model-written code off the serving
-#: hosts for isolation (then 0)
-HOST_FREE_SHARE = 0.25
+__all__ = ["HostPool", "tool_host_pool", "tool_host_settings", "host_cpus_per_chip", "HOST_FREE_SHARE",
+           "CPU_PLATFORM_POWER_W", "CPU_PRICE_USD_PER_CORE_H"]
+
 
 #: power of one tool CPU's server besides the CPU's own TDP [W]: a gigawatt estimate of host
 #: memory (~150 W for 384 GiB of DDR5), Nitro card, NIC and storage (~125 W), the same parts as
@@ -98,6 +98,8 @@ class HostPool:
             "peak_power_w": float(self.power_w[s, peak]),
             "cost_usd": float(self.cost_usd[s].sum()),
             "months_short_of_power": int(short.sum()),
+            "peak_power_reserved_w": (float(fleet.tool_cpu_reserve_w[s].sum(axis=-1).max())
+                                      if getattr(fleet, "tool_cpu_reserve_w", None) is not None else 0.0),
             "first_month_short_of_power": fleet.months[int(np.argmax(short))] if short.any() else None,
             "bound_by": "memory" if self.cpus_for_memory[s, peak] > self.cpus_for_cores[s, peak] else "cores",
             "streams": streams, "notes": list(self.notes),
@@ -134,8 +136,34 @@ def _session_latency(stream, fleet) -> tuple[float, np.ndarray, np.ndarray]:
     return longest, within, tokens
 
 
-def tool_host_pool(fleet, simulation, *, cpu: str = "graviton4", utilization: float | None = None,
-                   free_host_share: float = HOST_FREE_SHARE, memory_per_cpu_bytes: float | None = None,
+def tool_host_settings(inputs) -> tuple[str, float]:
+    """The scenario's tool CPU and share of accelerator hosts free for tools
+    (``demand.tool_hosts``), or the defaults (Graviton4, :data:`HOST_FREE_SHARE`)."""
+    th = getattr(getattr(inputs, "demand", None), "tool_hosts", None)
+    if th is None:
+        return "graviton4", HOST_FREE_SHARE
+    from gigawatt.catalog import resolve
+
+    return resolve("chips", th.cpu), float(th.free_host_share)
+
+
+def host_cpus_per_chip(chips) -> np.ndarray:
+    """``(chip,)`` host CPUs (sockets) per accelerator of each chip's system [1]: the system's host CPUs
+    per node over its chips per node; 0 for a system without host figures."""
+    from gigawatt.catalog import get_system
+
+    per_chip = np.zeros(len(chips))
+    for k, spec in enumerate(chips):
+        try:
+            sysrec = get_system(spec.system)
+            per_chip[k] = (sysrec.host_cpus_per_node or 0.0) / (sysrec.chips_per_node or 1.0)
+        except Exception:  # a system without host figures brings no CPUs
+            per_chip[k] = 0.0
+    return per_chip
+
+
+def tool_host_pool(fleet, simulation, *, cpu: str | None = None, utilization: float | None = None,
+                   free_host_share: float | None = None, memory_per_cpu_bytes: float | None = None,
                    price_usd_per_core_h: float = CPU_PRICE_USD_PER_CORE_H) -> HostPool | None:
     """Size the tool CPU pool of a run's agentic streams; None when it has none.
 
@@ -146,13 +174,15 @@ def tool_host_pool(fleet, simulation, *, cpu: str = "graviton4", utilization: fl
     simulation : Simulation
         What was served: ``served_tokens`` and ``demand_tokens`` ``(sample, period, stream)``,
         the chips each stream holds.
-    cpu : str
-        Catalog CPU of the dedicated pool (its cores and TDP).
+    cpu : str, optional
+        Catalog CPU of the dedicated pool (its cores and TDP); default the scenario's
+        ``demand.tool_hosts.cpu``, else Graviton4.
     utilization : float, optional
         Busy share of the cores at peak [1]; default
         :data:`gigawatt.workload_defaults.CPU_POOL_UTILIZATION`.
-    free_host_share : float
-        Share of the accelerator systems' host cores free for tools [1].
+    free_host_share : float, optional
+        Share of the accelerator systems' host cores free for tools [1]; default the scenario's
+        ``demand.tool_hosts.free_host_share``, else :data:`HOST_FREE_SHARE`.
     memory_per_cpu_bytes : float, optional
         Sandbox memory per CPU [B]; default
         :data:`gigawatt.workload_defaults.HOST_MEMORY_PER_CPU_BYTES`.
@@ -176,13 +206,16 @@ def tool_host_pool(fleet, simulation, *, cpu: str = "graviton4", utilization: fl
     target: the tasks served times the share within it on each chip
     (:func:`gigawatt.perf.agentic.agentic_session`), weighted by the chips that serve the stream.
     """
-    from gigawatt.catalog import get_chip, get_system
+    from gigawatt.catalog import get_chip
     from gigawatt.perf.agentic import tool_host_demand
     from gigawatt.workload_defaults import CPU_POOL_UTILIZATION, HOST_MEMORY_PER_CPU_BYTES
 
     streams = [(i, s) for i, s in enumerate(simulation.workloads.streams) if s.tools is not None]
     if not streams:
         return None
+    said_cpu, said_share = tool_host_settings(getattr(fleet, "inputs", None))
+    cpu = said_cpu if cpu is None else cpu
+    free_host_share = said_share if free_host_share is None else free_host_share
     u = CPU_POOL_UTILIZATION if utilization is None else utilization
     mem = HOST_MEMORY_PER_CPU_BYTES if memory_per_cpu_bytes is None else memory_per_cpu_bytes
     c = get_chip(cpu)
@@ -230,13 +263,7 @@ def tool_host_pool(fleet, simulation, *, cpu: str = "graviton4", utilization: fl
                      f"CPU-s each, a {t['sandbox_memory_bytes'] / 2**30:g} GiB sandbox per session for "
                      f"{latency:,.0f} s; peak-to-mean {s.peak_to_mean:g}")
     needed = np.maximum(for_cores, for_memory)
-    per_chip = np.zeros(len(fleet.chips))
-    for k, spec in enumerate(fleet.chips):
-        try:
-            sysrec = get_system(spec.system)
-            per_chip[k] = (sysrec.host_cpus_per_node or 0.0) / (sysrec.chips_per_node or 1.0)
-        except Exception:  # a system without host figures brings no CPUs
-            per_chip[k] = 0.0
+    per_chip = host_cpus_per_chip(fleet.chips)
     from_systems = free_host_share * (fleet.installed * per_chip[None, None, None, :]).sum(axis=(2, 3))
     dedicated = np.maximum(needed - from_systems, 0.0)
     power_per_cpu = float(c.tdp_w or 0.0) + CPU_PLATFORM_POWER_W

@@ -13,7 +13,8 @@ from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Discr
 from gigawatt.scenario import limits
 from gigawatt.scenario.fields import Compute, Duration, Fraction, Growth, Month, count, distinct_months, quantity
 from gigawatt.workload_defaults import (CACHE_LIFETIME_S, CPU_S_PER_TOOL_CALL, DEFAULT_BATCH_TOKENS,
-                                        SANDBOX_MEMORY_BYTES, TOOL_TIME_MEDIAN_S, TOOL_TIME_P90_S)
+                                        HOST_FREE_SHARE, SANDBOX_MEMORY_BYTES, TOOL_TIME_MEDIAN_S,
+                                        TOOL_TIME_P90_S)
 
 #: a training run's precision (the catalog's training formats, gigawatt.catalog.schema.TRAINING_PRECISIONS)
 TrainingPrecision = Literal["bf16", "fp8", "mxfp8", "fp4"]
@@ -215,6 +216,20 @@ class Reserve(_Strict):
         return self
 
 
+class ToolHosts(_Strict):
+    """The CPUs that run the agentic streams' tools (:mod:`gigawatt.fleet.hosts`).
+
+    The buildout reserves the dedicated pool's power ahead of the accelerators
+    (:mod:`gigawatt.fleet.tool_reserve`); ``free_host_share`` of the accelerator systems' own host
+    CPUs count first.
+    """
+
+    #: catalog CPU of the dedicated pool
+    cpu: str = "graviton4"
+    #: share of the accelerator systems' host CPUs free for tools (0: every tool runs on the dedicated pool)
+    free_host_share: Fraction = Field(default=HOST_FREE_SHARE, ge=0.0, le=1.0)
+
+
 class Demand(_Strict):
     """What the capacity must carry, and how it is shared (docs/allocation.md)."""
 
@@ -238,6 +253,8 @@ class Demand(_Strict):
     inference_coincidence: Fraction = Field(default=1.0, gt=0.0, le=1.0)
     #: whether training runs on the chips inference leaves idle off its daily peak (preempted daily)
     backfill: bool = True
+    #: the agent tools' CPUs: the dedicated pool's CPU and the share of accelerator hosts free for tools
+    tool_hosts: ToolHosts | None = None
 
     @model_validator(mode="after")
     def _legacy_alone(self) -> "Demand":
