@@ -71,6 +71,9 @@ def print_summary(summary: dict, out_dir: Path | None, wide: bool = False) -> No
         show(con, training_runs_table(summary["training_runs"], wide), wide)
     if summary.get("samples"):
         show(con, spread_table(summary), wide)
+    served_by = served_by_table(summary, wide)
+    if served_by is not None:
+        show(con, served_by, wide)
     for line in headline(summary):
         show(con, line, wide)
     allocation = (summary.get("allocation") or {}).get("text")
@@ -89,6 +92,21 @@ def print_summary(summary: dict, out_dir: Path | None, wide: bool = False) -> No
         show(con, f"note: {note}", wide)
     if out_dir is not None:
         show(con, f"Results written to {out_dir}/", wide)
+
+
+def served_by_table(summary: dict, wide: bool = False):
+    """Inference served by chip: per year each chip's share of the tokens served; None where one chip
+    (or none) serves all of them."""
+    from gigawatt.cli.tables import Column, fitted_table
+
+    total = (summary.get("inference") or {}).get("served_by") or {}
+    chips = [c for c, share in total.items() if share > 0]
+    if len(chips) < 2:
+        return None
+    rows = [y for y in summary.get("years", []) if y.get("served_by")]
+    year = Column("year", lambda r: str(r["year"]))
+    cols = [Column(c, lambda r, c=c: fmt.pct(r["served_by"].get(c, 0.0))) for c in chips]
+    return fitted_table("inference served by chip (share of the tokens served)", [[year, *cols]], rows, wide)
 
 
 def headline(summary: dict) -> list[str]:

@@ -9,7 +9,9 @@ scenario names (``demand.allocation``, docs/allocation.md):
    their deadline) those runs take chips for the whole day first;
 3. inference. ``pooled`` (the default): the streams are sized together on their
    combined daily peak (:func:`gigawatt.fleet.policies.pooled_profile`), take
-   chips oldest generation first and share a short pool pro rata; the share
+   chips oldest generation first (generations the roadmap marks ``use:
+   inference`` before all others, the cheapest per output token first:
+   :mod:`gigawatt.fleet.serving_order`) and share a short pool pro rata; the share
    served follows from the capacity and the pooled daily profile. ``legacy``:
    each stream is sized on its own peak, one stream after another;
 4. training runs, in the order of the run policy (earliest deadline first by

@@ -554,6 +554,17 @@ def _demand_problems(scn, lines, roadmap_chips: set, chip_ok) -> list[Problem]:
             model_ok(("demand", "training", i, "model"), item.model)
             chips_ok(("demand", "training", i, "chips"), item.chips)
     problems += _inference_only_problems(scn, lines, roadmap_chips)
+    if demand.tool_hosts is not None:
+        path = ("demand", "tool_hosts", "cpu")
+        try:
+            kind = catalog.get_chip(catalog.resolve("chips", demand.tool_hosts.cpu)).kind
+        except CatalogError:
+            kind = None
+        if kind != "cpu":
+            cpus = [c.id for c in catalog.chips().values() if c.kind == "cpu"]
+            add(path, f"{demand.tool_hosts.cpu!r} is not a CPU in the catalog" if kind is None else
+                f"{demand.tool_hosts.cpu!r} is not a CPU (the catalog lists it as kind {kind!r})",
+                f"name a catalog CPU{': ' + ', '.join(cpus) if cpus else ''} (`gigawatt catalog chips`)")
     for i, stream in enumerate(demand.inference):
         model_ok(("demand", "inference", i, "model"), stream.model)
         chips_ok(("demand", "inference", i, "chips"), stream.chips)
