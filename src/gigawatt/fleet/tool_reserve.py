@@ -14,16 +14,19 @@ cap, the buildout reserves it ahead from demand, by the same sizing rule:
    (the buildout fills the period once without a reserve to count them); the rest is the
    dedicated pool, drawing its CPU's TDP plus platform power each;
 3. where there is a dedicated pool, that fill is undone and the pool's power held before new
-   chips are added: at each site in proportion to the site's energized IT power (as far as the
-   site has room), and against the deal's cap (times the site's PUE on a facility basis); then
-   the period is filled again (:func:`gigawatt.fleet.buildout.build_fleet`);
+   chips are added: at each site in proportion to the site's energized IT power, as far as the
+   site has room, the rest at the sites with room left, and against the deal's cap (times the
+   site's PUE on a facility basis); then the period is filled again
+   (:func:`gigawatt.fleet.buildout.build_fleet`);
 4. a period whose additions stopped at power or at the cap, where the power held for the pool
    would have let one more unit in, is labelled ``cpu`` in ``binding``.
 
 The reserve is sized for the tasks demanded, the pool reported after the simulation for the
-tasks served, which are at most those; where holding the reserve leaves the period fewer new
-systems than its first fill, their hosts are fewer than the reserve counted, which the
-simulation's pool then reports (``months_short_of_power`` where it no longer fits).
+tasks served, which are at most those. The reserve holds only power not yet in use: chips
+installed in earlier periods stay until they retire, so where demand for tools grows faster than
+old chips retire the pool outgrows the room, which the simulation's pool reports
+(``months_short_of_power``); and where holding the reserve leaves the period fewer new systems
+than its first fill, their hosts are fewer than the reserve counted.
 """
 
 from __future__ import annotations
@@ -74,12 +77,24 @@ class ToolReserve:
         -------
         ndarray, (sample, site)
             IT power held for the pool at each site [W] (at most the site's room).
+
+        Notes
+        -----
+        The pool's power :math:`R = D_t w` is split in proportion to the sites' energized power,
+        each site holding at most its room :math:`F_i`; what full sites cannot take, :math:`R'`, goes
+        to the others in proportion to the room they have left, :math:`G_i`:
+        :math:`h_i = \\min(R e_i / \\sum e, F_i) + G_i \\min(R' / \\sum G, 1)`.
         """
         want = self.dedicated_cpus(current, t) * self.power_w_per_cpu  # (s,)
         total = energized.sum(axis=1, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore"):
             split = np.where(total > 0, energized / total, 0.0)
         held = np.minimum(want[:, None] * split, site_room)
+        # what a full site could not take goes to the sites with room left, in proportion to it
+        left, room = want - held.sum(axis=1), site_room - held
+        free = room.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            held += room * np.where(free > 0, np.minimum(left / free, 1.0), 0.0)[:, None]
         site_room -= held
         cap_room -= (held * cap_k[None, :]).sum(axis=1)
         return held
