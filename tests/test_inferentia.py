@@ -147,3 +147,16 @@ def test_served_by_in_json_csv_and_table(tmp_path):
     assert out.exit_code == 0 and "inference served by chip" in out.output
     data = json.loads(CliRunner().invoke(app, ["run", str(path), "--json"]).output)
     assert data["years"][0]["served_by"] == pytest.approx(summ["years"][0]["served_by"])
+
+
+def test_cheapest_order_over_every_pool():
+    # Inferentia2 may train too ('any'): the engine's order (oldest first) serves on it; with
+    # inference_order: cheapest, Trainium2 ($0.09 a million output tokens against $0.41) serves first
+    text = scenario(inf_use="any")
+    _, oldest = simulate(text)
+    assert served_by_summary(oldest)[0] == pytest.approx({"trainium2": 0.0, "inferentia2": 1.0})
+    _, cheapest = simulate(text.replace("demand:\n", "demand:\n  inference_order: cheapest\n"))
+    assert served_by_summary(cheapest)[0] == pytest.approx({"trainium2": 1.0, "inferentia2": 0.0})
+    # and the order follows the price: at $9/h Trainium2 is dearer per token
+    _, dear = simulate(scenario(inf_use="any", trn_price="$9/h").replace("demand:\n", "demand:\n  inference_order: cheapest\n"))
+    assert served_by_summary(dear)[0] == pytest.approx({"trainium2": 0.0, "inferentia2": 1.0})

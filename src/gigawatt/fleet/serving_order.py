@@ -14,6 +14,11 @@ Inference-only pools can serve nothing else, so each token they serve frees a ch
 train; among them the cheapest per token serves first. Training's reserve never carves them.
 Without an inference-only generation the order is the engine's own, unchanged.
 
+With ``demand.inference_order: cheapest`` every pool is taken the cheapest per output token first
+(:func:`cheapest_orders`; at equal cost inference-only pools first, then the engine's order),
+whether or not the roadmap has inference-only generations: the newest generation, often the
+cheapest per token, then serves first and training gets what inference leaves.
+
 Every chip installed is paid for by the hour whether busy or not (the contract's price per
 chip-hour), so the order changes which chips serve, how busy each pool is, the power drawn and
 what training may backfill, not the spend.
@@ -23,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["cost_per_token_usd", "inference_orders", "training_order"]
+__all__ = ["cheapest_orders", "cost_per_token_usd", "inference_orders", "training_order"]
 
 
 def cost_per_token_usd(price_usd_per_chip_h, rates, usable, mean_out):
@@ -104,6 +109,35 @@ def inference_orders(base_order, pool_chip, inference_only, cost) -> np.ndarray 
     c = np.asarray(cost, dtype=float)[:, np.asarray(pool_chip)[first]]  # (t, inference-only pools)
     ranked = first[np.argsort(c, axis=1, kind="stable")]
     return np.concatenate([ranked, np.broadcast_to(rest, (c.shape[0], len(rest)))], axis=1)
+
+
+def cheapest_orders(base_order, pool_chip, inference_only, cost) -> np.ndarray:
+    """Per period, every pool the cheapest per output token first (``inference_order: cheapest``).
+
+    Parameters
+    ----------
+    base_order, pool_chip, inference_only, cost
+        As for :func:`inference_orders`.
+
+    Returns
+    -------
+    ndarray of int, (period, pool)
+        Pools by cost per token; at equal cost inference-only pools first, then the engine's order.
+
+    Examples
+    --------
+    >>> cheapest_orders(np.array([0, 1, 2]), np.array([0, 1, 2]), np.array([False, True, False]),
+    ...                 np.array([[2.0, 3.0, 1.0]])).tolist()
+    [[2, 0, 1]]
+    """
+    base_order = np.asarray(base_order, dtype=int)
+    chip = np.asarray(pool_chip)[base_order]
+    later = (~np.asarray(inference_only, dtype=bool)[chip]).astype(float)  # inference-only first at a tie
+    cost = np.asarray(cost, dtype=float)[:, chip]  # (t, pools in base order)
+    out = np.empty(cost.shape, dtype=int)
+    for t in range(cost.shape[0]):  # cost, then inference-only first, then the engine's order
+        out[t] = base_order[np.lexsort((np.arange(len(base_order)), later, cost[t]))]
+    return out
 
 
 def training_order(base_order, pool_chip, inference_only) -> np.ndarray:

@@ -277,17 +277,20 @@ class _State:
 
 def _inference_only_orders(fleet: Fleet, streams, order, pool_chip, rates, usable) -> dict:
     """With generations the roadmap marks ``use: inference``: inference takes their pools first, the
-    cheapest per output token first, and training's reserve never holds them
-    (:mod:`gigawatt.fleet.serving_order`); an empty dict (the engine's order) without any."""
+    cheapest per output token first, and training's reserve never holds them; with
+    ``demand.inference_order: cheapest``, every pool the cheapest per token first
+    (:mod:`gigawatt.fleet.serving_order`); an empty dict (the engine's order) otherwise."""
     from gigawatt.fleet import serving_order as so
 
     only = np.array([getattr(c, "use", "any") == "inference" for c in fleet.chips], dtype=bool)
-    if not only.any():
+    cheapest = getattr(getattr(fleet.inputs, "demand", None), "inference_order", "oldest") == "cheapest"
+    if not (only.any() or cheapest):
         return {}
     mean_out = np.array([s.tokens_per_day * s.output_share / SECONDS_PER_DAY for s in streams]).reshape(
         len(streams), -1).T if streams else np.zeros((len(fleet.period_s), 0))
     cost = so.cost_per_token_usd(fleet.price_usd_per_chip_h, np.nan_to_num(rates), usable, mean_out)
-    return {"inference_orders": so.inference_orders(order, pool_chip, only, cost),
+    orders = so.cheapest_orders if cheapest else so.inference_orders
+    return {"inference_orders": orders(order, pool_chip, only, cost),
             "training_order": so.training_order(order, pool_chip, only)}
 
 

@@ -253,6 +253,10 @@ class Demand(_Strict):
     inference_coincidence: Fraction = Field(default=1.0, gt=0.0, le=1.0)
     #: whether training runs on the chips inference leaves idle off its daily peak (preempted daily)
     backfill: bool = True
+    #: the order inference takes pools in: ``oldest`` generation first (the newest stay for training;
+    #: inference-only generations before all, the cheapest per token first), or ``cheapest`` per output
+    #: token first over every pool (gigawatt.fleet.serving_order)
+    inference_order: Literal["oldest", "cheapest"] = "oldest"
     #: the agent tools' CPUs: the dedicated pool's CPU and the share of accelerator hosts free for tools
     tool_hosts: ToolHosts | None = None
 
