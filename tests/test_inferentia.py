@@ -141,8 +141,13 @@ def test_served_by_in_json_csv_and_table(tmp_path):
     assert set(shares) == {"trainium2", "inferentia2"} and sum(shares.values()) == pytest.approx(1.0)
     assert 0 < shares["inferentia2"] < 1  # more than the Trainium2 pool holds: both serve
     years = res.years()
-    assert {"served_by_trainium2", "served_by_inferentia2"} <= set(years.columns)
-    assert years["served_by_trainium2"][0] == pytest.approx(summ["years"][0]["served_by"]["trainium2"])
+    assert {"served_by_trainium2_share", "served_by_inferentia2_share"} <= set(years.columns)
+    assert years["served_by_trainium2_share"][0] == pytest.approx(summ["years"][0]["served_by"]["trainium2"])
+    import pandas as pd
+
+    res.save(tmp_path / "out")
+    csv = pd.read_csv(tmp_path / "out" / "years.csv")
+    assert csv["served_by_inferentia2_share"][0] == pytest.approx(summ["years"][0]["served_by"]["inferentia2"])
     out = CliRunner().invoke(app, ["run", str(path)])
     assert out.exit_code == 0 and "inference served by chip" in out.output
     data = json.loads(CliRunner().invoke(app, ["run", str(path), "--json"]).output)

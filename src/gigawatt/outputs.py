@@ -263,7 +263,8 @@ def years_table(results: "Results") -> tuple[list, list]:
     """The yearly table: ``(columns, rows)``, every yearly figure of the summary in SI units.
 
     One row per year: the columns of ``summary["years"]`` (chips by generation
-    spread into ``chips_<id>`` and ``chips_added_<id>``), the inference tokens
+    spread into ``chips_<id>`` and ``chips_added_<id>``, each chip's share of the inference
+    tokens served into ``served_by_<id>_share``), the inference tokens
     of ``summary["inference"]["years"]`` as ``inference_demand_tokens`` and
     ``inference_served_tokens``, and, summed over each year's months from the
     arrays, ``training_flop`` and each party's net cash flow
@@ -300,8 +301,9 @@ def years_table(results: "Results") -> tuple[list, list]:
     for row in summary["years"]:
         flat = {}
         for key, value in row.items():
-            if isinstance(value, dict):
-                flat.update({f"{key}_{c}": n for c, n in value.items()})
+            if isinstance(value, dict):  # by chip; served_by's shares are named for their unit
+                unit = "_share" if key == "served_by" else ""
+                flat.update({f"{key}_{c}{unit}": n for c, n in value.items()})
             elif not isinstance(value, list):
                 flat[key] = value
         for key, value in inference.get(row["year"], {}).items():

@@ -154,7 +154,7 @@ def _add_tool_hosts(results, fleet, sim) -> None:
 
 def _add_served_by(results, sim) -> None:
     """Inference served by chip (:mod:`gigawatt.fleet.served_by`): ``served_by`` (each chip's share of
-    the served tokens) in the summary's ``inference`` and in each year's row (``served_by_<chip>`` in
+    the served tokens) in the summary's ``inference`` and in each year's row (``served_by_<chip>_share`` in
     ``years.csv``)."""
     from gigawatt.fleet.served_by import served_by_summary
 

@@ -448,17 +448,19 @@ class Results:
         """One row per year (pandas DataFrame): the yearly table, chips per generation as ``chips_<id>`` columns.
 
         Columns are those of ``summary()["years"]``, SI units (W, J, FLOP/s, USD),
-        with ``chips``, ``chips_added`` and ``served_by`` (each chip's share of the inference tokens
-        served) spread into one column per chip.
+        with ``chips`` and ``chips_added`` spread into one column per chip (``chips_<id>``), and
+        ``served_by`` (each chip's share of the inference tokens served) as ``served_by_<id>_share``.
         """
         import pandas as pd
 
         rows = []
         for row in self.summary_dict.get("years", []):
             flat = {k: v for k, v in row.items() if not isinstance(v, dict)}
-            for key in ("chips", "chips_added", "served_by"):
+            for key in ("chips", "chips_added"):
                 for chip, n in (row.get(key) or {}).items():
                     flat[f"{key}_{chip}"] = n
+            for chip, share in (row.get("served_by") or {}).items():  # named for its unit, as the rest
+                flat[f"served_by_{chip}_share"] = share
             rows.append(flat)
         return pd.DataFrame(rows)
 
