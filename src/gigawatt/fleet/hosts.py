@@ -20,6 +20,7 @@ References
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,8 +112,6 @@ def _session_latency(stream, fleet) -> tuple[float, np.ndarray, np.ndarray]:
     chip the share of tasks within its latency target (1 without a target; nan where the chip
     cannot serve it); per chip the new and cached input tokens of a task, ``(chip, 2)`` [tokens]
     (nan where it cannot serve it)."""
-    from gigawatt.perf.api import serve_plan
-
     target = stream.tools.get("task_latency_s")
     session = dict(stream.agentic)
     if target is not None and "cache_policy" in session:
@@ -122,18 +121,36 @@ def _session_latency(stream, fleet) -> tuple[float, np.ndarray, np.ndarray]:
     for c, spec in enumerate(fleet.chips):
         if not stream.allowed[c]:
             continue
-        try:
-            r = serve_plan(stream.model, spec.chip, None, input_len=stream.context_tokens,
-                           output_len=stream.output_tokens, precision=stream.precision, system=spec.system,
-                           agentic=session)
-        except Exception:  # a chip that cannot serve the task holds no sessions
+        r = _session_on_chip(stream.model, spec.chip, spec.system, float(stream.context_tokens),
+                             float(stream.output_tokens), stream.precision, tuple(sorted(session.items())))
+        if r is None:  # a chip that cannot serve the task holds no sessions
             continue
-        longest = max(longest, float(r.get("task_latency_mean_s") or 0.0))
-        tokens[c] = (r["input_tokens_new"], r["input_tokens_cached"])
-        share = r.get("within_target_share")
-        within[c] = 1.0 if target is None else (float(share) if share is not None else
-                                                float(r.get("task_latency_mean_s", np.inf) <= target))
+        mean_s, new_in, cached_in, share = r
+        longest = max(longest, mean_s or 0.0)
+        tokens[c] = (new_in, cached_in)
+        within[c] = 1.0 if target is None else (share if share is not None else
+                                                float((np.inf if mean_s is None else mean_s) <= target))
     return longest, within, tokens
+
+
+@functools.lru_cache(maxsize=256)
+def _session_on_chip(model: str, chip: str, system: str, context_tokens: float, output_tokens: float,
+                     precision: str, session: tuple):
+    """One agent task on one chip (:func:`gigawatt.perf.api.serve_plan` with ``agentic``): its mean
+    duration [s] (None where not given), new and cached input tokens [tokens], share within the
+    latency target (None without one); None where the chip cannot serve it. Cached: the buildout's tool reserve and the
+    pool after the simulation ask for the same tasks."""
+    from gigawatt.perf.api import serve_plan
+
+    try:
+        r = serve_plan(model, chip, None, input_len=context_tokens, output_len=output_tokens, precision=precision,
+                       system=system, agentic=dict(session))
+    except Exception:  # a chip that cannot serve the task holds no sessions
+        return None
+    share = r.get("within_target_share")
+    mean_s = r.get("task_latency_mean_s")
+    return (None if mean_s is None else float(mean_s), float(r["input_tokens_new"]), float(r["input_tokens_cached"]),
+            None if share is None else float(share))
 
 
 def tool_host_settings(inputs) -> tuple[str, float]:
