@@ -23,7 +23,7 @@ GW = 1e9
 USD_B = 1e9
 J_PER_TWH = 3.6e15
 BINDING_COLORS = {"none": "#9aa5b1", "power": "#d62728", "supply": "#ff7f0e", "spend_limit": "#2ca02c",
-                  "money": "#2ca02c", "cap": "#1f77b4"}  # money: the spend limit in runs stored earlier
+                  "money": "#2ca02c", "cap": "#1f77b4", "cpu": "#8c564b"}  # money: the spend limit in runs stored earlier
 _LAYOUT = dict(template="plotly_white", height=420, margin=dict(l=70, r=30, t=60, b=50),
                legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
                hovermode="x unified")
