@@ -366,7 +366,8 @@ def binding_section(results) -> Section:
     fig.update_xaxes(title_text="year", dtick=1)
     fig.update_yaxes(range=[0, 13.5], dtick=3)
     return Section(key, title, fig, "Which limit stopped growth in each month (power, chip supply, money, the "
-                                    "deal's cap, or none); the label above each bar is the year's binding constraint.")
+                                    "deal's cap, the power held for the agent tools' CPUs, or none); the label above "
+                                    "each bar is the year's binding constraint.")
 
 
 _FLOW_LABELS = {
