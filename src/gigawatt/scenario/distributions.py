@@ -197,6 +197,8 @@ class Uncertain:
     def describe(self) -> str:
         """The distribution as written: ``lognormal p10 $0.70/h, p90 $1.40/h``."""
         shown = ", ".join(f"{k} {v}" for k, v in self.raw.items())
+        if hasattr(self, "raw_base"):
+            shown += f", base {self.raw_base}"
         return f"{self.dist} {shown}"
 
 
@@ -330,7 +332,7 @@ def _spec(value: dict, steps: tuple, lines: dict, problems: list) -> tuple[Uncer
             hint = "a date takes {dist: uniform, from: YYYY-MM, to: YYYY-MM}"
         else:
             hint = f"{kind} takes " + " or ".join(", ".join(s) for s in KINDS[kind] if "from" not in s)
-        problems.append(Problem(where, f"{kind} with {', '.join(given) or 'no parameters'}", line, hint))
+        problems.append(Problem(where, f"{kind} with {', '.join(map(str, given)) or 'no parameters'}", line, hint))
         return None, None
     reason = value.get("reason") or value.get("source")
     raw = {k: value[k] for k in match}
@@ -435,7 +437,7 @@ def _check_params(u: Uncertain) -> list[Problem]:
             add(f"needs low <= mode <= high with low below high, got {u.raw['low']}, {u.raw['mode']}, "
                 f"{u.raw['high']}", "order the three values")
     if not bad and math.isfinite(u.base):
-        lo, hi = u.quantile(0.0005), u.quantile(0.9995)
+        lo, hi = (p["low"], p["high"]) if "low" in p else (u.quantile(0.0005), u.quantile(0.9995))
         if not lo - 1e-9 * abs(lo) <= u.base <= hi + 1e-9 * abs(hi):
             add(f"base {getattr(u, 'raw_base', u.base)} lies outside the range", "give a base inside the range, or none")
     return bad
