@@ -393,7 +393,7 @@ class _quiet:
 
 def monte_carlo(scn, n: int, *, seed: int | None = None, sampler: str = "lhs", chunk: int = CHUNK,
                 progress: Callable[[str, int, int], None] | None = None, values: np.ndarray | None = None,
-                inputs=None) -> MonteCarlo:
+                inputs=None, jobs: int = 1) -> MonteCarlo:
     """Run a scenario over ``n`` draws of its uncertain inputs, ``chunk`` samples at a time.
 
     Parameters
@@ -406,13 +406,17 @@ def monte_carlo(scn, n: int, *, seed: int | None = None, sampler: str = "lhs", c
         Default the scenario's; seeds the draws and the failures.
     sampler : {"lhs", "sobol"}
     chunk : int
-        Samples run at once (memory grows with it).
+        Samples run at once (memory grows with it). Chunk ``k`` draws its
+        failures from ``numpy.random.default_rng([seed, k])``, so results
+        depend on the seed and the chunk size, not on ``jobs``.
     progress : callable, optional
         ``progress("samples", done, n)``.
     values : ndarray, (n, input), optional
         Given draws (sensitivity designs) instead of sampled ones [SI].
     inputs : Inputs, optional
         The resolved scenario, if already at hand.
+    jobs : int
+        Local processes to run chunks in (joblib); 1 runs them here.
 
     Returns
     -------
@@ -431,17 +435,27 @@ def monte_carlo(scn, n: int, *, seed: int | None = None, sampler: str = "lhs", c
     if values is None:
         values = draw(unc, n, seed, sampler)
     n = values.shape[0]
-    parts = []
-    rng = np.random.default_rng(seed)
     timings = {"draw_s": time.perf_counter() - t0}
-    for lo in range(0, n, chunk):
-        hi = min(n, lo + chunk)
-        parts.append(_run_chunk(inputs, unc, values[lo:hi], rng))
-        if progress is not None:
-            progress("samples", hi, n)
+    bounds = [(lo, min(n, lo + chunk)) for lo in range(0, n, chunk)]
+    if jobs > 1 and len(bounds) > 1:
+        from joblib import Parallel, delayed
+
+        parts = []
+        runner = Parallel(n_jobs=jobs, return_as="generator")
+        for k, part in enumerate(runner(delayed(_run_chunk)(inputs, unc, values[lo:hi], np.random.default_rng([seed, k]))
+                                        for k, (lo, hi) in enumerate(bounds))):
+            parts.append(part)
+            if progress is not None:
+                progress("samples", bounds[k][1], n)
+    else:
+        parts = []
+        for k, (lo, hi) in enumerate(bounds):
+            parts.append(_run_chunk(inputs, unc, values[lo:hi], np.random.default_rng([seed, k])))
+            if progress is not None:
+                progress("samples", hi, n)
     timings["run_s"] = time.perf_counter() - t0 - timings["draw_s"]
     first = parts[0]
-    mc = MonteCarlo(
+    return MonteCarlo(
         names=unc.names(), values=values, years=first["years"],
         yearly={k: np.concatenate([p["yearly"][k] for p in parts]) for k in first["yearly"]},
         binding=np.concatenate([p["binding"] for p in parts]),
@@ -449,7 +463,6 @@ def monte_carlo(scn, n: int, *, seed: int | None = None, sampler: str = "lhs", c
         scalars={k: np.concatenate([p["scalars"][k] for p in parts]) for k in first["scalars"]},
         sampler=sampler, seed=seed, timings_s=timings,
     )
-    return mc
 
 
 def _run_chunk(inputs, unc, values: np.ndarray, rng: np.random.Generator) -> dict:
