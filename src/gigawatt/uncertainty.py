@@ -72,14 +72,17 @@ def iman_conover(u: np.ndarray, target: np.ndarray) -> np.ndarray:
     from scipy import stats
 
     n, d = u.shape
-    if d < 2 or np.allclose(target, np.eye(d)):
+    if d < 2 or n < 3 or np.allclose(target, np.eye(d)):
         return u
     pearson = 2.0 * np.sin(np.pi * np.asarray(target) / 6.0)
     np.fill_diagonal(pearson, 1.0)
     z = stats.norm.ppf((stats.rankdata(u, axis=0) - 0.5) / n)
     p = np.linalg.cholesky(pearson)
-    q = np.linalg.cholesky(np.corrcoef(z, rowvar=False))
-    t = z @ np.linalg.inv(q).T @ p.T
+    try:  # take out the scores' own chance correlation first (needs more samples than inputs)
+        q_inv = np.linalg.inv(np.linalg.cholesky(np.corrcoef(z, rowvar=False))).T
+    except np.linalg.LinAlgError:
+        q_inv = np.eye(d)
+    t = z @ q_inv @ p.T
     out = np.empty_like(u)
     for j in range(d):
         out[np.argsort(t[:, j], kind="stable"), j] = np.sort(u[:, j])
