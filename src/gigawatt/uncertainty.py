@@ -175,9 +175,8 @@ def sampled_inputs(inputs, uncertainty, values: np.ndarray) -> SampledInputs:
     Notes
     -----
     Each input moves what it sets, from its base value :math:`b` to the draw
-    :math:`x`: a price scales its chip's price series by :math:`x/b`, a
-    price decline by :math:`(x/b)^{y}` (:math:`y` years from the price's start);
-    an energized point adds :math:`(x - b)` times its weight in the ramp's
+    :math:`x`: a chip's price and its decline give its price series as
+    :func:`gigawatt.scenario.inputs.contract_prices` does; an energized point adds :math:`(x - b)` times its weight in the ramp's
     interpolation; a supply cap scales the chip's yearly supply by :math:`x/b`;
     a generation's first month moves its roadmap window and re-prorates its
     supply; a stream's level scales its demand by :math:`x/b`, its growth by
@@ -206,15 +205,14 @@ def sampled_inputs(inputs, uncertainty, values: np.ndarray) -> SampledInputs:
             out.demand_scale = np.ones((n, n_t, n_w))
         return out.demand_scale
 
+    prices: dict[str, dict[str, np.ndarray]] = {}  # chip name -> drawn "price" and "decline"
     for k, u in enumerate(uncertainty.inputs):
         x, b, s = values[:, k], u.base, u.steps
         pat = u.pattern
         if pat in ("prices.*", "prices.*.price"):
-            price()[:, :, _chip_index(inputs, s[1])] *= (x / b)[:, None]
+            prices.setdefault(s[1], {})["price"] = x
         elif pat == "prices.*.decline":
-            spec = scn.prices[s[1]]
-            years = (periods.month_pos - month_index(spec.from_month or scn.horizon.start)) / 12.0
-            price()[:, :, _chip_index(inputs, s[1])] *= (x / b)[:, None] ** years[None, :]
+            prices.setdefault(s[1], {})["decline"] = x
         elif pat == "deal.spend_limit.per_year":
             out.spend_limit_usd_per_year = x.copy()
         elif pat == "deal.capacity_cap":
@@ -263,6 +261,15 @@ def sampled_inputs(inputs, uncertainty, values: np.ndarray) -> SampledInputs:
                     out.throughput_factor[:, j] *= x
         else:  # pragma: no cover - the loader admits only the patterns above
             raise ValueError(f"{u.path}: no sampler for {pat}")
+    from gigawatt.economics import buyer
+
+    for name, drawn in prices.items():  # the price series as resolve makes it, from each sample's values
+        spec = scn.prices[name]
+        years = (periods.month_pos - month_index(spec.from_month or scn.horizon.start)) / 12.0
+        base = drawn.get("price", np.full(n, spec.price_usd_per_chip_h))
+        factor = drawn.get("decline", np.full(n, spec.decline_factor_per_year))
+        price()[:, :, _chip_index(inputs, name)] = buyer.price_usd_per_chip_h(base[:, None], factor[:, None],
+                                                                               years[None, :])
     return out
 
 

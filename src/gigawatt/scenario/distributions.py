@@ -225,7 +225,7 @@ class Extracted:
     uncertain: list[Uncertain]
     correlations: list[Correlation]
     problems: list[Problem]
-    placeholders: dict = field(default_factory=dict)  # path -> True where no base was given
+    placeholders: dict = field(default_factory=dict)  # path -> the parameter validated in the distribution's place
 
 
 def _line(lines: dict, steps) -> int | None:
@@ -270,10 +270,13 @@ def extract(data: dict, lines: dict) -> Extracted:
                 here = steps + (key,)
                 if isinstance(value, dict) and "dist" in value:
                     u, placeholder = _spec(value, here, lines, problems)
+                    if u is not None and u.pattern == "prices.*":  # the short form is the price itself
+                        u.steps, u.pattern = here + ("price",), "prices.*.price"
+                        u.path = path_text(u.steps)
+                        placeholder = {"price": placeholder}
                     if u is not None:
                         found.append(u)
-                        if "base" not in value:
-                            placeholders[u.path] = True
+                        placeholders[u.path] = "base" if "base" in value else next(iter(u.raw))
                     else:  # reported; a parameter in its place keeps the schema from reporting it again
                         placeholder = next((v for k, v in value.items() if k not in _META), None)
                     node[key] = placeholder

@@ -676,7 +676,13 @@ def load_scenario_text(text: str, filename: str = "<scenario>"):
     try:
         scn = Scenario.model_validate(data)
     except ValidationError as exc:
-        problems = yaml_problems + _schema_problems(exc, data, lines)
+        schema = _schema_problems(exc, data, lines)
+        if ext.placeholders:  # a distribution's parameter that its field refuses: name the parameter
+            import dataclasses
+
+            schema = [dataclasses.replace(p, path=f"{p.path}.{ext.placeholders[p.path]}")
+                      if p.path in ext.placeholders else p for p in schema]
+        problems = yaml_problems + schema
         # Name checks run on what did validate, so one pass reports both kinds.
         problems += _names_in_raw(data, lines)
         raise ScenarioError(_sorted_unique(problems), filename) from None
