@@ -9,6 +9,8 @@ module             commands
 ``cli.perf``       ``perf train|serve``, ``backtest``
 ``cli.ledger``     ``ledger``, ``deals``
 ``cli.report``     ``report``
+``cli.sensitivity`` ``sensitivity``
+``cli.bands``      tables of uncertain inputs and of a Monte Carlo run's bands
 ``cli.common``     consoles, the error printer, exit codes, scenario loading
 ``cli.formats``    number formats
 ``cli.tables``     tables of a run's summary that several commands print
@@ -27,7 +29,7 @@ from __future__ import annotations
 import typer
 
 from gigawatt import __version__
-from gigawatt.cli import catalog, ledger, perf, report, run, runs
+from gigawatt.cli import catalog, ledger, perf, report, run, runs, sensitivity
 
 __all__ = ["app", "main"]
 
@@ -60,7 +62,7 @@ def _main(
     """gigawatt: compute deals in, a decade of capacity, power and money out."""
 
 
-for _module in (run, runs, catalog, perf, ledger, report):
+for _module in (run, runs, catalog, perf, ledger, report, sensitivity):
     _module.register(app)
 
 
