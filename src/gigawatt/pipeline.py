@@ -73,7 +73,7 @@ def _as_scenario(scenario):
 
 
 def run(scenario, *, seed: int | None = None, samples: int = 1, progress: Progress | None = None,
-        sampler: str = "lhs"):
+        sampler: str = "lhs", jobs: int = 1):
     """Run a scenario: buildout, then (with demand) the simulation, the deal ledger and the results.
 
     Parameters
@@ -97,6 +97,9 @@ def run(scenario, *, seed: int | None = None, samples: int = 1, progress: Progre
     sampler : {"lhs", "sobol"}
         How a Monte Carlo over uncertain inputs draws them (Latin hypercube or
         scrambled Sobol, :mod:`scipy.stats.qmc`).
+    jobs : int
+        Local processes a Monte Carlo over uncertain inputs runs its chunks in
+        (joblib); the results do not depend on it.
 
     Returns
     -------
@@ -128,7 +131,7 @@ def run(scenario, *, seed: int | None = None, samples: int = 1, progress: Progre
 
         check_run_size(scn, min(samples, CHUNK))  # a Monte Carlo holds one chunk of samples at a time
         base = run(scn, samples=1, progress=progress)
-        return _with_monte_carlo(base, scn, samples, sampler, progress)
+        return _with_monte_carlo(base, scn, samples, sampler, progress, jobs)
     check_run_size(scn, samples)  # memory grows with the samples: refuse a run past the documented limit
     t0 = time.perf_counter()
     inputs = resolve(scn)
@@ -145,12 +148,12 @@ def run(scenario, *, seed: int | None = None, samples: int = 1, progress: Progre
     return results
 
 
-def _with_monte_carlo(results, scn, samples: int, sampler: str, progress):
+def _with_monte_carlo(results, scn, samples: int, sampler: str, progress, jobs: int = 1):
     """The base run's results with a Monte Carlo over the scenario's uncertain inputs attached."""
     from gigawatt.uncertainty import monte_carlo
 
     t0 = time.perf_counter()
-    mc = monte_carlo(scn, samples, sampler=sampler, progress=progress)
+    mc = monte_carlo(scn, samples, sampler=sampler, progress=progress, jobs=jobs)
     results.uncertainty = mc
     results.summary_dict["uncertainty"] = mc.summary()
     results.summary_dict["seed_matters"] = True

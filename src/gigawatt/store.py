@@ -729,6 +729,29 @@ def _iso(created) -> str | None:
     return created.isoformat(timespec="seconds") + "Z" if isinstance(created, datetime) else None
 
 
+def sweep_runs(db_path: str | Path, sweep_id: str, timeout_s: float = 30.0) -> list[dict]:
+    """The runs of one sweep (``gigawatt sweep``), in variant order: each run's summary with ``run_id``.
+
+    Raises
+    ------
+    RunNotFound
+        When the store has no run of that sweep.
+    """
+    with _reading(db_path, timeout_s) as (con, ready):
+        rows = [] if not ready else con.execute(
+            "SELECT id, summary_json FROM runs WHERE summary_json LIKE ? ORDER BY created_at, id",
+            [f"%{sweep_id}%"]).fetchall()
+    out = []
+    for rid, text in rows:
+        summary = _json_field(text, db_path, rid, "summary_json")
+        if (summary.get("sweep") or {}).get("id") == sweep_id:
+            out.append({**summary, "run_id": rid})
+    if not out:
+        raise RunNotFound(f"no sweep {sweep_id!r} in {db_path}",
+                          "a sweep's id is printed by `gigawatt sweep`; runs of a sweep are listed by `gigawatt runs list`")
+    return sorted(out, key=lambda s: s["sweep"].get("variant", 0))
+
+
 def list_runs(db_path: str | Path = DEFAULT_DB, timeout_s: float = 30.0) -> list[dict]:
     """Every run in the store, oldest first.
 

@@ -10,6 +10,7 @@ module             commands
 ``cli.ledger``     ``ledger``, ``deals``
 ``cli.report``     ``report``
 ``cli.sensitivity`` ``sensitivity``
+``cli.sweep``      ``sweep``
 ``cli.bands``      tables of uncertain inputs and of a Monte Carlo run's bands
 ``cli.common``     consoles, the error printer, exit codes, scenario loading
 ``cli.formats``    number formats
@@ -29,7 +30,7 @@ from __future__ import annotations
 import typer
 
 from gigawatt import __version__
-from gigawatt.cli import catalog, ledger, perf, report, run, runs, sensitivity
+from gigawatt.cli import catalog, ledger, perf, report, run, runs, sensitivity, sweep
 
 __all__ = ["app", "main"]
 
@@ -62,7 +63,7 @@ def _main(
     """gigawatt: compute deals in, a decade of capacity, power and money out."""
 
 
-for _module in (run, runs, catalog, perf, ledger, report, sensitivity):
+for _module in (run, runs, catalog, perf, ledger, report, sensitivity, sweep):
     _module.register(app)
 
 

@@ -43,12 +43,12 @@ def check(
         show(stdout(), inputs_table(scn, wide), wide)
 
 
-def run_scenario(scn, show_progress: bool, samples: int = 1, sampler: str = "lhs"):
+def run_scenario(scn, show_progress: bool, samples: int = 1, sampler: str = "lhs", jobs: int = 1):
     """Run a loaded scenario through :func:`gigawatt.run`, with a progress bar on stderr when asked."""
     from gigawatt.pipeline import run as run_pipeline
 
     if not show_progress:
-        return run_pipeline(scn, samples=samples, sampler=sampler)
+        return run_pipeline(scn, samples=samples, sampler=sampler, jobs=jobs)
     from rich.progress import Progress
 
     with Progress(console=stderr(), transient=True) as bar:
@@ -59,7 +59,7 @@ def run_scenario(scn, show_progress: bool, samples: int = 1, sampler: str = "lhs
                 tasks[stage] = bar.add_task(f"{scn.name}: {stage}", total=total)
             bar.update(tasks[stage], completed=done)
 
-        return run_pipeline(scn, samples=samples, progress=progress, sampler=sampler)
+        return run_pipeline(scn, samples=samples, progress=progress, sampler=sampler, jobs=jobs)
 
 
 def checked_out_dir(out: Path) -> Path:
@@ -170,6 +170,8 @@ def run(
                                      "percentiles."),
     sampler: str = typer.Option("lhs", "--sampler", help="How uncertain inputs are drawn: lhs (Latin hypercube) or "
                                                          "sobol (scrambled Sobol)."),
+    jobs: int = typer.Option(1, "--jobs", min=1, max=256, help="Local processes for --samples over uncertain inputs "
+                                                               "(the results do not depend on it)."),
 ) -> None:
     """Run a scenario: chips, power, FLOP/s, spend, energy and the binding constraint per year, what the commitment buys, the training runs and the inference served.
 
@@ -190,7 +192,7 @@ def run(
             fail(f"--db: {exc}", exc.hint)
     try:
         results = run_scenario(scn, show_progress=not json_out and sys.stderr.isatty(), samples=samples,
-                               sampler=sampler)
+                               sampler=sampler, jobs=jobs)
     except ScenarioError as exc:
         print_problems(exc, scenario)
     except GigawattError as exc:
