@@ -100,9 +100,12 @@ def bands_table(summary: dict, wide: bool = False):
              for c in prob]
     title = (f"{summary.get('scenario', '')}: {unc['n']:,} samples ({unc['sampler']}, seed {unc['seed']}); "
              "p50 \\[p10, p90]; share of samples in which each constraint binds")
+    if "inference_served_share" not in y:  # no demand in the scenario
+        cols = cols[:4]
+        binds = [c for c in binds if c.header != "demand"]
     rows = list(range(len(years)))
-    return fitted_table(title, [cols + binds, [cols[0], cols[1], cols[3], cols[4]] + binds,
-                                [cols[0], cols[1], cols[4]] + binds], rows, wide)
+    return fitted_table(title, [cols + binds, [cols[0], cols[1], *cols[3:]] + binds,
+                                [cols[0], cols[1], *cols[4:]] + binds], rows, wide)
 
 
 #: the per-sample scalars the run prints, with their labels and formats
