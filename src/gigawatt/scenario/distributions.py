@@ -46,8 +46,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from gigawatt.errors import Problem
 
 __all__ = ["KINDS", "SUPPORTED", "Uncertain", "Correlation", "extract", "resolve_distributions", "path_text"]
@@ -151,7 +149,7 @@ class Uncertain:
     reason: str | None = None
     line: int | None = None
 
-    def ppf(self, u) -> np.ndarray:
+    def ppf(self, u):
         """Values at probabilities ``u`` in (0, 1) [SI]: the inverse of the distribution's CDF.
 
         Notes
@@ -168,6 +166,7 @@ class Uncertain:
         >>> [round(float(v), 6) for v in u.ppf([0.1, 0.5, 0.9])]
         [1.0, 2.0, 4.0]
         """
+        import numpy as np
         from scipy import stats
 
         u = np.asarray(u, dtype=float)
@@ -191,8 +190,27 @@ class Uncertain:
         return a + (b - a) * stats.beta.ppf(u, alpha, beta)
 
     def quantile(self, q: float) -> float:
-        """One quantile [SI]."""
-        return float(self.ppf(np.array([q]))[0])
+        """One quantile [SI]; in plain Python (no numpy, so that ``gigawatt check`` stays light) but for PERT."""
+        from statistics import NormalDist
+
+        p = self.params
+        if self.dist == "lognormal":
+            mu = 0.5 * (math.log(p["p10"]) + math.log(p["p90"]))
+            sigma = (math.log(p["p90"]) - math.log(p["p10"])) / (2 * Z90)
+            return math.exp(mu + sigma * NormalDist().inv_cdf(q))
+        if self.dist == "normal":
+            mean, sd = _normal_moments(p)
+            return mean + sd * NormalDist().inv_cdf(q)
+        if self.dist == "uniform":
+            if self.is_date:
+                n = p["high"] - p["low"] + 1
+                return p["low"] + min(math.floor(q * n), n - 1)
+            return p["low"] + q * (p["high"] - p["low"])
+        if self.dist == "triangular":
+            a, m, b = p["low"], p["mode"], p["high"]
+            c = (m - a) / (b - a)
+            return a + math.sqrt(q * (b - a) * (m - a)) if q < c else b - math.sqrt((1 - q) * (b - a) * (b - m))
+        return float(self.ppf([q])[0])
 
     def describe(self) -> str:
         """The distribution as written: ``lognormal p10 $0.70/h, p90 $1.40/h``."""
@@ -593,8 +611,10 @@ class Uncertainty:
     def names(self) -> list[str]:
         return [u.path for u in self.inputs]
 
-    def rank_matrix(self) -> np.ndarray:
+    def rank_matrix(self):
         """``(input, input)`` target rank correlation: 1 on the diagonal, each group's rank between its members."""
+        import numpy as np
+
         names = self.names()
         out = np.eye(len(names))
         for c in self.correlations:
