@@ -43,6 +43,10 @@ else:
     mc = monte_carlo(scn, n, inputs=inputs, jobs=jobs)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     npv = float(np.nanmedian(mc.scalars["provider_npv_usd"]))
+    if jobs > 1:  # end joblib's worker processes so that their CPU time and memory count below
+        from joblib.externals.loky import get_reusable_executor
+
+        get_reusable_executor().shutdown(wait=True)
 children = resource.getrusage(resource.RUSAGE_CHILDREN)
 own = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"wall_s": wall, "cpu_s": cpu + children.ru_utime + children.ru_stime,

@@ -249,8 +249,25 @@ def test_run_with_samples_gives_bands_and_binding_probabilities(tmp_path):
 
     frame = pd.read_parquet(folder / "samples.parquet")
     assert len(frame) == 40 and "input:prices.trainium2.price" in frame and "provider_npv_usd" in frame
-    from gigawatt import store
+    from gigawatt import report, store
 
+    html = report.render_html(res)
+    for key in ("fan-capacity", "fan-spend", "fan-served", "fan-cash", "binding-odds", "npv", "fan-finish"):
+        assert f'id="chart-{key}"' in html, key
     run_id = res.to_store(tmp_path / "g.duckdb")
     back = store.load_samples(tmp_path / "g.duckdb", run_id)
     assert back["provider_npv_usd"].tolist() == frame["provider_npv_usd"].tolist()
+
+
+def test_run_command_prints_bands(tmp_path):
+    from typer.testing import CliRunner
+
+    from gigawatt.cli import app
+
+    res = CliRunner().invoke(app, ["run", FLAGSHIP, "--samples", "12", "--no-write", "--no-store"])
+    assert res.exit_code == 0, res.output
+    assert "12 samples (lhs, seed 7); p50 [p10, p90]" in res.output
+    assert "over 12 draws of 20 uncertain inputs" in res.output
+    res = CliRunner().invoke(app, ["run", FLAGSHIP, "--samples", "4", "--sampler", "halton", "--no-write",
+                                   "--no-store"])
+    assert res.exit_code == 2 and "lhs or sobol" in res.output

@@ -338,9 +338,15 @@ def serving_load(chips: np.ndarray, rates: np.ndarray, load: np.ndarray, order: 
     for p in order:
         before[:, :, p] = run
         run = run + cap[:, :, p]
-    safe = np.where(rates > 0, rates, 1.0)[..., None]
-    busy = (load[:, :, None, :] - before[..., None]) / safe
-    return np.where(rates[..., None] > 0, np.clip(busy, 0.0, chips[..., None]), 0.0)
+    held = np.nonzero(chips.any(axis=(0, 1)))[0]  # a pool no stream holds chips in is idle all day
+    out = np.zeros(chips.shape + load.shape[-1:])
+    if held.size == 0:
+        return out
+    r_h = np.broadcast_to(rates, chips.shape)[:, :, held]
+    safe = np.where(r_h > 0, r_h, 1.0)[..., None]
+    busy = (load[:, :, None, :] - before[:, :, held, None]) / safe
+    out[:, :, held] = np.where(r_h[..., None] > 0, np.clip(busy, 0.0, chips[:, :, held, None]), 0.0)
+    return out
 
 
 def idle_by_hour(idle: np.ndarray) -> np.ndarray:

@@ -725,18 +725,28 @@ def _place(state: _State, r: int, F: np.ndarray, active: np.ndarray, here: np.nd
     n_u, n_p, n_h = F.shape
     rows = np.arange(n_u)
     cap_p = np.minimum(run.max_chips, state.max_cluster[pool_chip])
-    avail = np.minimum.accumulate(F, axis=-1) if n_h > 1 else F
     size_p, rate_p = state.peaks[r]
-    cand, rate = _choose_size(state.throughput, r, pool_chip[:, None], np.minimum(avail, cap_p[:, None]),
-                              size_p[:, None], rate_p[:, None])  # (u, p, h)
-    if state.group_factor is not None:  # the performance model's error, drawn per sample
-        rate = rate * state.group_factor[:, :, None]
-    hours = np.arange(1, n_h + 1)
-    eff = hours / n_h - np.where(hours < n_h, state.alloc.lost_h_per_preemption / 24.0, 0.0)
-    ok = (cand >= run.min_chips) & np.isfinite(rate) & run.allowed[pool_chip][None, :, None] & (eff > 0)[None, None, :]
-    score = np.where(ok, cand * np.where(ok, rate, 0.0) * eff, -1.0)
-    k = np.argmax(score, axis=-1)  # (u, p): each pool's best number of hours, less one
-    score_p = np.take_along_axis(score, k[..., None], axis=-1)[..., 0]
+    # a pool qualifies only where some group has the run's minimum chips free in its least loaded hour
+    # (the first ranked hour holds the most): the others score -1 and are not evaluated
+    live = run.allowed[pool_chip] & (cap_p >= run.min_chips) & (F[:, :, 0].max(axis=0) >= run.min_chips)
+    idx = np.nonzero(live)[0]
+    score_p = np.full((n_u, n_p), -1.0)
+    k = np.zeros((n_u, n_p), dtype=int)  # each pool's best number of hours, less one
+    if idx.size:
+        F_l = F[:, idx, :]
+        avail = np.minimum.accumulate(F_l, axis=-1) if n_h > 1 else F_l
+        cand, rate = _choose_size(state.throughput, r, pool_chip[idx][:, None],
+                                  np.minimum(avail, cap_p[idx][:, None]), size_p[idx][:, None],
+                                  rate_p[idx][:, None])  # (u, live pool, h)
+        if state.group_factor is not None:  # the performance model's error, drawn per sample
+            rate = rate * state.group_factor[:, idx, None]
+        hours = np.arange(1, n_h + 1)
+        eff = hours / n_h - np.where(hours < n_h, state.alloc.lost_h_per_preemption / 24.0, 0.0)
+        ok = (cand >= run.min_chips) & np.isfinite(rate) & (eff > 0)[None, None, :]
+        score = np.where(ok, cand * np.where(ok, rate, 0.0) * eff, -1.0)
+        k_l = np.argmax(score, axis=-1)
+        score_p[:, idx] = np.take_along_axis(score, k_l[..., None], axis=-1)[..., 0]
+        k[:, idx] = k_l
     best = np.argmax(score_p, axis=1)
     here_score = score_p[rows, np.maximum(here, 0)]
     stay = (here >= 0) & (here_score > 0)
@@ -746,9 +756,15 @@ def _place(state: _State, r: int, F: np.ndarray, active: np.ndarray, here: np.nd
     has = active & (pool >= 0)
     at = np.maximum(pool, 0)
     kk = k[rows, at]
-    chips = np.where(has, cand[rows, at, kk], 0.0)
+    if not idx.size:
+        return pool, np.zeros(n_u), np.full(n_u, np.nan), kk + 1
+    column = np.full(n_p, -1)
+    column[idx] = np.arange(idx.size)
+    j = column[at]  # the chosen pool among the live ones, -1 where it is not one
+    jj = np.maximum(j, 0)
+    chips = np.where(has & (j >= 0), cand[rows, jj, kk], 0.0)
     chips = np.where(chips >= run.min_chips, chips, 0.0)
-    return pool, chips, rate[rows, at, kk], kk + 1
+    return pool, chips, np.where(j >= 0, rate[rows, jj, kk], np.nan), kk + 1
 
 
 def _commit(state: _State, t: int, r: int, pool, chips, rate, hours, n_h: int, rng: np.random.Generator,

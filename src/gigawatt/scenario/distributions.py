@@ -136,6 +136,8 @@ class Uncertain:
     is_date : bool
     reason : str or None
     line : int or None
+    raw_base : str, float or None
+        ``base`` as written; None where none was given (the median is used).
     """
 
     path: str
@@ -148,6 +150,7 @@ class Uncertain:
     is_date: bool = False
     reason: str | None = None
     line: int | None = None
+    raw_base: Any = None  # the base as written, None where the median stands in
 
     def ppf(self, u):
         """Values at probabilities ``u`` in (0, 1) [SI]: the inverse of the distribution's CDF.
@@ -215,7 +218,7 @@ class Uncertain:
     def describe(self) -> str:
         """The distribution as written: ``lognormal p10 $0.70/h, p90 $1.40/h``."""
         shown = ", ".join(f"{k} {v}" for k, v in self.raw.items())
-        if hasattr(self, "raw_base"):
+        if self.raw_base is not None:
             shown += f", base {self.raw_base}"
         return f"{self.dist} {shown}"
 
@@ -388,7 +391,7 @@ def _uncertainty_section(section, lines: dict, problems: list) -> tuple[list[Unc
             continue
         try:
             u.params = {k: _plain_number(v) for k, v in u.raw.items()}
-            u.base = _plain_number(getattr(u, "raw_base", None)) if hasattr(u, "raw_base") else float("nan")
+            u.base = _plain_number(u.raw_base) if u.raw_base is not None else float("nan")
         except ValueError as exc:
             problems.append(Problem(u.path, str(exc), u.line, "a throughput factor is a plain number, 1 = the model"))
             continue
@@ -460,7 +463,8 @@ def _check_params(u: Uncertain) -> list[Problem]:
     if not bad and math.isfinite(u.base):
         lo, hi = (p["low"], p["high"]) if "low" in p else (u.quantile(0.0005), u.quantile(0.9995))
         if not lo - 1e-9 * abs(lo) <= u.base <= hi + 1e-9 * abs(hi):
-            add(f"base {getattr(u, 'raw_base', u.base)} lies outside the range", "give a base inside the range, or none")
+            add(f"base {u.raw_base if u.raw_base is not None else u.base} lies outside the range",
+                "give a base inside the range, or none")
     return bad
 
 
@@ -567,7 +571,7 @@ def resolve_distributions(scn, ext: Extracted) -> list[Problem]:
             continue
         model, name, rest, raw_field = hit
         ok = True
-        for key, value in list(u.raw.items()) + ([("base", u.raw_base)] if hasattr(u, "raw_base") else []):
+        for key, value in list(u.raw.items()) + ([("base", u.raw_base)] if u.raw_base is not None else []):
             try:
                 parsed = _parsed(model, name, rest, raw_field, value)
             except ValidationError as exc:
