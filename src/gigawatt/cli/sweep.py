@@ -126,7 +126,18 @@ def _row(o) -> dict:
 
 
 def headline(s: dict) -> dict:
-    """The figures a sweep compares, from a run's summary [SI]."""
+    """The figures a sweep compares, from a run's summary [SI]: with uncertain inputs drawn, their medians."""
+    unc = s.get("uncertainty")
+    if unc:
+        q = unc.get("scalars") or {}
+
+        def p50(key):
+            v = (q.get(key) or {}).get("p50")
+            return v if isinstance(v, (int, float)) and v == v else None
+
+        return {"it_power_w_end": p50("it_power_w_end"), "spend_usd": p50("spend_usd"),
+                "inference_served_share": p50("inference_served_share"), "lab_npv_usd": p50("lab_npv_usd"),
+                "provider_npv_usd": p50("provider_npv_usd")}
     years = s.get("years") or []
     ledger = s.get("ledger") or {}
     return {"it_power_w_end": years[-1]["it_power_w"] if years else None,
@@ -160,7 +171,7 @@ def variants_table(rows: list[dict], title: str, wide: bool):
                               ("provider_npv_usd", "provider\nNPV $B", fmt.usd_b)):
         cell = _delta(show, key)
         cols.append(Column(header, (lambda r, cell=cell: "failed" if r.get("error") else cell(r, first))))
-    return fitted_table(title + "; (difference from the first)", [cols], rows, wide)
+    return fitted_table(title + "; (difference from the first); medians where inputs were drawn", [cols], rows, wide)
 
 
 def register(app: typer.Typer) -> None:
