@@ -271,3 +271,16 @@ def test_run_command_prints_bands(tmp_path):
     res = CliRunner().invoke(app, ["run", FLAGSHIP, "--samples", "4", "--sampler", "halton", "--no-write",
                                    "--no-store"])
     assert res.exit_code == 2 and "lhs or sobol" in res.output
+
+
+def test_default_throughput_interval_hook(minimal_text, monkeypatch):
+    from gigawatt.scenario import distributions
+
+    data = _tiny(minimal_text, **{"deal.capacity_cap": {"dist": "lognormal", "p10": "0.5 GW", "p90": "2 GW"}})
+    assert gigawatt.load(data).uncertain.names() == ["deal.capacity_cap"]
+    monkeypatch.setitem(distributions.DEFAULT_THROUGHPUT, "trainium", (0.9, 1.1, "test interval"))
+    unc = gigawatt.load(data).uncertain
+    assert unc.names() == ["deal.capacity_cap", "uncertainty.throughput.trainium"]
+    assert unc.inputs[1].base == 1.0 and unc.inputs[1].reason == "default: test interval"
+    # a scenario without distributions draws nothing
+    assert gigawatt.load(yaml.safe_load(minimal_text)).uncertain is None

@@ -82,6 +82,13 @@ SUPPORTED: dict[str, str] = {
 
 _DATE_PATTERNS = ("roadmap[*].from",)
 
+#: the performance model's prediction interval per chip family, as a throughput factor: family (a chip id or
+#: its prefix, such as ``trainium``) -> ``(p10, p90, reason)``. A scenario with uncertain inputs that does
+#: not give ``uncertainty.throughput`` for a roadmap chip of a listed family gets this lognormal (base 1),
+#: listed by ``gigawatt check --inputs`` like any other. Empty: the performance model's intervals are not
+#: yet published by :mod:`gigawatt.perf`, so no factor is drawn unless the scenario gives one.
+DEFAULT_THROUGHPUT: dict[str, tuple[float, float, str]] = {}
+
 
 def path_text(steps) -> str:
     """``("sites", 0, "pue")`` -> ``"sites[0].pue"``."""
@@ -317,6 +324,8 @@ def extract(data: dict, lines: dict) -> Extracted:
     if section is not None:
         found_throughput, correlations = _uncertainty_section(section, lines, problems)
         found.extend(found_throughput)
+    if found and DEFAULT_THROUGHPUT:
+        found.extend(_default_throughput(data, section, found))
     names = {u.path for u in found}
     for c in correlations:
         for name in c.inputs:
@@ -324,6 +333,21 @@ def extract(data: dict, lines: dict) -> Extracted:
                 problems.append(Problem("uncertainty.correlate", f"{name!r} is not an uncertain input of this scenario",
                                         c.line, "name inputs by their path as `gigawatt check --inputs` lists them"))
     return Extracted(out, found, correlations, problems, placeholders)
+
+
+def _default_throughput(data: dict, section, found: list) -> list[Uncertain]:
+    """Throughput factors of :data:`DEFAULT_THROUGHPUT` for the roadmap's chip families the scenario leaves out."""
+    given = set(((section or {}).get("throughput") or {}) if isinstance(section, dict) else ())
+    chips = [str(e.get("chip", "")) for e in (data.get("roadmap") or []) if isinstance(e, dict)]
+    out = []
+    for family, (p10, p90, reason) in DEFAULT_THROUGHPUT.items():
+        if family in given or not any(c.startswith(family) for c in chips):
+            continue
+        steps = ("uncertainty", "throughput", family)
+        out.append(Uncertain(path_text(steps), steps, "uncertainty.throughput.*", "lognormal",
+                             {"p10": p10, "p90": p90}, {"p10": float(p10), "p90": float(p90)}, base=1.0,
+                             reason=f"default: {reason}"))
+    return out
 
 
 def _has_dist(node) -> bool:
