@@ -343,9 +343,12 @@ def serving_load(chips: np.ndarray, rates: np.ndarray, load: np.ndarray, order: 
     if held.size == 0:
         return out
     r_h = np.broadcast_to(rates, chips.shape)[:, :, held]
-    safe = np.where(r_h > 0, r_h, 1.0)[..., None]
-    busy = (load[:, :, None, :] - before[:, :, held, None]) / safe
-    out[:, :, held] = np.where(r_h[..., None] > 0, np.clip(busy, 0.0, chips[:, :, held, None]), 0.0)
+    busy = load[:, :, None, :] - before[:, :, held, None]
+    busy /= np.where(r_h > 0, r_h, 1.0)[..., None]
+    np.clip(busy, 0.0, chips[:, :, held, None], out=busy)  # at least 0, so a 0 factor below leaves +0.0
+    if not (r_h > 0).all():
+        busy *= (r_h > 0)[..., None]
+    out[:, :, held] = busy
     return out
 
 
