@@ -131,8 +131,8 @@ def test_negative_power_and_unsupported_field_and_unknown_kind(minimal_text):
 
 def test_correlate_names_must_exist(minimal_text):
     data = _tiny(minimal_text, **{"prices.trainium2": {"dist": "lognormal", "p10": "$1/h", "p90": "$2/h"}})
-    data["uncertainty"] = {"correlate": [{"inputs": ["prices.trainium2.price", "deal.capacity_cap"], "rank": 0.5}]}
-    assert any("deal.capacity_cap" in m for _, m in _problems(data))
+    data["uncertainty"] = {"correlate": [{"inputs": ["prices.trainium2.price", "deal.capcity_cap"], "rank": 0.5}]}
+    assert any("deal.capcity_cap" in m for _, m in _problems(data))  # a misspelt path
 
 
 def test_check_inputs_lists_each_input_with_reason(tmp_path):
@@ -284,3 +284,10 @@ def test_default_throughput_interval_hook(minimal_text, monkeypatch):
     assert unc.inputs[1].base == 1.0 and unc.inputs[1].reason == "default: test interval"
     # a scenario without distributions draws nothing
     assert gigawatt.load(yaml.safe_load(minimal_text)).uncertain is None
+
+
+def test_a_plain_value_by_set_leaves_its_correlation_group():
+    scn = gigawatt.load(FLAGSHIP, set={"prices.trainium2.price": "$1.20/h"})
+    assert scn.prices["trainium2"].price_usd_per_chip_h == 1.2
+    assert "prices.trainium2.price" not in scn.uncertain.names()
+    assert scn.uncertain.correlations[0].inputs == ["prices.trainium3.price", "prices.trainium4.price"]

@@ -327,12 +327,36 @@ def extract(data: dict, lines: dict) -> Extracted:
     if found and DEFAULT_THROUGHPUT:
         found.extend(_default_throughput(data, section, found))
     names = {u.path for u in found}
+    kept = []
     for c in correlations:
-        for name in c.inputs:
-            if name not in names:
-                problems.append(Problem("uncertainty.correlate", f"{name!r} is not an uncertain input of this scenario",
-                                        c.line, "name inputs by their path as `gigawatt check --inputs` lists them"))
-    return Extracted(out, found, correlations, problems, placeholders)
+        # an input given a plain value (say by --set) leaves its group; a path the scenario lacks is an error
+        unknown = [n for n in c.inputs if n not in names and not _in_data(out, n)]
+        for name in unknown:
+            problems.append(Problem("uncertainty.correlate", f"{name!r} is not an uncertain input of this scenario",
+                                    c.line, "name inputs by their path as `gigawatt check --inputs` lists them"))
+        left = [n for n in c.inputs if n in names]
+        if not unknown and len(left) >= 2:
+            kept.append(Correlation(left, c.rank, c.line))
+    return Extracted(out, found, kept, problems, placeholders)
+
+
+def _in_data(data, path: str) -> bool:
+    """Whether a dotted path (``prices.trainium2.price``, ``sites[0].pue``) names a value in raw scenario data."""
+    node = data
+    for step in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path):
+        key, index = step
+        if index:
+            if not isinstance(node, list) or int(index) >= len(node):
+                return False
+            node = node[int(index)]
+        else:
+            if not isinstance(node, dict):
+                return False
+            match = next((k for k in node if str(k) == key), None)
+            if match is None:
+                return False
+            node = node[match]
+    return True
 
 
 def _default_throughput(data: dict, section, found: list) -> list[Uncertain]:
