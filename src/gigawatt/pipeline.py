@@ -121,7 +121,9 @@ def run(scenario, *, seed: int | None = None, samples: int = 1, progress: Progre
     uncertain = scn.uncertain is not None and samples > 1 if isinstance(samples, int) else False
     top = MAX_UNCERTAIN_SAMPLES if uncertain else MAX_SAMPLES
     if not isinstance(samples, int) or isinstance(samples, bool) or not 1 <= samples <= top:
-        raise GigawattError(f"samples: {samples!r} is not an integer from 1 to {top:,}")
+        why = ("; more draws need uncertain inputs (docs/uncertainty.md)"
+               if not uncertain and isinstance(samples, int) and samples > MAX_SAMPLES else "")
+        raise GigawattError(f"samples: {samples!r} is not an integer from 1 to {top:,}{why}")
     if sampler not in ("lhs", "sobol"):
         raise GigawattError(f"sampler: {sampler!r} is not lhs or sobol")
     from gigawatt.scenario.limits import check_run_size
