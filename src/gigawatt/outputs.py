@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 #: the files a results folder can hold; gigawatt replaces or removes only these
 OUTPUT_FILES = ("fleet.nc", "summary.json", "years.csv", "training_runs.csv", "ledger.csv", "years.parquet",
-                "training_runs.parquet", "ledger.parquet", "scenario.yaml", "scenario.resolved.json", "manifest.json")
+                "training_runs.parquet", "ledger.parquet", "scenario.yaml", "scenario.resolved.json", "manifest.json",
+                "samples.parquet")
 #: a manifest names its writer so that a later run recognizes the folder as its own
 MANIFEST_WRITER = "gigawatt"
 _TMP_TAG = ".gigawatt-tmp-"
@@ -207,6 +208,8 @@ def write_outputs(out_dir: str | Path, results: "Results", table_format: str = "
             write_table(tmp / f"ledger.{table_format}", *ledger_table(arrays, sample=None))
         (tmp / "scenario.yaml").write_text(results.scenario_text)
         (tmp / "scenario.resolved.json").write_text(dumps(results.resolved, indent=2) + "\n")
+        if getattr(results, "uncertainty", None) is not None:  # Monte Carlo: inputs drawn and figures per sample
+            results.uncertainty.samples_frame().to_parquet(tmp / "samples.parquet", index=False)
         written = sorted(p.name for p in tmp.iterdir() if p.name != _TMP_MARKER)
         manifest = {
             "written_by": MANIFEST_WRITER,

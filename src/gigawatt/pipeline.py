@@ -29,6 +29,8 @@ __all__ = ["load", "run", "open_run"]
 
 #: most samples one run draws (memory grows linearly with them)
 MAX_SAMPLES = 1000
+#: most samples a Monte Carlo run over uncertain inputs draws (memory stays bounded: it runs in chunks)
+MAX_UNCERTAIN_SAMPLES = 100_000
 
 #: ``progress(stage, done, total)``: called as each stage advances
 Progress = Callable[[str, int, int], None]
@@ -70,7 +72,8 @@ def _as_scenario(scenario):
     return scenario if isinstance(scenario, Scenario) else load(scenario)
 
 
-def run(scenario, *, seed: int | None = None, samples: int = 1, progress: Progress | None = None):
+def run(scenario, *, seed: int | None = None, samples: int = 1, progress: Progress | None = None,
+        sampler: str = "lhs", jobs: int = 1):
     """Run a scenario: buildout, then (with demand) the simulation, the deal ledger and the results.
 
     Parameters
@@ -83,9 +86,20 @@ def run(scenario, *, seed: int | None = None, samples: int = 1, progress: Progre
         Independent draws of the random inputs (today: the training runs'
         failures), run as one wide array on the ``sample`` axis. With more than
         one, the summary gives each figure's mean and its 10th, 50th and 90th
-        percentiles (:func:`gigawatt.results.summarize_samples`).
+        percentiles (:func:`gigawatt.results.summarize_samples`). Where the
+        scenario has uncertain inputs (distributions), the run is that of
+        their base values and ``samples`` draws of them run as a Monte Carlo
+        (:func:`gigawatt.uncertainty.monte_carlo`): ``Results.uncertainty``
+        and the summary's ``uncertainty`` block hold the per-sample figures
+        and their quantiles.
     progress : callable, optional
         ``progress(stage, done, total)`` as the buildout and the simulation advance.
+    sampler : {"lhs", "sobol"}
+        How a Monte Carlo over uncertain inputs draws them (Latin hypercube or
+        scrambled Sobol, :mod:`scipy.stats.qmc`).
+    jobs : int
+        Local processes a Monte Carlo over uncertain inputs runs its chunks in
+        (joblib); the results do not depend on it.
 
     Returns
     -------
@@ -104,10 +118,22 @@ def run(scenario, *, seed: int | None = None, samples: int = 1, progress: Progre
         text = scenario_text(scn)
         scn = scn.model_copy(update={"seed": seed})
         attach_source(scn, text)
-    if not isinstance(samples, int) or isinstance(samples, bool) or not 1 <= samples <= MAX_SAMPLES:
-        raise GigawattError(f"samples: {samples!r} is not an integer from 1 to {MAX_SAMPLES:,}")
+    uncertain = scn.uncertain is not None and samples > 1 if isinstance(samples, int) else False
+    top = MAX_UNCERTAIN_SAMPLES if uncertain else MAX_SAMPLES
+    if not isinstance(samples, int) or isinstance(samples, bool) or not 1 <= samples <= top:
+        why = ("; more draws need uncertain inputs (docs/uncertainty.md)"
+               if not uncertain and isinstance(samples, int) and samples > MAX_SAMPLES else "")
+        raise GigawattError(f"samples: {samples!r} is not an integer from 1 to {top:,}{why}")
+    if sampler not in ("lhs", "sobol"):
+        raise GigawattError(f"sampler: {sampler!r} is not lhs or sobol")
     from gigawatt.scenario.limits import check_run_size
 
+    if uncertain:
+        from gigawatt.uncertainty import CHUNK
+
+        check_run_size(scn, min(samples, CHUNK))  # a Monte Carlo holds one chunk of samples at a time
+        base = run(scn, samples=1, progress=progress)
+        return _with_monte_carlo(base, scn, samples, sampler, progress, jobs)
     check_run_size(scn, samples)  # memory grows with the samples: refuse a run past the documented limit
     t0 = time.perf_counter()
     inputs = resolve(scn)
@@ -166,6 +192,20 @@ def _add_served_by(results, sim) -> None:
     for row in results.summary_dict.get("years", []):
         if int(row.get("year", 0)) in by_year:
             row["served_by"] = by_year[int(row["year"])]
+
+
+def _with_monte_carlo(results, scn, samples: int, sampler: str, progress, jobs: int = 1):
+    """The base run's results with a Monte Carlo over the scenario's uncertain inputs attached."""
+    from gigawatt.uncertainty import monte_carlo
+
+    t0 = time.perf_counter()
+    mc = monte_carlo(scn, samples, sampler=sampler, progress=progress, jobs=jobs)
+    results.uncertainty = mc
+    results.summary_dict["uncertainty"] = mc.summary()
+    results.summary_dict["seed_matters"] = True
+    results.timings_s["monte_carlo_s"] = time.perf_counter() - t0
+    results.timings_s["total_s"] = results.timings_s.get("total_s", 0.0) + results.timings_s["monte_carlo_s"]
+    return results
 
 
 def open_run(run_id_or_folder: str | Path, *, db: str | Path | None = None):

@@ -427,6 +427,8 @@ class Results:
     version: str
     seed: int
     timings_s: dict
+    #: the Monte Carlo over the scenario's uncertain inputs (:class:`gigawatt.uncertainty.MonteCarlo`), or None
+    uncertainty: Any = None
 
     @property
     def name(self) -> str:

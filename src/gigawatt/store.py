@@ -639,14 +639,41 @@ def _run_rows(results, run_id: str, status: str) -> tuple:
     frame = _values_columns(ds)
     blob = _other_arrays(ds)
     events = _event_rows(run_id, results.events or [])
+    samples = _samples_parquet(results)
     created = datetime.now(timezone.utc).replace(tzinfo=None)
     run_row = (run_id, results.name, created, results.version, int(results.seed), status, results.scenario_text,
                _json_text(results.resolved), _json_text(results.summary_dict), _json_text(results.timings_s),
                _json_text(_dataset_meta(ds)))
-    return run_row, frame, events, blob
+    return run_row, frame, events, blob, samples
 
 
-def _write_run(con, path: Path, run_row: tuple, frame, events: list[tuple], blob: bytes | None) -> None:
+def _samples_parquet(results) -> bytes | None:
+    """A Monte Carlo run's per-sample inputs and figures as Parquet bytes (None without one)."""
+    mc = getattr(results, "uncertainty", None)
+    if mc is None:
+        return None
+    import io
+
+    buf = io.BytesIO()
+    mc.samples_frame().to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+def load_samples(db_path: str | Path, run_id: str, timeout_s: float = 30.0):
+    """A Monte Carlo run's per-sample inputs and figures (pandas DataFrame), or None where the run has none."""
+    import io
+
+    import pandas as pd
+
+    with _reading(db_path, timeout_s) as (con, ready):
+        rid = _resolve_id(con, ready, run_id, db_path)
+        row = con.execute("SELECT data FROM run_arrays WHERE run_id = ? AND format = 'samples-parquet'",
+                          [rid]).fetchone()
+    return None if row is None else pd.read_parquet(io.BytesIO(bytes(row[0])))
+
+
+def _write_run(con, path: Path, run_row: tuple, frame, events: list[tuple], blob: bytes | None,
+               samples: bytes | None = None) -> None:
     """Insert one run's rows inside an open transaction, creating the tables first in a new store."""
     if not _validate(con, path):
         con.execute(_SCHEMA)
@@ -657,6 +684,8 @@ def _write_run(con, path: Path, run_row: tuple, frame, events: list[tuple], blob
     _insert_events(con, events)
     if blob is not None:
         con.execute(_insert_sql("run_arrays"), [run_id, "netcdf", blob])
+    if samples is not None:
+        con.execute(_insert_sql("run_arrays"), [run_id, "samples-parquet", samples])
 
 
 def _rollback(con) -> None:
@@ -727,6 +756,29 @@ def _json_field(text: str | None, db_path, rid, column: str, kind: type = dict):
 
 def _iso(created) -> str | None:
     return created.isoformat(timespec="seconds") + "Z" if isinstance(created, datetime) else None
+
+
+def sweep_runs(db_path: str | Path, sweep_id: str, timeout_s: float = 30.0) -> list[dict]:
+    """The runs of one sweep (``gigawatt sweep``), in variant order: each run's summary with ``run_id``.
+
+    Raises
+    ------
+    RunNotFound
+        When the store has no run of that sweep.
+    """
+    with _reading(db_path, timeout_s) as (con, ready):
+        rows = [] if not ready else con.execute(
+            "SELECT id, summary_json FROM runs WHERE summary_json LIKE ? ORDER BY created_at, id",
+            [f"%{sweep_id}%"]).fetchall()
+    out = []
+    for rid, text in rows:
+        summary = _json_field(text, db_path, rid, "summary_json")
+        if (summary.get("sweep") or {}).get("id") == sweep_id:
+            out.append({**summary, "run_id": rid})
+    if not out:
+        raise RunNotFound(f"no sweep {sweep_id!r} in {db_path}",
+                          "a sweep's id is printed by `gigawatt sweep`; runs of a sweep are listed by `gigawatt runs list`")
+    return sorted(out, key=lambda s: s["sweep"].get("variant", 0))
 
 
 def list_runs(db_path: str | Path = DEFAULT_DB, timeout_s: float = 30.0) -> list[dict]:
@@ -889,7 +941,7 @@ def load_run(db_path: str | Path, run_id: str, timeout_s: float = 30.0):
                           "seed FROM runs WHERE id = ?", [rid]).fetchone()
         frame = con.execute("SELECT variable, sample, period, site, chip, workload, value, text FROM run_values "
                             "WHERE run_id = ?", [rid]).df()
-        blob_row = con.execute("SELECT data FROM run_arrays WHERE run_id = ?", [rid]).fetchone()
+        blob_row = con.execute("SELECT data FROM run_arrays WHERE run_id = ? AND format = 'netcdf'", [rid]).fetchone()
         events = _read_events(con, rid, db_path)
     meta = _json_field(row[4], db_path, rid, "dataset_json")
     _check_complete(meta, len(frame), blob_row is not None, db_path, rid)

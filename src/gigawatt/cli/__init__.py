@@ -10,6 +10,9 @@ module             commands
 ``cli.ledger``     ``ledger``, ``deals``
 ``cli.report``     ``report``
 ``cli.optimize``   ``optimize``
+``cli.sensitivity`` ``sensitivity``
+``cli.sweep``      ``sweep``
+``cli.bands``      tables of uncertain inputs and of a Monte Carlo run's bands
 ``cli.common``     consoles, the error printer, exit codes, scenario loading
 ``cli.formats``    number formats
 ``cli.tables``     tables of a run's summary that several commands print
@@ -28,7 +31,7 @@ from __future__ import annotations
 import typer
 
 from gigawatt import __version__
-from gigawatt.cli import catalog, ledger, optimize, perf, report, run, runs
+from gigawatt.cli import catalog, ledger, optimize, perf, report, run, runs, sensitivity, sweep
 
 __all__ = ["app", "main"]
 
@@ -61,7 +64,7 @@ def _main(
     """gigawatt: compute deals in, a decade of capacity, power and money out."""
 
 
-for _module in (run, runs, catalog, perf, ledger, report, optimize):
+for _module in (run, runs, catalog, perf, ledger, report, optimize, sensitivity, sweep):
     _module.register(app)
 
 

@@ -20,22 +20,35 @@ _SCENARIO_HELP = "Scenario YAML file, or the name of a library deal (see `gigawa
 def check(
     scenario: Path = typer.Argument(..., help=_SCENARIO_HELP),
     set_: Optional[list[str]] = SET_OPTION,
+    inputs: bool = typer.Option(False, "--inputs", help="List every uncertain input (a distribution in the file) "
+                                                        "with its range and the reason or source given for it."),
+    wide: bool = WIDE_OPTION,
 ) -> None:
-    """Validate a scenario file: schema, units, catalog names. Lists every problem; exit 2 if any."""
+    """Validate a scenario file: schema, units, catalog names, distributions. Lists every problem; exit 2 if any."""
     scn = load_scenario(scenario, set_)
     chips = ", ".join(e.chip for e in scn.roadmap)
+    n_unc = len(scn.uncertain.inputs) if scn.uncertain is not None else 0
     stdout().print(
-        f"ok: {scn.name}: {len(scn.sites)} site(s), roadmap {chips}, {scn.horizon.start} to {scn.horizon.end}",
+        f"ok: {scn.name}: {len(scn.sites)} site(s), roadmap {chips}, {scn.horizon.start} to {scn.horizon.end}"
+        + (f", {n_unc} uncertain input(s)" if n_unc else ""),
         markup=False,
     )
+    if inputs:
+        if not n_unc:
+            show(stdout(), "no uncertain inputs: write a value as {dist: lognormal, p10: ..., p90: ...} "
+                           "(docs/uncertainty.md)", wide)
+            return
+        from gigawatt.cli.bands import inputs_table
+
+        show(stdout(), inputs_table(scn, wide), wide)
 
 
-def run_scenario(scn, show_progress: bool, samples: int = 1):
+def run_scenario(scn, show_progress: bool, samples: int = 1, sampler: str = "lhs", jobs: int = 1):
     """Run a loaded scenario through :func:`gigawatt.run`, with a progress bar on stderr when asked."""
     from gigawatt.pipeline import run as run_pipeline
 
     if not show_progress:
-        return run_pipeline(scn, samples=samples)
+        return run_pipeline(scn, samples=samples, sampler=sampler, jobs=jobs)
     from rich.progress import Progress
 
     with Progress(console=stderr(), transient=True) as bar:
@@ -46,7 +59,7 @@ def run_scenario(scn, show_progress: bool, samples: int = 1):
                 tasks[stage] = bar.add_task(f"{scn.name}: {stage}", total=total)
             bar.update(tasks[stage], completed=done)
 
-        return run_pipeline(scn, samples=samples, progress=progress)
+        return run_pipeline(scn, samples=samples, progress=progress, sampler=sampler, jobs=jobs)
 
 
 def checked_out_dir(out: Path) -> Path:
@@ -74,6 +87,11 @@ def print_summary(summary: dict, out_dir: Path | None, wide: bool = False) -> No
     served_by = served_by_table(summary, wide)
     if served_by is not None:
         show(con, served_by, wide)
+    if summary.get("uncertainty"):
+        from gigawatt.cli.bands import bands_table, scalars_table
+
+        show(con, bands_table(summary, wide), wide)
+        show(con, scalars_table(summary), wide)
     for line in headline(summary):
         show(con, line, wide)
     allocation = (summary.get("allocation") or {}).get("text")
@@ -162,9 +180,16 @@ def run(
     db: Path = typer.Option(DEFAULT_DB, "--db", help="Results store (DuckDB file) the run is saved in."),
     no_store: bool = typer.Option(False, "--no-store", help="Do not save the run in the results store."),
     set_: Optional[list[str]] = SET_OPTION,
-    samples: int = typer.Option(1, "--samples", min=1, max=1000,
-                                help="Independent draws of the random inputs (the training runs' failures); with "
-                                     "more than one, figures are means and a table gives the 10th-90th percentiles."),
+    samples: int = typer.Option(1, "--samples", min=1, max=100_000,
+                                help="Draws of the uncertain inputs (distributions in the scenario) and of the "
+                                     "training runs' failures: with distributions, the tables add p50 [p10, p90] per "
+                                     "year and how often each constraint binds (up to 100,000); without, up to 1,000 "
+                                     "draws of the failures, figures are means and a table gives the 10th-90th "
+                                     "percentiles."),
+    sampler: str = typer.Option("lhs", "--sampler", help="How uncertain inputs are drawn: lhs (Latin hypercube) or "
+                                                         "sobol (scrambled Sobol)."),
+    jobs: int = typer.Option(1, "--jobs", min=1, max=256, help="Local processes for --samples over uncertain inputs "
+                                                               "(the results do not depend on it)."),
 ) -> None:
     """Run a scenario: chips, power, FLOP/s, spend, energy and the binding constraint per year, what the commitment buys, the training runs and the inference served.
 
@@ -184,7 +209,8 @@ def run(
         except store.StoreError as exc:
             fail(f"--db: {exc}", exc.hint)
     try:
-        results = run_scenario(scn, show_progress=not json_out and sys.stderr.isatty(), samples=samples)
+        results = run_scenario(scn, show_progress=not json_out and sys.stderr.isatty(), samples=samples,
+                               sampler=sampler, jobs=jobs)
     except ScenarioError as exc:
         print_problems(exc, scenario)
     except GigawattError as exc:

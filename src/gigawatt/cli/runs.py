@@ -45,12 +45,17 @@ def _summary_of(path: Path) -> dict:
 
 
 def compare(
-    a: Path = typer.Argument(..., help="First scenario YAML (or a results folder from `gigawatt run`)."),
-    b: Path = typer.Argument(..., help="Second scenario YAML (or a results folder)."),
+    a: Path = typer.Argument(..., help="First scenario YAML (or a results folder from `gigawatt run`); or a sweep's "
+                                       "id (from `gigawatt sweep`) alone."),
+    b: Path = typer.Argument(None, help="Second scenario YAML (or a results folder)."),
     json_out: bool = typer.Option(False, "--json", help="Print {a: ..., b: ...} as one JSON object."),
     wide: bool = WIDE_OPTION,
+    db: Path = DB_OPTION,
 ) -> None:
-    """Put two runs side by side: power, chips, spend, inference served and binding per year, then totals."""
+    """Put two runs side by side (power, chips, spend, inference served and binding per year, then totals); or, given a sweep's id, one row per variant with its difference from the first."""
+    if b is None:
+        _compare_sweep(str(a), db, json_out, wide)
+        return
     sa, sb = _summary_of(a), _summary_of(b)
     if json_out:
         print_json({"a": sa, "b": sb})
@@ -86,6 +91,20 @@ def compare(
     columns = [Column("", lambda r: r[0], right=False), Column("A", lambda r: r[1](sa)),
                Column("B", lambda r: r[1](sb))]
     show(con, make_table("totals and implied economics", columns, rows), wide)
+
+
+def _compare_sweep(sweep_id: str, db: Path, json_out: bool, wide: bool) -> None:
+    """One row per variant of a stored sweep, each figure with its difference from the first variant's."""
+    from gigawatt import store
+    from gigawatt.cli.sweep import headline, variants_table
+
+    runs = guard(store.sweep_runs, db, sweep_id, timeout_s=lock_timeout_s())
+    rows = [{"variant": s["sweep"].get("variant"), "params": s["sweep"].get("params") or {}, "error": None,
+             "run_id": s["run_id"], **headline(s)} for s in runs]
+    if json_out:
+        print_json({"sweep": sweep_id, "variants": rows})
+        return
+    show(stdout(), variants_table(rows, f"sweep {safe(sweep_id)}: {len(rows)} variants", wide), wide)
 
 
 def _compare_years(sa: dict, sb: dict, wide: bool):

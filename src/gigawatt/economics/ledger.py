@@ -378,7 +378,7 @@ def _drawdown(credit: np.ndarray, spend: np.ndarray, share: float = 1.0) -> np.n
     return used
 
 
-def build_ledger(inputs, fleet, discount: float | None = None) -> Ledger:
+def build_ledger(inputs, fleet, discount: float | None = None, summaries: bool = True) -> Ledger:
     """Both parties' monthly cash flows, their NPV and IRR, and the deal's implied figures.
 
     Parameters
@@ -391,6 +391,9 @@ def build_ledger(inputs, fleet, discount: float | None = None) -> Ledger:
     discount : float, optional
         One annual discount rate for both parties [1/year]; by default the
         scenario's ``economics.discount``, else the sourced defaults.
+    summaries : bool
+        Whether to make each sample's summary and the yearly TCO (Monte Carlo
+        over many samples reads the cash-flow lines only).
 
     Returns
     -------
@@ -429,6 +432,8 @@ def build_ledger(inputs, fleet, discount: float | None = None) -> Ledger:
     lab, provider = _party_lines(pay, pc)
     ledger = Ledger(list(fleet.months), period_years, lab, provider, pc.chip_dep.sum(axis=2) + pc.dc_dep, costs, {},
                     [], pay.notes)
+    if not summaries:
+        return ledger
     ledger.tco_by_year = _tco_by_year(fleet, pc.chip_dep, pc.dc_dep, pc.power, pc.opex_ops, pc.maintenance)
     ledger.sample_summaries = [_summary(inputs, fleet, ledger, pay, pc, sample=s) for s in range(pay.spend.shape[0])]
     ledger.summary = ledger.sample_summaries[0]

@@ -89,6 +89,8 @@ class Fleet:
     periods: Periods | None = None
     inputs: Any = None  # the Inputs it was built from
     notes: list = field(default_factory=list)  # what a reader should know about the inputs (Inputs.notes)
+    #: (sample, period, chip) contract price of each sample where the prices are uncertain, else None [USD/h]
+    price_samples: np.ndarray | None = None
 
     @property
     def energized_facility_w(self) -> np.ndarray:
@@ -123,7 +125,8 @@ class Fleet:
 
     def spend_usd(self) -> np.ndarray:
         """Buyer's spend per period, (sample, period, site, chip) [USD]."""
-        return buyer.spend_usd(self.installed, self.price_usd_per_chip_h[None, :, None, :], self.period_s[None, :, None, None])
+        price = self.price_samples[:, :, None, :] if self.price_samples is not None else self.price_usd_per_chip_h[None, :, None, :]
+        return buyer.spend_usd(self.installed, price, self.period_s[None, :, None, None])
 
     def energy_j(self) -> np.ndarray:
         """Facility energy at full load per period, (sample, period, site, chip) [J]."""
@@ -176,7 +179,7 @@ class Fleet:
         )
 
 
-def build_fleet(inputs, n_samples: int = 1, progress=None) -> Fleet:
+def build_fleet(inputs, n_samples: int = 1, progress=None, sampled=None) -> Fleet:
     """Monthly cohorts of chips by (site, chip).
 
     Parameters
@@ -187,6 +190,13 @@ def build_fleet(inputs, n_samples: int = 1, progress=None) -> Fleet:
         Width of the ``sample`` axis (1 for a deterministic run).
     progress : callable, optional
         Called as ``progress(done_periods, total_periods)``.
+    sampled : gigawatt.uncertainty.SampledInputs, optional
+        Inputs that differ between samples (Monte Carlo draws): any of
+        ``energized_it_w`` (sample, period, site) [W], ``supply_in_year``
+        (sample, period, chip) [1], ``from_month`` (sample, chip) month index,
+        ``price_usd_per_chip_h`` (sample, period, chip) [USD/h],
+        ``spend_limit_usd_per_year`` and ``capacity_cap_w`` (sample,); those
+        left None take the inputs' one value.
 
     Returns
     -------
@@ -214,9 +224,9 @@ def build_fleet(inputs, n_samples: int = 1, progress=None) -> Fleet:
     :math:`S_t` the spend already committed in it.
     """
     inputs = as_inputs(inputs)
-    state = _State.start(inputs, int(n_samples))
+    state = _State.start(inputs, int(n_samples), sampled)
     n_t = len(inputs.periods)
-    tools = _tool_reserve(inputs, state)
+    tools = _tool_reserve(inputs, state, getattr(sampled, "demand_scale", None))
     for t in range(n_t):
         _retire(state, t)
         rooms = _headroom(state, t)
@@ -230,6 +240,7 @@ def build_fleet(inputs, n_samples: int = 1, progress=None) -> Fleet:
         months=inputs.months, period_s=inputs.periods.seconds, sites=list(inputs.sites), chips=list(inputs.chips),
         pue=inputs.pue, energized_it_w=state.energized, added=state.added, retired=state.retired,
         installed=state.installed, price_usd_per_chip_h=inputs.price_usd_per_chip_h, binding=state.binding,
+        price_samples=getattr(sampled, "price_usd_per_chip_h", None),
         capacity_cap_w=inputs.deal.capacity_cap_w, capacity_basis=inputs.deal.capacity_basis,
         in_commitment=inputs.in_commitment, seed=inputs.seed, periods=inputs.periods, inputs=inputs,
         notes=list(getattr(inputs, "notes", None) or []),
@@ -250,9 +261,12 @@ class _State:
     unit: np.ndarray  # (chip,) chips added at a time [1]
     cap_k: np.ndarray  # (site,) cap watts used per IT watt
     life: np.ndarray  # (chip,) lifetime [periods]
-    frm: np.ndarray  # (chip,) first month of the roadmap window
+    frm: np.ndarray  # (sample, chip) first month of the roadmap window
     until: np.ndarray  # (chip,) last month of the roadmap window
-    supply_cap: np.ndarray  # (period, chip) most chips in the period's calendar year
+    supply_cap: np.ndarray  # (sample, period, chip) most chips in the period's calendar year
+    price: np.ndarray  # (sample, period, chip) [USD/h]
+    spend_limit: np.ndarray | None  # (sample,) [USD/year], None without a limit
+    cap_w: np.ndarray | None  # (sample,) [W], None without a cap
     energized: np.ndarray  # (sample, period, site) [W]
     added: np.ndarray  # (sample, period, site, chip)
     retired: np.ndarray
@@ -262,8 +276,8 @@ class _State:
     deployed_in_year: np.ndarray  # (sample, chip) added this calendar year
 
     @classmethod
-    def start(cls, inputs, n_s: int) -> "_State":
-        """Empty arrays for ``n_s`` samples, and the per-chip constants of the fill."""
+    def start(cls, inputs, n_s: int, sampled=None) -> "_State":
+        """Empty arrays for ``n_s`` samples, and the per-chip constants of the fill (per sample where ``sampled`` says)."""
         from gigawatt.scenario.inputs import NO_END_MONTH
 
         chips = inputs.chips
@@ -276,14 +290,25 @@ class _State:
         supply = getattr(inputs, "supply_in_year", None)
         if supply is None:  # Inputs built without it: the yearly caps as given
             supply = np.broadcast_to(np.array([c.supply_per_year for c in chips], dtype=float), (n_t, n_c))
+
+        def per_sample(name, default, shape):
+            value = getattr(sampled, name, None)
+            return np.broadcast_to(default if value is None else value, shape)
+
+        limit = inputs.deal.spend_limit.per_year_usd if inputs.deal.spend_limit else None
+        cap = inputs.deal.capacity_cap_w
+        frm = np.array([_month_index(c.from_month) for c in chips])
         return cls(
             inputs=inputs, w=w, unit=np.array([max(1.0, float(c.chips_per_unit)) for c in chips]),
             cap_k=inputs.pue if inputs.deal.capacity_basis == "facility" else np.ones(n_i),
             life=np.array([inputs.periods.periods_in(c.lifetime_months * SECONDS_PER_MONTH) for c in chips]),
-            frm=np.array([_month_index(c.from_month) for c in chips]),
+            frm=per_sample("from_month", frm, (n_s, n_c)),
             until=np.array([_month_index(c.until) if c.until else NO_END_MONTH for c in chips]),
-            supply_cap=np.asarray(supply, dtype=float),
-            energized=np.broadcast_to(inputs.energized_it_w, (n_s, n_t, n_i)).copy(),
+            supply_cap=per_sample("supply_in_year", np.asarray(supply, dtype=float), (n_s, n_t, n_c)),
+            price=per_sample("price_usd_per_chip_h", inputs.price_usd_per_chip_h, (n_s, n_t, n_c)),
+            spend_limit=None if limit is None else per_sample("spend_limit_usd_per_year", np.float64(limit), (n_s,)),
+            cap_w=None if cap is None else per_sample("capacity_cap_w", np.float64(cap), (n_s,)),
+            energized=per_sample("energized_it_w", inputs.energized_it_w, (n_s, n_t, n_i)).copy(),
             added=np.zeros(shape), retired=np.zeros(shape), installed=np.zeros(shape),
             binding=np.zeros((n_s, n_t), dtype=np.int8), current=np.zeros((n_s, n_i, n_c)),
             deployed_in_year=np.zeros((n_s, n_c)),
@@ -298,7 +323,7 @@ class _Rooms:
     cap: np.ndarray  # (sample,) [W]
     money: np.ndarray  # (sample,) [USD]
     supply: np.ndarray  # (sample, chip) [1]
-    available: np.ndarray  # (chip,) bool: inside its roadmap window
+    available: np.ndarray  # (sample, chip) bool: inside its roadmap window
     hours: float  # length of the period [h]
 
 
@@ -323,20 +348,19 @@ def _headroom(state: _State, t: int) -> _Rooms:
     less what the chips in service already cost in it.
     """
     inputs = state.inputs
-    cap = inputs.deal.capacity_cap_w
-    limit = inputs.deal.spend_limit.per_year_usd if inputs.deal.spend_limit else None
     period_s = inputs.periods.seconds[t]
     hours = period_s / 3600.0
     n_s = state.current.shape[0]
     used_site = state.current @ state.w  # (sample, site) [W]
-    price = inputs.price_usd_per_chip_h[t]
+    price = state.price[:, t]  # (sample, chip)
+    month = inputs.periods.month[t]
     return _Rooms(
         site=np.maximum(state.energized[:, t, :] - used_site, 0.0),
-        cap=(cap - (used_site * state.cap_k).sum(axis=1)) if cap is not None else np.full(n_s, np.inf),
-        money=(limit * period_s / SECONDS_PER_YEAR - (state.current * price * hours).sum(axis=(1, 2))
-               if limit is not None else np.full(n_s, np.inf)),
-        supply=np.maximum(state.supply_cap[t] - state.deployed_in_year, 0.0),
-        available=(state.frm <= inputs.periods.month[t]) & (inputs.periods.month[t] <= state.until),
+        cap=(state.cap_w - (used_site * state.cap_k).sum(axis=1)) if state.cap_w is not None else np.full(n_s, np.inf),
+        money=(state.spend_limit * period_s / SECONDS_PER_YEAR - (state.current * price[:, None, :] * hours).sum(axis=(1, 2))
+               if state.spend_limit is not None else np.full(n_s, np.inf)),
+        supply=np.maximum(state.supply_cap[:, t] - state.deployed_in_year, 0.0),
+        available=(state.frm <= month) & (month <= state.until[None, :]),
         hours=hours,
     )
 
@@ -344,29 +368,31 @@ def _headroom(state: _State, t: int) -> _Rooms:
 def _fill(state: _State, t: int, rooms: _Rooms) -> None:
     """Add whole units site by site, in fill order, each addition limited by power, supply, the cap and money."""
     inputs = state.inputs
-    cap = inputs.deal.capacity_cap_w
-    limited_by_money = inputs.deal.spend_limit is not None
-    price = inputs.price_usd_per_chip_h[t]
+    limited_by_money = state.spend_limit is not None
+    price = state.price[:, t]  # (sample, chip)
     tol = _WHOLE_UNIT_TOL
     n_s, n_i, n_c = state.current.shape
     add_t = np.zeros((n_s, n_i, n_c))
     for i in range(n_i):
         for j in inputs.fill_order:
-            if not (rooms.available[j] and inputs.allowed[i, j]):
+            on_offer = rooms.available[:, j]
+            if not (inputs.allowed[i, j] and on_offer.any()):
                 continue
             wj, uj = state.w[j], state.unit[j]
             units = np.floor(rooms.site[:, i] / (uj * wj) + tol)
             units = np.minimum(units, np.floor(rooms.supply[:, j] / uj + tol))
-            if cap is not None:
+            if state.cap_w is not None:
                 units = np.minimum(units, np.floor(np.maximum(rooms.cap, 0.0) / (uj * wj * state.cap_k[i]) + tol))
             if limited_by_money:
-                units = np.minimum(units, np.floor(np.maximum(rooms.money, 0.0) / (uj * price[j] * rooms.hours) + tol))
+                units = np.minimum(units, np.floor(np.maximum(rooms.money, 0.0) / (uj * price[:, j] * rooms.hours) + tol))
+            if not on_offer.all():
+                units = np.where(on_offer, units, 0.0)
             n = np.maximum(units, 0.0) * uj
             add_t[:, i, j] = n
             rooms.site[:, i] -= n * wj
             rooms.supply[:, j] -= n
             rooms.cap = rooms.cap - n * wj * state.cap_k[i]
-            rooms.money = rooms.money - n * price[j] * rooms.hours
+            rooms.money = rooms.money - n * price[:, j] * rooms.hours
     state.current += add_t
     state.added[:, t] = add_t
     state.installed[:, t] = state.current
@@ -376,46 +402,47 @@ def _fill(state: _State, t: int, rooms: _Rooms) -> None:
 def _binding(state: _State, t: int, rooms: _Rooms) -> np.ndarray:
     """``(sample,)`` code of the limit that stopped period ``t``'s additions, by the rule of :data:`BINDING`."""
     inputs = state.inputs
-    cap = inputs.deal.capacity_cap_w
+    cap = state.cap_w
     tol = _WHOLE_UNIT_TOL
     n_s, n_i, n_c = state.current.shape
-    available = rooms.available
+    available = rooms.available  # (sample, chip)
     unit_w = state.unit * state.w  # (chip,) IT watts of one unit [W]
     fits_power = np.zeros(n_s, dtype=bool)  # some site could take one more unit of some available kind
     fits_any = np.zeros(n_s, dtype=bool)  # ... that also has a unit's supply left
     for i in range(n_i):
         for j in range(n_c):
-            if available[j] and inputs.allowed[i, j]:
-                room = rooms.site[:, i] >= unit_w[j] * (1.0 - tol)
+            if inputs.allowed[i, j] and available[:, j].any():
+                room = (rooms.site[:, i] >= unit_w[j] * (1.0 - tol)) & available[:, j]
                 fits_power |= room
                 fits_any |= room & (rooms.supply[:, j] >= state.unit[j] * (1.0 - tol))
-    min_w = min((unit_w[j] * state.cap_k.min() for j in range(n_c) if available[j]), default=np.inf)
-    if not np.isfinite(min_w):  # the roadmap offers nothing this period: supply, unless the cap is reached anyway
-        code = np.full(n_s, _SUPPLY, dtype=np.int8)
-        if cap is not None:
-            code[rooms.cap < min(unit_w * state.cap_k.min())] = _CAP
-        return code
-    min_cost = min((state.unit[j] * inputs.price_usd_per_chip_h[t, j] * rooms.hours for j in range(n_c) if available[j]),
-                   default=np.inf)
+    min_w = np.where(available, unit_w * state.cap_k.min(), np.inf).min(axis=1)  # (sample,)
+    offered = np.isfinite(min_w)  # the roadmap offers something this period
+    min_cost = np.where(available, state.unit * state.price[:, t] * rooms.hours, np.inf).min(axis=1)
     code = np.full(n_s, _NONE, dtype=np.int8)
     code[~fits_power] = _POWER
     code[fits_power & ~fits_any] = _SUPPLY
-    if inputs.deal.spend_limit is not None:
+    if state.spend_limit is not None:
         code[fits_any & (rooms.money < min_cost)] = _SPEND_LIMIT
     if cap is not None:
         # the cap binds when it leaves no room, or when power ran out exactly at the cap
         # (more energized power would not have helped)
         energized_cap_w = (state.energized[:, t, :] * state.cap_k).sum(axis=1)
-        code[(rooms.cap < min_w) | (~fits_power & (energized_cap_w >= cap - min_w))] = _CAP
+        with np.errstate(invalid="ignore"):
+            code[offered & ((rooms.cap < min_w) | (~fits_power & (energized_cap_w >= cap - min_w)))] = _CAP
+    if not offered.all():  # nothing on offer: supply, unless the cap is reached anyway
+        code[~offered] = _SUPPLY
+        if cap is not None:
+            code[~offered & (rooms.cap < min(unit_w * state.cap_k.min()))] = _CAP
     return code
 
 
-def _tool_reserve(inputs, state: _State):
-    """The agent tools' CPU reserve (:func:`gigawatt.fleet.tool_reserve.plan_tool_reserve`) and its
-    ``(sample, period, site)`` array of power held [W]; None without agentic tools."""
+def _tool_reserve(inputs, state: _State, demand_scale=None):
+    """The agent tools' CPU reserve (:func:`gigawatt.fleet.tool_reserve.plan_tool_reserve`, for each
+    sample's drawn demand where given) and its ``(sample, period, site)`` array of power held [W];
+    None without agentic tools."""
     from gigawatt.fleet.tool_reserve import plan_tool_reserve
 
-    reserve = plan_tool_reserve(inputs)
+    reserve = plan_tool_reserve(inputs, demand_scale)
     if reserve is None:
         return None
     return reserve, np.zeros(state.energized.shape)
@@ -460,14 +487,15 @@ def _cpu_binding(state: _State, t: int, rooms: _Rooms, held: np.ndarray) -> None
     tol = _WHOLE_UNIT_TOL
     site = rooms.site + held
     cap = rooms.cap + (held * state.cap_k[None, :]).sum(axis=1)
-    price = inputs.price_usd_per_chip_h[t]
+    price = state.price[:, t]  # (sample, chip): each sample's drawn prices
     fits = np.zeros(len(code), dtype=bool)
     for i in range(site.shape[1]):
         for j in range(len(state.w)):
-            if not (rooms.available[j] and inputs.allowed[i, j]):
+            if not inputs.allowed[i, j]:
                 continue
             unit_w = state.unit[j] * state.w[j]
-            fits |= ((site[:, i] >= unit_w * (1.0 - tol)) & (rooms.supply[:, j] >= state.unit[j] * (1.0 - tol))
+            fits |= (rooms.available[:, j] & (site[:, i] >= unit_w * (1.0 - tol))
+                     & (rooms.supply[:, j] >= state.unit[j] * (1.0 - tol))
                      & (cap >= unit_w * state.cap_k[i] * (1.0 - tol))
-                     & (rooms.money >= state.unit[j] * price[j] * rooms.hours * (1.0 - tol)))
+                     & (rooms.money >= state.unit[j] * price[:, j] * rooms.hours * (1.0 - tol)))
     code[stopped & fits] = _CPU

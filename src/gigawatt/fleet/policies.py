@@ -186,6 +186,32 @@ def pooled_profile(mean_chips, peak_to_mean, coincidence: float = 1.0):
     return 1.0 + (peak - 1.0) / (p1 - 1.0) * (shape - 1.0), peak
 
 
+def pooled_profiles(mean_chips, peak_to_mean, coincidence: float = 1.0):
+    """:func:`pooled_profile` for many groups at once: weights ``(group, stream)``.
+
+    Returns
+    -------
+    profile : ndarray, (group, 96)
+    peak : ndarray, (group,)
+
+    Examples
+    --------
+    >>> p, k = pooled_profiles([[100, 100], [0, 0]], [2.0, 1.0])
+    >>> [round(float(x), 6) for x in k]
+    [1.5, 1.0]
+    """
+    m = np.asarray(mean_chips, dtype=float)
+    shapes = np.stack([_profile(float(p)) for p in peak_to_mean])  # (w, 96)
+    total = m.sum(axis=1)
+    some = total > 0
+    shape = (m @ shapes) / np.where(some, total, 1.0)[:, None]
+    p1 = shape.max(axis=1)
+    varies = some & (p1 > 1.0 + 1e-12)
+    peak = np.where(varies, np.maximum(1.0, float(coincidence) * p1), 1.0)
+    scale = np.where(varies, (peak - 1.0) / np.where(varies, p1 - 1.0, 1.0), 0.0)
+    return 1.0 + scale[:, None] * (shape - 1.0), peak
+
+
 def pooled_take(avail: np.ndarray, need: np.ndarray, rates: np.ndarray, usable: np.ndarray,
                 order: np.ndarray) -> np.ndarray:
     """Chips each stream takes from each pool, pool by pool, sharing a pool pro rata when it is short.
@@ -194,9 +220,9 @@ def pooled_take(avail: np.ndarray, need: np.ndarray, rates: np.ndarray, usable: 
     ----------
     avail : ndarray, (group, pool)
         Chips inference may take [1].
-    need : ndarray, (stream,)
+    need : ndarray, (stream,) or (group, stream)
         Output rate each stream is sized for [tokens/s].
-    rates : ndarray, (stream, pool)
+    rates : ndarray, (stream, pool) or (group, stream, pool)
         Output tokens/s per chip [tokens/s].
     usable : ndarray of bool, (stream, pool)
         Whether the stream may run on the pool's chip at a finite, positive rate.
@@ -224,9 +250,13 @@ def pooled_take(avail: np.ndarray, need: np.ndarray, rates: np.ndarray, usable: 
     [75.0, 75.0]
     """
     n_u = avail.shape[0]
-    n_w, n_p = rates.shape
+    n_w, n_p = rates.shape[-2:]
+    need = np.asarray(need, dtype=float)
     if n_u == 1:
-        return _pooled_take_one(avail[0], need, rates, usable, order)[None]
+        return _pooled_take_one(avail[0], need if need.ndim == 1 else need[0], rates if rates.ndim == 2 else rates[0],
+                                usable, order)[None]
+    need = need if need.ndim == 2 else need[None, :]
+    rates = rates if rates.ndim == 3 else rates[None]  # (1 or group, stream, pool)
     chips = np.zeros((n_u, n_w, n_p))
     capacity = np.zeros((n_u, n_w))
     open_pools = ((avail > 0).any(axis=0) & usable.any(axis=0)).tolist()
@@ -236,17 +266,17 @@ def pooled_take(avail: np.ndarray, need: np.ndarray, rates: np.ndarray, usable: 
     for p in order:
         if not open_pools[p]:
             continue
-        left = need[None, :] - capacity
+        left = need - capacity
         if not (left > 0).any():
             break
-        want = np.ceil(np.maximum(left, 0.0) / divide[:, p] - 1e-9) * gate[:, p]  # no chip for a rounding error
+        want = np.ceil(np.maximum(left, 0.0) / divide[:, :, p] - 1e-9) * gate[:, p]  # no chip for a rounding error
         total = want.sum(axis=1)
         short = total > avail[:, p]
         if short.any():
             scale = np.where(short, avail[:, p] / np.maximum(total, 1.0), 1.0)
             want = np.where(short[:, None], np.floor(want * scale[:, None] + 1e-9), want)
         chips[:, :, p] = want
-        capacity += want * per_chip[:, p]
+        capacity += want * per_chip[:, :, p]
     return chips
 
 
@@ -283,7 +313,7 @@ def serving_load(chips: np.ndarray, rates: np.ndarray, load: np.ndarray, order: 
     ----------
     chips : ndarray, (group, stream, pool)
         Chips each stream holds [1].
-    rates : ndarray, (stream, pool)
+    rates : ndarray, (stream, pool) or (group, stream, pool)
         Output tokens/s per chip (0 where it cannot run) [tokens/s].
     load : ndarray, (group, stream, 96)
         Output rate served in each quarter-hour [tokens/s].
@@ -301,15 +331,25 @@ def serving_load(chips: np.ndarray, rates: np.ndarray, load: np.ndarray, order: 
     :math:`p` as :math:`B_{wp}`, the pool is busy with
     :math:`\\min(c_{wp}, \\max(L_w(\\tau) - B_{wp}, 0) / r_{wp})` chips.
     """
-    cap = chips * rates[None, :, :]
+    rates = rates if rates.ndim == 3 else rates[None, :, :]  # (1 or group, stream, pool)
+    cap = chips * rates
     before = np.zeros_like(cap)
     run = np.zeros(cap.shape[:2])
     for p in order:
         before[:, :, p] = run
         run = run + cap[:, :, p]
-    safe = np.where(rates > 0, rates, 1.0)[None, :, :, None]
-    busy = (load[:, :, None, :] - before[..., None]) / safe
-    return np.where(rates[None, :, :, None] > 0, np.clip(busy, 0.0, chips[..., None]), 0.0)
+    held = np.nonzero(chips.any(axis=(0, 1)))[0]  # a pool no stream holds chips in is idle all day
+    out = np.zeros(chips.shape + load.shape[-1:])
+    if held.size == 0:
+        return out
+    r_h = np.broadcast_to(rates, chips.shape)[:, :, held]
+    busy = load[:, :, None, :] - before[:, :, held, None]
+    busy /= np.where(r_h > 0, r_h, 1.0)[..., None]
+    np.clip(busy, 0.0, chips[:, :, held, None], out=busy)  # at least 0, so a 0 factor below leaves +0.0
+    if not (r_h > 0).all():
+        busy *= (r_h > 0)[..., None]
+    out[:, :, held] = busy
+    return out
 
 
 def idle_by_hour(idle: np.ndarray) -> np.ndarray:

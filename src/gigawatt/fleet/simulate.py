@@ -129,7 +129,8 @@ def _choose_size(throughput: Throughput, run: int, pool_chip, most, peak_size, p
 
 
 def simulate(scn, fleet: Fleet, workloads: Workloads, throughput: Throughput,
-             rng: np.random.Generator | None = None, progress=None) -> Simulation:
+             rng: np.random.Generator | None = None, progress=None, demand_scale=None,
+             throughput_factor=None) -> Simulation:
     """Run the fleet month by month against the scenario's demand.
 
     Parameters
@@ -149,6 +150,13 @@ def simulate(scn, fleet: Fleet, workloads: Workloads, throughput: Throughput,
         For failures; default ``numpy.random.default_rng(scn.seed)``.
     progress : callable, optional
         ``progress(done, total)`` after each period.
+    demand_scale : ndarray, (sample, period, stream), optional
+        Each sample's inference demand over the scenario's [1] (Monte Carlo
+        draws of the streams' level and growth); None: the scenario's demand.
+    throughput_factor : ndarray, (sample, chip), optional
+        Each sample's training and inference throughput per chip over the
+        performance model's [1] (its error, drawn); None: the model's.
+        Needs ``allocation: pooled``.
 
     Returns
     -------
@@ -169,6 +177,13 @@ def simulate(scn, fleet: Fleet, workloads: Workloads, throughput: Throughput,
     policy = get_policy(settings.policy)
     alloc = Allocation.of(settings, fleet.periods.month)
     state = _State.start(fleet, workloads, throughput, alloc)
+    state.demand_scale = demand_scale
+    if throughput_factor is not None:
+        if not alloc.pooled:
+            raise ValueError("a throughput factor per sample needs demand.allocation: pooled")
+        state.throughput_factor = np.asarray(throughput_factor, dtype=float)
+        if demand_scale is None:
+            state.demand_scale = np.ones((fleet.installed.shape[0], fleet.installed.shape[1], len(workloads.streams)))
     n_t = fleet.installed.shape[1]
     for t in range(n_t):
         _step(state, t, policy, rng, settings)
@@ -229,6 +244,9 @@ class _State:
     #: (period, pool) inference order of each period where the roadmap has inference-only
     #: generations (:func:`gigawatt.fleet.serving_order.inference_orders`); None: ``inference_order``
     inference_orders: np.ndarray | None = None
+    demand_scale: np.ndarray | None = None  # (sample, period, stream) inference demand over the scenario's [1]
+    throughput_factor: np.ndarray | None = None  # (sample, chip) throughput over the performance model's [1]
+    group_factor: np.ndarray | None = None  # (group, pool) the throughput factor of each group this period [1]
 
     @classmethod
     def start(cls, fleet: Fleet, workloads: Workloads, throughput: Throughput,
@@ -313,8 +331,12 @@ def _groups(state: _State, t: int):
     n_s = state.installed.shape[0]
     if n_s == 1:
         return np.zeros(1, dtype=int), np.zeros(1, dtype=int)
-    key = np.concatenate([state.installed[:, t, :], state.last_pool.astype(float),
-                          (state.remaining > 0).astype(float)], axis=1)
+    parts = [state.installed[:, t, :], state.last_pool.astype(float), (state.remaining > 0).astype(float)]
+    if state.demand_scale is not None:
+        parts.append(state.demand_scale[:, t, :])
+    if state.throughput_factor is not None:
+        parts.append(state.throughput_factor)
+    key = np.concatenate(parts, axis=1)
     if (key == key[0]).all():
         return np.zeros(1, dtype=int), np.zeros(n_s, dtype=int)
     _, reps, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
@@ -348,6 +370,8 @@ def _step(state: _State, t: int, policy, rng: np.random.Generator, settings) -> 
     if state.inference_orders is not None:  # inference-only pools first, cheapest per token first
         state.inference_order = state.inference_orders[t]
     reps, inv = _groups(state, t)
+    if state.throughput_factor is not None:
+        state.group_factor = state.throughput_factor[reps][:, state.pool_chip]
     inst = state.installed[reps, t, :]  # (u, p)
     total = inst.sum(axis=1)
     res_t = pol.carve(inst, np.ceil(alloc.training_reserve[t] * total), state.training_order)
@@ -457,22 +481,26 @@ def _serve_legacy(state: _State, t: int, avail: np.ndarray, reps, inv, res_t_lef
     n_u = avail.shape[0]
     free = avail.copy()
     weights, peaks, served_u, capacity_u = [], [], [], []
+    scaled = state.demand_scale is not None
     for w, stream in enumerate(state.streams):
-        mean_out = stream.tokens_per_day[t] * stream.output_share / SECONDS_PER_DAY  # output tokens/s
-        need = np.full(n_u, mean_out * stream.peak_to_mean)
+        per_day = stream.tokens_per_day[t] * state.demand_scale[reps, t, w] if scaled else stream.tokens_per_day[t]
+        mean_out = per_day * stream.output_share / SECONDS_PER_DAY  # output tokens/s
+        need = np.broadcast_to(mean_out * stream.peak_to_mean, (n_u,)).astype(float)
         capacity, take = _take_for_stream(state, w, need, free)
         state.stream_chips[:, t, w] = take[inv]
         state.stream_busy[:, t, w] = take[inv]
         state.stream_capacity[:, t, w] = capacity[inv]
-        state.stream_need[:, t, w] = mean_out * stream.peak_to_mean
-        state.demand_tokens[:, t, w] = stream.tokens_per_day[t] * days
+        state.stream_need[:, t, w] = need[inv] if scaled else mean_out * stream.peak_to_mean
+        state.demand_tokens[:, t, w] = (per_day * days)[inv] if scaled else per_day * days
         served = served_fraction(capacity, mean_out, stream.peak_to_mean)
         state.served_tokens[:, t, w] = state.demand_tokens[:, t, w] * served[inv]
         served_u.append(served)
         capacity_u.append(capacity)
-        weights.append(mean_out / state.stream_best[w] if state.stream_best[w] > 0 else 0.0)
+        weights.append(mean_out / state.stream_best[w] if state.stream_best[w] > 0 else 0.0 * mean_out)
         peaks.append(stream.peak_to_mean)
-    if state.streams:
+    if state.streams and scaled:
+        state.pooled_peak[:, t] = pol.pooled_profiles(np.stack(weights, axis=1), peaks)[1][inv]
+    elif state.streams:
         state.pooled_peak[:, t] = pol.pooled_profile(weights, peaks)[1]
         state.stream_limit[:, t] = _limit_codes(state, np.stack(served_u, axis=1), np.stack(capacity_u, axis=1),
                                                 avail, None, None)[inv]
@@ -565,6 +593,8 @@ def _serve_pooled(state: _State, t: int, avail: np.ndarray, reps, inv, res_t_lef
     if not streams:
         return np.zeros_like(avail), (np.zeros((n_u, n_p, pol.HOURS)) if state.alloc.backfill else None)
     per_day = np.array([s.tokens_per_day[t] for s in streams])
+    if state.demand_scale is not None:
+        return _serve_pooled_scaled(state, t, avail, reps, inv, res_t_left, taken_first, per_day, days)
     mean_out = per_day * np.array([s.output_share for s in streams]) / SECONDS_PER_DAY  # (w,) [tokens/s]
     weights = np.where(state.stream_best > 0, mean_out / np.where(state.stream_best > 0, state.stream_best, 1.0), 0.0)
     profile, peak = pol.pooled_profile(weights, [s.peak_to_mean for s in streams], state.alloc.coincidence)
@@ -581,6 +611,43 @@ def _serve_pooled(state: _State, t: int, avail: np.ndarray, reps, inv, res_t_lef
     state.stream_need[:, t] = need[None, :]
     state.pooled_peak[:, t] = peak
     state.demand_tokens[:, t] = per_day[None, :] * days
+    state.served_tokens[:, t] = state.demand_tokens[:, t] * served[inv]
+    state.stream_limit[:, t] = _limit_codes(state, served, capacity, avail, res_t_left, taken_first)[inv]
+    held = chips.sum(axis=1)
+    if not state.alloc.backfill:
+        return held, None
+    return held, pol.idle_by_hour((chips[..., None] - busy).sum(axis=1))
+
+
+def _serve_pooled_scaled(state: _State, t: int, avail, reps, inv, res_t_left, taken_first, per_day, days):
+    """:func:`_serve_pooled` where each group of samples has its own demand (``state.demand_scale``).
+
+    The same arithmetic with the streams' mean rates of shape ``(group, stream)``
+    and one pooled profile per group (:func:`gigawatt.fleet.policies.pooled_profiles`).
+    """
+    streams = state.streams
+    per_day_u = per_day[None, :] * state.demand_scale[reps, t, :]  # (u, w)
+    mean_out = per_day_u * np.array([s.output_share for s in streams])[None, :] / SECONDS_PER_DAY  # (u, w) [tokens/s]
+    if state.group_factor is not None:
+        rates = state.stream_rates[None] * state.group_factor[:, None, :]  # (u, w, p)
+        best = rates.max(axis=-1, initial=0.0)
+    else:
+        rates, best = state.stream_rates, state.stream_best[None, :]
+    weights = np.where(best > 0, mean_out / np.where(best > 0, best, 1.0), 0.0)
+    profile, peak = pol.pooled_profiles(weights, [s.peak_to_mean for s in streams], state.alloc.coincidence)
+    need = peak[:, None] * mean_out  # (u, w)
+    chips = pol.pooled_take(avail, need, rates, state.stream_usable, state.inference_order)
+    capacity = (chips * (rates if rates.ndim == 3 else rates[None])).sum(axis=-1)  # (u, w)
+    load = np.minimum(mean_out[:, :, None] * profile[:, None, :], capacity[..., None])  # (u, w, 96)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        served = np.where(mean_out > 0, load.mean(axis=-1) / np.where(mean_out > 0, mean_out, 1.0), 1.0)
+    busy = pol.serving_load(chips, rates, load, state.inference_order)  # (u, w, p, 96)
+    state.stream_chips[:, t] = chips[inv]
+    state.stream_busy[:, t] = busy.mean(axis=-1)[inv]
+    state.stream_capacity[:, t] = capacity[inv]
+    state.stream_need[:, t] = need[inv]
+    state.pooled_peak[:, t] = peak[inv]
+    state.demand_tokens[:, t] = (per_day_u * days)[inv]
     state.served_tokens[:, t] = state.demand_tokens[:, t] * served[inv]
     state.stream_limit[:, t] = _limit_codes(state, served, capacity, avail, res_t_left, taken_first)[inv]
     held = chips.sum(axis=1)
@@ -686,16 +753,28 @@ def _place(state: _State, r: int, F: np.ndarray, active: np.ndarray, here: np.nd
     n_u, n_p, n_h = F.shape
     rows = np.arange(n_u)
     cap_p = np.minimum(run.max_chips, state.max_cluster[pool_chip])
-    avail = np.minimum.accumulate(F, axis=-1) if n_h > 1 else F
     size_p, rate_p = state.peaks[r]
-    cand, rate = _choose_size(state.throughput, r, pool_chip[:, None], np.minimum(avail, cap_p[:, None]),
-                              size_p[:, None], rate_p[:, None])  # (u, p, h)
-    hours = np.arange(1, n_h + 1)
-    eff = hours / n_h - np.where(hours < n_h, state.alloc.lost_h_per_preemption / 24.0, 0.0)
-    ok = (cand >= run.min_chips) & np.isfinite(rate) & run.allowed[pool_chip][None, :, None] & (eff > 0)[None, None, :]
-    score = np.where(ok, cand * np.where(ok, rate, 0.0) * eff, -1.0)
-    k = np.argmax(score, axis=-1)  # (u, p): each pool's best number of hours, less one
-    score_p = np.take_along_axis(score, k[..., None], axis=-1)[..., 0]
+    # a pool qualifies only where some group has the run's minimum chips free in its least loaded hour
+    # (the first ranked hour holds the most): the others score -1 and are not evaluated
+    live = run.allowed[pool_chip] & (cap_p >= run.min_chips) & (F[:, :, 0].max(axis=0) >= run.min_chips)
+    idx = np.nonzero(live)[0]
+    score_p = np.full((n_u, n_p), -1.0)
+    k = np.zeros((n_u, n_p), dtype=int)  # each pool's best number of hours, less one
+    if idx.size:
+        F_l = F[:, idx, :]
+        avail = np.minimum.accumulate(F_l, axis=-1) if n_h > 1 else F_l
+        cand, rate = _choose_size(state.throughput, r, pool_chip[idx][:, None],
+                                  np.minimum(avail, cap_p[idx][:, None]), size_p[idx][:, None],
+                                  rate_p[idx][:, None])  # (u, live pool, h)
+        if state.group_factor is not None:  # the performance model's error, drawn per sample
+            rate = rate * state.group_factor[:, idx, None]
+        hours = np.arange(1, n_h + 1)
+        eff = hours / n_h - np.where(hours < n_h, state.alloc.lost_h_per_preemption / 24.0, 0.0)
+        ok = (cand >= run.min_chips) & np.isfinite(rate) & (eff > 0)[None, None, :]
+        score = np.where(ok, cand * np.where(ok, rate, 0.0) * eff, -1.0)
+        k_l = np.argmax(score, axis=-1)
+        score_p[:, idx] = np.take_along_axis(score, k_l[..., None], axis=-1)[..., 0]
+        k[:, idx] = k_l
     best = np.argmax(score_p, axis=1)
     here_score = score_p[rows, np.maximum(here, 0)]
     stay = (here >= 0) & (here_score > 0)
@@ -705,9 +784,15 @@ def _place(state: _State, r: int, F: np.ndarray, active: np.ndarray, here: np.nd
     has = active & (pool >= 0)
     at = np.maximum(pool, 0)
     kk = k[rows, at]
-    chips = np.where(has, cand[rows, at, kk], 0.0)
+    if not idx.size:
+        return pool, np.zeros(n_u), np.full(n_u, np.nan), kk + 1
+    column = np.full(n_p, -1)
+    column[idx] = np.arange(idx.size)
+    j = column[at]  # the chosen pool among the live ones, -1 where it is not one
+    jj = np.maximum(j, 0)
+    chips = np.where(has & (j >= 0), cand[rows, jj, kk], 0.0)
     chips = np.where(chips >= run.min_chips, chips, 0.0)
-    return pool, chips, rate[rows, at, kk], kk + 1
+    return pool, chips, np.where(j >= 0, rate[rows, jj, kk], np.nan), kk + 1
 
 
 def _commit(state: _State, t: int, r: int, pool, chips, rate, hours, n_h: int, rng: np.random.Generator,

@@ -43,7 +43,7 @@ class ToolReserve:
     """The tool CPUs the buildout holds power for; arrays on the period axis."""
 
     cpu: str
-    cpus_needed: np.ndarray  # (period,) CPUs the demanded tasks' tools need at the daily peak [1]
+    cpus_needed: np.ndarray  # (period,) or (sample, period): CPUs the demanded tasks' tools need at the daily peak [1]
     free_host_cpus_per_chip: np.ndarray  # (chip,) host CPUs per installed accelerator free for tools [1]
     power_w_per_cpu: float  # TDP plus platform [W]
 
@@ -56,7 +56,7 @@ class ToolReserve:
         :math:`f h_c` the free host CPUs per chip.
         """
         from_systems = (current * self.free_host_cpus_per_chip[None, None, :]).sum(axis=(1, 2))
-        return np.maximum(self.cpus_needed[t] - from_systems, 0.0)
+        return np.maximum(self.cpus_needed[..., t] - from_systems, 0.0)
 
     def hold(self, current: np.ndarray, t: int, site_room: np.ndarray, cap_room: np.ndarray,
              energized: np.ndarray, cap_k: np.ndarray) -> np.ndarray:
@@ -100,7 +100,7 @@ class ToolReserve:
         return held
 
 
-def plan_tool_reserve(inputs) -> ToolReserve | None:
+def plan_tool_reserve(inputs, demand_scale: np.ndarray | None = None) -> ToolReserve | None:
     """The tool CPUs the agentic streams' demanded tasks need, per period; None without agentic tools.
 
     Parameters
@@ -108,6 +108,9 @@ def plan_tool_reserve(inputs) -> ToolReserve | None:
     inputs : Inputs
         The scenario's demand (``demand.inference[].agentic``, ``demand.tool_hosts``), its chips and
         periods.
+    demand_scale : ndarray, (sample, period, stream), optional
+        Each sample's inference demand over the scenario's (a Monte Carlo's draws); the CPUs
+        needed are then ``(sample, period)``.
 
     Returns
     -------
@@ -133,12 +136,15 @@ def plan_tool_reserve(inputs) -> ToolReserve | None:
     c = get_chip(cpu)
     workloads = resolve_workloads(inputs, inputs, lambda model: 1.0)  # runs unused: streams only
     n_t = len(inputs.periods)
-    for_cores, for_memory = np.zeros(n_t), np.zeros(n_t)
-    for s in workloads.streams:
+    shape = (n_t,) if demand_scale is None else (demand_scale.shape[0], n_t)
+    for_cores, for_memory = np.zeros(shape), np.zeros(shape)
+    for w, s in enumerate(workloads.streams):
         if s.tools is None:
             continue
         t = s.tools
         peak = np.asarray(t["tasks_per_day"], dtype=float) * s.peak_to_mean / 86400.0
+        if demand_scale is not None:
+            peak = peak * demand_scale[:, :, w]
         latency = _session_latency(s, inputs)[0]
         d = tool_host_demand(peak, t["tool_calls_per_task"], t["cpu_s_per_tool_call"], t["sandbox_memory_bytes"],
                              latency, cores_per_cpu=c.cores, utilization=CPU_POOL_UTILIZATION,

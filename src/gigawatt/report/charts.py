@@ -488,5 +488,8 @@ SECTION_BUILDERS: list[Callable] = [capacity_section, usage_section, power_secti
 
 
 def build_sections(results, ledger=None) -> list[Section]:
-    """Every section of the report for ``results``, in order."""
-    return [build(results) for build in SECTION_BUILDERS] + [cash_flow_section(results, ledger)]
+    """Every section of the report for ``results``, in order; a Monte Carlo run's bands last."""
+    from gigawatt.report.bands import uncertainty_sections
+
+    return ([build(results) for build in SECTION_BUILDERS] + [cash_flow_section(results, ledger)]
+            + uncertainty_sections(results))

@@ -720,14 +720,27 @@ def load_scenario_text(text: str, filename: str = "<scenario>"):
                      "start from scenarios/anthropic-aws-2026.yaml")],
             filename,
         )
+    from gigawatt.scenario.distributions import extract, resolve_distributions
+
+    # distributions (and the uncertainty: block) give way to a value the field accepts; none: data as it was
+    ext = extract(data, lines)
+    yaml_problems = yaml_problems + ext.problems
+    data = ext.data
     try:
         scn = Scenario.model_validate(data)
     except ValidationError as exc:
-        problems = yaml_problems + _schema_problems(exc, data, lines)
+        schema = _schema_problems(exc, data, lines)
+        if ext.placeholders:  # a distribution's parameter that its field refuses: name the parameter
+            import dataclasses
+
+            schema = [dataclasses.replace(p, path=f"{p.path}.{ext.placeholders[p.path]}")
+                      if p.path in ext.placeholders else p for p in schema]
+        problems = yaml_problems + schema
         # Name checks run on what did validate, so one pass reports both kinds.
         problems += _names_in_raw(data, lines)
         raise ScenarioError(_sorted_unique(problems), filename) from None
-    problems = yaml_problems + _rule_problems(scn, lines)
+    problems = yaml_problems + (resolve_distributions(scn, ext) if ext.uncertain or ext.correlations else [])
+    problems += _rule_problems(scn, lines)
     warned: list[Problem] = []
     problems += _catalog_problems(scn, lines, warned)
     if problems:

@@ -235,6 +235,13 @@ class Scenario(_Strict):
     _source_text: str | None = PrivateAttr(default=None)
     #: what the loader found worth saying that is not an error (``gigawatt.errors.Problem``, with line and hint)
     _warnings: list = PrivateAttr(default_factory=list)
+    #: the uncertain inputs (``gigawatt.scenario.distributions.Uncertainty``), None where it has none
+    _uncertain: Any = PrivateAttr(default=None)
+
+    @property
+    def uncertain(self):
+        """The scenario's uncertain inputs and correlations (:class:`gigawatt.scenario.distributions.Uncertainty`), or None."""
+        return self._uncertain if self._uncertain else None
 
     @property
     def warnings(self) -> list:
