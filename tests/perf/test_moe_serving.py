@@ -152,3 +152,27 @@ def test_attention_dp_prefill_skew_by_hand():
     assert float(attention_dp_prefill_skew(8.0, 1)) == 1.0
     # many prompts per rank: the busiest rank is close to the mean
     assert 1.0 < float(attention_dp_prefill_skew(8000.0, 8)) < 1.1
+
+
+def test_dp_padding_runs_the_experts_at_the_busiest_rank(h100, deepseek_r1):
+    # 8 attention ranks, 800 decode tokens and 400 prompt tokens with the busiest rank prefilling 3x the mean:
+    # padded, the experts and the expert all-to-alls see 8 x the busiest rank's tokens, 800 + 3 x 400 = 2,000,
+    # which is gemm_time_s and iteration_comm_s at 2,000 tokens; unpadded, the 1,200 tokens there are
+    from gigawatt.perf.inference import gemm_time_s, iteration_comm_s, iteration_time_s, moe_dp_padding
+
+    cal = calibration_for("h100-sxm")
+    lay = Layout(tp=8, ep=8, attention_dp=True)
+    kw = dict(decode_tokens=800.0, decode_context=1500.0, prefill_tokens=400.0, prefill_context=500.0,
+              precision="fp8", kv_bytes_per_value=1.0, cal=cal, prefill_skew=3.0)
+    padded = iteration_time_s(deepseek_r1, h100, lay, dp_padding=True, **kw)
+    plain = iteration_time_s(deepseek_r1, h100, lay, **kw)
+    g = dict(tp=8, pp=1, attention_dp=True, precision="fp8", ep=8, microbatches=1)
+    assert float(padded["expert_gemm_s"]) == pytest.approx(float(gemm_time_s(deepseek_r1, h100, cal, tokens=2000.0, **g)[1]))
+    assert float(plain["expert_gemm_s"]) == pytest.approx(float(gemm_time_s(deepseek_r1, h100, cal, tokens=1200.0, **g)[1]))
+    c = dict(tp=8, pp=1, ep=8, attention_dp=True)
+    assert float(padded["comm_s"]) == pytest.approx(float(iteration_comm_s(deepseek_r1, h100, cal, tokens=2000.0, **c)))
+    assert float(plain["comm_s"]) == pytest.approx(float(iteration_comm_s(deepseek_r1, h100, cal, tokens=1200.0, **c)))
+    assert float(padded["dense_gemm_s"]) == float(plain["dense_gemm_s"])  # dense work was already the busiest rank's
+    # TensorRT-LLM pads for NVFP4 experts or a non-CUTLASS MoE backend; its FP8 CUTLASS path and other stacks do not
+    assert moe_dp_padding("tensorrt-llm", "fp4") and moe_dp_padding("TensorRT-LLM", "fp8", "DeepGEMM")
+    assert not moe_dp_padding("tensorrt-llm", "fp8") and not moe_dp_padding("sglang", "fp4")

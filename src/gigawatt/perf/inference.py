@@ -91,6 +91,7 @@ __all__ = [
     "moe_permute_bytes",
     "mla_decode_attention_flops",
     "attention_dp_prefill_skew",
+    "moe_dp_padding",
     "spec_accepted_tokens",
     "decode_iteration_s",
     "serving_calibration",
@@ -566,7 +567,7 @@ def iteration_time_s(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(), *, 
                      decode_context: Any, prefill_tokens: Any = 0.0, prefill_context: Any = 0.0,
                      precision: str = "bf16", kv_bytes_per_value: float = 2.0,
                      cal: Calibration | None = None, sequences: Any = None,
-                     prefill_skew: Any = 1.0) -> dict[str, np.ndarray]:
+                     prefill_skew: Any = 1.0, dp_padding: bool = False) -> dict[str, np.ndarray]:
     """Time of one engine iteration of a replica: decode tokens plus prefilled prompt tokens [s].
 
     Parameters
@@ -593,6 +594,10 @@ def iteration_time_s(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(), *, 
         With ``attention_dp``, the busiest rank's prefill over the mean
         (:func:`attention_dp_prefill_skew`): the dense GEMMs and attention of the prompt
         tokens run at the busiest rank's count; the routed experts see every rank's [1].
+    dp_padding : bool
+        With ``attention_dp``, every rank pads its tokens to the busiest rank's count before
+        the MoE layers (:func:`moe_dp_padding`), so the routed experts and the expert-parallel
+        collectives run on ``tp`` times the busiest rank's tokens.
 
     Returns
     -------
@@ -626,8 +631,11 @@ def iteration_time_s(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(), *, 
     skew = np.asarray(prefill_skew, dtype=float) if attention_dp else np.asarray(1.0)
     if np.any(skew != 1.0):
         # the busiest attention rank's prompts set the dense and attention work; experts see all tokens
-        gemm_dense, _ = gemm_time_s(arch, hw, cal, tp=tp, pp=pp, attention_dp=attention_dp, tokens=d + p * skew,
-                                    precision=precision, idle=idle, ep=ep, microbatches=m)
+        gemm_dense, gemm_padded = gemm_time_s(arch, hw, cal, tp=tp, pp=pp, attention_dp=attention_dp,
+                                              tokens=d + p * skew, precision=precision, idle=idle, ep=ep,
+                                              microbatches=m)
+        if dp_padding:  # the MoE layers run every rank at the busiest rank's token count
+            gemm_expert = gemm_padded
         p = p * skew
     attn_compute, attn_memory = attention_time_s(
         arch, hw, cal, tp=tp, pp=pp, attention_dp=attention_dp, decode_tokens=d,
@@ -635,7 +643,8 @@ def iteration_time_s(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(), *, 
         prefill_context=np.asarray(prefill_context, dtype=float), precision=precision,
         kv_bytes_per_value=kv_bytes_per_value, idle=idle, microbatches=m)
     attention = np.maximum(attn_compute, attn_memory)
-    comm = iteration_comm_s(arch, hw, cal, tp=tp, pp=pp, ep=ep, attention_dp=attention_dp, tokens=tokens)
+    comm = iteration_comm_s(arch, hw, cal, tp=tp, pp=pp, ep=ep, attention_dp=attention_dp,
+                            tokens=d + p if (dp_padding and attention_dp) else tokens)
     overhead = np.full_like(tokens, cal.decode_step_overhead_s + cal.moe_layer_overhead_s * arch.moe_layers)
     time = gemm_dense + gemm_expert + attention + comm + overhead
     return {"time_s": time, "dense_gemm_s": gemm_dense, "expert_gemm_s": gemm_expert, "attention_s": attention,
@@ -739,7 +748,8 @@ def spec_accepted_tokens(spec_tokens: int, acceptance: float) -> float:
 def decode_iteration_s(arch: tf.Arch, hw: Hardware, layout: Layout, *, batch: Any, context: Any,
                        prefill_tokens: Any = 0.0, prefill_context: Any = 0.0, spec_tokens: int = 0,
                        precision: str = "bf16", kv_bytes_per_value: float = 2.0,
-                       cal: Calibration | None = None, prefill_skew: Any = 1.0) -> tuple[dict[str, np.ndarray], float]:
+                       cal: Calibration | None = None, prefill_skew: Any = 1.0,
+                       dp_padding: bool = False) -> tuple[dict[str, np.ndarray], float]:
     """One decode iteration of ``batch`` sequences, with speculative drafts where asked.
 
     Parameters
@@ -754,6 +764,8 @@ def decode_iteration_s(arch: tf.Arch, hw: Hardware, layout: Layout, *, batch: An
         Draft tokens per sequence and iteration (0: no speculative decoding) [1].
     prefill_skew : array_like
         Busiest data-parallel attention rank's prefill over the mean (:func:`iteration_time_s`) [1].
+    dp_padding : bool
+        MoE tokens padded to the busiest attention rank's (:func:`iteration_time_s`).
 
     Returns
     -------
@@ -774,7 +786,7 @@ def decode_iteration_s(arch: tf.Arch, hw: Hardware, layout: Layout, *, batch: An
     common = dict(precision=precision, kv_bytes_per_value=kv_bytes_per_value, cal=cal)
     it = iteration_time_s(arch, hw, layout, decode_tokens=b * (1 + n), decode_context=context,
                           prefill_tokens=prefill_tokens, prefill_context=prefill_context, sequences=b,
-                          prefill_skew=prefill_skew, **common)
+                          prefill_skew=prefill_skew, dp_padding=dp_padding, **common)
     if n == 0:
         return it, 1.0
     mtp = arch.with_(layers=1, dense_layers=0, mtp_layers=0)
@@ -894,7 +906,7 @@ def within_latency_limits(tpot_s: np.ndarray, ttft_s: np.ndarray, ttft_limit_s: 
 def serve_continuous(arch: tf.Arch, hw: Hardware, layout: Layout, *, max_batch: float, input_len: float,
                      output_len: float, regime: str, ttft_limit_s: float | None, tpot_limit_s: float | None,
                      replicas: float, kv_capacity: float, precision: str, kv_bytes_per_value: float,
-                     cal: Calibration, spec_tokens: int = 0) -> dict[str, Any]:
+                     cal: Calibration, spec_tokens: int = 0, dp_padding: bool = False) -> dict[str, Any]:
     """Best throughput of continuous batching over batches from 1 to ``max_batch`` (offline and server regimes).
 
     Parameters
@@ -920,6 +932,8 @@ def serve_continuous(arch: tf.Arch, hw: Hardware, layout: Layout, *, max_batch: 
         Bytes per cached key or value element [B].
     cal : Calibration
         Coefficients of the chip.
+    dp_padding : bool
+        MoE tokens padded to the busiest attention rank's (:func:`moe_dp_padding`).
 
     Returns
     -------
@@ -951,7 +965,7 @@ def serve_continuous(arch: tf.Arch, hw: Hardware, layout: Layout, *, max_batch: 
     it, accepted = decode_iteration_s(arch, hw, layout, batch=b, context=input_len + output_len / 2.0,
                                       prefill_tokens=b * accepted * input_len / output_len,
                                       prefill_context=(input_len + 1.0) / 2.0, spec_tokens=spec_tokens,
-                                      prefill_skew=skew, **common)
+                                      prefill_skew=skew, dp_padding=dp_padding, **common)
     t_iter = it["time_s"]
     tpot = t_iter / accepted
     ttft = float(prefill_time_s(arch, hw, layout, batch=1, input_len=input_len, **common)) + t_iter
@@ -974,7 +988,8 @@ def serve(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(), *, n_chips: in
           regime: str = "offline", batch: int | None = None, ttft_limit_s: float | None = None,
           tpot_limit_s: float | None = None, cal: Calibration | None = None,
           kv_reservation: str = "mean", spec_tokens: int = 0, max_batch: float | None = None,
-          disaggregated: bool = False, stack: str | None = None) -> dict[str, Any]:
+          disaggregated: bool = False, stack: str | None = None,
+          dp_padding: bool | None = None) -> dict[str, Any]:
     """Throughput and latency of serving one request mix under continuous batching.
 
     Parameters
@@ -1014,6 +1029,10 @@ def serve(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(), *, n_chips: in
         Serving software (``tensorrt-llm``, ``vllm``, ``sglang``, ``neuron``, ...): the
         calibration of the chip under that stack where ``cal`` is not given
         (:func:`serving_calibration`).
+    dp_padding : bool, optional
+        Whether the engine pads every data-parallel attention rank's tokens to the busiest
+        rank's before the MoE layers; by default the serving stack's rule at ``precision``
+        (:func:`moe_dp_padding`).
 
     Returns
     -------
@@ -1063,8 +1082,51 @@ def serve(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(), *, n_chips: in
     if max_b < 1:
         return {"error": f"one request of {input_len + output_len:.0f} tokens does not fit the KV cache "
                          f"({cap:.0f} tokens); raise tp or use a smaller KV precision", "output_tokens_per_s": None}
+    if dp_padding is None:
+        dp_padding = moe_dp_padding(getattr(cal, "serving_stack", "") or stack, precision)
     return serve_continuous(arch, hw, layout, max_batch=max_b, input_len=input_len, output_len=output_len,
-                            regime=regime, ttft_limit_s=ttft_limit_s, tpot_limit_s=tpot_limit_s, **common)
+                            regime=regime, ttft_limit_s=ttft_limit_s, tpot_limit_s=tpot_limit_s,
+                            dp_padding=bool(dp_padding), **common)
+
+
+def moe_dp_padding(stack: str | None, precision: str, moe_backend: str | None = None) -> bool:
+    """Whether a serving stack pads each data-parallel attention rank's tokens to the busiest rank's before MoE.
+
+    Parameters
+    ----------
+    stack : str or None
+        Serving software (``tensorrt-llm``, ``vllm``, ...).
+    precision : str
+        Weight precision of the routed experts.
+    moe_backend : str, optional
+        The engine's MoE kernel backend where published (``cutlass``, ``deepgemm``, ...);
+        None is the stack's default (CUTLASS in TensorRT-LLM).
+
+    Returns
+    -------
+    bool
+        True for TensorRT-LLM with NVFP4 experts or a MoE backend other than CUTLASS.
+
+    Notes
+    -----
+    Under attention data parallelism TensorRT-LLM's MoE modules gather every rank's tokens
+    for the experts; where the experts take NVFP4 activations (quantized before the
+    all-gather) or run outside the CUTLASS fused-MoE path, each rank first pads its tokens to
+    ``max(all_rank_num_tokens)``, so the routed experts and their collectives process ``tp``
+    times the busiest rank's count (TensorRT-LLM 1.0, ``tensorrt_llm/_torch/models/
+    modeling_qwen3_moe.py`` and ``modeling_deepseekv3.py``, ``use_dp_padding``); the FP8
+    CUTLASS path gathers the ranks' true counts. Other stacks: no padding assumed (none
+    published).
+
+    >>> moe_dp_padding("tensorrt-llm", "fp4"), moe_dp_padding("tensorrt-llm", "fp8")
+    (True, False)
+    >>> moe_dp_padding("tensorrt-llm", "fp8", "deepgemm"), moe_dp_padding("vllm", "fp4")
+    (True, False)
+    """
+    if (stack or "").strip().lower() not in ("tensorrt-llm", "trtllm", "tensorrt_llm"):
+        return False
+    backend = (moe_backend or "cutlass").strip().lower()
+    return precision.strip().lower() == "fp4" or backend != "cutlass"
 
 
 def serving_calibration(chip: str, stack: str | None = None) -> Calibration:
@@ -1383,7 +1445,8 @@ def predict_row(row: dict[str, Any], hw: Hardware, *, devices_per_chip: float = 
               kv_bytes_per_value=kv, regime=regime, batch=batch, ttft_limit_s=row_float(row, "ttft_slo_s"),
               tpot_limit_s=row_float(row, "tpot_slo_s"), cal=cal, kv_reservation=row_kv_reservation(row),
               spec_tokens=int(row_float(row, "spec_decode_tokens") or 0),
-              max_batch=None if (concurrency is None or batch) else concurrency * replica / max(n_chips, 1))
+              max_batch=None if (concurrency is None or batch) else concurrency * replica / max(n_chips, 1),
+              dp_padding=moe_dp_padding(stack, precision, "deepgemm" if re.search(r"deepgemm", note, re.I) else None))
     layouts = ([layout.with_(ep=e) for e, x in moe_layouts(arch, int(layout.tp), int(layout.tp))
                 if x == bool(layout.attention_dp) or e == 1] if search_ep else [layout])
     res: dict[str, Any] = {"error": "no layout", "output_tokens_per_s": None}
