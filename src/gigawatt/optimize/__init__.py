@@ -39,7 +39,8 @@ __all__ = ["optimize", "check_inputs", "build_model", "solve_model", "assign_res
 
 
 def optimize(scenario, *, period: str = "quarter", view: str = "buyer", allow_unmet: bool | None = None,
-             simulate: bool = False, throughput=None, workloads=None) -> OptimizeResult:
+             simulate: bool = False, throughput=None, workloads=None, relaxation: str = "milp",
+             lead_time: bool = True) -> OptimizeResult:
     """The least-cost buildout and allocation of a resolved scenario.
 
     Parameters
@@ -61,6 +62,14 @@ def optimize(scenario, *, period: str = "quarter", view: str = "buyer", allow_un
         buildout (:func:`simulate_plan`); the result's ``comparison``.
     throughput, workloads : optional
         The throughput matrix and workloads, when already computed.
+    relaxation : {"milp", "lp"}
+        ``milp`` (the default): each training run on one pool (one site, one
+        generation) a period, on at least its min_chips, on chips inference does not
+        hold at its peak. ``lp``: the linear relaxation (a run may spread over pools,
+        use fewer chips than its minimum and count inference's idle hours).
+    lead_time : bool
+        Also value one more month of lead time for each generation (a re-solve per
+        generation with its roadmap window opening a month earlier).
 
     Returns
     -------
@@ -85,7 +94,8 @@ def optimize(scenario, *, period: str = "quarter", view: str = "buyer", allow_un
         inputs = resolve(scenario if isinstance(scenario, Scenario) else load_scenario_source(scenario))
     timings["resolve_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    data = check_inputs(inputs, throughput, workloads, period=period, view=view, allow_unmet=allow_unmet)
+    data = check_inputs(inputs, throughput, workloads, period=period, view=view, allow_unmet=allow_unmet,
+                        relaxation=relaxation)
     timings["check_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     model = build_model(data)

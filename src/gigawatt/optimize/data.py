@@ -18,7 +18,11 @@ from gigawatt.errors import GigawattError
 from gigawatt.units import SECONDS_PER_YEAR
 
 __all__ = ["ProblemData", "check_inputs", "DEFAULT_UNMET_INFERENCE_USD_PER_MTOK",
-           "DEFAULT_LATE_TRAINING_USD_PER_RUN_MONTH", "PERIODS"]
+           "DEFAULT_LATE_TRAINING_USD_PER_RUN_MONTH", "PERIODS", "RELAXATIONS"]
+
+#: how training is modeled: ``milp`` (the default) places each run on one pool (one site, one generation) per
+#: period with at least its minimum chips, on chips free of inference all day; ``lp`` is the linear relaxation
+RELAXATIONS = ("milp", "lp")
 
 #: the optimizer's period lengths [months]
 PERIODS = {"quarter": 3, "month": 1}
@@ -185,6 +189,17 @@ class ProblemData:
     #: and intercepts [FLOP/s] (:func:`_job_curve`)
     train_slope: Any = None
     train_intercept: Any = None
+    #: ``milp`` or ``lp`` (:data:`RELAXATIONS`)
+    relaxation: str = "milp"
+    #: (r, c, k) pieces of each run's FLOP/s from its min_chips up (no line through the origin), for ``milp``
+    train_slope_min: Any = None
+    train_intercept_min: Any = None
+    #: (r,) each run's min_chips; (r, c) the most chips a run takes on a generation (its max_chips, the
+    #: system's largest cluster, and the most the largest site's power could hold) [1]
+    run_min_chips: Any = None
+    run_max_chips: Any = None
+    #: (s, c) whether a site takes a chip
+    site_allowed: Any = None
 
     @property
     def months_per_period(self) -> int:
@@ -252,8 +267,10 @@ def _stream_profiles(inputs, streams, rate_best: np.ndarray, mean_rate: np.ndarr
     return out
 
 
-def _upper_hull(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _upper_hull(x: np.ndarray, y: np.ndarray, origin: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Slopes and intercepts of the upper concave envelope of points (x, y), x increasing, with the origin.
+
+    With ``origin`` false the envelope starts at the first point (no line through the origin).
 
     The last piece is flat at the last point's height.
 
@@ -263,7 +280,7 @@ def _upper_hull(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     >>> s.round(3).tolist(), i.round(3).tolist()
     ([1.0, 0.5, 0.1, 0.0], [0.0, 0.5, 1.3, 1.6])
     """
-    pts = [(0.0, 0.0)] + list(zip(x.tolist(), y.tolist()))
+    pts = ([(0.0, 0.0)] if origin else []) + list(zip(x.tolist(), y.tolist()))
     hull: list[tuple[float, float]] = []
     for px, py in pts:
         while len(hull) >= 2:
@@ -284,7 +301,7 @@ def _upper_hull(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.array(slopes), np.array(intercepts)
 
 
-def _job_curve(throughput, r: int, j: int, run, fpt: float, settings) -> tuple[np.ndarray, np.ndarray]:
+def _job_curve(throughput, r: int, j: int, run, fpt: float, settings, origin: bool = True) -> tuple[np.ndarray, np.ndarray]:
     r"""A run's FLOP/s on one generation as a function of its chips, as the minimum of lines.
 
     Returns
@@ -323,11 +340,11 @@ def _job_curve(throughput, r: int, j: int, run, fpt: float, settings) -> tuple[n
     good = np.asarray(reliability.expected_goodput(sizes, settings.checkpoint_interval_s, settings.restart_s))
     flops = sizes * rate * good * fpt
     top = int(np.argmax(flops))
-    return _upper_hull(sizes[: top + 1], flops[: top + 1])
+    return _upper_hull(sizes[: top + 1], flops[: top + 1], origin=origin)
 
 
 def check_inputs(inputs, throughput=None, workloads=None, *, period: str = "quarter", view: str = "buyer",
-                 allow_unmet: bool | None = None) -> ProblemData:
+                 allow_unmet: bool | None = None, relaxation: str = "milp") -> ProblemData:
     """Check a resolved scenario for the optimizer and lay it out as the program's data.
 
     Parameters
@@ -344,6 +361,8 @@ def check_inputs(inputs, throughput=None, workloads=None, *, period: str = "quar
         Whose objective: the buyer's discounted cost, or the provider's margin.
     allow_unmet : bool, optional
         Overrides the scenario's ``optimize.allow_unmet``.
+    relaxation : {"milp", "lp"}
+        How training is modeled (:data:`RELAXATIONS`).
 
     Returns
     -------
@@ -362,6 +381,9 @@ def check_inputs(inputs, throughput=None, workloads=None, *, period: str = "quar
     """
     if period not in PERIODS:
         raise GigawattError(f"period: {period!r} is not one of {', '.join(PERIODS)}", hint="use --period quarter or month")
+    if relaxation not in RELAXATIONS:
+        raise GigawattError(f"relaxation: {relaxation!r} is not one of {', '.join(RELAXATIONS)}",
+                            hint="use --relaxation milp (one pool per run) or --relaxation lp")
     if view not in ("buyer", "provider"):
         raise GigawattError(f"view: {view!r} is not buyer or provider", hint="use --view buyer or --view provider")
     if inputs.periods.step != "month":
@@ -476,20 +498,37 @@ def check_inputs(inputs, throughput=None, workloads=None, *, period: str = "quar
     from gigawatt.fleet.throughput import flop_per_token
 
     settings = inputs.demand
-    curves = {}
+    curves, curves_min = {}, {}
     for r, run in enumerate(runs):
         fpt = run.flop / run.tokens if run.tokens else flop_per_token(run.model)
         for j in range(n_c):
             if run.allowed[j]:
                 curves[r, j] = _job_curve(throughput, r, j, run, fpt, settings)
-    n_k = max((len(a) for a, _ in curves.values()), default=1)
-    train_slope = np.zeros((n_r, n_c, n_k))
-    train_intercept = np.zeros((n_r, n_c, n_k))
-    for (r, j), (a, b) in curves.items():
-        if len(a):
-            train_slope[r, j] = np.concatenate([a, np.repeat(a[-1:], n_k - len(a))])
-            train_intercept[r, j] = np.concatenate([b, np.repeat(b[-1:], n_k - len(b))])
-    if n_r:
+                curves_min[r, j] = _job_curve(throughput, r, j, run, fpt, settings, origin=False)
+
+    def _pad(cv):
+        n_k = max((len(a) for a, _ in cv.values()), default=1)
+        slope, icept = np.zeros((n_r, n_c, n_k)), np.zeros((n_r, n_c, n_k))
+        for (r, j), (a, b) in cv.items():
+            if len(a):
+                slope[r, j] = np.concatenate([a, np.repeat(a[-1:], n_k - len(a))])
+                icept[r, j] = np.concatenate([b, np.repeat(b[-1:], n_k - len(b))])
+        return slope, icept
+
+    train_slope, train_intercept = _pad(curves)
+    train_slope_min, train_intercept_min = _pad(curves_min)
+    run_min = np.array([max(float(r.min_chips), 1.0) for r in runs])
+    # the most chips of a generation one site could hold: its largest energized IT power over the chip's power
+    site_most = (energized.max(axis=0)[:, None] / inputs.it_w_per_chip[None, :]).max(axis=0) if n_s else np.zeros(n_c)
+    run_max = np.array([[min(float(run.max_chips), float(inputs.chips[j].max_chips_per_run), float(site_most[j]))
+                         for j in range(n_c)] for run in runs]).reshape(n_r, n_c)
+    if n_r and relaxation == "milp":
+        notes.append("training (milp): each run trains on one pool (one site, one generation) a period, on at least "
+                     "its min_chips or none, on chips that inference does not hold at its daily peak (all day, as a "
+                     "training reserve gives them), its FLOP/s the concave envelope from min_chips up of the "
+                     "throughput matrix's rate times the expected goodput; backfill of inference's idle hours is "
+                     "left to the simulator (a bonus the program does not count)")
+    elif n_r:
         notes.append("training: a run is one job per generation and period, its FLOP/s the concave envelope of the "
                      "throughput matrix's rate times the expected goodput over the job's size; the relaxation lets a "
                      "run use several generations at once, fewer chips than its min_chips, and chips at several sites, "
@@ -547,5 +586,7 @@ def check_inputs(inputs, throughput=None, workloads=None, *, period: str = "quar
         backfill=bool(getattr(settings, "backfill", True)) if settings is not None else True, view=view,
         provider_margin_usd_per_chip=margin, provider_capex_usd_per_chip=capex, discount=disc_p,
         defaults=defaults, notes=notes, run_deadline_month=[r.deadline_month for r in runs],
-        train_slope=train_slope, train_intercept=train_intercept, equal_share=bool(n_w > 1 and getattr(settings, "allocation", "pooled") == "pooled"),
+        train_slope=train_slope, train_intercept=train_intercept, relaxation=relaxation,
+        train_slope_min=train_slope_min, train_intercept_min=train_intercept_min, run_min_chips=run_min,
+        run_max_chips=run_max, site_allowed=np.asarray(inputs.allowed, dtype=bool), equal_share=bool(n_w > 1 and getattr(settings, "allocation", "pooled") == "pooled"),
     )

@@ -37,6 +37,11 @@ CONSTRAINTS = {
     "served_curve": "tokens served <= what the held chips serve of the day's profile",
     "training": "a run's FLOP done + FLOP left undone = its FLOP",
     "job": "a run's FLOP/s on a generation <= the concave envelope of its job's throughput over its chips",
+    "pool_most": "(milp) a run's chips at a site and generation <= its most there, times whether it trains there",
+    "pool_least": "(milp) a run's chips at a site and generation >= its min_chips, times whether it trains there",
+    "one_pool": "(milp) a run trains on at most one pool (site, generation) a period",
+    "pool_fit": "(milp) chips of the runs at a site and generation <= chips installed there",
+    "pool_sum": "(milp) a run's chips on a generation = its chips at the sites",
     "inference_demand": "every token demanded is served (allow_unmet: false)",
     "equal_share": "every stream is served the same share in a period (pooled allocation)",
 }
@@ -254,17 +259,26 @@ def second_stage(m, data: ProblemData, added, installed, tag: str = "", weight: 
         share = m.add_variables(lower=0, upper=_da(np.where(ub > 0, 1.0, 0.0), ("period", "run", "chip"), coords),
                                 name=f"done{tag}")
         scale = data.seconds[:, None, None, None] / data.run_flop[None, :, None, None]
-        slope = _da(scale * data.train_slope[None], ("period", "run", "chip", "job_piece"), coords)
-        icept = _da(scale * data.train_intercept[None], ("period", "run", "chip", "job_piece"), coords)
-        m.add_constraints(share - training * slope <= icept, name=f"job{tag}",
-                          mask=_da(ub > 0, ("period", "run", "chip"), coords).astype(bool))
+        milp = data.relaxation == "milp"
+        if milp:
+            on = _pools(m, data, coords, ub > 0, training, installed, tag)
+            kc = dict(coords, job_piece=np.arange(data.train_slope_min.shape[2]))
+            slope = _da(scale * data.train_slope_min[None], ("period", "run", "chip", "job_piece"), kc)
+            icept = _da(scale * data.train_intercept_min[None], ("period", "run", "chip", "job_piece"), kc)
+            m.add_constraints(share - training * slope - on.sum("site") * icept <= 0, name=f"job{tag}",
+                              mask=_da(ub > 0, ("period", "run", "chip"), coords).astype(bool))
+        else:
+            slope = _da(scale * data.train_slope[None], ("period", "run", "chip", "job_piece"), coords)
+            icept = _da(scale * data.train_intercept[None], ("period", "run", "chip", "job_piece"), coords)
+            m.add_constraints(share - training * slope <= icept, name=f"job{tag}",
+                              mask=_da(ub > 0, ("period", "run", "chip"), coords).astype(bool))
         done = share.sum("chip")
         m.add_constraints(done.sum("period") + undone == 1.0, name=f"training{tag}")
         late = data.late_usd_per_run_month * data.late_discount / OBJ_SCALE * demand_weight
         objective = objective + (done * _da(data.late_months * late[None, :], ("period", "run"), coords)).sum()
         objective = objective + (undone * _da(data.unfinished_late_months * late, ("run",), coords)).sum()
         t_load = training.sum("run")
-        if not data.backfill and held is not None:
+        if (not data.backfill or data.relaxation == "milp") and held is not None:
             m.add_constraints(held.sum("stream") + t_load <= chips_of, name=f"chip_time{tag}")
             t_load = None
         load = t_load if load is None else (load if t_load is None else load + t_load)
@@ -272,6 +286,50 @@ def second_stage(m, data: ProblemData, added, installed, tag: str = "", weight: 
         m.add_constraints(load <= chips_of, name=f"chip_time{tag}" if f"chip_time{tag}" not in m.constraints
                           else f"chip_time_busy{tag}")
     return objective * weight
+
+
+def _pools(m, data: ProblemData, coords: dict, can, training, installed, tag: str = ""):
+    """Each run on one pool (one site, one generation) a period, on at least its min_chips or none.
+
+    Parameters
+    ----------
+    can : ndarray of bool, (period, run, chip)
+        Where the run may train on the generation.
+    training : linopy.Variable
+        Chips on each run by generation, (period, run, chip).
+    installed : linopy.Variable
+
+    Returns
+    -------
+    linopy.Variable
+        ``pool``: binary, 1 where the run trains at the site on the generation, (period, run, site, chip).
+
+    Notes
+    -----
+    With :math:`z_{p,r,s,c} \in \{0, 1\}` and :math:`y_{p,r,s,c}` the run's chips at a site:
+
+    .. math::
+        \sum_{s,c} z_{p,r,s,c} \le 1,\quad
+        N^{min}_r z \le y \le N^{max}_{r,c} z,\quad
+        \sum_r y_{p,r,s,c} \le n_{p,s,c},\quad
+        \sum_s y_{p,r,s,c} = \text{training}_{p,r,c}
+
+    (the simulator's pools: a run needs all its chips in one site and generation, and
+    waits below its minimum).
+    """
+    where = can[:, :, None, :] & data.site_allowed[None, None, :, :]
+    where &= np.maximum.accumulate(data.can_add, axis=0)[:, None, :, :]  # the chip can be installed there by then
+    dims = ("period", "run", "site", "chip")
+    mask = _da(where, dims, coords).astype(bool)
+    most = np.broadcast_to(data.run_max_chips[None, :, None, :], where.shape)
+    y = m.add_variables(lower=0, upper=_da(np.where(where, most, 0.0), dims, coords), name=f"pool_chips{tag}")
+    z = m.add_variables(binary=True, coords=[coords[d] for d in dims], dims=list(dims), name=f"pool{tag}", mask=mask)
+    m.add_constraints(y - z * _da(most, dims, coords) <= 0, name=f"pool_most{tag}", mask=mask)
+    m.add_constraints(y - z * _da(data.run_min_chips, ("run",), coords) >= 0, name=f"pool_least{tag}", mask=mask)
+    m.add_constraints(z.sum(["site", "chip"]) <= 1, name=f"one_pool{tag}")
+    m.add_constraints(y.sum("run") - installed <= 0, name=f"pool_fit{tag}")
+    m.add_constraints(y.sum("site") - training == 0, name=f"pool_sum{tag}")
+    return z
 
 
 def model_size(model) -> dict:
