@@ -329,7 +329,46 @@ def _pools(m, data: ProblemData, coords: dict, can, training, installed, tag: st
     m.add_constraints(z.sum(["site", "chip"]) <= 1, name=f"one_pool{tag}")
     m.add_constraints(y.sum("run") - installed <= 0, name=f"pool_fit{tag}")
     m.add_constraints(y.sum("site") - training == 0, name=f"pool_sum{tag}")
+    _newest_first(m, data, coords, training, installed, tag)
     return z
+
+
+def _newest_first(m, data: ProblemData, coords: dict, training, installed, tag: str = "") -> None:
+    """Training takes the newest generations first, as the simulator's training reserve is carved.
+
+    Notes
+    -----
+    With generations ranked newest first and :math:`u_{p,c} \in \{0, 1\}` for each
+    generation but the newest, a run trains on :math:`c` only where every newer
+    generation :math:`c'` is all training:
+
+    .. math::
+        \sum_r y_{p,r,c} \le M_c u_{p,c},\quad
+        \sum_r y_{p,r,c'} \ge n_{p,c'} - M_{c'} (1 - u_{p,c})
+
+    with :math:`M_c` the most chips of the generation the sites could hold. The plan's
+    training reserve (:func:`gigawatt.optimize.plan.plan_scenario`) then lands on the
+    generations the program trained on.
+    """
+    chips = data.inputs.chips
+    order = sorted(range(len(chips)), key=lambda j: chips[j].available, reverse=True)
+    most = data.energized_it_w.max(axis=0).sum() / data.it_w_per_chip  # (c,)
+    trains = (data.train_slope_min.sum(axis=2) > 0).any(axis=0) if data.train_slope_min is not None else np.zeros(0)
+    chips_of = installed.sum("site")
+    used = training.sum("run")
+    for k, j in enumerate(order[1:], start=1):
+        if not trains[j]:
+            continue
+        newer = [c for c in order[:k] if trains[c]]
+        if not newer:
+            continue
+        name = data.chips[j]
+        u = m.add_variables(binary=True, coords=[coords["period"]], dims=["period"], name=f"older[{name}]{tag}")
+        m.add_constraints(used.sel(chip=name) / most[j] - u <= 0, name=f"older_on[{name}]{tag}")
+        for c in newer:
+            other = data.chips[c]
+            m.add_constraints((used.sel(chip=other) - chips_of.sel(chip=other)) / most[c] - u >= -1.0,
+                              name=f"newer_full[{name},{other}]{tag}")
 
 
 def model_size(model) -> dict:

@@ -74,6 +74,8 @@ class OptimizeResult:
     timings_s: dict = field(default_factory=dict)
     status: str = "optimal"
     comparison: Any = None  # gigawatt.optimize.plan.Comparison, once the plan is simulated
+    #: (period, run, site, chip) chips on each run at each site (``milp``; None for ``lp``) [1]
+    training_site: Any = None
 
     @property
     def labels(self) -> list[str]:
@@ -313,6 +315,7 @@ def assign_results(model, data: ProblemData, timings_s: dict | None = None) -> O
     held = _sol(model, "held", (n_p, n_w, n_c))
     busy = _sol(model, "busy", (n_p, n_w, n_c))
     training = _sol(model, "training", (n_p, n_r, n_c))
+    training_site = _sol(model, "pool_chips", (n_p, n_r, n_s, n_c)) if "pool_chips" in model.variables else None
     served = _sol(model, "served", (n_p, n_w))
     undone = _sol(model, "undone", (n_r,))
     shortfall = float(_sol(model, "shortfall", ()).sum()) * OBJ_SCALE if data.commitment_usd is not None else None
@@ -335,5 +338,5 @@ def assign_results(model, data: ProblemData, timings_s: dict | None = None) -> O
     return OptimizeResult(
         data=data, added=added, installed=installed, held=held, busy=busy, training=training, served_share=served,
         run_done=run_done, objective_usd=objective, costs=costs, shadow=shadow, loosen=loosen_table(shadow, lead, data),
-        lead_time=lead, size=model_size(model), timings_s=dict(timings_s or {}),
+        lead_time=lead, size=model_size(model), timings_s=dict(timings_s or {}), training_site=training_site,
     )
