@@ -275,8 +275,11 @@ def second_stage(m, data: ProblemData, added, installed, tag: str = "", weight: 
         done = share.sum("chip")
         m.add_constraints(done.sum("period") + undone == 1.0, name=f"training{tag}")
         late = data.late_usd_per_run_month * data.late_discount / OBJ_SCALE * demand_weight
-        objective = objective + (done * _da(data.late_months * late[None, :], ("period", "run"), coords)).sum()
-        objective = objective + (undone * _da(data.unfinished_late_months * late, ("run",), coords)).sum()
+        if milp:
+            objective = objective + _finish(m, data, coords, done, late, tag)
+        else:
+            objective = objective + (done * _da(data.late_months * late[None, :], ("period", "run"), coords)).sum()
+            objective = objective + (undone * _da(data.unfinished_late_months * late, ("run",), coords)).sum()
         t_load = training.sum("run")
         if (not data.backfill or data.relaxation == "milp") and held is not None:
             m.add_constraints(held.sum("stream") + t_load <= chips_of, name=f"chip_time{tag}")
@@ -331,6 +334,68 @@ def _pools(m, data: ProblemData, coords: dict, can, training, installed, tag: st
     m.add_constraints(y.sum("site") - training == 0, name=f"pool_sum{tag}")
     _newest_first(m, data, coords, training, installed, tag)
     return z
+
+
+def _finish(m, data: ProblemData, coords: dict, done, late, tag: str = ""):
+    """Each run's lateness from the period it finishes in (binaries), not from the share of its FLOP done late.
+
+    Parameters
+    ----------
+    done : linopy.LinearExpression
+        Share of each run's FLOP done in each period, (period, run).
+    late : ndarray, (run,)
+        Discounted price of a run-month late, in the objective's units.
+
+    Returns
+    -------
+    linopy.LinearExpression
+        The lateness cost.
+
+    Notes
+    -----
+    With :math:`f_{p,r} \in \{0, 1\}`, finished by the end of period :math:`p`, and
+    :math:`\ell_{p,r}` the months from the deadline to the end of :math:`p`:
+
+    .. math::
+        f_{p,r} \le \sum_{q \le p} \phi_{q,r},\qquad
+        \text{late}_r = \sum_p (\ell_{p,r} - \ell_{p-1,r}) (1 - f_{p-1,r})
+        + (L_r - \ell_{P,r}) (1 - f_{P,r})
+
+    (:math:`f_{-1} = 0`, :math:`L_r` the lateness of a run unfinished at the horizon's
+    end). A run finishing anywhere in a period counts as finishing at its end, so the
+    program's lateness is at most a period above the simulator's.
+    """
+    n_p = data.late_months.shape[0]
+    fin = m.add_variables(binary=True, coords=[coords["period"], coords["run"]], dims=["period", "run"],
+                          name=f"finished{tag}")
+    m.add_constraints(fin - done.cumsum("period") <= 0, name=f"finish{tag}")
+    step = np.diff(data.late_months, axis=0, prepend=0.0)  # (p, r): months added by period p
+    # the constant, every run unfinished at the horizon's end, is added back in the results (an objective has no
+    # constant in linopy); minus what finishing by the end of p-1 saves in p, and by the horizon's end saves after it
+    save = np.zeros_like(step)
+    save[:-1] = step[1:]
+    save[-1] = data.unfinished_late_months - data.late_months[-1]
+    self_cost = -(fin * _da(save * late[None, :], ("period", "run"), coords)).sum()
+    return self_cost
+
+
+def run_lateness(data: ProblemData, finished: np.ndarray) -> np.ndarray:
+    """Months late of each run from whether it has finished by the end of each period [month].
+
+    Parameters
+    ----------
+    finished : ndarray, (period, run)
+        1 where the run's FLOP is all done by the end of the period.
+
+    Returns
+    -------
+    ndarray, (run,)
+        :math:`\sum_p (\ell_p - \ell_{p-1}) (1 - f_{p-1}) + (L - \ell_P)(1 - f_P)` (:func:`_finish`).
+    """
+    f = np.clip(np.round(np.asarray(finished, dtype=float)), 0.0, 1.0)
+    step = np.diff(data.late_months, axis=0, prepend=0.0)
+    before = np.vstack([np.zeros((1, f.shape[1])), f[:-1]])
+    return (step * (1 - before)).sum(axis=0) + (data.unfinished_late_months - data.late_months[-1]) * (1 - f[-1])
 
 
 def _newest_first(m, data: ProblemData, coords: dict, training, installed, tag: str = "") -> None:

@@ -327,6 +327,10 @@ def assign_results(model, data: ProblemData, timings_s: dict | None = None) -> O
     late_price = data.late_usd_per_run_month * data.late_discount
     late = float((run_done * data.late_months * late_price[None, :]).sum()
                  + (undone * data.unfinished_late_months * late_price).sum()) if n_r else 0.0
+    if n_r and "finished" in model.variables:  # milp: lateness from the period each run finishes in
+        from gigawatt.optimize.model import run_lateness
+
+        late = float((run_lateness(data, _sol(model, "finished", (n_p, n_r))) * late_price).sum())
     margin = float((installed * data.provider_margin_usd_per_chip).sum() - (added * data.provider_capex_usd_per_chip).sum())
     costs = {"contract_usd": contract, "spend_usd": spend, "shortfall_usd": shortfall,
              "unmet_inference_usd": unmet, "late_training_usd": late,
