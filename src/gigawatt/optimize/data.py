@@ -200,6 +200,10 @@ class ProblemData:
     run_max_chips: Any = None
     #: (s, c) whether a site takes a chip
     site_allowed: Any = None
+    #: (p,) backfill (milp): inference's load, relative to its daily mean, in the hours training backfills, and
+    #: the share of the day a run backfilling then trains (after its daily preemption) [1]; None without backfill
+    backfill_load: Any = None
+    backfill_share: Any = None
 
     @property
     def months_per_period(self) -> int:
@@ -265,6 +269,49 @@ def _stream_profiles(inputs, streams, rate_best: np.ndarray, mean_rate: np.ndarr
         else:
             out.append([pol.daily_profile(float(pk)) for pk in peaks])
     return out
+
+
+def _backfill_window(profile: np.ndarray, lost_h: float) -> tuple[float, float]:
+    """The stretch of the day training backfills on chips inference holds for its peak: its load and its use.
+
+    Parameters
+    ----------
+    profile : ndarray
+        Inference's load over the day relative to its mean (mean 1) [1].
+    lost_h : float
+        Hours a daily preemption costs (half a checkpoint interval and a restart) [h].
+
+    Returns
+    -------
+    (float, float)
+        :math:`S_{(k)}`, the highest load in the :math:`k` least loaded steps, and
+        :math:`e_k = k/N - \ell/24`, the share of the day a backfilling run trains [1].
+
+    Notes
+    -----
+    Chips held at the peak :math:`x` with mean load :math:`u` have at least
+    :math:`x - S_{(k)} u` idle in each of the :math:`k` least loaded steps of the
+    day; a run on them trains :math:`e_k` of the day (:func:`gigawatt.fleet.simulate._place`).
+    :math:`k` maximizes :math:`e_k (1 - S_{(k)} / \max S)`, the backfill a fully
+    served day leaves.
+
+    Examples
+    --------
+    A flat day leaves nothing idle to backfill (its share is then that of the whole day):
+
+    >>> _backfill_window(np.ones(24), 0.5)
+    (1.0, 1.0)
+    """
+    srt = np.sort(np.asarray(profile, dtype=float))
+    n = len(srt)
+    k = np.arange(1, n + 1)
+    e = k / n - np.where(k < n, lost_h / 24.0, 0.0)
+    top = srt.max()
+    score = e * (1.0 - srt / top) if top > 0 else np.zeros(n)
+    if not (score > 1e-12).any():
+        return float(srt[-1]), 1.0
+    i = int(np.argmax(score))
+    return float(srt[i]), float(e[i])
 
 
 def _upper_hull(x: np.ndarray, y: np.ndarray, origin: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -483,6 +530,18 @@ def check_inputs(inputs, throughput=None, workloads=None, *, period: str = "quar
             notes.append(f"inference stream {s.name} cannot be served on any roadmap chip within its latency targets")
     profiles = _stream_profiles(inputs, streams, rate_best, mean_rate) if n_w else []
     pieces = [[_curve(profiles[p][w]) for w in range(n_w)] for p in range(n_p)]
+    backfill_load = backfill_share = None
+    settings_d = inputs.demand
+    if (n_w and settings_d is not None and bool(getattr(settings_d, "backfill", True))
+            and getattr(settings_d, "allocation", "pooled") == "pooled"):
+        from gigawatt.fleet import reliability
+
+        lost_h = float(reliability.hours_lost_per_interruption(settings_d.checkpoint_interval_s, settings_d.restart_s))
+        backfill_load, backfill_share = np.zeros(n_p), np.zeros(n_p)
+        for p in range(n_p):
+            weight = mean_rate[p] / np.where(rate_best > 0, rate_best, 1.0)
+            shape = np.average(np.array(profiles[p]), axis=0, weights=weight if weight.sum() > 0 else None)
+            backfill_load[p], backfill_share[p] = _backfill_window(shape, lost_h)
     n_k = max((len(a) for row in pieces for a, _ in row), default=1)
     curve_a = np.ones((n_p, n_w, n_k))  # padding: the line "everything served", a = 1, b = 0
     curve_b = np.zeros((n_p, n_w, n_k))
@@ -524,10 +583,11 @@ def check_inputs(inputs, throughput=None, workloads=None, *, period: str = "quar
                          for j in range(n_c)] for run in runs]).reshape(n_r, n_c)
     if n_r and relaxation == "milp":
         notes.append("training (milp): each run trains on one pool (one site, one generation) a period, on at least "
-                     "its min_chips or none, on chips that inference does not hold at its daily peak (all day, as a "
-                     "training reserve gives them), its FLOP/s the concave envelope from min_chips up of the "
-                     "throughput matrix's rate times the expected goodput; backfill of inference's idle hours is "
-                     "left to the simulator (a bonus the program does not count)")
+                     "its min_chips or none, newest generations first, on chips that inference does not hold at its "
+                     "daily peak (all day, as a training reserve gives them) and, with backfill, on chips it holds but "
+                     "leaves idle in the least loaded hours (counted for the share of the day it trains then, after "
+                     "its daily preemption); its FLOP/s the concave envelope from min_chips up of the throughput "
+                     "matrix's rate times the expected goodput, its lateness from the period it finishes in")
     elif n_r:
         notes.append("training: a run is one job per generation and period, its FLOP/s the concave envelope of the "
                      "throughput matrix's rate times the expected goodput over the job's size; the relaxation lets a "
@@ -588,5 +648,6 @@ def check_inputs(inputs, throughput=None, workloads=None, *, period: str = "quar
         defaults=defaults, notes=notes, run_deadline_month=[r.deadline_month for r in runs],
         train_slope=train_slope, train_intercept=train_intercept, relaxation=relaxation,
         train_slope_min=train_slope_min, train_intercept_min=train_intercept_min, run_min_chips=run_min,
-        run_max_chips=run_max, site_allowed=np.asarray(inputs.allowed, dtype=bool), equal_share=bool(n_w > 1 and getattr(settings, "allocation", "pooled") == "pooled"),
+        run_max_chips=run_max, site_allowed=np.asarray(inputs.allowed, dtype=bool),
+        backfill_load=backfill_load, backfill_share=backfill_share, equal_share=bool(n_w > 1 and getattr(settings, "allocation", "pooled") == "pooled"),
     )

@@ -262,10 +262,23 @@ def second_stage(m, data: ProblemData, added, installed, tag: str = "", weight: 
         milp = data.relaxation == "milp"
         if milp:
             on = _pools(m, data, coords, ub > 0, training, installed, tag)
+            all_day = training
             kc = dict(coords, job_piece=np.arange(data.train_slope_min.shape[2]))
             slope = _da(scale * data.train_slope_min[None], ("period", "run", "chip", "job_piece"), kc)
             icept = _da(scale * data.train_intercept_min[None], ("period", "run", "chip", "job_piece"), kc)
-            m.add_constraints(share - training * slope - on.sum("site") * icept <= 0, name=f"job{tag}",
+            effective = training
+            if data.backfill_load is not None and held is not None:
+                # chips a run backfills on (held for inference, idle in the least loaded hours) train part of the day
+                back = m.add_variables(lower=0, upper=_da(ub, ("period", "run", "chip"), coords), name=f"backfill{tag}")
+                m.add_constraints(back - training <= 0, name=f"backfill_part{tag}")
+                load_k = _da(data.backfill_load, ("period",), coords)
+                m.add_constraints(back.sum("run") - held.sum("stream") + busy.sum("stream") * load_k <= 0,
+                                  name=f"backfill_idle{tag}")
+                effective = training - back * _da(1.0 - data.backfill_share, ("period",), coords)
+                all_day = training - back
+            else:
+                all_day = training
+            m.add_constraints(share - effective * slope - on.sum("site") * icept <= 0, name=f"job{tag}",
                               mask=_da(ub > 0, ("period", "run", "chip"), coords).astype(bool))
         else:
             slope = _da(scale * data.train_slope[None], ("period", "run", "chip", "job_piece"), coords)
@@ -281,7 +294,10 @@ def second_stage(m, data: ProblemData, added, installed, tag: str = "", weight: 
             objective = objective + (done * _da(data.late_months * late[None, :], ("period", "run"), coords)).sum()
             objective = objective + (undone * _da(data.unfinished_late_months * late, ("run",), coords)).sum()
         t_load = training.sum("run")
-        if (not data.backfill or data.relaxation == "milp") and held is not None:
+        if milp:
+            _newest_first(m, data, coords, all_day, installed, tag)
+            t_load = all_day.sum("run")
+        if (not data.backfill or milp) and held is not None:
             m.add_constraints(held.sum("stream") + t_load <= chips_of, name=f"chip_time{tag}")
             t_load = None
         load = t_load if load is None else (load if t_load is None else load + t_load)
@@ -332,7 +348,6 @@ def _pools(m, data: ProblemData, coords: dict, can, training, installed, tag: st
     m.add_constraints(z.sum(["site", "chip"]) <= 1, name=f"one_pool{tag}")
     m.add_constraints(y.sum("run") - installed <= 0, name=f"pool_fit{tag}")
     m.add_constraints(y.sum("site") - training == 0, name=f"pool_sum{tag}")
-    _newest_first(m, data, coords, training, installed, tag)
     return z
 
 

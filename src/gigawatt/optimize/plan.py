@@ -86,6 +86,8 @@ def plan_scenario(result) -> dict:
         if getattr(data, "relaxation", "lp") == "milp":
             # the chips the program trains on, all day; chips it leaves idle go to inference in the simulator
             used = result.training.sum(axis=(1, 2))
+            if getattr(result, "backfill", None) is not None:
+                used = used - result.backfill.sum(axis=(1, 2))
             share = np.where(chips > 0, np.clip(used / np.where(chips > 0, chips, 1.0), 0.0, 1.0), 0.0)
         else:
             held = result.held.sum(axis=(1, 2))

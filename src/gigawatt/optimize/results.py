@@ -76,6 +76,8 @@ class OptimizeResult:
     comparison: Any = None  # gigawatt.optimize.plan.Comparison, once the plan is simulated
     #: (period, run, site, chip) chips on each run at each site (``milp``; None for ``lp``) [1]
     training_site: Any = None
+    #: (period, run, chip) of those chips, the ones backfilling inference's idle hours (``milp``) [1]
+    backfill: Any = None
 
     @property
     def labels(self) -> list[str]:
@@ -316,6 +318,7 @@ def assign_results(model, data: ProblemData, timings_s: dict | None = None) -> O
     busy = _sol(model, "busy", (n_p, n_w, n_c))
     training = _sol(model, "training", (n_p, n_r, n_c))
     training_site = _sol(model, "pool_chips", (n_p, n_r, n_s, n_c)) if "pool_chips" in model.variables else None
+    backfill = _sol(model, "backfill", (n_p, n_r, n_c)) if "backfill" in model.variables else None
     served = _sol(model, "served", (n_p, n_w))
     undone = _sol(model, "undone", (n_r,))
     shortfall = float(_sol(model, "shortfall", ()).sum()) * OBJ_SCALE if data.commitment_usd is not None else None
@@ -343,4 +346,5 @@ def assign_results(model, data: ProblemData, timings_s: dict | None = None) -> O
         data=data, added=added, installed=installed, held=held, busy=busy, training=training, served_share=served,
         run_done=run_done, objective_usd=objective, costs=costs, shadow=shadow, loosen=loosen_table(shadow, lead, data),
         lead_time=lead, size=model_size(model), timings_s=dict(timings_s or {}), training_site=training_site,
+        backfill=backfill,
     )
