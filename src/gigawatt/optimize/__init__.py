@@ -40,7 +40,7 @@ __all__ = ["optimize", "check_inputs", "build_model", "solve_model", "assign_res
 
 def optimize(scenario, *, period: str = "quarter", view: str = "buyer", allow_unmet: bool | None = None,
              simulate: bool = False, throughput=None, workloads=None, relaxation: str = "milp",
-             lead_time: bool = True) -> OptimizeResult:
+             lead_time: bool = True, mip_time_limit_s: float | None = None) -> OptimizeResult:
     """The least-cost buildout and allocation of a resolved scenario.
 
     Parameters
@@ -67,6 +67,10 @@ def optimize(scenario, *, period: str = "quarter", view: str = "buyer", allow_un
         generation) a period, on at least its min_chips, on chips inference does not
         hold at its peak. ``lp``: the linear relaxation (a run may spread over pools,
         use fewer chips than its minimum and count inference's idle hours).
+    mip_time_limit_s : float, optional
+        How long HiGHS searches the mixed-integer program before keeping the best plan
+        found [s]; :data:`gigawatt.optimize.solve.MIP_TIME_LIMIT_S` by period when left
+        out. The gap reached is in ``size["mip_gap"]``.
     lead_time : bool
         Also value one more month of lead time for each generation (a re-solve per
         generation with its roadmap window opening a month earlier).
@@ -100,12 +104,17 @@ def optimize(scenario, *, period: str = "quarter", view: str = "buyer", allow_un
     t0 = time.perf_counter()
     model = build_model(data)
     timings["build_s"] = time.perf_counter() - t0
-    out = solve_model(model)
+    from gigawatt.optimize.solve import MIP_TIME_LIMIT_S
+
+    out = solve_model(model, mip_time_limit_s=mip_time_limit_s if mip_time_limit_s is not None
+                      else MIP_TIME_LIMIT_S[period])
     timings["solve_s"] = out["solve_s"]
     if out["status"] != "ok":
         raise explain_infeasible(data)
     t0 = time.perf_counter()
     result = assign_results(model, data, timings)
+    if "mip_gap" in out:
+        result.size["mip_gap"] = out["mip_gap"]
     result.timings_s["results_s"] = time.perf_counter() - t0
     if simulate:
         t0 = time.perf_counter()

@@ -340,7 +340,9 @@ def _pools(m, data: ProblemData, coords: dict, can, training, installed, tag: st
     where &= np.maximum.accumulate(data.can_add, axis=0)[:, None, :, :]  # the chip can be installed there by then
     dims = ("period", "run", "site", "chip")
     mask = _da(where, dims, coords).astype(bool)
-    most = np.broadcast_to(data.run_max_chips[None, :, None, :], where.shape)
+    # the most chips a run takes at a site: its own most, and what the site's power could ever hold (a tight big-M)
+    site_most = data.energized_it_w.max(axis=0)[:, None] / data.it_w_per_chip[None, :]  # (s, c)
+    most = np.minimum(data.run_max_chips[None, :, None, :], site_most[None, None, :, :]) * np.ones(where.shape)
     y = m.add_variables(lower=0, upper=_da(np.where(where, most, 0.0), dims, coords), name=f"pool_chips{tag}")
     z = m.add_variables(binary=True, coords=[coords[d] for d in dims], dims=list(dims), name=f"pool{tag}", mask=mask)
     m.add_constraints(y - z * _da(most, dims, coords) <= 0, name=f"pool_most{tag}", mask=mask)
@@ -380,16 +382,17 @@ def _finish(m, data: ProblemData, coords: dict, done, late, tag: str = ""):
     end). A run finishing anywhere in a period counts as finishing at its end, so the
     program's lateness is at most a period above the simulator's.
     """
-    n_p = data.late_months.shape[0]
-    fin = m.add_variables(binary=True, coords=[coords["period"], coords["run"]], dims=["period", "run"],
-                          name=f"finished{tag}")
-    m.add_constraints(fin - done.cumsum("period") <= 0, name=f"finish{tag}")
     step = np.diff(data.late_months, axis=0, prepend=0.0)  # (p, r): months added by period p
     # the constant, every run unfinished at the horizon's end, is added back in the results (an objective has no
     # constant in linopy); minus what finishing by the end of p-1 saves in p, and by the horizon's end saves after it
     save = np.zeros_like(step)
     save[:-1] = step[1:]
     save[-1] = data.unfinished_late_months - data.late_months[-1]
+    dims = ["period", "run"]
+    mask = _da(save > 0, dims, coords).astype(bool)  # finishing earlier than the period before the deadline saves nothing
+    fin = m.add_variables(binary=True, coords=[coords["period"], coords["run"]], dims=dims, name=f"finished{tag}",
+                          mask=mask)
+    m.add_constraints(fin - done.cumsum("period") <= 0, name=f"finish{tag}", mask=mask)
     self_cost = -(fin * _da(save * late[None, :], ("period", "run"), coords)).sum()
     return self_cost
 
