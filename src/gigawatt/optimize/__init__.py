@@ -116,6 +116,14 @@ def optimize(scenario, *, period: str = "quarter", view: str = "buyer", allow_un
     if "mip_gap" in out:
         result.size["mip_gap"] = out["mip_gap"]
     result.timings_s["results_s"] = time.perf_counter() - t0
+    if lead_time:
+        from gigawatt.optimize.results import generation_lead_time_values, loosen_table
+
+        t1 = time.perf_counter()
+        rows = generation_lead_time_values(model, data)
+        result.lead_time = result.lead_time + rows
+        result.loosen = loosen_table(result.shadow, result.lead_time, data)
+        result.timings_s["lead_time_s"] = time.perf_counter() - t1
     if simulate:
         t0 = time.perf_counter()
         result.comparison = simulate_plan(result)

@@ -244,6 +244,81 @@ def lead_time_values(model, data: ProblemData) -> list[dict]:
     return out
 
 
+def generation_lead_time_values(model, data: ProblemData) -> list[dict]:
+    """The value of each chip generation's roadmap window opening one month earlier [USD, present value].
+
+    Parameters
+    ----------
+    model : linopy.Model
+        Solved (for ``milp``, with its binaries fixed at the plan's placement of runs,
+        as :func:`gigawatt.optimize.solve.solve_model` leaves it).
+    data : ProblemData
+
+    Returns
+    -------
+    list of dict
+        One row per generation whose window opens after the horizon's first period:
+        ``chip``, ``value_usd`` (what the buyer's cost falls by, or the provider's
+        margin rises by), ``opens`` (the period it opens in now), ``solve_s``.
+
+    Notes
+    -----
+    A re-solve per generation: the period before the one its window opens in may add
+    the chip (at the sites that take it, its year's supply raised by the months gained,
+    as the roadmap pro-rates it), and the objective's fall over the period's
+    :math:`m` months is one month's worth, :math:`(z^* - z^*_{-1}) / m` (exact by month;
+    by quarter the mean of the three months). With ``milp`` the runs stay on the
+    pools the plan put them on (the binaries fixed), so the value counts the buildout
+    and the allocation that follow, not a re-placement of runs.
+    """
+    import time
+
+    from gigawatt.optimize.solve import solve_model
+
+    if "added" not in model.variables or model.objective.value is None:
+        return []
+    base = float(model.objective.value)
+    added = model.variables["added"]
+    out = []
+    for j, chip in enumerate(data.chips):
+        can = data.can_add[:, :, j]
+        opens = np.flatnonzero(can.any(axis=1))
+        if not len(opens) or opens[0] == 0:
+            continue
+        p0 = int(opens[0])
+        sites = [data.sites[s] for s in np.flatnonzero(can[p0])]
+        old = added.upper.copy()
+        upper = old.copy()
+        for site in sites:
+            upper.loc[{"period": p0 - 1, "site": site, "chip": chip}] = np.inf
+        added.upper = upper
+        # the year's supply is pro-rated by the months on offer: the months gained add theirs
+        supply = model.constraints["supply"] if "supply" in model.constraints else None
+        year = int(data.year[p0 - 1])
+        per_year = float(data.inputs.chips[j].supply_per_year)
+        old_rhs = supply.rhs.copy() if supply is not None else None
+        if supply is not None and np.isfinite(per_year) and year in data.supply_years:
+            rhs = old_rhs.copy()
+            more = per_year * data.months_per_period / 12.0 / ROW_SCALE["supply"]
+            rhs.loc[{"year": year, "chip": chip}] = rhs.loc[{"year": year, "chip": chip}] + more
+            supply.rhs = rhs
+        t0 = time.perf_counter()
+        try:
+            solved = solve_model(model)
+            value = (base - float(model.objective.value)) * OBJ_SCALE / data.months_per_period \
+                if solved["status"] == "ok" else None
+        finally:
+            added.upper = old
+            if supply is not None:
+                supply.rhs = old_rhs
+        out.append({"chip": chip, "opens": data.labels[p0], "value_usd": value,
+                    "unit": "USD per month of lead time (the roadmap window opening one month earlier)",
+                    "solve_s": time.perf_counter() - t0})
+    if out:
+        solve_model(model)  # the solution read back later is the plan's again
+    return out
+
+
 def loosen_table(shadow: list[dict], lead_time: list[dict], data: ProblemData) -> list[dict]:
     """What would loosen the plan: each binding limit with where and when it binds and what it is worth.
 
@@ -280,10 +355,13 @@ def loosen_table(shadow: list[dict], lead_time: list[dict], data: ProblemData) -
                     "value_usd": total, "what": _what(name, where)})
     out.sort(key=lambda r: -r["value_usd"])
     for row in lead_time:
-        if row["value_usd"] > _TOL:
-            out.append({"constraint": "lead_time", "where": row["site"], "binds": "", "periods": 0,
+        if row.get("value_usd") is not None and row["value_usd"] > _TOL:
+            where = row.get("site") or row.get("chip")
+            what = (f"{where}'s power one month earlier" if "site" in row
+                    else f"{where}'s roadmap window one month earlier (now {row.get('opens')})")
+            out.append({"constraint": "lead_time", "where": where, "binds": row.get("opens", ""), "periods": 0,
                         "mean_value": row["value_usd"], "max_value": row["value_usd"], "unit": "USD/month",
-                        "value_usd": row["value_usd"], "what": f"{row['site']}'s power one month earlier"})
+                        "value_usd": row["value_usd"], "what": what})
     return out
 
 
