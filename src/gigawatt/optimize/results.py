@@ -135,7 +135,7 @@ class OptimizeResult:
         d = self.data
         out = {
             "scenario": d.inputs.name, "view": d.view, "period": d.period, "status": self.status,
-            "relaxation": "LP: systems and chips are continuous (the linear relaxation of whole systems)",
+            "relaxation": d.relaxation, "relaxation_text": relaxation_text(d),
             "objective_usd": self.objective_usd, "costs": self.costs,
             "served_share": self.served_total_share(), "gw_years": self.gw_years(),
             "training_runs": self.run_finish(), "years": self.years(),
@@ -149,6 +149,17 @@ class OptimizeResult:
         if self.comparison is not None:
             out["comparison"] = self.comparison.to_dict()
         return out
+
+
+def relaxation_text(data: ProblemData) -> str:
+    """What the program relaxes, in words, for the output."""
+    head = "systems and chips are continuous (the plan the simulator runs is rounded down to whole systems)"
+    if data.relaxation == "milp":
+        return (f"MILP: {head}; each training run on one pool (site, generation) a period with at least its "
+                "min_chips, newest generations first, on chips free of inference all day or backfilling its least "
+                "loaded hours for part of the day, and late by the period it finishes in")
+    return (f"LP: {head}; a training run may spread over generations and sites, take fewer chips than its "
+            "min_chips and train on inference's idle chip-time all day, and is late by the share of its FLOP done late")
 
 
 def _sol(model, name, shape):
@@ -408,10 +419,13 @@ def assign_results(model, data: ProblemData, timings_s: dict | None = None) -> O
     late_price = data.late_usd_per_run_month * data.late_discount
     late = float((run_done * data.late_months * late_price[None, :]).sum()
                  + (undone * data.unfinished_late_months * late_price).sum()) if n_r else 0.0
-    if n_r and "finished" in model.variables:  # milp: lateness from the period each run finishes in
+    if n_r and "finished" in model.variables:
+        # milp: lateness from the period each run's FLOP is all done in (the program's binaries say at most that;
+        # a plan the solver stopped on before the optimum may leave one unset)
         from gigawatt.optimize.model import run_lateness
 
-        late = float((run_lateness(data, _sol(model, "finished", (n_p, n_r))) * late_price).sum())
+        finished = (np.cumsum(run_done, axis=0) >= 1 - 1e-6).astype(float)
+        late = float((run_lateness(data, finished) * late_price).sum())
     margin = float((installed * data.provider_margin_usd_per_chip).sum() - (added * data.provider_capex_usd_per_chip).sum())
     costs = {"contract_usd": contract, "spend_usd": spend, "shortfall_usd": shortfall,
              "unmet_inference_usd": unmet, "late_training_usd": late,
