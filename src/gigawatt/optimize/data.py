@@ -272,7 +272,7 @@ def _stream_profiles(inputs, streams, rate_best: np.ndarray, mean_rate: np.ndarr
 
 
 def _backfill_window(profile: np.ndarray, lost_h: float) -> tuple[float, float]:
-    """The stretch of the day training backfills on chips inference holds for its peak: its load and its use.
+    r"""The stretch of the day training backfills on chips inference holds for its peak: its load and its use.
 
     Parameters
     ----------

@@ -308,7 +308,7 @@ def second_stage(m, data: ProblemData, added, installed, tag: str = "", weight: 
 
 
 def _pools(m, data: ProblemData, coords: dict, can, training, installed, tag: str = ""):
-    """Each run on one pool (one site, one generation) a period, on at least its min_chips or none.
+    r"""Each run on one pool (one site, one generation) a period, on at least its min_chips or none.
 
     Parameters
     ----------
@@ -354,7 +354,7 @@ def _pools(m, data: ProblemData, coords: dict, can, training, installed, tag: st
 
 
 def _finish(m, data: ProblemData, coords: dict, done, late, tag: str = ""):
-    """Each run's lateness from the period it finishes in (binaries), not from the share of its FLOP done late.
+    r"""Each run's lateness from the period it finishes in (binaries), not from the share of its FLOP done late.
 
     Parameters
     ----------
@@ -398,7 +398,7 @@ def _finish(m, data: ProblemData, coords: dict, done, late, tag: str = ""):
 
 
 def run_lateness(data: ProblemData, finished: np.ndarray) -> np.ndarray:
-    """Months late of each run from whether it has finished by the end of each period [month].
+    r"""Months late of each run from whether it has finished by the end of each period [month].
 
     Parameters
     ----------
@@ -417,7 +417,7 @@ def run_lateness(data: ProblemData, finished: np.ndarray) -> np.ndarray:
 
 
 def _newest_first(m, data: ProblemData, coords: dict, training, installed, tag: str = "") -> None:
-    """Training takes the newest generations first, as the simulator's training reserve is carved.
+    r"""Training takes the newest generations first, as the simulator's training reserve is carved.
 
     Notes
     -----

@@ -256,7 +256,7 @@ def lead_time_values(model, data: ProblemData) -> list[dict]:
 
 
 def generation_lead_time_values(model, data: ProblemData) -> list[dict]:
-    """The value of each chip generation's roadmap window opening one month earlier [USD, present value].
+    r"""The value of each chip generation's roadmap window opening one month earlier [USD, present value].
 
     Parameters
     ----------
@@ -302,7 +302,7 @@ def generation_lead_time_values(model, data: ProblemData) -> list[dict]:
         upper = old.copy()
         for site in sites:
             upper.loc[{"period": p0 - 1, "site": site, "chip": chip}] = np.inf
-        added.upper = upper
+        added.update(upper=upper)
         # the year's supply is pro-rated by the months on offer: the months gained add theirs
         supply = model.constraints["supply"] if "supply" in model.constraints else None
         year = int(data.year[p0 - 1])
@@ -312,16 +312,16 @@ def generation_lead_time_values(model, data: ProblemData) -> list[dict]:
             rhs = old_rhs.copy()
             more = per_year * data.months_per_period / 12.0 / ROW_SCALE["supply"]
             rhs.loc[{"year": year, "chip": chip}] = rhs.loc[{"year": year, "chip": chip}] + more
-            supply.rhs = rhs
+            supply.update(rhs=rhs)
         t0 = time.perf_counter()
         try:
             solved = solve_model(model)
             value = (base - float(model.objective.value)) * OBJ_SCALE / data.months_per_period \
                 if solved["status"] == "ok" else None
         finally:
-            added.upper = old
+            added.update(upper=old)
             if supply is not None:
-                supply.rhs = old_rhs
+                supply.update(rhs=old_rhs)
         out.append({"chip": chip, "opens": data.labels[p0], "value_usd": value,
                     "unit": "USD per month of lead time (the roadmap window opening one month earlier)",
                     "solve_s": time.perf_counter() - t0})
