@@ -104,7 +104,7 @@ def solve_model(model, time_limit_s: float = 300.0, mip_rel_gap: float = MIP_REL
         with _quiet():
             if mip and mip_time_limit_s is not None:
                 opts["time_limit"] = float(min(mip_time_limit_s, time_limit_s))
-            status, condition = model.solve(solver_name="highs", **opts,
+            status, condition = model.solve(solver_name="highs", progress=False, **opts,
                                             **({"mip_rel_gap": mip_rel_gap, "mip_heuristic_effort": MIP_HEURISTIC_EFFORT}
                                                if mip else {}))
             if mip and status == "ok":
@@ -115,7 +115,7 @@ def solve_model(model, time_limit_s: float = 300.0, mip_rel_gap: float = MIP_REL
                     var = model.variables[name]
                     var.fix(value=var.solution.fillna(0.0).round().clip(0, 1))
                     var.relax()
-                status, condition = model.solve(solver_name="highs", **opts)
+                status, condition = model.solve(solver_name="highs", progress=False, **opts)
                 out["fixed_lp_s"] = time.perf_counter() - t1
     finally:
         log.setLevel(level)
