@@ -51,7 +51,7 @@ MIP_REL_GAP = 1e-2
 #: reached is reported (``mip_gap``). Sized so that the flagship builds and solves within its speed targets.
 MIP_TIME_LIMIT_S = {"quarter": 6.0, "month": 40.0}
 #: HiGHS's share of branch-and-bound effort on primal heuristics (its default 0.05): good plans early
-MIP_HEURISTIC_EFFORT = 0.3
+MIP_HEURISTIC_EFFORT = 0.7
 
 
 def solve_model(model, time_limit_s: float = 300.0, mip_rel_gap: float = MIP_REL_GAP,
