@@ -117,7 +117,7 @@ def optimize(
     wide: bool = WIDE_OPTION,
     set_: Optional[list[str]] = SET_OPTION,
 ) -> None:
-    """The least-cost buildout and allocation (a linear program, HiGHS), the shadow prices of its limits, and the plan simulated against the scenario's own buildout.
+    """The least-cost buildout and allocation (a mixed-integer program, HiGHS), the shadow prices of its limits, and the plan simulated against the scenario's own buildout.
 
     Systems are continuous; the plan the simulator runs is rounded to whole systems. Training is placed as the simulator places it (one pool per run, --relaxation milp, the default) or relaxed (--relaxation lp). --json prints objective_usd, relaxation, costs, served_share, gw_years, training_runs, years, shadow_prices, loosen, lead_time, comparison (heuristic, optimizer, simulated_plan, agreement), model (variables, constraints), timings_s, values, notes.
     """

@@ -1,6 +1,6 @@
 """The buildout and allocation optimizer: the least-cost plan for a scenario, and its shadow prices.
 
-A multi-period linear program written with linopy and solved with HiGHS, staged as
+A multi-period program written with linopy and solved with HiGHS, staged as
 PyPSA's ``optimize()`` is, each stage a function that can be called alone:
 
 1. :func:`check_inputs` (:mod:`.data`): the resolved scenario and the throughput
@@ -17,7 +17,9 @@ PyPSA's ``optimize()`` is, each stage a function that can be called alone:
 inputs, the allocation per case, and prices it against the median case's plan (VSS).
 
 Systems are continuous (the linear relaxation of whole systems); the plan written as
-a scenario is rounded to whole systems by the simulator's buildout.
+a scenario is rounded to whole systems by the simulator's buildout. Training is
+mixed-integer by default (``relaxation="milp"``: each run on one pool, at least its
+``min_chips``, late by the period it finishes in), or relaxed (``"lp"``).
 """
 
 from __future__ import annotations
