@@ -184,11 +184,12 @@ def test_cli_verbose_and_json(write_scenario):
     res = CliRunner().invoke(app, ["optimize", str(path), "--period", "month", "--verbose", "--no-simulate"])
     assert res.exit_code == 0, res.output
     assert "variables" in res.output and "constraints" in res.output and "solve" in res.output
-    assert "What would loosen it" in res.output and "LP relaxation" in res.output
-    res = CliRunner().invoke(app, ["optimize", str(path), "--period", "month", "--json", "--no-simulate"])
+    assert "What would loosen it" in res.output and "MILP:" in res.output and "(HiGHS, milp" in res.output
+    res = CliRunner().invoke(app, ["optimize", str(path), "--period", "month", "--json", "--no-simulate",
+                                   "--relaxation", "lp"])
     assert res.exit_code == 0
     doc = json.loads(res.stdout)
-    assert doc["model"]["variables"] > 0 and doc["relaxation"].startswith("LP")
+    assert doc["model"]["variables"] > 0 and doc["relaxation"] == "lp" and doc["relaxation_text"].startswith("LP")
     assert {r["constraint"] for r in doc["loosen"]} >= {"power", "supply", "spend_limit"}
 
 

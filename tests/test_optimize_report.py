@@ -61,3 +61,15 @@ def test_plan_out_never_replaces_a_file_it_did_not_write(write_scenario, tmp_pat
         assert res.exit_code == 0, res.output
     assert plan.read_text().startswith("# The least-cost plan for toy")
     assert (tmp_path / "r.html").stat().st_size > 100_000
+
+
+def test_lead_time_bars_for_sites_and_generations():
+    import types
+
+    from gigawatt.report.optimize import lead_time_section
+
+    result = types.SimpleNamespace(lead_time=[
+        {"site": "a", "value_usd": 2e8}, {"site": "b", "value_usd": 0.0},
+        {"chip": "trainium3", "opens": "2026-Q3", "value_usd": 9e8}, {"chip": "trainium4", "value_usd": None}])
+    bars = {tr.name: dict(zip(tr.x, tr.y)) for tr in lead_time_section(result).figure.data}
+    assert bars == {"a site's power": {"a power": 200.0}, "a generation's roadmap window": {"trainium3 window": 900.0}}

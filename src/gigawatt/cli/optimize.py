@@ -23,6 +23,11 @@ class View(str, Enum):
     provider = "provider"
 
 
+class Relaxation(str, Enum):
+    milp = "milp"
+    lp = "lp"
+
+
 _UNITS = {"USD/MW-month": "/MW-month", "USD/chip": "/chip", "USD/USD": " per $", "USD/month": "/month"}
 
 
@@ -94,6 +99,11 @@ def optimize(
     no_unmet: bool = typer.Option(False, "--no-unmet",
                                   help="Every token served and every run by its deadline; a plan that cannot do "
                                        "that is refused, naming the constraints in conflict."),
+    relaxation: Relaxation = typer.Option(Relaxation.milp, "--relaxation",
+                                          help="milp (default): each training run on one pool (site, generation) a "
+                                               "period with at least its min_chips, as the simulator trains it; lp: "
+                                               "the linear relaxation (faster, a lower bound, less faithful to "
+                                               "training)."),
     simulate: bool = typer.Option(True, "--simulate/--no-simulate",
                                   help="Run the plan and the scenario as given in the simulator and compare them."),
     plan_out: Optional[Path] = typer.Option(None, "--plan-out",
@@ -107,9 +117,9 @@ def optimize(
     wide: bool = WIDE_OPTION,
     set_: Optional[list[str]] = SET_OPTION,
 ) -> None:
-    """The least-cost buildout and allocation (a linear program, HiGHS), the shadow prices of its limits, and the plan simulated against the scenario's own buildout.
+    """The least-cost buildout and allocation (a mixed-integer program, HiGHS), the shadow prices of its limits, and the plan simulated against the scenario's own buildout.
 
-    Systems are continuous (the LP relaxation); the plan the simulator runs is rounded to whole systems. --json prints objective_usd, costs, served_share, gw_years, training_runs, years, shadow_prices, loosen, lead_time, comparison (heuristic, optimizer, simulated_plan, agreement), model (variables, constraints), timings_s, values, notes.
+    Systems are continuous; the plan the simulator runs is rounded to whole systems. Training is placed as the simulator places it (one pool per run, --relaxation milp, the default) or relaxed (--relaxation lp). --json prints objective_usd, relaxation, costs, served_share, gw_years, training_runs, years, shadow_prices, loosen, lead_time, comparison (heuristic, optimizer, simulated_plan, agreement), model (variables, constraints), timings_s, values, notes.
     """
     from gigawatt.errors import GigawattError
 
@@ -122,7 +132,7 @@ def optimize(
 
     try:
         result = opt.optimize(scn, period=period.value, view=view.value, allow_unmet=False if no_unmet else None,
-                              simulate=simulate)
+                              simulate=simulate, relaxation=relaxation.value)
     except opt.OptimizeInfeasible as exc:
         fail(f"{scenario}: {exc}", getattr(exc, "hint", None))
     except GigawattError as exc:
@@ -131,7 +141,9 @@ def optimize(
         t = result.timings_s
         stderr().print(f"model: {result.size['variables']:,} variables, {result.size['constraints']:,} constraints "
                        f"({result.data.period}ly, {len(result.data.labels)} periods); build {t.get('build_s', 0):.2f} s, "
-                       f"solve {t.get('solve_s', 0):.2f} s (HiGHS), inputs {t.get('check_s', 0) + t.get('resolve_s', 0):.2f} s"
+                       f"solve {t.get('solve_s', 0):.2f} s (HiGHS, {result.data.relaxation}"
+                       + (f", gap {result.size['mip_gap']:.2%}" if result.size.get("mip_gap") is not None else "")
+                       + f"), lead time {t.get('lead_time_s', 0):.2f} s, inputs {t.get('check_s', 0) + t.get('resolve_s', 0):.2f} s"
                        + (f", simulation {t['simulate_s']:.2f} s" if "simulate_s" in t else ""), markup=False)
     if plan_out is not None:
         _write_plan(result, plan_out)
@@ -148,8 +160,12 @@ def optimize(
     con = stdout()
     d = result.data
     what = "least-cost plan, buyer's view" if d.view == "buyer" else "most-margin plan, provider's view"
-    show(con, f"{d.inputs.name}: {what}, {len(d.labels)} {d.period}s. LP relaxation: systems "
-              "are continuous; the plan the simulator runs is rounded down to whole systems.", wide)
+    from gigawatt.optimize.results import relaxation_text
+
+    gap = result.size.get("mip_gap")
+    show(con, f"{d.inputs.name}: {what}, {len(d.labels)} {d.period}s. {relaxation_text(d)}"
+              + (f" (HiGHS stopped within {fmt.pct(gap, 1)} of the best possible)" if gap is not None else "") + ".",
+         wide)
     show(con, years_table(result, wide), wide)
     if d.runs:
         show(con, runs_table(result, wide), wide)

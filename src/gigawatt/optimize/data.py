@@ -18,7 +18,11 @@ from gigawatt.errors import GigawattError
 from gigawatt.units import SECONDS_PER_YEAR
 
 __all__ = ["ProblemData", "check_inputs", "DEFAULT_UNMET_INFERENCE_USD_PER_MTOK",
-           "DEFAULT_LATE_TRAINING_USD_PER_RUN_MONTH", "PERIODS"]
+           "DEFAULT_LATE_TRAINING_USD_PER_RUN_MONTH", "PERIODS", "RELAXATIONS"]
+
+#: how training is modeled: ``milp`` (the default) places each run on one pool (one site, one generation) per
+#: period with at least its minimum chips, on chips free of inference all day; ``lp`` is the linear relaxation
+RELAXATIONS = ("milp", "lp")
 
 #: the optimizer's period lengths [months]
 PERIODS = {"quarter": 3, "month": 1}
@@ -185,6 +189,21 @@ class ProblemData:
     #: and intercepts [FLOP/s] (:func:`_job_curve`)
     train_slope: Any = None
     train_intercept: Any = None
+    #: ``milp`` or ``lp`` (:data:`RELAXATIONS`)
+    relaxation: str = "milp"
+    #: (r, c, k) pieces of each run's FLOP/s from its min_chips up (no line through the origin), for ``milp``
+    train_slope_min: Any = None
+    train_intercept_min: Any = None
+    #: (r,) each run's min_chips; (r, c) the most chips a run takes on a generation (its max_chips, the
+    #: system's largest cluster, and the most the largest site's power could hold) [1]
+    run_min_chips: Any = None
+    run_max_chips: Any = None
+    #: (s, c) whether a site takes a chip
+    site_allowed: Any = None
+    #: (p,) backfill (milp): inference's load, relative to its daily mean, in the hours training backfills, and
+    #: the share of the day a run backfilling then trains (after its daily preemption) [1]; None without backfill
+    backfill_load: Any = None
+    backfill_share: Any = None
 
     @property
     def months_per_period(self) -> int:
@@ -252,8 +271,53 @@ def _stream_profiles(inputs, streams, rate_best: np.ndarray, mean_rate: np.ndarr
     return out
 
 
-def _upper_hull(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _backfill_window(profile: np.ndarray, lost_h: float) -> tuple[float, float]:
+    r"""The stretch of the day training backfills on chips inference holds for its peak: its load and its use.
+
+    Parameters
+    ----------
+    profile : ndarray
+        Inference's load over the day relative to its mean (mean 1) [1].
+    lost_h : float
+        Hours a daily preemption costs (half a checkpoint interval and a restart) [h].
+
+    Returns
+    -------
+    (float, float)
+        :math:`S_{(k)}`, the highest load in the :math:`k` least loaded steps, and
+        :math:`e_k = k/N - \ell/24`, the share of the day a backfilling run trains [1].
+
+    Notes
+    -----
+    Chips held at the peak :math:`x` with mean load :math:`u` have at least
+    :math:`x - S_{(k)} u` idle in each of the :math:`k` least loaded steps of the
+    day; a run on them trains :math:`e_k` of the day (:func:`gigawatt.fleet.simulate._place`).
+    :math:`k` maximizes :math:`e_k (1 - S_{(k)} / \max S)`, the backfill a fully
+    served day leaves.
+
+    Examples
+    --------
+    A flat day leaves nothing idle to backfill (its share is then that of the whole day):
+
+    >>> _backfill_window(np.ones(24), 0.5)
+    (1.0, 1.0)
+    """
+    srt = np.sort(np.asarray(profile, dtype=float))
+    n = len(srt)
+    k = np.arange(1, n + 1)
+    e = k / n - np.where(k < n, lost_h / 24.0, 0.0)
+    top = srt.max()
+    score = e * (1.0 - srt / top) if top > 0 else np.zeros(n)
+    if not (score > 1e-12).any():
+        return float(srt[-1]), 1.0
+    i = int(np.argmax(score))
+    return float(srt[i]), float(e[i])
+
+
+def _upper_hull(x: np.ndarray, y: np.ndarray, origin: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Slopes and intercepts of the upper concave envelope of points (x, y), x increasing, with the origin.
+
+    With ``origin`` false the envelope starts at the first point (no line through the origin).
 
     The last piece is flat at the last point's height.
 
@@ -263,7 +327,7 @@ def _upper_hull(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     >>> s.round(3).tolist(), i.round(3).tolist()
     ([1.0, 0.5, 0.1, 0.0], [0.0, 0.5, 1.3, 1.6])
     """
-    pts = [(0.0, 0.0)] + list(zip(x.tolist(), y.tolist()))
+    pts = ([(0.0, 0.0)] if origin else []) + list(zip(x.tolist(), y.tolist()))
     hull: list[tuple[float, float]] = []
     for px, py in pts:
         while len(hull) >= 2:
@@ -284,7 +348,7 @@ def _upper_hull(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.array(slopes), np.array(intercepts)
 
 
-def _job_curve(throughput, r: int, j: int, run, fpt: float, settings) -> tuple[np.ndarray, np.ndarray]:
+def _job_curve(throughput, r: int, j: int, run, fpt: float, settings, origin: bool = True) -> tuple[np.ndarray, np.ndarray]:
     r"""A run's FLOP/s on one generation as a function of its chips, as the minimum of lines.
 
     Returns
@@ -323,11 +387,11 @@ def _job_curve(throughput, r: int, j: int, run, fpt: float, settings) -> tuple[n
     good = np.asarray(reliability.expected_goodput(sizes, settings.checkpoint_interval_s, settings.restart_s))
     flops = sizes * rate * good * fpt
     top = int(np.argmax(flops))
-    return _upper_hull(sizes[: top + 1], flops[: top + 1])
+    return _upper_hull(sizes[: top + 1], flops[: top + 1], origin=origin)
 
 
 def check_inputs(inputs, throughput=None, workloads=None, *, period: str = "quarter", view: str = "buyer",
-                 allow_unmet: bool | None = None) -> ProblemData:
+                 allow_unmet: bool | None = None, relaxation: str = "milp") -> ProblemData:
     """Check a resolved scenario for the optimizer and lay it out as the program's data.
 
     Parameters
@@ -344,6 +408,8 @@ def check_inputs(inputs, throughput=None, workloads=None, *, period: str = "quar
         Whose objective: the buyer's discounted cost, or the provider's margin.
     allow_unmet : bool, optional
         Overrides the scenario's ``optimize.allow_unmet``.
+    relaxation : {"milp", "lp"}
+        How training is modeled (:data:`RELAXATIONS`).
 
     Returns
     -------
@@ -362,6 +428,9 @@ def check_inputs(inputs, throughput=None, workloads=None, *, period: str = "quar
     """
     if period not in PERIODS:
         raise GigawattError(f"period: {period!r} is not one of {', '.join(PERIODS)}", hint="use --period quarter or month")
+    if relaxation not in RELAXATIONS:
+        raise GigawattError(f"relaxation: {relaxation!r} is not one of {', '.join(RELAXATIONS)}",
+                            hint="use --relaxation milp (one pool per run) or --relaxation lp")
     if view not in ("buyer", "provider"):
         raise GigawattError(f"view: {view!r} is not buyer or provider", hint="use --view buyer or --view provider")
     if inputs.periods.step != "month":
@@ -461,6 +530,18 @@ def check_inputs(inputs, throughput=None, workloads=None, *, period: str = "quar
             notes.append(f"inference stream {s.name} cannot be served on any roadmap chip within its latency targets")
     profiles = _stream_profiles(inputs, streams, rate_best, mean_rate) if n_w else []
     pieces = [[_curve(profiles[p][w]) for w in range(n_w)] for p in range(n_p)]
+    backfill_load = backfill_share = None
+    settings_d = inputs.demand
+    if (n_w and settings_d is not None and bool(getattr(settings_d, "backfill", True))
+            and getattr(settings_d, "allocation", "pooled") == "pooled"):
+        from gigawatt.fleet import reliability
+
+        lost_h = float(reliability.hours_lost_per_interruption(settings_d.checkpoint_interval_s, settings_d.restart_s))
+        backfill_load, backfill_share = np.zeros(n_p), np.zeros(n_p)
+        for p in range(n_p):
+            weight = mean_rate[p] / np.where(rate_best > 0, rate_best, 1.0)
+            shape = np.average(np.array(profiles[p]), axis=0, weights=weight if weight.sum() > 0 else None)
+            backfill_load[p], backfill_share[p] = _backfill_window(shape, lost_h)
     n_k = max((len(a) for row in pieces for a, _ in row), default=1)
     curve_a = np.ones((n_p, n_w, n_k))  # padding: the line "everything served", a = 1, b = 0
     curve_b = np.zeros((n_p, n_w, n_k))
@@ -476,20 +557,38 @@ def check_inputs(inputs, throughput=None, workloads=None, *, period: str = "quar
     from gigawatt.fleet.throughput import flop_per_token
 
     settings = inputs.demand
-    curves = {}
+    curves, curves_min = {}, {}
     for r, run in enumerate(runs):
         fpt = run.flop / run.tokens if run.tokens else flop_per_token(run.model)
         for j in range(n_c):
             if run.allowed[j]:
                 curves[r, j] = _job_curve(throughput, r, j, run, fpt, settings)
-    n_k = max((len(a) for a, _ in curves.values()), default=1)
-    train_slope = np.zeros((n_r, n_c, n_k))
-    train_intercept = np.zeros((n_r, n_c, n_k))
-    for (r, j), (a, b) in curves.items():
-        if len(a):
-            train_slope[r, j] = np.concatenate([a, np.repeat(a[-1:], n_k - len(a))])
-            train_intercept[r, j] = np.concatenate([b, np.repeat(b[-1:], n_k - len(b))])
-    if n_r:
+                curves_min[r, j] = _job_curve(throughput, r, j, run, fpt, settings, origin=False)
+
+    def _pad(cv):
+        n_k = max((len(a) for a, _ in cv.values()), default=1)
+        slope, icept = np.zeros((n_r, n_c, n_k)), np.zeros((n_r, n_c, n_k))
+        for (r, j), (a, b) in cv.items():
+            if len(a):
+                slope[r, j] = np.concatenate([a, np.repeat(a[-1:], n_k - len(a))])
+                icept[r, j] = np.concatenate([b, np.repeat(b[-1:], n_k - len(b))])
+        return slope, icept
+
+    train_slope, train_intercept = _pad(curves)
+    train_slope_min, train_intercept_min = _pad(curves_min)
+    run_min = np.array([max(float(r.min_chips), 1.0) for r in runs])
+    # the most chips of a generation one site could hold: its largest energized IT power over the chip's power
+    site_most = (energized.max(axis=0)[:, None] / inputs.it_w_per_chip[None, :]).max(axis=0) if n_s else np.zeros(n_c)
+    run_max = np.array([[min(float(run.max_chips), float(inputs.chips[j].max_chips_per_run), float(site_most[j]))
+                         for j in range(n_c)] for run in runs]).reshape(n_r, n_c)
+    if n_r and relaxation == "milp":
+        notes.append("training (milp): each run trains on one pool (one site, one generation) a period, on at least "
+                     "its min_chips or none, newest generations first, on chips that inference does not hold at its "
+                     "daily peak (all day, as a training reserve gives them) and, with backfill, on chips it holds but "
+                     "leaves idle in the least loaded hours (counted for the share of the day it trains then, after "
+                     "its daily preemption); its FLOP/s the concave envelope from min_chips up of the throughput "
+                     "matrix's rate times the expected goodput, its lateness from the period it finishes in")
+    elif n_r:
         notes.append("training: a run is one job per generation and period, its FLOP/s the concave envelope of the "
                      "throughput matrix's rate times the expected goodput over the job's size; the relaxation lets a "
                      "run use several generations at once, fewer chips than its min_chips, and chips at several sites, "
@@ -547,5 +646,8 @@ def check_inputs(inputs, throughput=None, workloads=None, *, period: str = "quar
         backfill=bool(getattr(settings, "backfill", True)) if settings is not None else True, view=view,
         provider_margin_usd_per_chip=margin, provider_capex_usd_per_chip=capex, discount=disc_p,
         defaults=defaults, notes=notes, run_deadline_month=[r.deadline_month for r in runs],
-        train_slope=train_slope, train_intercept=train_intercept, equal_share=bool(n_w > 1 and getattr(settings, "allocation", "pooled") == "pooled"),
+        train_slope=train_slope, train_intercept=train_intercept, relaxation=relaxation,
+        train_slope_min=train_slope_min, train_intercept_min=train_intercept_min, run_min_chips=run_min,
+        run_max_chips=run_max, site_allowed=np.asarray(inputs.allowed, dtype=bool),
+        backfill_load=backfill_load, backfill_share=backfill_share, equal_share=bool(n_w > 1 and getattr(settings, "allocation", "pooled") == "pooled"),
     )

@@ -37,6 +37,11 @@ CONSTRAINTS = {
     "served_curve": "tokens served <= what the held chips serve of the day's profile",
     "training": "a run's FLOP done + FLOP left undone = its FLOP",
     "job": "a run's FLOP/s on a generation <= the concave envelope of its job's throughput over its chips",
+    "pool_most": "(milp) a run's chips at a site and generation <= its most there, times whether it trains there",
+    "pool_least": "(milp) a run's chips at a site and generation >= its min_chips, times whether it trains there",
+    "one_pool": "(milp) a run trains on at most one pool (site, generation) a period",
+    "pool_fit": "(milp) chips of the runs at a site and generation <= chips installed there",
+    "pool_sum": "(milp) a run's chips on a generation = its chips at the sites",
     "inference_demand": "every token demanded is served (allow_unmet: false)",
     "equal_share": "every stream is served the same share in a period (pooled allocation)",
 }
@@ -254,17 +259,45 @@ def second_stage(m, data: ProblemData, added, installed, tag: str = "", weight: 
         share = m.add_variables(lower=0, upper=_da(np.where(ub > 0, 1.0, 0.0), ("period", "run", "chip"), coords),
                                 name=f"done{tag}")
         scale = data.seconds[:, None, None, None] / data.run_flop[None, :, None, None]
-        slope = _da(scale * data.train_slope[None], ("period", "run", "chip", "job_piece"), coords)
-        icept = _da(scale * data.train_intercept[None], ("period", "run", "chip", "job_piece"), coords)
-        m.add_constraints(share - training * slope <= icept, name=f"job{tag}",
-                          mask=_da(ub > 0, ("period", "run", "chip"), coords).astype(bool))
+        milp = data.relaxation == "milp"
+        if milp:
+            on = _pools(m, data, coords, ub > 0, training, installed, tag)
+            all_day = training
+            kc = dict(coords, job_piece=np.arange(data.train_slope_min.shape[2]))
+            slope = _da(scale * data.train_slope_min[None], ("period", "run", "chip", "job_piece"), kc)
+            icept = _da(scale * data.train_intercept_min[None], ("period", "run", "chip", "job_piece"), kc)
+            effective = training
+            if data.backfill_load is not None and held is not None:
+                # chips a run backfills on (held for inference, idle in the least loaded hours) train part of the day
+                back = m.add_variables(lower=0, upper=_da(ub, ("period", "run", "chip"), coords), name=f"backfill{tag}")
+                m.add_constraints(back - training <= 0, name=f"backfill_part{tag}")
+                load_k = _da(data.backfill_load, ("period",), coords)
+                m.add_constraints(back.sum("run") - held.sum("stream") + busy.sum("stream") * load_k <= 0,
+                                  name=f"backfill_idle{tag}")
+                effective = training - back * _da(1.0 - data.backfill_share, ("period",), coords)
+                all_day = training - back
+            else:
+                all_day = training
+            m.add_constraints(share - effective * slope - on.sum("site") * icept <= 0, name=f"job{tag}",
+                              mask=_da(ub > 0, ("period", "run", "chip"), coords).astype(bool))
+        else:
+            slope = _da(scale * data.train_slope[None], ("period", "run", "chip", "job_piece"), coords)
+            icept = _da(scale * data.train_intercept[None], ("period", "run", "chip", "job_piece"), coords)
+            m.add_constraints(share - training * slope <= icept, name=f"job{tag}",
+                              mask=_da(ub > 0, ("period", "run", "chip"), coords).astype(bool))
         done = share.sum("chip")
         m.add_constraints(done.sum("period") + undone == 1.0, name=f"training{tag}")
         late = data.late_usd_per_run_month * data.late_discount / OBJ_SCALE * demand_weight
-        objective = objective + (done * _da(data.late_months * late[None, :], ("period", "run"), coords)).sum()
-        objective = objective + (undone * _da(data.unfinished_late_months * late, ("run",), coords)).sum()
+        if milp:
+            objective = objective + _finish(m, data, coords, done, late, tag)
+        else:
+            objective = objective + (done * _da(data.late_months * late[None, :], ("period", "run"), coords)).sum()
+            objective = objective + (undone * _da(data.unfinished_late_months * late, ("run",), coords)).sum()
         t_load = training.sum("run")
-        if not data.backfill and held is not None:
+        if milp:
+            _newest_first(m, data, coords, all_day, installed, tag)
+            t_load = all_day.sum("run")
+        if (not data.backfill or milp) and held is not None:
             m.add_constraints(held.sum("stream") + t_load <= chips_of, name=f"chip_time{tag}")
             t_load = None
         load = t_load if load is None else (load if t_load is None else load + t_load)
@@ -272,6 +305,153 @@ def second_stage(m, data: ProblemData, added, installed, tag: str = "", weight: 
         m.add_constraints(load <= chips_of, name=f"chip_time{tag}" if f"chip_time{tag}" not in m.constraints
                           else f"chip_time_busy{tag}")
     return objective * weight
+
+
+def _pools(m, data: ProblemData, coords: dict, can, training, installed, tag: str = ""):
+    r"""Each run on one pool (one site, one generation) a period, on at least its min_chips or none.
+
+    Parameters
+    ----------
+    can : ndarray of bool, (period, run, chip)
+        Where the run may train on the generation.
+    training : linopy.Variable
+        Chips on each run by generation, (period, run, chip).
+    installed : linopy.Variable
+
+    Returns
+    -------
+    linopy.Variable
+        ``pool``: binary, 1 where the run trains at the site on the generation, (period, run, site, chip).
+
+    Notes
+    -----
+    With :math:`z_{p,r,s,c} \in \{0, 1\}` and :math:`y_{p,r,s,c}` the run's chips at a site:
+
+    .. math::
+        \sum_{s,c} z_{p,r,s,c} \le 1,\quad
+        N^{min}_r z \le y \le N^{max}_{r,c} z,\quad
+        \sum_r y_{p,r,s,c} \le n_{p,s,c},\quad
+        \sum_s y_{p,r,s,c} = \text{training}_{p,r,c}
+
+    (the simulator's pools: a run needs all its chips in one site and generation, and
+    waits below its minimum).
+    """
+    where = can[:, :, None, :] & data.site_allowed[None, None, :, :]
+    where &= np.maximum.accumulate(data.can_add, axis=0)[:, None, :, :]  # the chip can be installed there by then
+    dims = ("period", "run", "site", "chip")
+    mask = _da(where, dims, coords).astype(bool)
+    # the most chips a run takes at a site: its own most, and what the site's power could ever hold (a tight big-M)
+    site_most = data.energized_it_w.max(axis=0)[:, None] / data.it_w_per_chip[None, :]  # (s, c)
+    most = np.minimum(data.run_max_chips[None, :, None, :], site_most[None, None, :, :]) * np.ones(where.shape)
+    y = m.add_variables(lower=0, upper=_da(np.where(where, most, 0.0), dims, coords), name=f"pool_chips{tag}")
+    z = m.add_variables(binary=True, coords=[coords[d] for d in dims], dims=list(dims), name=f"pool{tag}", mask=mask)
+    m.add_constraints(y - z * _da(most, dims, coords) <= 0, name=f"pool_most{tag}", mask=mask)
+    m.add_constraints(y - z * _da(data.run_min_chips, ("run",), coords) >= 0, name=f"pool_least{tag}", mask=mask)
+    m.add_constraints(z.sum(["site", "chip"]) <= 1, name=f"one_pool{tag}")
+    m.add_constraints(y.sum("run") - installed <= 0, name=f"pool_fit{tag}")
+    m.add_constraints(y.sum("site") - training == 0, name=f"pool_sum{tag}")
+    return z
+
+
+def _finish(m, data: ProblemData, coords: dict, done, late, tag: str = ""):
+    r"""Each run's lateness from the period it finishes in (binaries), not from the share of its FLOP done late.
+
+    Parameters
+    ----------
+    done : linopy.LinearExpression
+        Share of each run's FLOP done in each period, (period, run).
+    late : ndarray, (run,)
+        Discounted price of a run-month late, in the objective's units.
+
+    Returns
+    -------
+    linopy.LinearExpression
+        The lateness cost.
+
+    Notes
+    -----
+    With :math:`f_{p,r} \in \{0, 1\}`, finished by the end of period :math:`p`, and
+    :math:`\ell_{p,r}` the months from the deadline to the end of :math:`p`:
+
+    .. math::
+        f_{p,r} \le \sum_{q \le p} \phi_{q,r},\qquad
+        \text{late}_r = \sum_p (\ell_{p,r} - \ell_{p-1,r}) (1 - f_{p-1,r})
+        + (L_r - \ell_{P,r}) (1 - f_{P,r})
+
+    (:math:`f_{-1} = 0`, :math:`L_r` the lateness of a run unfinished at the horizon's
+    end). A run finishing anywhere in a period counts as finishing at its end, so the
+    program's lateness is at most a period above the simulator's.
+    """
+    step = np.diff(data.late_months, axis=0, prepend=0.0)  # (p, r): months added by period p
+    # the constant, every run unfinished at the horizon's end, is added back in the results (an objective has no
+    # constant in linopy); minus what finishing by the end of p-1 saves in p, and by the horizon's end saves after it
+    save = np.zeros_like(step)
+    save[:-1] = step[1:]
+    save[-1] = data.unfinished_late_months - data.late_months[-1]
+    dims = ["period", "run"]
+    mask = _da(save > 0, dims, coords).astype(bool)  # finishing earlier than the period before the deadline saves nothing
+    fin = m.add_variables(binary=True, coords=[coords["period"], coords["run"]], dims=dims, name=f"finished{tag}",
+                          mask=mask)
+    m.add_constraints(fin - done.cumsum("period") <= 0, name=f"finish{tag}", mask=mask)
+    self_cost = -(fin * _da(save * late[None, :], ("period", "run"), coords)).sum()
+    return self_cost
+
+
+def run_lateness(data: ProblemData, finished: np.ndarray) -> np.ndarray:
+    r"""Months late of each run from whether it has finished by the end of each period [month].
+
+    Parameters
+    ----------
+    finished : ndarray, (period, run)
+        1 where the run's FLOP is all done by the end of the period.
+
+    Returns
+    -------
+    ndarray, (run,)
+        :math:`\sum_p (\ell_p - \ell_{p-1}) (1 - f_{p-1}) + (L - \ell_P)(1 - f_P)` (:func:`_finish`).
+    """
+    f = np.clip(np.round(np.asarray(finished, dtype=float)), 0.0, 1.0)
+    step = np.diff(data.late_months, axis=0, prepend=0.0)
+    before = np.vstack([np.zeros((1, f.shape[1])), f[:-1]])
+    return (step * (1 - before)).sum(axis=0) + (data.unfinished_late_months - data.late_months[-1]) * (1 - f[-1])
+
+
+def _newest_first(m, data: ProblemData, coords: dict, training, installed, tag: str = "") -> None:
+    r"""Training takes the newest generations first, as the simulator's training reserve is carved.
+
+    Notes
+    -----
+    With generations ranked newest first and :math:`u_{p,c} \in \{0, 1\}` for each
+    generation but the newest, a run trains on :math:`c` only where every newer
+    generation :math:`c'` is all training:
+
+    .. math::
+        \sum_r y_{p,r,c} \le M_c u_{p,c},\quad
+        \sum_r y_{p,r,c'} \ge n_{p,c'} - M_{c'} (1 - u_{p,c})
+
+    with :math:`M_c` the most chips of the generation the sites could hold. The plan's
+    training reserve (:func:`gigawatt.optimize.plan.plan_scenario`) then lands on the
+    generations the program trained on.
+    """
+    chips = data.inputs.chips
+    order = sorted(range(len(chips)), key=lambda j: chips[j].available, reverse=True)
+    most = data.energized_it_w.max(axis=0).sum() / data.it_w_per_chip  # (c,)
+    trains = (data.train_slope_min.sum(axis=2) > 0).any(axis=0) if data.train_slope_min is not None else np.zeros(0)
+    chips_of = installed.sum("site")
+    used = training.sum("run")
+    for k, j in enumerate(order[1:], start=1):
+        if not trains[j]:
+            continue
+        newer = [c for c in order[:k] if trains[c]]
+        if not newer:
+            continue
+        name = data.chips[j]
+        u = m.add_variables(binary=True, coords=[coords["period"]], dims=["period"], name=f"older[{name}]{tag}")
+        m.add_constraints(used.sel(chip=name) / most[j] - u <= 0, name=f"older_on[{name}]{tag}")
+        for c in newer:
+            other = data.chips[c]
+            m.add_constraints((used.sel(chip=other) - chips_of.sel(chip=other)) / most[c] - u >= -1.0,
+                              name=f"newer_full[{name},{other}]{tag}")
 
 
 def model_size(model) -> dict:

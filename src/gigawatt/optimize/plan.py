@@ -68,6 +68,13 @@ def plan_scenario(result) -> dict:
             renamed[name] = site
             sites.append({"name": name, "pue": float(by_name[site].get("pue", inputs.pue[s])), "basis": "it",
                           "ramp": "step", "chips": [chip], "energized": points})
+    site_training = getattr(result, "training_site", None)
+    if site_training is not None and site_training.size:
+        # the simulator carves a training reserve from the newest generation's sites, the last listed first:
+        # list the sites the program trains on most last, so that the reserve lands where its runs are
+        use = site_training.sum(axis=(0, 1))  # (site, chip) chip-periods of training
+        key = {f"{site}--{chip}": float(use[s, j]) for s, site in enumerate(data.sites) for j, chip in enumerate(data.chips)}
+        sites.sort(key=lambda x: key.get(x["name"], 0.0))
     if not sites:  # a plan that builds nothing still needs a site
         sites.append({"name": data.sites[0], "pue": float(inputs.pue[0]), "energized": {inputs.months[0]: "0 W"}})
     doc["sites"] = sites
@@ -76,8 +83,15 @@ def plan_scenario(result) -> dict:
         # the chips the plan does not hold for inference at its peak are kept for training, as the program
         # allocated them; training also backfills what inference leaves idle (with backfill on)
         chips = result.installed.sum(axis=(1, 2))
-        held = result.held.sum(axis=(1, 2))
-        share = np.where(chips > 0, np.clip(1.0 - held / np.where(chips > 0, chips, 1.0), 0.0, 1.0), 0.0)
+        if getattr(data, "relaxation", "lp") == "milp":
+            # the chips the program trains on, all day; chips it leaves idle go to inference in the simulator
+            used = result.training.sum(axis=(1, 2))
+            if getattr(result, "backfill", None) is not None:
+                used = used - result.backfill.sum(axis=(1, 2))
+            share = np.where(chips > 0, np.clip(used / np.where(chips > 0, chips, 1.0), 0.0, 1.0), 0.0)
+        else:
+            held = result.held.sum(axis=(1, 2))
+            share = np.where(chips > 0, np.clip(1.0 - held / np.where(chips > 0, chips, 1.0), 0.0, 1.0), 0.0)
         share = np.floor(share * 1e4) / 1e4
         points, last = {}, None
         for p, value in enumerate(share):

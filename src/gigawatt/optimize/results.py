@@ -74,6 +74,10 @@ class OptimizeResult:
     timings_s: dict = field(default_factory=dict)
     status: str = "optimal"
     comparison: Any = None  # gigawatt.optimize.plan.Comparison, once the plan is simulated
+    #: (period, run, site, chip) chips on each run at each site (``milp``; None for ``lp``) [1]
+    training_site: Any = None
+    #: (period, run, chip) of those chips, the ones backfilling inference's idle hours (``milp``) [1]
+    backfill: Any = None
 
     @property
     def labels(self) -> list[str]:
@@ -131,7 +135,7 @@ class OptimizeResult:
         d = self.data
         out = {
             "scenario": d.inputs.name, "view": d.view, "period": d.period, "status": self.status,
-            "relaxation": "LP: systems and chips are continuous (the linear relaxation of whole systems)",
+            "relaxation": d.relaxation, "relaxation_text": relaxation_text(d),
             "objective_usd": self.objective_usd, "costs": self.costs,
             "served_share": self.served_total_share(), "gw_years": self.gw_years(),
             "training_runs": self.run_finish(), "years": self.years(),
@@ -145,6 +149,17 @@ class OptimizeResult:
         if self.comparison is not None:
             out["comparison"] = self.comparison.to_dict()
         return out
+
+
+def relaxation_text(data: ProblemData) -> str:
+    """What the program relaxes, in words, for the output."""
+    head = "systems and chips are continuous (the plan the simulator runs is rounded down to whole systems)"
+    if data.relaxation == "milp":
+        return (f"MILP: {head}; each training run on one pool (site, generation) a period with at least its "
+                "min_chips, newest generations first, on chips free of inference all day or backfilling its least "
+                "loaded hours for part of the day, and late by the period it finishes in")
+    return (f"LP: {head}; a training run may spread over generations and sites, take fewer chips than its "
+            "min_chips and train on inference's idle chip-time all day, and is late by the share of its FLOP done late")
 
 
 def _sol(model, name, shape):
@@ -240,6 +255,81 @@ def lead_time_values(model, data: ProblemData) -> list[dict]:
     return out
 
 
+def generation_lead_time_values(model, data: ProblemData) -> list[dict]:
+    r"""The value of each chip generation's roadmap window opening one month earlier [USD, present value].
+
+    Parameters
+    ----------
+    model : linopy.Model
+        Solved (for ``milp``, with its binaries fixed at the plan's placement of runs,
+        as :func:`gigawatt.optimize.solve.solve_model` leaves it).
+    data : ProblemData
+
+    Returns
+    -------
+    list of dict
+        One row per generation whose window opens after the horizon's first period:
+        ``chip``, ``value_usd`` (what the buyer's cost falls by, or the provider's
+        margin rises by), ``opens`` (the period it opens in now), ``solve_s``.
+
+    Notes
+    -----
+    A re-solve per generation: the period before the one its window opens in may add
+    the chip (at the sites that take it, its year's supply raised by the months gained,
+    as the roadmap pro-rates it), and the objective's fall over the period's
+    :math:`m` months is one month's worth, :math:`(z^* - z^*_{-1}) / m` (exact by month;
+    by quarter the mean of the three months). With ``milp`` the runs stay on the
+    pools the plan put them on (the binaries fixed), so the value counts the buildout
+    and the allocation that follow, not a re-placement of runs.
+    """
+    import time
+
+    from gigawatt.optimize.solve import solve_model
+
+    if "added" not in model.variables or model.objective.value is None:
+        return []
+    base = float(model.objective.value)
+    added = model.variables["added"]
+    out = []
+    for j, chip in enumerate(data.chips):
+        can = data.can_add[:, :, j]
+        opens = np.flatnonzero(can.any(axis=1))
+        if not len(opens) or opens[0] == 0:
+            continue
+        p0 = int(opens[0])
+        sites = [data.sites[s] for s in np.flatnonzero(can[p0])]
+        old = added.upper.copy()
+        upper = old.copy()
+        for site in sites:
+            upper.loc[{"period": p0 - 1, "site": site, "chip": chip}] = np.inf
+        added.update(upper=upper)
+        # the year's supply is pro-rated by the months on offer: the months gained add theirs
+        supply = model.constraints["supply"] if "supply" in model.constraints else None
+        year = int(data.year[p0 - 1])
+        per_year = float(data.inputs.chips[j].supply_per_year)
+        old_rhs = supply.rhs.copy() if supply is not None else None
+        if supply is not None and np.isfinite(per_year) and year in data.supply_years:
+            rhs = old_rhs.copy()
+            more = per_year * data.months_per_period / 12.0 / ROW_SCALE["supply"]
+            rhs.loc[{"year": year, "chip": chip}] = rhs.loc[{"year": year, "chip": chip}] + more
+            supply.update(rhs=rhs)
+        t0 = time.perf_counter()
+        try:
+            solved = solve_model(model)
+            value = (base - float(model.objective.value)) * OBJ_SCALE / data.months_per_period \
+                if solved["status"] == "ok" else None
+        finally:
+            added.update(upper=old)
+            if supply is not None:
+                supply.update(rhs=old_rhs)
+        out.append({"chip": chip, "opens": data.labels[p0], "value_usd": value,
+                    "unit": "USD per month of lead time (the roadmap window opening one month earlier)",
+                    "solve_s": time.perf_counter() - t0})
+    if out:
+        solve_model(model)  # the solution read back later is the plan's again
+    return out
+
+
 def loosen_table(shadow: list[dict], lead_time: list[dict], data: ProblemData) -> list[dict]:
     """What would loosen the plan: each binding limit with where and when it binds and what it is worth.
 
@@ -276,10 +366,13 @@ def loosen_table(shadow: list[dict], lead_time: list[dict], data: ProblemData) -
                     "value_usd": total, "what": _what(name, where)})
     out.sort(key=lambda r: -r["value_usd"])
     for row in lead_time:
-        if row["value_usd"] > _TOL:
-            out.append({"constraint": "lead_time", "where": row["site"], "binds": "", "periods": 0,
+        if row.get("value_usd") is not None and row["value_usd"] > _TOL:
+            where = row.get("site") or row.get("chip")
+            what = (f"{where}'s power one month earlier" if "site" in row
+                    else f"{where}'s roadmap window one month earlier (now {row.get('opens')})")
+            out.append({"constraint": "lead_time", "where": where, "binds": row.get("opens", ""), "periods": 0,
                         "mean_value": row["value_usd"], "max_value": row["value_usd"], "unit": "USD/month",
-                        "value_usd": row["value_usd"], "what": f"{row['site']}'s power one month earlier"})
+                        "value_usd": row["value_usd"], "what": what})
     return out
 
 
@@ -313,6 +406,8 @@ def assign_results(model, data: ProblemData, timings_s: dict | None = None) -> O
     held = _sol(model, "held", (n_p, n_w, n_c))
     busy = _sol(model, "busy", (n_p, n_w, n_c))
     training = _sol(model, "training", (n_p, n_r, n_c))
+    training_site = _sol(model, "pool_chips", (n_p, n_r, n_s, n_c)) if "pool_chips" in model.variables else None
+    backfill = _sol(model, "backfill", (n_p, n_r, n_c)) if "backfill" in model.variables else None
     served = _sol(model, "served", (n_p, n_w))
     undone = _sol(model, "undone", (n_r,))
     shortfall = float(_sol(model, "shortfall", ()).sum()) * OBJ_SCALE if data.commitment_usd is not None else None
@@ -324,6 +419,13 @@ def assign_results(model, data: ProblemData, timings_s: dict | None = None) -> O
     late_price = data.late_usd_per_run_month * data.late_discount
     late = float((run_done * data.late_months * late_price[None, :]).sum()
                  + (undone * data.unfinished_late_months * late_price).sum()) if n_r else 0.0
+    if n_r and "finished" in model.variables:
+        # milp: lateness from the period each run's FLOP is all done in (the program's binaries say at most that;
+        # a plan the solver stopped on before the optimum may leave one unset)
+        from gigawatt.optimize.model import run_lateness
+
+        finished = (np.cumsum(run_done, axis=0) >= 1 - 1e-6).astype(float)
+        late = float((run_lateness(data, finished) * late_price).sum())
     margin = float((installed * data.provider_margin_usd_per_chip).sum() - (added * data.provider_capex_usd_per_chip).sum())
     costs = {"contract_usd": contract, "spend_usd": spend, "shortfall_usd": shortfall,
              "unmet_inference_usd": unmet, "late_training_usd": late,
@@ -335,5 +437,6 @@ def assign_results(model, data: ProblemData, timings_s: dict | None = None) -> O
     return OptimizeResult(
         data=data, added=added, installed=installed, held=held, busy=busy, training=training, served_share=served,
         run_done=run_done, objective_usd=objective, costs=costs, shadow=shadow, loosen=loosen_table(shadow, lead, data),
-        lead_time=lead, size=model_size(model), timings_s=dict(timings_s or {}),
+        lead_time=lead, size=model_size(model), timings_s=dict(timings_s or {}), training_site=training_site,
+        backfill=backfill,
     )

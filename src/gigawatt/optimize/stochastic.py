@@ -162,7 +162,7 @@ def two_stage(cases, *, weights=None, median: int | None = None, period: str = "
     if not len(cases):
         raise GigawattError("the two-stage plan needs at least one case")
     t0 = time.perf_counter()
-    datas = [check_inputs(c, period=period) for c in cases]
+    datas = [check_inputs(c, period=period, relaxation="lp") for c in cases]  # per-sample binaries would multiply
     _same_shape(datas)
     n = len(datas)
     wts = np.full(n, 1.0 / n) if weights is None else np.asarray(weights, dtype=float)

@@ -121,19 +121,28 @@ def supply_section(result) -> Section:
 
 
 def lead_time_section(result) -> Section:
-    """Value of each site's power arriving one month earlier [$M]."""
+    """Value of one month more lead time [$M]: each site's power one month earlier, each generation's roadmap window."""
     import plotly.graph_objects as go
 
-    lead = [r for r in result.lead_time if r["value_usd"] > 0]
+    lead = [r for r in result.lead_time if (r.get("value_usd") or 0) > 0]
     if not lead:
         return Section("lead-time-value", "What one month earlier is worth", None,
-                       "No site's power arriving earlier would lower the cost.")
-    fig = _figure("Value of a site's power one month earlier (present value)", "$M")
-    fig.add_trace(go.Bar(x=[r["site"] for r in lead], y=[r["value_usd"] / 1e6 for r in lead], name="lead time",
-                         marker_color="#8c564b"))
+                       "Neither a site's power nor a generation's roadmap window one month earlier would lower the cost.")
+    fig = _figure("Value of one month more lead time (present value)", "$M")
+    sites = [r for r in lead if "site" in r]
+    chips = [r for r in lead if "chip" in r]
+    if sites:
+        fig.add_trace(go.Bar(x=[f"{r['site']} power" for r in sites], y=[r["value_usd"] / 1e6 for r in sites],
+                             name="a site's power", marker_color="#8c564b"))
+    if chips:
+        fig.add_trace(go.Bar(x=[f"{r['chip']} window" for r in chips], y=[r["value_usd"] / 1e6 for r in chips],
+                             name="a generation's roadmap window", marker_color="#17becf"))
     return Section("lead-time-value", "What one month earlier is worth", fig,
-                   "Each site's whole energized-power ramp moved one month earlier, to first order "
-                   "(the shadow price of its power times the power it gains).")
+                   "A site: its whole energized-power ramp moved one month earlier, to first order (the shadow price "
+                   "of its power times the power it gains). A generation: its roadmap window opening one month "
+                   "earlier, by a re-solve with the chip allowed a period earlier (its year's supply raised by the "
+                   "months gained), the cost's fall divided by the period's months; with --relaxation milp the runs "
+                   "stay on the pools the plan gave them.")
 
 
 def optimize_sections(result) -> list[Section]:
