@@ -155,3 +155,26 @@ def test_report_panel(write_scenario, minimal_text):
     assert "Tool CPUs needed at the peak" in sec.note and "agents:" in sec.note
     bare = agents_section(gigawatt.run(write_scenario(minimal_text)))
     assert bare.figure is None and bare.note.startswith("Not drawn")
+
+
+def test_an_agent_tasks_search_is_cached_on_disk(tmp_path, monkeypatch):
+    """The tool pool's per-chip agent task is searched once and then read back from the cache folder."""
+    from gigawatt.fleet import hosts
+
+    monkeypatch.setenv("GIGAWATT_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("GIGAWATT_NO_CACHE", raising=False)
+    session = {"cache_lifetime_s": 300.0, "cache_policy": "hold", "output_tokens_per_step": 400.0, "steps": 5,
+               "system_prompt_tokens": 2000.0, "tool_output_tokens": 500.0, "tool_time_median_s": 1.0,
+               "tool_time_p90_s": 8.0}
+    args = ("llama3.1-8b", "trainium2", "trn2-48xlarge", 4000.0, 400.0, "bf16", tuple(sorted(session.items())))
+    hosts._session_on_chip.cache_clear()
+    first = hosts._session_on_chip(*args)
+    files = list((tmp_path / "sessions").glob("*.json"))
+    assert first is not None and len(files) == 1
+    files[0].write_text('{"result": [1.0, 2.0, 3.0, null]}')  # what the cache holds is what a later run reads
+    hosts._session_on_chip.cache_clear()
+    assert hosts._session_on_chip(*args) == (1.0, 2.0, 3.0, None)
+    files[0].write_text("not json")  # a damaged file is recomputed
+    hosts._session_on_chip.cache_clear()
+    assert hosts._session_on_chip(*args) == first
+    hosts._session_on_chip.cache_clear()

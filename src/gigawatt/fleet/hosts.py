@@ -21,6 +21,8 @@ References
 from __future__ import annotations
 
 import functools
+import json
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,15 +144,45 @@ def _session_on_chip(model: str, chip: str, system: str, context_tokens: float, 
     pool after the simulation ask for the same tasks."""
     from gigawatt.perf.api import serve_plan
 
+    path = _session_cache_path(model, chip, system, context_tokens, output_tokens, precision, session)
+    if path is not None and path.exists():
+        try:
+            stored = json.loads(path.read_text())["result"]
+            return None if stored is None else tuple(stored)
+        except (OSError, ValueError, KeyError, TypeError):  # a damaged cache file is recomputed
+            pass
     try:
         r = serve_plan(model, chip, None, input_len=context_tokens, output_len=output_tokens, precision=precision,
                        system=system, agentic=dict(session))
     except Exception:  # a chip that cannot serve the task holds no sessions
-        return None
-    share = r.get("within_target_share")
-    mean_s = r.get("task_latency_mean_s")
-    return (None if mean_s is None else float(mean_s), float(r["input_tokens_new"]), float(r["input_tokens_cached"]),
-            None if share is None else float(share))
+        result = None
+    else:
+        share = r.get("within_target_share")
+        mean_s = r.get("task_latency_mean_s")
+        result = (None if mean_s is None else float(mean_s), float(r["input_tokens_new"]),
+                  float(r["input_tokens_cached"]), None if share is None else float(share))
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"result": result}))
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only home is no reason to fail a run
+    return result
+
+
+def _session_cache_path(*args):
+    """The on-disk cache file of one agent task's serving search (beside the throughput matrix's cache,
+    keyed by the same fingerprint of the performance code, calibration and catalog); None when the
+    cache is off (``GIGAWATT_NO_CACHE``)."""
+    import hashlib
+
+    from gigawatt.fleet.throughput import _cache_path, _model_fingerprint
+
+    key = hashlib.sha256(json.dumps([_model_fingerprint(), *args], default=str).encode()).hexdigest()[:24]
+    path = _cache_path(key)
+    return None if path is None else path.parent.parent / "sessions" / f"{key}.json"
 
 
 def tool_host_settings(inputs) -> tuple[str, float]:
