@@ -23,6 +23,11 @@ class View(str, Enum):
     provider = "provider"
 
 
+class Sampler(str, Enum):
+    lhs = "lhs"
+    sobol = "sobol"
+
+
 class Relaxation(str, Enum):
     milp = "milp"
     lp = "lp"
@@ -112,6 +117,13 @@ def optimize(
     report_out: Optional[Path] = typer.Option(None, "--report",
                                               help="Write an HTML report here: the plan against the scenario's "
                                                    "buildout and the shadow prices over time (opens offline)."),
+    samples: Optional[int] = typer.Option(None, "--samples",
+                                          help="Plan under uncertainty: one buildout for N draws of the scenario's "
+                                               "uncertain inputs (2 to 64; each adds a copy of the allocation, so "
+                                               "start with 8), the allocation per draw, on the LP relaxation; prints "
+                                               "the expected cost and the value of the stochastic solution."),
+    sampler: Sampler = typer.Option(Sampler.lhs, "--sampler", help="With --samples: lhs (Latin hypercube) or sobol."),
+    seed: int = typer.Option(0, "--seed", help="With --samples: seeds the sampler (the same seed, the same draws)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout, nothing else (SI units, USD)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print the model's size and the solve time on stderr."),
     wide: bool = WIDE_OPTION,
@@ -128,6 +140,11 @@ def optimize(
         _check_plan_path(plan_out, scenario)
     if report_out is not None and report_out.exists() and not report_out.is_file():
         fail(f"--report: {report_out} is not a file", "give a path for the HTML file")
+    if samples is not None:
+        _optimize_samples(scenario, scn, samples, sampler.value, seed, period=period.value, view=view.value,
+                          no_unmet=no_unmet, plan_out=plan_out, report_out=report_out, json_out=json_out,
+                          verbose=verbose, wide=wide)
+        return
     import gigawatt.optimize as opt
 
     try:
@@ -201,6 +218,63 @@ def optimize(
         show(con, f"Plan written to {plan_out} (gigawatt run {plan_out})", wide)
     if report_out is not None:
         show(con, f"Report written to {report_out}", wide)
+
+
+def _optimize_samples(scenario, scn, n, sampler, seed, *, period, view, no_unmet, plan_out, report_out, json_out,
+                      verbose, wide) -> None:
+    """``--samples N``: the two-stage plan over N draws, its expected cost and its VSS."""
+    from gigawatt.errors import GigawattError
+    from gigawatt.optimize import two_stage
+    from gigawatt.optimize.samples import cases_from_samples
+
+    for given, flag in ((view != "buyer", "--view provider"), (no_unmet, "--no-unmet"), (plan_out, "--plan-out"),
+                        (report_out, "--report")):
+        if given:
+            fail(f"--samples: {flag} is not available with --samples",
+                 f"leave out {flag}, or run gigawatt optimize without --samples for it")
+    try:
+        cases, values, held = cases_from_samples(scn, n, seed=seed, sampler=sampler)
+        result = two_stage(cases, period=period)
+    except GigawattError as exc:
+        fail(f"{scenario}: {exc}", getattr(exc, "hint", None))
+    lp_note = ("two_stage solves the LP relaxation: systems are continuous and training may spread over pools "
+               "(as --relaxation lp), so its costs are a lower bound on the mixed-integer plan's")
+    notes = [lp_note]
+    if held:
+        notes.append("held at their base value (no field in the scenario to set): " + ", ".join(held))
+    if result.median_plan_note:
+        notes.append(result.median_plan_note)
+    if verbose:
+        t = result.timings_s
+        stderr().print(f"model: {result.size['variables']:,} variables, {result.size['constraints']:,} constraints "
+                       f"({n} cases, {len(result.data.labels)} {period}s); inputs {t.get('check_s', 0):.2f} s, build "
+                       f"{t.get('build_s', 0):.2f} s, solve {t.get('solve_s', 0):.2f} s (HiGHS, LP), median-case plan "
+                       f"{t.get('median_plan_s', 0):.2f} s", markup=False)
+    if json_out:
+        out = result.to_dict()
+        out.update({"scenario": scn.name, "samples": n, "sampler": sampler, "seed": seed, "period": period,
+                    "relaxation": "lp", "inputs": [u.path for u in scn.uncertain.inputs],
+                    "values": values.tolist(), "held": held, "notes": notes})
+        print_json(out)
+        return
+    con = stdout()
+    chips = result.data.chips
+    columns = [Column("year", lambda r: str(r["year"])), Column("IT GW", lambda r: fmt.gw(r["it_power_w"]))]
+    columns += [Column(c, (lambda c: lambda r: fmt.chips(r["chips"][c]))(c)) for c in chips]
+    show(con, fitted_table(f"{scn.name}: the robust plan over {n} samples ({sampler}, seed {seed}; the same buildout "
+                           f"in every sample, by {period})", [columns], result.years(), wide), wide)
+    ev = result.median_plan_expected_cost_usd
+    show(con, f"Expected buyer's cost of the robust plan, present value: {fmt.money(result.expected_cost_usd)} "
+              f"(samples from {fmt.money(result.case_cost_usd.min())} to {fmt.money(result.case_cost_usd.max())}).",
+         wide)
+    if ev is None:
+        show(con, f"Median-case plan (sample {result.median_case}) held over the samples: not defined; value of the "
+                  "stochastic solution: not defined (the median-case plan is infeasible in some sample).", wide)
+    else:
+        show(con, f"Median-case plan (sample {result.median_case}) held over the samples: expected cost "
+                  f"{fmt.money(ev)}. Value of the stochastic solution: {fmt.money(result.vss_usd)}.", wide)
+    for note in notes:
+        show(con, f"note: {note}", wide)
 
 
 #: the first line of every plan file, by which a later run knows the file is its own to replace

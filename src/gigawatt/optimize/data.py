@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from gigawatt.errors import GigawattError
+from gigawatt.optimize.solve import OptimizeError
 from gigawatt.units import SECONDS_PER_YEAR
 
 __all__ = ["ProblemData", "check_inputs", "DEFAULT_UNMET_INFERENCE_USD_PER_MTOK",
@@ -427,14 +427,14 @@ def check_inputs(inputs, throughput=None, workloads=None, *, period: str = "quar
     provider's in the provider's view.
     """
     if period not in PERIODS:
-        raise GigawattError(f"period: {period!r} is not one of {', '.join(PERIODS)}", hint="use --period quarter or month")
+        raise OptimizeError(f"period: {period!r} is not one of {', '.join(PERIODS)}", hint="use --period quarter or month")
     if relaxation not in RELAXATIONS:
-        raise GigawattError(f"relaxation: {relaxation!r} is not one of {', '.join(RELAXATIONS)}",
+        raise OptimizeError(f"relaxation: {relaxation!r} is not one of {', '.join(RELAXATIONS)}",
                             hint="use --relaxation milp (one pool per run) or --relaxation lp")
     if view not in ("buyer", "provider"):
-        raise GigawattError(f"view: {view!r} is not buyer or provider", hint="use --view buyer or --view provider")
+        raise OptimizeError(f"view: {view!r} is not buyer or provider", hint="use --view buyer or --view provider")
     if inputs.periods.step != "month":
-        raise GigawattError("horizon.step: the optimizer plans on a monthly horizon, this one is weekly",
+        raise OptimizeError("horizon.step: the optimizer plans on a monthly horizon, this one is weekly",
                             hint="set horizon.step: month (or leave it out) to optimize this scenario")
     notes: list[str] = []
     groups, labels = _groups(inputs, period)

@@ -19,6 +19,14 @@ from gigawatt.errors import GigawattError
 __all__ = ["solve_model", "OptimizeInfeasible", "explain_infeasible"]
 
 
+class OptimizeError(GigawattError):
+    """Bad input to the optimizer, or no plan from the solver; ``hint`` says what to do."""
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        self.hint = hint
+        super().__init__(message)
+
+
 class OptimizeInfeasible(GigawattError):
     """No plan meets every constraint; the message names the constraints in conflict."""
 
@@ -124,7 +132,7 @@ def solve_model(model, time_limit_s: float = 300.0, mip_rel_gap: float = MIP_REL
         return out
     if "infeasible" in str(condition):
         return out
-    raise GigawattError(f"the optimizer's solver stopped without a plan ({condition})",
+    raise OptimizeError(f"the optimizer's solver stopped without a plan ({condition})",
                         hint="try --period quarter (a smaller program), or report the scenario as a bug")
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gigawatt.errors import GigawattError
+from gigawatt.optimize.solve import OptimizeError
 
 __all__ = ["two_stage", "TwoStageResult"]
 
@@ -43,6 +43,8 @@ class TwoStageResult:
         Value of the stochastic solution: the difference of the two [USD].
     weights : ndarray, (case,)
     size, timings_s : dict
+    data : ProblemData
+        The first case's problem data (periods, sites, chips), for :meth:`years`.
     """
 
     added: np.ndarray
@@ -57,9 +59,25 @@ class TwoStageResult:
     median_plan_note: str = ""
     size: dict = field(default_factory=dict)
     timings_s: dict = field(default_factory=dict)
+    data: object = field(default=None, repr=False)
+
+    def years(self) -> list[dict]:
+        """The buildout by calendar year: chips installed at its end and added in it, by generation, and IT power [W]."""
+        d = self.data
+        if d is None:
+            return []
+        rows = []
+        for y in sorted(set(d.year.tolist())):
+            ps = np.flatnonzero(d.year == y)
+            last = ps[-1]
+            rows.append({"year": int(y),
+                         "chips": {c: float(self.installed[last, :, j].sum()) for j, c in enumerate(d.chips)},
+                         "chips_added": {c: float(self.added[ps, :, j].sum()) for j, c in enumerate(d.chips)},
+                         "it_power_w": float((self.installed[last] * d.it_w_per_chip[None, :]).sum())})
+        return rows
 
     def to_dict(self) -> dict:
-        return {"expected_cost_usd": self.expected_cost_usd, "case_cost_usd": self.case_cost_usd.tolist(),
+        return {"years": self.years(), "expected_cost_usd": self.expected_cost_usd, "case_cost_usd": self.case_cost_usd.tolist(),
                 "median_plan_expected_cost_usd": self.median_plan_expected_cost_usd, "vss_usd": self.vss_usd,
                 "weights": self.weights.tolist(), "served_share": self.served_share.tolist(),
                 "median_case": self.median_case, "median_plan_note": self.median_plan_note,
@@ -71,7 +89,7 @@ def _same_shape(datas) -> None:
     for i, d in enumerate(datas[1:], start=1):
         for name in ("labels", "sites", "chips", "streams", "runs"):
             if list(getattr(d, name)) != list(getattr(first, name)):
-                raise GigawattError(f"case {i} of the two-stage plan has other {name} than case 0",
+                raise OptimizeError(f"case {i} of the two-stage plan has other {name} than case 0",
                                     hint="sample only values (demand, prices, limits), not the scenario's structure")
 
 
@@ -160,14 +178,14 @@ def two_stage(cases, *, weights=None, median: int | None = None, period: str = "
     from gigawatt.optimize.solve import solve_model
 
     if not len(cases):
-        raise GigawattError("the two-stage plan needs at least one case")
+        raise OptimizeError("the two-stage plan needs at least one case")
     t0 = time.perf_counter()
     datas = [check_inputs(c, period=period, relaxation="lp") for c in cases]  # per-sample binaries would multiply
     _same_shape(datas)
     n = len(datas)
     wts = np.full(n, 1.0 / n) if weights is None else np.asarray(weights, dtype=float)
     if wts.shape != (n,) or np.any(wts < 0) or not wts.sum() > 0:
-        raise GigawattError(f"weights: give {n} probabilities, none negative", hint="or leave them out: equal weights")
+        raise OptimizeError(f"weights: give {n} probabilities, none negative", hint="or leave them out: equal weights")
     wts = wts / wts.sum()
     if median is None:
         size = [d.demand_output_tokens.sum() / max(d.output_share.mean(), 1e-12) if d.streams else d.run_flop.sum()
@@ -180,7 +198,7 @@ def two_stage(cases, *, weights=None, median: int | None = None, period: str = "
     out = solve_model(model)
     timings["solve_s"] = out["solve_s"]
     if out["status"] != "ok":
-        raise GigawattError("no single buildout keeps the limits of every case",
+        raise OptimizeError("no single buildout keeps the limits of every case",
                             hint="check each case alone with gigawatt optimize; allow unmet demand at a price")
     costs = [_case_cost(model, d, i) for i, d in enumerate(datas)]
     case_cost = np.array([c for c, _ in costs])
@@ -205,4 +223,4 @@ def two_stage(cases, *, weights=None, median: int | None = None, period: str = "
     return TwoStageResult(added=added, installed=installed, expected_cost_usd=float((wts * case_cost).sum()),
                           case_cost_usd=case_cost, median_plan_expected_cost_usd=ev_cost, vss_usd=vss, weights=wts,
                           served_share=served, median_case=median, median_plan_note=note, size=model_size(model),
-                          timings_s=timings)
+                          timings_s=timings, data=datas[0])
