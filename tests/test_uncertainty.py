@@ -157,22 +157,9 @@ def test_check_inputs_lists_each_input_with_reason(tmp_path):
 
 def _set_value(u, x):
     """A drawn value [SI] written as the field takes it, for a deterministic run of the same sample."""
-    from gigawatt.units import month_label
+    from gigawatt.scenario.distributions import field_value
 
-    x = float(x)
-    if u.is_date:
-        return month_label(int(x))
-    if u.pattern.endswith("decline"):
-        return f"{(x - 1) * 100!r}%/year"
-    if "growth" in u.pattern:
-        return f"{x!r}x/year"
-    if u.pattern.startswith("prices"):
-        return f"${x!r}/h"
-    if "energized" in u.pattern or u.pattern == "deal.capacity_cap":
-        return f"{x!r} W"
-    if "spend_limit" in u.pattern:
-        return f"${x!r}"
-    return float(x)
+    return field_value(u, x)
 
 
 def test_each_sample_is_the_run_of_its_drawn_values():

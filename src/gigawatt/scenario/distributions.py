@@ -686,3 +686,37 @@ class Uncertainty:
                     if a != b:
                         out[a, b] = c.rank
         return out
+
+
+def field_value(u, x: float):
+    """A drawn value [SI] of uncertain input ``u`` written as its field takes it in a scenario.
+
+    Parameters
+    ----------
+    u : gigawatt.scenario.distributions.Uncertain
+    x : float
+        The drawn value [SI: W, USD, USD/h, a factor per year, a month index].
+
+    Returns
+    -------
+    str or float
+        ``"2027-07"`` for a date, ``"-12.5%/year"`` for a decline, ``"3.2x/year"`` for
+        a growth, ``"$1.1/h"`` for a price, ``"8e8 W"`` for power, ``"$3e10"`` for a
+        spend limit, the number itself otherwise (tokens or tasks a day, chips a year).
+    """
+    from gigawatt.units import month_label
+
+    x = float(x)
+    if u.is_date:
+        return month_label(int(round(x)))
+    if u.pattern.endswith("decline"):
+        return f"{(x - 1) * 100!r}%/year"
+    if "growth" in u.pattern:
+        return f"{x!r}x/year"
+    if u.pattern.startswith("prices"):
+        return f"${x!r}/h"
+    if "energized" in u.pattern or u.pattern == "deal.capacity_cap":
+        return f"{x!r} W"
+    if "spend_limit" in u.pattern:
+        return f"${x!r}"
+    return x
