@@ -181,7 +181,8 @@ def test_cli_verbose_and_json(write_scenario):
     from gigawatt.cli import app
 
     path = write_scenario(TOY)
-    res = CliRunner().invoke(app, ["optimize", str(path), "--period", "month", "--verbose", "--no-simulate"])
+    res = CliRunner().invoke(app, ["optimize", str(path), "--period", "month", "--verbose", "--no-simulate",
+                                   "--time-limit", "30"])
     assert res.exit_code == 0, res.output
     assert "variables" in res.output and "constraints" in res.output and "solve" in res.output
     assert "What would loosen it" in res.output and "MILP:" in res.output and "(HiGHS, milp" in res.output
