@@ -102,6 +102,9 @@ def _problems(text):
     ("cache_lifetime: 0 s,", "demand.inference[0].agentic.cache_lifetime", ""),
     ("tool_time_median: 10 s, tool_time_p90: 1 s,", "demand.inference[0].agentic", "median"),
     ("sandbox_memory: 2 furlongs,", "demand.inference[0].agentic.sandbox_memory", ""),
+    ("turns: 22,", "demand.inference[0].agentic", "steps_per_task"),
+    ("turns: 0.5,", "demand.inference[0].agentic.turns", ""),
+    ("turns: 3, user_idle_median: 10 min, user_idle_p90: 1 min,", "demand.inference[0].agentic", "user_idle"),
 ])
 def test_session_inputs_are_checked(minimal_text, change, path, word):
     text = minimal_text + AGENTS.replace("cache_policy: hold,", "cache_hit_rate: 0.5,").replace(
@@ -178,3 +181,23 @@ def test_an_agent_tasks_search_is_cached_on_disk(tmp_path, monkeypatch):
     hosts._session_on_chip.cache_clear()
     assert hosts._session_on_chip(*args) == first
     hosts._session_on_chip.cache_clear()
+
+
+def test_turns_reach_the_session_and_the_stream_shape(minimal_text):
+    """A stream's user turns and idle times go to the session model, and the fleet's first
+    estimate of the hit rate mixes the turns in: (1-q) P(W <= L) + q P(U <= L)."""
+    from gigawatt.fleet.demand import _hit_rate, _session
+    from gigawatt.perf import agentic as ag
+
+    text = minimal_text + AGENTS.replace("cache_policy: hold,",
+                                         "cache_policy: hold, turns: 3, user_idle_median: 2 min, user_idle_p90: 20 min,")
+    s = load_scenario_text(text).demand.inference[0]
+    kw = _session(s)
+    assert (kw["turns"], kw["user_idle_median_s"], kw["user_idle_p90_s"]) == (3.0, 120.0, 1200.0)
+    q = 2 / 20  # (turns - 1) / (steps - 1) with 21 steps
+    mu, sigma = ag.lognormal_from_median_p90(s.agentic.tool_time_median_s, s.agentic.tool_time_p90_s)
+    umu, usig = ag.lognormal_from_median_p90(120.0, 1200.0)
+    want = (1 - q) * float(ag.lognormal_cdf(300.0, mu, sigma)) + q * float(ag.lognormal_cdf(300.0, umu, usig))
+    assert _hit_rate(s.agentic) == pytest.approx(want)
+    one = load_scenario_text(minimal_text + AGENTS).demand.inference[0]
+    assert _session(one)["turns"] == 1.0 and _hit_rate(one.agentic) > _hit_rate(s.agentic)

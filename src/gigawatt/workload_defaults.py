@@ -65,6 +65,18 @@ AGENT_PROMPT_TOKENS = 20_000
 #: as a "token snowball"; the trace's shards hold it, not read here)
 AGENT_TOOL_OUTPUT_TOKENS = 3_000
 
+#: user turns per agent task in the trace [1]: 1,189,581 turns over 301,026 sessions (3.95; the card
+#: also states 3.95 turns per session and 7.83 LLM calls per turn). A session model's own default is
+#: one turn (no user idle between calls); a stream states its turns
+AGENT_TURNS_PER_TASK = round(COPILOT_TRACE_TURNS / COPILOT_TRACE_SESSIONS, 2)
+#: median time a user takes to reply between two turns of an agent session [s]: a gigawatt
+#: assumption, a round minute (reading the agent's answer or diff and typing the next request);
+#: the trace's card does not publish user idle times
+USER_IDLE_MEDIAN_S = 60.0
+#: 90th percentile of the user's idle time between turns [s]: a gigawatt assumption, a round ten
+#: minutes (users who step away); not published by the trace's card
+USER_IDLE_P90_S = 600.0
+
 #: how long a waiting session's prompt cache lives by default [s]: Anthropic's 5 minutes,
 #: refreshed on each hit (platform.claude.com prompt caching docs, 2026, as mirrored on Google
 #: Cloud's Vertex AI page for Claude)

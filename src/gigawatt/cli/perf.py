@@ -269,6 +269,12 @@ def agent_command(
                                        "lives, refreshed by each hit (Anthropic: 5 min, or 1 h on request)."),
     tool_time: str = typer.Option("1 s", "--tool-time", help="Median time of one tool call (assumption)."),
     tool_time_p90: str = typer.Option("8 s", "--tool-time-p90", help="90th percentile of one tool call's time."),
+    turns: float = typer.Option(1.0, "--turns", help="User turns per task, 1 to --steps (the GitHub Copilot "
+                                "agent trace averages 3.95); between turns the user is idle."),
+    user_idle: str = typer.Option("1 min", "--user-idle", help="Median time the user takes to reply between "
+                                  "turns (assumption)."),
+    user_idle_p90: str = typer.Option("10 min", "--user-idle-p90", help="90th percentile of the user's idle "
+                                      "time between turns (assumption)."),
     task_latency: Optional[str] = typer.Option(None, "--task-latency", help="Task latency target, e.g. 20 min."),
     quantile: str = typer.Option("p90", "--quantile", help="What the target applies to: p50 or p90."),
     ttft: Optional[str] = typer.Option(None, "--ttft", help="TTFT limit per call, e.g. 2s."),
@@ -301,6 +307,11 @@ def agent_command(
     p90_s = _parse(tool_time_p90, "time", "--tool-time-p90")
     if p90_s < median_s:
         _fail("--tool-time-p90", f"{tool_time_p90} is below the median {tool_time}", "the p90 is at least the median")
+    _require("--turns", turns, 1, steps, f"user turns per task, 1 to --steps ({steps})")
+    idle_s = _parse(user_idle, "time", "--user-idle")
+    idle_p90_s = _parse(user_idle_p90, "time", "--user-idle-p90")
+    if idle_p90_s < idle_s:
+        _fail("--user-idle-p90", f"{user_idle_p90} is below the median {user_idle}", "the p90 is at least the median")
     target_s = _parse(task_latency, "time", "--task-latency")
     cpu_s = _parse(cpu_per_call, "time", "--cpu-per-call", positive=False)
     if cpu_s < 0:
@@ -314,7 +325,8 @@ def agent_command(
     r = _run(lambda: agent_plan(
         model, chip, steps=steps, prompt_tokens=prompt, tool_output_tokens=tool_output,
         output_tokens_per_step=output, cache_policy=cache_policy.lower(), cache_lifetime_s=lifetime_s,
-        tool_time_median_s=median_s, tool_time_p90_s=p90_s, layout=Layout(tp=tp), precision=precision.lower(),
+        tool_time_median_s=median_s, tool_time_p90_s=p90_s, turns=turns, user_idle_median_s=idle_s,
+        user_idle_p90_s=idle_p90_s, layout=Layout(tp=tp), precision=precision.lower(),
         system=system, ttft_limit_s=_parse(ttft, "time", "--ttft"), tpot_limit_s=_parse(tpot, "time", "--tpot"),
         latency_target_s=target_s, latency_quantile=0.5 if quantile.lower() == "p50" else 0.9,
         price_usd_per_chip_h=price_h, cpu=cpu, cpu_s_per_tool_call=cpu_s, sandbox_memory_bytes=mem), _HINTS)
@@ -343,6 +355,8 @@ def agent_command(
     t.add_row("TTFT / TPOT per call", f"{r['ttft_s'] * 1e3:,.0f} ms / {r['tpot_s'] * 1e3:.1f} ms")
     t.add_row("task latency: model / tools (mean)", f"{r['llm_time_s']:,.0f} s / {r['tool_time_mean_s']:,.0f} s")
     t.add_row("task latency p50 / p90", f"{r['task_latency_p50_s']:,.0f} s / {r['task_latency_p90_s']:,.0f} s")
+    if r.get("turns", 1.0) > 1.0:
+        t.add_row("user turns (idle time between them not in the latency)", f"{r['turns']:g}")
     t.add_row("tasks per day per chip", f"{r['tasks_per_day_per_chip']:,.1f}")
     if r["latency_target_s"] is not None:
         q = "p50" if r["latency_quantile"] == 0.5 else "p90"

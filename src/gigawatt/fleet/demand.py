@@ -388,14 +388,16 @@ def _stream(s, i: int, months: np.ndarray, allowed, unique, model: str) -> Strea
 
 def _hit_rate(a) -> float:
     """Share of a step's seen context cached: the fixed input, or, with a cache policy, the
-    chance that the tool returns within the cache lifetime (before memory pressure, which the
-    throughput matrix's session model adds)."""
+    chance that the wait before a step (a tool's, or the user's idle time at a turn) ends within
+    the cache lifetime (before memory pressure, which the throughput matrix's session model adds)."""
     if a.cache_policy is None:
         return a.cache_hit_rate
-    from gigawatt.perf.agentic import cache_hit_probability, lognormal_from_median_p90
+    from gigawatt.perf.agentic import cache_hit_probability, lognormal_from_median_p90, turn_share
 
     mu, sigma = lognormal_from_median_p90(a.tool_time_median_s, a.tool_time_p90_s)
-    return cache_hit_probability(a.cache_policy, mu, sigma, a.cache_lifetime_s)
+    umu, usig = lognormal_from_median_p90(a.user_idle_median_s, a.user_idle_p90_s)
+    return cache_hit_probability(a.cache_policy, mu, sigma, a.cache_lifetime_s,
+                                 turn_q=turn_share(round(a.steps_per_task), a.turns), user_mu=umu, user_sigma=usig)
 
 
 def _session(s) -> dict:
@@ -406,4 +408,5 @@ def _session(s) -> dict:
     if a.cache_policy is None:
         return {**out, "prefix_cache_hit_rate": a.cache_hit_rate}
     return {**out, "cache_policy": a.cache_policy, "cache_lifetime_s": a.cache_lifetime_s,
-            "tool_time_median_s": a.tool_time_median_s, "tool_time_p90_s": a.tool_time_p90_s}
+            "tool_time_median_s": a.tool_time_median_s, "tool_time_p90_s": a.tool_time_p90_s,
+            "turns": a.turns, "user_idle_median_s": a.user_idle_median_s, "user_idle_p90_s": a.user_idle_p90_s}

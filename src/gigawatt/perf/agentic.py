@@ -17,8 +17,12 @@ What happens to the session's KV cache during that wait is the *cache policy*:
 ``drop``
     Nothing is kept: every call prefills its whole context again.
 
-The cache hit rate is an output: ``P(W <= L)`` of the calls after the first find their
-seen context (all but the newest tool output) cached. A fixed hit rate (the older input
+A task may span several user *turns*: a call after the first starts a new turn with
+probability ``q = (turns - 1)/(N - 1)``, and then the wait before it is the user's idle
+time ``U`` (log-normal, median and 90th percentile inputs) rather than a tool's.
+
+The cache hit rate is an output: ``(1 - q)·P(W <= L) + q·P(U <= L)`` of the calls after
+the first find their seen context (all but the newest tool output) cached. A fixed hit rate (the older input
 ``prefix_cache_hit_rate``) is still accepted, with no memory held between calls.
 
 Everything is a sum over calls in closed form or a numpy reduction over the call axis,
@@ -55,7 +59,7 @@ from gigawatt.perf.calibration import Calibration, calibration_for
 from gigawatt.perf.hardware import Hardware
 from gigawatt.perf.layout import Layout
 from gigawatt.workload_defaults import (CACHE_LIFETIME_S, HOST_LINK_BW_BYTES_PER_S, TOOL_TIME_MEDIAN_S,
-                                        TOOL_TIME_P90_S)
+                                        TOOL_TIME_P90_S, USER_IDLE_MEDIAN_S, USER_IDLE_P90_S)
 
 __all__ = [
     "CACHE_POLICIES",
@@ -67,6 +71,7 @@ __all__ = [
     "lognormal_quantile",
     "expected_min_s",
     "cache_hit_probability",
+    "turn_share",
     "session_tokens",
     "sum_of_lognormals",
     "agentic_session",
@@ -189,17 +194,26 @@ def expected_min_s(mu: float, sigma: float, limit_s: float) -> float:
     return below + limit_s * (1.0 - float(_ndtr((ll - mu) / sigma)))
 
 
-def cache_hit_probability(policy: str, mu: float, sigma: float, lifetime_s: float) -> float:
+def turn_share(steps: float, turns: float) -> float:
+    """Chance ``q = (turns - 1)/(N - 1)`` that a call after the first starts a new user turn [1]."""
+    return (float(turns) - 1.0) / (float(steps) - 1.0) if steps > 1 else 0.0
+
+
+def cache_hit_probability(policy: str, mu: float, sigma: float, lifetime_s: float, *, turn_q: float = 0.0,
+                          user_mu: float = 0.0, user_sigma: float = 0.0) -> float:
     """Chance that a call after the first finds its session's seen context cached [1].
 
-    ``hold`` and ``offload``: the tool came back within the lifetime, ``P(W <= L)`` (each
-    hit refreshes the lifetime, so only the last wait counts [2]_); ``drop``: 0.
+    ``hold`` and ``offload``: the wait before the call ended within the lifetime (each hit
+    refreshes the lifetime, so only the last wait counts [2]_): ``P(W <= L)`` after a tool,
+    ``P(U <= L)`` after a user's idle time, mixed as ``(1 - q)·P(W <= L) + q·P(U <= L)``
+    with ``q`` the chance that the call starts a turn (:func:`turn_share`); ``drop``: 0.
     """
     if policy == "drop":
         return 0.0
     if policy not in CACHE_POLICIES:
         raise ValueError(f"cache policy {policy!r} is not one of {', '.join(CACHE_POLICIES)}")
-    return float(lognormal_cdf(lifetime_s, mu, sigma))
+    p = float(lognormal_cdf(lifetime_s, mu, sigma))
+    return p if turn_q <= 0 else (1.0 - turn_q) * p + turn_q * float(lognormal_cdf(lifetime_s, user_mu, user_sigma))
 
 
 def session_tokens(steps: int, prompt_tokens: float, tool_output_tokens: float, output_tokens_per_step: float,
@@ -287,7 +301,7 @@ def sum_of_lognormals(n: float, mu: float, sigma: float) -> tuple[float, float]:
 
 
 def _check(steps: int, prompt: float, tool: float, out: float, policy: str | None, lifetime_s: float,
-           hit_rate: float | None) -> None:
+           hit_rate: float | None, turns: float = 1.0) -> None:
     """Refuse a task the model cannot describe, naming the input and the fix."""
     if not (isinstance(steps, (int, np.integer)) and 1 <= steps <= MAX_STEPS):
         raise ValueError(f"steps {steps!r} must be a whole number from 1 to {MAX_STEPS:,}; "
@@ -311,12 +325,17 @@ def _check(steps: int, prompt: float, tool: float, out: float, policy: str | Non
         raise ValueError(f"prefix_cache_hit_rate {hit_rate!r} must be from 0 to 1")
     if not lifetime_s > 0:
         raise ValueError(f"cache_lifetime_s {lifetime_s!r} must be positive")
+    if not (math.isfinite(turns) and 1.0 <= turns <= steps):
+        raise ValueError(f"turns {turns!r} must be from 1 to the task's steps ({steps}); each turn has at least "
+                         "one model call")
 
 
 def agentic_session(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(tp=8), *, steps: int,
                     system_prompt_tokens: float, tool_output_tokens: float, output_tokens_per_step: float,
                     cache_policy: str | None = "hold", cache_lifetime_s: float = CACHE_LIFETIME_S,
                     tool_time_median_s: float = TOOL_TIME_MEDIAN_S, tool_time_p90_s: float = TOOL_TIME_P90_S,
+                    turns: float = 1.0, user_idle_median_s: float = USER_IDLE_MEDIAN_S,
+                    user_idle_p90_s: float = USER_IDLE_P90_S,
                     prefix_cache_hit_rate: float | None = None,
                     host_bw_bytes_per_s: float = HOST_LINK_BW_BYTES_PER_S,
                     n_chips: int | None = None, precision: str = "bf16", kv_bytes_per_value: float | None = None,
@@ -351,6 +370,13 @@ def agentic_session(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(tp=8), 
     tool_time_median_s, tool_time_p90_s : float
         Median and 90th percentile of one tool call's time ``W`` (log-normal) [s]; defaults
         1 s and 8 s, assumptions (:mod:`gigawatt.workload_defaults`).
+    turns : float
+        User turns per task, from 1 (the default: no user between calls) to ``N``; a mean,
+        not necessarily whole (the GitHub Copilot trace has 3.95 [1]_).
+    user_idle_median_s, user_idle_p90_s : float
+        Median and 90th percentile of the user's idle time ``U`` between two turns
+        (log-normal) [s]; defaults 1 min and 10 min, assumptions (the trace's card does not
+        publish them; :mod:`gigawatt.workload_defaults`).
     prefix_cache_hit_rate : float, optional
         A fixed share of each call's seen context served from cache (replaces the policy) [1].
     host_bw_bytes_per_s : float
@@ -395,20 +421,21 @@ def agentic_session(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(tp=8), 
     ``t(B)`` is :func:`gigawatt.perf.inference.iteration_time_s`.
 
     Memory (Little's law): a session is decoding for ``N·O·t`` seconds and, under
-    ``hold``, waiting with ``c_i + O`` tokens in HBM for ``E[min(W, L)]``
-    (:func:`expected_min_s`) after each of its first ``N-1`` calls, so the KV cache ``K``
-    must hold
+    ``hold``, waiting with ``c_i + O`` tokens in HBM for ``E_w = (1-q)·E[min(W, L)] +
+    q·E[min(U, L)]`` (:func:`expected_min_s`; ``q`` the chance that the next call starts a
+    user turn, :func:`turn_share`) after each of its first ``N-1`` calls, so the KV cache
+    ``K`` must hold
 
-    .. math:: B\\,\\Big(c_d + \\frac{\\sum_{i<N-1}(c_i + O)\\,E[\\min(W,L)]}{N\\,O\\,t(B)}\\Big) \\le K
+    .. math:: B\\,\\Big(c_d + \\frac{\\sum_{i<N-1}(c_i + O)\\,E_w}{N\\,O\\,t(B)}\\Big) \\le K
 
     Memory pressure: when holding every waiting session for the whole lifetime does not fit,
     the engine evicts the waiting caches that have waited longest, which acts as a shorter
     effective lifetime ``L' <= L`` (the characteristic time of Che's approximation of an LRU
-    cache [5]_); a call then hits with probability ``P(W <= L')``. The model evaluates the
-    grid of 64 batches (spaced geometrically, as
+    cache [5]_); a call then hits with probability ``(1-q)·P(W <= L') + q·P(U <= L')``.
+    The model evaluates the grid of 64 batches (spaced geometrically, as
     :func:`gigawatt.perf.inference.serve_continuous`) by 27 effective lifetimes (0, the
-    wait's 2nd to 98th percentiles, ``L``; the task's tokens are linear in the hit
-    probability) and takes the pair of highest ``B/t(B, L')`` that fits and meets the
+    wait's 2nd to 98th percentiles, ``L``; with turns, the user idle time's percentiles
+    too; the task's tokens are linear in the hit probability) and takes the pair of highest ``B/t(B, L')`` that fits and meets the
     limits; under limits the rate runs at ``server_utilization``. Chip time per task:
     ``chip_s = R·N·O·t / (B·u)`` for ``R`` chips per replica.
 
@@ -418,9 +445,10 @@ def agentic_session(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(tp=8), 
     copies use the chips' DMA engines, not their compute). ``drop`` holds nothing and
     prefills every context again.
 
-    Task latency: ``N·(TTFT + O·t) + restores`` plus the sum of ``N-1`` tool waits,
-    log-normal by Fenton-Wilkinson (:func:`sum_of_lognormals`); the share within the
-    target is that sum's CDF at ``target - LLM time``. TTFT is the prefill of a mean call's
+    Task latency: ``N·(TTFT + O·t) + restores`` plus the sum of the ``(N-1)(1-q) = N - turns``
+    tool waits, log-normal by Fenton-Wilkinson (:func:`sum_of_lognormals`); the share
+    within the target is that sum's CDF at ``target - LLM time``. It excludes the user's
+    own idle time between turns (the system is not working then). TTFT is the prefill of a mean call's
     new tokens plus one iteration of waiting [4]_.
     """
     from gigawatt.perf.inference import (default_kv_bytes_per_value, iteration_time_s, kv_capacity_tokens,
@@ -428,7 +456,7 @@ def agentic_session(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(tp=8), 
 
     steps = int(steps) if isinstance(steps, (float, np.floating)) and float(steps).is_integer() else steps
     _check(steps, system_prompt_tokens, tool_output_tokens, output_tokens_per_step, cache_policy,
-           cache_lifetime_s, prefix_cache_hit_rate)
+           cache_lifetime_s, prefix_cache_hit_rate, float(turns))
     cal = cal or calibration_for(hw.chip)
     kvb = default_kv_bytes_per_value(precision) if kv_bytes_per_value is None else kv_bytes_per_value
     lay = layout.complete()
@@ -441,6 +469,13 @@ def agentic_session(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(tp=8), 
         raise ValueError(problem)
 
     mu, sigma = lognormal_from_median_p90(tool_time_median_s, tool_time_p90_s)
+    tq = turn_share(steps, turns)
+    umu, usig = 0.0, 0.0
+    if tq > 0:
+        if not (user_idle_median_s > 0 and math.isfinite(user_idle_p90_s) and user_idle_p90_s >= user_idle_median_s):
+            raise ValueError(f"user idle time needs 0 < user_idle_median ({user_idle_median_s!r} s) <= "
+                             f"user_idle_p90 ({user_idle_p90_s!r} s)")
+        umu, usig = lognormal_from_median_p90(user_idle_median_s, user_idle_p90_s)
     fixed = prefix_cache_hit_rate is not None and cache_policy is None
     policy = "fixed" if fixed else cache_policy
     n, out = float(steps), float(output_tokens_per_step)
@@ -454,6 +489,8 @@ def agentic_session(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(tp=8), 
     # effective lifetimes: the policy's own, or under hold any shorter one that memory forces
     if policy == "hold":
         q = lognormal_quantile(np.linspace(0.02, 0.98, 25), mu, sigma)
+        if tq > 0:
+            q = np.concatenate([q, lognormal_quantile(np.linspace(0.02, 0.98, 25), umu, usig)])
         # longest first, so that of equally fast choices the one keeping caches longest is taken
         life = np.unique(np.clip(np.concatenate([[0.0], q, [cache_lifetime_s]]), 0.0, cache_lifetime_s))[::-1]
     elif policy == "offload":
@@ -464,8 +501,12 @@ def agentic_session(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(tp=8), 
         hit = np.array([float(prefix_cache_hit_rate)])
     else:
         hit = np.where(life > 0, lognormal_cdf(np.maximum(life, 1e-300), mu, sigma), 0.0)
+        if tq > 0:
+            hit = (1.0 - tq) * hit + tq * np.where(life > 0, lognormal_cdf(np.maximum(life, 1e-300), umu, usig), 0.0)
     wait = np.array([expected_min_s(mu, sigma, float(x)) for x in life]) if policy in ("hold", "offload") else \
         np.zeros_like(life)
+    if tq > 0 and policy in ("hold", "offload"):
+        wait = (1.0 - tq) * wait + tq * np.array([expected_min_s(umu, usig, float(x)) for x in life])
     new = t0["input_tokens_new"] + hit * (t1["input_tokens_new"] - t0["input_tokens_new"])
     keys = t0["prefill_key_tokens"] + hit * (t1["prefill_key_tokens"] - t0["prefill_key_tokens"])
     cached = t0["input_tokens"] - new
@@ -512,14 +553,16 @@ def agentic_session(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(tp=8), 
 
     llm_s = n * (ttft_k + out * tk)
     m_tool = math.exp(mu + sigma * sigma / 2.0)
-    ms, ss = sum_of_lognormals(n - 1.0, mu, sigma)
-    if n > 1:
+    n_tool = (n - 1.0) * (1.0 - tq)  # the waits on tools; the user's idle time is not the task's latency
+    ms, ss = sum_of_lognormals(n_tool, mu, sigma)
+    if n_tool > 0:
         p50, p90 = (llm_s + float(lognormal_quantile(q, ms, ss)) for q in (0.5, 0.9))
     else:
         p50 = p90 = llm_s
     within = None
     if latency_target_s is not None:
-        within = float(lognormal_cdf(latency_target_s - llm_s, ms, ss)) if n > 1 else float(llm_s <= latency_target_s)
+        within = float(lognormal_cdf(latency_target_s - llm_s, ms, ss)) if n_tool > 0 else \
+            float(llm_s <= latency_target_s)
     return {
         "policy": policy, "steps": int(n), "tool_calls": int(n - 1),
         "input_tokens_new": tok["input_tokens_new"], "input_tokens_cached": tok["input_tokens_cached"],
@@ -529,8 +572,8 @@ def agentic_session(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(tp=8), 
         "chip_s": chip_s, "batch": bk, "tpot_s": tk, "ttft_s": ttft_k,
         "kv_capacity_tokens": float(cap), "held_kv_share": held_share, "replica_chips": replica,
         "offload_restore_s": restore_s, "host_memory_bytes_per_chip": host_bytes,
-        "llm_time_s": llm_s, "tool_time_mean_s": (n - 1.0) * m_tool,
-        "task_latency_mean_s": llm_s + (n - 1.0) * m_tool, "task_latency_p50_s": p50, "task_latency_p90_s": p90,
+        "llm_time_s": llm_s, "tool_time_mean_s": n_tool * m_tool, "turns": float(turns),
+        "task_latency_mean_s": llm_s + n_tool * m_tool, "task_latency_p50_s": p50, "task_latency_p90_s": p90,
         "latency_target_s": latency_target_s, "latency_quantile": latency_quantile, "within_target_share": within,
         "meets_target": None if latency_target_s is None else bool(
             (p50 if latency_quantile <= 0.5 else p90) <= latency_target_s),

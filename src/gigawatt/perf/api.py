@@ -19,7 +19,7 @@ from gigawatt.workload_defaults import (AGENT_OUTPUT_TOKENS_PER_STEP, AGENT_PROM
                                         CPU_S_PER_TOOL_CALL, DEFAULT_BATCH_TOKENS, DEFAULT_SEQ_LEN,
                                         DEFAULT_TRAINING_TOKENS, HOST_MEMORY_PER_CPU_BYTES, MIN_BATCH_TOKENS_PER_CHIP,
                                         SANDBOX_MEMORY_BYTES,
-                                        TOOL_TIME_MEDIAN_S, TOOL_TIME_P90_S)
+                                        TOOL_TIME_MEDIAN_S, TOOL_TIME_P90_S, USER_IDLE_MEDIAN_S, USER_IDLE_P90_S)
 
 __all__ = ["resolve", "train_plan", "serve_plan", "agent_plan", "training_precision", "LayoutError", "Layout", "Reliability"]
 
@@ -274,7 +274,9 @@ def agent_plan(model: str, chip: str, *, steps: int = AGENT_STEPS_PER_TASK, prom
                tool_output_tokens: float = AGENT_TOOL_OUTPUT_TOKENS,
                output_tokens_per_step: float = AGENT_OUTPUT_TOKENS_PER_STEP, cache_policy: str = "hold",
                cache_lifetime_s: float = CACHE_LIFETIME_S, tool_time_median_s: float = TOOL_TIME_MEDIAN_S,
-               tool_time_p90_s: float = TOOL_TIME_P90_S, layout: Layout | None = None, precision: str = "fp8",
+               tool_time_p90_s: float = TOOL_TIME_P90_S, turns: float = 1.0,
+               user_idle_median_s: float = USER_IDLE_MEDIAN_S, user_idle_p90_s: float = USER_IDLE_P90_S,
+               layout: Layout | None = None, precision: str = "fp8",
                system: str | None = None, ttft_limit_s: float | None = None, tpot_limit_s: float | None = None,
                latency_target_s: float | None = None, latency_quantile: float = 0.9,
                price_usd_per_chip_h: float | None = None, cpu: str = "graviton4",
@@ -315,14 +317,17 @@ def agent_plan(model: str, chip: str, *, steps: int = AGENT_STEPS_PER_TASK, prom
     mp = MODEL_PRECISION.get(precision, precision)
     session = dict(steps=steps, system_prompt_tokens=prompt_tokens, tool_output_tokens=tool_output_tokens,
                    output_tokens_per_step=output_tokens_per_step, cache_lifetime_s=cache_lifetime_s,
-                   tool_time_median_s=tool_time_median_s, tool_time_p90_s=tool_time_p90_s,
+                   tool_time_median_s=tool_time_median_s, tool_time_p90_s=tool_time_p90_s, turns=turns,
+                   user_idle_median_s=user_idle_median_s, user_idle_p90_s=user_idle_p90_s,
                    ttft_limit_s=ttft_limit_s, tpot_limit_s=tpot_limit_s, latency_target_s=latency_target_s,
                    latency_quantile=latency_quantile)
     try:
         from gigawatt.perf.agentic import _check
-        _check(steps, prompt_tokens, tool_output_tokens, output_tokens_per_step, cache_policy, cache_lifetime_s, None)
+        _check(steps, prompt_tokens, tool_output_tokens, output_tokens_per_step, cache_policy, cache_lifetime_s, None,
+               float(turns))
     except ValueError as exc:
-        flag = next((f for w, f in (("steps", "--steps"), ("context", "--steps"), ("lifetime", "--cache-lifetime"))
+        flag = next((f for w, f in (("turns", "--turns"), ("steps", "--steps"), ("context", "--steps"),
+                                    ("lifetime", "--cache-lifetime"))
                      if w in str(exc)), "input")
         raise LayoutError(str(exc), flag) from None
     res = search_serving(arch, hw, input_len=prompt_tokens, output_len=output_tokens_per_step,

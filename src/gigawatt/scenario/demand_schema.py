@@ -14,7 +14,7 @@ from gigawatt.scenario import limits
 from gigawatt.scenario.fields import Compute, Duration, Fraction, Growth, Month, count, distinct_months, quantity
 from gigawatt.workload_defaults import (CACHE_LIFETIME_S, CPU_S_PER_TOOL_CALL, DEFAULT_BATCH_TOKENS,
                                         HOST_FREE_SHARE, SANDBOX_MEMORY_BYTES, TOOL_TIME_MEDIAN_S,
-                                        TOOL_TIME_P90_S)
+                                        TOOL_TIME_P90_S, USER_IDLE_MEDIAN_S, USER_IDLE_P90_S)
 
 #: a training run's precision (the catalog's training formats, gigawatt.catalog.schema.TRAINING_PRECISIONS)
 TrainingPrecision = Literal["bf16", "fp8", "mxfp8", "fp4"]
@@ -112,6 +112,12 @@ class Agentic(_Strict):
                                          validation_alias=AliasChoices("tool_time_median", "tool_time_median_s"))
     tool_time_p90_s: Duration = Field(default=TOOL_TIME_P90_S, gt=0,
                                       validation_alias=AliasChoices("tool_time_p90", "tool_time_p90_s"))
+    #: user turns per task (a mean, 1 to steps_per_task); between turns the user is idle
+    turns: float = Field(default=1.0, ge=1.0)
+    user_idle_median_s: Duration = Field(default=USER_IDLE_MEDIAN_S, gt=0,
+                                         validation_alias=AliasChoices("user_idle_median", "user_idle_median_s"))
+    user_idle_p90_s: Duration = Field(default=USER_IDLE_P90_S, gt=0,
+                                      validation_alias=AliasChoices("user_idle_p90", "user_idle_p90_s"))
     cpu_s_per_tool_call: Duration = Field(default=CPU_S_PER_TOOL_CALL, ge=0,
                                           validation_alias=AliasChoices("cpu_per_tool_call", "cpu_s_per_tool_call"))
     sandbox_memory_bytes: Data = Field(default=SANDBOX_MEMORY_BYTES, ge=0,
@@ -127,6 +133,12 @@ class Agentic(_Strict):
         if self.tool_time_p90_s < self.tool_time_median_s:
             raise ValueError(f"tool_time_p90 ({self.tool_time_p90_s:g} s) is below tool_time_median "
                              f"({self.tool_time_median_s:g} s); the 90th percentile is at least the median")
+        if self.user_idle_p90_s < self.user_idle_median_s:
+            raise ValueError(f"user_idle_p90 ({self.user_idle_p90_s:g} s) is below user_idle_median "
+                             f"({self.user_idle_median_s:g} s); the 90th percentile is at least the median")
+        if self.turns > round(self.steps_per_task):
+            raise ValueError(f"turns ({self.turns:g}) is above steps_per_task ({self.steps_per_task:g}); each turn "
+                             "has at least one step")
         return self
 
 
