@@ -32,6 +32,16 @@ MAX_CHIPS = 10_000_000
 MAX_TOKENS_PER_SEQUENCE = 10_000_000
 
 
+def _quantity_table(title: str):
+    """A two-column table, ``quantity`` and ``value``, as ``perf train``, ``serve`` and ``agent`` print."""
+    from rich.table import Table
+
+    t = Table(title=title)
+    t.add_column("quantity")
+    t.add_column("value", justify="right")
+    return t
+
+
 def _fail(flag: str, message: str, hint: str = "") -> None:
     fail(message, hint or None, flag=flag)
 
@@ -142,14 +152,10 @@ def train_command(
     if json_out:
         print_json(r, indent=2)
         return
-    from rich.table import Table
-
     lay = r["layout"]
     rc = {0: "none", 1: "selective", 2: "full"}[lay["recompute"]]
-    t = Table(title=f"{r['model']} on {r['chips']:,} x {r['chip']} ({r['precision']}, seq {r['seq_len']}, "
-                    f"batch {r['global_batch_seqs']} seqs)")
-    t.add_column("quantity")
-    t.add_column("value", justify="right")
+    t = _quantity_table(f"{r['model']} on {r['chips']:,} x {r['chip']} ({r['precision']}, seq {r['seq_len']}, "
+                        f"batch {r['global_batch_seqs']} seqs)")
     t.add_row("layout", f"TP{lay['tp']} PP{lay['pp']} (v{lay['vpp']}) CP{lay['cp']} EP{lay['ep']} DP{lay['dp']}, "
                         f"mb {lay['micro_batch']}, recompute {rc}, {'FSDP' if lay['fsdp'] else 'ZeRO-1'}"
                         + {0: "", 1: ", zero-bubble", 2: ", DualPipe"}[lay.get("schedule", 0)])
@@ -227,12 +233,8 @@ def serve_command(
     if json_out:
         print_json(r, indent=2)
         return
-    from rich.table import Table
-
-    t = Table(title=f"{r['model']} on {r['chips']} x {r['chip']} ({r['precision']}, {r['regime']}, "
-                    f"{input_len:.0f} in / {output_len:.0f} out)")
-    t.add_column("quantity")
-    t.add_column("value", justify="right")
+    t = _quantity_table(f"{r['model']} on {r['chips']} x {r['chip']} ({r['precision']}, {r['regime']}, "
+                        f"{input_len:.0f} in / {output_len:.0f} out)")
     attn = ", attention data-parallel" if r.get("attention_dp") else ""
     t.add_row("replicas", f"{r['replicas']:.0f} of TP{r['tp']} x PP{r['pp']} x EP{r.get('ep', 1)}{attn}")
     if r.get("disaggregated"):
@@ -333,12 +335,8 @@ def agent_command(
     if json_out:
         print_json(r, indent=2)
         return
-    from rich.table import Table
-
-    t = Table(title=f"One agentic task: {r['model']} on {r['chip']} ({r['precision']}, {r['steps']} calls, "
-                    f"cache {r['policy']})")
-    t.add_column("quantity")
-    t.add_column("value", justify="right")
+    t = _quantity_table(f"One agentic task: {r['model']} on {r['chip']} ({r['precision']}, {r['steps']} calls, "
+                        f"cache {r['policy']})")
     attn = ", attention data-parallel" if r.get("attention_dp") else ""
     t.add_row("replica", f"TP{r['tp']} x PP{r['pp']} x EP{r['ep']}{attn}, batch {r['batch']:.0f}")
     t.add_row("tokens per task: new input", f"{r['input_tokens_new']:,.0f}")

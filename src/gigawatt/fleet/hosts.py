@@ -181,8 +181,7 @@ def _session_cache_path(*args):
     from gigawatt.fleet.throughput import _cache_path, _model_fingerprint
 
     key = hashlib.sha256(json.dumps([_model_fingerprint(), *args], default=str).encode()).hexdigest()[:24]
-    path = _cache_path(key)
-    return None if path is None else path.parent.parent / "sessions" / f"{key}.json"
+    return _cache_path(key, "sessions", ".json")
 
 
 def tool_host_settings(inputs) -> tuple[str, float]:

@@ -96,7 +96,8 @@ def _walk(root):
             yield entry
 
 
-def _cache_path(key: str):
+def _cache_path(key: str, kind: str = "throughput", suffix: str = ".npz"):
+    """The file of cache entry ``key`` in the cache's ``kind`` folder; None when the cache is off."""
     import os
     from pathlib import Path
 
@@ -104,7 +105,7 @@ def _cache_path(key: str):
         return None
     base = os.environ.get("GIGAWATT_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "gigawatt")
-    return Path(base) / "throughput" / f"{key}.npz"
+    return Path(base) / kind / f"{key}{suffix}"
 
 
 def run_precision(run) -> str | None:

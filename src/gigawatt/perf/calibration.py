@@ -491,9 +491,12 @@ def unmeasured_notes(chips, kinds=("training", "serving")) -> list[str]:
     >>> unmeasured_notes(["trainium3"], ["training"])[0].startswith("trainium3 has no published training")
     True
     """
+    from gigawatt.perf.backtest import measured_chips
+
     notes = []
     for kind in kinds:
-        missing = [c for c in dict.fromkeys(str(c).lower() for c in chips) if prediction_basis(c, kind)["measured_rows"] == 0]
+        measured = measured_chips(kind)
+        missing = [c for c in dict.fromkeys(str(c).lower() for c in chips) if not measured.get(c)]
         if not missing:
             continue
         rests: list[str] = []
