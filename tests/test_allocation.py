@@ -116,6 +116,29 @@ def test_pooled_take_one_group_is_the_array_path():
         assert np.all(both.sum(axis=1) <= avail + 1e-9)
 
 
+def test_serving_busy_is_serving_load_reduced():
+    """The engine's busy chips (a daily mean) and idle hours, computed from sorted loads and at each hour's
+    quarter-hour of highest load, against the full quarter-hour array they summarize: the idle hours
+    exactly, the mean to rounding."""
+    from gigawatt.fleet.policies import idle_by_hour, pooled_profiles, serving_busy, serving_load
+
+    rng = np.random.default_rng(1)
+    for trial in range(200):
+        u, w, p = rng.integers(1, 6), rng.integers(1, 4), rng.integers(1, 7)
+        chips = np.floor(rng.random((u, w, p)) * 1000) * (rng.random((u, w, p)) < 0.7)
+        rates = rng.random((u, w, p)) * 100 * (rng.random((u, w, p)) < 0.9)
+        rates = rates[0] if trial % 2 else rates
+        mean_out = rng.random((u, w)) * 30000 * (rng.random((u, w)) < 0.9)
+        profile, _ = pooled_profiles(rng.random((u, w)), list(1 + 2 * rng.random(w)))
+        capacity = (chips * (rates if rates.ndim == 3 else rates[None])).sum(axis=-1)
+        order = rng.permutation(p)
+        load = np.minimum(mean_out[:, :, None] * profile[:, None, :], capacity[..., None])
+        full = serving_load(chips, rates, load, order)
+        busy, idle = serving_busy(chips, rates, mean_out, profile, capacity, order)
+        assert np.array_equal(idle, idle_by_hour((chips[..., None] - full).sum(axis=1)))
+        np.testing.assert_allclose(busy, full.mean(axis=-1), rtol=1e-12, atol=1e-9)
+
+
 def test_a_short_fleet_is_shared_pro_rata_when_pooled():
     # two flat streams each needing 0.75 N chips = 50,928: legacy serves the first whole and the second
     # with what is left (16,976 chips, 1/3); pooled gives each N / 2 = 33,952 chips, 2/3 of its tokens

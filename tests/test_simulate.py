@@ -236,7 +236,7 @@ def test_place_stays_on_its_pool_and_waits_below_its_minimum():
     - {name: r, model: llama3.1-8b, tokens: 1e18, start: 2026-01, min_chips: 1000, max_chips: 4000}
 """)
     active, nowhere = np.array([True]), np.array([-1])
-    pool, chips, rate, hours = _place(state, 0, state.installed[:, 0, :, None].copy(), active, nowhere)
+    pool, chips, rate, hours = _place(state, 0, state.installed[None, :, 0, :].copy(), active, nowhere)
     assert pool.tolist() == [0] and chips.tolist() == [4000.0] and rate.tolist() == [100.0] and hours.tolist() == [1]
     pool, chips, _, _ = _place(state, 0, np.array([[[999.0]]]), active, nowhere)  # fewer free chips than its minimum
     assert pool.tolist() == [-1] and chips.tolist() == [0.0]

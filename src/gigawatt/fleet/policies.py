@@ -30,7 +30,7 @@ import numpy as np
 
 __all__ = ["ALLOCATIONS", "HOURS", "LOAD_ORDER", "POLICIES", "PRIORITIES", "carve", "daily_profile",
            "earliest_deadline_first", "first_come_first_served", "get_policy", "idle_by_hour", "largest_first",
-           "pooled_profile", "pooled_take", "reserve_share", "serving_load"]
+           "pooled_profile", "pooled_take", "reserve_share", "serving_busy", "serving_load"]
 
 #: the daily cycle in quarter-hours: every profile is an increasing function of it
 _PHASE = np.sin(2 * np.pi * np.arange(96) / 96)
@@ -368,6 +368,111 @@ def idle_by_hour(idle: np.ndarray) -> np.ndarray:
     """
     ranked = idle[..., LOAD_ORDER]
     return np.floor(ranked.reshape(ranked.shape[:-1] + (HOURS, 96 // HOURS)).min(axis=-1) + 1e-9)
+
+
+def serving_busy(chips: np.ndarray, rates: np.ndarray, mean_out: np.ndarray, profile: np.ndarray,
+                 capacity: np.ndarray, order: np.ndarray, hours: bool = True):
+    """Chips each stream keeps busy over the day, and the chips free through each ranked hour.
+
+    The result of :func:`serving_load` reduced as the engine reads it, without the
+    ``(group, stream, pool, 96)`` array: the daily mean of each stream's busy chips
+    in each pool, and :func:`idle_by_hour` of the chips the streams leave idle.
+
+    Parameters
+    ----------
+    chips : ndarray, (group, stream, pool)
+        Chips each stream holds [1].
+    rates : ndarray, (stream, pool) or (group, stream, pool)
+        Output tokens/s per chip (0 where it cannot run) [tokens/s].
+    mean_out : ndarray, (stream,) or (group, stream)
+        Each stream's mean output rate :math:`\\bar r_w` [tokens/s].
+    profile : ndarray, (96,) or (group, 96)
+        The pooled daily profile :math:`S(\\tau)` (mean 1), an increasing function of
+        the daily phase like every profile here [1].
+    capacity : ndarray, (group, stream)
+        Serving capacity each stream holds, :math:`C_w = \\sum_p c_{wp} r_{wp}` [tokens/s].
+    order : ndarray of int, (pool,)
+        Inference order: load goes to the first pools, so the last pools empty first off-peak.
+    hours : bool
+        Whether to compute the idle chips by hour (training backfills them).
+
+    Returns
+    -------
+    busy : ndarray, (group, stream, pool)
+        Busy chips, the mean over the day's 96 quarter-hours [1].
+    idle : ndarray, (group, pool, 24) or None
+        Chips free through each hour, hours ranked least loaded first, rounded down [1].
+
+    Notes
+    -----
+    With the load :math:`L_w(\\tau) = \\min(\\bar r_w S(\\tau), C_w)` and the
+    capacity in pools before :math:`p` in inference order :math:`B_{wp}`, pool
+    :math:`p` is busy with :math:`b_{wp}(\\tau) = \\min(c_{wp}, \\max(L_w(\\tau) - B_{wp}, 0) / r_{wp})`
+    chips. Over the sorted loads :math:`y_1 \\le \\dots \\le y_{96}` with prefix
+    sums :math:`Y_k`, :math:`n_0` of them at most :math:`B_{wp}` and :math:`n_1` below
+    :math:`B_{wp} + c_{wp} r_{wp}`, the daily mean is
+
+    .. math:: \\bar b_{wp} = \\frac{1}{96}\\Big(\\frac{Y_{n_1} - Y_{n_0} - (n_1 - n_0) B_{wp}}{r_{wp}}
+              + (96 - n_1)\\, c_{wp}\\Big)
+
+    Busy chips rise with :math:`S`, so the idle chips of an hour (the fewest over its
+    four quarter-hours) are those of its quarter-hour of highest load.
+    """
+    n_u, n_w, n_p = chips.shape
+    n_q = _PHASE.size
+    r = np.broadcast_to(rates if rates.ndim == 3 else rates[None], chips.shape)
+    m = np.broadcast_to(np.asarray(mean_out, dtype=float).reshape(-1, n_w), (n_u, n_w))
+    s = np.broadcast_to(np.asarray(profile, dtype=float).reshape(-1, n_q), (n_u, n_q))
+    held = np.nonzero(chips.any(axis=(0, 1)))[0]  # a pool no stream holds chips in is idle all day
+    busy = np.zeros(chips.shape)
+    idle = np.zeros((n_u, n_p, HOURS)) if hours else None
+    if held.size == 0:
+        return busy, idle
+    cap = chips * r
+    before = np.zeros_like(cap)
+    ordered = np.cumsum(cap[:, :, order], axis=-1)
+    before[:, :, order[1:]] = ordered[:, :, :-1]
+    b, c, r_h = before[:, :, held], chips[:, :, held], r[:, :, held]
+    runs = r_h > 0
+    divide = np.where(runs, r_h, 1.0)
+    # the daily mean, from the sorted loads and their prefix sums
+    ranked = np.sort(s[:, LOAD_ORDER], axis=-1, kind="stable")  # sorted already but for rounding
+    y = m[:, :, None] * ranked[:, None, :]
+    np.minimum(y, capacity[:, :, None], out=y)  # (u, w, 96), ascending
+    prefix = np.empty((n_u, n_w, n_q + 1))
+    prefix[:, :, 0] = 0.0
+    np.cumsum(y, axis=-1, out=prefix[:, :, 1:])
+    scale = np.where(capacity > 0, capacity, 1.0)[:, :, None]  # each row to [0, 1], rows 2 apart: one sorted array
+    row = 2.0 * np.arange(n_u * n_w, dtype=float).reshape(n_u, n_w, 1)
+    y /= scale
+    y += row
+    flat = y.ravel()
+    first = (n_q * np.arange(n_u * n_w)).reshape(n_u, n_w, 1)
+    n0 = np.searchsorted(flat, (b / scale + row).ravel(), side="right").reshape(b.shape) - first
+    n1 = np.searchsorted(flat, ((b + c * r_h) / scale + row).ravel(), side="left").reshape(b.shape) - first
+    n1 = np.maximum(n1, n0)
+    inside = np.take_along_axis(prefix, n1, axis=-1) - np.take_along_axis(prefix, n0, axis=-1) - (n1 - n0) * b
+    mean = (inside / divide + (n_q - n1) * c) / n_q
+    busy[:, :, held] = np.clip(mean, 0.0, c) * runs
+    if hours:  # idle through each ranked hour: at the hour's quarter-hour of highest load
+        peak = ranked[:, n_q // HOURS - 1::n_q // HOURS].T  # (24, u): the last quarter-hour of each ranked hour
+        load = np.minimum(m[None] * peak[:, :, None], capacity[None])  # (24, u, w)
+        free = np.zeros((HOURS, n_u, held.size))
+        at = np.empty_like(free)
+        for w in range(n_w):  # hours first, as the engine reads them
+            np.subtract(load[:, :, w, None], b[:, w], out=at)
+            at /= divide[:, w]
+            np.maximum(at, 0.0, out=at)
+            np.minimum(at, c[:, w], out=at)
+            if not runs[:, w].all():
+                at *= runs[:, w]
+            np.subtract(c[:, w], at, out=at)
+            free += at
+        free += 1e-9
+        idle_h = np.zeros((HOURS, n_u, n_p))
+        idle_h[:, :, held] = np.floor(free, out=free)
+        idle = idle_h.transpose(1, 2, 0)
+    return busy, idle
 
 
 # ---------------------------------------------------------------- reserves

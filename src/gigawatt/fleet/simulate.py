@@ -117,10 +117,9 @@ def _choose_size(throughput: Throughput, run: int, pool_chip, most, peak_size, p
     ``n x rate(n)`` is taken to rise up to its peak and fall after it: a run
     takes every chip it may have up to the peak size, and past it either the
     peak size or all it may have, whichever trains faster. ``pool_chip``,
-    ``peak_size`` and ``peak_rate`` broadcast against ``most`` after a leading
-    axis (samples) is put before them.
+    ``peak_size`` and ``peak_rate`` broadcast against ``most`` (pools on its last axis).
     """
-    rate_most = throughput.training_rate(run, pool_chip[None, :], most)  # (s, p, ...)
+    rate_most = throughput.training_rate(run, pool_chip, most)  # (..., p)
     with np.errstate(invalid="ignore"):
         take_all = (most <= peak_size) | (most * rate_most >= peak_size * peak_rate)
     size = np.where(take_all, most, peak_size)
@@ -182,6 +181,8 @@ def simulate(scn, fleet: Fleet, workloads: Workloads, throughput: Throughput,
         if not alloc.pooled:
             raise ValueError("a throughput factor per sample needs demand.allocation: pooled")
         state.throughput_factor = np.asarray(throughput_factor, dtype=float)
+        n_s = state.throughput_factor.shape[0]
+        state.distinct = n_s > 1 and np.unique(state.throughput_factor, axis=0).shape[0] == n_s
         if demand_scale is None:
             state.demand_scale = np.ones((fleet.installed.shape[0], fleet.installed.shape[1], len(workloads.streams)))
     n_t = fleet.installed.shape[1]
@@ -247,6 +248,7 @@ class _State:
     demand_scale: np.ndarray | None = None  # (sample, period, stream) inference demand over the scenario's [1]
     throughput_factor: np.ndarray | None = None  # (sample, chip) throughput over the performance model's [1]
     group_factor: np.ndarray | None = None  # (group, pool) the throughput factor of each group this period [1]
+    distinct: bool = False  # every sample has its own throughput factors, so each is its own group
 
     @classmethod
     def start(cls, fleet: Fleet, workloads: Workloads, throughput: Throughput,
@@ -331,6 +333,9 @@ def _groups(state: _State, t: int):
     n_s = state.installed.shape[0]
     if n_s == 1:
         return np.zeros(1, dtype=int), np.zeros(1, dtype=int)
+    if state.distinct:  # samples whose draws differ in a continuous input are never in one state
+        every = np.arange(n_s)
+        return every, every
     parts = [state.installed[:, t, :], state.last_pool.astype(float), (state.remaining > 0).astype(float)]
     if state.demand_scale is not None:
         parts.append(state.demand_scale[:, t, :])
@@ -362,7 +367,7 @@ def _step(state: _State, t: int, policy, rng: np.random.Generator, settings) -> 
     Notes
     -----
     Decisions are made per group of samples (:func:`_groups`) on the chips free
-    in each hour of the day, ``F`` of shape ``(group, pool, hour)``, hours ranked
+    in each hour of the day, ``F`` of shape ``(hour, group, pool)``, hours ranked
     from the least inference load (:data:`gigawatt.fleet.policies.LOAD_ORDER`);
     without backfill there is one "hour", the whole day.
     """
@@ -387,25 +392,25 @@ def _step(state: _State, t: int, policy, rng: np.random.Generator, settings) -> 
     free = inst.copy()
     taken_first = np.zeros_like(inst)
     if first:  # runs with priority take chips for the whole day before inference
-        F = (free - res_i)[..., None].copy()
+        F = (free - res_i)[None].copy()
         for r in first:
             if active[:, r].any():
                 placed[:, r] = _train_one(state, t, r, F, active[:, r], here[:, r], inv, rng, settings)
-        taken_first = (free - res_i) - F[..., 0]
+        taken_first = (free - res_i) - F[0]
         free = free - taken_first
     res_t_left = np.maximum(res_t - taken_first, 0.0)
     serve = _serve_pooled if alloc.pooled else _serve_legacy
     held, idle = serve(state, t, np.maximum(free - res_t_left, 0.0), reps, inv, res_t_left, taken_first)
     free = free - held
     base = np.maximum(free - np.maximum(res_i - held, 0.0), 0.0)  # chips free all day, outside inference's reserve
-    F = base[..., None] + idle if idle is not None else base[..., None].copy()
+    F = base[None] + idle.transpose(2, 0, 1) if idle is not None else base[None].copy()
     F0 = F.copy()
     for r in order:
         todo = active[:, r] & ~placed[:, r]
         if todo.any():
             placed[:, r] |= _train_one(state, t, r, F, todo, here[:, r], inv, rng, settings)
     if idle is not None:  # training on chips inference holds for its peak, averaged over the day
-        state.lent[:, t] = np.maximum((F0 - F) - base[..., None], 0.0).mean(axis=-1)[inv]
+        state.lent[:, t] = np.maximum((F0 - F) - base[None], 0.0).mean(axis=0)[inv]
     for r in order:
         miss = active[:, r] & ~placed[:, r]
         if miss.any():
@@ -428,15 +433,17 @@ def _reason(state: _State, r: int, inst, res_i, F0, went_first: bool, taken_firs
     can = run.allowed[state.pool_chip] & (size_p > 0) & np.isfinite(rate_p) & (cap_p >= run.min_chips)
 
     def fits(F):  # some pool has its minimum chips through some stretch of hours worth training in
-        n_h = F.shape[-1]
+        n_h = F.shape[0]
         hours = np.arange(1, n_h + 1)
         worth = hours / n_h - np.where(hours < n_h, state.alloc.lost_h_per_preemption / 24.0, 0.0) > 0
-        avail = np.minimum.accumulate(F, axis=-1) if n_h > 1 else F
-        return ((avail >= run.min_chips) & can[None, :, None] & worth[None, None, :]).any(axis=(1, 2))
+        # the chips free through k hours fall with k and the hours worth it are the longest stretches,
+        # so the shortest stretch worth training in decides
+        most = F[:int(np.argmax(worth)) + 1].min(axis=0)  # (u, p)
+        return ((most >= run.min_chips) & can[None, :]).any(axis=1)
 
     code = np.full(n_u, RUNS_AHEAD, dtype=np.int8)
-    fits_installed = fits(inst[..., None].astype(float))
-    fits_outside = fits((inst - res_i)[..., None])
+    fits_installed = fits(inst[None].astype(float))
+    fits_outside = fits((inst - res_i)[None])
     code[~fits_outside] = RESERVE
     code[~fits_installed] = NO_POOL
     if not went_first:
@@ -572,7 +579,7 @@ def _serve_pooled(state: _State, t: int, avail: np.ndarray, reps, inv, res_t_lef
     -------
     held : ndarray, (group, pool)
         Chips the streams hold [1].
-    idle : ndarray, (group, pool, hour) or None
+    idle : ndarray, (group, pool, 24) or None
         Chips they leave idle through each hour of the day, hours ranked from
         the least loaded (:func:`gigawatt.fleet.policies.idle_by_hour`); None without backfill.
 
@@ -585,7 +592,7 @@ def _serve_pooled(state: _State, t: int, avail: np.ndarray, reps, inv, res_t_lef
     the pools are shared pro rata (:func:`gigawatt.fleet.policies.pooled_take`).
     With capacity :math:`C_w` it serves :math:`\\overline{\\min(\\bar r_w S, C_w)} / \\bar r_w`
     of its tokens, and its load fills its pools in inference order over the day
-    (:func:`gigawatt.fleet.policies.serving_load`), so the last pools empty first off-peak.
+    (:func:`gigawatt.fleet.policies.serving_busy`), so the last pools empty first off-peak.
     """
     days = state.period_s[t] / SECONDS_PER_DAY
     streams = state.streams
@@ -604,19 +611,17 @@ def _serve_pooled(state: _State, t: int, avail: np.ndarray, reps, inv, res_t_lef
     load = np.minimum(mean_out[None, :, None] * profile[None, None, :], capacity[..., None])  # (u, w, 96)
     with np.errstate(invalid="ignore", divide="ignore"):
         served = np.where(mean_out[None, :] > 0, load.mean(axis=-1) / mean_out[None, :], 1.0)
-    busy = pol.serving_load(chips, state.stream_rates, load, state.inference_order)  # (u, w, p, 96)
+    busy, idle = pol.serving_busy(chips, state.stream_rates, mean_out, profile, capacity, state.inference_order,
+                                  hours=state.alloc.backfill)
     state.stream_chips[:, t] = chips[inv]
-    state.stream_busy[:, t] = busy.mean(axis=-1)[inv]
+    state.stream_busy[:, t] = busy[inv]
     state.stream_capacity[:, t] = capacity[inv]
     state.stream_need[:, t] = need[None, :]
     state.pooled_peak[:, t] = peak
     state.demand_tokens[:, t] = per_day[None, :] * days
     state.served_tokens[:, t] = state.demand_tokens[:, t] * served[inv]
     state.stream_limit[:, t] = _limit_codes(state, served, capacity, avail, res_t_left, taken_first)[inv]
-    held = chips.sum(axis=1)
-    if not state.alloc.backfill:
-        return held, None
-    return held, pol.idle_by_hour((chips[..., None] - busy).sum(axis=1))
+    return chips.sum(axis=1), idle
 
 
 def _serve_pooled_scaled(state: _State, t: int, avail, reps, inv, res_t_left, taken_first, per_day, days):
@@ -641,19 +646,17 @@ def _serve_pooled_scaled(state: _State, t: int, avail, reps, inv, res_t_left, ta
     load = np.minimum(mean_out[:, :, None] * profile[:, None, :], capacity[..., None])  # (u, w, 96)
     with np.errstate(invalid="ignore", divide="ignore"):
         served = np.where(mean_out > 0, load.mean(axis=-1) / np.where(mean_out > 0, mean_out, 1.0), 1.0)
-    busy = pol.serving_load(chips, rates, load, state.inference_order)  # (u, w, p, 96)
+    busy, idle = pol.serving_busy(chips, rates, mean_out, profile, capacity, state.inference_order,
+                                  hours=state.alloc.backfill)
     state.stream_chips[:, t] = chips[inv]
-    state.stream_busy[:, t] = busy.mean(axis=-1)[inv]
+    state.stream_busy[:, t] = busy[inv]
     state.stream_capacity[:, t] = capacity[inv]
     state.stream_need[:, t] = need[inv]
     state.pooled_peak[:, t] = peak[inv]
     state.demand_tokens[:, t] = (per_day_u * days)[inv]
     state.served_tokens[:, t] = state.demand_tokens[:, t] * served[inv]
     state.stream_limit[:, t] = _limit_codes(state, served, capacity, avail, res_t_left, taken_first)[inv]
-    held = chips.sum(axis=1)
-    if not state.alloc.backfill:
-        return held, None
-    return held, pol.idle_by_hour((chips[..., None] - busy).sum(axis=1))
+    return chips.sum(axis=1), idle
 
 
 def _limit_codes(state: _State, served, capacity, avail, res_t_left, taken_first) -> np.ndarray:
@@ -680,7 +683,7 @@ def _train_one(state: _State, t: int, r: int, F: np.ndarray, active: np.ndarray,
 
     Parameters
     ----------
-    F : ndarray, (group, pool, hour)
+    F : ndarray, (hour, group, pool)
         Chips free in each hour (ranked least loaded first) [1]; its chips are
         subtracted in place over the hours it runs.
     active : ndarray of bool, (group,)
@@ -699,9 +702,9 @@ def _train_one(state: _State, t: int, r: int, F: np.ndarray, active: np.ndarray,
     go = chips > 0
     if not go.any():
         return go
-    n_h = F.shape[-1]
-    runs_then = np.arange(n_h)[None, :] < k[:, None]
-    F[np.arange(len(go)), np.maximum(pool, 0), :] -= np.where(go[:, None] & runs_then, chips[:, None], 0.0)
+    n_h = F.shape[0]
+    runs_then = np.arange(n_h)[:, None] < k[None, :]  # (hour, group)
+    F[:, np.arange(len(go)), np.maximum(pool, 0)] -= np.where(go[None, :] & runs_then, chips[None, :], 0.0)
     _commit(state, t, r, pool[inv], chips[inv], rate[inv], k[inv], n_h, rng, settings)
     return go
 
@@ -714,7 +717,7 @@ def _place(state: _State, r: int, F: np.ndarray, active: np.ndarray, here: np.nd
     state : _State
     r : int
         Run index.
-    F : ndarray, (group, pool, hour)
+    F : ndarray, (hour, group, pool)
         Chips free in each hour of the day, hours ranked from the least
         inference load (one "hour", the whole day, without backfill) [1].
     active : ndarray of bool, (group,)
@@ -748,32 +751,54 @@ def _place(state: _State, r: int, F: np.ndarray, active: np.ndarray, here: np.nd
     least twice as fast (a move costs one restart). Otherwise it restarts from
     its checkpoint on the best pool, or waits.
     """
+    n_u = F.shape[1]
+    factor = state.group_factor
+    if active.all():
+        return _place_rows(state, r, F, active, here, factor)
+    sub = np.nonzero(active)[0]  # evaluate only the groups where the run is to be placed
+    pool, chips = np.full(n_u, -1), np.zeros(n_u)
+    rate, hours = np.full(n_u, np.nan), np.ones(n_u, dtype=int)
+    if sub.size:
+        got = _place_rows(state, r, F[:, sub], active[sub], here[sub], None if factor is None else factor[sub])
+        for out, part in zip((pool, chips, rate, hours), got):
+            out[sub] = part
+    return pool, chips, rate, hours
+
+
+def _place_rows(state: _State, r: int, F: np.ndarray, active: np.ndarray, here: np.ndarray, factor):
+    """:func:`_place` on the groups of ``F``; ``factor`` their throughput factor per pool, or None."""
     run = state.runs[r]
     pool_chip = state.pool_chip
-    n_u, n_p, n_h = F.shape
+    n_h, n_u, n_p = F.shape
     rows = np.arange(n_u)
     cap_p = np.minimum(run.max_chips, state.max_cluster[pool_chip])
     size_p, rate_p = state.peaks[r]
     # a pool qualifies only where some group has the run's minimum chips free in its least loaded hour
     # (the first ranked hour holds the most): the others score -1 and are not evaluated
-    live = run.allowed[pool_chip] & (cap_p >= run.min_chips) & (F[:, :, 0].max(axis=0) >= run.min_chips)
+    live = run.allowed[pool_chip] & (cap_p >= run.min_chips) & (F[0].max(axis=0) >= run.min_chips)
     idx = np.nonzero(live)[0]
     score_p = np.full((n_u, n_p), -1.0)
     k = np.zeros((n_u, n_p), dtype=int)  # each pool's best number of hours, less one
     if idx.size:
-        F_l = F[:, idx, :]
-        avail = np.minimum.accumulate(F_l, axis=-1) if n_h > 1 else F_l
-        cand, rate = _choose_size(state.throughput, r, pool_chip[idx][:, None],
-                                  np.minimum(avail, cap_p[idx][:, None]), size_p[idx][:, None],
-                                  rate_p[idx][:, None])  # (u, live pool, h)
-        if state.group_factor is not None:  # the performance model's error, drawn per sample
-            rate = rate * state.group_factor[:, idx, None]
+        F_l = F[:, :, idx]
+        avail = np.minimum.accumulate(F_l, axis=0) if n_h > 1 else F_l
+        np.minimum(avail, cap_p[idx], out=avail)  # (h, u, live pool)
         hours = np.arange(1, n_h + 1)
         eff = hours / n_h - np.where(hours < n_h, state.alloc.lost_h_per_preemption / 24.0, 0.0)
-        ok = (cand >= run.min_chips) & np.isfinite(rate) & (eff > 0)[None, None, :]
-        score = np.where(ok, cand * np.where(ok, rate, 0.0) * eff, -1.0)
-        k_l = np.argmax(score, axis=-1)
-        score_p[:, idx] = np.take_along_axis(score, k_l[..., None], axis=-1)[..., 0]
+        # a choice can qualify only where the run's minimum is free through hours worth training in:
+        # the sizes and rates are evaluated there alone
+        at = np.flatnonzero((avail >= run.min_chips) & (eff > 0)[:, None, None])
+        n_l = idx.size
+        l_at, u_at, h_at = at % n_l, (at // n_l) % n_u, at // (n_l * n_u)
+        cand, rate = _choose_size(state.throughput, r, pool_chip[idx][l_at], avail.ravel()[at],
+                                  size_p[idx][l_at], rate_p[idx][l_at])
+        if factor is not None:  # the performance model's error, drawn per sample
+            rate *= factor[u_at, idx[l_at]]
+        ok = (cand >= run.min_chips) & np.isfinite(rate)
+        score = np.full(avail.shape, -1.0)
+        score.ravel()[at] = np.where(ok, cand * np.where(ok, rate, 0.0) * eff[h_at], -1.0)
+        k_l = np.argmax(score, axis=0)
+        score_p[:, idx] = np.take_along_axis(score, k_l[None], axis=0)[0]
         k[:, idx] = k_l
     best = np.argmax(score_p, axis=1)
     here_score = score_p[rows, np.maximum(here, 0)]
@@ -790,9 +815,14 @@ def _place(state: _State, r: int, F: np.ndarray, active: np.ndarray, here: np.nd
     column[idx] = np.arange(idx.size)
     j = column[at]  # the chosen pool among the live ones, -1 where it is not one
     jj = np.maximum(j, 0)
-    chips = np.where(has & (j >= 0), cand[rows, jj, kk], 0.0)
+    # the chosen size and rate, evaluated again at the choice
+    cand, rate = _choose_size(state.throughput, r, pool_chip[idx][jj], avail[kk, rows, jj], size_p[idx][jj],
+                              rate_p[idx][jj])
+    if factor is not None:
+        rate *= factor[rows, idx[jj]]
+    chips = np.where(has & (j >= 0), cand, 0.0)
     chips = np.where(chips >= run.min_chips, chips, 0.0)
-    return pool, chips, np.where(j >= 0, rate[rows, jj, kk], np.nan), kk + 1
+    return pool, chips, np.where(j >= 0, rate, np.nan), kk + 1
 
 
 def _commit(state: _State, t: int, r: int, pool, chips, rate, hours, n_h: int, rng: np.random.Generator,

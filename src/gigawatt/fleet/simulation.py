@@ -69,26 +69,57 @@ class Throughput:
     bucket_chips: np.ndarray  # (bucket,) job sizes of the training table [1]
     training_mfu: np.ndarray | None = None
 
+    def _doubling_origin(self) -> int | None:
+        """``e`` where the evaluated sizes are ``2^e, 2^(e+1), ...`` (as the throughput matrix makes them), else None."""
+        origin = self.__dict__.get("_origin", False)
+        if origin is False:
+            sizes = np.asarray(self.bucket_chips, dtype=float)
+            mant, ex = np.frexp(sizes)
+            doubling = sizes.size > 0 and bool((mant == 0.5).all() and (np.diff(ex) == 1).all())
+            origin = int(ex[0]) - 1 if doubling else None
+            self.__dict__["_origin"] = origin
+        return origin
+
+    def _steps(self, table) -> tuple[np.ndarray, np.ndarray]:
+        """A ``(run, chip, bucket)`` table flattened, and the step to the next size (0 past the last
+        evaluated size or where the next is not finite): what :meth:`training_rate` interpolates."""
+        key = "_steps_rate" if table is None else ("_steps_mfu" if table is self.training_mfu else None)
+        got = self.__dict__.get(key) if key else None
+        if got is None:
+            tab = np.asarray(self.training_tokens_per_chip_s if table is None else table, dtype=float)
+            step = np.zeros_like(tab)
+            if tab.shape[-1] > 1:
+                nxt = tab[..., 1:]
+                step[..., :-1] = np.where(np.isfinite(nxt), nxt - tab[..., :-1], 0.0)
+            got = (tab.ravel(), step.ravel())
+            if key:
+                self.__dict__[key] = got
+        return got
+
     def training_rate(self, run: int, chip, chips, table=None):
         """Tokens/s per chip of ``run`` on ``chip`` (index, per sample) with ``chips`` chips.
 
         Interpolates in log2 of the job size between the evaluated sizes around
-        ``chips``; ``nan`` below the smallest evaluated size. ``table`` reads
-        another ``(run, chip, bucket)`` table the same way (MFU).
+        ``chips``; the smallest evaluated size's rate below it, the largest's above
+        it. ``table`` reads another ``(run, chip, bucket)`` table the same way (MFU).
         """
-        table = (self.training_tokens_per_chip_s if table is None else table)[run]  # (chip, bucket)
+        tab = self.training_tokens_per_chip_s if table is None else table
+        base, step = self._steps(table)
+        n_c, n_b = tab.shape[1], tab.shape[2]
         n = np.maximum(np.asarray(chips, dtype=float), 1.0)
-        n_b = len(self.bucket_chips)
-        b = np.searchsorted(self.bucket_chips, n, side="right") - 1
-        np.clip(b, 0, n_b - 1, out=b)
-        # one flat gather per end (faster than indexing by (chip, bucket) on wide sample arrays)
-        flat = table.ravel()
-        at = np.asarray(chip) * n_b + b
-        lo = np.take(flat, at)
-        hi = np.take(flat, at + (b < n_b - 1))
-        # between two evaluated sizes, interpolate in log2 of the job size
-        frac = np.clip(np.log2(n / np.take(self.bucket_chips, b)), 0.0, 1.0)
-        return np.where(np.isfinite(hi), lo + frac * (hi - lo), lo)
+        origin = self._doubling_origin()
+        if origin is not None:  # sizes 2^(origin + b): the bucket is the exponent of n, exactly
+            mant, exp = np.frexp(n)
+            b = exp - (origin + 1)
+            # n over its bucket's size is 2 mant exactly; below the smallest size, no step up
+            frac = np.where(b < 0, 0.0, np.log2(mant * 2.0))
+            b = np.clip(b, 0, n_b - 1)
+        else:
+            b = np.clip(np.searchsorted(self.bucket_chips, n, side="right") - 1, 0, n_b - 1)
+            frac = np.clip(np.log2(n / np.take(self.bucket_chips, b)), 0.0, 1.0)
+        # one flat gather per array (faster than indexing by (chip, bucket) on wide sample arrays)
+        at = (run * n_c + np.asarray(chip)) * n_b + b
+        return np.take(base, at) + frac * np.take(step, at)
 
 
 @dataclass
