@@ -503,12 +503,11 @@ def _moe_flags(items) -> set[bool]:
 def _interval_reason(chip: str, low: tuple, high: tuple) -> str:
     """Where a default throughput range comes from, in one line."""
     def end(kind, iv):
-        text = f"{kind} {iv['basis']}, {iv['n']} held-out rows"
-        return text + (f", widened: no published {kind} measurement of {chip}" if iv["widened"] else "")
+        text = f"{kind} {iv['basis']}, {iv['n']} rows"
+        return text + (f", widened: {chip} has no published {kind} measurement" if iv["widened"] else "")
 
-    ends = end(*low) if low[0] == high[0] and low[1] is high[1] else f"low: {end(*low)}; high: {end(*high)}"
-    return (f"default: the performance model's 80% interval from its backtest's held-out errors "
-            f"(gigawatt.perf.calibration.prediction_interval), the wider ends of the kinds run here ({ends})")
+    ends = end(*low) if low[1] is high[1] else f"low: {end(*low)}; high: {end(*high)}"
+    return f"default: the performance model's 80% interval from held-out backtest errors ({ends})"
 
 
 def _has_dist(node) -> bool:
