@@ -258,3 +258,11 @@ def test_a_power_price_range_must_be_prices(minimal_text):
     assert ("economics.power_price.default.low", "'us-average' is a name, not a number") in problems
     data["economics"] = {"discount": {"lab": {"dist": "uniform", "low": "5 GW", "high": "10%"}}}
     assert any(p == "economics.discount.lab.low" for p, _ in _problems(data))  # a unit the field refuses
+
+
+def test_throughput_false_draws_no_model_error():
+    unc = gigawatt.load(FLAGSHIP, set={"uncertainty.throughput": False}).uncertain
+    assert not any(n.startswith("uncertainty.throughput") for n in unc.names())
+    with pytest.raises(ScenarioError) as exc:
+        gigawatt.load(FLAGSHIP, set={"uncertainty.throughput": 3})
+    assert any(p.path == "uncertainty.throughput" for p in exc.value.problems)

@@ -405,7 +405,8 @@ def default_throughput(data: dict, section=None) -> list[Uncertain]:
         The scenario as YAML gives it (its ``roadmap`` and ``demand``).
     section : dict, optional
         Its ``uncertainty:`` block; a chip its ``throughput`` names (by id, alias or
-        an id's prefix, as the sampler matches them) keeps the scenario's own range.
+        an id's prefix, as the sampler matches them) keeps the scenario's own range;
+        ``throughput: false`` turns the defaults off.
 
     Returns
     -------
@@ -448,6 +449,8 @@ def default_throughput(data: dict, section=None) -> list[Uncertain]:
         return []
     given = []
     throughput = section.get("throughput") if isinstance(section, dict) else None
+    if throughput is False:  # the scenario draws no performance-model error
+        return []
     for key in (throughput if isinstance(throughput, dict) else {}):
         given.append(str(key))
         try:
@@ -565,7 +568,14 @@ def _uncertainty_section(section, lines: dict, problems: list) -> tuple[list[Unc
         if key not in ("throughput", "correlate"):
             problems.append(Problem(f"uncertainty.{key}", "unknown key", _line(lines, ("uncertainty", key)),
                                     "uncertainty takes throughput and correlate"))
-    for chip, value in (section.get("throughput") or {}).items():
+    throughput = section.get("throughput")
+    if throughput is not None and throughput is not False and not isinstance(throughput, dict):
+        problems.append(Problem("uncertainty.throughput", "must be a mapping of chips to distributions, or false",
+                                _line(lines, ("uncertainty", "throughput")),
+                                "write throughput: {trainium3: {dist: lognormal, p10: 0.8, p90: 1.2}}, or "
+                                "throughput: false to draw no performance-model error"))
+        throughput = None
+    for chip, value in (throughput or {}).items():
         steps = ("uncertainty", "throughput", chip)
         if not (isinstance(value, dict) and "dist" in value):
             problems.append(Problem(path_text(steps), "must be a distribution", _line(lines, steps),
