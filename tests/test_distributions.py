@@ -165,6 +165,8 @@ def _ledger_ranges(minimal_text):
     data = yaml.safe_load(minimal_text)
     data["sites"][0]["pue"] = {"dist": "uniform", "low": 1.1, "high": 1.4, "base": 1.2}
     data["sites"][0]["basis"] = "facility"
+    # a point of the same site's ramp, drawn too: its IT power is the drawn grid draw over the drawn PUE
+    data["sites"][0]["energized"]["2027-01"] = {"dist": "uniform", "low": "400 MW", "high": "800 MW"}
     c = data["deal"]["commitment"]
     c["total"] = {"dist": "lognormal", "p10": "$5B", "p90": "$20B"}
     c["min_per_year"] = {"dist": "uniform", "low": "$1B", "high": "$3B"}
@@ -186,7 +188,7 @@ def test_each_sample_is_the_run_of_its_drawn_ledger_inputs(minimal_text):
     """Sample by sample, the vectorized pass gives both parties' NPV and the IT power of a run of those values."""
     data = _ledger_ranges(minimal_text)
     scn = gigawatt.load(data)
-    assert len(scn.uncertain.inputs) == 12
+    assert len(scn.uncertain.inputs) == 13
     mc = monte_carlo(scn, 3, seed=1)
     npv = []
     for i in range(3):
