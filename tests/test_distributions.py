@@ -76,7 +76,7 @@ def test_no_default_without_distributions_or_demand(minimal_text):
 
 
 def test_inference_only_generation_takes_the_serving_interval():
-    from gigawatt.scenario.distributions import default_throughput
+    from gigawatt.scenario.model_error import default_throughput
     from gigawatt.perf.calibration import prediction_interval
 
     data = {"roadmap": [{"chip": "trainium2", "use": "inference"}, {"chip": "h100"}],

@@ -332,8 +332,6 @@ _LEDGER = {
 
 def _ledger_input(inputs, out: SampledInputs, pat: str, steps: tuple, x: np.ndarray) -> None:
     """Lay one drawn ledger input ``x`` (sample,) [SI] onto ``out``."""
-    from gigawatt import catalog
-
     n = x.shape[0]
     costs = inputs.costs
     name = _LEDGER[pat]

@@ -48,8 +48,7 @@ from typing import Any
 
 from gigawatt.errors import Problem
 
-__all__ = ["KINDS", "SUPPORTED", "Uncertain", "Correlation", "extract", "resolve_distributions", "path_text",
-           "default_throughput"]
+__all__ = ["KINDS", "SUPPORTED", "Uncertain", "Correlation", "extract", "resolve_distributions", "path_text"]
 
 #: the z-score of the 90th percentile of the standard normal
 Z90 = 1.2815515655446004
@@ -119,10 +118,6 @@ _SHORT_FORMS: dict[str, tuple[str, str | None]] = {
 }
 
 _DATE_PATTERNS = ("roadmap[*].from",)
-
-#: the kinds of work the performance model gives a prediction interval for, by the demand section that uses them
-_INTERVAL_KINDS = (("training", "training"), ("inference", "serving"))
-
 
 def path_text(steps) -> str:
     """``("sites", 0, "pue")`` -> ``"sites[0].pue"``."""
@@ -362,6 +357,8 @@ def extract(data: dict, lines: dict) -> Extracted:
         found_throughput, correlations = _uncertainty_section(section, lines, problems)
         found.extend(found_throughput)
     if found:  # a scenario with no distribution stays a single run: no default is added then
+        from gigawatt.scenario.model_error import default_throughput
+
         found.extend(default_throughput(data, section))
     names = {u.path for u in found}
     kept = []
@@ -396,123 +393,6 @@ def _in_data(data, path: str) -> bool:
     return True
 
 
-def default_throughput(data: dict, section=None) -> list[Uncertain]:
-    """The performance model's error on each roadmap chip the scenario gives no ``uncertainty.throughput`` for.
-
-    Parameters
-    ----------
-    data : dict
-        The scenario as YAML gives it (its ``roadmap`` and ``demand``).
-    section : dict, optional
-        Its ``uncertainty:`` block; a chip its ``throughput`` names (by id, alias or
-        an id's prefix, as the sampler matches them) keeps the scenario's own range;
-        ``throughput: false`` turns the defaults off.
-
-    Returns
-    -------
-    list of Uncertain
-        One lognormal throughput factor per roadmap chip (catalog id), base 1, at
-        ``uncertainty.throughput.<chip>``; none for a scenario without demand (the
-        factor then moves nothing).
-
-    Notes
-    -----
-    The factor's p10 and p90 are the ends of the 80% prediction interval of
-    :func:`gigawatt.perf.calibration.prediction_interval`: the 10th and 90th
-    percentiles of the model's held-out errors in the backtest (its chip family's
-    class where it has enough rows, else the pooled class), widened
-    (``NO_DATA_WIDENING``) where the chip has no published measurement of that kind.
-
-    The engine multiplies a chip's training and inference rates by one factor, so
-    the intervals of the work the scenario runs on the chip are combined into one:
-    the lowest ``low_factor`` and the highest ``high_factor`` among them (their
-    envelope). The kinds are those the demand has (``training`` for training runs,
-    ``serving`` for inference streams; only ``serving`` on a ``use: inference``
-    generation), each for dense and/or MoE as the demand's models are. The envelope
-    never understates the error of whichever workload the answer turns on; it
-    overstates the spread of the narrower one. A split weighted by each kind's share
-    of the chip's work would need the simulation's allocation, which ``gigawatt
-    check`` does not run. Chips' factors are drawn independently.
-
-    Reads the calibration file and the backtest's row files without numpy, so
-    ``gigawatt check`` stays light.
-    """
-    from gigawatt import catalog
-    from gigawatt.errors import CatalogError
-    from gigawatt.perf.calibration import prediction_interval
-
-    demand = data.get("demand") if isinstance(data.get("demand"), dict) else {}
-    roadmap = data.get("roadmap") if isinstance(data.get("roadmap"), list) else []
-    kinds = {kind: _moe_flags(demand.get(key)) for key, kind in _INTERVAL_KINDS
-             if isinstance(demand.get(key), list) and demand.get(key)}
-    if not kinds:
-        return []
-    given = []
-    throughput = section.get("throughput") if isinstance(section, dict) else None
-    if throughput is False:  # the scenario draws no performance-model error
-        return []
-    for key in (throughput if isinstance(throughput, dict) else {}):
-        given.append(str(key))
-        try:
-            given.append(catalog.resolve("chips", str(key)))
-        except CatalogError:
-            pass
-    out: list[Uncertain] = []
-    seen: set[str] = set()
-    for entry in roadmap:
-        if not isinstance(entry, dict) or not isinstance(entry.get("chip"), str):
-            continue
-        try:
-            chip = catalog.resolve("chips", entry["chip"])
-        except CatalogError:  # the loader reports an unknown chip
-            continue
-        if chip in seen or any(chip == k or chip.startswith(k) for k in given):
-            continue
-        seen.add(chip)
-        chip_kinds = {"serving": kinds["serving"]} if entry.get("use") == "inference" else kinds
-        intervals = [(kind, prediction_interval(chip, moe=moe, kind=kind))
-                     for kind, flags in chip_kinds.items() for moe in sorted(flags, reverse=True)]
-        if not intervals:
-            continue
-        lo_kind, lo = min(intervals, key=lambda ki: ki[1]["low_factor"])
-        hi_kind, hi = max(intervals, key=lambda ki: ki[1]["high_factor"])
-        p10, p90 = float(lo["low_factor"]), float(hi["high_factor"])
-        if not p90 > p10:
-            continue
-        steps = ("uncertainty", "throughput", chip)
-        out.append(Uncertain(path_text(steps), steps, "uncertainty.throughput.*", "lognormal",
-                             {"p10": round(p10, 3), "p90": round(p90, 3)}, {"p10": p10, "p90": p90}, base=1.0,
-                             reason=_interval_reason(chip, (lo_kind, lo), (hi_kind, hi))))
-    return out
-
-
-def _moe_flags(items) -> set[bool]:
-    """Whether the demand items' models are MoE (both, where a model is not in the catalog)."""
-    from gigawatt import catalog
-    from gigawatt.errors import CatalogError
-
-    flags: set[bool] = set()
-    for item in items or []:
-        if isinstance(item, dict) and isinstance(item.get("generate"), dict):
-            item = item["generate"]
-        name = item.get("model") if isinstance(item, dict) else None
-        try:
-            flags.add(bool(catalog.get_model(str(name)).is_moe))
-        except (CatalogError, KeyError, TypeError, ValueError):
-            flags.update((True, False))
-    return flags or {True, False}
-
-
-def _interval_reason(chip: str, low: tuple, high: tuple) -> str:
-    """Where a default throughput range comes from, in one line."""
-    def end(kind, iv):
-        text = f"{kind} {iv['basis']}, {iv['n']} rows"
-        return text + (f", widened: {chip} has no published {kind} measurement" if iv["widened"] else "")
-
-    ends = end(*low) if low[1] is high[1] else f"low: {end(*low)}; high: {end(*high)}"
-    return f"default: the performance model's 80% interval from held-out backtest errors ({ends})"
-
-
 def _has_dist(node) -> bool:
     if isinstance(node, dict):
         return "dist" in node or any(_has_dist(v) for v in node.values())
@@ -529,7 +409,7 @@ def _spec(value: dict, steps: tuple, lines: dict, problems: list) -> tuple[Uncer
     if pattern is None:
         why = next((w for prefix, w in WHY_NOT if where.startswith(prefix)), None)
         problems.append(Problem(where, "this field cannot take a distribution" + (f": {why}" if why else ""), line,
-                                "give it a plain value; fields that can take one: " + ", ".join(SUPPORTED)))
+                                "give it a plain value; " + _supported_hint(where)))
         return None, None
     kind = value.get("dist")
     if not isinstance(kind, str) or kind not in KINDS:
@@ -554,6 +434,15 @@ def _spec(value: dict, steps: tuple, lines: dict, problems: list) -> tuple[Uncer
         u.raw_base = value["base"]
     placeholder = value.get("base", raw[match[0]] if kind != "normal" or "mean" not in raw else raw["mean"])
     return u, placeholder
+
+
+def _supported_hint(where: str) -> str:
+    """The fields that take a distribution in the section of ``where`` (all of them where it has none)."""
+    top = re.split(r"[.\[]", where, maxsplit=1)[0]
+    near = [p for p in SUPPORTED if re.split(r"[.\[]", p, maxsplit=1)[0] == top]
+    if near:
+        return f"fields under {top} that can take one: {', '.join(near)} (all of them: docs/uncertainty.md)"
+    return "fields that can take one: " + ", ".join(SUPPORTED)
 
 
 def _uncertainty_section(section, lines: dict, problems: list) -> tuple[list[Uncertain], list[Correlation]]:
