@@ -119,13 +119,15 @@ def test_bad_distributions_name_the_field(minimal_text):
 def test_negative_power_and_unsupported_field_and_unknown_kind(minimal_text):
     data = _tiny(minimal_text, **{
         "sites.0.energized": {"2026-01": "100 MW", "2027-01": {"dist": "uniform", "low": "-1 GW", "high": "1 GW"}},
-        "sites.0.pue": {"dist": "uniform", "low": 1.1, "high": 1.3},
+        "roadmap.0.lifetime": {"dist": "uniform", "low": "4 years", "high": "6 years"},
         "deal.commitment.total": {"dist": "gamma", "low": "$5B", "high": "$10B"},
     })
     problems = _problems(data)
     paths = {p for p, _ in problems}
-    assert "sites[0].pue" in paths  # cannot take a distribution
-    assert "deal.commitment.total" in paths
+    # cannot take a distribution, and says why
+    assert ("roadmap[0].lifetime", "this field cannot take a distribution: the buildout (gigawatt.fleet) reads it as "
+            "one value for all samples") in problems
+    assert "deal.commitment.total.dist" in paths  # an unknown kind
     assert any("negative" in m for p, m in problems if p.startswith("sites[0].energized"))
 
 
@@ -258,19 +260,6 @@ def test_run_command_prints_bands(tmp_path):
     res = CliRunner().invoke(app, ["run", FLAGSHIP, "--samples", "4", "--sampler", "halton", "--no-write",
                                    "--no-store"])
     assert res.exit_code == 2 and "lhs or sobol" in res.output
-
-
-def test_default_throughput_interval_hook(minimal_text, monkeypatch):
-    from gigawatt.scenario import distributions
-
-    data = _tiny(minimal_text, **{"deal.capacity_cap": {"dist": "lognormal", "p10": "0.5 GW", "p90": "2 GW"}})
-    assert gigawatt.load(data).uncertain.names() == ["deal.capacity_cap"]
-    monkeypatch.setitem(distributions.DEFAULT_THROUGHPUT, "trainium", (0.9, 1.1, "test interval"))
-    unc = gigawatt.load(data).uncertain
-    assert unc.names() == ["deal.capacity_cap", "uncertainty.throughput.trainium"]
-    assert unc.inputs[1].base == 1.0 and unc.inputs[1].reason == "default: test interval"
-    # a scenario without distributions draws nothing
-    assert gigawatt.load(yaml.safe_load(minimal_text)).uncertain is None
 
 
 def test_a_plain_value_by_set_leaves_its_correlation_group():

@@ -137,6 +137,17 @@ class SampledInputs:
     capacity_cap_w : ndarray, (sample,) [W]
     demand_scale : ndarray, (sample, period, stream) inference demand over the scenario's [1]
     throughput_factor : ndarray, (sample, chip) throughput over the performance model's [1]
+    pue : ndarray, (sample, site) each site's PUE [1]; the ledger scales the facility energy by it over the
+        resolved PUE (a facility-basis site's IT power is already in ``energized_it_w``)
+    costs : dict of str to ndarray
+        Per-sample values of the ledger's cost inputs, by :class:`gigawatt.economics.ledger.Costs` field:
+        ``discount_lab``, ``discount_provider`` (sample,) [1/year]; ``power_price_usd_per_mwh``
+        (sample, site) [USD/MWh]; ``capex_per_chip_usd`` (sample, chip) [USD];
+        ``build_cost_usd_per_w`` [USD/W], ``opex_usd_per_w_year`` [USD/(W year)],
+        ``maintenance_share_per_year`` [1/year], ``power_load_factor`` [1], each (sample,)
+    commitment_total_usd : ndarray, (sample,) [USD]
+    commitment_min_per_year_usd : ndarray, (sample,) [USD/year]
+    investment_usd : ndarray, (sample, investment) each investment's amount [USD]
     """
 
     n: int
@@ -148,6 +159,11 @@ class SampledInputs:
     capacity_cap_w: np.ndarray | None = None
     demand_scale: np.ndarray | None = None
     throughput_factor: np.ndarray | None = None
+    pue: np.ndarray | None = None
+    costs: dict = field(default_factory=dict)
+    commitment_total_usd: np.ndarray | None = None
+    commitment_min_per_year_usd: np.ndarray | None = None
+    investment_usd: np.ndarray | None = None
 
 
 def _chip_index(inputs, name: str) -> int:
@@ -183,6 +199,15 @@ def sampled_inputs(inputs, uncertainty, values: np.ndarray) -> SampledInputs:
     :math:`(x/b)^{Y(t)}`, :math:`Y(t)` the years spent in that growth segment by
     period :math:`t`; a throughput factor multiplies the chip's training and
     inference rates.
+
+    The ledger's inputs are drawn as they are: a site's PUE scales its
+    facility energy by :math:`x/b` and, where its power is given as facility
+    power (``basis: facility``), divides its energized IT power by
+    :math:`x/b`; a commitment's total or yearly minimum, an investment's
+    amount, a discount rate, a power price (the default one for every site
+    without its own), a build, capex, operations or maintenance cost and the
+    load factor replace the resolved value sample by sample (shares clipped to
+    [0, 1], a PUE to at least 1).
     """
     from gigawatt import power as pw
     from gigawatt.scenario.inputs import supply_in_year
@@ -253,6 +278,12 @@ def sampled_inputs(inputs, uncertainty, values: np.ndarray) -> SampledInputs:
             demand()[:, :, s[2]] *= (x / b)[:, None]
         elif pat in ("demand.inference[*].growth", "demand.inference[*].growth.*"):
             demand()[:, :, s[2]] *= (x / b)[:, None] ** _growth_years(inputs, s)[None, :]
+        elif pat == "sites[*].pue":
+            if out.pue is None:
+                out.pue = np.repeat(np.asarray(inputs.pue, dtype=float)[None], n, axis=0)
+            out.pue[:, s[1]] = np.maximum(x, 1.0)
+        elif pat in _LEDGER:
+            _ledger_input(inputs, out, pat, s, np.asarray(x, dtype=float))
         elif pat == "uncertainty.throughput.*":
             if out.throughput_factor is None:
                 out.throughput_factor = np.ones((n, n_c))
@@ -261,6 +292,13 @@ def sampled_inputs(inputs, uncertainty, values: np.ndarray) -> SampledInputs:
                     out.throughput_factor[:, j] *= x
         else:  # pragma: no cover - the loader admits only the patterns above
             raise ValueError(f"{u.path}: no sampler for {pat}")
+    if out.pue is not None:  # a site given as facility power has IT power F / PUE: scale by the base over the draw
+        facility = [i for i, site in enumerate(scn.sites) if getattr(site, "energized_basis", "it") == "facility"]
+        if facility:
+            if out.energized_it_w is None:
+                out.energized_it_w = np.repeat(inputs.energized_it_w[None], n, axis=0)
+            ratio = np.asarray(inputs.pue, dtype=float)[None, facility] / out.pue[:, facility]
+            out.energized_it_w[:, :, facility] *= ratio[:, None, :]
     from gigawatt.economics import buyer
 
     for name, drawn in prices.items():  # the price series as resolve makes it, from each sample's values
@@ -271,6 +309,66 @@ def sampled_inputs(inputs, uncertainty, values: np.ndarray) -> SampledInputs:
         price()[:, :, _chip_index(inputs, name)] = buyer.price_usd_per_chip_h(base[:, None], factor[:, None],
                                                                                years[None, :])
     return out
+
+
+#: the ledger's uncertain inputs: pattern -> the Costs field or SampledInputs attribute it sets
+_LEDGER = {
+    "deal.commitment.total": "commitment_total_usd",
+    "deal.commitment.min_per_year": "commitment_min_per_year_usd",
+    "deal.investments[*].amount": "investment_usd",
+    "economics.discount": "discount",
+    "economics.discount.lab": "discount_lab",
+    "economics.discount.provider": "discount_provider",
+    "economics.power_price.default": "power_price_usd_per_mwh",
+    "economics.power_price.sites.*": "power_price_usd_per_mwh",
+    "economics.build_cost": "build_cost_usd_per_w",
+    "economics.it_capex_per_w": "capex_per_chip_usd",
+    "economics.capex_per_chip.*": "capex_per_chip_usd",
+    "economics.opex_per_mw_year": "opex_usd_per_w_year",
+    "economics.maintenance_share": "maintenance_share_per_year",
+    "economics.load_factor": "power_load_factor",
+}
+
+
+def _ledger_input(inputs, out: SampledInputs, pat: str, steps: tuple, x: np.ndarray) -> None:
+    """Lay one drawn ledger input ``x`` (sample,) [SI] onto ``out``."""
+    n = x.shape[0]
+    costs = inputs.costs
+    name = _LEDGER[pat]
+    if pat == "deal.commitment.total":
+        out.commitment_total_usd = x.copy()
+    elif pat == "deal.commitment.min_per_year":
+        out.commitment_min_per_year_usd = x.copy()
+    elif pat == "deal.investments[*].amount":
+        if out.investment_usd is None:
+            amounts = [inv.amount_usd for inv in inputs.scenario.deal.investments]
+            out.investment_usd = np.repeat(np.asarray(amounts, dtype=float)[None], n, axis=0)
+        out.investment_usd[:, steps[2]] = x
+    elif pat == "economics.discount":  # one rate for both parties
+        out.costs["discount_lab"] = x.copy()
+        out.costs["discount_provider"] = x.copy()
+    elif name == "power_price_usd_per_mwh":
+        if name not in out.costs:
+            out.costs[name] = np.repeat(np.asarray(costs.power_price_usd_per_mwh, dtype=float)[None], n, axis=0)
+        own = inputs.scenario.economics.power_price.sites
+        if pat == "economics.power_price.default":  # every site without a price of its own
+            idx = [i for i, site in enumerate(inputs.sites) if site not in own]
+        else:
+            idx = [list(inputs.sites).index(steps[3])]
+        out.costs[name][:, idx] = x[:, None]
+    elif name == "capex_per_chip_usd":
+        if name not in out.costs:
+            out.costs[name] = np.repeat(np.asarray(costs.capex_per_chip_usd, dtype=float)[None], n, axis=0)
+        if pat == "economics.capex_per_chip.*":
+            out.costs[name][:, _chip_index(inputs, steps[2])] = x
+        else:  # the chips whose capex scales with their IT watts (no figure of their own)
+            for j, spec in enumerate(inputs.chips):
+                if costs.sources.get(f"capex_{spec.chip}", "").startswith("it_capex_usd_per_w"):
+                    out.costs[name][:, j] = x * spec.it_w_per_chip
+    elif name in ("maintenance_share_per_year", "power_load_factor"):
+        out.costs[name] = np.clip(x, 0.0, 1.0)
+    else:
+        out.costs[name] = x.copy()
 
 
 def _replace(chip, **changes):
@@ -494,7 +592,7 @@ def _run_chunk(inputs, unc, values: np.ndarray, rng: np.random.Generator) -> dic
         throughput = fleet_throughput(fleet, workloads)
         sim = simulate(inputs, fleet, workloads, throughput, rng=rng, demand_scale=sampled.demand_scale,
                        throughput_factor=sampled.throughput_factor)
-    ledger = build_ledger(inputs, fleet, summaries=False)
+    ledger = build_ledger(inputs, fleet, summaries=False, sampled=sampled)
     return reduce_samples(inputs, fleet, sim, ledger)
 
 
@@ -508,6 +606,23 @@ def _by_year(year: np.ndarray, x: np.ndarray, how: str) -> tuple[np.ndarray, np.
     return years, out
 
 
+def _npv_usd(flows: np.ndarray, rate, period_years: np.ndarray) -> np.ndarray:
+    """``(sample,)`` NPV of ``(sample, period)`` flows [USD] at one rate or a rate per sample [1/year].
+
+    Notes
+    -----
+    :math:`\\sum_t F_{s,t} (1 + r_s)^{-y_t}`, as :func:`gigawatt.economics.finance.npv_usd` with a rate per sample.
+    """
+    from gigawatt.economics import finance
+
+    rate = np.asarray(rate, dtype=float)
+    if rate.ndim == 0:
+        return np.asarray(finance.npv_usd(flows, float(rate), period_years), dtype=float)
+    if np.any(rate <= -1.0):
+        raise ValueError("a discount rate must be above -1 (-100%)")
+    return (flows * (1.0 + rate[:, None]) ** (-np.asarray(period_years, dtype=float))[None, :]).sum(axis=-1)
+
+
 def reduce_samples(inputs, fleet, sim, ledger) -> dict:
     """Per-sample yearly series and scalars of one chunk (see :class:`MonteCarlo`).
 
@@ -519,7 +634,6 @@ def reduce_samples(inputs, fleet, sim, ledger) -> dict:
     every inference stream is served in full all year (capacity, not demand,
     is then left over).
     """
-    from gigawatt.economics import finance
     from gigawatt.fleet.buildout import BINDING
 
     year = fleet.periods.year
@@ -542,8 +656,8 @@ def reduce_samples(inputs, fleet, sim, ledger) -> dict:
     yearly["cumulative_lab_cash_flow_usd"] = np.cumsum(yearly["lab_cash_flow_usd"], axis=1)
     yearly["cumulative_provider_cash_flow_usd"] = np.cumsum(yearly["provider_cash_flow_usd"], axis=1)
     scalars = {
-        "lab_npv_usd": np.asarray(finance.npv_usd(lab, costs.discount_lab, t_years), dtype=float),
-        "provider_npv_usd": np.asarray(finance.npv_usd(prov, costs.discount_provider, t_years), dtype=float),
+        "lab_npv_usd": _npv_usd(lab, costs.discount_lab, t_years),
+        "provider_npv_usd": _npv_usd(prov, costs.discount_provider, t_years),
         "spend_usd": spend.sum(axis=1),
         "it_power_w_end": it_w[:, -1],
     }

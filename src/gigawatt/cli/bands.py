@@ -54,6 +54,20 @@ def inputs_rows(scn) -> list[dict[str, Any]]:
     return rows
 
 
+def _path_lines(path: str, width: int = 30) -> str:
+    """A long input path broken after its dots into lines of at most ``width`` characters where it can be,
+    so that a narrow table shows the whole path instead of cutting its end."""
+    if len(path) <= width or path.startswith("correlate:"):
+        return path
+    lines, line = [], ""
+    for part in path.replace(".", ".\0").split("\0"):
+        if line and len(line) + len(part) > width:
+            lines.append(line)
+            line = ""
+        line += part
+    return "\n".join(lines + [line])
+
+
 def _si(value: Any, is_date: bool) -> str:
     if value is None:
         return ""
@@ -71,7 +85,7 @@ def inputs_table(scn, wide: bool = False):
     """
     rows = inputs_rows(scn)
     cols = [
-        Column("input", lambda r: _cell(r["input"]), right=False),
+        Column("input", lambda r: _cell(r["input"] if wide else _path_lines(r["input"])), right=False),
         Column("range (as written)", lambda r: _cell(r["distribution"]), right=False),
         Column("base (SI)", lambda r: _si(r["base"], r["is_date"]), wide=True),
         Column("p10 (SI)", lambda r: _si(r["p10"], r["is_date"]), wide=True),

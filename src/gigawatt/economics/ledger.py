@@ -296,9 +296,9 @@ def with_discount(costs: Costs, discount: float) -> Costs:
     return dataclasses.replace(costs, discount_lab=float(discount), discount_provider=float(discount), sources=sources)
 
 
-def _investments(scn, fleet, n_s: int):
+def _investments(scn, fleet, n_s: int, amounts=None):
     """Expected flows by period: cash provider->lab, cash lab->provider, cash other->lab, services credit,
-    prepayment credit."""
+    prepayment credit. ``amounts`` ``(sample, investment)`` [USD], where given, replaces each investment's amount."""
     n_t = len(fleet.months)
     periods = fleet.periods
     cash_from_provider = np.zeros((n_s, n_t))
@@ -307,7 +307,7 @@ def _investments(scn, fleet, n_s: int):
     services = np.zeros((n_s, n_t))
     prepaid = np.zeros((n_s, n_t))
     notes = []
-    for inv in scn.deal.investments:
+    for k, inv in enumerate(scn.deal.investments):
         if not inv.include:
             continue
         month = inv.date or scn.deal.commitment.start
@@ -317,7 +317,7 @@ def _investments(scn, fleet, n_s: int):
             notes.append(f"investment of ${inv.amount_usd / 1e9:,.1f}B dated {month} falls after the horizon; "
                          "left out")
             continue
-        amount = inv.amount_usd * inv.probability
+        amount = (inv.amount_usd if amounts is None else amounts[:, k]) * inv.probability
         if inv.instrument == "services":
             if inv.from_party != "provider":
                 raise GigawattError("deal.investments: instrument 'services' must come from the provider; "
@@ -338,8 +338,12 @@ def _investments(scn, fleet, n_s: int):
     return cash_from_provider, cash_from_lab, cash_from_other, services, prepaid, notes
 
 
-def _shortfall(scn, fleet, spend: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Take-or-pay: yearly minimum per calendar year (pro rata in the term), then the total at term end."""
+def _shortfall(scn, fleet, spend: np.ndarray, total=None, minimum=None) -> tuple[np.ndarray, list[str]]:
+    """Take-or-pay: yearly minimum per calendar year (pro rata in the term), then the total at term end.
+
+    ``total`` and ``minimum`` [USD], ``(sample,)`` each, replace the deal's commitment total and yearly
+    minimum where given (Monte Carlo).
+    """
     n_s, n_t = spend.shape
     out = np.zeros_like(spend)
     notes: list[str] = []
@@ -348,8 +352,8 @@ def _shortfall(scn, fleet, spend: np.ndarray) -> tuple[np.ndarray, list[str]]:
         return out, notes
     term = fleet.in_commitment
     years = fleet.periods.year
-    minimum = deal.commitment.min_per_year_usd
-    if minimum:
+    minimum = deal.commitment.min_per_year_usd if minimum is None else minimum
+    if minimum is not None and np.any(minimum):
         for year in np.unique(years):
             idx = np.nonzero((years == year) & term)[0]
             if idx.size == 0:
@@ -361,7 +365,7 @@ def _shortfall(scn, fleet, spend: np.ndarray) -> tuple[np.ndarray, list[str]]:
     t_end = fleet.periods.last_in_or_before(month_label(end)) if end <= fleet.periods.month[-1] else n_t
     if 0 <= t_end < n_t:
         paid = spend[:, term].sum(axis=1) + out[:, term].sum(axis=1)
-        out[:, t_end] += np.maximum(c.total_usd - paid, 0.0)
+        out[:, t_end] += np.maximum((c.total_usd if total is None else total) - paid, 0.0)
     else:
         notes.append("the commitment's term ends after the horizon, so no end-of-term shortfall is booked")
     return out, notes
@@ -378,7 +382,7 @@ def _drawdown(credit: np.ndarray, spend: np.ndarray, share: float = 1.0) -> np.n
     return used
 
 
-def build_ledger(inputs, fleet, discount: float | None = None, summaries: bool = True) -> Ledger:
+def build_ledger(inputs, fleet, discount: float | None = None, summaries: bool = True, sampled=None) -> Ledger:
     """Both parties' monthly cash flows, their NPV and IRR, and the deal's implied figures.
 
     Parameters
@@ -394,6 +398,13 @@ def build_ledger(inputs, fleet, discount: float | None = None, summaries: bool =
     summaries : bool
         Whether to make each sample's summary and the yearly TCO (Monte Carlo
         over many samples reads the cash-flow lines only).
+    sampled : gigawatt.uncertainty.SampledInputs, optional
+        Per-sample values of the ledger's own inputs (Monte Carlo): its
+        ``costs`` (each a :class:`Costs` field with a leading sample axis),
+        ``pue`` (the facility energy scales by the drawn PUE over the
+        resolved one, site by site), ``commitment_total_usd``,
+        ``commitment_min_per_year_usd`` and ``investment_usd``. Only with
+        ``summaries=False``; the ledger's ``costs`` then hold those arrays.
 
     Returns
     -------
@@ -426,9 +437,15 @@ def build_ledger(inputs, fleet, discount: float | None = None, summaries: bool =
     :func:`_summary` per sample.
     """
     costs = inputs.costs if discount is None else with_discount(inputs.costs, discount)
+    pue_ratio = None
+    if sampled is not None:
+        if summaries:
+            raise ValueError("build_ledger: per-sample inputs (sampled=) give cash-flow lines only; "
+                             "pass summaries=False")
+        costs, pue_ratio = _sampled_costs(inputs, costs, sampled)
     period_years = (fleet.periods.month_pos - fleet.periods.month_pos[0]) / 12.0
-    pay = _payments(inputs, fleet)
-    pc = _provider_costs(fleet, costs)
+    pay = _payments(inputs, fleet, sampled)
+    pc = _provider_costs(fleet, costs, pue_ratio)
     lab, provider = _party_lines(pay, pc)
     ledger = Ledger(list(fleet.months), period_years, lab, provider, pc.chip_dep.sum(axis=2) + pc.dc_dep, costs, {},
                     [], pay.notes)
@@ -438,6 +455,35 @@ def build_ledger(inputs, fleet, discount: float | None = None, summaries: bool =
     ledger.sample_summaries = [_summary(inputs, fleet, ledger, pay, pc, sample=s) for s in range(pay.spend.shape[0])]
     ledger.summary = ledger.sample_summaries[0]
     return ledger
+
+
+def _sampled_costs(inputs, costs: Costs, sampled) -> tuple[Costs, np.ndarray | None]:
+    """``costs`` with the fields ``sampled.costs`` draws per sample, and the drawn PUE over the resolved one.
+
+    Returns
+    -------
+    Costs
+        Scalars drawn become ``(sample,)`` arrays, ``capex_per_chip_usd``
+        ``(sample, chip)`` and ``power_price_usd_per_mwh`` ``(sample, site)``.
+    ndarray or None
+        ``(sample, site)`` [1], None where the PUE is not drawn.
+    """
+    import dataclasses
+
+    drawn = dict(getattr(sampled, "costs", None) or {})
+    unknown = set(drawn) - {f.name for f in dataclasses.fields(Costs)}
+    if unknown:
+        raise ValueError(f"build_ledger: no cost input named {', '.join(sorted(unknown))}")
+    pue = getattr(sampled, "pue", None)
+    ratio = None if pue is None else np.asarray(pue, dtype=float) / np.asarray(inputs.pue, dtype=float)[None, :]
+    return dataclasses.replace(costs, **{k: np.asarray(v, dtype=float) for k, v in drawn.items()}), ratio
+
+
+def _lead(x, ndim: int):
+    """``x`` shaped to broadcast against a ``(sample, ...)`` array of ``ndim`` dimensions: a ``(sample,)``
+    array gains trailing axes; a plain number stays one."""
+    x = np.asarray(x, dtype=float)
+    return x.reshape(x.shape + (1,) * (ndim - x.ndim)) if x.ndim == 1 else x
 
 
 @dataclass
@@ -454,7 +500,7 @@ class _Payments:
     notes: list[str]
 
 
-def _payments(scn, fleet) -> _Payments:
+def _payments(scn, fleet, sampled=None) -> _Payments:
     """The contract spend, what of it is paid in cash, the investments and the take-or-pay shortfall.
 
     Parameters
@@ -463,6 +509,8 @@ def _payments(scn, fleet) -> _Payments:
         Its ``deal`` (investments, commitment, take-or-pay).
     fleet : Fleet
         Its spend (:meth:`~gigawatt.fleet.buildout.Fleet.spend_usd`) and periods.
+    sampled : gigawatt.uncertainty.SampledInputs, optional
+        Per-sample commitment total and yearly minimum, and investment amounts [USD].
 
     Returns
     -------
@@ -479,19 +527,24 @@ def _payments(scn, fleet) -> _Payments:
     spend = fleet.spend_usd().sum(axis=(2, 3))  # (sample, period)
     n_s = spend.shape[0]
     notes: list[str] = []
-    from_provider, from_lab, from_other, credit, prepaid, inv_notes = _investments(scn, fleet, n_s)
+    total = getattr(sampled, "commitment_total_usd", None)
+    from_provider, from_lab, from_other, credit, prepaid, inv_notes = _investments(
+        scn, fleet, n_s, getattr(sampled, "investment_usd", None))
     notes += inv_notes
     credit_used = _drawdown(credit, spend)
     if credit.sum() - credit_used.sum() > 0.01 * credit.sum():
         notes.append(f"${(credit.sum() - credit_used.sum()) / n_s / 1e9:,.1f}B of services credit is unused "
                      "at the horizon's end")
     # a prepayment of p% of the commitment offsets p% of each invoice until it is used up
-    prepay_share = min(float(prepaid[0].sum()) / scn.deal.commitment.total_usd, 1.0)
+    if total is None and getattr(sampled, "investment_usd", None) is None:
+        prepay_share = min(float(prepaid[0].sum()) / scn.deal.commitment.total_usd, 1.0)
+    else:  # per sample
+        prepay_share = np.minimum(prepaid.sum(axis=1) / (scn.deal.commitment.total_usd if total is None else total), 1.0)
     prepaid_used = _drawdown(prepaid, spend - credit_used, prepay_share)
     if prepaid.sum() - prepaid_used.sum() > 0.01 * prepaid.sum():
         notes.append(f"${(prepaid.sum() - prepaid_used.sum()) / n_s / 1e9:,.1f}B of prepayment is not yet "
                      "offset at the horizon's end")
-    shortfall, sf_notes = _shortfall(scn, fleet, spend)
+    shortfall, sf_notes = _shortfall(scn, fleet, spend, total, getattr(sampled, "commitment_min_per_year_usd", None))
     notes += sf_notes
     return _Payments(spend=spend, spend_cash=spend - credit_used - prepaid_used, shortfall=shortfall,
                      from_provider=from_provider, from_lab=from_lab, from_other=from_other, credit=credit,
@@ -512,7 +565,7 @@ class _ProviderCosts:
     residual: np.ndarray  # book value, in the last period
 
 
-def _provider_costs(fleet, costs: Costs) -> _ProviderCosts:
+def _provider_costs(fleet, costs: Costs, pue_ratio=None) -> _ProviderCosts:
     """Capex, depreciation, power, operations and maintenance, and the book value left at the horizon's end.
 
     Parameters
@@ -520,7 +573,10 @@ def _provider_costs(fleet, costs: Costs) -> _ProviderCosts:
     fleet : Fleet
         Chips added and installed, energized IT power, facility energy, periods.
     costs : Costs
-        The cost inputs (:func:`resolve_costs`).
+        The cost inputs (:func:`resolve_costs`); under Monte Carlo some with a
+        leading sample axis (:func:`_sampled_costs`).
+    pue_ratio : ndarray, (sample, site), optional
+        The drawn PUE over the fleet's: the facility energy scales by it [1].
 
     Returns
     -------
@@ -538,21 +594,27 @@ def _provider_costs(fleet, costs: Costs) -> _ProviderCosts:
     returned in the last period.
     """
     n_s, n_t = fleet.installed.shape[:2]
-    added_capex = (fleet.added * costs.capex_per_chip_usd).sum(axis=2)  # (sample, period, chip)
+    capex = np.asarray(costs.capex_per_chip_usd, dtype=float)
+    capex = capex[:, None, None, :] if capex.ndim == 2 else capex  # (chip,) or (sample, 1, 1, chip)
+    added_capex = (fleet.added * capex).sum(axis=2)  # (sample, period, chip)
     life = np.array([fleet.periods.periods_in(c.lifetime_months * SECONDS_PER_MONTH) for c in fleet.chips])
     chip_dep = tco.straight_line_depreciation_usd(np.moveaxis(added_capex, 1, -1), life)  # (sample, chip, period)
     chip_dep = np.moveaxis(chip_dep, -1, 1)  # (sample, period, chip)
     energized = fleet.energized_it_w  # (sample, period, site)
     new_w = np.diff(energized, axis=1, prepend=0.0).clip(min=0.0)
-    dc_capex = new_w.sum(axis=2) * costs.build_cost_usd_per_w  # (sample, period)
+    dc_capex = new_w.sum(axis=2) * _lead(costs.build_cost_usd_per_w, 2)  # (sample, period)
     dc_dep = tco.straight_line_depreciation_usd(
         dc_capex, fleet.periods.periods_in(costs.datacenter_life_months * SECONDS_PER_MONTH))
-    energy = fleet.energy_j() * costs.power_load_factor  # (sample, period, site, chip)
-    power = tco.energy_cost_usd(energy, costs.power_price_usd_per_mwh[None, None, :, None])  # same shape
-    opex_ops = energized.sum(axis=2) * costs.opex_usd_per_w_year * fleet.period_s / SECONDS_PER_YEAR
-    in_service_capex = (fleet.installed * costs.capex_per_chip_usd).sum(axis=2)  # (sample, period, chip)
+    energy = fleet.energy_j() * _lead(costs.power_load_factor, 4)  # (sample, period, site, chip)
+    if pue_ratio is not None:
+        energy = energy * pue_ratio[:, None, :, None]
+    price = np.asarray(costs.power_price_usd_per_mwh, dtype=float)
+    price = price[:, None, :, None] if price.ndim == 2 else price[None, None, :, None]
+    power = tco.energy_cost_usd(energy, price)  # same shape
+    opex_ops = energized.sum(axis=2) * _lead(costs.opex_usd_per_w_year, 2) * fleet.period_s / SECONDS_PER_YEAR
+    in_service_capex = (fleet.installed * capex).sum(axis=2)  # (sample, period, chip)
     year_share = (fleet.period_s / SECONDS_PER_YEAR)[None, :, None]  # (1, period, 1) [1]
-    maintenance = in_service_capex * costs.maintenance_share_per_year * year_share
+    maintenance = in_service_capex * _lead(costs.maintenance_share_per_year, 3) * year_share
     residual = np.zeros((n_s, n_t))
     if costs.residual == "book":
         book = (np.cumsum(added_capex.sum(axis=2) + dc_capex, axis=1)

@@ -78,17 +78,46 @@ SUPPORTED: dict[str, str] = {
     "demand.inference[*].growth": "an inference stream's growth [1/year]",
     "demand.inference[*].growth.*": "an inference stream's growth in one segment [1/year]",
     "uncertainty.throughput.*": "the performance model's error on a chip family's throughput [1]",
+    "sites[*].pue": "a site's PUE [1]: its facility energy, and its IT power where it is given as facility power",
+    "deal.commitment.total": "the committed spend [USD]",
+    "deal.commitment.min_per_year": "the committed yearly minimum spend [USD/year]",
+    "deal.investments[*].amount": "an investment's amount [USD]",
+    "economics.discount": "both parties' discount rate [1/year] (short form)",
+    "economics.discount.lab": "the lab's discount rate [1/year]",
+    "economics.discount.provider": "the provider's discount rate [1/year]",
+    "economics.power_price": "the sites' power price [USD/MWh] (short form)",
+    "economics.power_price.default": "the power price of sites without their own [USD/MWh]",
+    "economics.power_price.sites.*": "one site's power price [USD/MWh]",
+    "economics.build_cost": "datacenter build cost per W of IT [USD/W]",
+    "economics.it_capex_per_w": "chip capex per W of IT, for chips without a figure of their own [USD/W]",
+    "economics.capex_per_chip.*": "one chip's capex, server and network share included [USD]",
+    "economics.opex_per_mw_year": "non-energy operations per W of IT a year [USD/(W year)]",
+    "economics.maintenance_share": "chip maintenance, a share of chip capex a year [1/year]",
+    "economics.load_factor": "average power draw over full load [1]",
+}
+
+#: why a numeric field outside :data:`SUPPORTED` takes no distribution (first matching path prefix); each is read
+#: as one value for every sample by a stage that has no sample axis for it yet
+WHY_NOT: tuple[tuple[str, str], ...] = (
+    ("demand.", "the simulation engine (gigawatt.fleet) reads it as one value for all samples"),
+    ("roadmap", "the buildout (gigawatt.fleet) reads it as one value for all samples"),
+    ("sites", "the buildout (gigawatt.fleet) reads it as one value for all samples"),
+    ("deal.commitment.", "the run's commitment term is the same for all samples"),
+    ("deal.", "it is not a number that can vary between samples"),
+    ("horizon", "the run's periods are the same for all samples"),
+    ("economics.datacenter_life", "the ledger depreciates over one whole number of months for all samples"),
+    ("optimize", "the optimizer reads it as one value"),
+)
+
+#: short forms whose distribution stands for a longer path: pattern -> (the key it sets, whether a second key
+#: takes the same draw)
+_SHORT_FORMS: dict[str, tuple[str, str | None]] = {
+    "prices.*": ("price", None),
+    "economics.power_price": ("default", None),
+    "economics.discount": ("lab", "provider"),
 }
 
 _DATE_PATTERNS = ("roadmap[*].from",)
-
-#: the performance model's prediction interval per chip family, as a throughput factor: family (a chip id or
-#: its prefix, such as ``trainium``) -> ``(p10, p90, reason)``. A scenario with uncertain inputs that does
-#: not give ``uncertainty.throughput`` for a roadmap chip of a listed family gets this lognormal (base 1),
-#: listed by ``gigawatt check --inputs`` like any other. Empty: the performance model's intervals are not
-#: yet published by :mod:`gigawatt.perf`, so no factor is drawn unless the scenario gives one.
-DEFAULT_THROUGHPUT: dict[str, tuple[float, float, str]] = {}
-
 
 def path_text(steps) -> str:
     """``("sites", 0, "pue")`` -> ``"sites[0].pue"``."""
@@ -298,10 +327,13 @@ def extract(data: dict, lines: dict) -> Extracted:
                 here = steps + (key,)
                 if isinstance(value, dict) and "dist" in value:
                     u, placeholder = _spec(value, here, lines, problems)
-                    if u is not None and u.pattern == "prices.*":  # the short form is the price itself
-                        u.steps, u.pattern = here + ("price",), "prices.*.price"
-                        u.path = path_text(u.steps)
-                        placeholder = {"price": placeholder}
+                    if u is not None and u.pattern in _SHORT_FORMS:  # a short form: the value it stands for
+                        long_key, twin = _SHORT_FORMS[u.pattern]
+                        u.steps = here + (long_key,)
+                        if twin is None:  # its own path (prices.x.price): one input
+                            u.pattern = _pattern_of(u.steps)
+                            u.path = path_text(u.steps)
+                        placeholder = {long_key: placeholder} | ({twin: placeholder} if twin else {})
                     if u is not None:
                         found.append(u)
                         placeholders[u.path] = "base" if "base" in value else next(iter(u.raw))
@@ -324,8 +356,10 @@ def extract(data: dict, lines: dict) -> Extracted:
     if section is not None:
         found_throughput, correlations = _uncertainty_section(section, lines, problems)
         found.extend(found_throughput)
-    if found and DEFAULT_THROUGHPUT:
-        found.extend(_default_throughput(data, section, found))
+    if found:  # a scenario with no distribution stays a single run: no default is added then
+        from gigawatt.scenario.model_error import default_throughput
+
+        found.extend(default_throughput(data, section))
     names = {u.path for u in found}
     kept = []
     for c in correlations:
@@ -359,21 +393,6 @@ def _in_data(data, path: str) -> bool:
     return True
 
 
-def _default_throughput(data: dict, section, found: list) -> list[Uncertain]:
-    """Throughput factors of :data:`DEFAULT_THROUGHPUT` for the roadmap's chip families the scenario leaves out."""
-    given = set(((section or {}).get("throughput") or {}) if isinstance(section, dict) else ())
-    chips = [str(e.get("chip", "")) for e in (data.get("roadmap") or []) if isinstance(e, dict)]
-    out = []
-    for family, (p10, p90, reason) in DEFAULT_THROUGHPUT.items():
-        if family in given or not any(c.startswith(family) for c in chips):
-            continue
-        steps = ("uncertainty", "throughput", family)
-        out.append(Uncertain(path_text(steps), steps, "uncertainty.throughput.*", "lognormal",
-                             {"p10": p10, "p90": p90}, {"p10": float(p10), "p90": float(p90)}, base=1.0,
-                             reason=f"default: {reason}"))
-    return out
-
-
 def _has_dist(node) -> bool:
     if isinstance(node, dict):
         return "dist" in node or any(_has_dist(v) for v in node.values())
@@ -388,8 +407,9 @@ def _spec(value: dict, steps: tuple, lines: dict, problems: list) -> tuple[Uncer
     line = _line(lines, steps)
     pattern = _pattern_of(steps)
     if pattern is None:
-        problems.append(Problem(where, "this field cannot take a distribution", line,
-                                "fields that can: " + ", ".join(SUPPORTED)))
+        why = next((w for prefix, w in WHY_NOT if where.startswith(prefix)), None)
+        problems.append(Problem(where, "this field cannot take a distribution" + (f": {why}" if why else ""), line,
+                                "give it a plain value; " + _supported_hint(where)))
         return None, None
     kind = value.get("dist")
     if not isinstance(kind, str) or kind not in KINDS:
@@ -416,6 +436,15 @@ def _spec(value: dict, steps: tuple, lines: dict, problems: list) -> tuple[Uncer
     return u, placeholder
 
 
+def _supported_hint(where: str) -> str:
+    """The fields that take a distribution in the section of ``where`` (all of them where it has none)."""
+    top = re.split(r"[.\[]", where, maxsplit=1)[0]
+    near = [p for p in SUPPORTED if re.split(r"[.\[]", p, maxsplit=1)[0] == top]
+    if near:
+        return f"fields under {top} that can take one: {', '.join(near)} (all of them: docs/uncertainty.md)"
+    return "fields that can take one: " + ", ".join(SUPPORTED)
+
+
 def _uncertainty_section(section, lines: dict, problems: list) -> tuple[list[Uncertain], list[Correlation]]:
     """The top-level ``uncertainty:`` block: ``throughput`` factors per chip and ``correlate`` groups."""
     found: list[Uncertain] = []
@@ -428,7 +457,14 @@ def _uncertainty_section(section, lines: dict, problems: list) -> tuple[list[Unc
         if key not in ("throughput", "correlate"):
             problems.append(Problem(f"uncertainty.{key}", "unknown key", _line(lines, ("uncertainty", key)),
                                     "uncertainty takes throughput and correlate"))
-    for chip, value in (section.get("throughput") or {}).items():
+    throughput = section.get("throughput")
+    if throughput is not None and throughput is not False and not isinstance(throughput, dict):
+        problems.append(Problem("uncertainty.throughput", "must be a mapping of chips to distributions, or false",
+                                _line(lines, ("uncertainty", "throughput")),
+                                "write throughput: {trainium3: {dist: lognormal, p10: 0.8, p90: 1.2}}, or "
+                                "throughput: false to draw no performance-model error"))
+        throughput = None
+    for chip, value in (throughput or {}).items():
         steps = ("uncertainty", "throughput", chip)
         if not (isinstance(value, dict) and "dist" in value):
             problems.append(Problem(path_text(steps), "must be a distribution", _line(lines, steps),
@@ -641,6 +677,12 @@ def resolve_distributions(scn, ext: Extracted) -> list[Problem]:
                 problems.append(Problem(f"{u.path}.{key}", "has no value", u.line, None))
                 ok = False
                 continue
+            if isinstance(parsed, str) and not u.is_date:  # a power-price region: a name, not a number
+                problems.append(Problem(f"{u.path}.{key}", f"{value!r} is a name, not a number", u.line,
+                                        "give the range as prices, such as {dist: uniform, low: $60/MWh, "
+                                        "high: $100/MWh}"))
+                ok = False
+                continue
             si = float(month_index(parsed)) if u.is_date else float(parsed)
             if key == "base":
                 u.base = si
@@ -655,9 +697,27 @@ def resolve_distributions(scn, ext: Extracted) -> list[Problem]:
         if not math.isfinite(u.base):
             u.base = float(round(u.quantile(0.5))) if u.is_date else u.quantile(0.5)
         _set(model, name, rest, raw_field, month_label(int(u.base)) if u.is_date else u.base)
+        twin = _SHORT_FORMS.get(u.pattern, (None, None))[1]
+        if twin is not None:  # one rate for both parties: the draw sets both
+            _set(model, twin, rest, raw_field, u.base)
         kept.append(u)
+    problems += _engine_limits(scn, kept)
     scn._uncertain = Uncertainty(kept, ext.correlations)
     return problems
+
+
+def _engine_limits(scn, inputs: list[Uncertain]) -> list[Problem]:
+    """Combinations a Monte Carlo cannot draw yet: a PUE range where the capacity cap counts facility power
+    (the buildout applies one PUE per site to the cap, for all samples)."""
+    out = []
+    if scn.deal.capacity_basis == "facility" and scn.deal.capacity_cap_w is not None:
+        for u in inputs:
+            if u.pattern == "sites[*].pue":
+                out.append(Problem(u.path, "a PUE range cannot be drawn where the capacity cap counts facility power "
+                                   "(deal.capacity_basis: facility): the buildout applies one PUE per site to the cap "
+                                   "for all samples", u.line,
+                                   "give the PUE a plain value, or state the cap as IT power (capacity_basis: it)"))
+    return out
 
 
 @dataclass
@@ -709,6 +769,16 @@ def field_value(u, x: float):
     x = float(x)
     if u.is_date:
         return month_label(int(round(x)))
+    pat = u.pattern
+    if pat.startswith("economics.power_price"):
+        return f"${x!r}/MWh"
+    if pat in ("economics.build_cost", "economics.it_capex_per_w", "economics.opex_per_mw_year"):
+        return f"${x!r}/W"
+    if pat in ("deal.commitment.total", "deal.commitment.min_per_year", "deal.investments[*].amount",
+               "economics.capex_per_chip.*"):
+        return f"${x!r}"
+    if pat.startswith("economics.") or pat == "sites[*].pue":  # rates, shares and PUE: plain numbers
+        return x
     if u.pattern.endswith("decline"):
         return f"{(x - 1) * 100!r}%/year"
     if "growth" in u.pattern:
