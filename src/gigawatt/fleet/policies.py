@@ -371,7 +371,7 @@ def idle_by_hour(idle: np.ndarray) -> np.ndarray:
 
 
 def serving_busy(chips: np.ndarray, rates: np.ndarray, mean_out: np.ndarray, profile: np.ndarray,
-                 capacity: np.ndarray, order: np.ndarray, hours: bool = True):
+                 capacity: np.ndarray, order: np.ndarray, hours: bool = True, mean: bool = True):
     """Chips each stream keeps busy over the day, and the chips free through each ranked hour.
 
     The result of :func:`serving_load` reduced as the engine reads it, without the
@@ -395,11 +395,13 @@ def serving_busy(chips: np.ndarray, rates: np.ndarray, mean_out: np.ndarray, pro
         Inference order: load goes to the first pools, so the last pools empty first off-peak.
     hours : bool
         Whether to compute the idle chips by hour (training backfills them).
+    mean : bool
+        Whether to compute the busy chips' daily mean.
 
     Returns
     -------
-    busy : ndarray, (group, stream, pool)
-        Busy chips, the mean over the day's 96 quarter-hours [1].
+    busy : ndarray, (group, stream, pool) or None
+        Busy chips, the mean over the day's 96 quarter-hours [1]; None without ``mean``.
     idle : ndarray, (group, pool, 24) or None
         Chips free through each hour, hours ranked least loaded first, rounded down [1].
 
@@ -424,7 +426,7 @@ def serving_busy(chips: np.ndarray, rates: np.ndarray, mean_out: np.ndarray, pro
     m = np.broadcast_to(np.asarray(mean_out, dtype=float).reshape(-1, n_w), (n_u, n_w))
     s = np.broadcast_to(np.asarray(profile, dtype=float).reshape(-1, n_q), (n_u, n_q))
     held = np.nonzero(chips.any(axis=(0, 1)))[0]  # a pool no stream holds chips in is idle all day
-    busy = np.zeros(chips.shape)
+    busy = np.zeros(chips.shape) if mean else None
     idle = np.zeros((n_u, n_p, HOURS)) if hours else None
     if held.size == 0:
         return busy, idle
@@ -435,25 +437,9 @@ def serving_busy(chips: np.ndarray, rates: np.ndarray, mean_out: np.ndarray, pro
     b, c, r_h = before[:, :, held], chips[:, :, held], r[:, :, held]
     runs = r_h > 0
     divide = np.where(runs, r_h, 1.0)
-    # the daily mean, from the sorted loads and their prefix sums
     ranked = np.sort(s[:, LOAD_ORDER], axis=-1, kind="stable")  # sorted already but for rounding
-    y = m[:, :, None] * ranked[:, None, :]
-    np.minimum(y, capacity[:, :, None], out=y)  # (u, w, 96), ascending
-    prefix = np.empty((n_u, n_w, n_q + 1))
-    prefix[:, :, 0] = 0.0
-    np.cumsum(y, axis=-1, out=prefix[:, :, 1:])
-    scale = np.where(capacity > 0, capacity, 1.0)[:, :, None]  # each row to [0, 1], rows 2 apart: one sorted array
-    row = 2.0 * np.arange(n_u * n_w, dtype=float).reshape(n_u, n_w, 1)
-    y /= scale
-    y += row
-    flat = y.ravel()
-    first = (n_q * np.arange(n_u * n_w)).reshape(n_u, n_w, 1)
-    n0 = np.searchsorted(flat, (b / scale + row).ravel(), side="right").reshape(b.shape) - first
-    n1 = np.searchsorted(flat, ((b + c * r_h) / scale + row).ravel(), side="left").reshape(b.shape) - first
-    n1 = np.maximum(n1, n0)
-    inside = np.take_along_axis(prefix, n1, axis=-1) - np.take_along_axis(prefix, n0, axis=-1) - (n1 - n0) * b
-    mean = (inside / divide + (n_q - n1) * c) / n_q
-    busy[:, :, held] = np.clip(mean, 0.0, c) * runs
+    if mean:
+        busy[:, :, held] = _mean_busy(m, ranked, capacity, b, c, r_h, divide, runs)
     if hours:  # idle through each ranked hour: at the hour's quarter-hour of highest load
         peak = ranked[:, n_q // HOURS - 1::n_q // HOURS].T  # (24, u): the last quarter-hour of each ranked hour
         load = np.minimum(m[None] * peak[:, :, None], capacity[None])  # (24, u, w)
@@ -473,6 +459,29 @@ def serving_busy(chips: np.ndarray, rates: np.ndarray, mean_out: np.ndarray, pro
         idle_h[:, :, held] = np.floor(free, out=free)
         idle = idle_h.transpose(1, 2, 0)
     return busy, idle
+
+
+def _mean_busy(m, ranked, capacity, b, c, r_h, divide, runs) -> np.ndarray:
+    """The daily mean of :func:`serving_busy`'s busy chips, from the sorted loads and their prefix sums."""
+    n_u, n_w = m.shape
+    n_q = ranked.shape[-1]
+    y = m[:, :, None] * ranked[:, None, :]
+    np.minimum(y, capacity[:, :, None], out=y)  # (u, w, 96), ascending
+    prefix = np.empty((n_u, n_w, n_q + 1))
+    prefix[:, :, 0] = 0.0
+    np.cumsum(y, axis=-1, out=prefix[:, :, 1:])
+    scale = np.where(capacity > 0, capacity, 1.0)[:, :, None]  # each row to [0, 1], rows 2 apart: one sorted array
+    row = 2.0 * np.arange(n_u * n_w, dtype=float).reshape(n_u, n_w, 1)
+    y /= scale
+    y += row
+    flat = y.ravel()
+    first = (n_q * np.arange(n_u * n_w)).reshape(n_u, n_w, 1)
+    n0 = np.searchsorted(flat, (b / scale + row).ravel(), side="right").reshape(b.shape) - first
+    n1 = np.searchsorted(flat, ((b + c * r_h) / scale + row).ravel(), side="left").reshape(b.shape) - first
+    n1 = np.maximum(n1, n0)
+    inside = np.take_along_axis(prefix, n1, axis=-1) - np.take_along_axis(prefix, n0, axis=-1) - (n1 - n0) * b
+    mean = (inside / divide + (n_q - n1) * c) / n_q
+    return np.clip(mean, 0.0, c) * runs
 
 
 # ---------------------------------------------------------------- reserves

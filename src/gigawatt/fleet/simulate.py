@@ -129,7 +129,7 @@ def _choose_size(throughput: Throughput, run: int, pool_chip, most, peak_size, p
 
 def simulate(scn, fleet: Fleet, workloads: Workloads, throughput: Throughput,
              rng: np.random.Generator | None = None, progress=None, demand_scale=None,
-             throughput_factor=None) -> Simulation:
+             throughput_factor=None, detail: bool = True) -> Simulation:
     """Run the fleet month by month against the scenario's demand.
 
     Parameters
@@ -156,6 +156,11 @@ def simulate(scn, fleet: Fleet, workloads: Workloads, throughput: Throughput,
         Each sample's training and inference throughput per chip over the
         performance model's [1] (its error, drawn); None: the model's.
         Needs ``allocation: pooled``.
+    detail : bool
+        False: only the outcomes (tokens demanded and served, training
+        progress, starts and finishes), as a Monte Carlo reads them; the
+        diagnostics (busy chips, what limited each stream, why a run waits,
+        chips lent to training) stay empty and the power drawn is ``nan``.
 
     Returns
     -------
@@ -176,6 +181,7 @@ def simulate(scn, fleet: Fleet, workloads: Workloads, throughput: Throughput,
     policy = get_policy(settings.policy)
     alloc = Allocation.of(settings, fleet.periods.month)
     state = _State.start(fleet, workloads, throughput, alloc)
+    state.detail = detail
     state.demand_scale = demand_scale
     if throughput_factor is not None:
         if not alloc.pooled:
@@ -249,6 +255,7 @@ class _State:
     throughput_factor: np.ndarray | None = None  # (sample, chip) throughput over the performance model's [1]
     group_factor: np.ndarray | None = None  # (group, pool) the throughput factor of each group this period [1]
     distinct: bool = False  # every sample has its own throughput factors, so each is its own group
+    detail: bool = True  # record the diagnostics, not only the outcomes
 
     @classmethod
     def start(cls, fleet: Fleet, workloads: Workloads, throughput: Throughput,
@@ -404,11 +411,13 @@ def _step(state: _State, t: int, policy, rng: np.random.Generator, settings) -> 
     free = free - held
     base = np.maximum(free - np.maximum(res_i - held, 0.0), 0.0)  # chips free all day, outside inference's reserve
     F = base[None] + idle.transpose(2, 0, 1) if idle is not None else base[None].copy()
-    F0 = F.copy()
+    F0 = F.copy() if state.detail else None
     for r in order:
         todo = active[:, r] & ~placed[:, r]
         if todo.any():
             placed[:, r] |= _train_one(state, t, r, F, todo, here[:, r], inv, rng, settings)
+    if not state.detail:
+        return
     if idle is not None:  # training on chips inference holds for its peak, averaged over the day
         state.lent[:, t] = np.maximum((F0 - F) - base[None], 0.0).mean(axis=0)[inv]
     for r in order:
@@ -612,15 +621,16 @@ def _serve_pooled(state: _State, t: int, avail: np.ndarray, reps, inv, res_t_lef
     with np.errstate(invalid="ignore", divide="ignore"):
         served = np.where(mean_out[None, :] > 0, load.mean(axis=-1) / mean_out[None, :], 1.0)
     busy, idle = pol.serving_busy(chips, state.stream_rates, mean_out, profile, capacity, state.inference_order,
-                                  hours=state.alloc.backfill)
-    state.stream_chips[:, t] = chips[inv]
-    state.stream_busy[:, t] = busy[inv]
-    state.stream_capacity[:, t] = capacity[inv]
-    state.stream_need[:, t] = need[None, :]
-    state.pooled_peak[:, t] = peak
+                                  hours=state.alloc.backfill, mean=state.detail)
     state.demand_tokens[:, t] = per_day[None, :] * days
     state.served_tokens[:, t] = state.demand_tokens[:, t] * served[inv]
-    state.stream_limit[:, t] = _limit_codes(state, served, capacity, avail, res_t_left, taken_first)[inv]
+    if state.detail:
+        state.stream_chips[:, t] = chips[inv]
+        state.stream_busy[:, t] = busy[inv]
+        state.stream_capacity[:, t] = capacity[inv]
+        state.stream_need[:, t] = need[None, :]
+        state.pooled_peak[:, t] = peak
+        state.stream_limit[:, t] = _limit_codes(state, served, capacity, avail, res_t_left, taken_first)[inv]
     return chips.sum(axis=1), idle
 
 
@@ -647,15 +657,16 @@ def _serve_pooled_scaled(state: _State, t: int, avail, reps, inv, res_t_left, ta
     with np.errstate(invalid="ignore", divide="ignore"):
         served = np.where(mean_out > 0, load.mean(axis=-1) / np.where(mean_out > 0, mean_out, 1.0), 1.0)
     busy, idle = pol.serving_busy(chips, rates, mean_out, profile, capacity, state.inference_order,
-                                  hours=state.alloc.backfill)
-    state.stream_chips[:, t] = chips[inv]
-    state.stream_busy[:, t] = busy[inv]
-    state.stream_capacity[:, t] = capacity[inv]
-    state.stream_need[:, t] = need[inv]
-    state.pooled_peak[:, t] = peak[inv]
+                                  hours=state.alloc.backfill, mean=state.detail)
     state.demand_tokens[:, t] = (per_day_u * days)[inv]
     state.served_tokens[:, t] = state.demand_tokens[:, t] * served[inv]
-    state.stream_limit[:, t] = _limit_codes(state, served, capacity, avail, res_t_left, taken_first)[inv]
+    if state.detail:
+        state.stream_chips[:, t] = chips[inv]
+        state.stream_busy[:, t] = busy[inv]
+        state.stream_capacity[:, t] = capacity[inv]
+        state.stream_need[:, t] = need[inv]
+        state.pooled_peak[:, t] = peak[inv]
+        state.stream_limit[:, t] = _limit_codes(state, served, capacity, avail, res_t_left, taken_first)[inv]
     return chips.sum(axis=1), idle
 
 
@@ -937,5 +948,8 @@ def _simulation(state: _State, fleet: Fleet, workloads: Workloads, settings) -> 
         run_rate=state.run_rate, run_reason=state.run_reason, run_peaks=state.peaks,
         reliability_s=(settings.checkpoint_interval_s, settings.restart_s),
     )
-    sim.power_drawn_w = fleet.it_power_w() * (idle + (1.0 - idle) * sim.utilization())
+    if state.detail:
+        sim.power_drawn_w = fleet.it_power_w() * (idle + (1.0 - idle) * sim.utilization())
+    else:
+        sim.power_drawn_w.fill(np.nan)
     return sim
