@@ -256,6 +256,9 @@ class _State:
     group_factor: np.ndarray | None = None  # (group, pool) the throughput factor of each group this period [1]
     distinct: bool = False  # every sample has its own throughput factors, so each is its own group
     detail: bool = True  # record the diagnostics, not only the outcomes
+    #: (pool,) pools whose free chips may rise from one ranked hour to the next (a run took some for its first
+    #: hours); None: any pool may. Inference leaves the fewest chips idle in the busiest hours, so the others fall.
+    uneven: np.ndarray | None = None
 
     @classmethod
     def start(cls, fleet: Fleet, workloads: Workloads, throughput: Throughput,
@@ -411,11 +414,13 @@ def _step(state: _State, t: int, policy, rng: np.random.Generator, settings) -> 
     free = free - held
     base = np.maximum(free - np.maximum(res_i - held, 0.0), 0.0)  # chips free all day, outside inference's reserve
     F = base[None] + idle.transpose(2, 0, 1) if idle is not None else base[None].copy()
+    state.uneven = np.zeros(F.shape[2], dtype=bool)
     F0 = F.copy() if state.detail else None
     for r in order:
         todo = active[:, r] & ~placed[:, r]
         if todo.any():
             placed[:, r] |= _train_one(state, t, r, F, todo, here[:, r], inv, rng, settings)
+    state.uneven = None
     if not state.detail:
         return
     if idle is not None:  # training on chips inference holds for its peak, averaged over the day
@@ -716,6 +721,8 @@ def _train_one(state: _State, t: int, r: int, F: np.ndarray, active: np.ndarray,
     n_h = F.shape[0]
     runs_then = np.arange(n_h)[:, None] < k[None, :]  # (hour, group)
     F[:, np.arange(len(go)), np.maximum(pool, 0)] -= np.where(go[None, :] & runs_then, chips[None, :], 0.0)
+    if state.uneven is not None:
+        state.uneven[pool[go & (k < n_h)]] = True
     _commit(state, t, r, pool[inv], chips[inv], rate[inv], k[inv], n_h, rng, settings)
     return go
 
@@ -791,14 +798,21 @@ def _place_rows(state: _State, r: int, F: np.ndarray, active: np.ndarray, here: 
     score_p = np.full((n_u, n_p), -1.0)
     k = np.zeros((n_u, n_p), dtype=int)  # each pool's best number of hours, less one
     if idx.size:
-        F_l = F[:, :, idx]
-        avail = np.minimum.accumulate(F_l, axis=0) if n_h > 1 else F_l
-        np.minimum(avail, cap_p[idx], out=avail)  # (h, u, live pool)
+        avail = F[:, :, idx]  # (h, u, live pool): chips free through the k least loaded hours
+        uneven = np.ones(idx.size, dtype=bool) if state.uneven is None else state.uneven[idx]
+        if n_h > 1 and uneven.any():
+            avail[:, :, uneven] = np.minimum.accumulate(avail[:, :, uneven], axis=0)
+        np.minimum(avail, cap_p[idx], out=avail)
         hours = np.arange(1, n_h + 1)
         eff = hours / n_h - np.where(hours < n_h, state.alloc.lost_h_per_preemption / 24.0, 0.0)
-        # a choice can qualify only where the run's minimum is free through hours worth training in:
-        # the sizes and rates are evaluated there alone
-        at = np.flatnonzero((avail >= run.min_chips) & (eff > 0)[:, None, None])
+        # a choice can qualify only where the run's minimum is free through hours worth training in, and
+        # of the hours with as many chips free, the most hours train the most: the sizes and rates are
+        # evaluated at the last hour of each such stretch alone
+        last = np.ones(avail.shape, dtype=bool)
+        np.not_equal(avail[:-1], avail[1:], out=last[:-1])
+        last &= avail >= run.min_chips
+        last &= (eff > 0)[:, None, None]
+        at = np.flatnonzero(last)
         n_l = idx.size
         l_at, u_at, h_at = at % n_l, (at // n_l) % n_u, at // (n_l * n_u)
         cand, rate = _choose_size(state.throughput, r, pool_chip[idx][l_at], avail.ravel()[at],
