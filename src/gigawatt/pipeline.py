@@ -129,9 +129,8 @@ def run(scenario, *, seed: int | None = None, samples: int = 1, progress: Progre
     from gigawatt.scenario.limits import check_run_size
 
     if uncertain:
-        from gigawatt.uncertainty import CHUNK
-
-        check_run_size(scn, min(samples, CHUNK))  # a Monte Carlo holds one chunk of samples at a time
+        # a Monte Carlo holds one chunk of samples at a time, as many as fit the limit: one must
+        check_run_size(scn, 1)
         base = run(scn, samples=1, progress=progress)
         return _with_monte_carlo(base, scn, samples, sampler, progress, jobs)
     check_run_size(scn, samples)  # memory grows with the samples: refuse a run past the documented limit

@@ -23,11 +23,20 @@ from typing import Callable
 import numpy as np
 
 __all__ = ["SampledInputs", "MonteCarlo", "draw", "sampled_inputs", "monte_carlo", "SAMPLERS", "CONSTRAINTS",
-           "QUANTILES", "iman_conover"]
+           "QUANTILES", "iman_conover", "chunk_size"]
 
 SAMPLERS = ("lhs", "sobol")
-#: samples the engine holds at once: memory grows with it, speed little beyond it
-CHUNK = 500
+#: most samples the engine holds at once (fewer where they would be past the run size limit,
+#: :func:`chunk_size`): memory grows with it, speed little beyond it
+CHUNK = 1000
+
+
+def chunk_size(scn, most: int = CHUNK) -> int:
+    """Samples of ``scn`` a Monte Carlo holds at once: ``most``, or fewer where a chunk that size would be past
+    :data:`gigawatt.scenario.limits.MAX_RUN_CELLS` (at least 1)."""
+    from gigawatt.scenario.limits import MAX_RUN_CELLS, run_cells
+
+    return int(max(1, min(most, MAX_RUN_CELLS // max(run_cells(scn, 1), 1))))
 #: the quantiles bands report
 QUANTILES = (0.10, 0.25, 0.50, 0.75, 0.90)
 #: what may bind in a year, as the yearly table names them
@@ -500,7 +509,7 @@ class _quiet:
         self._w.__exit__(*exc)
 
 
-def monte_carlo(scn, n: int, *, seed: int | None = None, sampler: str = "lhs", chunk: int = CHUNK,
+def monte_carlo(scn, n: int, *, seed: int | None = None, sampler: str = "lhs", chunk: int | None = None,
                 progress: Callable[[str, int, int], None] | None = None, values: np.ndarray | None = None,
                 inputs=None, jobs: int = 1) -> MonteCarlo:
     """Run a scenario over ``n`` draws of its uncertain inputs, ``chunk`` samples at a time.
@@ -514,8 +523,8 @@ def monte_carlo(scn, n: int, *, seed: int | None = None, sampler: str = "lhs", c
     seed : int, optional
         Default the scenario's; seeds the draws and the failures.
     sampler : {"lhs", "sobol"}
-    chunk : int
-        Samples run at once (memory grows with it). Chunk ``k`` draws its
+    chunk : int, optional
+        Samples run at once (memory grows with it); default :func:`chunk_size`. Chunk ``k`` draws its
         failures from ``numpy.random.default_rng([seed, k])``, so results
         depend on the seed and the chunk size, not on ``jobs``.
     progress : callable, optional
@@ -545,6 +554,7 @@ def monte_carlo(scn, n: int, *, seed: int | None = None, sampler: str = "lhs", c
         values = draw(unc, n, seed, sampler)
     n = values.shape[0]
     timings = {"draw_s": time.perf_counter() - t0}
+    chunk = chunk_size(scn) if chunk is None else chunk
     bounds = [(lo, min(n, lo + chunk)) for lo in range(0, n, chunk)]
     if jobs > 1 and len(bounds) > 1:
         from joblib import Parallel, delayed

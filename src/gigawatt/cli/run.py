@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -188,8 +189,9 @@ def run(
                                      "percentiles."),
     sampler: str = typer.Option("lhs", "--sampler", help="How uncertain inputs are drawn: lhs (Latin hypercube) or "
                                                          "sobol (scrambled Sobol)."),
-    jobs: int = typer.Option(1, "--jobs", min=1, max=256, help="Local processes for --samples over uncertain inputs "
-                                                               "(the results do not depend on it)."),
+    jobs: int = typer.Option(0, "--jobs", min=0, max=256, help="Local processes for --samples over uncertain inputs, "
+                                                               "1,000 samples each at a time; 0 (the default): one per "
+                                                               "CPU core. The results do not depend on it."),
 ) -> None:
     """Run a scenario: chips, power, FLOP/s, spend, energy and the binding constraint per year, what the commitment buys, the training runs and the inference served.
 
@@ -210,7 +212,7 @@ def run(
             fail(f"--db: {exc}", exc.hint)
     try:
         results = run_scenario(scn, show_progress=not json_out and sys.stderr.isatty(), samples=samples,
-                               sampler=sampler, jobs=jobs)
+                               sampler=sampler, jobs=jobs or os.cpu_count() or 1)
     except ScenarioError as exc:
         print_problems(exc, scenario)
     except GigawattError as exc:

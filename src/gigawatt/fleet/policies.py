@@ -437,27 +437,34 @@ def serving_busy(chips: np.ndarray, rates: np.ndarray, mean_out: np.ndarray, pro
     b, c, r_h = before[:, :, held], chips[:, :, held], r[:, :, held]
     runs = r_h > 0
     divide = np.where(runs, r_h, 1.0)
-    ranked = np.sort(s[:, LOAD_ORDER], axis=-1, kind="stable")  # sorted already but for rounding
     if mean:
+        ranked = np.sort(s[:, LOAD_ORDER], axis=-1, kind="stable")  # sorted already but for rounding
         busy[:, :, held] = _mean_busy(m, ranked, capacity, b, c, r_h, divide, runs)
     if hours:  # idle through each ranked hour: at the hour's quarter-hour of highest load
-        peak = ranked[:, n_q // HOURS - 1::n_q // HOURS].T  # (24, u): the last quarter-hour of each ranked hour
+        peak = s[:, LOAD_ORDER].reshape(n_u, HOURS, n_q // HOURS).max(axis=-1).T  # (24, u)
         load = np.minimum(m[None] * peak[:, :, None], capacity[None])  # (24, u, w)
-        free = np.zeros((HOURS, n_u, held.size))
+        free = np.empty((HOURS, n_u, held.size))
         at = np.empty_like(free)
         for w in range(n_w):  # hours first, as the engine reads them
-            np.subtract(load[:, :, w, None], b[:, w], out=at)
-            at /= divide[:, w]
-            np.maximum(at, 0.0, out=at)
-            np.minimum(at, c[:, w], out=at)
+            b_w, c_w = np.ascontiguousarray(b[:, w]), np.ascontiguousarray(c[:, w])
+            part = free if w == 0 else at
+            np.subtract(load[:, :, w, None], b_w, out=part)
+            part /= np.ascontiguousarray(divide[:, w])
+            np.maximum(part, 0.0, out=part)
+            np.minimum(part, c_w, out=part)
             if not runs[:, w].all():
-                at *= runs[:, w]
-            np.subtract(c[:, w], at, out=at)
-            free += at
+                part *= runs[:, w]
+            np.subtract(c_w, part, out=part)
+            if w:
+                free += part
         free += 1e-9
-        idle_h = np.zeros((HOURS, n_u, n_p))
-        idle_h[:, :, held] = np.floor(free, out=free)
-        idle = idle_h.transpose(1, 2, 0)
+        np.floor(free, out=free)
+        if held.size == n_p:
+            idle = free.transpose(1, 2, 0)
+        else:
+            idle_h = np.zeros((HOURS, n_u, n_p))
+            idle_h[:, :, held] = free
+            idle = idle_h.transpose(1, 2, 0)
     return busy, idle
 
 

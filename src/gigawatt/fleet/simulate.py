@@ -719,8 +719,9 @@ def _train_one(state: _State, t: int, r: int, F: np.ndarray, active: np.ndarray,
     if not go.any():
         return go
     n_h = F.shape[0]
-    runs_then = np.arange(n_h)[:, None] < k[None, :]  # (hour, group)
-    F[:, np.arange(len(go)), np.maximum(pool, 0)] -= np.where(go[None, :] & runs_then, chips[None, :], 0.0)
+    rows = np.nonzero(go)[0]
+    runs_then = np.arange(n_h)[:, None] < k[None, rows]  # (hour, group where it goes)
+    F[:, rows, pool[rows]] -= np.where(runs_then, chips[None, rows], 0.0)
     if state.uneven is not None:
         state.uneven[pool[go & (k < n_h)]] = True
     _commit(state, t, r, pool[inv], chips[inv], rate[inv], k[inv], n_h, rng, settings)
