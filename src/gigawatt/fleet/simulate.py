@@ -772,9 +772,15 @@ def _place(state: _State, r: int, F: np.ndarray, active: np.ndarray, here: np.nd
     """
     n_u = F.shape[1]
     factor = state.group_factor
-    if active.all():
+    run = state.runs[r]
+    usable = run.allowed[state.pool_chip] & (np.minimum(run.max_chips, state.max_cluster[state.pool_chip])
+                                             >= run.min_chips)
+    # a group can place the run only where some pool it may use has its minimum free in the least loaded
+    # hour (the most free of any hour): evaluate only the groups where the run is to be placed and can be
+    can = active & (F[0][:, usable] >= run.min_chips).any(axis=1)
+    if can.all():
         return _place_rows(state, r, F, active, here, factor)
-    sub = np.nonzero(active)[0]  # evaluate only the groups where the run is to be placed
+    sub = np.nonzero(can)[0]
     pool, chips = np.full(n_u, -1), np.zeros(n_u)
     rate, hours = np.full(n_u, np.nan), np.ones(n_u, dtype=int)
     if sub.size:
