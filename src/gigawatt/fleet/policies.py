@@ -371,7 +371,8 @@ def idle_by_hour(idle: np.ndarray) -> np.ndarray:
 
 
 def serving_busy(chips: np.ndarray, rates: np.ndarray, mean_out: np.ndarray, profile: np.ndarray,
-                 capacity: np.ndarray, order: np.ndarray, hours: bool = True, mean: bool = True):
+                 capacity: np.ndarray, order: np.ndarray, hours: bool = True, mean: bool = True,
+                 rows: np.ndarray | None = None):
     """Chips each stream keeps busy over the day, and the chips free through each ranked hour.
 
     The result of :func:`serving_load` reduced as the engine reads it, without the
@@ -397,6 +398,8 @@ def serving_busy(chips: np.ndarray, rates: np.ndarray, mean_out: np.ndarray, pro
         Whether to compute the idle chips by hour (training backfills them).
     mean : bool
         Whether to compute the busy chips' daily mean.
+    rows : ndarray of bool, (group,), optional
+        The groups whose idle hours are wanted (the others' are left at 0); default all.
 
     Returns
     -------
@@ -440,32 +443,44 @@ def serving_busy(chips: np.ndarray, rates: np.ndarray, mean_out: np.ndarray, pro
     if mean:
         ranked = np.sort(s[:, LOAD_ORDER], axis=-1, kind="stable")  # sorted already but for rounding
         busy[:, :, held] = _mean_busy(m, ranked, capacity, b, c, r_h, divide, runs)
-    if hours:  # idle through each ranked hour: at the hour's quarter-hour of highest load
-        peak = s[:, LOAD_ORDER].reshape(n_u, HOURS, n_q // HOURS).max(axis=-1).T  # (24, u)
-        load = np.minimum(m[None] * peak[:, :, None], capacity[None])  # (24, u, w)
-        free = np.empty((HOURS, n_u, held.size))
-        at = np.empty_like(free)
-        for w in range(n_w):  # hours first, as the engine reads them
-            b_w, c_w = np.ascontiguousarray(b[:, w]), np.ascontiguousarray(c[:, w])
-            part = free if w == 0 else at
-            np.subtract(load[:, :, w, None], b_w, out=part)
-            part /= np.ascontiguousarray(divide[:, w])
-            np.maximum(part, 0.0, out=part)
-            np.minimum(part, c_w, out=part)
-            if not runs[:, w].all():
-                part *= runs[:, w]
-            np.subtract(c_w, part, out=part)
-            if w:
-                free += part
-        free += 1e-9
-        np.floor(free, out=free)
-        if held.size == n_p:
+    if hours:  # idle through each ranked hour, hours first as the engine reads them
+        some = slice(None) if rows is None or rows.all() else np.nonzero(rows)[0]
+        free = _idle_hours(m[some], s[some], capacity[some], b[some], c[some], divide[some], runs[some])
+        if held.size == n_p and isinstance(some, slice):
             idle = free.transpose(1, 2, 0)
         else:
             idle_h = np.zeros((HOURS, n_u, n_p))
-            idle_h[:, :, held] = free
+            if isinstance(some, slice):
+                idle_h[:, :, held] = free
+            else:
+                idle_h[:, some[:, None], held[None, :]] = free
             idle = idle_h.transpose(1, 2, 0)
     return busy, idle
+
+
+def _idle_hours(m, s, capacity, b, c, divide, runs) -> np.ndarray:
+    """``(24, group, pool)`` chips :func:`serving_busy` leaves free through each ranked hour: at the hour's
+    quarter-hour of highest load (the last of its four in :data:`LOAD_ORDER`), rounded down [1]."""
+    n_u, n_w = m.shape
+    n_q = s.shape[-1]
+    peak = s[:, LOAD_ORDER].reshape(n_u, HOURS, n_q // HOURS).max(axis=-1).T  # (24, u)
+    load = np.minimum(m[None] * peak[:, :, None], capacity[None])  # (24, u, w)
+    free = np.empty((HOURS, n_u, b.shape[-1]))
+    at = np.empty_like(free)
+    for w in range(n_w):
+        b_w, c_w = np.ascontiguousarray(b[:, w]), np.ascontiguousarray(c[:, w])
+        part = free if w == 0 else at
+        np.subtract(load[:, :, w, None], b_w, out=part)
+        part /= np.ascontiguousarray(divide[:, w])
+        np.maximum(part, 0.0, out=part)
+        np.minimum(part, c_w, out=part)
+        if not runs[:, w].all():
+            part *= runs[:, w]
+        np.subtract(c_w, part, out=part)
+        if w:
+            free += part
+    free += 1e-9
+    return np.floor(free, out=free)
 
 
 def _mean_busy(m, ranked, capacity, b, c, r_h, divide, runs) -> np.ndarray:

@@ -256,6 +256,7 @@ class _State:
     group_factor: np.ndarray | None = None  # (group, pool) the throughput factor of each group this period [1]
     distinct: bool = False  # every sample has its own throughput factors, so each is its own group
     detail: bool = True  # record the diagnostics, not only the outcomes
+    backfill_rows: np.ndarray | None = None  # (group,) where a run looks for chips after inference this period
     #: (pool,) pools whose free chips may rise from one ranked hour to the next (a run took some for its first
     #: hours); None: any pool may. Inference leaves the fewest chips idle in the busiest hours, so the others fall.
     uneven: np.ndarray | None = None
@@ -410,6 +411,9 @@ def _step(state: _State, t: int, policy, rng: np.random.Generator, settings) -> 
         free = free - taken_first
     res_t_left = np.maximum(res_t - taken_first, 0.0)
     serve = _serve_pooled if alloc.pooled else _serve_legacy
+    # the groups where a run still looks for chips: inference's idle hours are wanted there alone
+    state.backfill_rows = np.logical_or.reduce([active[:, r] & ~placed[:, r] for r in order]) if order else (
+        np.zeros(len(reps), dtype=bool))
     held, idle = serve(state, t, np.maximum(free - res_t_left, 0.0), reps, inv, res_t_left, taken_first)
     free = free - held
     base = np.maximum(free - np.maximum(res_i - held, 0.0), 0.0)  # chips free all day, outside inference's reserve
@@ -626,7 +630,7 @@ def _serve_pooled(state: _State, t: int, avail: np.ndarray, reps, inv, res_t_lef
     with np.errstate(invalid="ignore", divide="ignore"):
         served = np.where(mean_out[None, :] > 0, load.mean(axis=-1) / mean_out[None, :], 1.0)
     busy, idle = pol.serving_busy(chips, state.stream_rates, mean_out, profile, capacity, state.inference_order,
-                                  hours=state.alloc.backfill, mean=state.detail)
+                                  hours=state.alloc.backfill, mean=state.detail, rows=state.backfill_rows)
     state.demand_tokens[:, t] = per_day[None, :] * days
     state.served_tokens[:, t] = state.demand_tokens[:, t] * served[inv]
     if state.detail:
@@ -662,7 +666,7 @@ def _serve_pooled_scaled(state: _State, t: int, avail, reps, inv, res_t_left, ta
     with np.errstate(invalid="ignore", divide="ignore"):
         served = np.where(mean_out > 0, load.mean(axis=-1) / np.where(mean_out > 0, mean_out, 1.0), 1.0)
     busy, idle = pol.serving_busy(chips, rates, mean_out, profile, capacity, state.inference_order,
-                                  hours=state.alloc.backfill, mean=state.detail)
+                                  hours=state.alloc.backfill, mean=state.detail, rows=state.backfill_rows)
     state.demand_tokens[:, t] = (per_day_u * days)[inv]
     state.served_tokens[:, t] = state.demand_tokens[:, t] * served[inv]
     if state.detail:
