@@ -150,12 +150,12 @@ def test_pue_draw_scales_the_power_bill(minimal_text):
     assert drawn[1] == pytest.approx(base[1] * 1.4 / 1.2, rel=1e-12)
 
 
-def test_pue_range_refused_where_the_cap_counts_facility_power(minimal_text):
+def test_pue_range_where_the_cap_counts_facility_power_is_drawn_sample_by_sample(minimal_text):
     data = yaml.safe_load(minimal_text)
     data["deal"]["capacity_basis"] = "facility"
     data["sites"][0]["pue"] = {"dist": "uniform", "low": 1.1, "high": 1.3}
-    problems = _problems(data)
-    assert any(p == "sites[0].pue" and "capacity_basis: facility" in m for p, m in problems)
+    unc = gigawatt.load(data).uncertain
+    assert [u.path for u in unc.each_run()] == ["sites[0].pue"]
 
 
 # ---------------------------------------------------------------- the ledger's inputs
@@ -241,16 +241,36 @@ def test_one_discount_rate_for_both_parties(minimal_text):
 # ---------------------------------------------------------------- what cannot take a distribution, and why
 
 
-def test_fields_the_engine_reads_once_are_refused_with_the_reason(minimal_text):
+def test_any_other_number_is_drawn_sample_by_sample(minimal_text):
+    """Numbers outside the vectorized samplers (here the checkpoint interval and a stream's prompt length) are
+    written into each sample's scenario: the samples equal plain runs with those values, given as the user
+    writes them."""
     data = yaml.safe_load(minimal_text)
     data["demand"] = {"checkpoint_interval": {"dist": "uniform", "low": "10 min", "high": "30 min"},
-                      "inference": [{"model": "frontier-moe-2t", "tokens_per_day": 1e9, "at": "2026-01",
+                      "training": [{"name": "r", "model": "llama3.1-8b", "tokens": 1e12, "start": "2026-01",
+                                    "min_chips": 1000}],
+                      "inference": [{"model": "llama3.1-8b", "tokens_per_day": 2e11, "at": "2026-01",
                                      "input_tokens": {"dist": "uniform", "low": 1000, "high": 4000},
                                      "output_tokens": 500}]}
-    problems = _problems(data)
-    why = "this field cannot take a distribution: the simulation engine (gigawatt.fleet) reads it as one value for all samples"
-    assert ("demand.checkpoint_interval", why) in problems
-    assert ("demand.inference[0].input_tokens", why) in problems
+    data["uncertainty"] = {"throughput": False}  # plain runs have no throughput factor to compare with
+    scn = gigawatt.load(data)
+    assert [u.path for u in scn.uncertain.each_run()] == ["demand.checkpoint_interval",
+                                                          "demand.inference[0].input_tokens"]
+    mc = monte_carlo(scn, 2, values=np.array([[600.0, 1000.0], [1800.0, 4000.0]]))
+    for i, (interval, prompt) in enumerate([("10 min", 1000), ("30 min", 4000)]):
+        data["demand"]["checkpoint_interval"] = interval
+        data["demand"]["inference"][0]["input_tokens"] = prompt
+        one = gigawatt.run(gigawatt.load(data)).summary()
+        assert mc.scalars["inference_served_share"][i] == pytest.approx(one["inference"]["served_share"], rel=1e-12)
+        assert mc.yearly["spend_usd"][i] == pytest.approx([r["spend_usd"] for r in one["years"]], rel=1e-12)
+    assert mc.scalars["inference_served_share"][0] != mc.scalars["inference_served_share"][1]
+
+
+def test_the_horizon_cannot_take_a_distribution(minimal_text):
+    data = yaml.safe_load(minimal_text)
+    data["horizon"]["end"] = {"dist": "uniform", "from": "2027-06", "to": "2027-12"}
+    assert ("horizon.end", "this field cannot take a distribution: the run's periods are the same for all "
+            "samples") in _problems(data)
 
 
 def test_a_power_price_range_must_be_prices(minimal_text):

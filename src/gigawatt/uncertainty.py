@@ -294,6 +294,8 @@ def sampled_inputs(inputs, uncertainty, values: np.ndarray) -> SampledInputs:
             out.pue[:, s[1]] = np.maximum(x, 1.0)
         elif pat in _LEDGER:
             _ledger_input(inputs, out, pat, s, np.asarray(x, dtype=float))
+        elif pat == "*":  # any other number: written into the scenario of each sample (_run_each)
+            continue
         elif pat == "uncertainty.throughput.*":
             if out.throughput_factor is None:
                 out.throughput_factor = np.ones((n, n_c))
@@ -554,6 +556,9 @@ def monte_carlo(scn, n: int, *, seed: int | None = None, sampler: str = "lhs", c
         values = draw(unc, n, seed, sampler)
     n = values.shape[0]
     timings = {"draw_s": time.perf_counter() - t0}
+    if unc.each_run():
+        parts = _run_each(scn, inputs, unc, values, seed, progress, jobs)
+        return _monte_carlo(unc, values, parts, sampler, seed, timings, t0)
     chunk = chunk_size(scn) if chunk is None else chunk
     bounds = [(lo, min(n, lo + chunk)) for lo in range(0, n, chunk)]
     if jobs > 1 and len(bounds) > 1:
@@ -572,6 +577,13 @@ def monte_carlo(scn, n: int, *, seed: int | None = None, sampler: str = "lhs", c
             parts.append(_run_chunk(inputs, unc, values[lo:hi], np.random.default_rng([seed, k])))
             if progress is not None:
                 progress("samples", hi, n)
+    return _monte_carlo(unc, values, parts, sampler, seed, timings, t0)
+
+
+def _monte_carlo(unc, values, parts: list[dict], sampler: str, seed: int, timings: dict, t0: float) -> MonteCarlo:
+    """The :class:`MonteCarlo` of the reduced chunks ``parts``, in sample order."""
+    import time
+
     timings["run_s"] = time.perf_counter() - t0 - timings["draw_s"]
     first = parts[0]
     return MonteCarlo(
@@ -611,6 +623,45 @@ def _reuse_freed_memory():
             libc.mallopt(m_mmap_threshold, 128 << 10)
             libc.mallopt(m_trim_threshold, 128 << 10)
             libc.malloc_trim(0)
+
+
+def _run_each(scn, inputs, unc, values: np.ndarray, seed: int, progress, jobs: int) -> list[dict]:
+    """Each sample on its own: its draws of the inputs outside the vectorized samplers written into the
+    scenario, which is resolved again; the others laid on as in a chunk of one. Sample ``i`` draws its
+    failures from ``numpy.random.default_rng([seed, i])``."""
+    cols = [k for k, u in enumerate(unc.inputs) if u.pattern != "*"]
+    rest = unc.only([unc.inputs[k] for k in cols])
+    at = [k for k, u in enumerate(unc.inputs) if u.pattern == "*"]
+    n = values.shape[0]
+    batches = [range(lo, min(n, lo + 8)) for lo in range(0, n, 8)]
+    if jobs > 1 and len(batches) > 1:
+        from joblib import Parallel, delayed
+
+        runner = Parallel(n_jobs=jobs, return_as="generator")
+        out = []
+        for batch, got in zip(batches, runner(delayed(_run_batch)(scn, unc, rest, cols, at, values, list(b), seed)
+                                               for b in batches)):
+            out.extend(got)
+            if progress is not None:
+                progress("samples", batch[-1] + 1, n)
+        return out
+    out = []
+    for batch in batches:
+        out.extend(_run_batch(scn, unc, rest, cols, at, values, list(batch), seed))
+        if progress is not None:
+            progress("samples", batch[-1] + 1, n)
+    return out
+
+
+def _run_batch(scn, unc, rest, cols, at, values, samples: list[int], seed: int) -> list[dict]:
+    """:func:`_run_each` for some samples."""
+    from gigawatt.scenario.inputs import resolve
+
+    out = []
+    for i in samples:
+        one = unc.written(scn, [(unc.inputs[k], values[i, k]) for k in at])
+        out.append(_run_chunk(resolve(one), rest, values[i:i + 1, cols], np.random.default_rng([seed, i])))
+    return out
 
 
 def _run_chunk(inputs, unc, values: np.ndarray, rng: np.random.Generator) -> dict:

@@ -46,7 +46,8 @@ def inputs_rows(scn) -> list[dict[str, Any]]:
         return []
     rows = []
     for u in unc.inputs:
-        rows.append({"input": u.path, "distribution": u.describe(), "base": u.base, "p10": u.quantile(0.1),
+        each = " (drawn sample by sample: each sample that draws it runs on its own)" if u.pattern == "*" else ""
+        rows.append({"input": u.path, "distribution": u.describe() + each, "base": u.base, "p10": u.quantile(0.1),
                      "p90": u.quantile(0.9), "is_date": u.is_date, "reason": u.reason})
     for c in unc.correlations:
         rows.append({"input": "correlate: " + ", ".join(c.inputs), "distribution": f"rank {c.rank:g}",

@@ -127,7 +127,8 @@ def fleet_throughput(fleet: Fleet, workloads: Workloads, use_cache: bool = True)
         "layout": 2,  # what the cache file holds: rates, notes, job sizes and the training cells' MFU
         "fingerprint": _model_fingerprint(),
         "chips": [(c.chip, c.system, c.max_chips_per_run) for c in fleet.chips],
-        "most": fleet.installed.max(axis=(0, 1)).max(axis=0).tolist() if fleet.installed.size else [],
+        # the most chips of each generation matter only through the job sizes evaluated up to them
+        "most": bucket_index(fleet.installed.max(axis=(0, 1)).max(axis=0)).tolist() if fleet.installed.size else [],
         "runs": [(r.model, r.min_chips, r.max_chips, r.batch_tokens, run_precision(r), r.allowed.tolist())
                  for r in workloads.runs],
         "streams": [(s.model, s.input_tokens, s.output_tokens, s.precision, s.ttft_s, s.tpot_s,

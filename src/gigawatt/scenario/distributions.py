@@ -1,7 +1,9 @@
 """Uncertain inputs: a distribution in place of a number, in the scenario's own units.
 
-Any of the fields in :data:`SUPPORTED` may be written as a distribution
-instead of a value::
+Any number of a scenario (but those of :data:`WHY_NOT`) may be written as a
+distribution instead of a value; those of :data:`SUPPORTED` are drawn on the
+sample axis in one pass, any other (pattern :data:`ANY`) is written into each
+sample's scenario, which then runs on its own::
 
     prices:
       trainium2:
@@ -96,18 +98,18 @@ SUPPORTED: dict[str, str] = {
     "economics.load_factor": "average power draw over full load [1]",
 }
 
-#: why a numeric field outside :data:`SUPPORTED` takes no distribution (first matching path prefix); each is read
-#: as one value for every sample by a stage that has no sample axis for it yet
+#: the fields that take no distribution, and why (first matching path prefix): a Monte Carlo's samples share
+#: their months, and these describe the run or its draws rather than the deal
 WHY_NOT: tuple[tuple[str, str], ...] = (
-    ("demand.", "the simulation engine (gigawatt.fleet) reads it as one value for all samples"),
-    ("roadmap", "the buildout (gigawatt.fleet) reads it as one value for all samples"),
-    ("sites", "the buildout (gigawatt.fleet) reads it as one value for all samples"),
-    ("deal.commitment.", "the run's commitment term is the same for all samples"),
-    ("deal.", "it is not a number that can vary between samples"),
     ("horizon", "the run's periods are the same for all samples"),
-    ("economics.datacenter_life", "the ledger depreciates over one whole number of months for all samples"),
+    ("seed", "it seeds the draws"),
     ("optimize", "the optimizer reads it as one value"),
+    ("uncertainty", "it describes the draws"),
 )
+
+#: the pattern of a number outside :data:`SUPPORTED`: a Monte Carlo writes each sample's draw into the
+#: scenario and runs that sample on its own (slower than the vectorized samplers, but any number can vary)
+ANY = "*"
 
 #: short forms whose distribution stands for a longer path: pattern -> (the key it sets, whether a second key
 #: takes the same draw)
@@ -160,7 +162,8 @@ class Uncertain:
     steps : tuple
         The path as keys and indices.
     pattern : str
-        The :data:`SUPPORTED` pattern it matches: what the sampler does with it.
+        The :data:`SUPPORTED` pattern it matches: what the sampler does with it;
+        :data:`ANY` for any other number (each sample that draws it runs on its own).
     dist : str
         A key of :data:`KINDS`.
     raw : dict
@@ -408,9 +411,11 @@ def _spec(value: dict, steps: tuple, lines: dict, problems: list) -> tuple[Uncer
     pattern = _pattern_of(steps)
     if pattern is None:
         why = next((w for prefix, w in WHY_NOT if where.startswith(prefix)), None)
-        problems.append(Problem(where, "this field cannot take a distribution" + (f": {why}" if why else ""), line,
-                                "give it a plain value; " + _supported_hint(where)))
-        return None, None
+        if why is not None:
+            problems.append(Problem(where, f"this field cannot take a distribution: {why}", line,
+                                    "give it a plain value (other numbers may take one; docs/uncertainty.md)"))
+            return None, None
+        pattern = ANY
     kind = value.get("dist")
     if not isinstance(kind, str) or kind not in KINDS:
         problems.append(Problem(where + ".dist", f"unknown distribution {kind!r}", line,
@@ -418,7 +423,7 @@ def _spec(value: dict, steps: tuple, lines: dict, problems: list) -> tuple[Uncer
         return None, None
     given = [k for k in value if k not in _META]
     match = next((s for s in KINDS[kind] if set(s) == set(given)), None)
-    is_date = pattern in _DATE_PATTERNS
+    is_date = pattern in _DATE_PATTERNS or (pattern == ANY and kind == "uniform" and "from" in given)
     if match is None or (is_date and kind != "uniform") or (kind == "uniform" and ("from" in given) != is_date):
         if is_date:
             hint = "a date takes {dist: uniform, from: YYYY-MM, to: YYYY-MM}"
@@ -702,22 +707,18 @@ def resolve_distributions(scn, ext: Extracted) -> list[Problem]:
             _set(model, twin, rest, raw_field, u.base)
         kept.append(u)
     problems += _engine_limits(scn, kept)
-    scn._uncertain = Uncertainty(kept, ext.correlations)
+    scn._uncertain = Uncertainty(kept, ext.correlations, data=ext.data)
     return problems
 
 
 def _engine_limits(scn, inputs: list[Uncertain]) -> list[Problem]:
-    """Combinations a Monte Carlo cannot draw yet: a PUE range where the capacity cap counts facility power
-    (the buildout applies one PUE per site to the cap, for all samples)."""
-    out = []
+    """Inputs a vectorized sampler cannot draw in this scenario, moved to the one-by-one path (:data:`ANY`): a
+    PUE range where the capacity cap counts facility power (the buildout applies one PUE per site to the cap)."""
     if scn.deal.capacity_basis == "facility" and scn.deal.capacity_cap_w is not None:
         for u in inputs:
-            if u.pattern == "sites[*].pue":
-                out.append(Problem(u.path, "a PUE range cannot be drawn where the capacity cap counts facility power "
-                                   "(deal.capacity_basis: facility): the buildout applies one PUE per site to the cap "
-                                   "for all samples", u.line,
-                                   "give the PUE a plain value, or state the cap as IT power (capacity_basis: it)"))
-    return out
+            if u.pattern == "sites[*].pue":  # the buildout applies one PUE per site to the cap: each sample on its own
+                u.pattern = ANY
+    return []
 
 
 @dataclass
@@ -726,9 +727,29 @@ class Uncertainty:
 
     inputs: list[Uncertain]
     correlations: list[Correlation]
+    #: the scenario's data as written (distributions replaced by their base), to find a field again
+    data: dict | None = None
 
     def __bool__(self) -> bool:
         return bool(self.inputs)
+
+    def each_run(self) -> list[Uncertain]:
+        """The inputs outside :data:`SUPPORTED` (pattern :data:`ANY`): samples that draw them run one by one."""
+        return [u for u in self.inputs if u.pattern == ANY]
+
+    def only(self, keep: list[Uncertain]) -> "Uncertainty":
+        """The same draws restricted to ``keep`` (their correlations dropped)."""
+        return Uncertainty(list(keep), [], self.data)
+
+    def written(self, scn, values):
+        """A copy of ``scn`` with drawn values [SI] of some of its inputs, ``[(Uncertain, value), ...]``, in place."""
+        from gigawatt.units import month_label
+
+        out = scn.model_copy(deep=True)
+        for u, x in values:
+            model, name, rest, raw_field = _locate(out, self.data, u.steps)
+            _set(model, name, rest, raw_field, month_label(int(round(x))) if u.is_date else float(x))
+        return out
 
     def names(self) -> list[str]:
         return [u.path for u in self.inputs]
