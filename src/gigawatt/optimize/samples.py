@@ -83,8 +83,13 @@ def cases_from_samples(scn, n: int, seed: int = 0, sampler: str = "lhs"):
     held = [u.path for u in unc.inputs if any(fnmatch(u.pattern, p) for p in HELD_PATTERNS)]
     source = yaml.safe_load(scenario_text(scn))
     cases = []
+    each = [k for k, u in enumerate(unc.inputs) if u.pattern == "*"]  # no text form: set in the validated scenario
     for s in range(int(n)):
-        overrides = {u.path: field_value(u, values[s, k]) for k, u in enumerate(unc.inputs) if u.path not in held}
+        overrides = {u.path: field_value(u, values[s, k]) for k, u in enumerate(unc.inputs)
+                     if u.path not in held and k not in each}
         overrides["uncertainty.correlate"] = []  # the draws carry the correlations; the sample's values are plain
-        cases.append(resolve(load_scenario_source(source, overrides)))
+        case = load_scenario_source(source, overrides)
+        if each:
+            case = unc.written(case, [(unc.inputs[k], values[s, k]) for k in each])
+        cases.append(resolve(case))
     return cases, values, held
