@@ -447,24 +447,19 @@ class Results:
         return self.summary_dict
 
     def years(self):
-        """One row per year (pandas DataFrame): the yearly table, chips per generation as ``chips_<id>`` columns.
+        """One row per year (pandas DataFrame): the table ``years.csv`` holds, every yearly figure in SI units.
 
-        Columns are those of ``summary()["years"]``, SI units (W, J, FLOP/s, USD),
-        with ``chips`` and ``chips_added`` spread into one column per chip (``chips_<id>``), and
-        ``served_by`` (each chip's share of the inference tokens served) as ``served_by_<id>_share``.
+        The columns of ``summary()["years"]`` with ``chips`` and ``chips_added`` spread into one
+        column per chip (``chips_<id>``), ``served_by`` (each chip's share of the inference tokens
+        served) as ``served_by_<id>_share``, the inference tokens demanded and served, the
+        training FLOP and each party's net cash flow (:func:`gigawatt.outputs.years_table`).
         """
         import pandas as pd
 
-        rows = []
-        for row in self.summary_dict.get("years", []):
-            flat = {k: v for k, v in row.items() if not isinstance(v, dict)}
-            for key in ("chips", "chips_added"):
-                for chip, n in (row.get(key) or {}).items():
-                    flat[f"{key}_{chip}"] = n
-            for chip, share in (row.get("served_by") or {}).items():  # named for its unit, as the rest
-                flat[f"served_by_{chip}_share"] = share
-            rows.append(flat)
-        return pd.DataFrame(rows)
+        from gigawatt.outputs import years_table
+
+        columns, rows = years_table(self)
+        return pd.DataFrame(rows, columns=columns)
 
     def training_runs(self):
         """One row per training run (pandas DataFrame): chip, site, chips, start, finish, deadline, delay, status."""
