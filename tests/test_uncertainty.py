@@ -265,3 +265,20 @@ def test_a_plain_value_by_set_leaves_its_correlation_group():
     assert scn.prices["trainium2"].price_usd_per_chip_h == 1.2
     assert "prices.trainium2.price" not in scn.uncertain.names()
     assert scn.uncertain.correlations[0].inputs == ["prices.trainium3.price", "prices.trainium4.price"]
+
+
+def test_a_date_that_never_comes_counts_as_latest_in_the_quantiles():
+    """6 of 10 draws bind the commitment in 2033 and 4 never do: the median is 2033 and the 75th percentile
+    "never" (NaN), not 2033 as it would be were the four left out; a share served that is undefined in
+    half the draws is left out instead."""
+    from gigawatt.uncertainty import MonteCarlo
+
+    mc = MonteCarlo(names=[], values=np.zeros((10, 0)), years=np.array([2033]), yearly={},
+                    binding=np.zeros((10, 1)), binds={},
+                    scalars={"commitment_first_binds_year": np.array([2033.0] * 6 + [np.nan] * 4),
+                             "finish_r": np.array([5.0] * 8 + [np.nan] * 2),
+                             "inference_served_share": np.array([0.5] * 5 + [np.nan] * 5)})
+    q = mc.quantiles()["scalars"]
+    assert q["commitment_first_binds_year"]["p50"] == 2033.0 and np.isnan(q["commitment_first_binds_year"]["p75"])
+    assert q["finish_r"]["p75"] == 5.0 and np.isnan(q["finish_r"]["p90"])
+    assert q["inference_served_share"]["p90"] == 0.5

@@ -39,6 +39,8 @@ def chunk_size(scn, most: int = CHUNK) -> int:
     return int(max(1, min(most, MAX_RUN_CELLS // max(run_cells(scn, 1), 1))))
 #: the quantiles bands report
 QUANTILES = (0.10, 0.25, 0.50, 0.75, 0.90)
+#: per-sample dates that are NaN where they never come within the horizon (quantiles count them as latest)
+NEVER = ("commitment_first_binds_year",)
 #: what may bind in a year, as the yearly table names them
 CONSTRAINTS = ("power", "supply", "commitment", "spend_limit", "cap", "demand")
 
@@ -468,13 +470,22 @@ class MonteCarlo:
         return {c: self.binds[c].mean(axis=0).tolist() for c in CONSTRAINTS}
 
     def quantiles(self, qs=QUANTILES) -> dict:
-        """``{"scalars": {name: {"p10": ...}}, "yearly": {name: {"p10": [per year]}}}``, NaN where undefined."""
-        def q(a, axis=0):
-            a = np.asarray(a, dtype=float)
-            with np.errstate(all="ignore"), _quiet():
-                return {f"p{round(p * 100)}": np.nanquantile(a, p, axis=axis) for p in qs}
+        """``{"scalars": {name: {"p10": ...}}, "yearly": {name: {"p10": [per year]}}}``, NaN where undefined.
 
-        return {"scalars": {k: {p: float(v) for p, v in q(a).items()} for k, a in self.scalars.items()},
+        A date that may never come (``commitment_first_binds_year``, a run's ``finish_``) counts as later
+        than any date: where a quantile falls among the samples in which it never comes, it is NaN
+        ("never"); the other figures leave out the samples where they are undefined.
+        """
+        def q(a, axis=0, never=False):
+            a = np.asarray(a, dtype=float)
+            if never:
+                a = np.where(np.isnan(a), np.inf, a)
+            with np.errstate(all="ignore"), _quiet():
+                out = {f"p{round(p * 100)}": np.nanquantile(a, p, axis=axis) for p in qs}
+            return {k: np.where(np.isinf(v), np.nan, v) for k, v in out.items()} if never else out
+
+        return {"scalars": {k: {p: float(v) for p, v in q(a, never=k in NEVER or k.startswith("finish_")).items()}
+                            for k, a in self.scalars.items()},
                 "yearly": {k: {p: v.tolist() for p, v in q(a).items()} for k, a in self.yearly.items()}}
 
     def summary(self) -> dict:

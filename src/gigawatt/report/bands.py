@@ -103,10 +103,12 @@ def uncertainty_sections(results) -> list[Section]:
             return (start + np.timedelta64(int(months), "M")).astype("datetime64[D]") + np.timedelta64(
                 int(round((months % 1) * 30)), "D")
 
+        end = np.datetime64(f"{years[-1]}-12-31", "D")  # a run not finished by the horizon: past its end
         fig = _figure(f"Training runs' finish dates, {head}", "")
         for lo, hi, width, alpha in (("p10", "p90", 6, 0.3), ("p25", "p75", 14, 0.6)):
             for name, q in runs:
                 a, b = date(q.get(lo)), date(q.get(hi))
+                b = end if a is not None and b is None else b
                 if a is not None and b is not None:
                     fig.add_trace(go.Scatter(x=[a, b], y=[name, name], mode="lines", showlegend=False,
                                              line=dict(width=width, color=_FAN.format(a=alpha))))
@@ -114,6 +116,8 @@ def uncertainty_sections(results) -> list[Section]:
                                  mode="markers", name="median finish", marker=dict(color="black", size=9)))
         fig.update_layout(hovermode="closest")
         out.append(Section("fan-finish", "Training runs' finish dates in ranges", fig,
-                           "Median finish of each run (a draw where it did not finish by the horizon counts as "
-                           "missing), with the 25th-75th (thick) and 10th-90th (thin) percentiles."))
+                           "Median finish of each run, with the 25th-75th (thick) and 10th-90th (thin) "
+                           "percentiles; a draw where a run did not finish by the horizon counts as finishing after "
+                           "it, and a band that reaches the horizon's end goes past it (no dot: the median draw "
+                           "does not finish)."))
     return out
