@@ -182,21 +182,21 @@ def _stages(demand_yaml, train_rate=100.0, infer_rate=50.0):
 
 
 def test_take_for_stream_rounds_chips_up_to_cover_the_need():
-    from gigawatt.fleet.simulate import _take_for_stream
+    from gigawatt.fleet.serving import take_for_stream
 
     fleet, state = _stages("""  inference:
     - {name: s, model: llama3.1-70b, tokens_per_day: 1e12, at: 2026-01, input_tokens: 900, output_tokens: 100}
 """)
     free = state.installed[:, 0, :].copy()
     # 1,000.5 tokens/s at 50 per chip: ceil(20.01) = 21 chips, 1,050 tokens/s of capacity
-    capacity, take = _take_for_stream(state, 0, np.array([1000.5]), free)
+    capacity, take = take_for_stream(state, 0, np.array([1000.5]), free)
     assert capacity.tolist() == [1050.0]
     assert take[0, 0] == 21
     assert free[0, 0] == state.installed[0, 0, 0] - 21
 
 
 def test_advance_finishes_within_the_period_by_hand():
-    from gigawatt.fleet.simulate import _advance
+    from gigawatt.fleet.placement import advance
 
     fleet, state = _stages("""  training:
     - {name: r, model: llama3.1-8b, tokens: 1e12, start: 2026-01, min_chips: 1000}
@@ -204,7 +204,7 @@ def test_advance_finishes_within_the_period_by_hand():
     period_s = fleet.period_s[0]  # January: 31 days
     tokens_per_s = 1000 * 100.0  # 1,000 chips at 100 tokens/s, goodput 1
     state.remaining[:, 0] = 0.25 * tokens_per_s * period_s  # a quarter of the month's work is left
-    _advance(state, 0, 0, np.array([1000.0]), np.array([tokens_per_s]))
+    advance(state, 0, 0, np.array([1000.0]), np.array([tokens_per_s]))
     # u = R / (n r g) = period / 4: it finishes at t + 1/4, busy 1,000 x 1/4 chips, all its tokens done
     assert state.run_finish[0, 0] == pytest.approx(0.25)
     assert state.run_busy[0, 0, 0] == pytest.approx(250.0)
@@ -212,33 +212,33 @@ def test_advance_finishes_within_the_period_by_hand():
     assert state.remaining[0, 0] == 0.0 and state.run_chips[0, 0, 0] == 1000.0
     # holding its chips half the day, it counts half as many busy
     state.remaining[:, 0] = 0.25 * tokens_per_s * period_s
-    _advance(state, 0, 0, np.array([1000.0]), np.array([tokens_per_s]), 0.5)
+    advance(state, 0, 0, np.array([1000.0]), np.array([tokens_per_s]), 0.5)
     assert state.run_busy[0, 0, 0] == pytest.approx(125.0)
 
 
 def test_advance_runs_the_whole_period_when_work_is_left():
-    from gigawatt.fleet.simulate import _advance
+    from gigawatt.fleet.placement import advance
 
     fleet, state = _stages("""  training:
     - {name: r, model: llama3.1-8b, tokens: 1e18, start: 2026-01, min_chips: 1000}
 """)
     period_s = fleet.period_s[0]
-    _advance(state, 0, 0, np.array([1000.0]), np.array([1e5]))
+    advance(state, 0, 0, np.array([1000.0]), np.array([1e5]))
     assert np.isnan(state.run_finish[0, 0]) and state.run_busy[0, 0, 0] == 1000.0
     assert state.remaining[0, 0] == pytest.approx(1e18 - 1e5 * period_s)
 
 
 def test_place_stays_on_its_pool_and_waits_below_its_minimum():
-    from gigawatt.fleet.simulate import _place
+    from gigawatt.fleet.placement import place
 
     n, _ = n_chips()
     fleet, state = _stages("""  training:
     - {name: r, model: llama3.1-8b, tokens: 1e18, start: 2026-01, min_chips: 1000, max_chips: 4000}
 """)
     active, nowhere = np.array([True]), np.array([-1])
-    pool, chips, rate, hours = _place(state, 0, state.installed[None, :, 0, :].copy(), active, nowhere)
+    pool, chips, rate, hours = place(state, 0, state.installed[None, :, 0, :].copy(), active, nowhere)
     assert pool.tolist() == [0] and chips.tolist() == [4000.0] and rate.tolist() == [100.0] and hours.tolist() == [1]
-    pool, chips, _, _ = _place(state, 0, np.array([[[999.0]]]), active, nowhere)  # fewer free chips than its minimum
+    pool, chips, _, _ = place(state, 0, np.array([[[999.0]]]), active, nowhere)  # fewer free chips than its minimum
     assert pool.tolist() == [-1] and chips.tolist() == [0.0]
     assert n > 4000
 

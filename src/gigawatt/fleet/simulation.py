@@ -252,7 +252,7 @@ class Simulation:
     run_share: np.ndarray | None = None  # (sample, period, run) share of the day it held its chips [1]
     run_rate: np.ndarray | None = None  # (sample, period, run) tokens/s per chip of its layout [tokens/s]
     run_reason: np.ndarray | None = None  # (sample, period, run) TRAINED, BEFORE_START, ... DONE
-    run_peaks: list = field(default_factory=list)  # per run, (size, rate) over pools from _peak_sizes
+    run_peaks: list = field(default_factory=list)  # per run, (size, rate) over pools from gigawatt.fleet.placement.peak_sizes
     reliability_s: tuple = (3600.0, 1800.0)  # checkpoint interval and restart time [s]
 
     @property

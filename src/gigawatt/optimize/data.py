@@ -291,7 +291,7 @@ def _backfill_window(profile: np.ndarray, lost_h: float) -> tuple[float, float]:
     -----
     Chips held at the peak :math:`x` with mean load :math:`u` have at least
     :math:`x - S_{(k)} u` idle in each of the :math:`k` least loaded steps of the
-    day; a run on them trains :math:`e_k` of the day (:func:`gigawatt.fleet.simulate._place`).
+    day; a run on them trains :math:`e_k` of the day (:func:`gigawatt.fleet.placement.place`).
     :math:`k` maximizes :math:`e_k (1 - S_{(k)} / \max S)`, the backfill a fully
     served day leaves.
 
