@@ -18,8 +18,9 @@ throughput whose iteration time and prefill meet the TPOT and TTFT limits, and
 runs at ``server_utilization`` of it (queueing headroom for tail latency);
 ``latency`` runs a fixed batch.
 
-The iteration and MoE names (:func:`~gigawatt.perf.serving_iteration.iteration_time_s`, :func:`~gigawatt.perf.serving_iteration.weight_bytes`,
-:func:`~gigawatt.perf.moe_serving.moe_layouts`, ...) are importable from here as well as from their modules.
+The names of those two modules that :data:`__all__` lists (such as
+:func:`~gigawatt.perf.serving_iteration.iteration_time_s` and
+:func:`~gigawatt.perf.moe_serving.moe_layouts`) are importable from here as well.
 
 References
 ----------
@@ -280,10 +281,10 @@ def serve_continuous(arch: tf.Arch, hw: Hardware, layout: Layout, *, max_batch: 
     ``B`` decodes ``B`` tokens and prefills ``B·in/out`` prompt tokens per iteration
     (chunked prefill): TPOT is ``t_iter``, TTFT the prefill of one prompt plus ``t_iter``, and
     the throughput ``B / t_iter`` per replica. With ``spec_tokens`` drafts each sequence emits
-    ``a`` tokens per iteration (:func:`~gigawatt.perf.moe_serving.spec_accepted_tokens`): TPOT ``t_iter / a``, throughput
-    ``B·a / t_iter``. With data-parallel attention the iteration's prompts fall unevenly on
-    the ranks (:func:`~gigawatt.perf.moe_serving.attention_dp_prefill_skew`), the busiest prefilling at most
-    ``cal.prefill_chunk_tokens`` per iteration.
+    ``a`` tokens per iteration (:func:`~gigawatt.perf.moe_serving.spec_accepted_tokens`): TPOT
+    ``t_iter / a``, throughput ``B·a / t_iter``. With data-parallel attention the iteration's
+    prompts fall unevenly on the ranks (:func:`~gigawatt.perf.moe_serving.attention_dp_prefill_skew`),
+    the busiest prefilling at most ``cal.prefill_chunk_tokens`` per iteration.
     """
     common = dict(precision=precision, kv_bytes_per_value=kv_bytes_per_value, cal=cal)
     b = np.unique(np.concatenate([np.geomspace(1.0, max_batch, 64), [max_batch]]))
@@ -427,7 +428,8 @@ def serving_calibration(chip: str, stack: str | None = None) -> Calibration:
 
     Passes ``stack`` to :func:`gigawatt.perf.calibration.calibration_for` as the serving stack;
     its fitted factors (``serving_scale`` of the family and stack, ``expert_scale``) then apply
-    to every serving efficiency (:func:`~gigawatt.perf.serving_iteration.gemm_time_s`, :func:`~gigawatt.perf.serving_iteration.attention_time_s`).
+    to every serving efficiency (:func:`~gigawatt.perf.serving_iteration.gemm_time_s`,
+    :func:`~gigawatt.perf.serving_iteration.attention_time_s`).
     """
     import inspect
 
@@ -678,7 +680,8 @@ def predict_row(row: dict[str, Any], hw: Hardware, *, devices_per_chip: float = 
 
     ``cal`` is the chip's calibration, by default the file's under the row's ``stack``
     (:func:`serving_calibration`). The row's layout (:func:`row_layout`), KV precision
-    (``kv_precision``, else the note, else :func:`~gigawatt.perf.serving_iteration.default_kv_bytes_per_value`), speculative
+    (``kv_precision``, else the note, else
+    :func:`~gigawatt.perf.serving_iteration.default_kv_bytes_per_value`), speculative
     drafts (``spec_decode_tokens``) and client concurrency (``concurrency``, spread over the
     replicas, caps the batch) are used as published; an expert-parallel degree the row does not
     give is searched (the best the engine offers).

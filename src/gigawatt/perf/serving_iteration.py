@@ -92,7 +92,9 @@ def default_kv_bytes_per_value(precision: str) -> float:
 
 
 def weight_bytes(arch: tf.Arch, precision: str = "bf16") -> float:
-    """Bytes of all weights at ``precision`` (embeddings at 16 bit; see :func:`~gigawatt.perf.moe_serving.dense_precision`) [B]."""
+    """Bytes of all weights at ``precision`` (embeddings at 16 bit; see
+    :func:`~gigawatt.perf.moe_serving.dense_precision`) [B].
+    """
     other = arch.params_total - arch.embedding_params - arch.expert_params
     return (other * bytes_per_param(dense_precision(arch, precision)) + arch.expert_params * bytes_per_param(precision)
             + arch.embedding_params * 2.0)
@@ -363,12 +365,13 @@ def iteration_time_s(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(), *, 
         attention ranks idle, so attention takes ``tp / sequences`` times longer [1].
     prefill_skew : array_like
         With ``attention_dp``, the busiest rank's prefill over the mean
-        (:func:`~gigawatt.perf.moe_serving.attention_dp_prefill_skew`): the dense GEMMs and attention of the prompt
-        tokens run at the busiest rank's count; the routed experts see every rank's [1].
+        (:func:`~gigawatt.perf.moe_serving.attention_dp_prefill_skew`): the dense GEMMs and
+        attention of the prompt tokens run at the busiest rank's count; the routed experts see
+        every rank's [1].
     dp_padding : bool
         With ``attention_dp``, every rank pads its tokens to the busiest rank's count before
-        the MoE layers (:func:`~gigawatt.perf.moe_serving.moe_dp_padding`), so the routed experts and the expert-parallel
-        collectives run on ``tp`` times the busiest rank's tokens.
+        the MoE layers (:func:`~gigawatt.perf.moe_serving.moe_dp_padding`), so the routed
+        experts and the expert-parallel collectives run on ``tp`` times the busiest rank's tokens.
 
     Returns
     -------
