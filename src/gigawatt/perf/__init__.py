@@ -8,7 +8,11 @@ Plain vectorized numpy functions, one topic module each:
 - :mod:`~gigawatt.perf.layout`: :class:`Layout`, the one record of a parallel layout.
 - :mod:`~gigawatt.perf.training`: training step time, memory, tokens/s, MFU.
 - :mod:`~gigawatt.perf.search`: the training and serving searches over parallel layouts.
-- :mod:`~gigawatt.perf.inference`: prefill, decode, continuous batching, agentic tasks.
+- :mod:`~gigawatt.perf.moe_serving`: what MoE and MLA models add to a serving iteration (experts,
+  all-to-alls, data-parallel attention, speculative tokens) and the layouts engines offer them.
+- :mod:`~gigawatt.perf.serving_iteration`: a serving replica's weights and KV cache; the roofline of
+  one engine iteration, prefill and decode.
+- :mod:`~gigawatt.perf.inference`: continuous batching, regimes, disaggregation, agentic tasks.
 - :mod:`~gigawatt.perf.goodput`: the one goodput function (failures, checkpoints, restarts).
 - :mod:`~gigawatt.perf.backtest`: predictions against published measurements.
 - :mod:`~gigawatt.perf.matrix`: the throughput matrix, the fleet's only source of rates.

@@ -388,7 +388,7 @@ def agentic_session(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(tp=8), 
         Weight and matmul precision.
     kv_bytes_per_value : float, optional
         Bytes per cached key or value element [B]; default
-        :func:`gigawatt.perf.inference.default_kv_bytes_per_value`.
+        :func:`gigawatt.perf.serving_iteration.default_kv_bytes_per_value`.
     ttft_limit_s, tpot_limit_s : float, optional
         Per-call latency limits (server regime) [s].
     latency_target_s : float, optional
@@ -418,7 +418,7 @@ def agentic_session(arch: tf.Arch, hw: Hardware, layout: Layout = Layout(tp=8), 
     ``N·O``. With ``B`` sequences decoding, each iteration decodes ``B`` tokens and
     prefills ``B·rho`` tokens, ``rho = sum new_i / (N O)``, at mean decode context
     ``c_d = mean(c_i) + O/2`` and prefill context ``sum keys / sum new``; its time
-    ``t(B)`` is :func:`gigawatt.perf.inference.iteration_time_s`.
+    ``t(B)`` is :func:`gigawatt.perf.serving_iteration.iteration_time_s`.
 
     Memory (Little's law): a session is decoding for ``N·O·t`` seconds and, under
     ``hold``, waiting with ``c_i + O`` tokens in HBM for ``E_w = (1-q)·E[min(W, L)] +

@@ -223,7 +223,7 @@ def serving_layouts(arch: tf.Arch, hw: Hardware, *, chips: int | None = None, fi
     Stage sizes ``tp``: every divisor of the model's heads up to the scale-up domain (and
     128), since head-split attention all-reduces twice per layer over the scale-up links
     (:data:`SERVING_TP` lists the powers of two). An MoE model also spreads its experts over
-    the stage (:func:`gigawatt.perf.inference.moe_layouts`: every ``ep`` dividing the experts
+    the stage (:func:`gigawatt.perf.moe_serving.moe_layouts`: every ``ep`` dividing the experts
     and the stage, attention split by heads or data-parallel), and, with data-parallel
     attention, which splits no heads, over stages of any size that divides the expert count
     or is a power of two, up to :data:`SERVING_MAX_EP_STAGE` and across scale-up domains, so
@@ -232,7 +232,7 @@ def serving_layouts(arch: tf.Arch, hw: Hardware, *, chips: int | None = None, fi
     Pipeline depths ``pp`` (free unless held): the smallest of :data:`SERVING_PP` at which the
     weights fit on ``tp·pp`` chips and the next :data:`SERVING_PP_EXTRA` above it, since
     deeper pipelines add capacity for KV cache but no weight bandwidth
-    (:func:`gigawatt.perf.inference.gemm_time_s`). A dense model keeps ``ep = 1`` and
+    (:func:`gigawatt.perf.serving_iteration.gemm_time_s`). A dense model keeps ``ep = 1`` and
     head-split attention.
 
     >>> from gigawatt.perf.hardware import Hardware
