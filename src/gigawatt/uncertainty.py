@@ -671,17 +671,18 @@ def _run_batch(scn, unc, rest, cols, at, values, samples: list[int], seed: int) 
     out = []
     for i in samples:
         one = unc.written(scn, [(unc.inputs[k], values[i, k]) for k in at])
-        out.append(_run_chunk(resolve(one), rest, values[i:i + 1, cols], np.random.default_rng([seed, i])))
+        out.append(_run_chunk(resolve(one), rest, values[i:i + 1, cols], np.random.default_rng([seed, i]), keep=False))
     return out
 
 
-def _run_chunk(inputs, unc, values: np.ndarray, rng: np.random.Generator) -> dict:
-    """Buildout, simulation and ledger on one chunk of samples, reduced to per-sample figures."""
+def _run_chunk(inputs, unc, values: np.ndarray, rng: np.random.Generator, keep: bool = True) -> dict:
+    """Buildout, simulation and ledger on one chunk of samples, reduced to per-sample figures; ``keep``:
+    whether a throughput matrix computed here goes to the disk cache."""
     with _reuse_freed_memory():
-        return _chunk(inputs, unc, values, rng)
+        return _chunk(inputs, unc, values, rng, keep)
 
 
-def _chunk(inputs, unc, values: np.ndarray, rng: np.random.Generator) -> dict:
+def _chunk(inputs, unc, values: np.ndarray, rng: np.random.Generator, keep: bool = True) -> dict:
     from gigawatt.economics.ledger import build_ledger
     from gigawatt.fleet.buildout import BINDING, build_fleet
 
@@ -696,7 +697,7 @@ def _chunk(inputs, unc, values: np.ndarray, rng: np.random.Generator) -> dict:
         from gigawatt.fleet.throughput import fleet_throughput, flop_per_token
 
         workloads = resolve_workloads(inputs, fleet, flop_per_token)
-        throughput = fleet_throughput(fleet, workloads)
+        throughput = fleet_throughput(fleet, workloads, keep=keep)
         sim = simulate(inputs, fleet, workloads, throughput, rng=rng, demand_scale=sampled.demand_scale,
                        throughput_factor=sampled.throughput_factor, detail=False)
     ledger = build_ledger(inputs, fleet, summaries=False, sampled=sampled)

@@ -113,12 +113,21 @@ def run_precision(run) -> str | None:
     return getattr(run, "precision", None)
 
 
-def fleet_throughput(fleet: Fleet, workloads: Workloads, use_cache: bool = True) -> Throughput:
+#: the last throughput matrices this process computed or read, by cache key (a Monte Carlo's samples that
+#: run one by one reuse them without the disk)
+_RECENT: dict = {}
+_RECENT_MOST = 8
+
+
+def fleet_throughput(fleet: Fleet, workloads: Workloads, use_cache: bool = True, keep: bool = True) -> Throughput:
     """The throughput matrix, read from the on-disk cache when the same inputs were seen before.
 
     The cache key hashes the performance code, its calibration, the catalog and
     every input of the matrix, so a change to any of them recomputes it. Set
     ``GIGAWATT_NO_CACHE=1`` to turn the cache off, ``GIGAWATT_CACHE_DIR`` to move it.
+    The last few matrices are also kept in memory. ``keep=False`` reads the disk
+    cache but writes no new entry there (a Monte Carlo's draws of request lengths
+    would otherwise leave one file per sample).
     """
     import hashlib
     import json
@@ -135,16 +144,23 @@ def fleet_throughput(fleet: Fleet, workloads: Workloads, use_cache: bool = True)
                      sorted(s.agentic.items()) if s.agentic else None, s.allowed.tolist()) for s in workloads.streams],
     }
     key = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:24]
+    if use_cache and key in _RECENT:
+        return _RECENT[key]
     path = _cache_path(key) if use_cache else None
+    result = None
     if path is not None and path.exists():
         try:
             with np.load(path, allow_pickle=False) as z:
-                return Throughput(z["train"], z["infer"], [str(n) for n in z["notes"]], z["buckets"],
-                                  training_mfu=z["train_mfu"])
+                result = Throughput(z["train"], z["infer"], [str(n) for n in z["notes"]], z["buckets"],
+                                    training_mfu=z["train_mfu"])
         except Exception:  # a damaged cache file is recomputed
-            pass
+            result = None
+    if result is not None:
+        return _remember(key, result)
     result = compute_fleet_throughput(fleet, workloads)
-    if path is not None:
+    if use_cache:
+        _remember(key, result)
+    if path is not None and keep:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
@@ -154,6 +170,15 @@ def fleet_throughput(fleet: Fleet, workloads: Workloads, use_cache: bool = True)
             os.replace(tmp, path)
         except OSError:
             pass  # a read-only home is no reason to fail a run
+    return result
+
+
+def _remember(key: str, result: Throughput) -> Throughput:
+    """Keep ``result`` among the last :data:`_RECENT_MOST` matrices of this process."""
+    _RECENT.pop(key, None)
+    _RECENT[key] = result
+    while len(_RECENT) > _RECENT_MOST:
+        _RECENT.pop(next(iter(_RECENT)))
     return result
 
 
