@@ -141,7 +141,8 @@ def place(state: _State, r: int, F: np.ndarray, active: np.ndarray, here: np.nda
     usable = run.allowed[state.pool_chip] & (np.minimum(run.max_chips, state.max_cluster[state.pool_chip])
                                              >= run.min_chips)
     # a group can place the run only where some pool it may use has its minimum free in the least loaded
-    # hour (the most free of any hour): evaluate only the groups where the run is to be placed and can be
+    # hour (every stretch of hours starts there, so none has more chips free through it): evaluate only the
+    # groups where the run is to be placed and can be
     can = active & (F[0][:, usable] >= run.min_chips).any(axis=1)
     if can.all():
         return _place_rows(state, r, F, active, here, factor)
@@ -164,7 +165,7 @@ def _place_rows(state: _State, r: int, F: np.ndarray, active: np.ndarray, here: 
     cap_p = np.minimum(run.max_chips, state.max_cluster[pool_chip])
     size_p, rate_p = state.peaks[r]
     # a pool qualifies only where some group has the run's minimum chips free in its least loaded hour
-    # (the first ranked hour holds the most): the others score -1 and are not evaluated
+    # (every stretch of hours starts there): the others score -1 and are not evaluated
     live = run.allowed[pool_chip] & (cap_p >= run.min_chips) & (F[0].max(axis=0) >= run.min_chips)
     idx = np.nonzero(live)[0]
     score_p = np.full((n_u, n_p), -1.0)
