@@ -190,8 +190,9 @@ def run(
     sampler: str = typer.Option("lhs", "--sampler", help="How uncertain inputs are drawn: lhs (Latin hypercube) or "
                                                          "sobol (scrambled Sobol)."),
     jobs: int = typer.Option(0, "--jobs", min=0, max=256, help="Local processes for --samples over uncertain inputs, "
-                                                               "1,000 samples each at a time; 0 (the default): one per "
-                                                               "CPU core. The results do not depend on it."),
+                                                               "each holding up to 1,000 samples at a time; 0 (the "
+                                                               "default): one per CPU core. The results do not depend "
+                                                               "on it."),
 ) -> None:
     """Run a scenario: chips, power, FLOP/s, spend, energy and the binding constraint per year, what the commitment buys, the training runs and the inference served.
 
