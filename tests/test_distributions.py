@@ -288,3 +288,19 @@ def test_throughput_false_draws_no_model_error():
     with pytest.raises(ScenarioError) as exc:
         gigawatt.load(FLAGSHIP, set={"uncertainty.throughput": 3})
     assert any(p.path == "uncertainty.throughput" for p in exc.value.problems)
+
+
+def test_run_says_when_samples_run_one_by_one(minimal_text, tmp_path):
+    from typer.testing import CliRunner
+
+    from gigawatt.cli import app
+
+    data = yaml.safe_load(minimal_text)
+    data["demand"] = {"checkpoint_interval": {"dist": "uniform", "low": "10 min", "high": "30 min"},
+                      "inference": [{"model": "llama3.1-8b", "tokens_per_day": 2e11, "at": "2026-01",
+                                     "input_tokens": 1000, "output_tokens": 500}]}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    res = CliRunner().invoke(app, ["run", str(path), "--samples", "3", "--no-write", "--no-store", "--jobs", "1"])
+    assert res.exit_code == 0, res.output
+    assert "(demand.checkpoint_interval): each of the 3 samples runs on its own" in res.output

@@ -211,9 +211,15 @@ def run(
             store.check(db)
         except store.StoreError as exc:
             fail(f"--db: {exc}", exc.hint)
+    jobs = jobs or os.cpu_count() or 1
+    each = scn.uncertain.each_run() if scn.uncertain is not None and samples > 1 else []
+    if each:  # slower than the sample axis: say so before the wait
+        stderr().print(f"note: {len(each)} uncertain input(s) have no sampler on the sample axis "
+                     f"({', '.join(u.path for u in each)}): each of the {samples:,} samples runs on its own, about "
+                     "as long as a plain run", soft_wrap=True)
     try:
         results = run_scenario(scn, show_progress=not json_out and sys.stderr.isatty(), samples=samples,
-                               sampler=sampler, jobs=jobs or os.cpu_count() or 1)
+                               sampler=sampler, jobs=jobs)
     except ScenarioError as exc:
         print_problems(exc, scenario)
     except GigawattError as exc:
