@@ -186,19 +186,18 @@ def _place_rows(state: _State, r: int, F: np.ndarray, active: np.ndarray, here: 
         np.not_equal(avail[:-1], avail[1:], out=last[:-1])
         last &= avail >= run.min_chips
         last &= (eff > 0)[:, None, None]
-        at = np.flatnonzero(last)
+        cells = np.flatnonzero(last)  # ascending: hour, then group, then live pool
         n_l = idx.size
-        l_at, u_at, h_at = at % n_l, (at // n_l) % n_u, at // (n_l * n_u)
-        cand, rate = choose_size(state.throughput, r, pool_chip[idx][l_at], avail.ravel()[at],
-                                  size_p[idx][l_at], rate_p[idx][l_at])
+        l_at, u_at, h_at = cells % n_l, (cells // n_l) % n_u, cells // (n_l * n_u)
+        cand_c, rate_c = choose_size(state.throughput, r, pool_chip[idx][l_at], avail.ravel()[cells],
+                                     size_p[idx][l_at], rate_p[idx][l_at])
         if factor is not None:  # the performance model's error, drawn per sample
-            rate *= factor[u_at, idx[l_at]]
-        ok = (cand >= run.min_chips) & np.isfinite(rate)
+            rate_c *= factor[u_at, idx[l_at]]
+        ok = (cand_c >= run.min_chips) & np.isfinite(rate_c)
         score = np.full(avail.shape, -1.0)
-        score.ravel()[at] = np.where(ok, cand * np.where(ok, rate, 0.0) * eff[h_at], -1.0)
-        k_l = np.argmax(score, axis=0)
-        score_p[:, idx] = np.take_along_axis(score, k_l[None], axis=0)[0]
-        k[:, idx] = k_l
+        score.ravel()[cells] = np.where(ok, cand_c * np.where(ok, rate_c, 0.0) * eff[h_at], -1.0)
+        k[:, idx] = np.argmax(score, axis=0)
+        score_p[:, idx] = score.max(axis=0)
     best = np.argmax(score_p, axis=1)
     here_score = score_p[rows, np.maximum(here, 0)]
     stay = (here >= 0) & (here_score > 0)
@@ -214,11 +213,14 @@ def _place_rows(state: _State, r: int, F: np.ndarray, active: np.ndarray, here: 
     column[idx] = np.arange(idx.size)
     j = column[at]  # the chosen pool among the live ones, -1 where it is not one
     jj = np.maximum(j, 0)
-    # the chosen size and rate, evaluated again at the choice
-    cand, rate = choose_size(state.throughput, r, pool_chip[idx][jj], avail[kk, rows, jj], size_p[idx][jj],
-                              rate_p[idx][jj])
-    if factor is not None:
-        rate *= factor[rows, idx[jj]]
+    # the chosen size and rate: those of the chosen cell, one of the evaluated cells wherever the choice scores
+    if cells.size:
+        flat = (kk * n_u + rows) * n_l + jj
+        pos = np.minimum(np.searchsorted(cells, flat), cells.size - 1)
+        found = cells[pos] == flat
+        cand, rate = np.where(found, cand_c[pos], 0.0), np.where(found, rate_c[pos], np.nan)
+    else:
+        cand, rate = np.zeros(n_u), np.full(n_u, np.nan)
     chips = np.where(has & (j >= 0), cand, 0.0)
     chips = np.where(chips >= run.min_chips, chips, 0.0)
     return pool, chips, np.where(j >= 0, rate, np.nan), kk + 1

@@ -370,6 +370,11 @@ def idle_by_hour(idle: np.ndarray) -> np.ndarray:
     return np.floor(ranked.reshape(ranked.shape[:-1] + (HOURS, 96 // HOURS)).min(axis=-1) + 1e-9)
 
 
+#: the most cells (group x stream x pool x quarter-hour) :func:`serving_busy` computes the whole day for; above
+#: it, the sorted loads (the same figures, to rounding, in fewer operations per cell)
+DIRECT_MOST = 20_000
+
+
 def serving_busy(chips: np.ndarray, rates: np.ndarray, mean_out: np.ndarray, profile: np.ndarray,
                  capacity: np.ndarray, order: np.ndarray, hours: bool = True, mean: bool = True,
                  rows: np.ndarray | None = None):
@@ -428,6 +433,10 @@ def serving_busy(chips: np.ndarray, rates: np.ndarray, mean_out: np.ndarray, pro
     r = np.broadcast_to(rates if rates.ndim == 3 else rates[None], chips.shape)
     m = np.broadcast_to(np.asarray(mean_out, dtype=float).reshape(-1, n_w), (n_u, n_w))
     s = np.broadcast_to(np.asarray(profile, dtype=float).reshape(-1, n_q), (n_u, n_q))
+    if chips.size * n_q <= DIRECT_MOST:  # a few groups: the whole day at once takes fewer steps
+        full = serving_load(chips, rates, np.minimum(m[:, :, None] * s[:, None, :], capacity[:, :, None]), order)
+        return (full.mean(axis=-1) if mean else None,
+                idle_by_hour((chips[..., None] - full).sum(axis=1)) if hours else None)
     held = np.nonzero(chips.any(axis=(0, 1)))[0]  # a pool no stream holds chips in is idle all day
     busy = np.zeros(chips.shape) if mean else None
     idle = np.zeros((n_u, n_p, HOURS)) if hours else None

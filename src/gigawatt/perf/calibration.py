@@ -178,10 +178,10 @@ Fitted = Mapping[str, Mapping[str, Mapping[str, Any]]]
 @functools.cache
 def load_calibration_file() -> dict[str, Any]:
     """The parsed ``calibration.yaml`` (cached)."""
-    import yaml
+    from gigawatt.datafiles import load_yaml
 
     text = (resources.files("gigawatt.perf") / "data" / "calibration.yaml").read_text(encoding="utf-8")
-    doc = yaml.safe_load(text)
+    doc = load_yaml(text)
     if not isinstance(doc, dict) or "families" not in doc:
         raise GigawattError("perf/data/calibration.yaml must be a mapping with 'families'")
     return doc

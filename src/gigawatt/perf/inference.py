@@ -610,10 +610,10 @@ ROW_DEFAULT_INPUT_PER_OUTPUT = 4.0
 @functools.cache
 def benchmark_datasets() -> dict[str, dict[str, Any]]:
     """Sourced facts about benchmark request sets (``perf/data/datasets.yaml``), by set name."""
-    import yaml
+    from gigawatt.datafiles import load_yaml
 
     text = (resources.files("gigawatt.perf") / "data" / "datasets.yaml").read_text(encoding="utf-8")
-    return dict((yaml.safe_load(text) or {}).get("datasets") or {})
+    return dict((load_yaml(text) or {}).get("datasets") or {})
 
 
 def row_input_len(row: dict[str, Any]) -> float:

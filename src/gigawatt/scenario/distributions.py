@@ -286,6 +286,9 @@ class Extracted:
     correlations: list[Correlation]
     problems: list[Problem]
     placeholders: dict = field(default_factory=dict)  # path -> the parameter validated in the distribution's place
+    #: ``(data, uncertainty section)`` for the performance model's default throughput ranges, added on first use
+    #: (:func:`gigawatt.scenario.model_error.default_throughput`); None when there are none or they are in
+    defaults: tuple | None = None
 
 
 def _line(lines: dict, steps) -> int | None:
@@ -359,10 +362,15 @@ def extract(data: dict, lines: dict) -> Extracted:
     if section is not None:
         found_throughput, correlations = _uncertainty_section(section, lines, problems)
         found.extend(found_throughput)
+    defaults = None
     if found:  # a scenario with no distribution stays a single run: no default is added then
-        from gigawatt.scenario.model_error import default_throughput
+        named = {n for c in correlations for n in c.inputs if n.startswith("uncertainty.throughput.")}
+        if named - {u.path for u in found}:  # a correlation names a default range: it must be there to check
+            from gigawatt.scenario.model_error import default_throughput
 
-        found.extend(default_throughput(data, section))
+            found.extend(default_throughput(data, section))
+        else:  # read the performance model's intervals when the draws need them, not for a single run
+            defaults = (data, section)
     names = {u.path for u in found}
     kept = []
     for c in correlations:
@@ -374,7 +382,7 @@ def extract(data: dict, lines: dict) -> Extracted:
         left = [n for n in c.inputs if n in names]
         if not unknown and len(left) >= 2:
             kept.append(Correlation(left, c.rank, c.line))
-    return Extracted(out, found, kept, problems, placeholders)
+    return Extracted(out, found, kept, problems, placeholders, defaults)
 
 
 def _in_data(data, path: str) -> bool:
@@ -707,7 +715,7 @@ def resolve_distributions(scn, ext: Extracted) -> list[Problem]:
             _set(model, twin, rest, raw_field, u.base)
         kept.append(u)
     problems += _engine_limits(scn, kept)
-    scn._uncertain = Uncertainty(kept, ext.correlations, data=ext.data)
+    scn._uncertain = Uncertainty(kept, ext.correlations, data=ext.data, defaults=ext.defaults)
     return problems
 
 
@@ -721,17 +729,41 @@ def _engine_limits(scn, inputs: list[Uncertain]) -> list[Problem]:
     return []
 
 
-@dataclass
 class Uncertainty:
-    """A scenario's uncertain inputs and their rank correlations (``Scenario.uncertain``)."""
+    """A scenario's uncertain inputs and their rank correlations (``Scenario.uncertain``).
 
-    inputs: list[Uncertain]
-    correlations: list[Correlation]
-    #: the scenario's data as written (distributions replaced by their base), to find a field again
-    data: dict | None = None
+    Attributes
+    ----------
+    inputs : list of Uncertain
+        Those the scenario writes and, read on first use, the performance model's
+        default throughput ranges (:func:`gigawatt.scenario.model_error.default_throughput`),
+        which a single run does not need.
+    correlations : list of Correlation
+    data : dict or None
+        The scenario's data as written (distributions replaced by their base), to find a field again.
+    """
+
+    def __init__(self, inputs, correlations, data: dict | None = None, defaults: tuple | None = None):
+        self._inputs = list(inputs)
+        self.correlations = list(correlations)
+        self.data = data
+        self._defaults = defaults
+
+    @property
+    def inputs(self) -> list[Uncertain]:
+        if self._defaults is not None:
+            from gigawatt.scenario.model_error import default_throughput
+
+            data, section = self._defaults
+            self._defaults = None
+            self._inputs.extend(default_throughput(data, section))
+        return self._inputs
 
     def __bool__(self) -> bool:
-        return bool(self.inputs)
+        return bool(self._inputs) or bool(self.inputs)
+
+    def __repr__(self) -> str:
+        return f"Uncertainty({self.names()!r}, correlations={len(self.correlations)})"
 
     def each_run(self) -> list[Uncertain]:
         """The inputs outside :data:`SUPPORTED` (pattern :data:`ANY`): samples that draw them run one by one."""
