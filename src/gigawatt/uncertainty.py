@@ -222,6 +222,7 @@ def sampled_inputs(inputs, uncertainty, values: np.ndarray) -> SampledInputs:
     [0, 1], a PUE to at least 1).
     """
     from gigawatt import power as pw
+    from gigawatt.scenario.distributions import ANY
     from gigawatt.scenario.inputs import supply_in_year
     from gigawatt.units import month_index
 
@@ -296,7 +297,7 @@ def sampled_inputs(inputs, uncertainty, values: np.ndarray) -> SampledInputs:
             out.pue[:, s[1]] = np.maximum(x, 1.0)
         elif pat in _LEDGER:
             _ledger_input(inputs, out, pat, s, np.asarray(x, dtype=float))
-        elif pat == "*":  # any other number: written into the scenario of each sample (_run_each)
+        elif pat == ANY:  # any other number: written into the scenario of each sample (_run_each)
             continue
         elif pat == "uncertainty.throughput.*":
             if out.throughput_factor is None:
@@ -571,23 +572,9 @@ def monte_carlo(scn, n: int, *, seed: int | None = None, sampler: str = "lhs", c
         parts = _run_each(scn, inputs, unc, values, seed, progress, jobs)
         return _monte_carlo(unc, values, parts, sampler, seed, timings, t0)
     chunk = chunk_size(scn) if chunk is None else chunk
-    bounds = [(lo, min(n, lo + chunk)) for lo in range(0, n, chunk)]
-    if jobs > 1 and len(bounds) > 1:
-        from joblib import Parallel, delayed
-
-        parts = []
-        runner = Parallel(n_jobs=jobs, return_as="generator")
-        for k, part in enumerate(runner(delayed(_run_chunk)(inputs, unc, values[lo:hi], np.random.default_rng([seed, k]))
-                                        for k, (lo, hi) in enumerate(bounds))):
-            parts.append(part)
-            if progress is not None:
-                progress("samples", bounds[k][1], n)
-    else:
-        parts = []
-        for k, (lo, hi) in enumerate(bounds):
-            parts.append(_run_chunk(inputs, unc, values[lo:hi], np.random.default_rng([seed, k])))
-            if progress is not None:
-                progress("samples", hi, n)
+    tasks = [(min(n, lo + chunk), _run_chunk, (inputs, unc, values[lo:lo + chunk], np.random.default_rng([seed, k])))
+             for k, lo in enumerate(range(0, n, chunk))]
+    parts = _in_processes(tasks, jobs, progress, n)
     return _monte_carlo(unc, values, parts, sampler, seed, timings, t0)
 
 
@@ -640,27 +627,31 @@ def _run_each(scn, inputs, unc, values: np.ndarray, seed: int, progress, jobs: i
     """Each sample on its own: its draws of the inputs outside the vectorized samplers written into the
     scenario, which is resolved again; the others laid on as in a chunk of one. Sample ``i`` draws its
     failures from ``numpy.random.default_rng([seed, i])``."""
-    cols = [k for k, u in enumerate(unc.inputs) if u.pattern != "*"]
+    from gigawatt.scenario.distributions import ANY
+
+    cols = [k for k, u in enumerate(unc.inputs) if u.pattern != ANY]
     rest = unc.only([unc.inputs[k] for k in cols])
-    at = [k for k, u in enumerate(unc.inputs) if u.pattern == "*"]
+    at = [k for k, u in enumerate(unc.inputs) if u.pattern == ANY]
     n = values.shape[0]
-    batches = [range(lo, min(n, lo + 8)) for lo in range(0, n, 8)]
-    if jobs > 1 and len(batches) > 1:
+    tasks = [(min(n, lo + 8), _run_batch, (scn, unc, rest, cols, at, values, list(range(lo, min(n, lo + 8))), seed))
+             for lo in range(0, n, 8)]
+    return [part for batch in _in_processes(tasks, jobs, progress, n) for part in batch]
+
+
+def _in_processes(tasks: list, jobs: int, progress, n: int) -> list:
+    """Results of ``tasks``, each ``(samples done after it, function, arguments)``, in order: in ``jobs`` local
+    processes (joblib) where there are several tasks, else here; ``progress("samples", done, n)`` after each."""
+    if jobs > 1 and len(tasks) > 1:
         from joblib import Parallel, delayed
 
-        runner = Parallel(n_jobs=jobs, return_as="generator")
-        out = []
-        for batch, got in zip(batches, runner(delayed(_run_batch)(scn, unc, rest, cols, at, values, list(b), seed)
-                                               for b in batches)):
-            out.extend(got)
-            if progress is not None:
-                progress("samples", batch[-1] + 1, n)
-        return out
+        results = Parallel(n_jobs=jobs, return_as="generator")(delayed(f)(*args) for _, f, args in tasks)
+    else:
+        results = (f(*args) for _, f, args in tasks)
     out = []
-    for batch in batches:
-        out.extend(_run_batch(scn, unc, rest, cols, at, values, list(batch), seed))
+    for (done, _, _), got in zip(tasks, results):
+        out.append(got)
         if progress is not None:
-            progress("samples", batch[-1] + 1, n)
+            progress("samples", done, n)
     return out
 
 
@@ -684,7 +675,7 @@ def _run_chunk(inputs, unc, values: np.ndarray, rng: np.random.Generator, keep: 
 
 def _chunk(inputs, unc, values: np.ndarray, rng: np.random.Generator, keep: bool = True) -> dict:
     from gigawatt.economics.ledger import build_ledger
-    from gigawatt.fleet.buildout import BINDING, build_fleet
+    from gigawatt.fleet.buildout import build_fleet
 
     n = values.shape[0]
     sampled = sampled_inputs(inputs, unc, values)

@@ -41,12 +41,14 @@ def _finite(v):
 
 def inputs_rows(scn) -> list[dict[str, Any]]:
     """One row per uncertain input of a scenario: path, distribution as written, base, p10 and p90 [SI], reason."""
+    from gigawatt.scenario.distributions import ANY
+
     unc = scn.uncertain
     if unc is None:
         return []
     rows = []
     for u in unc.inputs:
-        each = " (drawn sample by sample: each sample that draws it runs on its own)" if u.pattern == "*" else ""
+        each = " (drawn sample by sample: each sample that draws it runs on its own)" if u.pattern == ANY else ""
         rows.append({"input": u.path, "distribution": u.describe() + each, "base": u.base, "p10": u.quantile(0.1),
                      "p90": u.quantile(0.9), "is_date": u.is_date, "reason": u.reason})
     for c in unc.correlations:

@@ -13,7 +13,7 @@ import numpy as np
 
 from gigawatt.optimize.solve import OptimizeError
 
-from gigawatt.scenario.distributions import field_value  # noqa: F401  (re-exported)
+from gigawatt.scenario.distributions import ANY, field_value  # noqa: F401  (field_value re-exported)
 
 __all__ = ["cases_from_samples", "field_value", "SAMPLES_MIN", "SAMPLES_MAX", "HELD_PATTERNS"]
 
@@ -83,7 +83,7 @@ def cases_from_samples(scn, n: int, seed: int = 0, sampler: str = "lhs"):
     held = [u.path for u in unc.inputs if any(fnmatch(u.pattern, p) for p in HELD_PATTERNS)]
     source = yaml.safe_load(scenario_text(scn))
     cases = []
-    each = [k for k, u in enumerate(unc.inputs) if u.pattern == "*"]  # no text form: set in the validated scenario
+    each = [k for k, u in enumerate(unc.inputs) if u.pattern == ANY]  # no text form: set in the validated scenario
     for s in range(int(n)):
         overrides = {u.path: field_value(u, values[s, k]) for k, u in enumerate(unc.inputs)
                      if u.path not in held and k not in each}

@@ -449,15 +449,6 @@ def _spec(value: dict, steps: tuple, lines: dict, problems: list) -> tuple[Uncer
     return u, placeholder
 
 
-def _supported_hint(where: str) -> str:
-    """The fields that take a distribution in the section of ``where`` (all of them where it has none)."""
-    top = re.split(r"[.\[]", where, maxsplit=1)[0]
-    near = [p for p in SUPPORTED if re.split(r"[.\[]", p, maxsplit=1)[0] == top]
-    if near:
-        return f"fields under {top} that can take one: {', '.join(near)} (all of them: docs/uncertainty.md)"
-    return "fields that can take one: " + ", ".join(SUPPORTED)
-
-
 def _uncertainty_section(section, lines: dict, problems: list) -> tuple[list[Uncertain], list[Correlation]]:
     """The top-level ``uncertainty:`` block: ``throughput`` factors per chip and ``correlate`` groups."""
     found: list[Uncertain] = []
@@ -714,19 +705,18 @@ def resolve_distributions(scn, ext: Extracted) -> list[Problem]:
         if twin is not None:  # one rate for both parties: the draw sets both
             _set(model, twin, rest, raw_field, u.base)
         kept.append(u)
-    problems += _engine_limits(scn, kept)
+    _one_by_one_where_needed(scn, kept)
     scn._uncertain = Uncertainty(kept, ext.correlations, data=ext.data, defaults=ext.defaults)
     return problems
 
 
-def _engine_limits(scn, inputs: list[Uncertain]) -> list[Problem]:
-    """Inputs a vectorized sampler cannot draw in this scenario, moved to the one-by-one path (:data:`ANY`): a
-    PUE range where the capacity cap counts facility power (the buildout applies one PUE per site to the cap)."""
+def _one_by_one_where_needed(scn, inputs: list[Uncertain]) -> None:
+    """Move to the one-by-one path (:data:`ANY`) the inputs a vectorized sampler cannot draw in this scenario:
+    a PUE range where the capacity cap counts facility power (the buildout applies one PUE per site to the cap)."""
     if scn.deal.capacity_basis == "facility" and scn.deal.capacity_cap_w is not None:
         for u in inputs:
-            if u.pattern == "sites[*].pue":  # the buildout applies one PUE per site to the cap: each sample on its own
+            if u.pattern == "sites[*].pue":
                 u.pattern = ANY
-    return []
 
 
 class Uncertainty:
